@@ -1,0 +1,393 @@
+//! Self-metrics of AWS API calls, recorded by one SDK interceptor on every
+//! client: each HTTP attempt (retries included) is counted once with its
+//! outcome, so throttling shows even when a retry later succeeds.
+
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// How one attempt ended (the `outcome` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Ok,
+    Throttled,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Throttled => "throttled",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    service: String,
+    operation: String,
+    outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OperationLabels {
+    service: String,
+    operation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SkippedLabels {
+    service: String,
+    operation: String,
+    reason: String,
+}
+
+/// Latency buckets from a fast describe call to a slow, retried page.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// The live API-call metrics; cheap to clone (the families are shared).
+#[derive(Debug, Clone)]
+pub struct ApiTelemetry {
+    requests: Family<CallLabels, Counter>,
+    durations: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    skipped: Family<SkippedLabels, Counter>,
+}
+
+impl Default for ApiTelemetry {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+            skipped: Family::default(),
+        }
+    }
+}
+
+impl ApiTelemetry {
+    pub fn record(&self, service: &str, operation: &str, outcome: Outcome, seconds: Option<f64>) {
+        self.requests
+            .get_or_create(&CallLabels {
+                service: service.to_owned(),
+                operation: operation.to_owned(),
+                outcome,
+            })
+            .inc();
+        if let Some(seconds) = seconds {
+            self.durations
+                .get_or_create(&OperationLabels {
+                    service: service.to_owned(),
+                    operation: operation.to_owned(),
+                })
+                .observe(seconds);
+        }
+    }
+
+    /// Counts an item AWS returned without a field the exporter cannot do
+    /// without (an id): it is left out, and this says so.
+    pub fn skipped_item(&self, service: &str, operation: &str, reason: &str) {
+        tracing::warn!(service, operation, reason, "AWS returned an incomplete item; it was left out");
+        self.skipped
+            .get_or_create(&SkippedLabels {
+                service: service.to_owned(),
+                operation: operation.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// How many attempts of `service`/`operation` ended with `outcome`.
+    pub fn count(&self, service: &str, operation: &str, outcome: Outcome) -> u64 {
+        self.requests
+            .get(&CallLabels {
+                service: service.to_owned(),
+                operation: operation.to_owned(),
+                outcome,
+            })
+            .map(|c| c.get())
+            .unwrap_or(0)
+    }
+
+    /// Adds the families to a registry that is about to be encoded.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "awsconn_aws_api_requests",
+            "AWS API requests (each attempt, retries included) by outcome",
+            self.requests.clone(),
+        );
+        registry.register(
+            "awsconn_aws_api_request_duration_seconds",
+            "Duration of AWS API request attempts",
+            self.durations.clone(),
+        );
+        registry.register(
+            "awsconn_aws_incomplete_items",
+            "Items AWS returned without a required field, left out of the inventory",
+            self.skipped.clone(),
+        );
+    }
+}
+
+/// Error codes AWS services use for throttling (the SDK's own list, plus the
+/// API Gateway and EC2 spellings).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// Decides an attempt's outcome from the HTTP status, the `x-amzn-ErrorType`
+/// header and the error body, whatever the protocol (JSON, XML or CBOR).
+pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u8]>) -> Outcome {
+    if (200..300).contains(&status) {
+        return Outcome::Ok;
+    }
+    if status == 429 {
+        return Outcome::Throttled;
+    }
+    let code = error_type_header
+        .map(|h| h.as_bytes().to_vec())
+        .or_else(|| body.and_then(error_code_in_body));
+    match code {
+        Some(code) if is_throttling_code(&code) => Outcome::Throttled,
+        _ => Outcome::Error,
+    }
+}
+
+fn is_throttling_code(code: &[u8]) -> bool {
+    // `aws.protocoltests#ThrottlingException` or `ThrottlingException:http://...`
+    let code = code.split(|b| *b == b':').next().unwrap_or(code);
+    let code = code.rsplit(|b| *b == b'#').next().unwrap_or(code);
+    let code = std::str::from_utf8(code).unwrap_or("").trim();
+    THROTTLING_CODES.contains(&code)
+}
+
+/// The error code of an error body: XML `<Code>`, JSON `__type`/`code`, or a
+/// CBOR map's `__type` text value. Looks only at the head of the body.
+fn error_code_in_body(body: &[u8]) -> Option<Vec<u8>> {
+    let body = &body[..body.len().min(8192)];
+    if let Some(start) = memchr::memmem::find(body, b"<Code>") {
+        let rest = &body[start + 6..];
+        let end = memchr::memmem::find(rest, b"</Code>")?;
+        return Some(rest[..end].to_vec());
+    }
+    for key in [&b"\"__type\""[..], b"\"code\"", b"\"Code\""] {
+        if let Some(start) = memchr::memmem::find(body, key) {
+            let rest = &body[start + key.len()..];
+            let open = memchr::memchr(b'"', rest)?;
+            let value = &rest[open + 1..];
+            let close = memchr::memchr(b'"', value)?;
+            return Some(value[..close].to_vec());
+        }
+    }
+    // CBOR: the text key `__type` (0x66 = text of length 6) then a text value.
+    let start = memchr::memmem::find(body, b"\x66__type")?;
+    let rest = &body[start + 7..];
+    let (&head, rest) = rest.split_first()?;
+    let (len, rest) = match head {
+        0x60..=0x77 => (usize::from(head - 0x60), rest),
+        0x78 => {
+            let (&n, rest) = rest.split_first()?;
+            (usize::from(n), rest)
+        }
+        _ => return None,
+    };
+    rest.get(..len).map(<[u8]>::to_vec)
+}
+
+#[derive(Debug, Clone)]
+struct AttemptStart(Instant);
+
+impl Storable for AttemptStart {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The SDK interceptor that feeds [`ApiTelemetry`].
+#[derive(Debug, Clone)]
+pub struct TelemetryInterceptor {
+    telemetry: ApiTelemetry,
+}
+
+impl TelemetryInterceptor {
+    pub fn new(telemetry: ApiTelemetry) -> Self {
+        Self { telemetry }
+    }
+}
+
+impl Intercept for TelemetryInterceptor {
+    fn name(&self) -> &'static str {
+        "AwsconnApiTelemetry"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(AttemptStart(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let seconds = cfg
+            .load::<AttemptStart>()
+            .map(|s| s.0.elapsed().as_secs_f64());
+        let failed_to_parse = matches!(context.output_or_error(), Some(Err(_)));
+        let outcome = match context.response() {
+            Some(response) => {
+                let status = response.status().as_u16();
+                let outcome = outcome_of(
+                    status,
+                    response.headers().get("x-amzn-errortype"),
+                    response.body().bytes(),
+                );
+                // A 2xx the SDK could not read is an error, not a success.
+                if outcome == Outcome::Ok && failed_to_parse {
+                    Outcome::Error
+                } else {
+                    outcome
+                }
+            }
+            // No response at all: connection refused, reset, timed out.
+            None => Outcome::Error,
+        };
+        self.telemetry
+            .record(&service, &operation, outcome, seconds);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_statuses_are_ok() {
+        assert_eq!(outcome_of(200, None, Some(b"{}")), Outcome::Ok);
+        assert_eq!(outcome_of(204, None, None), Outcome::Ok);
+    }
+
+    #[test]
+    fn status_429_is_throttled() {
+        assert_eq!(outcome_of(429, None, None), Outcome::Throttled);
+    }
+
+    #[test]
+    fn rest_json_error_type_header() {
+        assert_eq!(
+            outcome_of(400, Some("TooManyRequestsException:http://internal.amazon.com/coral/"), None),
+            Outcome::Throttled
+        );
+        assert_eq!(
+            outcome_of(403, Some("AccessDeniedException"), None),
+            Outcome::Error
+        );
+    }
+
+    #[test]
+    fn xml_error_codes() {
+        let ec2 = b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
+        assert_eq!(outcome_of(503, None, Some(ec2)), Outcome::Throttled);
+        let elb = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>";
+        assert_eq!(outcome_of(400, None, Some(elb)), Outcome::Throttled);
+        let denied = b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>Throttling is not the issue</Message></Error></ErrorResponse>";
+        assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Error);
+    }
+
+    #[test]
+    fn json_error_codes() {
+        let body = br#"{"__type":"com.amazonaws.logs#ThrottlingException","message":"Rate exceeded"}"#;
+        assert_eq!(outcome_of(400, None, Some(body)), Outcome::Throttled);
+        let body = br#"{"__type":"ResourceNotFoundException","message":"ThrottlingException"}"#;
+        assert_eq!(outcome_of(400, None, Some(body)), Outcome::Error);
+    }
+
+    #[test]
+    fn cbor_error_codes() {
+        // {"__type": "com.amazonaws.interconnect#ThrottlingException"}
+        let code = b"com.amazonaws.interconnect#ThrottlingException";
+        let mut body = vec![0xa1, 0x66];
+        body.extend_from_slice(b"__type");
+        body.push(0x78);
+        body.push(code.len() as u8);
+        body.extend_from_slice(code);
+        assert_eq!(outcome_of(400, None, Some(&body)), Outcome::Throttled);
+        let mut short = vec![0xa1, 0x66];
+        short.extend_from_slice(b"__type");
+        short.push(0x60 + 12);
+        short.extend_from_slice(b"AccessDenied");
+        assert_eq!(outcome_of(403, None, Some(&short)), Outcome::Error);
+    }
+
+    #[test]
+    fn garbage_bodies_are_errors_not_panics() {
+        for body in [&b""[..], b"<Code>", b"\"__type\"", b"\x66__type\x78", b"\xff\xfe"] {
+            assert_eq!(outcome_of(500, None, Some(body)), Outcome::Error);
+        }
+    }
+
+    #[test]
+    fn telemetry_counts_and_encodes() {
+        let t = ApiTelemetry::default();
+        t.record("apigateway", "GetVpcLinks", Outcome::Throttled, Some(0.2));
+        t.record("apigateway", "GetVpcLinks", Outcome::Ok, Some(0.1));
+        t.record("apigateway", "GetVpcLinks", Outcome::Ok, None);
+        assert_eq!(t.count("apigateway", "GetVpcLinks", Outcome::Ok), 2);
+        assert_eq!(t.count("apigateway", "GetVpcLinks", Outcome::Throttled), 1);
+        let mut registry = Registry::default();
+        t.register(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
+        assert!(out.contains(
+            "awsconn_aws_api_requests_total{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"throttled\"} 1"
+        ), "{out}");
+        assert!(out.contains("awsconn_aws_api_request_duration_seconds_count{service=\"apigateway\",operation=\"GetVpcLinks\"} 2"), "{out}");
+    }
+}

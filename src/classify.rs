@@ -1,0 +1,506 @@
+//! Execution-log classification: which API Gateway execution-log lines are
+//! integration failures, of which class, and which record a response status.
+//!
+//! This module is pure (no I/O) and works on bytes, so a line that is not
+//! valid UTF-8 is still counted and classified by its ASCII head instead of
+//! being dropped or causing a panic. Only the *start* of a message decides:
+//! a line that merely mentions `Execution failed due to` further along (a
+//! logged response body, for instance) is never an execution failure.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The error classes of the contract (DESIGN.md, "Execution-log error classes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    VpcLinkInternal,
+    TlsHostnameMismatch,
+    TlsUntrustedCertificate,
+    TlsKeyMismatch,
+    InvalidHttpResponse,
+    ConfigOther,
+    TargetReset,
+    IntegrationTimeout,
+    Other,
+}
+
+impl ErrorClass {
+    /// Every class, in the order of the contract table.
+    pub const ALL: [ErrorClass; 9] = [
+        ErrorClass::VpcLinkInternal,
+        ErrorClass::TlsHostnameMismatch,
+        ErrorClass::TlsUntrustedCertificate,
+        ErrorClass::TlsKeyMismatch,
+        ErrorClass::InvalidHttpResponse,
+        ErrorClass::ConfigOther,
+        ErrorClass::TargetReset,
+        ErrorClass::IntegrationTimeout,
+        ErrorClass::Other,
+    ];
+
+    /// The label value used in metrics and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::VpcLinkInternal => "vpc_link_internal",
+            ErrorClass::TlsHostnameMismatch => "tls_hostname_mismatch",
+            ErrorClass::TlsUntrustedCertificate => "tls_untrusted_certificate",
+            ErrorClass::TlsKeyMismatch => "tls_key_mismatch",
+            ErrorClass::InvalidHttpResponse => "invalid_http_response",
+            ErrorClass::ConfigOther => "config_other",
+            ErrorClass::TargetReset => "target_reset",
+            ErrorClass::IntegrationTimeout => "integration_timeout",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// TLS classes fail the `no_tls_errors` runbook check.
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::TlsHostnameMismatch
+                | ErrorClass::TlsUntrustedCertificate
+                | ErrorClass::TlsKeyMismatch
+        )
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one execution-log line says, as far as the exporter cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// `Execution failed due to …` at the start of the message.
+    ExecutionFailure(ErrorClass),
+    /// `Method completed with status: NNN`.
+    MethodCompleted(u16),
+    /// Anything else.
+    Other,
+}
+
+const EXECUTION_FAILED: &[u8] = b"Execution failed due to ";
+const METHOD_COMPLETED: &[u8] = b"Method completed with status: ";
+const CONFIGURATION_ERROR: &[u8] = b"configuration error: ";
+
+/// Classifies one line (one log event's message). Trailing `\r`/`\n` are ignored.
+pub fn classify_line(line: &[u8]) -> LineKind {
+    let message = message_of(trim_line_end(line));
+    if let Some(rest) = message.strip_prefix(EXECUTION_FAILED) {
+        return LineKind::ExecutionFailure(failure_class(rest));
+    }
+    if let Some(rest) = message.strip_prefix(METHOD_COMPLETED) {
+        if let Some(status) = parse_status(rest) {
+            return LineKind::MethodCompleted(status);
+        }
+    }
+    LineKind::Other
+}
+
+fn failure_class(rest: &[u8]) -> ErrorClass {
+    if let Some(detail) = rest.strip_prefix(CONFIGURATION_ERROR) {
+        return configuration_error_class(detail);
+    }
+    if rest.starts_with(b"an internal error") {
+        ErrorClass::TargetReset
+    } else if rest.starts_with(b"a timeout error") {
+        ErrorClass::IntegrationTimeout
+    } else {
+        ErrorClass::Other
+    }
+}
+
+fn configuration_error_class(detail: &[u8]) -> ErrorClass {
+    if detail.starts_with(b"There was an internal error while executing your request") {
+        ErrorClass::VpcLinkInternal
+    } else if detail.starts_with(b"Host name '")
+        && memchr::memmem::find(detail, b"' does not match the certificate subject").is_some()
+    {
+        ErrorClass::TlsHostnameMismatch
+    } else if detail.starts_with(b"PKIX path") {
+        ErrorClass::TlsUntrustedCertificate
+    } else if detail.starts_with(b"Cannot verify ECDH ServerKeyExchange signature") {
+        ErrorClass::TlsKeyMismatch
+    } else if detail.starts_with(b"Not a valid protocol version") {
+        ErrorClass::InvalidHttpResponse
+    } else {
+        ErrorClass::ConfigOther
+    }
+}
+
+fn parse_status(rest: &[u8]) -> Option<u16> {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits != 3 {
+        return None;
+    }
+    // Three ASCII digits always fit a u16.
+    Some(rest[..3].iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')))
+}
+
+fn trim_line_end(mut line: &[u8]) -> &[u8] {
+    while let [head @ .., b'\n' | b'\r'] = line {
+        line = head;
+    }
+    line
+}
+
+/// Strips the optional `(request-id) ` prefix and then the optional
+/// `Thu Aug 04 17:48:21 UTC 2022 : ` timestamp prefix.
+fn message_of(line: &[u8]) -> &[u8] {
+    let line = strip_request_id(line);
+    strip_timestamp(line)
+}
+
+/// Longest request id accepted inside `(...)`: UUIDs are 36 characters,
+/// extended ids (base64) are shorter; anything far longer is not a prefix.
+const MAX_REQUEST_ID: usize = 128;
+
+fn strip_request_id(line: &[u8]) -> &[u8] {
+    let Some(rest) = line.strip_prefix(b"(") else {
+        return line;
+    };
+    let window = &rest[..rest.len().min(MAX_REQUEST_ID + 2)];
+    let Some(close) = memchr::memchr(b')', window) else {
+        return line;
+    };
+    let id = &rest[..close];
+    let id_ok = !id.is_empty()
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'=' | b'+' | b'/' | b'_'));
+    match rest[close + 1..].strip_prefix(b" ") {
+        Some(after) if id_ok => after,
+        _ => line,
+    }
+}
+
+/// Matches `Www Mmm DD HH:MM:SS ZONE YYYY : ` (the form API Gateway uses in
+/// test-invoke and some execution logs) and returns what follows it.
+fn strip_timestamp(line: &[u8]) -> &[u8] {
+    fn take<'a>(s: &'a [u8], n: usize, ok: impl Fn(&[u8]) -> bool) -> Option<&'a [u8]> {
+        let (head, tail) = s.split_at_checked(n)?;
+        ok(head).then_some(tail)
+    }
+    let alpha3 = |h: &[u8]| h.iter().all(u8::is_ascii_alphabetic);
+    let parse = |s: &[u8]| -> Option<usize> {
+        let s = take(s, 3, alpha3)?; // weekday
+        let s = take(s, 1, |h| h == b" ")?;
+        let s = take(s, 3, alpha3)?; // month
+        let s = take(s, 1, |h| h == b" ")?;
+        let s = take(s, 2, |h| h.iter().all(|b| b.is_ascii_digit() || *b == b' '))?;
+        let s = take(s, 1, |h| h == b" ")?;
+        let s = take(s, 8, |h| {
+            h[2] == b':'
+                && h[5] == b':'
+                && [0, 1, 3, 4, 6, 7].iter().all(|&i| h[i].is_ascii_digit())
+        })?;
+        let s = take(s, 1, |h| h == b" ")?;
+        let zone = s.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        if zone == 0 || zone > 5 {
+            return None;
+        }
+        let s = take(&s[zone..], 1, |h| h == b" ")?;
+        let s = take(s, 4, |h| h.iter().all(u8::is_ascii_digit))?;
+        let s = take(s, 3, |h| h == b" : ")?;
+        Some(line.len() - s.len())
+    };
+    match parse(line) {
+        Some(consumed) => &line[consumed..],
+        None => line,
+    }
+}
+
+/// Running totals over many lines: what `classify` prints and what the
+/// execution-log collector adds to its counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Non-empty lines seen (events).
+    pub lines: u64,
+    classes: [u64; ErrorClass::ALL.len()],
+    /// Responses per HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+impl Tally {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one line. Empty lines (after removing the line ending) are not
+    /// events and are not counted.
+    pub fn add_line(&mut self, line: &[u8]) {
+        if trim_line_end(line).is_empty() {
+            return;
+        }
+        self.lines += 1;
+        match classify_line(line) {
+            LineKind::ExecutionFailure(class) => self.classes[class.index()] += 1,
+            LineKind::MethodCompleted(status) => *self.statuses.entry(status).or_insert(0) += 1,
+            LineKind::Other => {}
+        }
+    }
+
+    /// Counts every complete line of `buf` (split on `\n`); the caller keeps
+    /// any incomplete tail.
+    pub fn add_lines(&mut self, buf: &[u8]) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', buf) {
+            self.add_line(&buf[start..end]);
+            start = end + 1;
+        }
+        if start < buf.len() {
+            self.add_line(&buf[start..]);
+        }
+    }
+
+    pub fn class_count(&self, class: ErrorClass) -> u64 {
+        self.classes[class.index()]
+    }
+
+    /// Every class with its count, zeros included, in contract order.
+    pub fn classes(&self) -> impl Iterator<Item = (ErrorClass, u64)> + '_ {
+        ErrorClass::ALL.iter().map(|c| (*c, self.classes[c.index()]))
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        self.lines += other.lines;
+        for (mine, theirs) in self.classes.iter_mut().zip(other.classes) {
+            *mine += theirs;
+        }
+        for (status, n) in &other.statuses {
+            *self.statuses.entry(*status).or_insert(0) += n;
+        }
+    }
+
+    /// The JSON document of the `classify` subcommand (DESIGN.md).
+    pub fn to_json(&self) -> serde_json::Value {
+        let classes: serde_json::Map<String, serde_json::Value> = self
+            .classes()
+            .map(|(c, n)| (c.as_str().to_owned(), n.into()))
+            .collect();
+        let statuses: serde_json::Map<String, serde_json::Value> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| (s.to_string(), (*n).into()))
+            .collect();
+        serde_json::json!({"lines": self.lines, "classes": classes, "statuses": statuses})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ErrorClass::*;
+
+    fn class_of(line: &str) -> Option<ErrorClass> {
+        match classify_line(line.as_bytes()) {
+            LineKind::ExecutionFailure(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_class_from_its_message() {
+        let cases = [
+            (
+                "Execution failed due to configuration error: There was an internal error while executing your request",
+                VpcLinkInternal,
+            ),
+            (
+                "Execution failed due to configuration error: Host name 'api.example.com' does not match the certificate subject provided by the peer (CN=*.other.example)",
+                TlsHostnameMismatch,
+            ),
+            (
+                "Execution failed due to configuration error: PKIX path building failed: sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path to requested target",
+                TlsUntrustedCertificate,
+            ),
+            (
+                "Execution failed due to configuration error: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed",
+                TlsUntrustedCertificate,
+            ),
+            (
+                "Execution failed due to configuration error: Cannot verify ECDH ServerKeyExchange signature",
+                TlsKeyMismatch,
+            ),
+            (
+                "Execution failed due to configuration error: Not a valid protocol version: HTTP/1.1 400",
+                InvalidHttpResponse,
+            ),
+            (
+                "Execution failed due to configuration error: Invalid endpoint address",
+                ConfigOther,
+            ),
+            ("Execution failed due to an internal error", TargetReset),
+            (
+                "Execution failed due to a timeout error",
+                IntegrationTimeout,
+            ),
+            ("Execution failed due to something new", Other),
+        ];
+        for (line, want) in cases {
+            assert_eq!(class_of(line), Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn host_name_without_the_mismatch_text_is_config_other() {
+        assert_eq!(
+            class_of("Execution failed due to configuration error: Host name 'x' could not be resolved"),
+            Some(ConfigOther)
+        );
+    }
+
+    #[test]
+    fn request_id_prefixes() {
+        let msg = "Execution failed due to a timeout error";
+        for prefix in [
+            "(c7b7f5b5-1c3e-4a2b-9f7e-2d4f1c3b5a6e) ",
+            "(PDS1PEC4oAMFpyA=) ",
+            "(a+b/c_d-e) ",
+        ] {
+            assert_eq!(
+                class_of(&format!("{prefix}{msg}")),
+                Some(IntegrationTimeout),
+                "{prefix}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamp_prefix_with_and_without_request_id() {
+        let msg = "Execution failed due to an internal error";
+        assert_eq!(
+            class_of(&format!("Thu Aug 04 17:48:21 UTC 2022 : {msg}")),
+            Some(TargetReset)
+        );
+        assert_eq!(
+            class_of(&format!("Mon Jan  3 07:08:09 UTC 2022 : {msg}")),
+            Some(TargetReset)
+        );
+        assert_eq!(
+            class_of(&format!("(abc-123) Thu Aug 04 17:48:21 UTC 2022 : {msg}")),
+            Some(TargetReset)
+        );
+    }
+
+    #[test]
+    fn mentions_further_along_are_not_failures() {
+        for line in [
+            "(abc) Endpoint response body before transformations: {\"error\":\"Execution failed due to configuration error: There was an internal error while executing your request\"}",
+            "Method response body after transformations: Execution failed due to a timeout error",
+            " Execution failed due to a timeout error",
+            "(abc)Execution failed due to a timeout error",
+            "() Execution failed due to a timeout error",
+            "(bad id!) Execution failed due to a timeout error",
+            "Thu Aug 04 17:48:21 UTC 2022 - Execution failed due to a timeout error",
+            "Execution failed due to",
+            "execution failed due to a timeout error",
+        ] {
+            assert_eq!(classify_line(line.as_bytes()), LineKind::Other, "{line}");
+        }
+    }
+
+    #[test]
+    fn method_completed_statuses() {
+        assert_eq!(
+            classify_line(b"(id-1) Method completed with status: 500"),
+            LineKind::MethodCompleted(500)
+        );
+        assert_eq!(
+            classify_line(b"Thu Aug 04 17:48:21 UTC 2022 : Method completed with status: 200\r\n"),
+            LineKind::MethodCompleted(200)
+        );
+        assert_eq!(
+            classify_line(b"Method completed with status: 5000"),
+            LineKind::Other
+        );
+        assert_eq!(
+            classify_line(b"Method completed with status: "),
+            LineKind::Other
+        );
+        assert_eq!(
+            classify_line(b"Endpoint said: Method completed with status: 500"),
+            LineKind::Other
+        );
+    }
+
+    #[test]
+    fn crlf_endings() {
+        assert_eq!(
+            class_of("Execution failed due to a timeout error\r\n"),
+            Some(IntegrationTimeout)
+        );
+        let mut t = Tally::new();
+        t.add_lines(b"Execution failed due to an internal error\r\n\r\nMethod completed with status: 502\r\n");
+        assert_eq!(t.lines, 2);
+        assert_eq!(t.class_count(TargetReset), 1);
+        assert_eq!(t.statuses.get(&502), Some(&1));
+    }
+
+    #[test]
+    fn empty_lines_are_not_events() {
+        let mut t = Tally::new();
+        t.add_lines(b"\n\n\r\n");
+        t.add_line(b"");
+        assert_eq!(t, Tally::new());
+    }
+
+    #[test]
+    fn invalid_utf8_is_counted_never_a_panic() {
+        let mut t = Tally::new();
+        t.add_lines(b"\xff\xfe\xfd garbage\n(\xc3\x28) Execution failed due to a timeout error\nExecution failed due to configuration error: Host name '\xe9' does not match the certificate subject provided by the peer\n");
+        assert_eq!(t.lines, 3);
+        assert_eq!(t.class_count(IntegrationTimeout), 0);
+        assert_eq!(t.class_count(TlsHostnameMismatch), 1);
+    }
+
+    #[test]
+    fn truncated_and_odd_lines_do_not_panic() {
+        for line in [
+            &b"("[..],
+            b"(",
+            b")",
+            b"( ",
+            b"Thu",
+            b"Thu Aug 04 17:48:21",
+            b"Thu Aug 04 17:48:21 UTC 2022 :",
+            b"Thu Aug 04 17:48:21 UTCXXXXX 2022 : x",
+            b"Execution failed due to configuration error: ",
+        ] {
+            let _ = classify_line(line);
+        }
+        let long = vec![b'('; 1 << 20];
+        assert_eq!(classify_line(&long), LineKind::Other);
+    }
+
+    #[test]
+    fn tally_json_has_every_class() {
+        let mut t = Tally::new();
+        t.add_lines(b"(x) Execution failed due to a timeout error\n(x) Method completed with status: 504\nhello");
+        let json = t.to_json();
+        assert_eq!(json["lines"], 3);
+        assert_eq!(json["classes"]["integration_timeout"], 1);
+        assert_eq!(json["classes"]["vpc_link_internal"], 0);
+        assert_eq!(json["classes"].as_object().unwrap().len(), 9);
+        assert_eq!(json["statuses"]["504"], 1);
+    }
+
+    #[test]
+    fn merge_adds_up() {
+        let mut a = Tally::new();
+        a.add_line(b"Execution failed due to a timeout error");
+        let mut b = Tally::new();
+        b.add_line(b"Execution failed due to a timeout error");
+        b.add_line(b"Method completed with status: 200");
+        a.merge(&b);
+        assert_eq!(a.lines, 3);
+        assert_eq!(a.class_count(IntegrationTimeout), 2);
+        assert_eq!(a.statuses[&200], 1);
+    }
+}

@@ -1,0 +1,231 @@
+//! Polling: one collector per signal family (one file each), each with its
+//! own interval and timeout, for every configured account and region.
+//!
+//! A collector returns a [`Fragment`] of the inventory; the [`Store`] keeps
+//! the last good fragment of every collector and scope, so one collector's
+//! failure never blanks another's metrics, nor its own previous data.
+
+mod store;
+pub mod vpc_links;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::task::JoinSet;
+
+pub use store::{Exposition, Store};
+
+use crate::aws::{Aws, AwsError, AwsScope};
+use crate::config::{AccountConfig, CollectorConfig, Config};
+use crate::inventory::{Inventory, Scope, VpcLink};
+
+/// The part of a scope's inventory that one collector produces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fragment {
+    VpcLinks(Vec<VpcLink>),
+}
+
+impl Fragment {
+    /// Replaces this collector's part of the inventory with the new data.
+    pub fn apply(self, inventory: &mut Inventory) {
+        match self {
+            Fragment::VpcLinks(links) => inventory.vpc_links = Some(links),
+        }
+    }
+}
+
+/// One signal family polled from AWS.
+#[async_trait]
+pub trait Collector: Send + Sync + 'static {
+    /// The collector's key under `collectors:` in the config, and its `collector` label.
+    fn name(&self) -> &'static str;
+
+    async fn collect(&self, aws: &AwsScope) -> Result<Fragment, AwsError>;
+}
+
+/// The collectors the config enables, with their settings.
+pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, CollectorConfig)> {
+    config
+        .collectors
+        .iter()
+        .filter(|(_, settings)| settings.enabled)
+        .map(|(name, settings)| {
+            let collector: Arc<dyn Collector> = match name {
+                "vpc_links" => Arc::new(vpc_links::VpcLinks),
+                other => unreachable!("collector {other} is configured but not built"),
+            };
+            (collector, *settings)
+        })
+        .collect()
+}
+
+/// One account in one region with its clients.
+#[derive(Clone)]
+pub struct Target {
+    /// Position in the configured (account, region) list: the store's key,
+    /// stable even before STS tells the account id.
+    pub index: usize,
+    pub region: String,
+    pub aws: AwsScope,
+    /// The account label to use until STS answers: the role ARN's account, or `unknown`.
+    fallback_account: String,
+}
+
+impl Target {
+    /// The scope labels as far as they are known now.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            account: self
+                .aws
+                .known_account_id()
+                .unwrap_or_else(|| self.fallback_account.clone()),
+            region: self.region.clone(),
+        }
+    }
+}
+
+fn fallback_account(account: &AccountConfig) -> String {
+    account
+        .role_arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|id| !id.is_empty())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// Every collector for every target: what `serve` runs forever and `once` runs once.
+pub struct Poller {
+    targets: Vec<Target>,
+    collectors: Vec<(Arc<dyn Collector>, CollectorConfig)>,
+    store: Arc<Store>,
+}
+
+impl Poller {
+    pub async fn new(config: &Config, aws: &Aws, store: Arc<Store>) -> Poller {
+        let mut targets = Vec::new();
+        for account in config.effective_accounts() {
+            for region in &config.regions {
+                targets.push(Target {
+                    index: targets.len(),
+                    region: region.clone(),
+                    aws: aws.scope(&account, region).await,
+                    fallback_account: fallback_account(&account),
+                });
+            }
+        }
+        let collectors = enabled_collectors(config);
+        store.expect_runs(collectors.len() * targets.len());
+        Poller {
+            targets,
+            collectors,
+            store,
+        }
+    }
+
+    /// Polls every collector for every target once, concurrently. True when all succeeded.
+    pub async fn poll_once(&self) -> bool {
+        let mut runs = JoinSet::new();
+        for (collector, settings) in &self.collectors {
+            for target in &self.targets {
+                let (collector, settings, target, store) =
+                    (collector.clone(), *settings, target.clone(), self.store.clone());
+                runs.spawn(async move { run_one(&*collector, &settings, &target, &store).await });
+            }
+        }
+        let mut all_ok = true;
+        while let Some(done) = runs.join_next().await {
+            all_ok &= done.unwrap_or(false);
+        }
+        all_ok
+    }
+
+    /// Polls each collector for each target on its own schedule until the
+    /// returned set is dropped or aborted.
+    pub fn spawn(self) -> JoinSet<()> {
+        let mut tasks = JoinSet::new();
+        for (collector, settings) in self.collectors {
+            for target in &self.targets {
+                let (collector, target, store) =
+                    (collector.clone(), target.clone(), self.store.clone());
+                tasks.spawn(async move {
+                    let mut ticks = tokio::time::interval(settings.interval);
+                    // A poll that overran its slot is not made up for with a burst.
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        ticks.tick().await;
+                        run_one(&*collector, &settings, &target, &store).await;
+                    }
+                });
+            }
+        }
+        tasks
+    }
+}
+
+/// Runs one collector for one target within its timeout and records the result.
+async fn run_one(
+    collector: &dyn Collector,
+    settings: &CollectorConfig,
+    target: &Target,
+    store: &Store,
+) -> bool {
+    let started = Instant::now();
+    let result = tokio::time::timeout(settings.timeout, async {
+        target.aws.account_id().await?;
+        collector.collect(&target.aws).await
+    })
+    .await;
+    let duration = started.elapsed();
+    let scope = target.scope();
+    let name = collector.name();
+    match result {
+        Ok(Ok(fragment)) => {
+            tracing::debug!(collector = name, %scope, ?duration, "poll succeeded");
+            store.record_success(name, target.index, scope, fragment, duration);
+            true
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(collector = name, %scope, %error, "poll failed; keeping the last good data");
+            store.record_failure(name, target.index, scope, duration);
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                collector = name,
+                %scope,
+                timeout = ?settings.timeout,
+                "poll timed out and was cancelled; keeping the last good data"
+            );
+            store.record_failure(name, target.index, scope, duration);
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_account_comes_from_the_role_arn() {
+        let with_role = AccountConfig {
+            role_arn: Some("arn:aws:iam::111122223333:role/r".into()),
+            ..Default::default()
+        };
+        assert_eq!(fallback_account(&with_role), "111122223333");
+        assert_eq!(fallback_account(&AccountConfig::default()), "unknown");
+    }
+
+    #[test]
+    fn every_configured_collector_is_built() {
+        let config = Config::parse("regions: [us-east-1]").unwrap();
+        let names: Vec<_> = enabled_collectors(&config)
+            .iter()
+            .map(|(c, _)| c.name())
+            .collect();
+        let configured: Vec<_> = config.collectors.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, configured);
+    }
+}

@@ -1,0 +1,244 @@
+//! The last good data of every collector and scope, and the exposition
+//! rendered from it. Scrapes read the pre-encoded bytes through an atomic
+//! swap; they never wait on AWS nor on a poll in progress.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use prometheus_client::registry::Registry;
+
+use super::Fragment;
+use crate::aws::ApiTelemetry;
+use crate::inventory::{Inventory, Scope};
+use crate::render::{self, BuildInfo, CollectorStatus, Snapshot};
+
+/// A rendered exposition, plain and gzip-compressed.
+#[derive(Debug, Clone, Default)]
+pub struct Exposition {
+    pub text: Bytes,
+    pub gzip: Bytes,
+}
+
+#[derive(Default)]
+struct State {
+    /// By target index: the scope labels as last known and the inventory.
+    inventories: BTreeMap<usize, (Scope, Inventory)>,
+    /// By (collector, target index).
+    statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
+}
+
+pub struct Store {
+    state: Mutex<State>,
+    published: ArcSwap<Exposition>,
+    telemetry: ApiTelemetry,
+    build: BuildInfo,
+    expected_runs: AtomicUsize,
+    ready: AtomicBool,
+}
+
+impl Store {
+    /// A store with only the build info rendered.
+    pub fn new(telemetry: ApiTelemetry) -> Arc<Store> {
+        let store = Arc::new(Store {
+            state: Mutex::new(State::default()),
+            published: ArcSwap::from_pointee(Exposition::default()),
+            telemetry,
+            build: BuildInfo::current(),
+            expected_runs: AtomicUsize::new(usize::MAX),
+            ready: AtomicBool::new(false),
+        });
+        store.publish(&store.lock());
+        store
+    }
+
+    /// How many (collector, target) pairs must report before the store is ready.
+    pub fn expect_runs(&self, runs: usize) {
+        self.expected_runs.store(runs, Ordering::SeqCst);
+        let state = self.lock();
+        self.update_readiness(&state);
+    }
+
+    /// True once every collector has finished its first poll of every target.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The latest rendered exposition.
+    pub fn exposition(&self) -> Arc<Exposition> {
+        self.published.load_full()
+    }
+
+    pub fn telemetry(&self) -> &ApiTelemetry {
+        &self.telemetry
+    }
+
+    pub fn record_success(
+        &self,
+        collector: &'static str,
+        target: usize,
+        scope: Scope,
+        fragment: Fragment,
+        duration: Duration,
+    ) {
+        let mut state = self.lock();
+        let entry = state
+            .inventories
+            .entry(target)
+            .or_insert_with(|| (scope.clone(), Inventory::default()));
+        entry.0 = scope.clone();
+        fragment.apply(&mut entry.1);
+        Self::set_status(&mut state, collector, target, scope, true, duration);
+        self.update_readiness(&state);
+        self.publish(&state);
+    }
+
+    pub fn record_failure(&self, collector: &'static str, target: usize, scope: Scope, duration: Duration) {
+        let mut state = self.lock();
+        if let Some(entry) = state.inventories.get_mut(&target) {
+            entry.0 = scope.clone();
+        }
+        Self::set_status(&mut state, collector, target, scope, false, duration);
+        self.update_readiness(&state);
+        self.publish(&state);
+    }
+
+    fn set_status(
+        state: &mut State,
+        collector: &'static str,
+        target: usize,
+        scope: Scope,
+        success: bool,
+        duration: Duration,
+    ) {
+        let previous_success = state
+            .statuses
+            .get(&(collector, target))
+            .and_then(|s| s.last_success);
+        state.statuses.insert(
+            (collector, target),
+            CollectorStatus {
+                collector,
+                scope,
+                success,
+                duration,
+                last_success: if success {
+                    Some(SystemTime::now())
+                } else {
+                    previous_success
+                },
+            },
+        );
+    }
+
+    fn update_readiness(&self, state: &State) {
+        if state.statuses.len() >= self.expected_runs.load(Ordering::SeqCst) {
+            self.ready.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A copy of what the store holds, for rendering and reports.
+    pub fn snapshot(&self) -> Snapshot {
+        Self::snapshot_of(&self.lock())
+    }
+
+    fn snapshot_of(state: &State) -> Snapshot {
+        Snapshot {
+            inventories: state.inventories.values().cloned().collect(),
+            statuses: state.statuses.values().cloned().collect(),
+        }
+    }
+
+    fn publish(&self, state: &State) {
+        let families = render::families(&Self::snapshot_of(state), &self.build);
+        let mut registry = Registry::default();
+        self.telemetry.register(&mut registry);
+        let text = render::encode(families, &mut registry);
+        let gzip = gzip(text.as_bytes());
+        self.published.store(Arc::new(Exposition {
+            text: Bytes::from(text),
+            gzip: Bytes::from(gzip),
+        }));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{ApiType, VpcLink};
+
+    fn scope() -> Scope {
+        Scope {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn link(id: &str) -> VpcLink {
+        VpcLink {
+            id: id.into(),
+            name: id.into(),
+            api_type: ApiType::Rest,
+            status: "available".into(),
+            status_message: None,
+            target_arns: vec![],
+            subnet_ids: vec![],
+            security_group_ids: vec![],
+        }
+    }
+
+    fn text(store: &Store) -> String {
+        String::from_utf8(store.exposition().text.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_failure_keeps_the_last_good_data() {
+        let store = Store::new(ApiTelemetry::default());
+        store.expect_runs(1);
+        assert!(!store.is_ready());
+        store.record_success("vpc_links", 0, scope(), Fragment::VpcLinks(vec![link("abc")]), Duration::from_millis(5));
+        assert!(store.is_ready());
+        assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
+        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
+        let after = text(&store);
+        assert!(after.contains("vpc_link_id=\"abc\""), "{after}");
+        assert!(after.contains("awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"} 0"), "{after}");
+        assert!(after.contains("awsconn_collector_last_success_timestamp_seconds{collector=\"vpc_links\""), "{after}");
+    }
+
+    #[test]
+    fn exposition_is_also_gzipped() {
+        let store = Store::new(ApiTelemetry::default());
+        let exposition = store.exposition();
+        let mut decoder = flate2::read::GzDecoder::new(&exposition.gzip[..]);
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut decoder, &mut plain).unwrap();
+        assert_eq!(plain, exposition.text.to_vec());
+        assert!(text(&store).contains("awsconn_build_info{version="));
+    }
+
+    #[test]
+    fn a_failure_before_any_success_has_no_last_success() {
+        let store = Store::new(ApiTelemetry::default());
+        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
+        let t = text(&store);
+        assert!(t.contains("awsconn_collector_success{collector=\"vpc_links\""), "{t}");
+        assert!(!t.contains("awsconn_collector_last_success_timestamp_seconds{"), "{t}");
+    }
+}

@@ -1,0 +1,342 @@
+//! The subcommands. Each returns the process exit code; errors that stop a
+//! command are `anyhow` here, at the edge, with the context a user needs.
+
+use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::aws::{ApiTelemetry, Aws};
+use crate::classify::Tally;
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::collect::{Poller, Store};
+use crate::config::{Config, ConfigError};
+use crate::diagnose::{self, LinkReport};
+use crate::web;
+
+/// Exit code for an invalid configuration or command line.
+pub const EXIT_INVALID: u8 = 2;
+
+/// Loads the configuration named by `--config`, or explains what is missing.
+pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
+    let Some(path) = &global.config else {
+        return Err(ConfigError::Invalid {
+            path: "--config".into(),
+            message: "no configuration file given (use --config FILE or AWSCONN_CONFIG); \
+                      `regions: [us-east-1]` is a complete one"
+                .into(),
+        });
+    };
+    Config::load(path)
+}
+
+pub fn check_config(global: &GlobalArgs) -> ExitCode {
+    match load_config(global) {
+        Ok(config) => {
+            let collectors: Vec<_> = config
+                .collectors
+                .iter()
+                .filter(|(_, c)| c.enabled)
+                .map(|(n, _)| n)
+                .collect();
+            println!(
+                "configuration is valid: {} account(s), regions {}, collectors {}",
+                config.effective_accounts().len(),
+                config.regions.join(", "),
+                collectors.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// Size of each read: large enough that the per-read cost vanishes.
+const READ_CHUNK: usize = 1 << 20;
+/// Bytes of one line kept for classification: the class is decided by the
+/// head of a line, so a multi-gigabyte line costs no more memory than this.
+const LINE_HEAD: usize = 64 * 1024;
+
+/// Counts every line of `reader` into `tally`, streaming: memory stays at
+/// one read buffer plus the head of one line, whatever the input size.
+pub fn tally_reader(mut reader: impl Read, tally: &mut Tally) -> std::io::Result<()> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut partial: Vec<u8> = Vec::new();
+    let mut in_partial = false;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        let Some(last_newline) = memchr::memrchr(b'\n', chunk) else {
+            keep_head(&mut partial, chunk);
+            in_partial = true;
+            continue;
+        };
+        let mut complete = &chunk[..=last_newline];
+        if in_partial {
+            let first_newline = memchr::memchr(b'\n', complete).unwrap_or(last_newline);
+            keep_head(&mut partial, &complete[..first_newline]);
+            tally.add_line(&partial);
+            partial.clear();
+            complete = &complete[first_newline + 1..];
+        }
+        tally.add_lines(complete);
+        let rest = &chunk[last_newline + 1..];
+        in_partial = !rest.is_empty();
+        keep_head(&mut partial, rest);
+    }
+    if in_partial {
+        tally.add_line(&partial);
+    }
+    Ok(())
+}
+
+fn keep_head(partial: &mut Vec<u8>, bytes: &[u8]) {
+    let room = LINE_HEAD.saturating_sub(partial.len());
+    partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+}
+
+pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut tally = Tally::new();
+    if files.is_empty() || files.iter().all(|f| f == Path::new("-")) {
+        tally_reader(std::io::stdin().lock(), &mut tally).context("reading stdin")?;
+    } else {
+        for path in files {
+            if path == Path::new("-") {
+                tally_reader(std::io::stdin().lock(), &mut tally).context("reading stdin")?;
+                continue;
+            }
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            tally_reader(file, &mut tally).with_context(|| format!("reading {}", path.display()))?;
+        }
+    }
+    println!("{}", tally.to_json());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the store and the poller for a configuration.
+async fn poller(config: &Config) -> (Arc<Store>, Poller) {
+    let telemetry = ApiTelemetry::default();
+    let aws = Aws::load(&config.aws, telemetry.clone()).await;
+    let store = Store::new(telemetry);
+    let poller = Poller::new(config, &aws, store.clone()).await;
+    (store, poller)
+}
+
+pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
+    let (store, poller) = poller(&config).await;
+    let all_ok = poller.poll_once().await;
+    let exposition = store.exposition();
+    let mut out = std::io::stdout().lock();
+    out.write_all(&exposition.text).context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
+    let listener = web::bind(&global.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", global.listen_address))?;
+    let (store, poller) = poller(&config).await;
+    tracing::info!(
+        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        telemetry_path = %global.telemetry_path,
+        regions = %config.regions.join(","),
+        "listening"
+    );
+    let mut polls = poller.spawn();
+    let router = web::router(store, &global.telemetry_path);
+    web::serve(listener, router, shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
+    polls.abort_all();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn diagnose(
+    config: Config,
+    vpc_link: Option<&str>,
+    output: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let (store, poller) = poller(&config).await;
+    let all_polled = poller.poll_once().await;
+    let snapshot = store.snapshot();
+    let reports: Vec<LinkReport> = diagnose::diagnose(&snapshot.inventories)
+        .into_iter()
+        .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
+        .collect();
+    if let Some(id) = vpc_link {
+        if reports.is_empty() {
+            eprintln!("no VPC link {id} in the configured accounts and regions");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let stdout = std::io::stdout();
+    let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut out = BufWriter::new(stdout.lock());
+    match output {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"vpc_links": reports}))?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => write_text_report(&mut out, &reports, colour)?,
+    }
+    out.flush()?;
+    if !all_polled {
+        eprintln!("warning: some collectors failed; the report is incomplete (see the log)");
+    }
+    let all_healthy = reports.iter().all(|r| r.healthy);
+    Ok(if all_healthy && all_polled {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_text_report(out: &mut impl Write, reports: &[LinkReport], colour: bool) -> std::io::Result<()> {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    if reports.is_empty() {
+        writeln!(out, "no VPC links found")?;
+    }
+    for report in reports {
+        let verdict = if report.healthy {
+            paint("32", "healthy")
+        } else {
+            paint("31", "UNHEALTHY")
+        };
+        writeln!(
+            out,
+            "VPC link {} ({}, {} API) in {}/{}: {verdict}",
+            report.vpc_link_id, report.name, report.api_type, report.account, report.region
+        )?;
+        for check in &report.checks {
+            let mark = if check.ok {
+                paint("32", "✔")
+            } else {
+                paint("31", "✘")
+            };
+            let object: Vec<String> = check.object.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            writeln!(out, "  {mark} {:<32} {}", check.check, object.join(" "))?;
+            if let Some(cause) = &check.cause {
+                writeln!(out, "      cause: {cause}")?;
+            }
+            if let Some(fix) = &check.fix {
+                writeln!(out, "      fix:   {fix}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, to split lines
+    /// at every possible place.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streaming_matches_whole_input_for_any_split() {
+        let data = b"(a) Execution failed due to a timeout error\r\n\nMethod completed with status: 504\nnoise\n(b) Execution failed due to an internal error";
+        let mut whole = Tally::new();
+        whole.add_lines(data);
+        for step in 1..data.len() {
+            let mut t = Tally::new();
+            tally_reader(Trickle { data, step }, &mut t).unwrap();
+            assert_eq!(t, whole, "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_huge_line_keeps_only_its_head() {
+        let mut data = b"Execution failed due to a timeout error ".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 5 * READ_CHUNK));
+        data.extend_from_slice(b"\nMethod completed with status: 200\n");
+        let mut t = Tally::new();
+        tally_reader(&data[..], &mut t).unwrap();
+        assert_eq!(t.lines, 2);
+        assert_eq!(t.class_count(crate::classify::ErrorClass::IntegrationTimeout), 1);
+        assert_eq!(t.statuses[&200], 1);
+    }
+
+    #[test]
+    fn text_report_without_colour() {
+        let reports = vec![LinkReport {
+            vpc_link_id: "abc".into(),
+            name: "orders".into(),
+            api_type: "rest",
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            healthy: false,
+            checks: vec![diagnose::Check {
+                check: "link_available",
+                ok: false,
+                object: [("vpc_link", "abc".to_owned())].into(),
+                cause: Some("The VPC link is FAILED.".into()),
+                fix: Some("Recreate it.".into()),
+            }],
+        }];
+        let mut out = Vec::new();
+        write_text_report(&mut out, &reports, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("VPC link abc (orders, rest API) in 123456789012/us-east-1: UNHEALTHY"), "{text}");
+        assert!(text.contains("✘ link_available"), "{text}");
+        assert!(text.contains("cause: The VPC link is FAILED."), "{text}");
+        assert!(!text.contains('\x1b'));
+    }
+}

@@ -1,0 +1,379 @@
+//! The YAML configuration file and its validation.
+//!
+//! Parsing is strict: an unknown or mistyped field is an error that names the
+//! field and its line, because a silently ignored typo (`intervall: 5m`) is
+//! worse than a refused start. `examples/config.yaml` documents every field.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Accounts to poll; empty means the ambient credentials only.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+    /// Regions to poll in every account.
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub collectors: CollectorsConfig,
+    #[serde(default)]
+    pub aws: AwsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Role to assume for this account; absent means the ambient credentials.
+    pub role_arn: Option<String>,
+    /// External id required by the role's trust policy.
+    pub external_id: Option<String>,
+    /// Session name for the assumed role.
+    pub session_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorsConfig {
+    #[serde(default = "CollectorConfig::vpc_links")]
+    pub vpc_links: CollectorConfig,
+}
+
+impl Default for CollectorsConfig {
+    fn default() -> Self {
+        Self {
+            vpc_links: CollectorConfig::vpc_links(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Time between the starts of two polls.
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// A poll still running after this long is cancelled and counts as failed.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl CollectorConfig {
+    fn vpc_links() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+/// How the AWS SDK retries.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryMode {
+    /// Exponential back-off with jitter.
+    Standard,
+    /// Standard plus a client-side rate limiter that slows down when throttled.
+    #[default]
+    Adaptive,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    #[serde(default)]
+    pub retry_mode: RetryMode,
+    /// Attempts per API call, the first included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// TCP/TLS connect timeout for each request.
+    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            retry_mode: RetryMode::default(),
+            max_attempts: default_max_attempts(),
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// Durations are written the way Prometheus users write them: `30s`, `5m`, `1h30m`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {text:?} ({e}); write it like 30s, 5m or 1h"
+        ))
+    })
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: shown.clone(),
+                message,
+            },
+            ConfigError::Invalid { message, .. } => ConfigError::Invalid {
+                path: shown.clone(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "<config>".into(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: "<config>".into(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.regions.is_empty() {
+            return Err("regions: at least one region is required".into());
+        }
+        for region in &self.regions {
+            if !is_region_name(region) {
+                return Err(format!(
+                    "regions: {region:?} is not a region name (like us-east-1)"
+                ));
+            }
+        }
+        if let Some(dup) = first_duplicate(&self.regions) {
+            return Err(format!("regions: {dup:?} is listed twice"));
+        }
+        for (i, account) in self.accounts.iter().enumerate() {
+            match &account.role_arn {
+                Some(arn) if !is_role_arn(arn) => {
+                    return Err(format!(
+                        "accounts[{i}].role_arn: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                    ));
+                }
+                None if account.external_id.is_some() || account.session_name.is_some() => {
+                    return Err(format!(
+                        "accounts[{i}]: external_id and session_name need a role_arn"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(dup) = first_duplicate(&self.accounts) {
+            return Err(format!("accounts: {dup:?} is listed twice"));
+        }
+        if self.aws.max_attempts == 0 {
+            return Err("aws.max_attempts: must be at least 1".into());
+        }
+        for (name, c) in self.collectors.iter() {
+            if c.interval < Duration::from_secs(1) {
+                return Err(format!("collectors.{name}.interval: must be at least 1s"));
+            }
+            if c.timeout.is_zero() || c.timeout > c.interval {
+                return Err(format!(
+                    "collectors.{name}.timeout: must be more than 0s and at most the interval ({})",
+                    humantime::format_duration(c.interval)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The accounts to poll: the configured ones, or the ambient credentials.
+    pub fn effective_accounts(&self) -> Vec<AccountConfig> {
+        if self.accounts.is_empty() {
+            vec![AccountConfig::default()]
+        } else {
+            self.accounts.clone()
+        }
+    }
+}
+
+impl CollectorsConfig {
+    /// Every collector's settings under its config key (the `collector` label).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &CollectorConfig)> {
+        [("vpc_links", &self.vpc_links)].into_iter()
+    }
+}
+
+fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(i, a)| items[..*i].contains(a))
+        .map(|(_, a)| a)
+}
+
+fn is_region_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|r| !r.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_alone_is_a_valid_config() {
+        let c = Config::parse("regions: [us-east-1]").unwrap();
+        assert_eq!(c.regions, vec!["us-east-1"]);
+        assert!(c.collectors.vpc_links.enabled);
+        assert_eq!(c.collectors.vpc_links.interval, Duration::from_secs(60));
+        assert_eq!(c.effective_accounts(), vec![AccountConfig::default()]);
+        assert_eq!(c.aws.retry_mode, RetryMode::Adaptive);
+    }
+
+    #[test]
+    fn the_design_example_is_valid() {
+        let c = Config::parse(
+            "accounts:\n  - role_arn: arn:aws:iam::111122223333:role/awsconn-read\n    external_id: example\nregions: [us-east-1, eu-west-1]\ncollectors:\n  vpc_links: {enabled: true, interval: 60s, timeout: 30s}\n",
+        )
+        .unwrap();
+        assert_eq!(c.accounts.len(), 1);
+        assert_eq!(c.accounts[0].external_id.as_deref(), Some("example"));
+        assert_eq!(c.collectors.vpc_links.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn unknown_field_names_the_field_and_line() {
+        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    intervall: 5m\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("intervall"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn mistyped_value_names_the_line() {
+        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: maybe\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4"), "{err}");
+        let err = Config::parse("regions: [us-east-1]\naws:\n  max_attempts: many\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: soon}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid duration \"soon\""), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn semantic_checks() {
+        for (text, needle) in [
+            ("regions: []", "at least one region"),
+            ("regions: [US-EAST-1]", "not a region name"),
+            ("regions: [us-east-1, us-east-1]", "listed twice"),
+            (
+                "regions: [us-east-1]\naccounts: [{role_arn: 'arn:aws:iam::1:role/x'}]",
+                "not an IAM role ARN",
+            ),
+            (
+                "regions: [us-east-1]\naccounts: [{external_id: x}]",
+                "need a role_arn",
+            ),
+            (
+                "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 10s, timeout: 20s}}",
+                "at most the interval",
+            ),
+            (
+                "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 100ms, timeout: 50ms}}",
+                "at least 1s",
+            ),
+            ("regions: [us-east-1]\naws: {max_attempts: 0}", "at least 1"),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_regions_is_an_error() {
+        let err = Config::parse("accounts: []\n").unwrap_err().to_string();
+        assert!(err.contains("regions"), "{err}");
+    }
+
+    #[test]
+    fn role_arn_forms() {
+        assert!(is_role_arn("arn:aws:iam::111122223333:role/awsconn-read"));
+        assert!(is_role_arn("arn:aws-cn:iam::111122223333:role/path/to/r"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:user/bob"));
+        assert!(!is_role_arn("arn:aws:sts::111122223333:role/x"));
+    }
+
+    #[test]
+    fn example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config.yaml");
+        let c = Config::load(&path).unwrap();
+        assert!(!c.regions.is_empty());
+    }
+}

@@ -1,0 +1,19 @@
+//! aws-connectivity-exporter: API Gateway VPC links, PrivateLink and AWS
+//! Interconnect state as Prometheus metrics, with the runbook that says why
+//! a private integration fails.
+//!
+//! Data flows one way: [`aws`] (the only module that talks to AWS) fills the
+//! [`inventory`]; [`diagnose`] turns it into findings; [`render`] turns both
+//! into an exposition that [`collect::Store`] publishes and [`web`] serves.
+
+pub mod aws;
+pub mod classify;
+pub mod cli;
+pub mod collect;
+pub mod commands;
+pub mod config;
+pub mod diagnose;
+pub mod inventory;
+pub mod logging;
+pub mod render;
+pub mod web;

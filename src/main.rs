@@ -1,0 +1,51 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use awsconn::cli::{Cli, Command};
+use awsconn::commands::{self, EXIT_INVALID};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    awsconn::logging::init(cli.global.log_level, cli.global.log_format);
+    let command = cli.command.clone().unwrap_or(Command::Serve);
+
+    // Commands that need neither AWS nor a runtime.
+    match &command {
+        Command::Classify { files } => return report(commands::classify(files)),
+        Command::CheckConfig => return commands::check_config(&cli.global),
+        _ => {}
+    }
+
+    let config = match commands::load_config(&cli.global) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report(runtime.block_on(async {
+        match command {
+            Command::Serve => commands::serve(&cli.global, config).await,
+            Command::Once => commands::once(config).await,
+            Command::Diagnose { vpc_link, output } => {
+                commands::diagnose(config, vpc_link.as_deref(), output).await
+            }
+            Command::Classify { .. } | Command::CheckConfig => unreachable!("handled above"),
+        }
+    }))
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,469 @@
+//! Inventory + collector statuses -> metric families -> exposition text.
+//!
+//! `families` is pure: plain values in, plain values out, so every series
+//! the contract names is unit-tested without AWS. `encode` turns families
+//! (plus the live API-call telemetry) into Prometheus text through
+//! prometheus-client, once per poll; scrapes then serve those bytes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::diagnose::{self, LinkReport};
+use crate::inventory::{Inventory, Scope, VpcLink};
+
+/// Label names and values of one sample, in the order they are written.
+pub type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    /// Written with a `_total` suffix added to the family name.
+    Counter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// One metric family: a name, its help text and its samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub samples: Vec<Sample>,
+}
+
+/// The outcome of a collector's latest poll of one scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorStatus {
+    /// The collector's config key (`vpc_links`, ...).
+    pub collector: &'static str,
+    pub scope: Scope,
+    pub success: bool,
+    pub duration: Duration,
+    pub last_success: Option<SystemTime>,
+}
+
+/// Version facts for `awsconn_build_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub revision: &'static str,
+}
+
+impl BuildInfo {
+    pub fn current() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION"),
+            revision: option_env!("AWSCONN_GIT_REVISION").unwrap_or("unknown"),
+        }
+    }
+}
+
+/// Everything one rendering reads.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub inventories: BTreeMap<Scope, Inventory>,
+    pub statuses: Vec<CollectorStatus>,
+}
+
+/// Collects families by name so that samples of every scope end up in one
+/// family (the exposition format allows each family once).
+#[derive(Default)]
+struct Families {
+    order: Vec<&'static str>,
+    by_name: BTreeMap<&'static str, Family>,
+}
+
+impl Families {
+    fn add(&mut self, name: &'static str, help: &'static str, kind: Kind, labels: Labels, value: f64) {
+        let family = self.by_name.entry(name).or_insert_with(|| {
+            self.order.push(name);
+            Family {
+                name,
+                help,
+                kind,
+                samples: Vec::new(),
+            }
+        });
+        family.samples.push(Sample { labels, value });
+    }
+
+    /// A state set: one sample per known state plus the current one if it is
+    /// new, 1 for the current state and 0 for the others.
+    fn state_set(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &Labels,
+        state_label: &'static str,
+        known: &[&str],
+        current: &str,
+    ) {
+        let extra = (!known.contains(&current)).then_some(current);
+        for state in known.iter().copied().chain(extra) {
+            let mut l = labels.clone();
+            l.push((state_label, state.to_owned()));
+            self.add(name, help, Kind::Gauge, l, f64::from(u8::from(state == current)));
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<Family> {
+        self.order
+            .iter()
+            .filter_map(|name| self.by_name.remove(name))
+            .collect()
+    }
+}
+
+fn scope_labels(scope: &Scope) -> Labels {
+    vec![
+        ("account", scope.account.clone()),
+        ("region", scope.region.clone()),
+    ]
+}
+
+/// The metric families of a snapshot, in a stable order.
+pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
+    let mut f = Families::default();
+    f.add(
+        "awsconn_build_info",
+        "Version of the exporter; always 1",
+        Kind::Gauge,
+        vec![
+            ("version", build.version.to_owned()),
+            ("revision", build.revision.to_owned()),
+        ],
+        1.0,
+    );
+    for status in &snapshot.statuses {
+        collector_status(&mut f, status);
+    }
+    for (scope, inventory) in &snapshot.inventories {
+        if let Some(links) = &inventory.vpc_links {
+            for link in links {
+                vpc_link(&mut f, scope, link);
+            }
+        }
+    }
+    for report in diagnose::diagnose(&snapshot.inventories) {
+        link_checks(&mut f, &report);
+    }
+    f.into_vec()
+}
+
+fn collector_status(f: &mut Families, s: &CollectorStatus) {
+    let mut labels = vec![("collector", s.collector.to_owned())];
+    labels.extend(scope_labels(&s.scope));
+    f.add(
+        "awsconn_collector_success",
+        "1 if the collector's latest poll of this account and region succeeded",
+        Kind::Gauge,
+        labels.clone(),
+        f64::from(u8::from(s.success)),
+    );
+    f.add(
+        "awsconn_collector_duration_seconds",
+        "Duration of the collector's latest poll of this account and region",
+        Kind::Gauge,
+        labels.clone(),
+        s.duration.as_secs_f64(),
+    );
+    if let Some(at) = s.last_success {
+        let epoch = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        f.add(
+            "awsconn_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's latest successful poll of this account and region",
+            Kind::Gauge,
+            labels,
+            epoch,
+        );
+    }
+}
+
+fn vpc_link(f: &mut Families, scope: &Scope, link: &VpcLink) {
+    let mut base = scope_labels(scope);
+    base.push(("vpc_link_id", link.id.clone()));
+
+    let mut info = base.clone();
+    info.push(("name", link.name.clone()));
+    info.push(("api_type", link.api_type.as_str().to_owned()));
+    info.push(("version", link.api_type.link_version().to_owned()));
+    f.add(
+        "awsconn_vpc_link_info",
+        "A VPC link of API Gateway; always 1",
+        Kind::Gauge,
+        info,
+        1.0,
+    );
+
+    let mut status = base.clone();
+    status.push(("api_type", link.api_type.as_str().to_owned()));
+    f.state_set(
+        "awsconn_vpc_link_status",
+        "Status of the VPC link: 1 for the current status, 0 for the others",
+        &status,
+        "status",
+        link.api_type.known_link_statuses(),
+        &link.status,
+    );
+
+    for target in &link.target_arns {
+        let mut labels = base.clone();
+        labels.push(("target_arn", target.clone()));
+        f.add(
+            "awsconn_vpc_link_target_info",
+            "A load balancer that a VPC link targets; always 1",
+            Kind::Gauge,
+            labels,
+            1.0,
+        );
+    }
+}
+
+fn link_checks(f: &mut Families, report: &LinkReport) {
+    let base: Labels = vec![
+        ("account", report.account.clone()),
+        ("region", report.region.clone()),
+        ("vpc_link_id", report.vpc_link_id.clone()),
+    ];
+    for check in &report.checks {
+        let mut labels = base.clone();
+        labels.push(("check", check.check.to_owned()));
+        // The link itself is already named by `vpc_link_id`.
+        labels.extend(
+            check
+                .object
+                .iter()
+                .filter(|(k, _)| **k != "vpc_link")
+                .map(|(k, v)| (*k, v.clone())),
+        );
+        f.add(
+            "awsconn_vpc_link_check",
+            "1 if the runbook check passes for the object it names, 0 if it fails",
+            Kind::Gauge,
+            labels,
+            f64::from(u8::from(check.ok)),
+        );
+    }
+    f.add(
+        "awsconn_vpc_link_healthy",
+        "1 if every runbook check of the VPC link passes",
+        Kind::Gauge,
+        base,
+        f64::from(u8::from(report.healthy)),
+    );
+}
+
+/// Encodes snapshot families, with the families registered in `live`, as
+/// Prometheus text (format 0.0.4).
+pub fn encode(families: Vec<Family>, live: &mut Registry) -> String {
+    live.register_collector(Box::new(FrozenFamilies(families)));
+    let mut out = String::new();
+    // Writing into a String cannot fail; an error here would be a bug in a
+    // label encoder, and an empty page is better than a crashed exporter.
+    if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, live) {
+        tracing::error!(error = %e, "encoding the exposition failed");
+    }
+    out
+}
+
+#[derive(Debug)]
+struct FrozenFamilies(Vec<Family>);
+
+impl Collector for FrozenFamilies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &self.0 {
+            let metric_type = match family.kind {
+                Kind::Gauge => MetricType::Gauge,
+                Kind::Counter => MetricType::Counter,
+            };
+            let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
+            for sample in &family.samples {
+                let enc = metric.encode_family(&sample.labels)?;
+                // Whole numbers are written without a fraction (`1`, not `1.0`).
+                let whole = sample.value.fract() == 0.0 && sample.value.abs() < 9.0e15;
+                match (family.kind, whole) {
+                    (Kind::Gauge, true) => ConstGauge::new(sample.value as i64).encode(enc)?,
+                    (Kind::Gauge, false) => ConstGauge::new(sample.value).encode(enc)?,
+                    (Kind::Counter, true) if sample.value >= 0.0 => {
+                        ConstCounter::new(sample.value as u64).encode(enc)?
+                    }
+                    (Kind::Counter, _) => ConstCounter::new(sample.value).encode(enc)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ApiType;
+
+    fn scope(region: &str) -> Scope {
+        Scope {
+            account: "123456789012".into(),
+            region: region.into(),
+        }
+    }
+
+    fn link(id: &str, api_type: ApiType, status: &str, targets: &[&str]) -> VpcLink {
+        VpcLink {
+            id: id.into(),
+            name: format!("{id}-name"),
+            api_type,
+            status: status.into(),
+            status_message: None,
+            target_arns: targets.iter().map(|t| t.to_string()).collect(),
+            subnet_ids: vec![],
+            security_group_ids: vec![],
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut inventories = BTreeMap::new();
+        inventories.insert(
+            scope("us-east-1"),
+            Inventory {
+                vpc_links: Some(vec![
+                    link("rest1", ApiType::Rest, "available", &["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/a/1"]),
+                    link("http1", ApiType::Http, "inactive", &[]),
+                ]),
+            },
+        );
+        inventories.insert(
+            scope("eu-west-1"),
+            Inventory {
+                vpc_links: Some(vec![link("rest2", ApiType::Rest, "quarantined", &[])]),
+            },
+        );
+        Snapshot {
+            inventories,
+            statuses: vec![CollectorStatus {
+                collector: "vpc_links",
+                scope: scope("us-east-1"),
+                success: true,
+                duration: Duration::from_millis(1500),
+                last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            }],
+        }
+    }
+
+    fn text() -> String {
+        let build = BuildInfo {
+            version: "1.2.3",
+            revision: "abc",
+        };
+        encode(families(&snapshot(), &build), &mut Registry::default())
+    }
+
+    fn value_of(text: &str, series: &str) -> Option<String> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn vpc_link_series() {
+        let t = text();
+        let us = "account=\"123456789012\",region=\"us-east-1\"";
+        assert_eq!(
+            value_of(&t, &format!("awsconn_vpc_link_info{{{us},vpc_link_id=\"rest1\",name=\"rest1-name\",api_type=\"rest\",version=\"v1\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_vpc_link_info{{{us},vpc_link_id=\"http1\",name=\"http1-name\",api_type=\"http\",version=\"v2\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_vpc_link_target_info{{{us},vpc_link_id=\"rest1\",target_arn=\"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/a/1\"}}")).as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn status_is_a_state_set_with_unknown_states_kept() {
+        let t = text();
+        let http = "awsconn_vpc_link_status{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"http1\",api_type=\"http\",status=";
+        for (state, want) in [("pending", "0"), ("available", "0"), ("deleting", "0"), ("failed", "0"), ("inactive", "1")] {
+            assert_eq!(value_of(&t, &format!("{http}\"{state}\"}}")).as_deref(), Some(want), "{state}");
+        }
+        let rest = "awsconn_vpc_link_status{account=\"123456789012\",region=\"eu-west-1\",vpc_link_id=\"rest2\",api_type=\"rest\",status=";
+        assert_eq!(value_of(&t, &format!("{rest}\"quarantined\"}}")).as_deref(), Some("1"));
+        assert_eq!(value_of(&t, &format!("{rest}\"available\"}}")).as_deref(), Some("0"));
+        // REST links have no inactive state.
+        assert_eq!(value_of(&t, &format!("{rest}\"inactive\"}}")), None);
+    }
+
+    #[test]
+    fn each_family_appears_once_with_help_and_type() {
+        let t = text();
+        for name in ["awsconn_vpc_link_status", "awsconn_vpc_link_info", "awsconn_collector_success"] {
+            assert_eq!(t.matches(&format!("# TYPE {name} gauge\n")).count(), 1, "{name}\n{t}");
+            assert_eq!(t.matches(&format!("# HELP {name} ")).count(), 1, "{name}");
+        }
+    }
+
+    #[test]
+    fn self_metrics() {
+        let t = text();
+        let labels = "{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"}";
+        assert_eq!(value_of(&t, &format!("awsconn_collector_success{labels}")).as_deref(), Some("1"));
+        assert_eq!(value_of(&t, &format!("awsconn_collector_duration_seconds{labels}")).as_deref(), Some("1.5"));
+        assert_eq!(
+            value_of(&t, &format!("awsconn_collector_last_success_timestamp_seconds{labels}")).as_deref(),
+            Some("1700000000")
+        );
+        assert_eq!(
+            value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\"}").as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn checks_and_health() {
+        let t = text();
+        let us = "account=\"123456789012\",region=\"us-east-1\"";
+        assert_eq!(
+            value_of(&t, &format!("awsconn_vpc_link_check{{{us},vpc_link_id=\"rest1\",check=\"link_available\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_vpc_link_check{{{us},vpc_link_id=\"http1\",check=\"link_available\"}}")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(value_of(&t, &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"http1\"}}")).as_deref(), Some("0"));
+        assert_eq!(value_of(&t, &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"rest1\"}}")).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn counters_get_the_total_suffix() {
+        let families = vec![Family {
+            name: "awsconn_example_events",
+            help: "Example",
+            kind: Kind::Counter,
+            samples: vec![Sample {
+                labels: vec![("a", "b\"c".into())],
+                value: 3.0,
+            }],
+        }];
+        let t = encode(families, &mut Registry::default());
+        assert!(t.contains("# TYPE awsconn_example_events_total counter"), "{t}");
+        assert!(t.contains("awsconn_example_events_total{a=\"b\\\"c\"} 3"), "{t}");
+    }
+}

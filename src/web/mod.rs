@@ -1,0 +1,136 @@
+//! HTTP only: serves the bytes the poller rendered. No handler calls AWS.
+
+mod landing;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+
+use crate::collect::Store;
+
+/// The Prometheus text format content type.
+pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+#[derive(Clone)]
+struct AppState {
+    store: Arc<Store>,
+    telemetry_path: Arc<str>,
+}
+
+/// The exporter's routes: the telemetry path, `/healthz`, `/ready` and `/`.
+pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
+    let state = AppState {
+        store,
+        telemetry_path: Arc::from(telemetry_path),
+    };
+    Router::new()
+        .route(telemetry_path, get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/", get(landing))
+        .with_state(state)
+}
+
+/// Binds a Prometheus-style listen address: `:9740` means every interface.
+pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
+    if let Some(port) = address.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid port in listen address {address:?}"),
+            )
+        })?;
+        // The IPv6 wildcard accepts IPv4 too where the host allows dual stack.
+        return match TcpListener::bind(SocketAddr::from(([0u16; 8], port))).await {
+            Ok(listener) => Ok(listener),
+            Err(_) => TcpListener::bind(SocketAddr::from(([0u8; 4], port))).await,
+        };
+    }
+    TcpListener::bind(address).await
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let exposition = state.store.exposition();
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(accepts_gzip);
+    let mut response = if gzip {
+        let mut r = exposition.gzip.clone().into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r
+    } else {
+        exposition.text.clone().into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
+}
+
+/// True when an `Accept-Encoding` value allows gzip (and does not give it q=0).
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        if !(coding.eq_ignore_ascii_case("gzip") || coding == "*") {
+            return false;
+        }
+        !parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        })
+    })
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.store.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the first poll has not finished\n",
+        )
+    }
+}
+
+async fn landing(State(state): State<AppState>) -> Html<String> {
+    Html(landing::page(&state.telemetry_path, state.store.is_ready()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn accept_encoding_forms() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(accepts_gzip("*"));
+        assert!(accepts_gzip("GZIP"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("br, deflate"));
+    }
+}
