@@ -127,7 +127,7 @@ pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
 /// Builds the store and the poller for a configuration.
 async fn poller(config: &Config) -> (Arc<Store>, Poller) {
     let telemetry = ApiTelemetry::default();
-    let aws = Aws::load(&config.aws, telemetry.clone()).await;
+    let aws = Aws::load(&config.aws, &config.regions[0], telemetry.clone()).await;
     let store = Store::new(telemetry);
     let poller = Poller::new(config, &aws, store.clone()).await;
     (store, poller)

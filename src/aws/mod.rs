@@ -34,7 +34,10 @@ pub struct Aws {
 
 impl Aws {
     /// Loads the ambient configuration with the exporter's retry and timeout policy.
-    pub async fn load(settings: &AwsConfig, telemetry: ApiTelemetry) -> Aws {
+    /// `home_region` is where account-wide calls go before a scope names its
+    /// own region; giving it skips the SDK's region lookup (which may probe
+    /// the instance metadata service).
+    pub async fn load(settings: &AwsConfig, home_region: &str, telemetry: ApiTelemetry) -> Aws {
         let retry = match settings.retry_mode {
             RetryMode::Standard => RetryConfig::standard(),
             RetryMode::Adaptive => RetryConfig::adaptive(),
@@ -44,6 +47,7 @@ impl Aws {
             .connect_timeout(settings.connect_timeout)
             .build();
         let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(home_region.to_owned()))
             .retry_config(retry)
             .timeout_config(timeouts)
             .load()

@@ -231,6 +231,17 @@ fn error_code_in_body(body: &[u8]) -> Option<Vec<u8>> {
     rest.get(..len).map(<[u8]>::to_vec)
 }
 
+/// The SDK names services for people (`API Gateway`, `ApiGatewayV2`,
+/// `CloudWatch Logs`); the label uses the crate-style name (`apigateway`,
+/// `apigatewayv2`, `cloudwatchlogs`).
+pub fn service_label(sdk_name: &str) -> String {
+    sdk_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 struct AttemptStart(Instant);
 
@@ -274,7 +285,7 @@ impl Intercept for TelemetryInterceptor {
     ) -> Result<(), BoxError> {
         let (service, operation) = cfg
             .load::<Metadata>()
-            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .map(|m| (service_label(m.service()), m.name().to_owned()))
             .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
         let seconds = cfg
             .load::<AttemptStart>()
@@ -307,6 +318,14 @@ impl Intercept for TelemetryInterceptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_labels_are_crate_style() {
+        assert_eq!(service_label("API Gateway"), "apigateway");
+        assert_eq!(service_label("ApiGatewayV2"), "apigatewayv2");
+        assert_eq!(service_label("CloudWatch Logs"), "cloudwatchlogs");
+        assert_eq!(service_label("Elastic Load Balancing v2"), "elasticloadbalancingv2");
+    }
 
     #[test]
     fn success_statuses_are_ok() {

@@ -1,1 +1,9 @@
+//! Integration tests: the real binary, the real AWS SDK, a real moto server
+//! behind the project's AWS front (tests/aws_front), real promtool.
+//!
+//! One crate (one binary to link) with a module per area. `scripts/setup`
+//! installs what these need.
 
+mod cli;
+mod harness;
+mod vpc_links;

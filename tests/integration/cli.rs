@@ -1,0 +1,134 @@
+//! The command line without AWS: check-config, classify, flags and env vars.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::harness::{EXPORTER, config_file, repo};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(EXPORTER)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn example_config_is_valid() {
+    let example = repo().join("examples/config.yaml");
+    let (code, stdout, stderr) = run(&["check-config", "--config", example.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+}
+
+#[test]
+fn minimal_config_is_valid_with_the_flag_before_the_subcommand() {
+    let config = config_file("regions: [us-east-1]\n");
+    let (code, _, stderr) = run(&["--config", config.path().to_str().unwrap(), "check-config"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn unknown_field_exits_2_naming_field_and_line() {
+    let config = config_file("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: true\n    intervall: 5m\n");
+    let (code, _, stderr) = run(&["check-config", "--config", config.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("intervall"), "{stderr}");
+    assert!(stderr.contains("line 5"), "{stderr}");
+}
+
+#[test]
+fn invalid_config_stops_once_and_serve_with_exit_2() {
+    let config = config_file("regions: not-a-list\n");
+    for sub in ["once", "serve", "diagnose"] {
+        let (code, _, stderr) = run(&[sub, "--config", config.path().to_str().unwrap()]);
+        assert_eq!(code, 2, "{sub}: {stderr}");
+        assert!(stderr.contains("invalid configuration"), "{sub}: {stderr}");
+    }
+    let (code, _, stderr) = run(&["once"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+}
+
+#[test]
+fn config_from_the_environment() {
+    let config = config_file("regions: [eu-west-1]\n");
+    let out = Command::new(EXPORTER)
+        .arg("check-config")
+        .env("AWSCONN_CONFIG", config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("eu-west-1"));
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors() {
+    let (code, _, stderr) = run(&["--log.format", "xml", "check-config"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = run(&["--web.telemetry-path", "metrics", "check-config"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+const SAMPLE_LOG: &[u8] = b"(0a1b2c3d-1111-2222-3333-444455556666) Execution failed due to configuration error: There was an internal error while executing your request\n\
+(PDS1PEC4oAMFpyA=) Execution failed due to configuration error: Host name 'api.internal' does not match the certificate subject provided by the peer (CN=*.example.com)\r\n\
+Thu Aug 04 17:48:21 UTC 2022 : Execution failed due to an internal error\n\
+(x-1) Method completed with status: 500\n\
+(x-2) Method completed with status: 500\n\
+(x-3) Method completed with status: 200\n\
+(x-4) Endpoint response body before transformations: Execution failed due to a timeout error\n\
+\n\
+\xff\xfe not utf-8\n\
+(x-5) Execution failed due to a timeout error";
+
+fn check_sample_counts(json: &serde_json::Value) {
+    assert_eq!(json["lines"], 9, "{json}");
+    assert_eq!(json["classes"]["vpc_link_internal"], 1, "{json}");
+    assert_eq!(json["classes"]["tls_hostname_mismatch"], 1, "{json}");
+    assert_eq!(json["classes"]["target_reset"], 1, "{json}");
+    assert_eq!(json["classes"]["integration_timeout"], 1, "{json}");
+    assert_eq!(json["classes"]["other"], 0, "{json}");
+    assert_eq!(json["statuses"]["500"], 2, "{json}");
+    assert_eq!(json["statuses"]["200"], 1, "{json}");
+}
+
+#[test]
+fn classify_reads_stdin() {
+    let mut child = Command::new(EXPORTER)
+        .arg("classify")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(SAMPLE_LOG).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    check_sample_counts(&serde_json::from_slice(&out.stdout).unwrap());
+}
+
+#[test]
+fn classify_reads_files_and_adds_them_up() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(SAMPLE_LOG).unwrap();
+    let path = file.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&["classify", path]);
+    assert_eq!(code, 0, "{stderr}");
+    check_sample_counts(&serde_json::from_str(&stdout).unwrap());
+    let (code, stdout, _) = run(&["classify", path, path]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["lines"], 18);
+    assert_eq!(json["statuses"]["500"], 4);
+}
+
+#[test]
+fn classify_missing_file_is_a_clear_error() {
+    let (code, _, stderr) = run(&["classify", "/nonexistent/execution.log"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cannot open /nonexistent/execution.log"), "{stderr}");
+}

@@ -1,0 +1,343 @@
+//! Processes the tests run: the AWS front with its in-process moto server,
+//! and the exporter binary; plus a minimal HTTP client for loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const EXPORTER: &str = env!("CARGO_BIN_EXE_aws-connectivity-exporter");
+
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup first",
+        python.display()
+    );
+    python
+}
+
+/// The AWS front on a free loopback port, with moto inside it. Killed on drop.
+pub struct Emulator {
+    child: Option<Child>,
+    pub url: String,
+    _scenario: tempfile::NamedTempFile,
+}
+
+impl Emulator {
+    /// Starts the front with a scenario (JSON text; `{}` for none).
+    pub fn start(scenario: &str) -> Emulator {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(scenario.as_bytes()).unwrap();
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/aws_front/front.py"))
+            .args(["--moto", "--listen", "127.0.0.1:0", "--scenario"])
+            .arg(file.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the AWS front");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the AWS front did not start within 60s");
+            }
+        };
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line from the front: {line:?}"))
+            .to_owned();
+        Emulator {
+            child: Some(child),
+            url,
+            _scenario: file,
+        }
+    }
+
+    /// Seeds VPCs, an NLB and VPC links (tests/aws_front/seed.py) in each region;
+    /// returns what it created.
+    pub fn seed(&self, regions: &[&str]) -> serde_json::Value {
+        let out = Command::new(python())
+            .arg(repo().join("tests/aws_front/seed.py"))
+            .arg(&self.url)
+            .args(regions)
+            .output()
+            .expect("run seed.py");
+        assert!(
+            out.status.success(),
+            "seed.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
+    }
+
+    /// Requests the front saw, by `service:Operation`.
+    pub fn requests(&self) -> serde_json::Value {
+        let (status, _, body) = http_get(&self.url, "/_front/requests", &[]);
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// Stops the front and moto: AWS becomes unreachable.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The exporter binary with an environment that reaches only the emulator.
+pub fn exporter(endpoint: &str) -> Command {
+    let mut cmd = Command::new(EXPORTER);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Writes a config file for a test.
+pub fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+/// Runs `once` and returns (exit success, exposition, stderr).
+pub fn once(endpoint: &str, config: &Path) -> (bool, String, String) {
+    let out: Output = exporter(endpoint)
+        .arg("once")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run the exporter");
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).expect("exposition is UTF-8"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A bare HTTP/1.1 GET on loopback: (status, headers lower-cased, body).
+pub fn http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    try_http_get(base, path, headers).unwrap_or_else(|e| panic!("GET {base}{path}: {e}"))
+}
+
+pub fn try_http_get(
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, headers, body))
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size_text = String::from_utf8_lossy(&data[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
+    }
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Polls `check` every 100 ms until it returns Some, or panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of one exact series in an exposition, if present.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+/// Runs `promtool check metrics` on an exposition; returns its output on failure.
+pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run promtool (run scripts/setup): {e}"))?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A running `serve` process, stopped with SIGTERM on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(endpoint: &str, config: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = exporter(endpoint)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the exporter");
+        let server = Server {
+            child: Some(child),
+            base,
+        };
+        wait_for("the exporter to listen", Duration::from_secs(30), || {
+            try_http_get(&server.base, "/healthz", &[]).ok()
+        });
+        server
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        http_get(&self.base, path, &[])
+    }
+
+    pub fn metrics(&self) -> String {
+        let (status, _, body) = self.get("/metrics");
+        assert_eq!(status, 200);
+        String::from_utf8(body).unwrap()
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("the exporter did not stop within 15s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
