@@ -91,14 +91,17 @@ const CONFIGURATION_ERROR: &[u8] = b"configuration error: ";
 
 /// Classifies one line (one log event's message). Trailing `\r`/`\n` are ignored.
 pub fn classify_line(line: &[u8]) -> LineKind {
-    let message = message_of(trim_line_end(line));
+    let Some(message) = message_of(trim_line_end(line)) else {
+        return LineKind::Other;
+    };
     if let Some(rest) = message.strip_prefix(EXECUTION_FAILED) {
         return LineKind::ExecutionFailure(failure_class(rest));
     }
-    if let Some(rest) = message.strip_prefix(METHOD_COMPLETED) {
-        if let Some(status) = parse_status(rest) {
-            return LineKind::MethodCompleted(status);
-        }
+    if let Some(status) = message
+        .strip_prefix(METHOD_COMPLETED)
+        .and_then(parse_status)
+    {
+        return LineKind::MethodCompleted(status);
     }
     LineKind::Other
 }
@@ -140,7 +143,11 @@ fn parse_status(rest: &[u8]) -> Option<u16> {
         return None;
     }
     // Three ASCII digits always fit a u16.
-    Some(rest[..3].iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')))
+    Some(
+        rest[..3]
+            .iter()
+            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0')),
+    )
 }
 
 fn trim_line_end(mut line: &[u8]) -> &[u8] {
@@ -151,39 +158,55 @@ fn trim_line_end(mut line: &[u8]) -> &[u8] {
 }
 
 /// Strips the optional `(request-id) ` prefix and then the optional
-/// `Thu Aug 04 17:48:21 UTC 2022 : ` timestamp prefix.
-fn message_of(line: &[u8]) -> &[u8] {
-    let line = strip_request_id(line);
-    strip_timestamp(line)
+/// `Thu Aug 04 17:48:21 UTC 2022 : ` timestamp prefix. `None` when the line
+/// cannot be a counted message: this is the hot path of a multi-gigabyte
+/// log, so the cheap test of what follows the prefix comes before the
+/// character-by-character check of the request id.
+fn message_of(line: &[u8]) -> Option<&[u8]> {
+    let Some(rest) = line.strip_prefix(b"(") else {
+        return Some(strip_timestamp(line));
+    };
+    let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
+    let close = memchr::memchr(b')', window)?;
+    let message = rest[close + 1..].strip_prefix(b" ")?;
+    if !could_start_message(message) || !is_request_id(&rest[..close]) {
+        return None;
+    }
+    Some(strip_timestamp(message))
+}
+
+/// A counted message starts with one of the two phrases, or a timestamp
+/// (`Thu Aug 04 …`: spaces after the weekday and the month).
+fn could_start_message(message: &[u8]) -> bool {
+    message.starts_with(EXECUTION_FAILED)
+        || message.starts_with(METHOD_COMPLETED)
+        || (message.get(3) == Some(&b' ') && message.get(7) == Some(&b' '))
 }
 
 /// Longest request id accepted inside `(...)`: UUIDs are 36 characters,
 /// extended ids (base64) are shorter; anything far longer is not a prefix.
 const MAX_REQUEST_ID: usize = 128;
 
-fn strip_request_id(line: &[u8]) -> &[u8] {
-    let Some(rest) = line.strip_prefix(b"(") else {
-        return line;
-    };
-    let window = &rest[..rest.len().min(MAX_REQUEST_ID + 2)];
-    let Some(close) = memchr::memchr(b')', window) else {
-        return line;
-    };
-    let id = &rest[..close];
-    let id_ok = !id.is_empty()
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'=' | b'+' | b'/' | b'_'));
-    match rest[close + 1..].strip_prefix(b" ") {
-        Some(after) if id_ok => after,
-        _ => line,
+/// Bytes allowed in a request id: UUID and base64 characters.
+const REQUEST_ID_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'=' | b'+' | b'/' | b'_');
+        b += 1;
     }
+    table
+};
+
+fn is_request_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.iter().all(|b| REQUEST_ID_BYTE[usize::from(*b)])
 }
 
 /// Matches `Www Mmm DD HH:MM:SS ZONE YYYY : ` (the form API Gateway uses in
 /// test-invoke and some execution logs) and returns what follows it.
 fn strip_timestamp(line: &[u8]) -> &[u8] {
-    fn take<'a>(s: &'a [u8], n: usize, ok: impl Fn(&[u8]) -> bool) -> Option<&'a [u8]> {
+    fn take(s: &[u8], n: usize, ok: impl Fn(&[u8]) -> bool) -> Option<&[u8]> {
         let (head, tail) = s.split_at_checked(n)?;
         ok(head).then_some(tail)
     }
@@ -210,6 +233,10 @@ fn strip_timestamp(line: &[u8]) -> &[u8] {
         let s = take(s, 3, |h| h == b" : ")?;
         Some(line.len() - s.len())
     };
+    // Quick reject: the weekday is followed by a space.
+    if line.get(3) != Some(&b' ') {
+        return line;
+    }
     match parse(line) {
         Some(consumed) => &line[consumed..],
         None => line,
@@ -265,7 +292,9 @@ impl Tally {
 
     /// Every class with its count, zeros included, in contract order.
     pub fn classes(&self) -> impl Iterator<Item = (ErrorClass, u64)> + '_ {
-        ErrorClass::ALL.iter().map(|c| (*c, self.classes[c.index()]))
+        ErrorClass::ALL
+            .iter()
+            .map(|c| (*c, self.classes[c.index()]))
     }
 
     pub fn merge(&mut self, other: &Tally) {
@@ -351,7 +380,9 @@ mod tests {
     #[test]
     fn host_name_without_the_mismatch_text_is_config_other() {
         assert_eq!(
-            class_of("Execution failed due to configuration error: Host name 'x' could not be resolved"),
+            class_of(
+                "Execution failed due to configuration error: Host name 'x' could not be resolved"
+            ),
             Some(ConfigOther)
         );
     }

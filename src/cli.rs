@@ -23,7 +23,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// YAML configuration file (see examples/config.yaml).
-    #[arg(long = "config", global = true, env = "AWSCONN_CONFIG", value_name = "FILE")]
+    #[arg(
+        long = "config",
+        global = true,
+        env = "AWSCONN_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// Address to listen on for HTTP requests; `:PORT` means every interface.
@@ -128,8 +133,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("aws-connectivity-exporter").chain(args.iter().copied()))
-            .unwrap()
+        Cli::try_parse_from(
+            std::iter::once("aws-connectivity-exporter").chain(args.iter().copied()),
+        )
+        .unwrap()
     }
 
     #[test]

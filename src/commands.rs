@@ -117,7 +117,8 @@ pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
             let file = std::fs::File::open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            tally_reader(file, &mut tally).with_context(|| format!("reading {}", path.display()))?;
+            tally_reader(file, &mut tally)
+                .with_context(|| format!("reading {}", path.display()))?;
         }
     }
     println!("{}", tally.to_json());
@@ -138,7 +139,8 @@ pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
     let all_ok = poller.poll_once().await;
     let exposition = store.exposition();
     let mut out = std::io::stdout().lock();
-    out.write_all(&exposition.text).context("writing to stdout")?;
+    out.write_all(&exposition.text)
+        .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
     Ok(if all_ok {
         ExitCode::SUCCESS
@@ -201,11 +203,9 @@ pub async fn diagnose(
         .into_iter()
         .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
         .collect();
-    if let Some(id) = vpc_link {
-        if reports.is_empty() {
-            eprintln!("no VPC link {id} in the configured accounts and regions");
-            return Ok(ExitCode::FAILURE);
-        }
+    if let Some(id) = vpc_link.filter(|_| reports.is_empty()) {
+        eprintln!("no VPC link {id} in the configured accounts and regions");
+        return Ok(ExitCode::FAILURE);
     }
     let stdout = std::io::stdout();
     let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -229,7 +229,11 @@ pub async fn diagnose(
     })
 }
 
-fn write_text_report(out: &mut impl Write, reports: &[LinkReport], colour: bool) -> std::io::Result<()> {
+fn write_text_report(
+    out: &mut impl Write,
+    reports: &[LinkReport],
+    colour: bool,
+) -> std::io::Result<()> {
     let paint = |code: &str, text: &str| {
         if colour {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -257,7 +261,11 @@ fn write_text_report(out: &mut impl Write, reports: &[LinkReport], colour: bool)
             } else {
                 paint("31", "✘")
             };
-            let object: Vec<String> = check.object.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let object: Vec<String> = check
+                .object
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             writeln!(out, "  {mark} {:<32} {}", check.check, object.join(" "))?;
             if let Some(cause) = &check.cause {
                 writeln!(out, "      cause: {cause}")?;
@@ -310,7 +318,10 @@ mod tests {
         let mut t = Tally::new();
         tally_reader(&data[..], &mut t).unwrap();
         assert_eq!(t.lines, 2);
-        assert_eq!(t.class_count(crate::classify::ErrorClass::IntegrationTimeout), 1);
+        assert_eq!(
+            t.class_count(crate::classify::ErrorClass::IntegrationTimeout),
+            1
+        );
         assert_eq!(t.statuses[&200], 1);
     }
 
@@ -334,7 +345,10 @@ mod tests {
         let mut out = Vec::new();
         write_text_report(&mut out, &reports, false).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("VPC link abc (orders, rest API) in 123456789012/us-east-1: UNHEALTHY"), "{text}");
+        assert!(
+            text.contains("VPC link abc (orders, rest API) in 123456789012/us-east-1: UNHEALTHY"),
+            "{text}"
+        );
         assert!(text.contains("✘ link_available"), "{text}");
         assert!(text.contains("cause: The VPC link is FAILED."), "{text}");
         assert!(!text.contains('\x1b'));

@@ -257,10 +257,14 @@ fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
 fn is_region_name(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
         && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_role_arn(s: &str) -> bool {
@@ -299,18 +303,20 @@ mod tests {
 
     #[test]
     fn unknown_field_names_the_field_and_line() {
-        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    intervall: 5m\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    intervall: 5m\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("intervall"), "{err}");
         assert!(err.contains("line 4"), "{err}");
     }
 
     #[test]
     fn mistyped_value_names_the_line() {
-        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: maybe\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: maybe\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("line 4"), "{err}");
         let err = Config::parse("regions: [us-east-1]\naws:\n  max_attempts: many\n")
             .unwrap_err()
@@ -320,9 +326,10 @@ mod tests {
 
     #[test]
     fn bad_duration_is_explained() {
-        let err = Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: soon}\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::parse("regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: soon}\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("invalid duration \"soon\""), "{err}");
         assert!(err.contains("line 3"), "{err}");
     }

@@ -86,7 +86,14 @@ struct Families {
 }
 
 impl Families {
-    fn add(&mut self, name: &'static str, help: &'static str, kind: Kind, labels: Labels, value: f64) {
+    fn add(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: Labels,
+        value: f64,
+    ) {
         let family = self.by_name.entry(name).or_insert_with(|| {
             self.order.push(name);
             Family {
@@ -114,7 +121,13 @@ impl Families {
         for state in known.iter().copied().chain(extra) {
             let mut l = labels.clone();
             l.push((state_label, state.to_owned()));
-            self.add(name, help, Kind::Gauge, l, f64::from(u8::from(state == current)));
+            self.add(
+                name,
+                help,
+                Kind::Gauge,
+                l,
+                f64::from(u8::from(state == current)),
+            );
         }
     }
 
@@ -291,7 +304,8 @@ impl Collector for FrozenFamilies {
                 Kind::Gauge => MetricType::Gauge,
                 Kind::Counter => MetricType::Counter,
             };
-            let mut metric = encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
+            let mut metric =
+                encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
             for sample in &family.samples {
                 let enc = metric.encode_family(&sample.labels)?;
                 // Whole numbers are written without a fraction (`1`, not `1.0`).
@@ -374,7 +388,10 @@ mod tests {
 
     fn value_of(text: &str, series: &str) -> Option<String> {
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .map(str::to_owned)
     }
 
@@ -400,12 +417,28 @@ mod tests {
     fn status_is_a_state_set_with_unknown_states_kept() {
         let t = text();
         let http = "awsconn_vpc_link_status{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"http1\",api_type=\"http\",status=";
-        for (state, want) in [("pending", "0"), ("available", "0"), ("deleting", "0"), ("failed", "0"), ("inactive", "1")] {
-            assert_eq!(value_of(&t, &format!("{http}\"{state}\"}}")).as_deref(), Some(want), "{state}");
+        for (state, want) in [
+            ("pending", "0"),
+            ("available", "0"),
+            ("deleting", "0"),
+            ("failed", "0"),
+            ("inactive", "1"),
+        ] {
+            assert_eq!(
+                value_of(&t, &format!("{http}\"{state}\"}}")).as_deref(),
+                Some(want),
+                "{state}"
+            );
         }
         let rest = "awsconn_vpc_link_status{account=\"123456789012\",region=\"eu-west-1\",vpc_link_id=\"rest2\",api_type=\"rest\",status=";
-        assert_eq!(value_of(&t, &format!("{rest}\"quarantined\"}}")).as_deref(), Some("1"));
-        assert_eq!(value_of(&t, &format!("{rest}\"available\"}}")).as_deref(), Some("0"));
+        assert_eq!(
+            value_of(&t, &format!("{rest}\"quarantined\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("{rest}\"available\"}}")).as_deref(),
+            Some("0")
+        );
         // REST links have no inactive state.
         assert_eq!(value_of(&t, &format!("{rest}\"inactive\"}}")), None);
     }
@@ -413,8 +446,16 @@ mod tests {
     #[test]
     fn each_family_appears_once_with_help_and_type() {
         let t = text();
-        for name in ["awsconn_vpc_link_status", "awsconn_vpc_link_info", "awsconn_collector_success"] {
-            assert_eq!(t.matches(&format!("# TYPE {name} gauge\n")).count(), 1, "{name}\n{t}");
+        for name in [
+            "awsconn_vpc_link_status",
+            "awsconn_vpc_link_info",
+            "awsconn_collector_success",
+        ] {
+            assert_eq!(
+                t.matches(&format!("# TYPE {name} gauge\n")).count(),
+                1,
+                "{name}\n{t}"
+            );
             assert_eq!(t.matches(&format!("# HELP {name} ")).count(), 1, "{name}");
         }
     }
@@ -423,10 +464,20 @@ mod tests {
     fn self_metrics() {
         let t = text();
         let labels = "{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"}";
-        assert_eq!(value_of(&t, &format!("awsconn_collector_success{labels}")).as_deref(), Some("1"));
-        assert_eq!(value_of(&t, &format!("awsconn_collector_duration_seconds{labels}")).as_deref(), Some("1.5"));
         assert_eq!(
-            value_of(&t, &format!("awsconn_collector_last_success_timestamp_seconds{labels}")).as_deref(),
+            value_of(&t, &format!("awsconn_collector_success{labels}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_collector_duration_seconds{labels}")).as_deref(),
+            Some("1.5")
+        );
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_collector_last_success_timestamp_seconds{labels}")
+            )
+            .as_deref(),
             Some("1700000000")
         );
         assert_eq!(
@@ -440,15 +491,41 @@ mod tests {
         let t = text();
         let us = "account=\"123456789012\",region=\"us-east-1\"";
         assert_eq!(
-            value_of(&t, &format!("awsconn_vpc_link_check{{{us},vpc_link_id=\"rest1\",check=\"link_available\"}}")).as_deref(),
+            value_of(
+                &t,
+                &format!(
+                    "awsconn_vpc_link_check{{{us},vpc_link_id=\"rest1\",check=\"link_available\"}}"
+                )
+            )
+            .as_deref(),
             Some("1")
         );
         assert_eq!(
-            value_of(&t, &format!("awsconn_vpc_link_check{{{us},vpc_link_id=\"http1\",check=\"link_available\"}}")).as_deref(),
+            value_of(
+                &t,
+                &format!(
+                    "awsconn_vpc_link_check{{{us},vpc_link_id=\"http1\",check=\"link_available\"}}"
+                )
+            )
+            .as_deref(),
             Some("0")
         );
-        assert_eq!(value_of(&t, &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"http1\"}}")).as_deref(), Some("0"));
-        assert_eq!(value_of(&t, &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"rest1\"}}")).as_deref(), Some("1"));
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"http1\"}}")
+            )
+            .as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"rest1\"}}")
+            )
+            .as_deref(),
+            Some("1")
+        );
     }
 
     #[test]
@@ -463,7 +540,13 @@ mod tests {
             }],
         }];
         let t = encode(families, &mut Registry::default());
-        assert!(t.contains("# TYPE awsconn_example_events_total counter"), "{t}");
-        assert!(t.contains("awsconn_example_events_total{a=\"b\\\"c\"} 3"), "{t}");
+        assert!(
+            t.contains("# TYPE awsconn_example_events_total counter"),
+            "{t}"
+        );
+        assert!(
+            t.contains("awsconn_example_events_total{a=\"b\\\"c\"} 3"),
+            "{t}"
+        );
     }
 }

@@ -34,7 +34,9 @@ pub(super) async fn vpc_links(
                 name: item.name().unwrap_or_default().to_owned(),
                 api_type: ApiType::Http,
                 status: normalize_state(
-                    item.vpc_link_status().map(|s| s.as_str()).unwrap_or_default(),
+                    item.vpc_link_status()
+                        .map(|s| s.as_str())
+                        .unwrap_or_default(),
                 ),
                 status_message: item.vpc_link_status_message().map(str::to_owned),
                 target_arns: Vec::new(),

@@ -111,7 +111,12 @@ impl ApiTelemetry {
     /// Counts an item AWS returned without a field the exporter cannot do
     /// without (an id): it is left out, and this says so.
     pub fn skipped_item(&self, service: &str, operation: &str, reason: &str) {
-        tracing::warn!(service, operation, reason, "AWS returned an incomplete item; it was left out");
+        tracing::warn!(
+            service,
+            operation,
+            reason,
+            "AWS returned an incomplete item; it was left out"
+        );
         self.skipped
             .get_or_create(&SkippedLabels {
                 service: service.to_owned(),
@@ -324,7 +329,10 @@ mod tests {
         assert_eq!(service_label("API Gateway"), "apigateway");
         assert_eq!(service_label("ApiGatewayV2"), "apigatewayv2");
         assert_eq!(service_label("CloudWatch Logs"), "cloudwatchlogs");
-        assert_eq!(service_label("Elastic Load Balancing v2"), "elasticloadbalancingv2");
+        assert_eq!(
+            service_label("Elastic Load Balancing v2"),
+            "elasticloadbalancingv2"
+        );
     }
 
     #[test]
@@ -341,7 +349,11 @@ mod tests {
     #[test]
     fn rest_json_error_type_header() {
         assert_eq!(
-            outcome_of(400, Some("TooManyRequestsException:http://internal.amazon.com/coral/"), None),
+            outcome_of(
+                400,
+                Some("TooManyRequestsException:http://internal.amazon.com/coral/"),
+                None
+            ),
             Outcome::Throttled
         );
         assert_eq!(
@@ -362,7 +374,8 @@ mod tests {
 
     #[test]
     fn json_error_codes() {
-        let body = br#"{"__type":"com.amazonaws.logs#ThrottlingException","message":"Rate exceeded"}"#;
+        let body =
+            br#"{"__type":"com.amazonaws.logs#ThrottlingException","message":"Rate exceeded"}"#;
         assert_eq!(outcome_of(400, None, Some(body)), Outcome::Throttled);
         let body = br#"{"__type":"ResourceNotFoundException","message":"ThrottlingException"}"#;
         assert_eq!(outcome_of(400, None, Some(body)), Outcome::Error);
@@ -387,7 +400,13 @@ mod tests {
 
     #[test]
     fn garbage_bodies_are_errors_not_panics() {
-        for body in [&b""[..], b"<Code>", b"\"__type\"", b"\x66__type\x78", b"\xff\xfe"] {
+        for body in [
+            &b""[..],
+            b"<Code>",
+            b"\"__type\"",
+            b"\x66__type\x78",
+            b"\xff\xfe",
+        ] {
             assert_eq!(outcome_of(500, None, Some(body)), Outcome::Error);
         }
     }

@@ -129,8 +129,12 @@ impl Poller {
         let mut runs = JoinSet::new();
         for (collector, settings) in &self.collectors {
             for target in &self.targets {
-                let (collector, settings, target, store) =
-                    (collector.clone(), *settings, target.clone(), self.store.clone());
+                let (collector, settings, target, store) = (
+                    collector.clone(),
+                    *settings,
+                    target.clone(),
+                    self.store.clone(),
+                );
                 runs.spawn(async move { run_one(&*collector, &settings, &target, &store).await });
             }
         }

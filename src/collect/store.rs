@@ -97,7 +97,13 @@ impl Store {
         self.publish(&state);
     }
 
-    pub fn record_failure(&self, collector: &'static str, target: usize, scope: Scope, duration: Duration) {
+    pub fn record_failure(
+        &self,
+        collector: &'static str,
+        target: usize,
+        scope: Scope,
+        duration: Duration,
+    ) {
         let mut state = self.lock();
         if let Some(entry) = state.inventories.get_mut(&target) {
             entry.0 = scope.clone();
@@ -167,7 +173,9 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -212,14 +220,25 @@ mod tests {
         let store = Store::new(ApiTelemetry::default());
         store.expect_runs(1);
         assert!(!store.is_ready());
-        store.record_success("vpc_links", 0, scope(), Fragment::VpcLinks(vec![link("abc")]), Duration::from_millis(5));
+        store.record_success(
+            "vpc_links",
+            0,
+            scope(),
+            Fragment::VpcLinks(vec![link("abc")]),
+            Duration::from_millis(5),
+        );
         assert!(store.is_ready());
         assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
         store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
         let after = text(&store);
         assert!(after.contains("vpc_link_id=\"abc\""), "{after}");
         assert!(after.contains("awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"} 0"), "{after}");
-        assert!(after.contains("awsconn_collector_last_success_timestamp_seconds{collector=\"vpc_links\""), "{after}");
+        assert!(
+            after.contains(
+                "awsconn_collector_last_success_timestamp_seconds{collector=\"vpc_links\""
+            ),
+            "{after}"
+        );
     }
 
     #[test]
@@ -238,7 +257,13 @@ mod tests {
         let store = Store::new(ApiTelemetry::default());
         store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
         let t = text(&store);
-        assert!(t.contains("awsconn_collector_success{collector=\"vpc_links\""), "{t}");
-        assert!(!t.contains("awsconn_collector_last_success_timestamp_seconds{"), "{t}");
+        assert!(
+            t.contains("awsconn_collector_success{collector=\"vpc_links\""),
+            "{t}"
+        );
+        assert!(
+            !t.contains("awsconn_collector_last_success_timestamp_seconds{"),
+            "{t}"
+        );
     }
 }

@@ -37,7 +37,9 @@ pub struct LinkReport {
 }
 
 /// Runs every check for every VPC link of every scope.
-pub fn diagnose<'a>(inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>) -> Vec<LinkReport> {
+pub fn diagnose<'a>(
+    inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
+) -> Vec<LinkReport> {
     let mut reports = Vec::new();
     for (scope, inventory) in inventories {
         for link in inventory.vpc_links.iter().flatten() {
@@ -155,7 +157,10 @@ mod tests {
             region: "eu-west-1".into(),
         };
         let inventory = Inventory {
-            vpc_links: Some(vec![link("available", ApiType::Rest), link("failed", ApiType::Http)]),
+            vpc_links: Some(vec![
+                link("available", ApiType::Rest),
+                link("failed", ApiType::Http),
+            ]),
         };
         let reports = diagnose([(&scope, &inventory)]);
         assert_eq!(reports.len(), 2);

@@ -83,7 +83,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         exposition.text.clone().into_response()
     };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(METRICS_CONTENT_TYPE),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
 }

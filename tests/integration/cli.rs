@@ -35,7 +35,9 @@ fn minimal_config_is_valid_with_the_flag_before_the_subcommand() {
 
 #[test]
 fn unknown_field_exits_2_naming_field_and_line() {
-    let config = config_file("regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: true\n    intervall: 5m\n");
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  vpc_links:\n    enabled: true\n    intervall: 5m\n",
+    );
     let (code, _, stderr) = run(&["check-config", "--config", config.path().to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("intervall"), "{stderr}");
@@ -63,7 +65,11 @@ fn config_from_the_environment() {
         .env("AWSCONN_CONFIG", config.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("eu-west-1"));
 }
 
@@ -130,5 +136,8 @@ fn classify_reads_files_and_adds_them_up() {
 fn classify_missing_file_is_a_clear_error() {
     let (code, _, stderr) = run(&["classify", "/nonexistent/execution.log"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("cannot open /nonexistent/execution.log"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open /nonexistent/execution.log"),
+        "{stderr}"
+    );
 }

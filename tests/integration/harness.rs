@@ -156,16 +156,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A bare HTTP/1.1 GET on loopback: (status, headers lower-cased, body).
-pub fn http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+/// An HTTP answer: status, headers (names lower-cased), body.
+pub type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// A bare HTTP/1.1 GET on loopback.
+pub fn http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     try_http_get(base, path, headers).unwrap_or_else(|e| panic!("GET {base}{path}: {e}"))
 }
 
-pub fn try_http_get(
-    base: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub fn try_http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Reply> {
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(authority)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -209,7 +208,8 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
             return out;
         };
         let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
         if size == 0 {
             return out;
         }
@@ -232,7 +232,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -303,7 +306,7 @@ impl Server {
         server
     }
 
-    pub fn get(&self, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub fn get(&self, path: &str) -> Reply {
         http_get(&self.base, path, &[])
     }
 

@@ -5,5 +5,6 @@
 //! installs what these need.
 
 mod cli;
+mod demo;
 mod harness;
 mod vpc_links;

@@ -35,23 +35,62 @@ fn once_exports_every_link_with_its_state() {
     let legacy = link_id(&seeded, region, "legacy-http-link");
 
     let info = |id: &str, name: &str, api: &str, version: &str| {
-        format!("awsconn_vpc_link_info{{account=\"123456789012\",region=\"{region}\",vpc_link_id=\"{id}\",name=\"{name}\",api_type=\"{api}\",version=\"{version}\"}}")
+        format!(
+            "awsconn_vpc_link_info{{account=\"123456789012\",region=\"{region}\",vpc_link_id=\"{id}\",name=\"{name}\",api_type=\"{api}\",version=\"{version}\"}}"
+        )
     };
-    assert_eq!(sample(&text, &info(orders, "orders-rest-link", "rest", "v1")), Some(1.0), "{text}");
-    assert_eq!(sample(&text, &info(payments, "payments-rest-link", "rest", "v1")), Some(1.0));
-    assert_eq!(sample(&text, &info(checkout, "checkout-http-link", "http", "v2")), Some(1.0));
-    assert_eq!(sample(&text, &info(legacy, "legacy-http-link", "http", "v2")), Some(1.0));
+    assert_eq!(
+        sample(&text, &info(orders, "orders-rest-link", "rest", "v1")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &info(payments, "payments-rest-link", "rest", "v1")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &info(checkout, "checkout-http-link", "http", "v2")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &info(legacy, "legacy-http-link", "http", "v2")),
+        Some(1.0)
+    );
 
     // Healthy links: available = 1, every other known state 0.
-    assert_eq!(sample(&text, &status_series(region, orders, "rest", "available")), Some(1.0));
-    assert_eq!(sample(&text, &status_series(region, orders, "rest", "failed")), Some(0.0));
-    assert_eq!(sample(&text, &status_series(region, checkout, "http", "available")), Some(1.0));
-    assert_eq!(sample(&text, &status_series(region, checkout, "http", "inactive")), Some(0.0));
+    assert_eq!(
+        sample(&text, &status_series(region, orders, "rest", "available")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, orders, "rest", "failed")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, checkout, "http", "available")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, checkout, "http", "inactive")),
+        Some(0.0)
+    );
     // The scenario's failed REST link and inactive HTTP link.
-    assert_eq!(sample(&text, &status_series(region, payments, "rest", "failed")), Some(1.0));
-    assert_eq!(sample(&text, &status_series(region, payments, "rest", "available")), Some(0.0));
-    assert_eq!(sample(&text, &status_series(region, legacy, "http", "inactive")), Some(1.0));
-    assert_eq!(sample(&text, &status_series(region, legacy, "http", "available")), Some(0.0));
+    assert_eq!(
+        sample(&text, &status_series(region, payments, "rest", "failed")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, payments, "rest", "available")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, legacy, "http", "inactive")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &status_series(region, legacy, "http", "available")),
+        Some(0.0)
+    );
 
     for id in [orders, payments] {
         let target = format!(
@@ -61,16 +100,32 @@ fn once_exports_every_link_with_its_state() {
     }
 
     let check = |id: &str| {
-        format!("awsconn_vpc_link_check{{account=\"123456789012\",region=\"{region}\",vpc_link_id=\"{id}\",check=\"link_available\"}}")
+        format!(
+            "awsconn_vpc_link_check{{account=\"123456789012\",region=\"{region}\",vpc_link_id=\"{id}\",check=\"link_available\"}}"
+        )
     };
     assert_eq!(sample(&text, &check(orders)), Some(1.0));
     assert_eq!(sample(&text, &check(payments)), Some(0.0));
     assert_eq!(sample(&text, &check(legacy)), Some(0.0));
 
     let collector = "{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"}";
-    assert_eq!(sample(&text, &format!("awsconn_collector_success{collector}")), Some(1.0));
-    assert!(sample(&text, &format!("awsconn_collector_last_success_timestamp_seconds{collector}")).unwrap() > 1.7e9);
-    for (service, operation) in [("sts", "GetCallerIdentity"), ("apigateway", "GetVpcLinks"), ("apigatewayv2", "GetVpcLinks")] {
+    assert_eq!(
+        sample(&text, &format!("awsconn_collector_success{collector}")),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("awsconn_collector_last_success_timestamp_seconds{collector}")
+        )
+        .unwrap()
+            > 1.7e9
+    );
+    for (service, operation) in [
+        ("sts", "GetCallerIdentity"),
+        ("apigateway", "GetVpcLinks"),
+        ("apigatewayv2", "GetVpcLinks"),
+    ] {
         let series = format!(
             "awsconn_aws_api_requests_total{{service=\"{service}\",operation=\"{operation}\",outcome=\"ok\"}}"
         );
@@ -89,9 +144,17 @@ fn every_page_of_both_apis_is_read() {
     let config = config_file("regions: [us-east-1]\n");
     let (ok, text, stderr) = once(&emulator.url, config.path());
     assert!(ok, "{stderr}");
-    for name in ["orders-rest-link", "payments-rest-link", "checkout-http-link", "legacy-http-link"] {
+    for name in [
+        "orders-rest-link",
+        "payments-rest-link",
+        "checkout-http-link",
+        "legacy-http-link",
+    ] {
         let id = link_id(&seeded, "us-east-1", name);
-        assert!(text.contains(&format!("vpc_link_id=\"{id}\",name=\"{name}\"")), "{name} missing\n{text}");
+        assert!(
+            text.contains(&format!("vpc_link_id=\"{id}\",name=\"{name}\"")),
+            "{name} missing\n{text}"
+        );
     }
     let requests = emulator.requests();
     assert_eq!(requests["apigateway:GetVpcLinks"], 2, "{requests}");
@@ -107,8 +170,14 @@ fn every_region_is_polled_with_its_own_labels() {
     assert!(ok, "{stderr}");
     for region in ["us-east-1", "eu-west-1"] {
         let id = link_id(&seeded, region, "orders-rest-link");
-        assert_eq!(sample(&text, &status_series(region, id, "rest", "available")), Some(1.0), "{region}\n{text}");
-        let success = format!("awsconn_collector_success{{collector=\"vpc_links\",account=\"123456789012\",region=\"{region}\"}}");
+        assert_eq!(
+            sample(&text, &status_series(region, id, "rest", "available")),
+            Some(1.0),
+            "{region}\n{text}"
+        );
+        let success = format!(
+            "awsconn_collector_success{{collector=\"vpc_links\",account=\"123456789012\",region=\"{region}\"}}"
+        );
         assert_eq!(sample(&text, &success), Some(1.0));
     }
     // Links are regional: the us-east-1 link is not reported in eu-west-1.
@@ -121,11 +190,14 @@ fn throttling_is_counted_and_retried() {
     let scenario = r#"{"faults": [{"service": "apigateway", "operation": "GetVpcLinks", "kind": "throttle", "times": 1}]}"#;
     let emulator = Emulator::start(scenario);
     emulator.seed(&["us-east-1"]);
-    let config = config_file("regions: [us-east-1]\naws: {retry_mode: standard, max_attempts: 3}\n");
+    let config =
+        config_file("regions: [us-east-1]\naws: {retry_mode: standard, max_attempts: 3}\n");
     let (ok, text, stderr) = once(&emulator.url, config.path());
     assert!(ok, "the retry should succeed: {stderr}");
     let series = |outcome: &str| {
-        format!("awsconn_aws_api_requests_total{{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"{outcome}\"}}")
+        format!(
+            "awsconn_aws_api_requests_total{{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"{outcome}\"}}"
+        )
     };
     assert_eq!(sample(&text, &series("throttled")), Some(1.0), "{text}");
     assert_eq!(sample(&text, &series("ok")), Some(1.0), "{text}");
@@ -140,12 +212,18 @@ fn an_unreachable_aws_fails_the_collector_and_exits_1() {
     let (ok, text, _) = once(&endpoint, config.path());
     assert!(!ok);
     assert_eq!(
-        sample(&text, "awsconn_collector_success{collector=\"vpc_links\",account=\"unknown\",region=\"us-east-1\"}"),
+        sample(
+            &text,
+            "awsconn_collector_success{collector=\"vpc_links\",account=\"unknown\",region=\"us-east-1\"}"
+        ),
         Some(0.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, "awsconn_aws_api_requests_total{service=\"sts\",operation=\"GetCallerIdentity\",outcome=\"error\"}"),
+        sample(
+            &text,
+            "awsconn_aws_api_requests_total{service=\"sts\",operation=\"GetCallerIdentity\",outcome=\"error\"}"
+        ),
         Some(1.0),
         "{text}"
     );
@@ -161,10 +239,15 @@ fn serve_keeps_the_last_good_data_when_aws_goes_away() {
     );
     let mut server = Server::start(&emulator.url, config.path(), &[]);
 
-    wait_for("/ready", Duration::from_secs(30), || (server.get("/ready").0 == 200).then_some(()));
+    wait_for("/ready", Duration::from_secs(30), || {
+        (server.get("/ready").0 == 200).then_some(())
+    });
     let (status, headers, body) = server.get("/metrics");
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     let text = String::from_utf8(body).unwrap();
     let payments = link_id(&seeded, "us-east-1", "payments-rest-link");
     let failed = status_series("us-east-1", payments, "rest", "failed");
@@ -187,17 +270,27 @@ fn serve_keeps_the_last_good_data_when_aws_goes_away() {
 
     emulator.kill();
     let success = "awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"}";
-    let after = wait_for("the collector to report failure", Duration::from_secs(30), || {
-        let text = server.metrics();
-        (sample(&text, success) == Some(0.0)).then_some(text)
-    });
+    let after = wait_for(
+        "the collector to report failure",
+        Duration::from_secs(30),
+        || {
+            let text = server.metrics();
+            (sample(&text, success) == Some(0.0)).then_some(text)
+        },
+    );
     // The last good data is still served.
     assert_eq!(sample(&after, &failed), Some(1.0), "{after}");
-    assert!(after.contains("awsconn_collector_last_success_timestamp_seconds{collector=\"vpc_links\""));
+    assert!(
+        after.contains("awsconn_collector_last_success_timestamp_seconds{collector=\"vpc_links\"")
+    );
     assert!(sample(&after, "awsconn_aws_api_requests_total{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"error\"}").is_some()
         || sample(&after, "awsconn_aws_api_requests_total{service=\"apigatewayv2\",operation=\"GetVpcLinks\",outcome=\"error\"}").is_some(),
         "{after}");
-    assert_eq!(server.get("/ready").0, 200, "stays ready after the first poll");
+    assert_eq!(
+        server.get("/ready").0,
+        200,
+        "stays ready after the first poll"
+    );
 
     let status = server.terminate();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
@@ -208,12 +301,16 @@ fn ready_is_503_until_the_first_poll_completes() {
     // A front that delays every GetCallerIdentity keeps the first poll running.
     let scenario = r#"{"faults": [{"service": "sts", "operation": "GetCallerIdentity", "kind": "delay", "seconds": 3, "times": 1}]}"#;
     let emulator = Emulator::start(scenario);
-    let config = config_file("regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 10s, timeout: 8s}\n");
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 10s, timeout: 8s}\n",
+    );
     let server = Server::start(&emulator.url, config.path(), &["--log.format", "json"]);
     let (status, _, body) = server.get("/ready");
     assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
     // /metrics answers at once, before any poll finished.
     let text = server.metrics();
     assert!(text.contains("awsconn_build_info{"), "{text}");
-    wait_for("/ready", Duration::from_secs(30), || (server.get("/ready").0 == 200).then_some(()));
+    wait_for("/ready", Duration::from_secs(30), || {
+        (server.get("/ready").0 == 200).then_some(())
+    });
 }
