@@ -11,14 +11,12 @@ fn main() {
         return;
     }
     let git = Path::new(".git");
-    if git.join("HEAD").exists() {
+    if let Ok(head) = std::fs::read_to_string(git.join("HEAD")) {
         println!("cargo:rerun-if-changed=.git/HEAD");
-        if let Ok(head) = std::fs::read_to_string(git.join("HEAD")) {
-            if let Some(reference) = head.trim().strip_prefix("ref: ") {
-                if git.join(reference).exists() {
-                    println!("cargo:rerun-if-changed=.git/{reference}");
-                }
-            }
+        if let Some(reference) = head.trim().strip_prefix("ref: ")
+            && git.join(reference).exists()
+        {
+            println!("cargo:rerun-if-changed=.git/{reference}");
         }
     }
     let revision = Command::new("git")

@@ -68,7 +68,7 @@ fn corpus(bytes: usize) -> Vec<u8> {
             (state >> 20) & 0xfff,
             request
         );
-        let fails = state % 25 == 0;
+        let fails = state.is_multiple_of(25);
         for line in BENIGN {
             out.extend_from_slice(format!("({id}) {}\n", line.replace("{id}", &id)).as_bytes());
         }
