@@ -51,14 +51,17 @@ pub struct AccountConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorsConfig {
-    #[serde(default = "CollectorConfig::vpc_links")]
+    #[serde(default = "CollectorConfig::standard")]
     pub vpc_links: CollectorConfig,
+    #[serde(default = "CollectorConfig::standard")]
+    pub interconnect: CollectorConfig,
 }
 
 impl Default for CollectorsConfig {
     fn default() -> Self {
         Self {
-            vpc_links: CollectorConfig::vpc_links(),
+            vpc_links: CollectorConfig::standard(),
+            interconnect: CollectorConfig::standard(),
         }
     }
 }
@@ -77,7 +80,7 @@ pub struct CollectorConfig {
 }
 
 impl CollectorConfig {
-    fn vpc_links() -> Self {
+    fn standard() -> Self {
         Self {
             enabled: true,
             interval: default_interval(),
@@ -242,7 +245,11 @@ impl Config {
 impl CollectorsConfig {
     /// Every collector's settings under its config key (the `collector` label).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &CollectorConfig)> {
-        [("vpc_links", &self.vpc_links)].into_iter()
+        [
+            ("vpc_links", &self.vpc_links),
+            ("interconnect", &self.interconnect),
+        ]
+        .into_iter()
     }
 }
 

@@ -72,11 +72,85 @@ pub struct VpcLink {
     pub security_group_ids: Vec<String>,
 }
 
+/// An AWS Interconnect – multicloud connection (ListConnections).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterconnectConnection {
+    pub id: String,
+    pub arn: String,
+    pub description: String,
+    /// The other cloud or last-mile partner: the value of the `provider` union.
+    pub provider: String,
+    pub location: String,
+    pub environment_id: String,
+    /// The Direct Connect gateway id or the ARN of the `attachPoint` union.
+    pub attach_point: String,
+    /// Lower-cased state (`available`, `down`, ... or whatever AWS sent).
+    pub state: String,
+    /// As AWS wrote it (`1Gbps`).
+    pub bandwidth: String,
+    /// `bandwidth` in bits per second; `None` when it could not be read.
+    pub bandwidth_bps: Option<f64>,
+}
+
+impl InterconnectConnection {
+    pub const KNOWN_STATES: &'static [&'static str] = &[
+        "requested",
+        "pending",
+        "available",
+        "updating",
+        "down",
+        "deleting",
+        "deleted",
+        "failed",
+    ];
+}
+
+/// An environment (a provider's location) that connections can be made in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterconnectEnvironment {
+    pub id: String,
+    pub provider: String,
+    pub location: String,
+    pub state: String,
+}
+
+impl InterconnectEnvironment {
+    pub const KNOWN_STATES: &'static [&'static str] = &["available", "limited", "unavailable"];
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Interconnect {
+    pub connections: Vec<InterconnectConnection>,
+    pub environments: Vec<InterconnectEnvironment>,
+}
+
 /// Everything known about one scope, one field per collector. `None` means
 /// that collector has not produced data for this scope yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     pub vpc_links: Option<Vec<VpcLink>>,
+    pub interconnect: Option<Interconnect>,
+}
+
+/// Reads an Interconnect bandwidth such as `1Gbps`, `500Mbps` or `1.5 Gbps`
+/// as bits per second. `None` for anything else: a wrong number on a
+/// dashboard is worse than none.
+pub fn parse_bandwidth(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "bps" => 1.0,
+        "kbps" => 1e3,
+        "mbps" => 1e6,
+        "gbps" => 1e9,
+        "tbps" => 1e12,
+        _ => return None,
+    };
+    (value.is_finite() && value >= 0.0).then_some(value * scale)
 }
 
 /// A lower-cased copy of an API enum value, the form every label uses.
@@ -98,6 +172,18 @@ mod tests {
         assert_eq!(normalize_state("AVAILABLE"), "available");
         assert_eq!(normalize_state("pendingAcceptance"), "pendingacceptance");
         assert_eq!(normalize_state(" "), "unknown");
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert_eq!(parse_bandwidth("1Gbps"), Some(1e9));
+        assert_eq!(parse_bandwidth("500Mbps"), Some(5e8));
+        assert_eq!(parse_bandwidth("1.5 Gbps"), Some(1.5e9));
+        assert_eq!(parse_bandwidth("10GBPS"), Some(1e10));
+        assert_eq!(parse_bandwidth("50Kbps"), Some(5e4));
+        for bad in ["", "Gbps", "1", "1 Gbit", "fast", "1.2.3Gbps", "-1Gbps"] {
+            assert_eq!(parse_bandwidth(bad), None, "{bad}");
+        }
     }
 
     #[test]

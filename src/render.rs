@@ -16,7 +16,9 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
-use crate::inventory::{Inventory, Scope, VpcLink};
+use crate::inventory::{
+    Interconnect, InterconnectConnection, InterconnectEnvironment, Inventory, Scope, VpcLink,
+};
 
 /// Label names and values of one sample, in the order they are written.
 pub type Labels = Vec<(&'static str, String)>;
@@ -168,6 +170,9 @@ pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
                 vpc_link(&mut f, scope, link);
             }
         }
+        if let Some(interconnect) = &inventory.interconnect {
+            interconnect_families(&mut f, scope, interconnect);
+        }
     }
     for report in diagnose::diagnose(&snapshot.inventories) {
         link_checks(&mut f, &report);
@@ -243,6 +248,62 @@ fn vpc_link(f: &mut Families, scope: &Scope, link: &VpcLink) {
             Kind::Gauge,
             labels,
             1.0,
+        );
+    }
+}
+
+fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interconnect) {
+    for c in &interconnect.connections {
+        let mut base = scope_labels(scope);
+        base.push(("connection_id", c.id.clone()));
+        let mut info = base.clone();
+        info.extend([
+            ("description", c.description.clone()),
+            ("provider", c.provider.clone()),
+            ("location", c.location.clone()),
+            ("environment_id", c.environment_id.clone()),
+            ("attach_point", c.attach_point.clone()),
+        ]);
+        f.add(
+            "awsconn_interconnect_connection_info",
+            "An AWS Interconnect multicloud connection; always 1",
+            Kind::Gauge,
+            info,
+            1.0,
+        );
+        f.state_set(
+            "awsconn_interconnect_connection_state",
+            "State of the Interconnect connection: 1 for the current state, 0 for the others",
+            &base,
+            "state",
+            InterconnectConnection::KNOWN_STATES,
+            &c.state,
+        );
+        // Prometheus base units are bytes: `1Gbps` is exported as 1.25e8.
+        if let Some(bps) = c.bandwidth_bps {
+            f.add(
+                "awsconn_interconnect_connection_bandwidth_bytes_per_second",
+                "Provisioned bandwidth of the Interconnect connection, in bytes per second",
+                Kind::Gauge,
+                base,
+                bps / 8.0,
+            );
+        }
+    }
+    for e in &interconnect.environments {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("environment_id", e.id.clone()),
+            ("provider", e.provider.clone()),
+            ("location", e.location.clone()),
+        ]);
+        f.state_set(
+            "awsconn_interconnect_environment_state",
+            "State of the Interconnect environment: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            InterconnectEnvironment::KNOWN_STATES,
+            &e.state,
         );
     }
 }
@@ -358,12 +419,33 @@ mod tests {
                     link("rest1", ApiType::Rest, "available", &["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/a/1"]),
                     link("http1", ApiType::Http, "inactive", &[]),
                 ]),
+                interconnect: Some(Interconnect {
+                    connections: vec![InterconnectConnection {
+                        id: "icc-1".into(),
+                        arn: "arn:aws:interconnect:us-east-1:123456789012:connection/icc-1".into(),
+                        description: "to gcp".into(),
+                        provider: "google".into(),
+                        location: "us-east4".into(),
+                        environment_id: "env-1".into(),
+                        attach_point: "dxgw-1".into(),
+                        state: "down".into(),
+                        bandwidth: "1Gbps".into(),
+                        bandwidth_bps: Some(1e9),
+                    }],
+                    environments: vec![InterconnectEnvironment {
+                        id: "env-1".into(),
+                        provider: "google".into(),
+                        location: "us-east4".into(),
+                        state: "limited".into(),
+                    }],
+                }),
             },
         );
         inventories.insert(
             scope("eu-west-1"),
             Inventory {
                 vpc_links: Some(vec![link("rest2", ApiType::Rest, "quarantined", &[])]),
+                interconnect: None,
             },
         );
         Snapshot {
@@ -524,6 +606,32 @@ mod tests {
                 &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"rest1\"}}")
             )
             .as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn interconnect_series() {
+        let t = text();
+        let us = "account=\"123456789012\",region=\"us-east-1\"";
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_info{{{us},connection_id=\"icc-1\",description=\"to gcp\",provider=\"google\",location=\"us-east4\",environment_id=\"env-1\",attach_point=\"dxgw-1\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_state{{{us},connection_id=\"icc-1\",state=\"down\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_state{{{us},connection_id=\"icc-1\",state=\"available\"}}")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_bandwidth_bytes_per_second{{{us},connection_id=\"icc-1\"}}")).as_deref(),
+            Some("125000000")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_environment_state{{{us},environment_id=\"env-1\",provider=\"google\",location=\"us-east4\",state=\"limited\"}}")).as_deref(),
             Some("1")
         );
     }

@@ -1,7 +1,6 @@
 //! One error type for every failed AWS call, carrying what a log line and a
 //! self-metric need: which service and operation, AWS's error code, the text.
 
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -19,11 +18,66 @@ impl AwsError {
     where
         E: ProvideErrorMetadata + std::error::Error,
     {
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(text)) => format!("{code}: {text}"),
+            (Some(code), None) => code.to_owned(),
+            _ => error_chain(&err),
+        };
         AwsError {
             service,
             operation,
             code: err.code().map(str::to_owned),
-            message: DisplayErrorContext(&err).to_string(),
+            message,
         }
+    }
+}
+
+/// Every error in the `source` chain, once each, joined by `: ` — readable
+/// in a log line, unlike the SDK's debug dump of the raw response.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn chains_read_as_one_line() {
+        let err = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "io error",
+                Some(Box::new(Layer("Connection refused (os error 111)", None))),
+            ))),
+        );
+        assert_eq!(
+            error_chain(&err),
+            "dispatch failure: io error: Connection refused (os error 111)"
+        );
     }
 }

@@ -8,6 +8,7 @@
 mod apigateway;
 mod apigatewayv2;
 mod error;
+mod interconnect;
 mod sts;
 pub mod telemetry;
 
@@ -22,7 +23,7 @@ pub use error::AwsError;
 pub use telemetry::{ApiTelemetry, Outcome};
 
 use crate::config::{AccountConfig, AwsConfig, RetryMode};
-use crate::inventory::VpcLink;
+use crate::inventory::{Interconnect, VpcLink};
 use telemetry::TelemetryInterceptor;
 
 /// Shared SDK configuration: loaded once, then specialised per account and region.
@@ -91,6 +92,7 @@ struct ScopeClients {
     sts: aws_sdk_sts::Client,
     apigateway: aws_sdk_apigateway::Client,
     apigatewayv2: aws_sdk_apigatewayv2::Client,
+    interconnect: aws_sdk_interconnect::Client,
     account_id: OnceCell<String>,
     telemetry: ApiTelemetry,
 }
@@ -110,6 +112,11 @@ impl AwsScope {
         );
         let apigatewayv2 = aws_sdk_apigatewayv2::Client::from_conf(
             aws_sdk_apigatewayv2::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let interconnect = aws_sdk_interconnect::Client::from_conf(
+            aws_sdk_interconnect::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .build(),
         );
@@ -118,6 +125,7 @@ impl AwsScope {
                 sts,
                 apigateway,
                 apigatewayv2,
+                interconnect,
                 account_id: OnceCell::new(),
                 telemetry,
             }),
@@ -142,6 +150,11 @@ impl AwsScope {
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.
     pub async fn rest_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
         apigateway::vpc_links(&self.inner.apigateway, &self.inner.telemetry).await
+    }
+
+    /// Interconnect connections and environments, all pages.
+    pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
+        interconnect::inventory(&self.inner.interconnect).await
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

@@ -5,6 +5,7 @@
 //! the last good fragment of every collector and scope, so one collector's
 //! failure never blanks another's metrics, nor its own previous data.
 
+pub mod interconnect;
 mod store;
 pub mod vpc_links;
 
@@ -18,12 +19,13 @@ pub use store::{Exposition, Store};
 
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, Config};
-use crate::inventory::{Inventory, Scope, VpcLink};
+use crate::inventory::{Interconnect, Inventory, Scope, VpcLink};
 
 /// The part of a scope's inventory that one collector produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fragment {
     VpcLinks(Vec<VpcLink>),
+    Interconnect(Interconnect),
 }
 
 impl Fragment {
@@ -31,6 +33,7 @@ impl Fragment {
     pub fn apply(self, inventory: &mut Inventory) {
         match self {
             Fragment::VpcLinks(links) => inventory.vpc_links = Some(links),
+            Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
         }
     }
 }
@@ -53,6 +56,7 @@ pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, Collector
         .map(|(name, settings)| {
             let collector: Arc<dyn Collector> = match name {
                 "vpc_links" => Arc::new(vpc_links::VpcLinks),
+                "interconnect" => Arc::new(interconnect::InterconnectCollector),
                 other => unreachable!("collector {other} is configured but not built"),
             };
             (collector, *settings)
@@ -184,28 +188,42 @@ async fn run_one(
     let duration = started.elapsed();
     let scope = target.scope();
     let name = collector.name();
-    match result {
+    let failure = match result {
         Ok(Ok(fragment)) => {
             tracing::debug!(collector = name, %scope, ?duration, "poll succeeded");
-            store.record_success(name, target.index, scope, fragment, duration);
-            true
+            if store.record_success(name, target.index, scope.clone(), fragment, duration) {
+                tracing::info!(collector = name, %scope, "poll succeeded again");
+            }
+            return true;
         }
         Ok(Err(error)) => {
-            tracing::warn!(collector = name, %scope, %error, "poll failed; keeping the last good data");
-            store.record_failure(name, target.index, scope, duration);
-            false
-        }
-        Err(_) => {
-            tracing::warn!(
-                collector = name,
-                %scope,
-                timeout = ?settings.timeout,
-                "poll timed out and was cancelled; keeping the last good data"
+            // What identifies the problem: the service and AWS's error code
+            // where there is one, so a denied service repeats as the same
+            // failure whichever of its calls happened to fail first.
+            let kind = format!(
+                "{} {}",
+                error.service,
+                error.code.as_deref().unwrap_or(&error.message)
             );
-            store.record_failure(name, target.index, scope, duration);
-            false
+            (kind, error.to_string())
         }
+        Err(_) => (
+            "timeout".to_owned(),
+            format!("timed out after {:?} and was cancelled", settings.timeout),
+        ),
+    };
+    let (kind, error) = failure;
+    if store.record_failure(name, target.index, scope.clone(), duration, &kind) {
+        tracing::warn!(
+            collector = name,
+            %scope,
+            %error,
+            "poll failed; keeping the last good data (repeats of this failure are logged at debug level)"
+        );
+    } else {
+        tracing::debug!(collector = name, %scope, %error, "poll failed again");
     }
+    false
 }
 
 #[cfg(test)]

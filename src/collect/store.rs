@@ -30,6 +30,8 @@ struct State {
     inventories: BTreeMap<usize, (Scope, Inventory)>,
     /// By (collector, target index).
     statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
+    /// The latest failure of each (collector, target) that has not recovered since.
+    failures: BTreeMap<(&'static str, usize), String>,
 }
 
 pub struct Store {
@@ -77,6 +79,7 @@ impl Store {
         &self.telemetry
     }
 
+    /// Records a successful poll; returns true when it ends a run of failures.
     pub fn record_success(
         &self,
         collector: &'static str,
@@ -84,7 +87,7 @@ impl Store {
         scope: Scope,
         fragment: Fragment,
         duration: Duration,
-    ) {
+    ) -> bool {
         let mut state = self.lock();
         let entry = state
             .inventories
@@ -92,25 +95,39 @@ impl Store {
             .or_insert_with(|| (scope.clone(), Inventory::default()));
         entry.0 = scope.clone();
         fragment.apply(&mut entry.1);
+        let recovered = state.failures.remove(&(collector, target)).is_some();
         Self::set_status(&mut state, collector, target, scope, true, duration);
         self.update_readiness(&state);
         self.publish(&state);
+        recovered
     }
 
+    /// Records a failed poll. `failure` names what went wrong (stable across
+    /// repeats of the same problem); returns true when it differs from the
+    /// previous poll's, so that a persistent problem is logged once, not on
+    /// every poll.
     pub fn record_failure(
         &self,
         collector: &'static str,
         target: usize,
         scope: Scope,
         duration: Duration,
-    ) {
+        failure: &str,
+    ) -> bool {
         let mut state = self.lock();
+        let is_new = state.failures.get(&(collector, target)).map(String::as_str) != Some(failure);
+        if is_new {
+            state
+                .failures
+                .insert((collector, target), failure.to_owned());
+        }
         if let Some(entry) = state.inventories.get_mut(&target) {
             entry.0 = scope.clone();
         }
         Self::set_status(&mut state, collector, target, scope, false, duration);
         self.update_readiness(&state);
         self.publish(&state);
+        is_new
     }
 
     fn set_status(
@@ -229,7 +246,9 @@ mod tests {
         );
         assert!(store.is_ready());
         assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
-        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
+        assert!(store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
+        assert!(!store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
+        assert!(store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "refused"));
         let after = text(&store);
         assert!(after.contains("vpc_link_id=\"abc\""), "{after}");
         assert!(after.contains("awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"} 0"), "{after}");
@@ -255,7 +274,7 @@ mod tests {
     #[test]
     fn a_failure_before_any_success_has_no_last_success() {
         let store = Store::new(ApiTelemetry::default());
-        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1));
+        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied");
         let t = text(&store);
         assert!(
             t.contains("awsconn_collector_success{collector=\"vpc_links\""),

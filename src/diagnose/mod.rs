@@ -161,6 +161,7 @@ mod tests {
                 link("available", ApiType::Rest),
                 link("failed", ApiType::Http),
             ]),
+            ..Default::default()
         };
         let reports = diagnose([(&scope, &inventory)]);
         assert_eq!(reports.len(), 2);

@@ -29,6 +29,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import interconnect
+
 # Services by SigV4 signing name, with the wire protocol their errors use.
 PROTOCOLS = {
     "apigateway": "rest-json",
@@ -60,6 +62,12 @@ HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
     "te", "trailers", "transfer-encoding", "upgrade", "content-length", "host",
 }
+
+
+def signed_region(headers):
+    """The region of the request's SigV4 credential scope."""
+    m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/[^/]+/aws4_request", headers.get("Authorization", ""))
+    return m.group(1) if m else ""
 
 
 def identify(method, path, headers, body):
@@ -149,12 +157,14 @@ class Front:
             key = f"{service}:{operation}"
             self.requests[key] = self.requests.get(key, 0) + 1
 
-    def take_fault(self, service, operation):
+    def take_fault(self, service, operation, region):
         with self.lock:
             for i, fault in enumerate(self.scenario.get("faults", [])):
                 if fault.get("service", "*") not in ("*", service):
                     continue
                 if fault.get("operation", "*") not in ("*", operation):
+                    continue
+                if fault.get("region", "*") not in ("*", region):
                     continue
                 uses = self.fault_uses[i]
                 if uses is not None:
@@ -260,7 +270,8 @@ def make_handler(front):
             service, operation = identify(self.command, self.path, self.headers, body)
             if not self.path.startswith("/moto-api"):
                 front.count(service, operation)
-            fault = front.take_fault(service, operation)
+            region = signed_region(self.headers)
+            fault = front.take_fault(service, operation, region)
             if fault:
                 kind = fault.get("kind", "error")
                 if kind == "delay":
@@ -286,6 +297,9 @@ def make_handler(front):
                         fault.get("message", "injected failure"),
                         int(fault.get("status", 500)),
                     ))
+            if service == "interconnect":
+                # moto has no Interconnect: the front is the service.
+                return self.send(*interconnect.answer(front.scenario, region, self.command, self.path, self.headers, body))
             upstream_path = self.path
             if front.scenario.get("page_size", {}).get(f"{service}:{operation}"):
                 # The front pages this list itself: ask moto for all of it.

@@ -24,6 +24,11 @@ fn demo_serves_seeded_links_from_the_emulator() {
     });
     assert!(text.contains("name=\"payments-rest-link\""), "{text}");
     assert!(text.contains("status=\"inactive\"} 1"), "{text}");
+    // Interconnect series from the front's double, next to the VPC-link ones.
+    assert!(
+        text.contains("awsconn_interconnect_connection_state{account=\"123456789012\",region=\"us-east-1\",connection_id=\"mcc-azure-dr\",state=\"down\"} 1"),
+        "{text}"
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &demo.id().to_string()])
         .status();

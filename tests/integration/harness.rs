@@ -165,15 +165,30 @@ pub fn http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
 }
 
 pub fn try_http_get(base: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Reply> {
+    http_request("GET", base, path, headers, b"")
+}
+
+/// A bare HTTP/1.1 request on loopback.
+pub fn http_request(
+    method: &str,
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
     let authority = base.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(authority)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let split = raw
@@ -284,6 +299,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(endpoint: &str, config: &Path, extra: &[&str]) -> Server {
+        Self::start_with_log(endpoint, config, extra, Stdio::inherit())
+    }
+
+    /// Like `start`, with the exporter's log (stderr) going to `log`.
+    pub fn start_with_log(
+        endpoint: &str,
+        config: &Path,
+        extra: &[&str],
+        log: impl Into<Stdio>,
+    ) -> Server {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let child = exporter(endpoint)
@@ -293,7 +318,7 @@ impl Server {
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("start the exporter");
         let server = Server {

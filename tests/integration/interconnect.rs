@@ -1,0 +1,310 @@
+//! AWS Interconnect – multicloud: the real SDK client against the front's
+//! double of the service, which speaks Smithy RPC v2 CBOR (moto has none).
+
+use std::time::Duration;
+
+use crate::harness::{
+    Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample, wait_for,
+};
+
+const SCENARIO: &str = r#"{
+  "page_size": {"interconnect:ListConnections": 2},
+  "interconnect": {
+    "connections": [
+      {"id": "mcc-1", "description": "prod to gcp", "bandwidth": "1Gbps",
+       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
+       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available"},
+      {"id": "mcc-2", "description": "dr to azure", "bandwidth": "500Mbps",
+       "attachPoint": {"arn": "arn:aws:directconnect::123456789012:dx-gateway/dxgw-2"}, "environmentId": "az-eus",
+       "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "down"},
+      {"id": "mcc-3", "description": "last mile", "bandwidth": "lots",
+       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "lm-nyc",
+       "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "pending"},
+      {"id": "mcc-4", "description": "new state", "bandwidth": "10Gbps",
+       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
+       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "Provisioning"},
+      {"id": "mcc-5", "description": "being removed", "bandwidth": "1Gbps",
+       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
+       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "deleting"}
+    ],
+    "environments": [
+      {"environmentId": "gcp-use4", "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available"},
+      {"environmentId": "az-eus", "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "limited"},
+      {"environmentId": "lm-nyc", "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "unavailable"}
+    ]
+  }
+}"#;
+
+const US: &str = "account=\"123456789012\",region=\"us-east-1\"";
+
+fn state(id: &str, state: &str) -> String {
+    format!(
+        "awsconn_interconnect_connection_state{{{US},connection_id=\"{id}\",state=\"{state}\"}}"
+    )
+}
+
+#[test]
+fn connections_environments_and_bandwidth() {
+    let emulator = Emulator::start(SCENARIO);
+    let config = config_file("regions: [us-east-1]\ncollectors: {vpc_links: {enabled: false}}\n");
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}\n{text}");
+
+    let info = format!(
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-1\",description=\"prod to gcp\",provider=\"google\",location=\"us-east4\",environment_id=\"gcp-use4\",attach_point=\"dxgw-1\"}}"
+    );
+    assert_eq!(sample(&text, &info), Some(1.0), "{text}");
+    let arn_attach = format!(
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-2\",description=\"dr to azure\",provider=\"azure\",location=\"eastus\",environment_id=\"az-eus\",attach_point=\"arn:aws:directconnect::123456789012:dx-gateway/dxgw-2\"}}"
+    );
+    assert_eq!(sample(&text, &arn_attach), Some(1.0), "{text}");
+    let last_mile = format!(
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-3\",description=\"last mile\",provider=\"lumen\",location=\"nyc\",environment_id=\"lm-nyc\",attach_point=\"dxgw-1\"}}"
+    );
+    assert_eq!(sample(&text, &last_mile), Some(1.0), "{text}");
+
+    // State sets, `down` included; every known state is there.
+    for s in [
+        "requested",
+        "pending",
+        "available",
+        "updating",
+        "down",
+        "deleting",
+        "deleted",
+        "failed",
+    ] {
+        let want = if s == "available" { 1.0 } else { 0.0 };
+        assert_eq!(sample(&text, &state("mcc-1", s)), Some(want), "mcc-1 {s}");
+    }
+    assert_eq!(sample(&text, &state("mcc-2", "down")), Some(1.0));
+    assert_eq!(sample(&text, &state("mcc-3", "pending")), Some(1.0));
+    assert_eq!(sample(&text, &state("mcc-5", "deleting")), Some(1.0));
+    // A state the exporter does not know is exported lower-cased, not dropped.
+    assert_eq!(
+        sample(&text, &state("mcc-4", "provisioning")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, &state("mcc-4", "available")), Some(0.0));
+
+    let bandwidth = |id: &str| {
+        format!(
+            "awsconn_interconnect_connection_bandwidth_bytes_per_second{{{US},connection_id=\"{id}\"}}"
+        )
+    };
+    // Bits per second as AWS writes them, bytes per second as Prometheus counts.
+    assert_eq!(sample(&text, &bandwidth("mcc-1")), Some(1e9 / 8.0));
+    assert_eq!(sample(&text, &bandwidth("mcc-2")), Some(5e8 / 8.0));
+    assert_eq!(sample(&text, &bandwidth("mcc-4")), Some(1e10 / 8.0));
+    // "lots" is not a bandwidth: no series, and a warning that says so.
+    assert_eq!(sample(&text, &bandwidth("mcc-3")), None);
+    assert!(
+        stderr.contains("cannot read the bandwidth") && stderr.contains("mcc-3"),
+        "{stderr}"
+    );
+
+    let env = |id: &str, provider: &str, location: &str, s: &str| {
+        format!(
+            "awsconn_interconnect_environment_state{{{US},environment_id=\"{id}\",provider=\"{provider}\",location=\"{location}\",state=\"{s}\"}}"
+        )
+    };
+    assert_eq!(
+        sample(&text, &env("gcp-use4", "google", "us-east4", "available")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &env("az-eus", "azure", "eastus", "limited")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &env("lm-nyc", "lumen", "nyc", "unavailable")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &env("lm-nyc", "lumen", "nyc", "available")),
+        Some(0.0)
+    );
+
+    // Five connections in pages of two: three calls, every one counted.
+    let requests = emulator.requests();
+    assert_eq!(requests["interconnect:ListConnections"], 3, "{requests}");
+    assert_eq!(
+        sample(
+            &text,
+            "awsconn_aws_api_requests_total{service=\"interconnect\",operation=\"ListConnections\",outcome=\"ok\"}"
+        ),
+        Some(3.0)
+    );
+    let success = format!("awsconn_collector_success{{collector=\"interconnect\",{US}}}");
+    assert_eq!(sample(&text, &success), Some(1.0));
+    promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
+}
+
+#[test]
+fn throttling_exception_is_counted_as_throttled() {
+    let scenario = SCENARIO.replacen(
+        "\"page_size\"",
+        "\"faults\": [{\"service\": \"interconnect\", \"operation\": \"ListEnvironments\", \"kind\": \"throttle\", \"times\": 1}],\n  \"page_size\"",
+        1,
+    );
+    let emulator = Emulator::start(&scenario);
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors: {vpc_links: {enabled: false}}\naws: {retry_mode: standard, max_attempts: 3}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "the retry should succeed: {stderr}");
+    let series = |outcome: &str| {
+        format!(
+            "awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"ListEnvironments\",outcome=\"{outcome}\"}}"
+        )
+    };
+    assert_eq!(sample(&text, &series("throttled")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &series("ok")), Some(1.0), "{text}");
+}
+
+#[test]
+fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
+    let scenario = SCENARIO.replacen(
+        "\"page_size\"",
+        "\"faults\": [{\"service\": \"interconnect\", \"region\": \"eu-west-1\", \"kind\": \"error\", \"status\": 403, \"code\": \"AccessDeniedException\", \"message\": \"not enabled for Interconnect\"}],\n  \"page_size\"",
+        1,
+    );
+    let emulator = Emulator::start(&scenario);
+    emulator.seed(&["us-east-1", "eu-west-1"]);
+    let config = config_file(
+        "regions: [us-east-1, eu-west-1]\ncollectors:\n  vpc_links: {interval: 1s, timeout: 1s}\n  interconnect: {interval: 1s, timeout: 1s}\n",
+    );
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut server =
+        Server::start_with_log(&emulator.url, config.path(), &[], log.reopen().unwrap());
+    wait_for("/ready", Duration::from_secs(30), || {
+        (server.get("/ready").0 == 200).then_some(())
+    });
+    // Let several polls fail the same way.
+    std::thread::sleep(Duration::from_millis(3500));
+    let text = server.metrics();
+    let eu = "account=\"123456789012\",region=\"eu-west-1\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_success{{collector=\"interconnect\",{eu}}}")
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_success{{collector=\"interconnect\",{US}}}")
+        ),
+        Some(1.0)
+    );
+    // The other collector in the denied region is untouched.
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_success{{collector=\"vpc_links\",{eu}}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&text, &state("mcc-1", "available")), Some(1.0));
+    assert!(
+        !text.contains("region=\"eu-west-1\",connection_id="),
+        "{text}"
+    );
+    // Either list call may be the one that fails first in a poll.
+    let denied: f64 = ["ListConnections", "ListEnvironments"]
+        .iter()
+        .filter_map(|op| {
+            sample(
+                &text,
+                &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"error\"}}"),
+            )
+        })
+        .sum();
+    assert!(denied >= 3.0, "several polls failed: {denied}\n{text}");
+    server.terminate();
+
+    let log = std::fs::read_to_string(log.path()).unwrap();
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("level=warn") && l.contains("AccessDeniedException"))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "one warning for a persistent failure, not one per poll:\n{log}"
+    );
+    assert!(
+        log.contains("region=eu-west-1") || log.contains("/eu-west-1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_double_refuses_requests_that_break_the_protocol() {
+    let emulator = Emulator::start("{}");
+    let auth = "AWS4-HMAC-SHA256 Credential=testing/20261125/us-east-1/interconnect/aws4_request, SignedHeaders=host, Signature=0";
+    let path = "/service/Interconnect/operation/ListConnections";
+    // JSON instead of CBOR.
+    let (status, headers, body) = http_request(
+        "POST",
+        &emulator.url,
+        path,
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/json"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ],
+        b"{}",
+    )
+    .unwrap();
+    assert_eq!(status, 415);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "smithy-protocol" && v == "rpc-v2-cbor")
+    );
+    assert!(String::from_utf8_lossy(&body).contains("InterconnectValidationException"));
+    // CBOR without the protocol header.
+    let (status, _, _) = http_request(
+        "POST",
+        &emulator.url,
+        path,
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/cbor"),
+        ],
+        &[0xa0],
+    )
+    .unwrap();
+    assert_eq!(status, 400);
+    // A body that is not CBOR.
+    let (status, _, body) = http_request(
+        "POST",
+        &emulator.url,
+        path,
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ],
+        &[0xff, 0x00],
+    )
+    .unwrap();
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    // A well-formed request is answered.
+    let (status, _, _) = http_request(
+        "POST",
+        &emulator.url,
+        path,
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/cbor"),
+            ("smithy-protocol", "rpc-v2-cbor"),
+        ],
+        &[0xa0],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+}
