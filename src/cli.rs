@@ -96,6 +96,8 @@ pub enum Command {
     },
     /// Validate the configuration and exit: 0 valid, 2 invalid.
     CheckConfig,
+    /// Print the least-privilege IAM policy (JSON) for the collectors the config enables.
+    IamPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -56,6 +56,33 @@ pub fn check_config(global: &GlobalArgs) -> ExitCode {
     }
 }
 
+pub fn iam_policy(global: &GlobalArgs) -> ExitCode {
+    match load_config(global) {
+        Ok(config) => {
+            let collectors = config
+                .collectors
+                .iter()
+                .filter(|(_, c)| c.enabled)
+                .map(|(name, _)| name);
+            let roles: Vec<String> = config
+                .accounts
+                .iter()
+                .filter_map(|a| a.role_arn.clone())
+                .collect();
+            let policy = crate::aws::iam::policy(collectors, &roles);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&policy).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
 /// Size of each read: large enough that the per-read cost vanishes.
 const READ_CHUNK: usize = 1 << 20;
 /// Bytes of one line kept for classification: the class is decided by the

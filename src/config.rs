@@ -53,6 +53,12 @@ pub struct AccountConfig {
 pub struct CollectorsConfig {
     #[serde(default = "CollectorConfig::standard")]
     pub vpc_links: CollectorConfig,
+    #[serde(default)]
+    pub load_balancers: LoadBalancersConfig,
+    #[serde(default = "CollectorConfig::standard")]
+    pub endpoints: CollectorConfig,
+    #[serde(default = "CollectorConfig::standard")]
+    pub network_rules: CollectorConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub interconnect: CollectorConfig,
 }
@@ -61,7 +67,59 @@ impl Default for CollectorsConfig {
     fn default() -> Self {
         Self {
             vpc_links: CollectorConfig::standard(),
+            load_balancers: LoadBalancersConfig::default(),
+            endpoints: CollectorConfig::standard(),
+            network_rules: CollectorConfig::standard(),
             interconnect: CollectorConfig::standard(),
+        }
+    }
+}
+
+/// Which load balancers the `load_balancers` collector describes.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadBalancerScope {
+    /// Only those that VPC links and their integrations lead to.
+    #[default]
+    Linked,
+    /// Every load balancer in the account and region.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancersConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub scope: LoadBalancerScope,
+    /// Export `awsconn_target_health` per target (its cardinality grows with targets).
+    #[serde(default)]
+    pub per_target_health: bool,
+}
+
+impl Default for LoadBalancersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            scope: LoadBalancerScope::default(),
+            per_target_health: false,
+        }
+    }
+}
+
+impl LoadBalancersConfig {
+    fn schedule(&self) -> CollectorConfig {
+        CollectorConfig {
+            enabled: self.enabled,
+            interval: self.interval,
+            timeout: self.timeout,
         }
     }
 }
@@ -111,6 +169,10 @@ pub struct AwsConfig {
     /// TCP/TLS connect timeout for each request.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
     pub connect_timeout: Duration,
+    /// Calls in flight at once to each AWS service, over all accounts and
+    /// regions: keeps a large estate under the API rate limits.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: u32,
 }
 
 impl Default for AwsConfig {
@@ -119,6 +181,7 @@ impl Default for AwsConfig {
             retry_mode: RetryMode::default(),
             max_attempts: default_max_attempts(),
             connect_timeout: default_connect_timeout(),
+            max_concurrent_requests: default_max_concurrent_requests(),
         }
     }
 }
@@ -134,6 +197,9 @@ fn default_timeout() -> Duration {
 }
 fn default_max_attempts() -> u32 {
     5
+}
+fn default_max_concurrent_requests() -> u32 {
+    8
 }
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
@@ -218,6 +284,9 @@ impl Config {
         if self.aws.max_attempts == 0 {
             return Err("aws.max_attempts: must be at least 1".into());
         }
+        if self.aws.max_concurrent_requests == 0 {
+            return Err("aws.max_concurrent_requests: must be at least 1".into());
+        }
         for (name, c) in self.collectors.iter() {
             if c.interval < Duration::from_secs(1) {
                 return Err(format!("collectors.{name}.interval: must be at least 1s"));
@@ -243,11 +312,14 @@ impl Config {
 }
 
 impl CollectorsConfig {
-    /// Every collector's settings under its config key (the `collector` label).
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &CollectorConfig)> {
+    /// Every collector's schedule under its config key (the `collector` label).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, CollectorConfig)> {
         [
-            ("vpc_links", &self.vpc_links),
-            ("interconnect", &self.interconnect),
+            ("vpc_links", self.vpc_links),
+            ("load_balancers", self.load_balancers.schedule()),
+            ("endpoints", self.endpoints),
+            ("network_rules", self.network_rules),
+            ("interconnect", self.interconnect),
         ]
         .into_iter()
     }

@@ -124,11 +124,242 @@ pub struct Interconnect {
     pub environments: Vec<InterconnectEnvironment>,
 }
 
+/// An API (REST or HTTP) with the integrations that use a VPC link and its stages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    pub id: String,
+    pub name: String,
+    pub api_type: ApiType,
+    pub integrations: Vec<Integration>,
+    pub stages: Vec<Stage>,
+}
+
+/// An integration whose connection type is `VPC_LINK`, as written in the API
+/// (stage variables unresolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    /// REST: `METHOD /resource/path`; HTTP: the integration id.
+    pub name: String,
+    /// The VPC link id, or a `${stageVariables.x}` reference to one.
+    pub connection_id: String,
+    /// REST: the endpoint URI; HTTP: the listener ARN or Cloud Map service ARN.
+    pub uri: String,
+    /// REST APIs on VPC link V2: the ALB/NLB or listener ARN.
+    pub integration_target: Option<String>,
+    /// The host name that TLS must verify (HTTP APIs' `tlsConfig.serverNameToVerify`).
+    pub tls_server_name: Option<String>,
+    pub insecure_skip_verification: bool,
+}
+
+/// A stage: its variables and logging settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stage {
+    pub name: String,
+    pub variables: std::collections::BTreeMap<String, String>,
+    /// REST: `loggingLevel` of `*/*` method settings (`info`, `error`, `off`).
+    pub logging_level: Option<String>,
+    /// Access-log destination ARN and format, where configured.
+    pub access_log_arn: Option<String>,
+    pub access_log_format: Option<String>,
+}
+
+/// An ALB or NLB (DescribeLoadBalancers), with its listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    /// `network`, `application`, `gateway`.
+    pub lb_type: String,
+    /// Lower-cased state code (`active`, `provisioning`, `active_impaired`, `failed`).
+    pub state: String,
+    pub state_reason: Option<String>,
+    pub scheme: String,
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    /// `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic`: `on`, `off`, or
+    /// `None` where the load balancer has no security groups (the field is absent).
+    pub privatelink_inbound_rules: Option<String>,
+    pub listeners: Vec<Listener>,
+}
+
+impl LoadBalancer {
+    pub const KNOWN_STATES: &'static [&'static str] =
+        &["active", "provisioning", "active_impaired", "failed"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    pub protocol: String,
+    pub certificate_arns: Vec<String>,
+    /// Target groups of the default action, forward configs with several groups included.
+    pub target_group_arns: Vec<String>,
+}
+
+/// A target group with the health of each registered target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub protocol: String,
+    pub port: Option<u16>,
+    /// `instance`, `ip`, `lambda`, `alb`.
+    pub target_type: String,
+    pub vpc_id: String,
+    pub load_balancer_arns: Vec<String>,
+    pub targets: Vec<TargetHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetHealth {
+    /// Instance id, IP address, Lambda or ALB ARN.
+    pub id: String,
+    pub port: Option<u16>,
+    /// Lower-cased: `healthy`, `unhealthy`, `unused`, `draining`, `initial`,
+    /// `unavailable`, `unhealthy.draining`.
+    pub state: String,
+    /// `Target.FailedHealthChecks`, ...
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+impl TargetHealth {
+    pub const KNOWN_STATES: &'static [&'static str] = &[
+        "healthy",
+        "unhealthy",
+        "unused",
+        "draining",
+        "initial",
+        "unavailable",
+        "unhealthy.draining",
+    ];
+}
+
+/// What the load-balancer collector found in a scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadBalancing {
+    pub load_balancers: Vec<LoadBalancer>,
+    pub target_groups: Vec<TargetGroup>,
+    /// ARNs asked for (the links' targets) that AWS no longer knows: deleted.
+    pub missing_load_balancers: Vec<String>,
+}
+
+/// A PrivateLink endpoint service (DescribeVpcEndpointServiceConfigurations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointService {
+    pub service_id: String,
+    pub service_name: String,
+    /// Lower-cased: `pending`, `available`, `deleting`, `deleted`, `failed`.
+    pub state: String,
+    pub load_balancer_arns: Vec<String>,
+    pub acceptance_required: bool,
+    pub connections: Vec<EndpointConnection>,
+}
+
+impl EndpointService {
+    pub const KNOWN_STATES: &'static [&'static str] =
+        &["pending", "available", "deleting", "deleted", "failed"];
+}
+
+/// A VPC endpoint connected to an endpoint service (DescribeVpcEndpointConnections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConnection {
+    pub vpc_endpoint_id: String,
+    pub owner: String,
+    /// Lower-cased: EC2 sends camelCase (`pendingAcceptance` -> `pendingacceptance`).
+    pub state: String,
+}
+
+impl EndpointConnection {
+    pub const KNOWN_STATES: &'static [&'static str] = &[
+        "pendingacceptance",
+        "pending",
+        "available",
+        "deleting",
+        "deleted",
+        "rejected",
+        "failed",
+        "expired",
+        "partial",
+    ];
+}
+
+/// A security group with its rules, both directions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub vpc_id: String,
+    pub ingress: Vec<SecurityGroupRule>,
+    pub egress: Vec<SecurityGroupRule>,
+}
+
+/// One permission of a security group: a protocol and port range from sources.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityGroupRule {
+    /// `tcp`, `udp`, `icmp`, `-1` (all), or a protocol number.
+    pub protocol: String,
+    /// Inclusive port range; `None` for all ports.
+    pub ports: Option<(u16, u16)>,
+    pub ipv4_cidrs: Vec<String>,
+    pub ipv6_cidrs: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub prefix_list_ids: Vec<String>,
+}
+
+/// A network ACL and the subnets it applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAcl {
+    pub id: String,
+    pub vpc_id: String,
+    pub subnet_ids: Vec<String>,
+    pub entries: Vec<NetworkAclEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAclEntry {
+    pub rule_number: i32,
+    pub egress: bool,
+    /// `-1` (all), `6` (tcp), `17` (udp), ...
+    pub protocol: String,
+    pub allow: bool,
+    pub ipv4_cidr: Option<String>,
+    pub ipv6_cidr: Option<String>,
+    pub ports: Option<(u16, u16)>,
+}
+
+/// A network interface: where a target or a V2 link lives, and its security groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInterface {
+    pub id: String,
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub private_ips: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub instance_id: Option<String>,
+}
+
+/// Security groups, NACLs, prefix lists and interfaces of the paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkRules {
+    pub security_groups: Vec<SecurityGroup>,
+    pub network_acls: Vec<NetworkAcl>,
+    /// Managed prefix list id -> its CIDRs.
+    pub prefix_lists: std::collections::BTreeMap<String, Vec<String>>,
+    pub interfaces: Vec<NetworkInterface>,
+}
+
 /// Everything known about one scope, one field per collector. `None` means
 /// that collector has not produced data for this scope yet.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
     pub vpc_links: Option<Vec<VpcLink>>,
+    /// From the `vpc_links` collector too: the APIs whose integrations use VPC links.
+    pub apis: Option<Vec<Api>>,
+    pub load_balancing: Option<LoadBalancing>,
+    pub endpoint_services: Option<Vec<EndpointService>>,
+    pub network_rules: Option<NetworkRules>,
     pub interconnect: Option<Interconnect>,
 }
 

@@ -16,4 +16,5 @@ pub mod diagnose;
 pub mod inventory;
 pub mod logging;
 pub mod render;
+pub mod resolve;
 pub mod web;

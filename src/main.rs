@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     match &command {
         Command::Classify { files } => return report(commands::classify(files)),
         Command::CheckConfig => return commands::check_config(&cli.global),
+        Command::IamPolicy => return commands::iam_policy(&cli.global),
         _ => {}
     }
 
@@ -41,7 +42,9 @@ fn main() -> ExitCode {
             Command::Diagnose { vpc_link, output } => {
                 commands::diagnose(config, vpc_link.as_deref(), output).await
             }
-            Command::Classify { .. } | Command::CheckConfig => unreachable!("handled above"),
+            Command::Classify { .. } | Command::CheckConfig | Command::IamPolicy => {
+                unreachable!("handled above")
+            }
         }
     }))
 }

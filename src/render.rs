@@ -17,8 +17,10 @@ use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
 use crate::inventory::{
-    Interconnect, InterconnectConnection, InterconnectEnvironment, Inventory, Scope, VpcLink,
+    Api, EndpointConnection, EndpointService, Interconnect, InterconnectConnection,
+    InterconnectEnvironment, Inventory, LoadBalancer, LoadBalancing, Scope, TargetHealth, VpcLink,
 };
+use crate::resolve;
 
 /// Label names and values of one sample, in the order they are written.
 pub type Labels = Vec<(&'static str, String)>;
@@ -54,6 +56,8 @@ pub struct CollectorStatus {
     pub success: bool,
     pub duration: Duration,
     pub last_success: Option<SystemTime>,
+    /// Polls cancelled because they ran past the collector's timeout, since start.
+    pub timeouts: u64,
 }
 
 /// Version facts for `awsconn_build_info`.
@@ -77,6 +81,8 @@ impl BuildInfo {
 pub struct Snapshot {
     pub inventories: BTreeMap<Scope, Inventory>,
     pub statuses: Vec<CollectorStatus>,
+    /// Export `awsconn_target_health` per target (opt-in: cardinality).
+    pub per_target_health: bool,
 }
 
 /// Collects families by name so that samples of every scope end up in one
@@ -170,6 +176,15 @@ pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
                 vpc_link(&mut f, scope, link);
             }
         }
+        if let Some(apis) = &inventory.apis {
+            integration_families(&mut f, scope, apis, inventory.load_balancing.as_ref());
+        }
+        if let Some(lb) = &inventory.load_balancing {
+            load_balancing_families(&mut f, scope, lb, snapshot.per_target_health);
+        }
+        for service in inventory.endpoint_services.iter().flatten() {
+            endpoint_service_families(&mut f, scope, service);
+        }
         if let Some(interconnect) = &inventory.interconnect {
             interconnect_families(&mut f, scope, interconnect);
         }
@@ -196,6 +211,13 @@ fn collector_status(f: &mut Families, s: &CollectorStatus) {
         Kind::Gauge,
         labels.clone(),
         s.duration.as_secs_f64(),
+    );
+    f.add(
+        "awsconn_collector_timeouts",
+        "Polls cancelled because they ran past the collector's timeout",
+        Kind::Counter,
+        labels.clone(),
+        s.timeouts as f64,
     );
     if let Some(at) = s.last_success {
         let epoch = at
@@ -248,6 +270,208 @@ fn vpc_link(f: &mut Families, scope: &Scope, link: &VpcLink) {
             Kind::Gauge,
             labels,
             1.0,
+        );
+    }
+}
+
+fn integration_families(f: &mut Families, scope: &Scope, apis: &[Api], lb: Option<&LoadBalancing>) {
+    let listener = |arn: &str| {
+        lb.into_iter()
+            .flat_map(|lb| &lb.load_balancers)
+            .flat_map(|b| &b.listeners)
+            .find(|l| l.arn == arn)
+    };
+    let (resolved, unresolved) = resolve::resolve_all(apis);
+    let mut seen = std::collections::BTreeSet::new();
+    for r in resolved {
+        let (port, protocol) = match (r.port, listener(&r.target)) {
+            (Some(port), _) => (port.to_string(), r.protocol.clone()),
+            (None, Some(l)) => (l.port.to_string(), l.protocol.to_ascii_lowercase()),
+            (None, None) => (String::new(), r.protocol.clone()),
+        };
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("api_id", r.api_id.clone()),
+            ("api_type", r.api_type.as_str().to_owned()),
+            ("stage", r.stage.clone()),
+            ("vpc_link_id", r.vpc_link_id.clone()),
+            ("target", r.target.clone()),
+            ("port", port),
+            ("protocol", protocol),
+        ]);
+        // Several methods calling the same target are one series.
+        if seen.insert(labels.clone()) {
+            f.add(
+                "awsconn_integration_info",
+                "An API integration through a VPC link in a stage, stage variables resolved; always 1",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+        }
+    }
+    for u in unresolved {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("api_id", u.api_id),
+            ("api_type", u.api_type.as_str().to_owned()),
+            ("stage", u.stage),
+            ("integration", u.integration),
+            ("reason", u.reason),
+        ]);
+        f.add(
+            "awsconn_integration_unresolved",
+            "An integration that cannot be resolved in a stage (a missing stage variable, an unreadable URI); always 1",
+            Kind::Gauge,
+            labels,
+            1.0,
+        );
+    }
+}
+
+fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, per_target: bool) {
+    for balancer in &lb.load_balancers {
+        let mut base = scope_labels(scope);
+        base.push(("load_balancer", balancer.arn.clone()));
+        let mut state = base.clone();
+        state.push(("type", balancer.lb_type.clone()));
+        f.state_set(
+            "awsconn_load_balancer_state",
+            "State of the load balancer: 1 for the current state, 0 for the others",
+            &state,
+            "state",
+            LoadBalancer::KNOWN_STATES,
+            &balancer.state,
+        );
+        for listener in &balancer.listeners {
+            let mut labels = base.clone();
+            labels.push(("port", listener.port.to_string()));
+            labels.push(("protocol", listener.protocol.to_ascii_lowercase()));
+            f.add(
+                "awsconn_load_balancer_listener_info",
+                "A listener of the load balancer; always 1",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+        }
+        if let Some(enforced) = &balancer.privatelink_inbound_rules {
+            f.add(
+                "awsconn_load_balancer_privatelink_inbound_rules_enforced",
+                "1 if security group inbound rules are enforced on PrivateLink traffic to the load balancer",
+                Kind::Gauge,
+                base,
+                f64::from(u8::from(enforced == "on")),
+            );
+        }
+    }
+    // A load balancer a link targets that AWS no longer knows: deleted.
+    for arn in &lb.missing_load_balancers {
+        let mut labels = scope_labels(scope);
+        labels.push(("load_balancer", arn.clone()));
+        labels.push(("type", String::new()));
+        f.state_set(
+            "awsconn_load_balancer_state",
+            "State of the load balancer: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            LoadBalancer::KNOWN_STATES,
+            "not_found",
+        );
+    }
+    for group in &lb.target_groups {
+        let mut counts: BTreeMap<&str, u32> =
+            TargetHealth::KNOWN_STATES.iter().map(|s| (*s, 0)).collect();
+        let mut reasons: BTreeMap<&str, u32> = BTreeMap::new();
+        for target in &group.targets {
+            *counts.entry(target.state.as_str()).or_insert(0) += 1;
+            if let Some(reason) = target
+                .reason
+                .as_deref()
+                .filter(|_| target.state != "healthy")
+            {
+                *reasons.entry(reason).or_insert(0) += 1;
+            }
+        }
+        for balancer in &group.load_balancer_arns {
+            let mut base = scope_labels(scope);
+            base.push(("load_balancer", balancer.clone()));
+            base.push(("target_group", group.arn.clone()));
+            for (state, n) in &counts {
+                let mut labels = base.clone();
+                labels.push(("state", (*state).to_owned()));
+                f.add(
+                    "awsconn_target_group_targets",
+                    "Targets of the target group by health state",
+                    Kind::Gauge,
+                    labels,
+                    f64::from(*n),
+                );
+            }
+            for (reason, n) in &reasons {
+                let mut labels = base.clone();
+                labels.push(("reason", (*reason).to_owned()));
+                f.add(
+                    "awsconn_target_group_unhealthy_reasons",
+                    "Targets of the target group that are not healthy, by reason",
+                    Kind::Gauge,
+                    labels,
+                    f64::from(*n),
+                );
+            }
+        }
+        if per_target {
+            for target in &group.targets {
+                let mut labels = scope_labels(scope);
+                labels.extend([
+                    ("target_group", group.arn.clone()),
+                    ("target", target.id.clone()),
+                    (
+                        "port",
+                        target.port.map(|p| p.to_string()).unwrap_or_default(),
+                    ),
+                ]);
+                f.state_set(
+                    "awsconn_target_health",
+                    "Health of one target: 1 for the current state, 0 for the others",
+                    &labels,
+                    "state",
+                    TargetHealth::KNOWN_STATES,
+                    &target.state,
+                );
+            }
+        }
+    }
+}
+
+fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &EndpointService) {
+    for balancer in &service.load_balancer_arns {
+        let mut labels = scope_labels(scope);
+        labels.push(("service_id", service.service_id.clone()));
+        labels.push(("load_balancer", balancer.clone()));
+        f.state_set(
+            "awsconn_endpoint_service_state",
+            "State of the PrivateLink endpoint service: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            EndpointService::KNOWN_STATES,
+            &service.state,
+        );
+    }
+    for connection in &service.connections {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("service_id", service.service_id.clone()),
+            ("vpc_endpoint_id", connection.vpc_endpoint_id.clone()),
+            ("endpoint_owner", connection.owner.clone()),
+        ]);
+        f.state_set(
+            "awsconn_endpoint_connection_state",
+            "State of the endpoint connection: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            EndpointConnection::KNOWN_STATES,
+            &connection.state,
         );
     }
 }
@@ -439,13 +663,14 @@ mod tests {
                         state: "limited".into(),
                     }],
                 }),
+                ..Default::default()
             },
         );
         inventories.insert(
             scope("eu-west-1"),
             Inventory {
                 vpc_links: Some(vec![link("rest2", ApiType::Rest, "quarantined", &[])]),
-                interconnect: None,
+                ..Default::default()
             },
         );
         Snapshot {
@@ -456,7 +681,9 @@ mod tests {
                 success: true,
                 duration: Duration::from_millis(1500),
                 last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+                timeouts: 2,
             }],
+            per_target_health: false,
         }
     }
 
@@ -561,6 +788,10 @@ mod tests {
             )
             .as_deref(),
             Some("1700000000")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_collector_timeouts_total{labels}")).as_deref(),
+            Some("2")
         );
         assert_eq!(
             value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\"}").as_deref(),

@@ -1,7 +1,7 @@
 //! API Gateway (REST APIs): VPC links V1.
 
 use super::{AwsError, telemetry::ApiTelemetry};
-use crate::inventory::{ApiType, VpcLink, normalize_state};
+use crate::inventory::{Api, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks: the API's maximum, so a poll costs as few calls as it can.
 const PAGE_SIZE: i32 = 500;
@@ -36,4 +36,118 @@ pub(super) async fn vpc_links(
         }
     }
     Ok(links)
+}
+
+/// Every REST API with its VPC-link integrations and its stages.
+pub(super) async fn apis(
+    client: &aws_sdk_apigateway::Client,
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<Api>, AwsError> {
+    let mut pages = client
+        .get_rest_apis()
+        .limit(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("apigateway", "GetRestApis", e))?;
+        for api in page.items() {
+            match api.id().filter(|id| !id.is_empty()) {
+                Some(id) => ids.push((id.to_owned(), api.name().unwrap_or_default().to_owned())),
+                None => telemetry.skipped_item("apigateway", "GetRestApis", "missing id"),
+            }
+        }
+    }
+    let mut apis = Vec::with_capacity(ids.len());
+    for (id, name) in ids {
+        let (integrations, stages) =
+            tokio::try_join!(integrations(client, &id), stages(client, &id))?;
+        apis.push(Api {
+            id,
+            name,
+            api_type: ApiType::Rest,
+            integrations,
+            stages,
+        });
+    }
+    Ok(apis)
+}
+
+async fn integrations(
+    client: &aws_sdk_apigateway::Client,
+    api_id: &str,
+) -> Result<Vec<Integration>, AwsError> {
+    let mut pages = client
+        .get_resources()
+        .rest_api_id(api_id)
+        .embed("methods")
+        .limit(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("apigateway", "GetResources", e))?;
+        for resource in page.items() {
+            let path = resource.path().unwrap_or("/");
+            let mut methods: Vec<_> = resource.resource_methods().into_iter().flatten().collect();
+            methods.sort_by(|a, b| a.0.cmp(b.0));
+            for (verb, method) in methods {
+                let Some(integration) = method.method_integration() else {
+                    continue;
+                };
+                let is_vpc_link = integration
+                    .connection_type()
+                    .is_some_and(|t| t.as_str().eq_ignore_ascii_case("VPC_LINK"));
+                if !is_vpc_link {
+                    continue;
+                }
+                out.push(Integration {
+                    name: format!("{verb} {path}"),
+                    connection_id: integration.connection_id().unwrap_or_default().to_owned(),
+                    uri: integration.uri().unwrap_or_default().to_owned(),
+                    integration_target: integration.integration_target().map(str::to_owned),
+                    tls_server_name: None,
+                    insecure_skip_verification: integration
+                        .tls_config()
+                        .is_some_and(|t| t.insecure_skip_verification()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn stages(client: &aws_sdk_apigateway::Client, api_id: &str) -> Result<Vec<Stage>, AwsError> {
+    let out = client
+        .get_stages()
+        .rest_api_id(api_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("apigateway", "GetStages", e))?;
+    Ok(out
+        .item()
+        .iter()
+        .filter_map(|stage| {
+            Some(Stage {
+                name: stage.stage_name().filter(|n| !n.is_empty())?.to_owned(),
+                variables: stage
+                    .variables()
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                logging_level: stage
+                    .method_settings()
+                    .and_then(|m| m.get("*/*"))
+                    .and_then(|s| s.logging_level())
+                    .map(normalize_state),
+                access_log_arn: stage
+                    .access_log_settings()
+                    .and_then(|a| a.destination_arn())
+                    .map(str::to_owned),
+                access_log_format: stage
+                    .access_log_settings()
+                    .and_then(|a| a.format())
+                    .map(str::to_owned),
+            })
+        })
+        .collect())
 }

@@ -2,7 +2,7 @@
 //! no SDK paginator, so this follows `nextToken` itself.
 
 use super::{AwsError, telemetry::ApiTelemetry};
-use crate::inventory::{ApiType, VpcLink, normalize_state};
+use crate::inventory::{Api, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks (a string in this API).
 const PAGE_SIZE: &str = "500";
@@ -55,4 +55,137 @@ pub(super) async fn vpc_links(
         code: None,
         message: format!("still paging after {MAX_PAGES} pages; giving up"),
     })
+}
+
+/// Follows `nextToken` through every page of an apigatewayv2 list call.
+macro_rules! all_pages {
+    ($operation:literal, |$token:ident| $request:expr, |$page:ident| $items:expr) => {{
+        let mut items = Vec::new();
+        let mut $token: Option<String> = None;
+        let mut done = false;
+        for _ in 0..MAX_PAGES {
+            let $page = $request
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("apigatewayv2", $operation, e))?;
+            items.extend($items);
+            match $page.next_token().filter(|t| !t.is_empty()) {
+                Some(next) => $token = Some(next.to_owned()),
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        if !done {
+            return Err(AwsError {
+                service: "apigatewayv2",
+                operation: $operation,
+                code: None,
+                message: format!("still paging after {MAX_PAGES} pages; giving up"),
+            });
+        }
+        items
+    }};
+}
+
+/// Every HTTP API with its VPC-link integrations and its stages.
+pub(super) async fn apis(client: &aws_sdk_apigatewayv2::Client) -> Result<Vec<Api>, AwsError> {
+    let listed: Vec<(String, String)> = all_pages!(
+        "GetApis",
+        |token| client
+            .get_apis()
+            .max_results(PAGE_SIZE)
+            .set_next_token(token.take()),
+        |page| page
+            .items()
+            .iter()
+            .filter(|a| a.protocol_type().is_none_or(|p| p.as_str() == "HTTP"))
+            .filter_map(|a| Some((
+                a.api_id()?.to_owned(),
+                a.name().unwrap_or_default().to_owned()
+            )))
+            .collect::<Vec<_>>()
+    );
+    let mut apis = Vec::with_capacity(listed.len());
+    for (id, name) in listed {
+        let (integrations, stages) =
+            tokio::try_join!(integrations(client, &id), stages(client, &id))?;
+        apis.push(Api {
+            id,
+            name,
+            api_type: ApiType::Http,
+            integrations,
+            stages,
+        });
+    }
+    Ok(apis)
+}
+
+async fn integrations(
+    client: &aws_sdk_apigatewayv2::Client,
+    api_id: &str,
+) -> Result<Vec<Integration>, AwsError> {
+    Ok(all_pages!(
+        "GetIntegrations",
+        |token| client
+            .get_integrations()
+            .api_id(api_id)
+            .max_results(PAGE_SIZE)
+            .set_next_token(token.take()),
+        |page| page
+            .items()
+            .iter()
+            .filter(|i| i
+                .connection_type()
+                .is_some_and(|t| t.as_str().eq_ignore_ascii_case("VPC_LINK")))
+            .map(|i| Integration {
+                name: i.integration_id().unwrap_or_default().to_owned(),
+                connection_id: i.connection_id().unwrap_or_default().to_owned(),
+                uri: i.integration_uri().unwrap_or_default().to_owned(),
+                integration_target: None,
+                tls_server_name: i
+                    .tls_config()
+                    .and_then(|t| t.server_name_to_verify())
+                    .map(str::to_owned),
+                insecure_skip_verification: false,
+            })
+            .collect::<Vec<_>>()
+    ))
+}
+
+async fn stages(
+    client: &aws_sdk_apigatewayv2::Client,
+    api_id: &str,
+) -> Result<Vec<Stage>, AwsError> {
+    Ok(all_pages!(
+        "GetStages",
+        |token| client
+            .get_stages()
+            .api_id(api_id)
+            .max_results(PAGE_SIZE)
+            .set_next_token(token.take()),
+        |page| page
+            .items()
+            .iter()
+            .filter_map(|s| {
+                Some(Stage {
+                    name: s.stage_name().filter(|n| !n.is_empty())?.to_owned(),
+                    variables: s
+                        .stage_variables()
+                        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    logging_level: None,
+                    access_log_arn: s
+                        .access_log_settings()
+                        .and_then(|a| a.destination_arn())
+                        .map(str::to_owned),
+                    access_log_format: s
+                        .access_log_settings()
+                        .and_then(|a| a.format())
+                        .map(str::to_owned),
+                })
+            })
+            .collect::<Vec<_>>()
+    ))
 }

@@ -7,7 +7,10 @@
 
 mod apigateway;
 mod apigatewayv2;
+mod ec2;
+mod elbv2;
 mod error;
+pub mod iam;
 mod interconnect;
 mod sts;
 pub mod telemetry;
@@ -19,11 +22,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use tokio::sync::OnceCell;
 
+pub use ec2::NetworkQuery;
 pub use error::AwsError;
 pub use telemetry::{ApiTelemetry, Outcome};
 
 use crate::config::{AccountConfig, AwsConfig, RetryMode};
-use crate::inventory::{Interconnect, VpcLink};
+use std::collections::BTreeSet;
+
+use crate::inventory::{Api, EndpointService, Interconnect, LoadBalancing, NetworkRules, VpcLink};
 use telemetry::TelemetryInterceptor;
 
 /// Shared SDK configuration: loaded once, then specialised per account and region.
@@ -31,6 +37,42 @@ use telemetry::TelemetryInterceptor;
 pub struct Aws {
     base: SdkConfig,
     telemetry: ApiTelemetry,
+    limits: Arc<ServiceLimits>,
+}
+
+/// A bound on concurrent work per AWS service, shared by every account and region.
+struct ServiceLimits {
+    per_service: std::collections::BTreeMap<&'static str, tokio::sync::Semaphore>,
+}
+
+impl ServiceLimits {
+    const SERVICES: [&'static str; 6] = [
+        "sts",
+        "apigateway",
+        "elasticloadbalancingv2",
+        "ec2",
+        "interconnect",
+        "other",
+    ];
+
+    fn new(permits: u32) -> ServiceLimits {
+        let permits = usize::try_from(permits).unwrap_or(usize::MAX).max(1);
+        ServiceLimits {
+            per_service: Self::SERVICES
+                .iter()
+                .map(|s| (*s, tokio::sync::Semaphore::new(permits)))
+                .collect(),
+        }
+    }
+
+    /// Waits for a slot for `service`; the slot is freed when the guard drops.
+    async fn acquire(&self, service: &str) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let semaphore = self
+            .per_service
+            .get(service)
+            .or_else(|| self.per_service.get("other"))?;
+        semaphore.acquire().await.ok()
+    }
 }
 
 impl Aws {
@@ -53,7 +95,11 @@ impl Aws {
             .timeout_config(timeouts)
             .load()
             .await;
-        Aws { base, telemetry }
+        Aws {
+            base,
+            telemetry,
+            limits: Arc::new(ServiceLimits::new(settings.max_concurrent_requests)),
+        }
     }
 
     /// Clients for one account in one region. For an account with a role the
@@ -78,7 +124,7 @@ impl Aws {
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             );
         }
-        AwsScope::new(builder.build(), self.telemetry.clone())
+        AwsScope::new(builder.build(), self.telemetry.clone(), self.limits.clone())
     }
 }
 
@@ -93,12 +139,15 @@ struct ScopeClients {
     apigateway: aws_sdk_apigateway::Client,
     apigatewayv2: aws_sdk_apigatewayv2::Client,
     interconnect: aws_sdk_interconnect::Client,
+    elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    ec2: aws_sdk_ec2::Client,
     account_id: OnceCell<String>,
     telemetry: ApiTelemetry,
+    limits: Arc<ServiceLimits>,
 }
 
 impl AwsScope {
-    fn new(config: SdkConfig, telemetry: ApiTelemetry) -> AwsScope {
+    fn new(config: SdkConfig, telemetry: ApiTelemetry, limits: Arc<ServiceLimits>) -> AwsScope {
         let interceptor = TelemetryInterceptor::new(telemetry.clone());
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
@@ -117,6 +166,16 @@ impl AwsScope {
         );
         let interconnect = aws_sdk_interconnect::Client::from_conf(
             aws_sdk_interconnect::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .build(),
         );
@@ -126,8 +185,11 @@ impl AwsScope {
                 apigateway,
                 apigatewayv2,
                 interconnect,
+                elbv2,
+                ec2,
                 account_id: OnceCell::new(),
                 telemetry,
+                limits,
             }),
         }
     }
@@ -137,7 +199,10 @@ impl AwsScope {
     pub async fn account_id(&self) -> Result<String, AwsError> {
         self.inner
             .account_id
-            .get_or_try_init(|| sts::caller_account(&self.inner.sts))
+            .get_or_try_init(|| async {
+                let _slot = self.inner.limits.acquire("sts").await;
+                sts::caller_account(&self.inner.sts).await
+            })
             .await
             .cloned()
     }
@@ -149,16 +214,54 @@ impl AwsScope {
 
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.
     pub async fn rest_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
+        let _slot = self.inner.limits.acquire("apigateway").await;
         apigateway::vpc_links(&self.inner.apigateway, &self.inner.telemetry).await
     }
 
     /// Interconnect connections and environments, all pages.
     pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
+        let _slot = self.inner.limits.acquire("interconnect").await;
         interconnect::inventory(&self.inner.interconnect).await
+    }
+
+    /// REST and HTTP APIs with their VPC-link integrations and stages.
+    pub async fn apis(&self) -> Result<Vec<Api>, AwsError> {
+        let _slot = self.inner.limits.acquire("apigateway").await;
+        let (mut rest, http) = tokio::try_join!(
+            apigateway::apis(&self.inner.apigateway, &self.inner.telemetry),
+            apigatewayv2::apis(&self.inner.apigatewayv2)
+        )?;
+        rest.extend(http);
+        Ok(rest)
+    }
+
+    /// Load balancers (those in `wanted`, or all), listeners, target groups, target health.
+    pub async fn load_balancing(
+        &self,
+        wanted: Option<&BTreeSet<String>>,
+    ) -> Result<LoadBalancing, AwsError> {
+        let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
+        elbv2::load_balancing(&self.inner.elbv2, wanted).await
+    }
+
+    /// Endpoint services of these load balancers, with their connections.
+    pub async fn endpoint_services(
+        &self,
+        load_balancers: &BTreeSet<String>,
+    ) -> Result<Vec<EndpointService>, AwsError> {
+        let _slot = self.inner.limits.acquire("ec2").await;
+        ec2::endpoint_services(&self.inner.ec2, load_balancers).await
+    }
+
+    /// Security groups, NACLs, prefix lists and interfaces for a query.
+    pub async fn network_rules(&self, query: &NetworkQuery) -> Result<NetworkRules, AwsError> {
+        let _slot = self.inner.limits.acquire("ec2").await;
+        ec2::network_rules(&self.inner.ec2, query).await
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.
     pub async fn http_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
+        let _slot = self.inner.limits.acquire("apigateway").await;
         apigatewayv2::vpc_links(&self.inner.apigatewayv2, &self.inner.telemetry).await
     }
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{Collector, Fragment};
 use crate::aws::{AwsError, AwsScope};
+use crate::inventory::Inventory;
 
 pub struct InterconnectCollector;
 
@@ -13,7 +14,7 @@ impl Collector for InterconnectCollector {
         "interconnect"
     }
 
-    async fn collect(&self, aws: &AwsScope) -> Result<Fragment, AwsError> {
+    async fn collect(&self, aws: &AwsScope, _known: &Inventory) -> Result<Fragment, AwsError> {
         Ok(Fragment::Interconnect(aws.interconnect().await?))
     }
 }

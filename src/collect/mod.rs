@@ -5,7 +5,10 @@
 //! the last good fragment of every collector and scope, so one collector's
 //! failure never blanks another's metrics, nor its own previous data.
 
+pub mod endpoints;
 pub mod interconnect;
+pub mod load_balancers;
+pub mod network_rules;
 mod store;
 pub mod vpc_links;
 
@@ -15,16 +18,22 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::task::JoinSet;
 
-pub use store::{Exposition, Store};
+pub use store::{Exposition, Store, TIMEOUT};
 
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, Config};
-use crate::inventory::{Interconnect, Inventory, Scope, VpcLink};
+use crate::inventory::{
+    Api, EndpointService, Interconnect, Inventory, LoadBalancing, NetworkRules, Scope, VpcLink,
+};
 
 /// The part of a scope's inventory that one collector produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fragment {
-    VpcLinks(Vec<VpcLink>),
+    /// VPC links and the APIs whose integrations use them.
+    VpcLinks(Vec<VpcLink>, Vec<Api>),
+    LoadBalancing(LoadBalancing),
+    EndpointServices(Vec<EndpointService>),
+    NetworkRules(NetworkRules),
     Interconnect(Interconnect),
 }
 
@@ -32,7 +41,13 @@ impl Fragment {
     /// Replaces this collector's part of the inventory with the new data.
     pub fn apply(self, inventory: &mut Inventory) {
         match self {
-            Fragment::VpcLinks(links) => inventory.vpc_links = Some(links),
+            Fragment::VpcLinks(links, apis) => {
+                inventory.vpc_links = Some(links);
+                inventory.apis = Some(apis);
+            }
+            Fragment::LoadBalancing(lb) => inventory.load_balancing = Some(lb),
+            Fragment::EndpointServices(services) => inventory.endpoint_services = Some(services),
+            Fragment::NetworkRules(rules) => inventory.network_rules = Some(rules),
             Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
         }
     }
@@ -44,7 +59,15 @@ pub trait Collector: Send + Sync + 'static {
     /// The collector's key under `collectors:` in the config, and its `collector` label.
     fn name(&self) -> &'static str;
 
-    async fn collect(&self, aws: &AwsScope) -> Result<Fragment, AwsError>;
+    /// Collectors that read what others found run after them in the first
+    /// round: 0 (API Gateway, Interconnect), 1 (load balancers), 2 (what
+    /// hangs off load balancers: endpoint services, network rules).
+    fn stage(&self) -> u8 {
+        0
+    }
+
+    /// Polls AWS. `known` is the scope's inventory as the other collectors last left it.
+    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError>;
 }
 
 /// The collectors the config enables, with their settings.
@@ -56,10 +79,15 @@ pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, Collector
         .map(|(name, settings)| {
             let collector: Arc<dyn Collector> = match name {
                 "vpc_links" => Arc::new(vpc_links::VpcLinks),
+                "load_balancers" => Arc::new(load_balancers::LoadBalancers {
+                    scope: config.collectors.load_balancers.scope,
+                }),
+                "endpoints" => Arc::new(endpoints::Endpoints),
+                "network_rules" => Arc::new(network_rules::NetworkRulesCollector),
                 "interconnect" => Arc::new(interconnect::InterconnectCollector),
                 other => unreachable!("collector {other} is configured but not built"),
             };
-            (collector, *settings)
+            (collector, settings)
         })
         .collect()
 }
@@ -121,6 +149,7 @@ impl Poller {
         }
         let collectors = enabled_collectors(config);
         store.expect_runs(collectors.len() * targets.len());
+        store.set_per_target_health(config.collectors.load_balancers.per_target_health);
         Poller {
             targets,
             collectors,
@@ -128,48 +157,70 @@ impl Poller {
         }
     }
 
-    /// Polls every collector for every target once, concurrently. True when all succeeded.
+    /// Polls every collector for every target once, stage by stage (a
+    /// stage's collectors run concurrently). True when all succeeded.
     pub async fn poll_once(&self) -> bool {
-        let mut runs = JoinSet::new();
-        for (collector, settings) in &self.collectors {
-            for target in &self.targets {
-                let (collector, settings, target, store) = (
-                    collector.clone(),
-                    *settings,
-                    target.clone(),
-                    self.store.clone(),
-                );
-                runs.spawn(async move { run_one(&*collector, &settings, &target, &store).await });
-            }
-        }
-        let mut all_ok = true;
-        while let Some(done) = runs.join_next().await {
-            all_ok &= done.unwrap_or(false);
-        }
-        all_ok
+        poll_in_stages(&self.collectors, &self.targets, &self.store).await
     }
 
     /// Polls each collector for each target on its own schedule until the
     /// returned set is dropped or aborted.
     pub fn spawn(self) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
-        for (collector, settings) in self.collectors {
-            for target in &self.targets {
-                let (collector, target, store) =
-                    (collector.clone(), target.clone(), self.store.clone());
-                tasks.spawn(async move {
-                    let mut ticks = tokio::time::interval(settings.interval);
-                    // A poll that overran its slot is not made up for with a burst.
-                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    loop {
-                        ticks.tick().await;
-                        run_one(&*collector, &settings, &target, &store).await;
-                    }
-                });
+        tasks.spawn(async move {
+            // The first round in stages, so that collectors that build on
+            // others' findings have them; then every collector on its own clock.
+            poll_in_stages(&self.collectors, &self.targets, &self.store).await;
+            let mut loops = JoinSet::new();
+            for (collector, settings) in &self.collectors {
+                for target in &self.targets {
+                    let (collector, settings, target, store) = (
+                        collector.clone(),
+                        *settings,
+                        target.clone(),
+                        self.store.clone(),
+                    );
+                    loops.spawn(async move {
+                        let start = tokio::time::Instant::now() + settings.interval;
+                        let mut ticks = tokio::time::interval_at(start, settings.interval);
+                        // A poll that overran its slot is not made up for with a burst.
+                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        loop {
+                            ticks.tick().await;
+                            run_one(&*collector, &settings, &target, &store).await;
+                        }
+                    });
+                }
             }
-        }
+            while loops.join_next().await.is_some() {}
+        });
         tasks
     }
+}
+
+async fn poll_in_stages(
+    collectors: &[(Arc<dyn Collector>, CollectorConfig)],
+    targets: &[Target],
+    store: &Arc<Store>,
+) -> bool {
+    let mut stages: Vec<u8> = collectors.iter().map(|(c, _)| c.stage()).collect();
+    stages.sort_unstable();
+    stages.dedup();
+    let mut all_ok = true;
+    for stage in stages {
+        let mut runs = JoinSet::new();
+        for (collector, settings) in collectors.iter().filter(|(c, _)| c.stage() == stage) {
+            for target in targets {
+                let (collector, settings, target, store) =
+                    (collector.clone(), *settings, target.clone(), store.clone());
+                runs.spawn(async move { run_one(&*collector, &settings, &target, &store).await });
+            }
+        }
+        while let Some(done) = runs.join_next().await {
+            all_ok &= done.unwrap_or(false);
+        }
+    }
+    all_ok
 }
 
 /// Runs one collector for one target within its timeout and records the result.
@@ -180,9 +231,10 @@ async fn run_one(
     store: &Store,
 ) -> bool {
     let started = Instant::now();
+    let known = store.inventory(target.index);
     let result = tokio::time::timeout(settings.timeout, async {
         target.aws.account_id().await?;
-        collector.collect(&target.aws).await
+        collector.collect(&target.aws, &known).await
     })
     .await;
     let duration = started.elapsed();
@@ -208,7 +260,7 @@ async fn run_one(
             (kind, error.to_string())
         }
         Err(_) => (
-            "timeout".to_owned(),
+            TIMEOUT.to_owned(),
             format!("timed out after {:?} and was cancelled", settings.timeout),
         ),
     };

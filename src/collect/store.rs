@@ -34,6 +34,9 @@ struct State {
     failures: BTreeMap<(&'static str, usize), String>,
 }
 
+/// The failure name of a poll cancelled at its timeout.
+pub const TIMEOUT: &str = "timeout";
+
 pub struct Store {
     state: Mutex<State>,
     published: ArcSwap<Exposition>,
@@ -41,6 +44,7 @@ pub struct Store {
     build: BuildInfo,
     expected_runs: AtomicUsize,
     ready: AtomicBool,
+    per_target_health: AtomicBool,
 }
 
 impl Store {
@@ -53,9 +57,15 @@ impl Store {
             build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
             ready: AtomicBool::new(false),
+            per_target_health: AtomicBool::new(false),
         });
         store.publish(&store.lock());
         store
+    }
+
+    /// Export per-target health series from now on (`load_balancers.per_target_health`).
+    pub fn set_per_target_health(&self, on: bool) {
+        self.per_target_health.store(on, Ordering::SeqCst);
     }
 
     /// How many (collector, target) pairs must report before the store is ready.
@@ -96,7 +106,7 @@ impl Store {
         entry.0 = scope.clone();
         fragment.apply(&mut entry.1);
         let recovered = state.failures.remove(&(collector, target)).is_some();
-        Self::set_status(&mut state, collector, target, scope, true, duration);
+        Self::set_status(&mut state, collector, target, scope, true, duration, false);
         self.update_readiness(&state);
         self.publish(&state);
         recovered
@@ -124,7 +134,15 @@ impl Store {
         if let Some(entry) = state.inventories.get_mut(&target) {
             entry.0 = scope.clone();
         }
-        Self::set_status(&mut state, collector, target, scope, false, duration);
+        Self::set_status(
+            &mut state,
+            collector,
+            target,
+            scope,
+            false,
+            duration,
+            failure == TIMEOUT,
+        );
         self.update_readiness(&state);
         self.publish(&state);
         is_new
@@ -137,11 +155,11 @@ impl Store {
         scope: Scope,
         success: bool,
         duration: Duration,
+        timed_out: bool,
     ) {
-        let previous_success = state
-            .statuses
-            .get(&(collector, target))
-            .and_then(|s| s.last_success);
+        let previous = state.statuses.get(&(collector, target));
+        let previous_success = previous.and_then(|s| s.last_success);
+        let timeouts = previous.map_or(0, |s| s.timeouts) + u64::from(timed_out);
         state.statuses.insert(
             (collector, target),
             CollectorStatus {
@@ -154,6 +172,7 @@ impl Store {
                 } else {
                     previous_success
                 },
+                timeouts,
             },
         );
     }
@@ -164,20 +183,30 @@ impl Store {
         }
     }
 
-    /// A copy of what the store holds, for rendering and reports.
-    pub fn snapshot(&self) -> Snapshot {
-        Self::snapshot_of(&self.lock())
+    /// The inventory of one target as the collectors last left it.
+    pub fn inventory(&self, target: usize) -> Inventory {
+        self.lock()
+            .inventories
+            .get(&target)
+            .map(|(_, inventory)| inventory.clone())
+            .unwrap_or_default()
     }
 
-    fn snapshot_of(state: &State) -> Snapshot {
+    /// A copy of what the store holds, for rendering and reports.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_of(&self.lock())
+    }
+
+    fn snapshot_of(&self, state: &State) -> Snapshot {
         Snapshot {
             inventories: state.inventories.values().cloned().collect(),
             statuses: state.statuses.values().cloned().collect(),
+            per_target_health: self.per_target_health.load(Ordering::SeqCst),
         }
     }
 
     fn publish(&self, state: &State) {
-        let families = render::families(&Self::snapshot_of(state), &self.build);
+        let families = render::families(&self.snapshot_of(state), &self.build);
         let mut registry = Registry::default();
         self.telemetry.register(&mut registry);
         let text = render::encode(families, &mut registry);
@@ -241,7 +270,7 @@ mod tests {
             "vpc_links",
             0,
             scope(),
-            Fragment::VpcLinks(vec![link("abc")]),
+            Fragment::VpcLinks(vec![link("abc")], vec![]),
             Duration::from_millis(5),
         );
         assert!(store.is_ready());

@@ -30,6 +30,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import interconnect
+import patches
 
 # Services by SigV4 signing name, with the wire protocol their errors use.
 PROTOCOLS = {
@@ -55,6 +56,7 @@ REST_OPERATIONS = [
     ("POST", r"^/vpclinks/?$", "apigateway", "CreateVpcLink"),
     ("GET", r"^/restapis/?$", "apigateway", "GetRestApis"),
     ("GET", r"^/restapis/[^/]+/resources/?$", "apigateway", "GetResources"),
+    ("PUT", r"^/restapis/[^/]+/resources/[^/]+/methods/[^/]+/integration/?$", "apigateway", "PutIntegration"),
     ("GET", r"^/restapis/[^/]+/stages/?$", "apigateway", "GetStages"),
 ]
 
@@ -67,6 +69,12 @@ HOP_BY_HOP = {
 def signed_region(headers):
     """The region of the request's SigV4 credential scope."""
     m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/[^/]+/aws4_request", headers.get("Authorization", ""))
+    return m.group(1) if m else ""
+
+
+def signed_access_key(headers):
+    """The access key id of the request's SigV4 credential (which credentials signed it)."""
+    m = re.search(r"Credential=([^/]+)/", headers.get("Authorization", ""))
     return m.group(1) if m else ""
 
 
@@ -93,6 +101,14 @@ def identify(method, path, headers, body):
     if "Action" in params:
         return service, params["Action"][0]
     return service, f"{method} {parsed.path}"
+
+
+def query_params(path, headers, body):
+    """The parameters of a query-protocol request (form body or query string)."""
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    if body and "x-www-form-urlencoded" in headers.get("Content-Type", ""):
+        params.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+    return params
 
 
 def cbor_text(s):
@@ -157,7 +173,7 @@ class Front:
             key = f"{service}:{operation}"
             self.requests[key] = self.requests.get(key, 0) + 1
 
-    def take_fault(self, service, operation, region):
+    def take_fault(self, service, operation, region, access_key):
         with self.lock:
             for i, fault in enumerate(self.scenario.get("faults", [])):
                 if fault.get("service", "*") not in ("*", service):
@@ -165,6 +181,8 @@ class Front:
                 if fault.get("operation", "*") not in ("*", operation):
                     continue
                 if fault.get("region", "*") not in ("*", region):
+                    continue
+                if not access_key.startswith(fault.get("access_key_prefix", "")):
                     continue
                 uses = self.fault_uses[i]
                 if uses is not None:
@@ -271,7 +289,7 @@ def make_handler(front):
             if not self.path.startswith("/moto-api"):
                 front.count(service, operation)
             region = signed_region(self.headers)
-            fault = front.take_fault(service, operation, region)
+            fault = front.take_fault(service, operation, region, signed_access_key(self.headers))
             if fault:
                 kind = fault.get("kind", "error")
                 if kind == "delay":
@@ -300,6 +318,10 @@ def make_handler(front):
             if service == "interconnect":
                 # moto has no Interconnect: the front is the service.
                 return self.send(*interconnect.answer(front.scenario, region, self.command, self.path, self.headers, body))
+            if service == "ec2" and operation == "DescribeVpcEndpointConnections":
+                # moto does not implement it (HTML 500): answered from the scenario.
+                return self.send(*patches.endpoint_connections(front.scenario, query_params(self.path, self.headers, body)))
+            patches.remember_put_integration(self.command, self.path, body)
             upstream_path = self.path
             if front.scenario.get("page_size", {}).get(f"{service}:{operation}"):
                 # The front pages this list itself: ask moto for all of it.
@@ -309,6 +331,13 @@ def make_handler(front):
             except OSError as e:
                 return self.send(*error_response(service, "ServiceUnavailable", f"upstream unreachable: {e}", 503))
             headers, data = front.override(service, operation, status, headers, data, self.path)
+            if status == 200:
+                if service == "apigateway" and operation == "GetResources":
+                    data = patches.restore_integrations(self.path, data)
+                elif service == "elasticloadbalancing" and operation == "DescribeLoadBalancers":
+                    data = patches.patch_load_balancers(front.scenario, region, data)
+                elif service == "elasticloadbalancing" and operation == "DescribeTargetHealth":
+                    data = patches.patch_target_health(front.scenario, query_params(self.path, self.headers, body), data)
             return self.send(status, headers, data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any

@@ -2,6 +2,9 @@
 """Seeds the emulator with a small, realistic VPC-link inventory through boto3.
 
 Usage: seed.py ENDPOINT_URL [REGION ...]
+       seed.py --paths ENDPOINT_URL [REGION ...]
+
+--paths seeds whole network paths instead (see seed_paths).
 
 Per region: a VPC with two subnets, a security group, a Network Load
 Balancer, two REST VPC links (V1) to the NLB, and two HTTP VPC links (V2).
@@ -51,12 +54,118 @@ def seed_region(endpoint, region):
     return {"vpc": vpc, "subnets": subnets, "security_group": sg, "nlb_arn": nlb_arn, "vpc_links": links}
 
 
+def seed_paths(endpoint, region):
+    """Whole paths, per region:
+
+    * orders: REST API `orders-api` (GET /orders, stage prod, INFO logging) ->
+      REST link `orders-rest-link` -> NLB `orders-nlb` (TCP 443, security group
+      lb-sg) -> target group `orders-tg` (TCP 8080, instances i1, i2 running and
+      i3 stopped, security group target-sg), with an endpoint service;
+    * web: HTTP API `web-api` -> HTTP link `web-http-link` -> ALB `web-alb`
+      listener HTTP 80 -> target group `web-tg` (ip targets);
+    * gone: REST link `gone-rest-link` to NLB `gone-nlb`, which is then deleted.
+    """
+    ec2 = client("ec2", endpoint, region)
+    elb = client("elbv2", endpoint, region)
+    apigw = client("apigateway", endpoint, region)
+    apigw2 = client("apigatewayv2", endpoint, region)
+
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+        for cidr, az in (("10.30.1.0/24", "a"), ("10.30.2.0/24", "b"))
+    ]
+    lb_sg = ec2.create_security_group(GroupName="lb-sg", Description="load balancers", VpcId=vpc)["GroupId"]
+    target_sg = ec2.create_security_group(GroupName="target-sg", Description="targets", VpcId=vpc)["GroupId"]
+    link_sg = ec2.create_security_group(GroupName="link-sg", Description="vpc link", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=lb_sg,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+                       {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": link_sg}]}],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=target_sg,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": lb_sg}]}],
+    )
+
+    instances = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=3, MaxCount=3, SubnetId=subnets[0], SecurityGroupIds=[target_sg]
+    )["Instances"]
+    instance_ids = [i["InstanceId"] for i in instances]
+
+    nlb = elb.create_load_balancer(Name="orders-nlb", Subnets=subnets, Type="network", Scheme="internal",
+                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    orders_tg = elb.create_target_group(Name="orders-tg", Protocol="TCP", Port=8080, VpcId=vpc,
+                                        TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=orders_tg, Targets=[{"Id": i, "Port": 8080} for i in instance_ids])
+    ec2.stop_instances(InstanceIds=[instance_ids[2]])  # moto then reports it `unused`
+    elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": orders_tg}])
+    service_id = ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True
+    )["ServiceConfiguration"]["ServiceId"]
+
+    alb = elb.create_load_balancer(Name="web-alb", Subnets=subnets, Type="application", Scheme="internal",
+                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    web_tg = elb.create_target_group(Name="web-tg", Protocol="HTTP", Port=8080, VpcId=vpc,
+                                     TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=web_tg, Targets=[{"Id": "10.30.1.50", "Port": 8080}])
+    web_listener = elb.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80,
+                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": web_tg}])["Listeners"][0]["ListenerArn"]
+
+    gone = elb.create_load_balancer(Name="gone-nlb", Subnets=subnets, Type="network",
+                                    Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+
+    orders_link = apigw.create_vpc_link(name="orders-rest-link", targetArns=[nlb])["id"]
+    gone_link = apigw.create_vpc_link(name="gone-rest-link", targetArns=[gone])["id"]
+    elb.delete_load_balancer(LoadBalancerArn=gone)
+    web_link = apigw2.create_vpc_link(Name="web-http-link", SubnetIds=subnets, SecurityGroupIds=[link_sg])["VpcLinkId"]
+
+    api = apigw.create_rest_api(name="orders-api")["id"]
+    root = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]["id"]
+    orders = apigw.create_resource(restApiId=api, parentId=root, pathPart="orders")["id"]
+    apigw.put_method(restApiId=api, resourceId=orders, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(
+        restApiId=api, resourceId=orders, httpMethod="GET", type="HTTP_PROXY", integrationHttpMethod="GET",
+        uri="https://${stageVariables.ordersHost}/orders", connectionType="VPC_LINK",
+        connectionId="${stageVariables.vpcLinkId}",
+    )
+    deployment = apigw.create_deployment(restApiId=api)["id"]
+    apigw.create_stage(restApiId=api, stageName="prod", deploymentId=deployment,
+                       variables={"vpcLinkId": orders_link, "ordersHost": "orders.internal.example.com"})
+    apigw.update_stage(restApiId=api, stageName="prod",
+                       patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
+    apigw.create_stage(restApiId=api, stageName="dev", deploymentId=deployment, variables={"vpcLinkId": orders_link})
+
+    http_api = apigw2.create_api(Name="web-api", ProtocolType="HTTP")["ApiId"]
+    apigw2.create_integration(ApiId=http_api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                              IntegrationUri=web_listener, ConnectionType="VPC_LINK", ConnectionId=web_link,
+                              PayloadFormatVersion="1.0")
+    apigw2.create_stage(ApiId=http_api, StageName="$default")
+
+    return {
+        "vpc": vpc, "subnets": subnets,
+        "security_groups": {"lb": lb_sg, "target": target_sg, "link": link_sg},
+        "instances": instance_ids,
+        "nlb_arn": nlb, "alb_arn": alb, "gone_nlb_arn": gone,
+        "orders_tg": orders_tg, "web_tg": web_tg, "web_listener": web_listener,
+        "endpoint_service_id": service_id,
+        "vpc_links": {"orders-rest-link": orders_link, "gone-rest-link": gone_link, "web-http-link": web_link},
+        "rest_api": api, "http_api": http_api,
+    }
+
+
 def main():
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    paths = args[:1] == ["--paths"]
+    if paths:
+        args = args[1:]
+    if not args:
         sys.exit(__doc__)
-    endpoint = sys.argv[1]
-    regions = sys.argv[2:] or ["us-east-1"]
-    print(json.dumps({region: seed_region(endpoint, region) for region in regions}))
+    endpoint = args[0]
+    regions = args[1:] or ["us-east-1"]
+    seed = seed_paths if paths else seed_region
+    print(json.dumps({region: seed(endpoint, region) for region in regions}))
 
 
 if __name__ == "__main__":

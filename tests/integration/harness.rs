@@ -88,6 +88,31 @@ impl Emulator {
         serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
     }
 
+    /// Like `seed`, with whole network paths (`seed.py --paths`).
+    pub fn seed_paths(&self, regions: &[&str]) -> serde_json::Value {
+        let out = Command::new(python())
+            .arg(repo().join("tests/aws_front/seed.py"))
+            .arg("--paths")
+            .arg(&self.url)
+            .args(regions)
+            .output()
+            .expect("run seed.py");
+        assert!(
+            out.status.success(),
+            "seed.py --paths failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
+    }
+
+    /// Replaces the front's scenario.
+    pub fn set_scenario(&self, scenario: &serde_json::Value) {
+        let body = serde_json::to_vec(scenario).unwrap();
+        let (status, _, _) =
+            http_request("PUT", &self.url, "/_front/scenario", &[], &body).unwrap();
+        assert_eq!(status, 200);
+    }
+
     /// Requests the front saw, by `service:Operation`.
     pub fn requests(&self) -> serde_json::Value {
         let (status, _, body) = http_get(&self.url, "/_front/requests", &[]);

@@ -8,4 +8,5 @@ mod cli;
 mod demo;
 mod harness;
 mod interconnect;
+mod network_paths;
 mod vpc_links;

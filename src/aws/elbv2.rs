@@ -1,0 +1,215 @@
+//! Elastic Load Balancing v2: load balancers, listeners, target groups and
+//! target health. A poll costs 1 DescribeLoadBalancers page per 400 load
+//! balancers, 1 DescribeListeners per load balancer kept, 1 DescribeTargetGroups
+//! page per 400 groups and 1 DescribeTargetHealth per target group kept.
+
+use std::collections::BTreeSet;
+
+use super::AwsError;
+use crate::inventory::{
+    Listener, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth, normalize_state,
+};
+
+/// The API's maximum page size for the describe calls.
+const PAGE_SIZE: i32 = 400;
+
+fn port(value: Option<i32>) -> Option<u16> {
+    value.and_then(|p| u16::try_from(p).ok())
+}
+
+/// The load balancers named in `wanted` (all of them when `None`), with
+/// listeners, target groups and target health. ARNs in `wanted` that AWS does
+/// not know are reported as missing, not as an error: a deleted NLB is a
+/// finding about the link, not a failure of the exporter.
+pub(super) async fn load_balancing(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    wanted: Option<&BTreeSet<String>>,
+) -> Result<LoadBalancing, AwsError> {
+    let mut load_balancers = Vec::new();
+    let mut pages = client
+        .describe_load_balancers()
+        .page_size(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            AwsError::from_sdk("elasticloadbalancingv2", "DescribeLoadBalancers", e)
+        })?;
+        for lb in page.load_balancers() {
+            let Some(arn) = lb.load_balancer_arn().filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            if wanted.is_some_and(|w| !w.contains(arn)) {
+                continue;
+            }
+            load_balancers.push(LoadBalancer {
+                arn: arn.to_owned(),
+                name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+                lb_type: lb
+                    .r#type()
+                    .map(|t| t.as_str().to_ascii_lowercase())
+                    .unwrap_or_default(),
+                state: normalize_state(
+                    lb.state()
+                        .and_then(|s| s.code())
+                        .map(|c| c.as_str())
+                        .unwrap_or_default(),
+                ),
+                state_reason: lb.state().and_then(|s| s.reason()).map(str::to_owned),
+                scheme: lb
+                    .scheme()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                vpc_id: lb.vpc_id().unwrap_or_default().to_owned(),
+                subnet_ids: lb
+                    .availability_zones()
+                    .iter()
+                    .filter_map(|az| az.subnet_id().map(str::to_owned))
+                    .collect(),
+                security_group_ids: lb.security_groups().to_vec(),
+                privatelink_inbound_rules: lb
+                    .enforce_security_group_inbound_rules_on_private_link_traffic()
+                    .map(|v| v.to_ascii_lowercase()),
+                listeners: Vec::new(),
+            });
+        }
+    }
+    let found: BTreeSet<String> = load_balancers.iter().map(|lb| lb.arn.clone()).collect();
+    let missing_load_balancers = wanted
+        .map(|w| w.difference(&found).cloned().collect())
+        .unwrap_or_default();
+
+    for lb in &mut load_balancers {
+        lb.listeners = listeners(client, &lb.arn).await?;
+    }
+    let target_groups = target_groups(client, &found).await?;
+    Ok(LoadBalancing {
+        load_balancers,
+        target_groups,
+        missing_load_balancers,
+    })
+}
+
+async fn listeners(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    lb_arn: &str,
+) -> Result<Vec<Listener>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .page_size(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeListeners", e))?;
+        for l in page.listeners() {
+            let Some(port) = port(l.port()) else { continue };
+            let mut groups: Vec<String> = Vec::new();
+            for action in l.default_actions() {
+                groups.extend(action.target_group_arn().map(str::to_owned));
+                if let Some(forward) = action.forward_config() {
+                    groups.extend(
+                        forward
+                            .target_groups()
+                            .iter()
+                            .filter_map(|t| t.target_group_arn().map(str::to_owned)),
+                    );
+                }
+            }
+            groups.sort();
+            groups.dedup();
+            out.push(Listener {
+                arn: l.listener_arn().unwrap_or_default().to_owned(),
+                port,
+                protocol: l
+                    .protocol()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+                certificate_arns: l
+                    .certificates()
+                    .iter()
+                    .filter_map(|c| c.certificate_arn().map(str::to_owned))
+                    .collect(),
+                target_group_arns: groups,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn target_groups(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    load_balancers: &BTreeSet<String>,
+) -> Result<Vec<TargetGroup>, AwsError> {
+    let mut groups = Vec::new();
+    if load_balancers.is_empty() {
+        return Ok(groups);
+    }
+    let mut pages = client
+        .describe_target_groups()
+        .page_size(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetGroups", e))?;
+        for tg in page.target_groups() {
+            let Some(arn) = tg.target_group_arn().filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let lbs = tg.load_balancer_arns().to_vec();
+            if !lbs.iter().any(|a| load_balancers.contains(a)) {
+                continue;
+            }
+            groups.push(TargetGroup {
+                arn: arn.to_owned(),
+                name: tg.target_group_name().unwrap_or_default().to_owned(),
+                protocol: tg
+                    .protocol()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+                port: port(tg.port()),
+                target_type: tg
+                    .target_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
+                load_balancer_arns: lbs,
+                targets: Vec::new(),
+            });
+        }
+    }
+    for group in &mut groups {
+        let out = client
+            .describe_target_health()
+            .target_group_arn(&group.arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetHealth", e))?;
+        group.targets = out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| {
+                let target = d.target()?;
+                let health = d.target_health();
+                Some(TargetHealth {
+                    id: target.id()?.to_owned(),
+                    port: port(target.port()),
+                    state: normalize_state(
+                        health
+                            .and_then(|h| h.state())
+                            .map(|s| s.as_str())
+                            .unwrap_or_default(),
+                    ),
+                    reason: health
+                        .and_then(|h| h.reason())
+                        .map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                })
+            })
+            .collect();
+    }
+    Ok(groups)
+}

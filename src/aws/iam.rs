@@ -1,0 +1,154 @@
+//! The least-privilege IAM policy: every AWS operation each collector calls,
+//! as IAM actions. The table is checked against the operations the
+//! self-metrics layer records during a full poll (tests/integration).
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+/// Operations every poll makes whatever the collectors: the account id.
+pub const ALWAYS: &[(&str, &str)] = &[("sts", "GetCallerIdentity")];
+
+/// The operations a collector calls, as (SDK service label, operation).
+pub fn operations(collector: &str) -> &'static [(&'static str, &'static str)] {
+    match collector {
+        "vpc_links" => &[
+            ("apigateway", "GetVpcLinks"),
+            ("apigateway", "GetRestApis"),
+            ("apigateway", "GetResources"),
+            ("apigateway", "GetStages"),
+            ("apigatewayv2", "GetVpcLinks"),
+            ("apigatewayv2", "GetApis"),
+            ("apigatewayv2", "GetIntegrations"),
+            ("apigatewayv2", "GetStages"),
+        ],
+        "load_balancers" => &[
+            ("elasticloadbalancingv2", "DescribeLoadBalancers"),
+            ("elasticloadbalancingv2", "DescribeListeners"),
+            ("elasticloadbalancingv2", "DescribeTargetGroups"),
+            ("elasticloadbalancingv2", "DescribeTargetHealth"),
+        ],
+        "endpoints" => &[
+            ("ec2", "DescribeVpcEndpointServiceConfigurations"),
+            ("ec2", "DescribeVpcEndpointConnections"),
+        ],
+        "network_rules" => &[
+            ("ec2", "DescribeNetworkInterfaces"),
+            ("ec2", "DescribeSecurityGroups"),
+            ("ec2", "DescribeNetworkAcls"),
+            ("ec2", "GetManagedPrefixListEntries"),
+        ],
+        "interconnect" => &[
+            ("interconnect", "ListConnections"),
+            ("interconnect", "ListEnvironments"),
+        ],
+        _ => &[],
+    }
+}
+
+/// The IAM action for an operation. API Gateway authorizes by HTTP verb:
+/// every read above is `apigateway:GET`.
+pub fn action(service: &str, operation: &str) -> String {
+    match service {
+        "apigateway" | "apigatewayv2" => "apigateway:GET".to_owned(),
+        "elasticloadbalancingv2" => format!("elasticloadbalancing:{operation}"),
+        other => format!("{other}:{operation}"),
+    }
+}
+
+/// The policy document for the enabled collectors and the roles to assume.
+pub fn policy<'a>(
+    collectors: impl IntoIterator<Item = &'a str>,
+    roles: &[String],
+) -> serde_json::Value {
+    let mut actions: BTreeSet<String> = ALWAYS.iter().map(|(s, o)| action(s, o)).collect();
+    let mut api_gateway = false;
+    for collector in collectors {
+        for (service, operation) in operations(collector) {
+            if service.starts_with("apigateway") {
+                api_gateway = true;
+            } else {
+                actions.insert(action(service, operation));
+            }
+        }
+    }
+    let mut statements = vec![json!({
+        "Sid": "ReadConnectivityState",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": "*",
+    })];
+    if api_gateway {
+        statements.push(json!({
+            "Sid": "ReadApiGateway",
+            "Effect": "Allow",
+            "Action": ["apigateway:GET"],
+            "Resource": [
+                "arn:aws:apigateway:*::/vpclinks",
+                "arn:aws:apigateway:*::/vpclinks/*",
+                "arn:aws:apigateway:*::/restapis",
+                "arn:aws:apigateway:*::/restapis/*",
+                "arn:aws:apigateway:*::/apis",
+                "arn:aws:apigateway:*::/apis/*",
+            ],
+        }));
+    }
+    if !roles.is_empty() {
+        statements.push(json!({
+            "Sid": "AssumeReadRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": roles,
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_per_service() {
+        assert_eq!(action("apigatewayv2", "GetApis"), "apigateway:GET");
+        assert_eq!(
+            action("elasticloadbalancingv2", "DescribeTargetHealth"),
+            "elasticloadbalancing:DescribeTargetHealth"
+        );
+        assert_eq!(
+            action("ec2", "DescribeNetworkAcls"),
+            "ec2:DescribeNetworkAcls"
+        );
+    }
+
+    #[test]
+    fn only_enabled_collectors_are_granted() {
+        let p = policy(["interconnect"], &[]);
+        let actions = p["Statement"][0]["Action"].as_array().unwrap();
+        let actions: Vec<&str> = actions.iter().map(|a| a.as_str().unwrap()).collect();
+        assert_eq!(
+            actions,
+            [
+                "interconnect:ListConnections",
+                "interconnect:ListEnvironments",
+                "sts:GetCallerIdentity"
+            ]
+        );
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn roles_get_an_assume_statement() {
+        let p = policy(
+            ["vpc_links"],
+            &["arn:aws:iam::111122223333:role/r".to_owned()],
+        );
+        let statements = p["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 3);
+        assert_eq!(statements[1]["Action"][0], "apigateway:GET");
+        assert_eq!(
+            statements[2]["Resource"][0],
+            "arn:aws:iam::111122223333:role/r"
+        );
+    }
+}

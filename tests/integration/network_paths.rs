@@ -1,0 +1,409 @@
+//! The network-path inventory end to end: integrations and stages, load
+//! balancers, listeners, target health, endpoint services and connections,
+//! security groups and NACLs — against moto, with the front answering what
+//! moto lacks (endpoint connections, unhealthy targets, the PrivateLink
+//! enforcement field, REST integrations' connectionId).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::harness::{Emulator, config_file, once, promtool_check_metrics, sample};
+
+const US: &str = "us-east-1";
+const EU: &str = "eu-west-1";
+
+fn labels(region: &str) -> String {
+    format!("account=\"123456789012\",region=\"{region}\"")
+}
+
+/// Seeds whole paths in two regions and sets the scenario that breaks some of them in us-east-1.
+fn seeded() -> (Emulator, serde_json::Value) {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US, EU]);
+    let us = &seeded[US];
+    let instances: Vec<&str> = us["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let service = us["endpoint_service_id"].as_str().unwrap();
+    emulator.set_scenario(&json!({
+        "load_balancers": {
+            "us-east-1/orders-nlb": {"privatelink_inbound_rules": "on"},
+            "eu-west-1/orders-nlb": {"privatelink_inbound_rules": "off"},
+            "us-east-1/web-alb": {"state": "active_impaired", "reason": "one AZ impaired"}
+        },
+        "target_health": {
+            "orders-tg": {instances[0]: {"state": "unhealthy", "reason": "Target.FailedHealthChecks", "description": "Health checks failed"}}
+        },
+        "endpoint_connections": {
+            service: [
+                {"vpc_endpoint_id": "vpce-0apigw000000001", "owner": "392220576650", "state": "available"},
+                {"vpc_endpoint_id": "vpce-0rejected00002", "owner": "111122223333", "state": "rejected"},
+                {"vpc_endpoint_id": "vpce-0pending000003", "owner": "444455556666", "state": "pendingAcceptance"}
+            ]
+        }
+    }));
+    (emulator, seeded)
+}
+
+#[test]
+fn every_family_of_the_path_inventory() {
+    let (emulator, seeded) = seeded();
+    let config = config_file(
+        "regions: [us-east-1, eu-west-1]\ncollectors: {interconnect: {enabled: false}}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}\n{text}");
+    let us = &seeded[US];
+    let nlb = us["nlb_arn"].as_str().unwrap();
+    let alb = us["alb_arn"].as_str().unwrap();
+    let l = labels(US);
+
+    // Integrations per stage, stage variables resolved; the HTTP integration's
+    // port comes from the ALB listener it names.
+    let rest = format!(
+        "awsconn_integration_info{{{l},api_id=\"{}\",api_type=\"rest\",stage=\"prod\",vpc_link_id=\"{}\",target=\"orders.internal.example.com\",port=\"443\",protocol=\"https\"}}",
+        us["rest_api"].as_str().unwrap(),
+        us["vpc_links"]["orders-rest-link"].as_str().unwrap()
+    );
+    assert_eq!(sample(&text, &rest), Some(1.0), "{rest}\n{text}");
+    let http = format!(
+        "awsconn_integration_info{{{l},api_id=\"{}\",api_type=\"http\",stage=\"$default\",vpc_link_id=\"{}\",target=\"{}\",port=\"80\",protocol=\"http\"}}",
+        us["http_api"].as_str().unwrap(),
+        us["vpc_links"]["web-http-link"].as_str().unwrap(),
+        us["web_listener"].as_str().unwrap()
+    );
+    assert_eq!(sample(&text, &http), Some(1.0), "{http}\n{text}");
+    // The dev stage lacks a variable the URI needs: a finding, not a failure.
+    let unresolved = format!(
+        "awsconn_integration_unresolved{{{l},api_id=\"{}\",api_type=\"rest\",stage=\"dev\",integration=\"GET /orders\",reason=\"stage variable ordersHost is not defined in stage dev\"}}",
+        us["rest_api"].as_str().unwrap()
+    );
+    assert_eq!(sample(&text, &unresolved), Some(1.0), "{text}");
+
+    // Load balancer states, the deleted one included.
+    let state = |region: &str, arn: &str, kind: &str, s: &str| {
+        format!(
+            "awsconn_load_balancer_state{{{},load_balancer=\"{arn}\",type=\"{kind}\",state=\"{s}\"}}",
+            labels(region)
+        )
+    };
+    assert_eq!(
+        sample(&text, &state(US, nlb, "network", "active")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &state(US, alb, "application", "active_impaired")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, &state(US, alb, "application", "active")),
+        Some(0.0)
+    );
+    let gone = us["gone_nlb_arn"].as_str().unwrap();
+    assert_eq!(
+        sample(&text, &state(US, gone, "", "not_found")),
+        Some(1.0),
+        "{text}"
+    );
+
+    let listener = |arn: &str, port: u16, protocol: &str| {
+        format!(
+            "awsconn_load_balancer_listener_info{{{l},load_balancer=\"{arn}\",port=\"{port}\",protocol=\"{protocol}\"}}"
+        )
+    };
+    assert_eq!(sample(&text, &listener(nlb, 443, "tcp")), Some(1.0));
+    assert_eq!(sample(&text, &listener(alb, 80, "http")), Some(1.0));
+
+    let enforced = |region: &str, arn: &str| {
+        format!(
+            "awsconn_load_balancer_privatelink_inbound_rules_enforced{{{},load_balancer=\"{arn}\"}}",
+            labels(region)
+        )
+    };
+    assert_eq!(sample(&text, &enforced(US, nlb)), Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            &enforced(EU, seeded[EU]["nlb_arn"].as_str().unwrap())
+        ),
+        Some(0.0)
+    );
+
+    // Target health: one unhealthy (the scenario), one unused (a stopped instance), one healthy.
+    let tg = us["orders_tg"].as_str().unwrap();
+    let targets = |region: &str, lb: &str, tg: &str, s: &str| {
+        format!(
+            "awsconn_target_group_targets{{{},load_balancer=\"{lb}\",target_group=\"{tg}\",state=\"{s}\"}}",
+            labels(region)
+        )
+    };
+    assert_eq!(
+        sample(&text, &targets(US, nlb, tg, "healthy")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, &targets(US, nlb, tg, "unhealthy")), Some(1.0));
+    assert_eq!(sample(&text, &targets(US, nlb, tg, "unused")), Some(1.0));
+    assert_eq!(sample(&text, &targets(US, nlb, tg, "draining")), Some(0.0));
+    let reasons = format!(
+        "awsconn_target_group_unhealthy_reasons{{{l},load_balancer=\"{nlb}\",target_group=\"{tg}\",reason=\"Target.FailedHealthChecks\"}}"
+    );
+    assert_eq!(sample(&text, &reasons), Some(1.0), "{text}");
+    // The other region is healthy.
+    let eu = &seeded[EU];
+    let eu_nlb = eu["nlb_arn"].as_str().unwrap();
+    let eu_tg = eu["orders_tg"].as_str().unwrap();
+    assert_eq!(
+        sample(&text, &targets(EU, eu_nlb, eu_tg, "healthy")),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &targets(EU, eu_nlb, eu_tg, "unhealthy")),
+        Some(0.0)
+    );
+    // Per-target series are opt-in.
+    assert!(!text.contains("awsconn_target_health{"));
+
+    // PrivateLink: the service and API Gateway's connections, camelCase states lower-cased.
+    let service = us["endpoint_service_id"].as_str().unwrap();
+    let svc = format!(
+        "awsconn_endpoint_service_state{{{l},service_id=\"{service}\",load_balancer=\"{nlb}\",state=\"available\"}}"
+    );
+    assert_eq!(sample(&text, &svc), Some(1.0), "{text}");
+    let connection = |endpoint: &str, owner: &str, s: &str| {
+        format!(
+            "awsconn_endpoint_connection_state{{{l},service_id=\"{service}\",vpc_endpoint_id=\"{endpoint}\",endpoint_owner=\"{owner}\",state=\"{s}\"}}"
+        )
+    };
+    assert_eq!(
+        sample(
+            &text,
+            &connection("vpce-0apigw000000001", "392220576650", "available")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &connection("vpce-0rejected00002", "111122223333", "rejected")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &connection("vpce-0pending000003", "444455556666", "pendingacceptance")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &connection("vpce-0pending000003", "444455556666", "available")
+        ),
+        Some(0.0)
+    );
+
+    for collector in ["vpc_links", "load_balancers", "endpoints", "network_rules"] {
+        for region in [US, EU] {
+            let s = format!(
+                "awsconn_collector_success{{collector=\"{collector}\",{}}}",
+                labels(region)
+            );
+            assert_eq!(sample(&text, &s), Some(1.0), "{s}");
+        }
+    }
+    promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
+}
+
+#[test]
+fn per_target_health_when_enabled() {
+    let (emulator, seeded) = seeded();
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  load_balancers: {per_target_health: true}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    let us = &seeded[US];
+    let tg = us["orders_tg"].as_str().unwrap();
+    let first = us["instances"][0].as_str().unwrap();
+    let series = format!(
+        "awsconn_target_health{{{},target_group=\"{tg}\",target=\"{first}\",port=\"8080\",state=\"unhealthy\"}}",
+        labels(US)
+    );
+    assert_eq!(sample(&text, &series), Some(1.0), "{text}");
+}
+
+/// The calls one poll makes for a fixed inventory: the minimum the APIs allow.
+#[test]
+fn a_poll_makes_exactly_the_calls_it_needs() {
+    let (emulator, _) = seeded();
+    let before = emulator.requests();
+    let config = config_file("regions: [us-east-1]\n");
+    let (ok, _, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    let after = emulator.requests();
+    let count = |key: &str| after[key].as_u64().unwrap_or(0) - before[key].as_u64().unwrap_or(0);
+    let made: BTreeMap<String, u64> = after
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), count(k)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let expected: BTreeMap<String, u64> = [
+        ("sts:GetCallerIdentity", 1),
+        // API Gateway: one page of each list, then per API (1 REST, 1 HTTP) its resources or integrations and stages.
+        ("apigateway:GetVpcLinks", 1),
+        ("apigateway:GetRestApis", 1),
+        ("apigateway:GetResources", 1),
+        ("apigateway:GetStages", 1),
+        ("apigatewayv2:GetVpcLinks", 1),
+        ("apigatewayv2:GetApis", 1),
+        ("apigatewayv2:GetIntegrations", 1),
+        ("apigatewayv2:GetStages", 1),
+        // ELBv2: one page of load balancers and of target groups; per kept load balancer its
+        // listeners (orders-nlb, web-alb; gone-nlb is gone), per kept target group its health.
+        ("elasticloadbalancing:DescribeLoadBalancers", 1),
+        ("elasticloadbalancing:DescribeListeners", 2),
+        ("elasticloadbalancing:DescribeTargetGroups", 1),
+        ("elasticloadbalancing:DescribeTargetHealth", 2),
+        // EC2: batched by filters.
+        ("ec2:DescribeVpcEndpointServiceConfigurations", 1),
+        ("ec2:DescribeVpcEndpointConnections", 1),
+        ("ec2:DescribeNetworkInterfaces", 2),
+        ("ec2:DescribeSecurityGroups", 1),
+        ("ec2:DescribeNetworkAcls", 1),
+        ("interconnect:ListConnections", 1),
+        ("interconnect:ListEnvironments", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
+    assert_eq!(made, expected);
+}
+
+/// `iam-policy` grants exactly the operations a full poll performs.
+#[test]
+fn iam_policy_matches_the_operations_of_a_full_poll() {
+    let (emulator, _) = seeded();
+    let config = config_file("regions: [us-east-1]\n");
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    // Operations the self-metrics layer saw, as IAM actions.
+    let seen: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("awsconn_aws_api_requests_total{service=\""))
+        .filter_map(|rest| {
+            let (service, rest) = rest.split_once('"')?;
+            let operation = rest.strip_prefix(",operation=\"")?.split('"').next()?;
+            Some(awsconn::aws::iam::action(service, operation))
+        })
+        .collect();
+    let out = std::process::Command::new(crate::harness::EXPORTER)
+        .args(["iam-policy", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let granted: std::collections::BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+        })
+        .collect();
+    // GetManagedPrefixListEntries is only called when a rule references a prefix list.
+    let mut expected = seen.clone();
+    expected.insert("ec2:GetManagedPrefixListEntries".to_owned());
+    assert_eq!(granted, expected, "policy: {policy}");
+}
+
+/// One account denied does not touch another: each account's collectors
+/// report on their own.
+#[test]
+fn a_denied_account_fails_alone() {
+    let emulator = Emulator::start(
+        r#"{"faults": [{"access_key_prefix": "ASIA", "kind": "error", "status": 403, "code": "AccessDenied", "message": "User is not authorized"}]}"#,
+    );
+    emulator.seed(&[US]);
+    let config = config_file(
+        "accounts:\n  - {}\n  - role_arn: arn:aws:iam::111111111111:role/awsconn-read\n    external_id: example\nregions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\naws: {max_attempts: 1}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(!ok, "one account fails");
+    for collector in ["vpc_links", "load_balancers", "endpoints", "network_rules"] {
+        let ambient = format!(
+            "awsconn_collector_success{{collector=\"{collector}\",{}}}",
+            labels(US)
+        );
+        assert_eq!(
+            sample(&text, &ambient),
+            Some(1.0),
+            "{ambient}\n{text}\n{stderr}"
+        );
+        // The denied account is named by its role's account until STS answers.
+        let denied = format!(
+            "awsconn_collector_success{{collector=\"{collector}\",account=\"111111111111\",region=\"us-east-1\"}}"
+        );
+        assert_eq!(sample(&text, &denied), Some(0.0), "{denied}\n{text}");
+    }
+    assert!(text.contains("awsconn_vpc_link_info{account=\"123456789012\""));
+    assert!(!text.contains("awsconn_vpc_link_info{account=\"111111111111\""));
+}
+
+/// A poll that runs past its timeout is cancelled, counted, and keeps no half data.
+#[test]
+fn a_poll_past_its_timeout_is_cancelled_and_counted() {
+    let emulator = Emulator::start(
+        r#"{"faults": [{"service": "elasticloadbalancing", "operation": "DescribeLoadBalancers", "kind": "delay", "seconds": 5}]}"#,
+    );
+    emulator.seed(&[US]);
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  load_balancers: {interval: 60s, timeout: 1s}\n",
+    );
+    let started = std::time::Instant::now();
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(!ok);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "cancelled at its timeout"
+    );
+    let l = labels(US);
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_success{{collector=\"load_balancers\",{l}}}")
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_timeouts_total{{collector=\"load_balancers\",{l}}}")
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_collector_timeouts_total{{collector=\"vpc_links\",{l}}}")
+        ),
+        Some(0.0)
+    );
+    assert!(stderr.contains("timed out"), "{stderr}");
+}
