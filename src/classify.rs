@@ -262,14 +262,34 @@ impl Tally {
     /// Counts one line. Empty lines (after removing the line ending) are not
     /// events and are not counted.
     pub fn add_line(&mut self, line: &[u8]) {
-        if trim_line_end(line).is_empty() {
-            return;
+        if !trim_line_end(line).is_empty() {
+            self.add_event(line);
         }
+    }
+
+    /// Counts one log event (an empty one too: it is still an event read).
+    pub fn add_event(&mut self, line: &[u8]) {
         self.lines += 1;
         match classify_line(line) {
             LineKind::ExecutionFailure(class) => self.classes[class.index()] += 1,
             LineKind::MethodCompleted(status) => *self.statuses.entry(status).or_insert(0) += 1,
             LineKind::Other => {}
+        }
+    }
+
+    /// Counts a line that carries nothing to classify.
+    pub fn add_other_line(&mut self) {
+        self.lines += 1;
+    }
+
+    /// Counts an access-log line with its integration error class and status, where present.
+    pub fn add_access_log_line(&mut self, class: Option<ErrorClass>, status: Option<u16>) {
+        self.lines += 1;
+        if let Some(class) = class {
+            self.classes[class.index()] += 1;
+        }
+        if let Some(status) = status {
+            *self.statuses.entry(status).or_insert(0) += 1;
         }
     }
 

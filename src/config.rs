@@ -59,8 +59,73 @@ pub struct CollectorsConfig {
     pub endpoints: CollectorConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub network_rules: CollectorConfig,
+    #[serde(default)]
+    pub execution_logs: ExecutionLogsConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub interconnect: CollectorConfig,
+}
+
+/// A log group to read besides the ones the REST stages' logging settings name.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraLogGroup {
+    pub log_group: String,
+    pub api_id: String,
+    pub stage: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionLogsConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// How far back the first read of a log group goes.
+    #[serde(default = "default_lookback", deserialize_with = "duration")]
+    pub lookback: Duration,
+    /// How far behind the newest event each read starts again, for events
+    /// CloudWatch delivers late; their ids are remembered for this long.
+    #[serde(default = "default_overlap", deserialize_with = "duration")]
+    pub overlap: Duration,
+    /// Where to keep each log group's position across restarts (optional).
+    #[serde(default)]
+    pub state_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub log_groups: Vec<ExtraLogGroup>,
+}
+
+impl Default for ExecutionLogsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            lookback: default_lookback(),
+            overlap: default_overlap(),
+            state_file: None,
+            log_groups: Vec::new(),
+        }
+    }
+}
+
+fn default_lookback() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_overlap() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+
+impl CollectorsConfig {
+    fn execution_logs_schedule(&self) -> CollectorConfig {
+        CollectorConfig {
+            enabled: self.execution_logs.enabled,
+            interval: self.execution_logs.interval,
+            timeout: self.execution_logs.timeout,
+        }
+    }
 }
 
 impl Default for CollectorsConfig {
@@ -70,6 +135,7 @@ impl Default for CollectorsConfig {
             load_balancers: LoadBalancersConfig::default(),
             endpoints: CollectorConfig::standard(),
             network_rules: CollectorConfig::standard(),
+            execution_logs: ExecutionLogsConfig::default(),
             interconnect: CollectorConfig::standard(),
         }
     }
@@ -287,6 +353,10 @@ impl Config {
         if self.aws.max_concurrent_requests == 0 {
             return Err("aws.max_concurrent_requests: must be at least 1".into());
         }
+        let logs = &self.collectors.execution_logs;
+        if logs.overlap > logs.lookback {
+            return Err("collectors.execution_logs.overlap: must be at most the lookback".into());
+        }
         for (name, c) in self.collectors.iter() {
             if c.interval < Duration::from_secs(1) {
                 return Err(format!("collectors.{name}.interval: must be at least 1s"));
@@ -319,6 +389,7 @@ impl CollectorsConfig {
             ("load_balancers", self.load_balancers.schedule()),
             ("endpoints", self.endpoints),
             ("network_rules", self.network_rules),
+            ("execution_logs", self.execution_logs_schedule()),
             ("interconnect", self.interconnect),
         ]
         .into_iter()

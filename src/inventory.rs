@@ -350,6 +350,24 @@ pub struct NetworkRules {
     pub interfaces: Vec<NetworkInterface>,
 }
 
+/// What the execution-log collector has counted, cumulative since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecutionLogs {
+    /// Per log group: where reading stands.
+    pub cursors: std::collections::BTreeMap<String, crate::logs::LogCursor>,
+    /// Per (api id, stage): the counts.
+    pub counts: std::collections::BTreeMap<(String, String), crate::classify::Tally>,
+    /// Per log group: the stage it belongs to and whether its latest read worked.
+    pub groups: std::collections::BTreeMap<String, LogGroupStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroupStatus {
+    pub api_id: String,
+    pub stage: String,
+    pub ok: bool,
+}
+
 /// Everything known about one scope, one field per collector. `None` means
 /// that collector has not produced data for this scope yet.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -360,6 +378,7 @@ pub struct Inventory {
     pub load_balancing: Option<LoadBalancing>,
     pub endpoint_services: Option<Vec<EndpointService>>,
     pub network_rules: Option<NetworkRules>,
+    pub execution_logs: Option<ExecutionLogs>,
     pub interconnect: Option<Interconnect>,
 }
 

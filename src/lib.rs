@@ -15,6 +15,7 @@ pub mod config;
 pub mod diagnose;
 pub mod inventory;
 pub mod logging;
+pub mod logs;
 pub mod render;
 pub mod resolve;
 pub mod web;

@@ -17,7 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
 use crate::inventory::{
-    Api, EndpointConnection, EndpointService, Interconnect, InterconnectConnection,
+    Api, EndpointConnection, EndpointService, ExecutionLogs, Interconnect, InterconnectConnection,
     InterconnectEnvironment, Inventory, LoadBalancer, LoadBalancing, Scope, TargetHealth, VpcLink,
 };
 use crate::resolve;
@@ -184,6 +184,9 @@ pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
         }
         for service in inventory.endpoint_services.iter().flatten() {
             endpoint_service_families(&mut f, scope, service);
+        }
+        if let Some(logs) = &inventory.execution_logs {
+            execution_log_families(&mut f, scope, logs);
         }
         if let Some(interconnect) = &inventory.interconnect {
             interconnect_families(&mut f, scope, interconnect);
@@ -472,6 +475,58 @@ fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &Endpoint
             "state",
             EndpointConnection::KNOWN_STATES,
             &connection.state,
+        );
+    }
+}
+
+fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs) {
+    for ((api_id, stage), tally) in &logs.counts {
+        let mut base = scope_labels(scope);
+        base.push(("api_id", api_id.clone()));
+        base.push(("stage", stage.clone()));
+        f.add(
+            "awsconn_execution_log_lines",
+            "Execution-log events read (after the server-side filter)",
+            Kind::Counter,
+            base.clone(),
+            tally.lines as f64,
+        );
+        for (class, n) in tally.classes() {
+            let mut labels = base.clone();
+            labels.push(("class", class.as_str().to_owned()));
+            f.add(
+                "awsconn_execution_errors",
+                "Integration failures in the execution log, by class",
+                Kind::Counter,
+                labels,
+                n as f64,
+            );
+        }
+        for (status, n) in &tally.statuses {
+            let mut labels = base.clone();
+            labels.push(("status", status.to_string()));
+            f.add(
+                "awsconn_execution_responses",
+                "Responses in the execution log (Method completed with status), by status",
+                Kind::Counter,
+                labels,
+                *n as f64,
+            );
+        }
+    }
+    for (group, status) in &logs.groups {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("api_id", status.api_id.clone()),
+            ("stage", status.stage.clone()),
+            ("log_group", group.clone()),
+        ]);
+        f.add(
+            "awsconn_execution_log_read_success",
+            "1 if the latest read of the log group succeeded",
+            Kind::Gauge,
+            labels,
+            f64::from(u8::from(status.ok)),
         );
     }
 }

@@ -38,6 +38,7 @@ pub fn operations(collector: &str) -> &'static [(&'static str, &'static str)] {
             ("ec2", "DescribeNetworkAcls"),
             ("ec2", "GetManagedPrefixListEntries"),
         ],
+        "execution_logs" => &[("cloudwatchlogs", "FilterLogEvents")],
         "interconnect" => &[
             ("interconnect", "ListConnections"),
             ("interconnect", "ListEnvironments"),
@@ -52,6 +53,7 @@ pub fn action(service: &str, operation: &str) -> String {
     match service {
         "apigateway" | "apigatewayv2" => "apigateway:GET".to_owned(),
         "elasticloadbalancingv2" => format!("elasticloadbalancing:{operation}"),
+        "cloudwatchlogs" => format!("logs:{operation}"),
         other => format!("{other}:{operation}"),
     }
 }

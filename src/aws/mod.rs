@@ -12,6 +12,7 @@ mod elbv2;
 mod error;
 pub mod iam;
 mod interconnect;
+mod logs;
 mod sts;
 pub mod telemetry;
 
@@ -141,13 +142,16 @@ struct ScopeClients {
     interconnect: aws_sdk_interconnect::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
     account_id: OnceCell<String>,
+    region: String,
     telemetry: ApiTelemetry,
     limits: Arc<ServiceLimits>,
 }
 
 impl AwsScope {
     fn new(config: SdkConfig, telemetry: ApiTelemetry, limits: Arc<ServiceLimits>) -> AwsScope {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let interceptor = TelemetryInterceptor::new(telemetry.clone());
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
@@ -176,6 +180,11 @@ impl AwsScope {
         );
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .build(),
         );
@@ -187,7 +196,9 @@ impl AwsScope {
                 interconnect,
                 elbv2,
                 ec2,
+                logs,
                 account_id: OnceCell::new(),
+                region,
                 telemetry,
                 limits,
             }),
@@ -205,6 +216,11 @@ impl AwsScope {
             })
             .await
             .cloned()
+    }
+
+    /// The region these clients call.
+    pub fn region(&self) -> &str {
+        &self.inner.region
     }
 
     /// The account id if STS has already answered.
@@ -257,6 +273,19 @@ impl AwsScope {
     pub async fn network_rules(&self, query: &NetworkQuery) -> Result<NetworkRules, AwsError> {
         let _slot = self.inner.limits.acquire("ec2").await;
         ec2::network_rules(&self.inner.ec2, query).await
+    }
+
+    /// Log events of a group in `[start_ms, end_ms]`, every page, optionally
+    /// filtered on the server.
+    pub async fn log_events(
+        &self,
+        group: &str,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: Option<&str>,
+    ) -> Result<Vec<crate::logs::LogEvent>, AwsError> {
+        let _slot = self.inner.limits.acquire("cloudwatchlogs").await;
+        logs::events(&self.inner.logs, group, start_ms, end_ms, pattern).await
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

@@ -6,6 +6,7 @@
 //! failure never blanks another's metrics, nor its own previous data.
 
 pub mod endpoints;
+pub mod execution_logs;
 pub mod interconnect;
 pub mod load_balancers;
 pub mod network_rules;
@@ -23,7 +24,8 @@ pub use store::{Exposition, Store, TIMEOUT};
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, Config};
 use crate::inventory::{
-    Api, EndpointService, Interconnect, Inventory, LoadBalancing, NetworkRules, Scope, VpcLink,
+    Api, EndpointService, ExecutionLogs, Interconnect, Inventory, LoadBalancing, NetworkRules,
+    Scope, VpcLink,
 };
 
 /// The part of a scope's inventory that one collector produces.
@@ -34,6 +36,8 @@ pub enum Fragment {
     LoadBalancing(LoadBalancing),
     EndpointServices(Vec<EndpointService>),
     NetworkRules(NetworkRules),
+    /// New counts (added to the totals), new cursors and group statuses (replacing).
+    ExecutionLogs(ExecutionLogs),
     Interconnect(Interconnect),
 }
 
@@ -48,6 +52,16 @@ impl Fragment {
             Fragment::LoadBalancing(lb) => inventory.load_balancing = Some(lb),
             Fragment::EndpointServices(services) => inventory.endpoint_services = Some(services),
             Fragment::NetworkRules(rules) => inventory.network_rules = Some(rules),
+            Fragment::ExecutionLogs(delta) => {
+                let logs = inventory
+                    .execution_logs
+                    .get_or_insert_with(Default::default);
+                logs.cursors.extend(delta.cursors);
+                logs.groups = delta.groups;
+                for (stage, tally) in delta.counts {
+                    logs.counts.entry(stage).or_default().merge(&tally);
+                }
+            }
             Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
         }
     }
@@ -84,6 +98,9 @@ pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, Collector
                 }),
                 "endpoints" => Arc::new(endpoints::Endpoints),
                 "network_rules" => Arc::new(network_rules::NetworkRulesCollector),
+                "execution_logs" => Arc::new(execution_logs::ExecutionLogsCollector::new(
+                    config.collectors.execution_logs.clone(),
+                )),
                 "interconnect" => Arc::new(interconnect::InterconnectCollector),
                 other => unreachable!("collector {other} is configured but not built"),
             };

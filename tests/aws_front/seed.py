@@ -3,6 +3,7 @@
 
 Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --paths ENDPOINT_URL [REGION ...]
+       seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
 
 --paths seeds whole network paths instead (see seed_paths).
 
@@ -155,8 +156,27 @@ def seed_paths(endpoint, region):
     }
 
 
+def put_log_events(endpoint, region, group, path):
+    """Puts the events of a JSON file ([[timestamp_ms, message], ...]) into a log group."""
+    logs = client("logs", endpoint, region)
+    try:
+        logs.create_log_group(logGroupName=group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    stream = f"stream-{len(logs.describe_log_streams(logGroupName=group)['logStreams'])}"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    with open(path) as f:
+        events = sorted(({"timestamp": ts, "message": msg} for ts, msg in json.load(f)), key=lambda e: e["timestamp"])
+    for i in range(0, len(events), 5000):
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[i:i + 5000])
+    return {"put": len(events), "stream": stream}
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--log-events"]:
+        print(json.dumps(put_log_events(*args[1:5])))
+        return
     paths = args[:1] == ["--paths"]
     if paths:
         args = args[1:]

@@ -105,6 +105,23 @@ impl Emulator {
         serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
     }
 
+    /// Puts log events (timestamp in ms, message) into a group, creating it if needed.
+    pub fn put_log_events(&self, region: &str, group: &str, events: &[(i64, String)]) {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        serde_json::to_writer(&mut file, events).unwrap();
+        let out = Command::new(python())
+            .arg(repo().join("tests/aws_front/seed.py"))
+            .args(["--log-events", &self.url, region, group])
+            .arg(file.path())
+            .output()
+            .expect("run seed.py --log-events");
+        assert!(
+            out.status.success(),
+            "seed.py --log-events failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Replaces the front's scenario.
     pub fn set_scenario(&self, scenario: &serde_json::Value) {
         let body = serde_json::to_vec(scenario).unwrap();

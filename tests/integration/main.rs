@@ -6,6 +6,7 @@
 
 mod cli;
 mod demo;
+mod execution_logs;
 mod harness;
 mod interconnect;
 mod network_paths;

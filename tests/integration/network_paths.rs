@@ -281,6 +281,8 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
         ("ec2:DescribeNetworkInterfaces", 2),
         ("ec2:DescribeSecurityGroups", 1),
         ("ec2:DescribeNetworkAcls", 1),
+        // The prod stage logs at INFO: its execution-log group, one page.
+        ("logs:FilterLogEvents", 1),
         ("interconnect:ListConnections", 1),
         ("interconnect:ListEnvironments", 1),
     ]

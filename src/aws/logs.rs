@@ -1,0 +1,42 @@
+//! CloudWatch Logs: FilterLogEvents, every page.
+
+use super::AwsError;
+use crate::logs::LogEvent;
+
+/// The API's maximum events per page.
+const PAGE_SIZE: i32 = 10_000;
+
+pub(super) async fn events(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    start_ms: i64,
+    end_ms: i64,
+    pattern: Option<&str>,
+) -> Result<Vec<LogEvent>, AwsError> {
+    let mut pages = client
+        .filter_log_events()
+        .log_group_name(group)
+        .start_time(start_ms)
+        .end_time(end_ms)
+        .set_filter_pattern(pattern.map(str::to_owned))
+        .limit(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("cloudwatchlogs", "FilterLogEvents", e))?;
+        for e in page.events() {
+            // An event without an id cannot be de-duplicated; without a
+            // timestamp it cannot be placed. Neither happens in practice.
+            let (Some(id), Some(ts)) = (e.event_id(), e.timestamp()) else {
+                continue;
+            };
+            out.push(LogEvent {
+                id: id.to_owned(),
+                timestamp_ms: ts,
+                message: e.message().unwrap_or_default().as_bytes().to_vec(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,359 @@
+//! Execution-log error counts, every event exactly once.
+//!
+//! Reads, for every REST stage with execution logging on, the group
+//! `API-Gateway-Execution-Logs_{apiId}/{stage}` (only the lines it counts:
+//! a server-side filter), for every HTTP API stage whose JSON access-log
+//! format carries `$context.integrationErrorMessage` its access-log group,
+//! and the groups the config names. A group that cannot be read fails alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Collector, Fragment};
+use crate::aws::{AwsError, AwsScope};
+use crate::classify::Tally;
+use crate::config::ExecutionLogsConfig;
+use crate::inventory::{ApiType, ExecutionLogs, Inventory, LogGroupStatus};
+use crate::logs::{self, EXECUTION_LOG_FILTER, LineFormat, LogCursor};
+
+/// One log group to read and what its lines are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    pub group: String,
+    pub api_id: String,
+    pub stage: String,
+    pub format: LineFormat,
+}
+
+/// The log groups of a scope's stages, plus the configured ones.
+pub fn sources(known: &Inventory, extra: &[crate::config::ExtraLogGroup]) -> Vec<LogSource> {
+    let mut out = Vec::new();
+    for api in known.apis.iter().flatten() {
+        for stage in &api.stages {
+            match api.api_type {
+                ApiType::Rest => {
+                    if matches!(stage.logging_level.as_deref(), Some("info" | "error")) {
+                        out.push(LogSource {
+                            group: format!("API-Gateway-Execution-Logs_{}/{}", api.id, stage.name),
+                            api_id: api.id.clone(),
+                            stage: stage.name.clone(),
+                            format: LineFormat::Execution,
+                        });
+                    }
+                }
+                ApiType::Http => {
+                    let group = stage.access_log_arn.as_deref().and_then(log_group_of_arn);
+                    let format = stage
+                        .access_log_format
+                        .as_deref()
+                        .and_then(logs::access_log_keys);
+                    if let (Some(group), Some(format)) = (group, format) {
+                        out.push(LogSource {
+                            group,
+                            api_id: api.id.clone(),
+                            stage: stage.name.clone(),
+                            format,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for e in extra {
+        if !out.iter().any(|s| s.group == e.log_group) {
+            out.push(LogSource {
+                group: e.log_group.clone(),
+                api_id: e.api_id.clone(),
+                stage: e.stage.clone(),
+                format: LineFormat::Execution,
+            });
+        }
+    }
+    out
+}
+
+/// `arn:aws:logs:region:account:log-group:NAME[:*]` -> `NAME`.
+pub fn log_group_of_arn(arn: &str) -> Option<String> {
+    let rest = arn.split_once(":log-group:")?.1;
+    let name = rest.strip_suffix(":*").unwrap_or(rest);
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The state file: each log group's cursor, by account and region.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    /// "account/region" -> log group -> cursor.
+    scopes: BTreeMap<String, BTreeMap<String, LogCursor>>,
+}
+
+fn load_state(path: &Path) -> StateFile {
+    match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
+            Ok(state) if state.version == 1 => state,
+            Ok(_) | Err(_) => {
+                tracing::warn!(path = %path.display(), "the execution-log state file is unreadable; starting afresh from the lookback");
+                StateFile::default()
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile::default(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the execution-log state file; starting afresh from the lookback");
+            StateFile::default()
+        }
+    }
+}
+
+/// Writes the state atomically: a reader sees the old file or the new one, never half.
+fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec(state).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&tmp, path)
+}
+
+pub struct ExecutionLogsCollector {
+    config: ExecutionLogsConfig,
+    /// Cursors from the state file, for groups this process has not read yet.
+    saved: Mutex<StateFile>,
+    /// The last read error per group, so a persistent one is logged once.
+    errors: Mutex<BTreeMap<String, String>>,
+}
+
+impl ExecutionLogsCollector {
+    pub fn new(config: ExecutionLogsConfig) -> Self {
+        let saved = config
+            .state_file
+            .as_deref()
+            .map(load_state)
+            .unwrap_or_default();
+        Self {
+            config,
+            saved: Mutex::new(saved),
+            errors: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn state_path(&self) -> Option<&PathBuf> {
+        self.config.state_file.as_ref()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Collector for ExecutionLogsCollector {
+    fn name(&self) -> &'static str {
+        "execution_logs"
+    }
+
+    fn stage(&self) -> u8 {
+        1
+    }
+
+    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
+        let account = aws.account_id().await?;
+        let scope_key = format!("{account}/{}", aws.region());
+        let previous = known.execution_logs.clone().unwrap_or_default();
+        let saved: BTreeMap<String, LogCursor> = self
+            .saved
+            .lock()
+            .map(|s| s.scopes.get(&scope_key).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        let lookback = i64::try_from(self.config.lookback.as_millis()).unwrap_or(i64::MAX);
+        let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
+
+        let mut delta = ExecutionLogs::default();
+        let mut all_cursors = previous.cursors.clone();
+        for source in sources(known, &self.config.log_groups) {
+            let mut cursor = previous
+                .cursors
+                .get(&source.group)
+                .or_else(|| saved.get(&source.group))
+                .cloned()
+                .unwrap_or_default();
+            let (start, end) = logs::read_range(Some(&cursor), now_ms(), lookback, overlap);
+            let pattern =
+                matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
+            let read = aws.log_events(&source.group, start, end, pattern).await;
+            let ok = match read {
+                Ok(events) => {
+                    let mut tally = Tally::new();
+                    logs::absorb(&mut cursor, &events, &source.format, overlap, &mut tally);
+                    delta
+                        .counts
+                        .entry((source.api_id.clone(), source.stage.clone()))
+                        .or_default()
+                        .merge(&tally);
+                    all_cursors.insert(source.group.clone(), cursor.clone());
+                    delta.cursors.insert(source.group.clone(), cursor);
+                    if let Ok(mut errors) = self.errors.lock() {
+                        errors.remove(&source.group);
+                    }
+                    true
+                }
+                Err(error) => {
+                    let text = error.to_string();
+                    let repeated = self
+                        .errors
+                        .lock()
+                        .map(|mut e| {
+                            e.insert(source.group.clone(), text.clone()).as_deref()
+                                == Some(text.as_str())
+                        })
+                        .unwrap_or(false);
+                    if repeated {
+                        tracing::debug!(log_group = %source.group, %error, "cannot read the log group again");
+                    } else {
+                        tracing::warn!(log_group = %source.group, %error, "cannot read the log group; its counts stay as they were");
+                    }
+                    false
+                }
+            };
+            delta.groups.insert(
+                source.group.clone(),
+                LogGroupStatus {
+                    api_id: source.api_id,
+                    stage: source.stage,
+                    ok,
+                },
+            );
+        }
+
+        if let Some(path) = self.state_path() {
+            let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+            saved.version = 1;
+            saved.scopes.insert(scope_key, all_cursors);
+            if let Err(e) = save_state(path, &saved) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the execution-log state file");
+            }
+        }
+        Ok(Fragment::ExecutionLogs(delta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Api, Stage};
+
+    #[test]
+    fn log_group_names_from_arns() {
+        assert_eq!(
+            log_group_of_arn("arn:aws:logs:us-east-1:123456789012:log-group:/aws/http/web:*")
+                .as_deref(),
+            Some("/aws/http/web")
+        );
+        assert_eq!(
+            log_group_of_arn("arn:aws:logs:us-east-1:1:log-group:g").as_deref(),
+            Some("g")
+        );
+        assert_eq!(log_group_of_arn("arn:aws:firehose:x"), None);
+    }
+
+    #[test]
+    fn sources_follow_the_stage_settings() {
+        let stage =
+            |name: &str, level: Option<&str>, arn: Option<&str>, format: Option<&str>| Stage {
+                name: name.into(),
+                logging_level: level.map(str::to_owned),
+                access_log_arn: arn.map(str::to_owned),
+                access_log_format: format.map(str::to_owned),
+                ..Default::default()
+            };
+        let inventory = Inventory {
+            apis: Some(vec![
+                Api {
+                    id: "rest1".into(),
+                    name: "r".into(),
+                    api_type: ApiType::Rest,
+                    integrations: vec![],
+                    stages: vec![
+                        stage("prod", Some("info"), None, None),
+                        stage("dev", Some("off"), None, None),
+                    ],
+                },
+                Api {
+                    id: "http1".into(),
+                    name: "h".into(),
+                    api_type: ApiType::Http,
+                    integrations: vec![],
+                    stages: vec![
+                        stage(
+                            "$default",
+                            None,
+                            Some("arn:aws:logs:us-east-1:1:log-group:web-access"),
+                            Some(r#"{"e":"$context.integrationErrorMessage"}"#),
+                        ),
+                        stage(
+                            "clf",
+                            None,
+                            Some("arn:aws:logs:us-east-1:1:log-group:clf"),
+                            Some("$context.requestId"),
+                        ),
+                    ],
+                },
+            ]),
+            ..Default::default()
+        };
+        let extra = [crate::config::ExtraLogGroup {
+            log_group: "custom".into(),
+            api_id: "x".into(),
+            stage: "y".into(),
+        }];
+        let groups: Vec<String> = sources(&inventory, &extra)
+            .into_iter()
+            .map(|s| s.group)
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                "API-Gateway-Execution-Logs_rest1/prod",
+                "web-access",
+                "custom"
+            ]
+        );
+    }
+
+    #[test]
+    fn state_file_round_trip_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let mut state = StateFile {
+            version: 1,
+            ..Default::default()
+        };
+        state
+            .scopes
+            .entry("1/us-east-1".into())
+            .or_default()
+            .insert(
+                "g".into(),
+                LogCursor {
+                    position_ms: 42,
+                    recent_ids: [("id".to_owned(), 42)].into(),
+                },
+            );
+        save_state(&path, &state).unwrap();
+        assert_eq!(load_state(&path).scopes, state.scopes);
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert!(load_state(&path).scopes.is_empty());
+        assert!(
+            load_state(&dir.path().join("missing.json"))
+                .scopes
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Execution-log counts against moto's CloudWatch Logs: exactly what was
+//! written, across pages, polls, late arrivals and restarts.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::harness::{Emulator, Server, config_file, once, sample, wait_for};
+
+const US: &str = "us-east-1";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// What a batch of events should add to the counters.
+#[derive(Default, Debug, Clone, PartialEq)]
+struct Expected {
+    lines: u64,
+    classes: std::collections::BTreeMap<&'static str, u64>,
+    statuses: std::collections::BTreeMap<u16, u64>,
+}
+
+/// A realistic batch: every class with each prefix form, responses, lines
+/// that only mention a message, and `filler` benign lines (to cross pages).
+fn batch(seq: &mut u64, base_ms: i64, filler: usize) -> (Vec<(i64, String)>, Expected) {
+    let failures: [(&str, &str); 8] = [
+        (
+            "vpc_link_internal",
+            "Execution failed due to configuration error: There was an internal error while executing your request",
+        ),
+        (
+            "tls_hostname_mismatch",
+            "Execution failed due to configuration error: Host name 'orders.internal' does not match the certificate subject provided by the peer (CN=*.example.net)",
+        ),
+        (
+            "tls_untrusted_certificate",
+            "Execution failed due to configuration error: PKIX path building failed: unable to find valid certification path to requested target",
+        ),
+        (
+            "tls_key_mismatch",
+            "Execution failed due to configuration error: Cannot verify ECDH ServerKeyExchange signature",
+        ),
+        (
+            "invalid_http_response",
+            "Execution failed due to configuration error: Not a valid protocol version: HTTP/1.1",
+        ),
+        (
+            "config_other",
+            "Execution failed due to configuration error: Invalid endpoint address",
+        ),
+        ("target_reset", "Execution failed due to an internal error"),
+        (
+            "integration_timeout",
+            "Execution failed due to a timeout error",
+        ),
+    ];
+    let mut events = Vec::new();
+    let mut expected = Expected::default();
+    let mut push = |events: &mut Vec<(i64, String)>, message: String| {
+        *seq += 1;
+        events.push((base_ms + (*seq % 1000) as i64, message));
+    };
+    for (i, (class, message)) in failures.iter().enumerate() {
+        let prefix = match i % 3 {
+            0 => format!("({:08x}-1111-2222-3333-444455556666) ", i),
+            1 => "(PDS1PEC4oAMFpyA=) ".to_owned(),
+            _ => "Thu Aug 04 17:48:21 UTC 2022 : ".to_owned(),
+        };
+        push(&mut events, format!("{prefix}{message}"));
+        *expected.classes.entry(class).or_default() += 1;
+        push(
+            &mut events,
+            format!("{prefix}Method completed with status: 500"),
+        );
+        *expected.statuses.entry(500).or_default() += 1;
+    }
+    push(&mut events, "(x) Endpoint response body before transformations: Execution failed due to a timeout error".to_owned());
+    push(
+        &mut events,
+        "(y) Method completed with status: 200".to_owned(),
+    );
+    *expected.statuses.entry(200).or_default() += 1;
+    for i in 0..filler {
+        push(
+            &mut events,
+            format!("(f{i}) Method completed with status: 200"),
+        );
+        *expected.statuses.entry(200).or_default() += 1;
+    }
+    expected.lines = events.len() as u64;
+    (events, expected)
+}
+
+fn add(a: &Expected, b: &Expected) -> Expected {
+    let mut out = a.clone();
+    out.lines += b.lines;
+    for (k, v) in &b.classes {
+        *out.classes.entry(k).or_default() += v;
+    }
+    for (k, v) in &b.statuses {
+        *out.statuses.entry(*k).or_default() += v;
+    }
+    out
+}
+
+fn check(text: &str, api: &str, expected: &Expected) -> Result<(), String> {
+    let base = format!("account=\"123456789012\",region=\"{US}\",api_id=\"{api}\",stage=\"prod\"");
+    let lines = sample(
+        text,
+        &format!("awsconn_execution_log_lines_total{{{base}}}"),
+    );
+    if lines != Some(expected.lines as f64) {
+        return Err(format!("lines {lines:?}, want {}", expected.lines));
+    }
+    for class in [
+        "vpc_link_internal",
+        "tls_hostname_mismatch",
+        "tls_untrusted_certificate",
+        "tls_key_mismatch",
+        "invalid_http_response",
+        "config_other",
+        "target_reset",
+        "integration_timeout",
+        "other",
+    ] {
+        let got = sample(
+            text,
+            &format!("awsconn_execution_errors_total{{{base},class=\"{class}\"}}"),
+        );
+        let want = expected.classes.get(class).copied().unwrap_or(0) as f64;
+        if got != Some(want) {
+            return Err(format!("{class}: {got:?}, want {want}"));
+        }
+    }
+    for (status, want) in &expected.statuses {
+        let got = sample(
+            text,
+            &format!("awsconn_execution_responses_total{{{base},status=\"{status}\"}}"),
+        );
+        if got != Some(*want as f64) {
+            return Err(format!("status {status}: {got:?}, want {want}"));
+        }
+    }
+    Ok(())
+}
+
+fn config(state: &std::path::Path, interval: &str) -> tempfile::NamedTempFile {
+    config_file(&format!(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {{enabled: false}}\n  execution_logs: {{interval: {interval}, timeout: 1s, lookback: 30m, overlap: 10m, state_file: {}}}\n",
+        state.display()
+    ))
+}
+
+#[test]
+fn counts_are_exact_across_pages_late_arrivals_and_restarts() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let api = seeded[US]["rest_api"].as_str().unwrap();
+    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut seq = 0;
+
+    // More events than one FilterLogEvents page (10,000).
+    let start = now_ms() - 5 * 60_000;
+    let (events, first) = batch(&mut seq, start, 10_050);
+    emulator.put_log_events(US, &group, &events);
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    check(&text, api, &first).unwrap_or_else(|e| panic!("first run: {e}"));
+    let read_ok = format!(
+        "awsconn_execution_log_read_success{{account=\"123456789012\",region=\"{US}\",api_id=\"{api}\",stage=\"prod\",log_group=\"{group}\"}}"
+    );
+    assert_eq!(sample(&text, &read_ok), Some(1.0));
+
+    // While the exporter is down: new events, and late ones with timestamps
+    // older than the newest already counted (inside the overlap window).
+    let (late, late_expected) = batch(&mut seq, start - 60_000, 0);
+    let (events, second) = batch(&mut seq, now_ms() - 60_000, 5);
+    emulator.put_log_events(US, &group, &late);
+    emulator.put_log_events(US, &group, &events);
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    // The restarted exporter counts only what it had not counted before.
+    check(&text, api, &add(&late_expected, &second))
+        .unwrap_or_else(|e| panic!("after restart: {e}"));
+
+    // Nothing new: nothing counted.
+    let (ok, text, _) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok);
+    check(
+        &text,
+        api,
+        &Expected {
+            lines: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("idle: {e}"));
+}
+
+#[test]
+fn serve_accumulates_every_event_once_over_many_polls() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let api = seeded[US]["rest_api"].as_str().unwrap().to_owned();
+    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir.path().join("state.json"), "1s");
+    let mut seq = 0;
+    let (events, first) = batch(&mut seq, now_ms() - 120_000, 20);
+    emulator.put_log_events(US, &group, &events);
+    let server = Server::start(&emulator.url, config.path(), &[]);
+    wait_for("the first batch", Duration::from_secs(30), || {
+        check(&server.metrics(), &api, &first).ok()
+    });
+
+    let (events, second) = batch(&mut seq, now_ms() - 150_000, 7);
+    emulator.put_log_events(US, &group, &events);
+    let total = add(&first, &second);
+    wait_for("both batches", Duration::from_secs(30), || {
+        check(&server.metrics(), &api, &total).ok()
+    });
+    // Several more polls re-read the overlap window: still counted once.
+    std::thread::sleep(Duration::from_millis(3000));
+    check(&server.metrics(), &api, &total).unwrap();
+}
+
+#[test]
+fn a_missing_log_group_fails_alone() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let api = seeded[US]["rest_api"].as_str().unwrap();
+    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
+    let mut seq = 0;
+    let (events, first) = batch(&mut seq, now_ms() - 60_000, 0);
+    emulator.put_log_events(US, &group, &events);
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  execution_logs:\n    log_groups:\n      - {log_group: gone-group, api_id: legacy, stage: prod}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "the collector succeeds: {stderr}");
+    check(&text, api, &first).unwrap();
+    let gone = format!(
+        "awsconn_execution_log_read_success{{account=\"123456789012\",region=\"{US}\",api_id=\"legacy\",stage=\"prod\",log_group=\"gone-group\"}}"
+    );
+    assert_eq!(sample(&text, &gone), Some(0.0), "{text}");
+    assert!(stderr.contains("gone-group"), "{stderr}");
+}
