@@ -61,8 +61,72 @@ pub struct CollectorsConfig {
     pub network_rules: CollectorConfig,
     #[serde(default)]
     pub execution_logs: ExecutionLogsConfig,
+    #[serde(default)]
+    pub cloudwatch: CloudWatchConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub interconnect: CollectorConfig,
+}
+
+/// A CloudWatch metric to fetch besides the default set.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraMetric {
+    pub namespace: String,
+    pub metric: String,
+    /// `Sum`, `Average`, `Minimum`, `Maximum`, `SampleCount`, `p99`, ...
+    pub stat: String,
+    #[serde(default)]
+    pub dimensions: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// The statistics' period.
+    #[serde(default = "default_period", deserialize_with = "duration")]
+    pub period: Duration,
+    /// How long CloudWatch needs to aggregate a period; newer data is not read.
+    #[serde(default = "default_delay", deserialize_with = "duration")]
+    pub delay: Duration,
+    /// How far back to look for the newest datapoint (sparse metrics).
+    #[serde(default = "default_cw_lookback", deserialize_with = "duration")]
+    pub lookback: Duration,
+    /// Fetch the default metric set for the resources found.
+    #[serde(default = "yes")]
+    pub default_metrics: bool,
+    #[serde(default)]
+    pub metrics: Vec<ExtraMetric>,
+}
+
+impl Default for CloudWatchConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            period: default_period(),
+            delay: default_delay(),
+            lookback: default_cw_lookback(),
+            default_metrics: true,
+            metrics: Vec::new(),
+        }
+    }
+}
+
+fn default_period() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_delay() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_cw_lookback() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// A log group to read besides the ones the REST stages' logging settings name.
@@ -136,6 +200,7 @@ impl Default for CollectorsConfig {
             endpoints: CollectorConfig::standard(),
             network_rules: CollectorConfig::standard(),
             execution_logs: ExecutionLogsConfig::default(),
+            cloudwatch: CloudWatchConfig::default(),
             interconnect: CollectorConfig::standard(),
         }
     }
@@ -353,6 +418,17 @@ impl Config {
         if self.aws.max_concurrent_requests == 0 {
             return Err("aws.max_concurrent_requests: must be at least 1".into());
         }
+        let cw = &self.collectors.cloudwatch;
+        let period = cw.period.as_secs();
+        if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period.is_multiple_of(60))) {
+            return Err(
+                "collectors.cloudwatch.period: must be 1s, 5s, 10s, 30s or a multiple of 60s"
+                    .into(),
+            );
+        }
+        if cw.lookback < cw.period {
+            return Err("collectors.cloudwatch.lookback: must be at least the period".into());
+        }
         let logs = &self.collectors.execution_logs;
         if logs.overlap > logs.lookback {
             return Err("collectors.execution_logs.overlap: must be at most the lookback".into());
@@ -390,6 +466,14 @@ impl CollectorsConfig {
             ("endpoints", self.endpoints),
             ("network_rules", self.network_rules),
             ("execution_logs", self.execution_logs_schedule()),
+            (
+                "cloudwatch",
+                CollectorConfig {
+                    enabled: self.cloudwatch.enabled,
+                    interval: self.cloudwatch.interval,
+                    timeout: self.cloudwatch.timeout,
+                },
+            ),
             ("interconnect", self.interconnect),
         ]
         .into_iter()
@@ -507,6 +591,14 @@ mod tests {
                 "at least 1s",
             ),
             ("regions: [us-east-1]\naws: {max_attempts: 0}", "at least 1"),
+            (
+                "regions: [us-east-1]\ncollectors: {cloudwatch: {period: 90s}}",
+                "multiple of 60s",
+            ),
+            (
+                "regions: [us-east-1]\ncollectors: {execution_logs: {lookback: 1m, overlap: 5m}}",
+                "at most the lookback",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

@@ -379,6 +379,8 @@ pub struct Inventory {
     pub endpoint_services: Option<Vec<EndpointService>>,
     pub network_rules: Option<NetworkRules>,
     pub execution_logs: Option<ExecutionLogs>,
+    /// CloudWatch metrics and their newest complete value.
+    pub cloudwatch: Option<Vec<(crate::cloudwatch::MetricQuery, f64)>>,
     pub interconnect: Option<Interconnect>,
 }
 

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod classify;
 pub mod cli;
+pub mod cloudwatch;
 pub mod collect;
 pub mod commands;
 pub mod config;

@@ -621,10 +621,59 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
     );
 }
 
+/// A family whose name and label names come from data: CloudWatch metrics
+/// (`awsconn_cloudwatch_<namespace>_<metric>_<stat>`, dimensions as labels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicFamily {
+    pub name: String,
+    pub help: String,
+    pub samples: Vec<(Vec<(String, String)>, f64)>,
+}
+
+/// The CloudWatch families of a snapshot, one per metric name across scopes.
+pub fn dynamic_families(snapshot: &Snapshot) -> Vec<DynamicFamily> {
+    let mut by_name: BTreeMap<String, DynamicFamily> = BTreeMap::new();
+    for (scope, inventory) in &snapshot.inventories {
+        for (query, value) in inventory.cloudwatch.iter().flatten() {
+            let name = query.metric_name();
+            let family = by_name
+                .entry(name.clone())
+                .or_insert_with(|| DynamicFamily {
+                    name,
+                    help: format!(
+                        "CloudWatch {} {} ({}), newest complete period",
+                        query.namespace, query.metric, query.stat
+                    ),
+                    samples: Vec::new(),
+                });
+            let mut labels = vec![
+                ("account".to_owned(), scope.account.clone()),
+                ("region".to_owned(), scope.region.clone()),
+            ];
+            for (k, v) in &query.dimensions {
+                let key = crate::cloudwatch::snake_case(k);
+                // A dimension named like a scope label keeps both, distinguishable.
+                let key = if key == "account" || key == "region" {
+                    format!("dimension_{key}")
+                } else {
+                    key
+                };
+                labels.push((key, v.clone()));
+            }
+            // Label sets must be unique within a family.
+            if !family.samples.iter().any(|(l, _)| *l == labels) {
+                family.samples.push((labels, *value));
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
 /// Encodes snapshot families, with the families registered in `live`, as
 /// Prometheus text (format 0.0.4).
-pub fn encode(families: Vec<Family>, live: &mut Registry) -> String {
+pub fn encode(families: Vec<Family>, dynamic: Vec<DynamicFamily>, live: &mut Registry) -> String {
     live.register_collector(Box::new(FrozenFamilies(families)));
+    live.register_collector(Box::new(FrozenDynamic(dynamic)));
     let mut out = String::new();
     // Writing into a String cannot fail; an error here would be a bug in a
     // label encoder, and an empty page is better than a crashed exporter.
@@ -632,6 +681,22 @@ pub fn encode(families: Vec<Family>, live: &mut Registry) -> String {
         tracing::error!(error = %e, "encoding the exposition failed");
     }
     out
+}
+
+#[derive(Debug)]
+struct FrozenDynamic(Vec<DynamicFamily>);
+
+impl Collector for FrozenDynamic {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &self.0 {
+            let mut metric =
+                encoder.encode_descriptor(&family.name, &family.help, None, MetricType::Gauge)?;
+            for (labels, value) in &family.samples {
+                ConstGauge::new(*value).encode(metric.encode_family(labels)?)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -747,7 +812,11 @@ mod tests {
             version: "1.2.3",
             revision: "abc",
         };
-        encode(families(&snapshot(), &build), &mut Registry::default())
+        encode(
+            families(&snapshot(), &build),
+            vec![],
+            &mut Registry::default(),
+        )
     }
 
     fn value_of(text: &str, series: &str) -> Option<String> {
@@ -933,7 +1002,7 @@ mod tests {
                 value: 3.0,
             }],
         }];
-        let t = encode(families, &mut Registry::default());
+        let t = encode(families, vec![], &mut Registry::default());
         assert!(
             t.contains("# TYPE awsconn_example_events_total counter"),
             "{t}"
@@ -942,5 +1011,51 @@ mod tests {
             t.contains("awsconn_example_events_total{a=\"b\\\"c\"} 3"),
             "{t}"
         );
+    }
+}
+
+#[cfg(test)]
+mod dynamic_tests {
+    use super::*;
+    use crate::cloudwatch::MetricQuery;
+
+    #[test]
+    fn cloudwatch_metrics_become_snake_case_families() {
+        let scope = Scope {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let query = MetricQuery {
+            namespace: "AWS/PrivateLinkServices".into(),
+            metric: "RstPacketsSent".into(),
+            stat: "Sum".into(),
+            dimensions: vec![("Service Id".into(), "vpce-svc-1".into())],
+        };
+        let mut inventories = BTreeMap::new();
+        inventories.insert(
+            scope,
+            Inventory {
+                cloudwatch: Some(vec![(query, 7.0)]),
+                ..Default::default()
+            },
+        );
+        let snapshot = Snapshot {
+            inventories,
+            ..Default::default()
+        };
+        let text = encode(
+            vec![],
+            dynamic_families(&snapshot),
+            &mut Registry::default(),
+        );
+        assert!(
+            text.contains(
+                "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum gauge"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum{account=\"123456789012\",region=\"us-east-1\",service_id=\"vpce-svc-1\"} 7"
+        ), "{text}");
     }
 }

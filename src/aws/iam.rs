@@ -39,6 +39,7 @@ pub fn operations(collector: &str) -> &'static [(&'static str, &'static str)] {
             ("ec2", "GetManagedPrefixListEntries"),
         ],
         "execution_logs" => &[("cloudwatchlogs", "FilterLogEvents")],
+        "cloudwatch" => &[("cloudwatch", "GetMetricData")],
         "interconnect" => &[
             ("interconnect", "ListConnections"),
             ("interconnect", "ListEnvironments"),

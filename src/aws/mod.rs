@@ -7,6 +7,7 @@
 
 mod apigateway;
 mod apigatewayv2;
+mod cloudwatch;
 mod ec2;
 mod elbv2;
 mod error;
@@ -143,6 +144,7 @@ struct ScopeClients {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
     account_id: OnceCell<String>,
     region: String,
     telemetry: ApiTelemetry,
@@ -185,6 +187,11 @@ impl AwsScope {
         );
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .build(),
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .build(),
         );
@@ -197,6 +204,7 @@ impl AwsScope {
                 elbv2,
                 ec2,
                 logs,
+                cloudwatch,
                 account_id: OnceCell::new(),
                 region,
                 telemetry,
@@ -286,6 +294,26 @@ impl AwsScope {
     ) -> Result<Vec<crate::logs::LogEvent>, AwsError> {
         let _slot = self.inner.limits.acquire("cloudwatchlogs").await;
         logs::events(&self.inner.logs, group, start_ms, end_ms, pattern).await
+    }
+
+    /// The newest complete datapoint of each query (GetMetricData, 500 queries a call).
+    pub async fn metric_values(
+        &self,
+        queries: &[crate::cloudwatch::MetricQuery],
+        start_s: i64,
+        end_s: i64,
+        period_s: i32,
+    ) -> Result<Vec<Option<f64>>, AwsError> {
+        let _slot = self.inner.limits.acquire("cloudwatch").await;
+        cloudwatch::newest_values(
+            &self.inner.cloudwatch,
+            &self.inner.telemetry,
+            queries,
+            start_s,
+            end_s,
+            period_s,
+        )
+        .await
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

@@ -77,6 +77,7 @@ pub struct ApiTelemetry {
     requests: Family<CallLabels, Counter>,
     durations: Family<OperationLabels, Histogram, fn() -> Histogram>,
     skipped: Family<SkippedLabels, Counter>,
+    metrics_requested: Counter,
 }
 
 impl Default for ApiTelemetry {
@@ -85,6 +86,7 @@ impl Default for ApiTelemetry {
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram),
             skipped: Family::default(),
+            metrics_requested: Counter::default(),
         }
     }
 }
@@ -126,6 +128,11 @@ impl ApiTelemetry {
             .inc();
     }
 
+    /// Counts metrics requested from CloudWatch GetMetricData (what it bills).
+    pub fn metrics_requested(&self, n: u64) {
+        self.metrics_requested.inc_by(n);
+    }
+
     /// How many attempts of `service`/`operation` ended with `outcome`.
     pub fn count(&self, service: &str, operation: &str, outcome: Outcome) -> u64 {
         self.requests
@@ -149,6 +156,11 @@ impl ApiTelemetry {
             "awsconn_aws_api_request_duration_seconds",
             "Duration of AWS API request attempts",
             self.durations.clone(),
+        );
+        registry.register(
+            "awsconn_cloudwatch_metrics_requested",
+            "Metrics requested from CloudWatch GetMetricData, what CloudWatch bills",
+            self.metrics_requested.clone(),
         );
         registry.register(
             "awsconn_aws_incomplete_items",

@@ -5,6 +5,7 @@
 //! the last good fragment of every collector and scope, so one collector's
 //! failure never blanks another's metrics, nor its own previous data.
 
+pub mod cloudwatch;
 pub mod endpoints;
 pub mod execution_logs;
 pub mod interconnect;
@@ -38,6 +39,7 @@ pub enum Fragment {
     NetworkRules(NetworkRules),
     /// New counts (added to the totals), new cursors and group statuses (replacing).
     ExecutionLogs(ExecutionLogs),
+    CloudWatch(Vec<(crate::cloudwatch::MetricQuery, f64)>),
     Interconnect(Interconnect),
 }
 
@@ -62,6 +64,7 @@ impl Fragment {
                     logs.counts.entry(stage).or_default().merge(&tally);
                 }
             }
+            Fragment::CloudWatch(values) => inventory.cloudwatch = Some(values),
             Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
         }
     }
@@ -98,6 +101,9 @@ pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, Collector
                 }),
                 "endpoints" => Arc::new(endpoints::Endpoints),
                 "network_rules" => Arc::new(network_rules::NetworkRulesCollector),
+                "cloudwatch" => Arc::new(cloudwatch::CloudWatch {
+                    config: config.collectors.cloudwatch.clone(),
+                }),
                 "execution_logs" => Arc::new(execution_logs::ExecutionLogsCollector::new(
                     config.collectors.execution_logs.clone(),
                 )),

@@ -206,10 +206,12 @@ impl Store {
     }
 
     fn publish(&self, state: &State) {
-        let families = render::families(&self.snapshot_of(state), &self.build);
+        let snapshot = self.snapshot_of(state);
+        let families = render::families(&snapshot, &self.build);
+        let dynamic = render::dynamic_families(&snapshot);
         let mut registry = Registry::default();
         self.telemetry.register(&mut registry);
-        let text = render::encode(families, &mut registry);
+        let text = render::encode(families, dynamic, &mut registry);
         let gzip = gzip(text.as_bytes());
         self.published.store(Arc::new(Exposition {
             text: Bytes::from(text),

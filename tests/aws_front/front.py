@@ -29,6 +29,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import cloudwatch
 import interconnect
 import patches
 
@@ -318,6 +319,10 @@ def make_handler(front):
             if service == "interconnect":
                 # moto has no Interconnect: the front is the service.
                 return self.send(*interconnect.answer(front.scenario, region, self.command, self.path, self.headers, body))
+            if service == "monitoring":
+                translated = cloudwatch.answer(front.forward, self.command, self.path, self.headers, body)
+                if translated is not None:
+                    return self.send(*translated)
             if service == "ec2" and operation == "DescribeVpcEndpointConnections":
                 # moto does not implement it (HTML 500): answered from the scenario.
                 return self.send(*patches.endpoint_connections(front.scenario, query_params(self.path, self.headers, body)))

@@ -4,6 +4,7 @@
 Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --paths ENDPOINT_URL [REGION ...]
        seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
+       seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
 
 --paths seeds whole network paths instead (see seed_paths).
 
@@ -172,8 +173,26 @@ def put_log_events(endpoint, region, group, path):
     return {"put": len(events), "stream": stream}
 
 
+def put_metric_data(endpoint, region, path):
+    """Puts datapoints from a JSON file: [{"namespace", "metric", "dimensions": {..}, "timestamp", "value"}]."""
+    cw = client("cloudwatch", endpoint, region)
+    with open(path) as f:
+        points = json.load(f)
+    for p in points:
+        cw.put_metric_data(Namespace=p["namespace"], MetricData=[{
+            "MetricName": p["metric"],
+            "Dimensions": [{"Name": k, "Value": v} for k, v in p.get("dimensions", {}).items()],
+            "Timestamp": p["timestamp"],
+            "Value": p["value"],
+        }])
+    return {"put": len(points)}
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--metric-data"]:
+        print(json.dumps(put_metric_data(*args[1:4])))
+        return
     if args[:1] == ["--log-events"]:
         print(json.dumps(put_log_events(*args[1:5])))
         return

@@ -122,6 +122,23 @@ impl Emulator {
         );
     }
 
+    /// Puts CloudWatch datapoints (`seed.py --metric-data`).
+    pub fn put_metric_data(&self, region: &str, points: &serde_json::Value) {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        serde_json::to_writer(&mut file, points).unwrap();
+        let out = Command::new(python())
+            .arg(repo().join("tests/aws_front/seed.py"))
+            .args(["--metric-data", &self.url, region])
+            .arg(file.path())
+            .output()
+            .expect("run seed.py --metric-data");
+        assert!(
+            out.status.success(),
+            "seed.py --metric-data failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Replaces the front's scenario.
     pub fn set_scenario(&self, scenario: &serde_json::Value) {
         let body = serde_json::to_vec(scenario).unwrap();

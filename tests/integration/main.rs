@@ -5,6 +5,7 @@
 //! installs what these need.
 
 mod cli;
+mod cloudwatch;
 mod demo;
 mod execution_logs;
 mod harness;

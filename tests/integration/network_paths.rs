@@ -283,6 +283,8 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
         ("ec2:DescribeNetworkAcls", 1),
         // The prod stage logs at INFO: its execution-log group, one page.
         ("logs:FilterLogEvents", 1),
+        // CloudWatch: the whole default metric set in one GetMetricData call.
+        ("monitoring:GetMetricData", 1),
         ("interconnect:ListConnections", 1),
         ("interconnect:ListEnvironments", 1),
     ]

@@ -1,0 +1,309 @@
+//! CloudWatch metrics: which to ask for (a default set for the resources the
+//! inventory found, plus the config's), how to name them, and which
+//! datapoint to export. Pure; `src/aws/cloudwatch.rs` does the calls.
+
+use std::collections::BTreeSet;
+
+use crate::inventory::{ApiType, Inventory};
+
+/// One metric and statistic to fetch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricQuery {
+    pub namespace: String,
+    pub metric: String,
+    pub stat: String,
+    /// Dimension name and value pairs, in a stable order.
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl MetricQuery {
+    fn new(namespace: &str, metric: &str, stat: &str, dimensions: &[(&str, &str)]) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            metric: metric.to_owned(),
+            stat: stat.to_owned(),
+            dimensions: dimensions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    /// `awsconn_cloudwatch_<namespace>_<metric>_<stat>` in snake case.
+    pub fn metric_name(&self) -> String {
+        format!(
+            "awsconn_cloudwatch_{}_{}_{}",
+            snake_case(&self.namespace),
+            snake_case(&self.metric),
+            snake_case(&self.stat)
+        )
+    }
+}
+
+/// `AWS/ApiGateway` -> `aws_api_gateway`, `5XXError` -> `5xx_error`,
+/// `UnHealthyHostCount` -> `un_healthy_host_count`, `Service Id` -> `service_id`.
+pub fn snake_case(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_alphanumeric() {
+            if c.is_ascii_uppercase() && i > 0 {
+                let prev = chars[i - 1];
+                let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+                let boundary =
+                    prev.is_ascii_lowercase() || (prev.is_ascii_uppercase() && next_lower);
+                if boundary && !out.ends_with('_') {
+                    out.push('_');
+                }
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+/// `arn:…:loadbalancer/net/name/id` -> `net/name/id` (the `LoadBalancer` dimension);
+/// `arn:…:targetgroup/name/id` -> `targetgroup/name/id` (the `TargetGroup` dimension).
+pub fn elb_dimension(arn: &str) -> Option<&str> {
+    let resource = arn.rsplit_once(':')?.1;
+    resource
+        .strip_prefix("loadbalancer/")
+        .or_else(|| resource.starts_with("targetgroup/").then_some(resource))
+}
+
+/// The default metric set for what the inventory found.
+pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
+    let mut out = BTreeSet::new();
+    for api in inventory.apis.iter().flatten() {
+        for stage in &api.stages {
+            match api.api_type {
+                ApiType::Rest => {
+                    let dims = [
+                        ("ApiName", api.name.as_str()),
+                        ("Stage", stage.name.as_str()),
+                    ];
+                    for (metric, stat) in [
+                        ("5XXError", "Sum"),
+                        ("4XXError", "Sum"),
+                        ("Count", "Sum"),
+                        ("Latency", "Average"),
+                        ("IntegrationLatency", "Average"),
+                    ] {
+                        out.insert(MetricQuery::new("AWS/ApiGateway", metric, stat, &dims));
+                    }
+                }
+                ApiType::Http => {
+                    let dims = [("ApiId", api.id.as_str()), ("Stage", stage.name.as_str())];
+                    for (metric, stat) in [
+                        ("5xx", "Sum"),
+                        ("4xx", "Sum"),
+                        ("Count", "Sum"),
+                        ("IntegrationLatency", "Average"),
+                    ] {
+                        out.insert(MetricQuery::new("AWS/ApiGateway", metric, stat, &dims));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(lb) = &inventory.load_balancing {
+        for balancer in lb.load_balancers.iter().filter(|b| b.lb_type == "network") {
+            let Some(dim) = elb_dimension(&balancer.arn) else {
+                continue;
+            };
+            for metric in [
+                "TCP_Target_Reset_Count",
+                "TCP_ELB_Reset_Count",
+                "PortAllocationErrorCount",
+            ] {
+                out.insert(MetricQuery::new(
+                    "AWS/NetworkELB",
+                    metric,
+                    "Sum",
+                    &[("LoadBalancer", dim)],
+                ));
+            }
+            for group in lb
+                .target_groups
+                .iter()
+                .filter(|g| g.load_balancer_arns.contains(&balancer.arn))
+            {
+                let Some(tg) = elb_dimension(&group.arn) else {
+                    continue;
+                };
+                for metric in ["UnHealthyHostCount", "HealthyHostCount"] {
+                    out.insert(MetricQuery::new(
+                        "AWS/NetworkELB",
+                        metric,
+                        "Minimum",
+                        &[("LoadBalancer", dim), ("TargetGroup", tg)],
+                    ));
+                }
+            }
+        }
+    }
+    for service in inventory.endpoint_services.iter().flatten() {
+        for metric in ["RstPacketsSent", "NewConnections"] {
+            out.insert(MetricQuery::new(
+                "AWS/PrivateLinkServices",
+                metric,
+                "Sum",
+                &[("Service Id", service.service_id.as_str())],
+            ));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The time range of a GetMetricData call: periods that are complete.
+/// `end` is `now - delay` rounded down to the period, so the newest period
+/// returned has ended and CloudWatch has had `delay` to aggregate it.
+pub fn query_range(now_s: i64, period_s: i64, delay_s: i64, lookback_s: i64) -> (i64, i64) {
+    let period = period_s.max(1);
+    let end = (now_s - delay_s).div_euclid(period) * period;
+    (end - lookback_s.max(period), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Api, EndpointService, LoadBalancer, LoadBalancing, Stage, TargetGroup};
+
+    #[test]
+    fn snake_case_names() {
+        assert_eq!(snake_case("AWS/ApiGateway"), "aws_api_gateway");
+        assert_eq!(snake_case("5XXError"), "5xx_error");
+        assert_eq!(snake_case("4xx"), "4xx");
+        assert_eq!(snake_case("UnHealthyHostCount"), "un_healthy_host_count");
+        assert_eq!(
+            snake_case("TCP_Target_Reset_Count"),
+            "tcp_target_reset_count"
+        );
+        assert_eq!(snake_case("Service Id"), "service_id");
+        assert_eq!(
+            snake_case("AWS/PrivateLinkServices"),
+            "aws_private_link_services"
+        );
+        assert_eq!(snake_case("IntegrationLatency"), "integration_latency");
+        assert_eq!(snake_case("p99"), "p99");
+    }
+
+    #[test]
+    fn metric_names() {
+        let q = MetricQuery::new("AWS/ApiGateway", "5XXError", "Sum", &[]);
+        assert_eq!(
+            q.metric_name(),
+            "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum"
+        );
+    }
+
+    #[test]
+    fn elb_dimensions() {
+        assert_eq!(
+            elb_dimension("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/orders/50dc"),
+            Some("net/orders/50dc")
+        );
+        assert_eq!(
+            elb_dimension("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/orders-tg/73e2"),
+            Some("targetgroup/orders-tg/73e2")
+        );
+        assert_eq!(elb_dimension("arn:aws:ec2:x"), None);
+    }
+
+    #[test]
+    fn ranges_end_on_a_complete_period() {
+        assert_eq!(query_range(1_000_130, 60, 120, 600), (999_360, 999_960));
+        let (start, end) = query_range(1_000_000, 300, 0, 60);
+        assert_eq!(end % 300, 0);
+        assert_eq!(end - start, 300, "at least one period");
+    }
+
+    #[test]
+    fn default_set_covers_apis_load_balancers_and_services() {
+        let stage = Stage {
+            name: "prod".into(),
+            ..Default::default()
+        };
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/orders/1";
+        let inventory = Inventory {
+            apis: Some(vec![
+                Api {
+                    id: "r1".into(),
+                    name: "orders".into(),
+                    api_type: ApiType::Rest,
+                    integrations: vec![],
+                    stages: vec![stage.clone()],
+                },
+                Api {
+                    id: "h1".into(),
+                    name: "web".into(),
+                    api_type: ApiType::Http,
+                    integrations: vec![],
+                    stages: vec![stage],
+                },
+            ]),
+            load_balancing: Some(LoadBalancing {
+                load_balancers: vec![LoadBalancer {
+                    arn: lb.into(),
+                    name: "orders".into(),
+                    lb_type: "network".into(),
+                    state: "active".into(),
+                    state_reason: None,
+                    scheme: "internal".into(),
+                    vpc_id: "v".into(),
+                    subnet_ids: vec![],
+                    security_group_ids: vec![],
+                    privatelink_inbound_rules: None,
+                    listeners: vec![],
+                }],
+                target_groups: vec![TargetGroup {
+                    arn: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg/2".into(),
+                    name: "tg".into(),
+                    protocol: "TCP".into(),
+                    port: Some(80),
+                    target_type: "ip".into(),
+                    vpc_id: "v".into(),
+                    load_balancer_arns: vec![lb.into()],
+                    targets: vec![],
+                }],
+                missing_load_balancers: vec![],
+            }),
+            endpoint_services: Some(vec![EndpointService {
+                service_id: "vpce-svc-1".into(),
+                service_name: "n".into(),
+                state: "available".into(),
+                load_balancer_arns: vec![lb.into()],
+                acceptance_required: true,
+                connections: vec![],
+            }]),
+            ..Default::default()
+        };
+        let queries = default_queries(&inventory);
+        assert_eq!(queries.len(), 5 + 4 + 3 + 2 + 2);
+        assert!(queries.iter().any(|q| q.metric == "5XXError"
+            && q.dimensions
+                == [
+                    ("ApiName".to_owned(), "orders".to_owned()),
+                    ("Stage".to_owned(), "prod".to_owned())
+                ]));
+        assert!(
+            queries
+                .iter()
+                .any(|q| q.metric == "5xx"
+                    && q.dimensions[0] == ("ApiId".to_owned(), "h1".to_owned()))
+        );
+        assert!(queries.iter().any(|q| q.metric == "HealthyHostCount"
+            && q.dimensions[1] == ("TargetGroup".to_owned(), "targetgroup/tg/2".to_owned())));
+        assert!(
+            queries
+                .iter()
+                .any(|q| q.namespace == "AWS/PrivateLinkServices"
+                    && q.dimensions[0].0 == "Service Id")
+        );
+    }
+}
