@@ -170,6 +170,19 @@ mod tests {
     }
 
     #[test]
+    fn the_server_side_filter_lets_only_counted_lines_travel() {
+        // CloudWatch Logs filter syntax: `?term ?term` is OR, a quoted term
+        // matches the phrase. moto ignores OR patterns, so this is checked here.
+        assert_eq!(
+            EXECUTION_LOG_FILTER,
+            r#"?"Execution failed due to" ?"Method completed with status""#
+        );
+        for phrase in ["Execution failed due to", "Method completed with status"] {
+            assert!(EXECUTION_LOG_FILTER.contains(&format!("?\"{phrase}\"")));
+        }
+    }
+
+    #[test]
     fn first_read_uses_the_lookback_then_the_cursor_minus_overlap() {
         assert_eq!(
             read_range(None, 1_000_000, 600_000, 60_000),

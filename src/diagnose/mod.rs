@@ -4,6 +4,8 @@
 //! Each check says what it looked at (`object`), and when it fails, the
 //! cause and the fix in the words an on-call engineer needs.
 
+pub mod rules;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -63,7 +63,8 @@ def seed_paths(endpoint, region):
       REST link `orders-rest-link` -> NLB `orders-nlb` (TCP 443, security group
       lb-sg) -> target group `orders-tg` (TCP 8080, instances i1, i2 running and
       i3 stopped, security group target-sg), with an endpoint service;
-    * web: HTTP API `web-api` -> HTTP link `web-http-link` -> ALB `web-alb`
+    * web: HTTP API `web-api` (stages $default, and prod with a JSON access
+      log to `web-api-access`) -> HTTP link `web-http-link` -> ALB `web-alb`
       listener HTTP 80 -> target group `web-tg` (ip targets);
     * gone: REST link `gone-rest-link` to NLB `gone-nlb`, which is then deleted.
     """
@@ -144,6 +145,11 @@ def seed_paths(endpoint, region):
                               IntegrationUri=web_listener, ConnectionType="VPC_LINK", ConnectionId=web_link,
                               PayloadFormatVersion="1.0")
     apigw2.create_stage(ApiId=http_api, StageName="$default")
+    apigw2.create_stage(ApiId=http_api, StageName="prod", AccessLogSettings={
+        "DestinationArn": f"arn:aws:logs:{region}:123456789012:log-group:web-api-access",
+        "Format": json.dumps({"requestId": "$context.requestId", "status": "$context.status",
+                              "integrationError": "$context.integrationErrorMessage"}),
+    })
 
     return {
         "vpc": vpc, "subnets": subnets,

@@ -249,3 +249,65 @@ fn a_missing_log_group_fails_alone() {
     assert_eq!(sample(&text, &gone), Some(0.0), "{text}");
     assert!(stderr.contains("gone-group"), "{stderr}");
 }
+
+/// HTTP APIs: the JSON access log's integrationErrorMessage, classified with
+/// the same table; lines that are not JSON count as lines only.
+#[test]
+fn http_api_access_logs_are_classified() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let api = seeded[US]["http_api"].as_str().unwrap();
+    let t = now_ms() - 60_000;
+    let line = |status: u16, error: &str| {
+        serde_json::json!({"requestId": "r", "status": status.to_string(), "integrationError": error}).to_string()
+    };
+    emulator.put_log_events(
+        US,
+        "web-api-access",
+        &[
+            (t, line(200, "-")),
+            (t + 1, line(500, "Host name 'web.internal' does not match the certificate subject provided by the peer (CN=x)")),
+            (t + 2, line(504, "Execution failed due to a timeout error")),
+            (t + 3, line(503, "Service Unavailable")),
+            (t + 4, "plain text access log line".to_owned()),
+        ],
+    );
+    let config =
+        config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    let base = format!("account=\"123456789012\",region=\"{US}\",api_id=\"{api}\",stage=\"prod\"");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_execution_log_lines_total{{{base}}}")
+        ),
+        Some(5.0),
+        "{text}"
+    );
+    for (class, want) in [
+        ("tls_hostname_mismatch", 1.0),
+        ("integration_timeout", 1.0),
+        ("other", 1.0),
+        ("vpc_link_internal", 0.0),
+    ] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!("awsconn_execution_errors_total{{{base},class=\"{class}\"}}")
+            ),
+            Some(want),
+            "{class}\n{text}"
+        );
+    }
+    for status in [200, 500, 503, 504] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!("awsconn_execution_responses_total{{{base},status=\"{status}\"}}")
+            ),
+            Some(1.0),
+            "{status}"
+        );
+    }
+}

@@ -281,8 +281,9 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
         ("ec2:DescribeNetworkInterfaces", 2),
         ("ec2:DescribeSecurityGroups", 1),
         ("ec2:DescribeNetworkAcls", 1),
-        // The prod stage logs at INFO: its execution-log group, one page.
-        ("logs:FilterLogEvents", 1),
+        // The REST prod stage logs at INFO, the HTTP prod stage has a JSON
+        // access log: one page of each group.
+        ("logs:FilterLogEvents", 2),
         // CloudWatch: the whole default metric set in one GetMetricData call.
         ("monitoring:GetMetricData", 1),
         ("interconnect:ListConnections", 1),
