@@ -131,7 +131,10 @@ pub fn network_acl_allows(acl: &NetworkAcl, egress: bool, ports: (u16, u16), pee
             continue;
         }
         // The entry must cover the whole port range asked about.
-        if entry.ports.is_some_and(|(from, to)| !(from <= ports.0 && ports.1 <= to)) {
+        if entry
+            .ports
+            .is_some_and(|(from, to)| !(from <= ports.0 && ports.1 <= to))
+        {
             continue;
         }
         let cidr = entry

@@ -71,72 +71,57 @@ impl Emulator {
         }
     }
 
-    /// Seeds VPCs, an NLB and VPC links (tests/aws_front/seed.py) in each region;
-    /// returns what it created.
-    pub fn seed(&self, regions: &[&str]) -> serde_json::Value {
+    /// Runs `tests/aws_front/seed.py` with these arguments; returns the JSON it prints.
+    fn run_seed(&self, args: &[std::ffi::OsString]) -> serde_json::Value {
         let out = Command::new(python())
             .arg(repo().join("tests/aws_front/seed.py"))
-            .arg(&self.url)
-            .args(regions)
+            .args(args)
             .output()
             .expect("run seed.py");
         assert!(
             out.status.success(),
-            "seed.py failed: {}",
+            "seed.py {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
     }
 
+    /// `lead`, the front's URL, then `rest`, as seed.py arguments.
+    fn seed_args(&self, lead: &[&str], rest: &[&str]) -> Vec<std::ffi::OsString> {
+        lead.iter()
+            .chain(std::iter::once(&self.url.as_str()))
+            .chain(rest)
+            .map(std::ffi::OsString::from)
+            .collect()
+    }
+
+    /// Seeds VPCs, an NLB and VPC links (tests/aws_front/seed.py) in each region;
+    /// returns what it created.
+    pub fn seed(&self, regions: &[&str]) -> serde_json::Value {
+        self.run_seed(&self.seed_args(&[], regions))
+    }
+
     /// Like `seed`, with whole network paths (`seed.py --paths`).
     pub fn seed_paths(&self, regions: &[&str]) -> serde_json::Value {
-        let out = Command::new(python())
-            .arg(repo().join("tests/aws_front/seed.py"))
-            .arg("--paths")
-            .arg(&self.url)
-            .args(regions)
-            .output()
-            .expect("run seed.py");
-        assert!(
-            out.status.success(),
-            "seed.py --paths failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
+        self.run_seed(&self.seed_args(&["--paths"], regions))
     }
 
     /// Puts log events (timestamp in ms, message) into a group, creating it if needed.
     pub fn put_log_events(&self, region: &str, group: &str, events: &[(i64, String)]) {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         serde_json::to_writer(&mut file, events).unwrap();
-        let out = Command::new(python())
-            .arg(repo().join("tests/aws_front/seed.py"))
-            .args(["--log-events", &self.url, region, group])
-            .arg(file.path())
-            .output()
-            .expect("run seed.py --log-events");
-        assert!(
-            out.status.success(),
-            "seed.py --log-events failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = self.seed_args(&["--log-events"], &[region, group]);
+        args.push(file.path().into());
+        self.run_seed(&args);
     }
 
     /// Puts CloudWatch datapoints (`seed.py --metric-data`).
     pub fn put_metric_data(&self, region: &str, points: &serde_json::Value) {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         serde_json::to_writer(&mut file, points).unwrap();
-        let out = Command::new(python())
-            .arg(repo().join("tests/aws_front/seed.py"))
-            .args(["--metric-data", &self.url, region])
-            .arg(file.path())
-            .output()
-            .expect("run seed.py --metric-data");
-        assert!(
-            out.status.success(),
-            "seed.py --metric-data failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = self.seed_args(&["--metric-data"], &[region]);
+        args.push(file.path().into());
+        self.run_seed(&args);
     }
 
     /// Replaces the front's scenario.
