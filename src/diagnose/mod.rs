@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::inventory::{ApiType, Inventory, Scope, VpcLink};
+use crate::inventory::{ApiType, Inventory, LoadBalancer, Scope, VpcLink};
+use crate::resolve::{ResolvedIntegration, load_balancer_arn, resolve_all};
 
 /// One runbook check of one VPC link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,8 +45,26 @@ pub fn diagnose<'a>(
 ) -> Vec<LinkReport> {
     let mut reports = Vec::new();
     for (scope, inventory) in inventories {
+        // A check whose facts a disabled or not-yet-run collector would
+        // supply is left out, not failed.
+        let (resolved, _) = inventory
+            .apis
+            .as_deref()
+            .map(resolve_all)
+            .unwrap_or_default();
         for link in inventory.vpc_links.iter().flatten() {
-            let checks = vec![link_available(link)];
+            let path = LinkPath::new(inventory, link, &resolved);
+            let mut checks = vec![link_available(link)];
+            checks.extend(path.load_balancer_active());
+            checks.extend(path.listener_port());
+            if link.api_type == ApiType::Rest {
+                checks.extend(path.endpoint_service_available());
+                checks.extend(path.endpoint_connection_available());
+            }
+            checks.extend(path.targets_healthy());
+            if link.api_type == ApiType::Rest {
+                checks.extend(path.privatelink_inbound_rules());
+            }
             reports.push(LinkReport {
                 vpc_link_id: link.id.clone(),
                 name: link.name.clone(),
@@ -106,6 +125,399 @@ pub fn link_available(link: &VpcLink) -> Check {
         object,
         cause: Some(cause),
         fix: Some(fix),
+    }
+}
+
+fn failed(
+    check: &'static str,
+    object: BTreeMap<&'static str, String>,
+    cause: String,
+    fix: String,
+) -> Check {
+    Check {
+        check,
+        ok: false,
+        object,
+        cause: Some(cause),
+        fix: Some(fix),
+    }
+}
+
+fn passed(check: &'static str, object: BTreeMap<&'static str, String>) -> Check {
+    Check {
+        check,
+        ok: true,
+        object,
+        cause: None,
+        fix: None,
+    }
+}
+
+/// One link and what it leads to: the integrations that use it (per stage)
+/// and the load balancers they reach.
+struct LinkPath<'a> {
+    inventory: &'a Inventory,
+    link: &'a VpcLink,
+    uses: Vec<&'a ResolvedIntegration>,
+    /// Target load balancer ARNs: V1 the link's targets, V2 the integrations'.
+    targets: Vec<String>,
+}
+
+impl<'a> LinkPath<'a> {
+    fn new(
+        inventory: &'a Inventory,
+        link: &'a VpcLink,
+        resolved: &'a [ResolvedIntegration],
+    ) -> Self {
+        let uses: Vec<&ResolvedIntegration> = resolved
+            .iter()
+            .filter(|r| r.vpc_link_id == link.id)
+            .collect();
+        let mut targets: Vec<String> = link.target_arns.clone();
+        if link.api_type == ApiType::Http || targets.is_empty() {
+            targets.extend(uses.iter().filter_map(|u| load_balancer_arn(&u.target)));
+        }
+        targets.sort();
+        targets.dedup();
+        Self {
+            inventory,
+            link,
+            uses,
+            targets,
+        }
+    }
+
+    fn balancer(&self, arn: &str) -> Option<&'a LoadBalancer> {
+        self.inventory
+            .load_balancing
+            .as_ref()?
+            .load_balancers
+            .iter()
+            .find(|lb| lb.arn == arn)
+    }
+
+    fn is_missing(&self, arn: &str) -> bool {
+        self.inventory
+            .load_balancing
+            .as_ref()
+            .is_some_and(|lb| lb.missing_load_balancers.iter().any(|m| m == arn))
+    }
+
+    /// `load_balancer_active`: every target load balancer exists and is active.
+    fn load_balancer_active(&self) -> Vec<Check> {
+        if self.inventory.load_balancing.is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for arn in &self.targets {
+            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            if self.is_missing(arn) {
+                out.push(failed(
+                    "load_balancer_active",
+                    object,
+                    format!("The load balancer {arn} that the VPC link leads to no longer exists."),
+                    "Create the load balancer again, or create a VPC link to an existing one; point the integrations at it and redeploy the API.".into(),
+                ));
+                continue;
+            }
+            let Some(lb) = self.balancer(arn) else {
+                continue;
+            };
+            if lb.state == "active" {
+                out.push(passed("load_balancer_active", object));
+            } else {
+                let reason = lb
+                    .state_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out.push(failed(
+                    "load_balancer_active",
+                    object,
+                    format!("The load balancer is {}{reason}, not active.", lb.state.to_ascii_uppercase()),
+                    "Wait while it is provisioning; if it is failed or impaired, check its subnets and Availability Zones in the EC2 console.".into(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The (load balancer, port) pairs the integrations call, with a stage that calls each.
+    fn called_ports(&self) -> BTreeMap<(String, u16), String> {
+        let mut out = BTreeMap::new();
+        for u in &self.uses {
+            let lbs: Vec<String> = match load_balancer_arn(&u.target) {
+                Some(lb) => vec![lb],
+                None => self.link.target_arns.clone(),
+            };
+            let port = match (u.port, self.listener_by_arn(&u.target)) {
+                (Some(p), _) => Some(p),
+                (None, Some(l)) => Some(l.port),
+                _ => None,
+            };
+            if let Some(port) = port {
+                for lb in lbs {
+                    out.entry((lb, port))
+                        .or_insert_with(|| format!("{} of API {}", u.stage, u.api_id));
+                }
+            }
+        }
+        out
+    }
+
+    fn listener_by_arn(&self, arn: &str) -> Option<&'a crate::inventory::Listener> {
+        self.inventory
+            .load_balancing
+            .as_ref()?
+            .load_balancers
+            .iter()
+            .flat_map(|lb| &lb.listeners)
+            .find(|l| l.arn == arn)
+    }
+
+    /// `listener_port`: the load balancer listens on every port an integration calls.
+    fn listener_port(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for ((arn, port), stage) in self.called_ports() {
+            let Some(lb) = self.balancer(&arn) else {
+                continue;
+            };
+            let object =
+                BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
+            if lb.listeners.iter().any(|l| l.port == port) {
+                out.push(passed("listener_port", object));
+            } else {
+                let ports: Vec<String> = lb.listeners.iter().map(|l| l.port.to_string()).collect();
+                let listening = if ports.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ports.join(", ")
+                };
+                out.push(failed(
+                    "listener_port",
+                    object,
+                    format!("Stage {stage} calls port {port}, but the load balancer has no listener on it (listeners: {listening})."),
+                    format!("Add a listener on port {port}, or change the integration URI (or the stage variable it uses) to a port the load balancer listens on, and redeploy the API."),
+                ));
+            }
+        }
+        out
+    }
+
+    fn nlb_targets(&self) -> impl Iterator<Item = &String> {
+        self.targets
+            .iter()
+            .filter(|arn| self.balancer(arn).is_some())
+    }
+
+    /// `endpoint_service_available` (V1): the NLB's endpoint service is available.
+    fn endpoint_service_available(&self) -> Vec<Check> {
+        let Some(services) = &self.inventory.endpoint_services else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for arn in self.nlb_targets() {
+            let mine: Vec<_> = services
+                .iter()
+                .filter(|s| s.load_balancer_arns.contains(arn))
+                .collect();
+            if mine.is_empty() {
+                out.push(failed(
+                    "endpoint_service_available",
+                    BTreeMap::from([("load_balancer", arn.clone())]),
+                    "No VPC endpoint service fronts the NLB: API Gateway cannot reach it through PrivateLink.".into(),
+                    "API Gateway creates the endpoint service with the VPC link: recreate the VPC link for this NLB and redeploy the API.".into(),
+                ));
+            }
+            for service in mine {
+                let object = BTreeMap::from([
+                    ("load_balancer", arn.clone()),
+                    ("service_id", service.service_id.clone()),
+                ]);
+                if service.state == "available" {
+                    out.push(passed("endpoint_service_available", object));
+                } else {
+                    out.push(failed(
+                        "endpoint_service_available",
+                        object,
+                        format!("The endpoint service {} is {}, not available.", service.service_id, service.state.to_ascii_uppercase()),
+                        "A deleted or failed endpoint service does not come back: recreate the VPC link and redeploy the API.".into(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// `endpoint_connection_available` (V1): API Gateway's endpoint connection is available.
+    fn endpoint_connection_available(&self) -> Vec<Check> {
+        let Some(services) = &self.inventory.endpoint_services else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for arn in self.nlb_targets() {
+            for service in services
+                .iter()
+                .filter(|s| s.load_balancer_arns.contains(arn))
+            {
+                if let Some(c) = service.connections.iter().find(|c| c.state == "available") {
+                    out.push(passed(
+                        "endpoint_connection_available",
+                        BTreeMap::from([
+                            ("service_id", service.service_id.clone()),
+                            ("vpc_endpoint_id", c.vpc_endpoint_id.clone()),
+                        ]),
+                    ));
+                    continue;
+                }
+                let states: Vec<String> = service
+                    .connections
+                    .iter()
+                    .map(|c| format!("{} is {}", c.vpc_endpoint_id, c.state))
+                    .collect();
+                let fix = if service
+                    .connections
+                    .iter()
+                    .any(|c| c.state == "pendingacceptance")
+                {
+                    "Accept the pending endpoint connection on the endpoint service (VPC console, Endpoint services, Endpoint connections), or turn off 'acceptance required'."
+                } else if service.connections.iter().any(|c| c.state == "rejected") {
+                    "A rejected connection stays rejected: recreate the VPC link, accept its connection, and redeploy the API."
+                } else {
+                    "Recreate the VPC link so that API Gateway connects to the endpoint service again, and redeploy the API."
+                };
+                out.push(failed(
+                    "endpoint_connection_available",
+                    BTreeMap::from([("service_id", service.service_id.clone())]),
+                    if states.is_empty() {
+                        format!(
+                            "The endpoint service {} has no endpoint connection from API Gateway.",
+                            service.service_id
+                        )
+                    } else {
+                        format!(
+                            "No endpoint connection of {} is available: {}.",
+                            service.service_id,
+                            states.join(", ")
+                        )
+                    },
+                    fix.into(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `targets_healthy`: each target group behind a used listener has a healthy target.
+    fn targets_healthy(&self) -> Vec<Check> {
+        let Some(lb) = &self.inventory.load_balancing else {
+            return Vec::new();
+        };
+        let called = self.called_ports();
+        let mut groups: Vec<&str> = Vec::new();
+        for arn in &self.targets {
+            let Some(balancer) = self.balancer(arn) else {
+                continue;
+            };
+            let used: Vec<_> = balancer
+                .listeners
+                .iter()
+                .filter(|l| called.is_empty() || called.contains_key(&(arn.clone(), l.port)))
+                .collect();
+            groups.extend(
+                used.iter()
+                    .flat_map(|l| l.target_group_arns.iter().map(String::as_str)),
+            );
+        }
+        groups.sort_unstable();
+        groups.dedup();
+        let mut out = Vec::new();
+        for arn in groups {
+            let Some(group) = lb.target_groups.iter().find(|g| g.arn == arn) else {
+                continue;
+            };
+            let object = BTreeMap::from([("target_group", arn.to_owned())]);
+            if group.targets.iter().any(|t| t.state == "healthy") {
+                out.push(passed("targets_healthy", object));
+                continue;
+            }
+            let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+            for t in &group.targets {
+                let key = match &t.reason {
+                    Some(reason) => format!("{} ({reason})", t.state),
+                    None => t.state.clone(),
+                };
+                *counts.entry(key).or_default() += 1;
+            }
+            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            out.push(failed(
+                "targets_healthy",
+                object,
+                if group.targets.is_empty() {
+                    format!("The target group {} has no registered targets.", group.name)
+                } else {
+                    format!("No healthy target in {}: {}.", group.name, summary.join(", "))
+                },
+                "Check that the application listens on the target port and answers the health check, that the targets' security groups admit the load balancer, and that unused targets are in an enabled Availability Zone and running.".into(),
+            ));
+        }
+        out
+    }
+
+    /// `privatelink_inbound_rules` (V1): enforcement is off, or the NLB's
+    /// security groups admit the listener ports from anywhere (PrivateLink
+    /// traffic from API Gateway has no address of yours to allow).
+    fn privatelink_inbound_rules(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for arn in &self.targets {
+            let Some(lb) = self.balancer(arn) else {
+                continue;
+            };
+            let Some(enforced) = lb.privatelink_inbound_rules.as_deref() else {
+                continue;
+            };
+            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            if enforced != "on" {
+                out.push(passed("privatelink_inbound_rules", object));
+                continue;
+            }
+            let rules = self.inventory.network_rules.as_ref();
+            let groups: Vec<_> = rules
+                .map(|r| {
+                    r.security_groups
+                        .iter()
+                        .filter(|g| lb.security_group_ids.contains(&g.id))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let lists = rules.map(|r| r.prefix_lists.clone()).unwrap_or_default();
+            let anywhere = rules::Peer {
+                cidrs: rules::Cidr::parse("0.0.0.0/0").into_iter().collect(),
+                security_groups: Vec::new(),
+            };
+            let blocked: Vec<String> = lb
+                .listeners
+                .iter()
+                .filter(|l| {
+                    !rules::security_groups_admit(&groups, false, l.port, &anywhere, &lists)
+                })
+                .map(|l| l.port.to_string())
+                .collect();
+            if blocked.is_empty() {
+                out.push(passed("privatelink_inbound_rules", object));
+            } else {
+                out.push(failed(
+                    "privatelink_inbound_rules",
+                    object,
+                    format!(
+                        "\"Enforce inbound rules on PrivateLink traffic\" is on and the NLB's security groups do not admit port {} from the PrivateLink traffic.",
+                        blocked.join(", ")
+                    ),
+                    "Turn the enforcement off in the NLB's security settings (API Gateway's traffic arrives through PrivateLink), or add inbound rules for the listener ports.".into(),
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -173,5 +585,143 @@ mod tests {
         let json = serde_json::to_value(&reports[1]).unwrap();
         assert_eq!(json["checks"][0]["check"], "link_available");
         assert_eq!(json["checks"][0]["object"]["vpc_link"], "abc123");
+    }
+
+    fn path_inventory(listener_port: u16, target_state: &str) -> (Inventory, VpcLink) {
+        use crate::inventory::{
+            Api, Integration, Listener, LoadBalancing, Stage, TargetGroup, TargetHealth,
+        };
+        let nlb = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/orders/1";
+        let mut link = link("available", ApiType::Rest);
+        link.target_arns = vec![nlb.into()];
+        let inventory = Inventory {
+            vpc_links: Some(vec![link.clone()]),
+            apis: Some(vec![Api {
+                id: "api1".into(),
+                name: "orders".into(),
+                api_type: ApiType::Rest,
+                integrations: vec![Integration {
+                    name: "GET /orders".into(),
+                    connection_id: "${stageVariables.link}".into(),
+                    uri: "https://orders.internal:8443/orders".into(),
+                    integration_target: None,
+                    tls_server_name: None,
+                    insecure_skip_verification: false,
+                }],
+                stages: vec![Stage {
+                    name: "prod".into(),
+                    variables: [("link".to_owned(), link.id.clone())].into(),
+                    ..Default::default()
+                }],
+            }]),
+            load_balancing: Some(LoadBalancing {
+                load_balancers: vec![LoadBalancer {
+                    arn: nlb.into(),
+                    name: "orders".into(),
+                    lb_type: "network".into(),
+                    state: "active".into(),
+                    state_reason: None,
+                    scheme: "internal".into(),
+                    vpc_id: "vpc-1".into(),
+                    subnet_ids: vec![],
+                    security_group_ids: vec![],
+                    privatelink_inbound_rules: Some("off".into()),
+                    listeners: vec![Listener {
+                        arn: "l1".into(),
+                        port: listener_port,
+                        protocol: "TLS".into(),
+                        certificate_arns: vec![],
+                        target_group_arns: vec!["tg1".into()],
+                    }],
+                }],
+                target_groups: vec![TargetGroup {
+                    arn: "tg1".into(),
+                    name: "orders-tg".into(),
+                    protocol: "TCP".into(),
+                    port: Some(8080),
+                    target_type: "ip".into(),
+                    vpc_id: "vpc-1".into(),
+                    load_balancer_arns: vec![nlb.into()],
+                    targets: vec![TargetHealth {
+                        id: "10.0.0.5".into(),
+                        port: Some(8080),
+                        state: target_state.into(),
+                        reason: Some("Target.FailedHealthChecks".into()),
+                        description: None,
+                    }],
+                }],
+                missing_load_balancers: vec![],
+            }),
+            ..Default::default()
+        };
+        (inventory, link)
+    }
+
+    fn run(inventory: &Inventory) -> LinkReport {
+        let scope = Scope {
+            account: "1".into(),
+            region: "us-east-1".into(),
+        };
+        diagnose([(&scope, inventory)]).remove(0)
+    }
+
+    #[test]
+    fn a_listener_on_the_called_port_passes() {
+        let (inventory, _) = path_inventory(8443, "healthy");
+        let report = run(&inventory);
+        assert!(report.healthy, "{report:?}");
+        let names: Vec<_> = report.checks.iter().map(|c| c.check).collect();
+        assert_eq!(
+            names,
+            [
+                "link_available",
+                "load_balancer_active",
+                "listener_port",
+                "targets_healthy",
+                "privatelink_inbound_rules"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_listener_and_no_healthy_target_fail_with_their_objects() {
+        let (inventory, _) = path_inventory(443, "unhealthy");
+        let report = run(&inventory);
+        assert!(!report.healthy);
+        let listener = report
+            .checks
+            .iter()
+            .find(|c| c.check == "listener_port")
+            .unwrap();
+        assert!(!listener.ok);
+        assert_eq!(listener.object["port"], "8443");
+        assert!(
+            listener
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("listeners: 443"),
+            "{listener:?}"
+        );
+        // The listener that is called does not exist, so no target group is behind a used listener.
+        assert!(report.checks.iter().all(|c| c.check != "targets_healthy"));
+
+        let (inventory, _) = path_inventory(8443, "unhealthy");
+        let report = run(&inventory);
+        let targets = report
+            .checks
+            .iter()
+            .find(|c| c.check == "targets_healthy")
+            .unwrap();
+        assert!(!targets.ok);
+        assert_eq!(targets.object["target_group"], "tg1");
+        assert!(
+            targets
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("1 unhealthy (Target.FailedHealthChecks)"),
+            "{targets:?}"
+        );
     }
 }

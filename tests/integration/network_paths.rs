@@ -412,3 +412,126 @@ fn a_poll_past_its_timeout_is_cancelled_and_counted() {
     );
     assert!(stderr.contains("timed out"), "{stderr}");
 }
+
+/// `diagnose` runs the runbook on the same inventory: each broken hop is
+/// named with its object, cause and fix; exit 1 when any check fails.
+#[test]
+fn diagnose_names_each_broken_hop() {
+    let (emulator, seeded) = seeded();
+    let config = config_file(
+        "regions: [us-east-1, eu-west-1]\ncollectors: {interconnect: {enabled: false}}\n",
+    );
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--output", "json", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let links = report["vpc_links"].as_array().unwrap();
+    let find = |region: &str, name: &str| {
+        let id = seeded[region]["vpc_links"][name].as_str().unwrap();
+        links
+            .iter()
+            .find(|l| l["vpc_link_id"] == id && l["region"] == region)
+            .unwrap_or_else(|| panic!("{name} in {region} missing: {report}"))
+    };
+    let check = |link: &serde_json::Value, name: &str| -> Vec<serde_json::Value> {
+        link["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["check"] == name)
+            .cloned()
+            .collect()
+    };
+
+    // us-east-1 orders: enforcement on with a security group that admits only 10.0.0.0/8.
+    let orders = find(US, "orders-rest-link");
+    assert_eq!(orders["healthy"], false);
+    assert_eq!(orders["api_type"], "rest");
+    assert_eq!(orders["account"], "123456789012");
+    let enforcement = &check(orders, "privatelink_inbound_rules")[0];
+    assert_eq!(enforcement["ok"], false);
+    assert_eq!(
+        enforcement["object"]["load_balancer"],
+        seeded[US]["nlb_arn"]
+    );
+    assert!(
+        enforcement["fix"]
+            .as_str()
+            .unwrap()
+            .contains("Turn the enforcement off")
+    );
+    for ok in [
+        "link_available",
+        "load_balancer_active",
+        "listener_port",
+        "endpoint_service_available",
+        "endpoint_connection_available",
+        "targets_healthy",
+    ] {
+        assert!(
+            check(orders, ok).iter().all(|c| c["ok"] == true),
+            "{ok}: {orders}"
+        );
+    }
+    assert_eq!(check(orders, "listener_port")[0]["object"]["port"], "443");
+
+    // The link whose NLB was deleted.
+    let gone = find(US, "gone-rest-link");
+    let lb = &check(gone, "load_balancer_active")[0];
+    assert_eq!(lb["ok"], false);
+    assert!(
+        lb["cause"].as_str().unwrap().contains("no longer exists"),
+        "{lb}"
+    );
+
+    // The HTTP link: its ALB is impaired in us-east-1 (the scenario), healthy in eu-west-1.
+    let web = find(US, "web-http-link");
+    assert_eq!(check(web, "load_balancer_active")[0]["ok"], false);
+    assert!(
+        check(web, "endpoint_connection_available").is_empty(),
+        "V2 links have no PrivateLink checks"
+    );
+    assert_eq!(find(EU, "web-http-link")["healthy"], true, "{report}");
+
+    // eu-west-1 orders: nobody connected to its endpoint service.
+    let eu_orders = find(EU, "orders-rest-link");
+    let connection = &check(eu_orders, "endpoint_connection_available")[0];
+    assert_eq!(connection["ok"], false);
+    assert!(
+        connection["cause"]
+            .as_str()
+            .unwrap()
+            .contains("no endpoint connection"),
+        "{connection}"
+    );
+    assert_eq!(
+        check(eu_orders, "privatelink_inbound_rules")[0]["ok"],
+        true,
+        "enforcement off"
+    );
+
+    // --vpc-link narrows the report; text output names the failures.
+    let web_id = seeded[EU]["vpc_links"]["web-http-link"].as_str().unwrap();
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--vpc-link", web_id, "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("web-http-link")
+            && text.contains("healthy")
+            && !text.contains("orders-rest-link"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+}
