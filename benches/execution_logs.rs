@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use awsconn::classify::Tally;
-use awsconn::logs::{LineFormat, LogCursor, LogEvent, absorb};
+use awsconn::logs::{LineFormat, LogCursor, LogEvent, NewestErrors, absorb};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Counts live heap bytes, to report the memory a cursor keeps.
@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
             &LineFormat::Execution,
             OVERLAP_MS,
             &mut tally,
+            &mut NewestErrors::new(),
         );
     }
     let kept = LIVE.load(Ordering::Relaxed).saturating_sub(before);
@@ -93,6 +94,7 @@ fn bench(c: &mut Criterion) {
                     &LineFormat::Execution,
                     OVERLAP_MS,
                     &mut tally,
+                    &mut NewestErrors::new(),
                 );
             }
             tally

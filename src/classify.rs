@@ -263,17 +263,24 @@ impl Tally {
     /// events and are not counted.
     pub fn add_line(&mut self, line: &[u8]) {
         if !trim_line_end(line).is_empty() {
-            self.add_event(line);
+            let _ = self.add_event(line);
         }
     }
 
-    /// Counts one log event (an empty one too: it is still an event read).
-    pub fn add_event(&mut self, line: &[u8]) {
+    /// Counts one log event (an empty one too: it is still an event read);
+    /// returns its class when it is an execution failure.
+    pub fn add_event(&mut self, line: &[u8]) -> Option<ErrorClass> {
         self.lines += 1;
         match classify_line(line) {
-            LineKind::ExecutionFailure(class) => self.classes[class.index()] += 1,
-            LineKind::MethodCompleted(status) => *self.statuses.entry(status).or_insert(0) += 1,
-            LineKind::Other => {}
+            LineKind::ExecutionFailure(class) => {
+                self.classes[class.index()] += 1;
+                Some(class)
+            }
+            LineKind::MethodCompleted(status) => {
+                *self.statuses.entry(status).or_insert(0) += 1;
+                None
+            }
+            LineKind::Other => None,
         }
     }
 

@@ -226,7 +226,7 @@ pub async fn diagnose(
     let (store, poller) = poller(&config).await;
     let all_polled = poller.poll_once().await;
     let snapshot = store.snapshot();
-    let reports: Vec<LinkReport> = diagnose::diagnose(&snapshot.inventories)
+    let reports: Vec<LinkReport> = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis)
         .into_iter()
         .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
         .collect();

@@ -35,6 +35,29 @@ pub struct Config {
     pub collectors: CollectorsConfig,
     #[serde(default)]
     pub aws: AwsConfig,
+    #[serde(default)]
+    pub diagnosis: DiagnosisConfig,
+}
+
+/// Settings of the runbook checks.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisConfig {
+    /// `no_tls_errors` fails while a TLS-class execution error is newer than this.
+    #[serde(default = "default_tls_error_window", deserialize_with = "duration")]
+    pub tls_error_window: Duration,
+}
+
+impl Default for DiagnosisConfig {
+    fn default() -> Self {
+        Self {
+            tls_error_window: default_tls_error_window(),
+        }
+    }
+}
+
+fn default_tls_error_window() -> Duration {
+    Duration::from_secs(3600)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]

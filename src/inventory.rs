@@ -359,6 +359,8 @@ pub struct ExecutionLogs {
     pub counts: std::collections::BTreeMap<(String, String), crate::classify::Tally>,
     /// Per log group: the stage it belongs to and whether its latest read worked.
     pub groups: std::collections::BTreeMap<String, LogGroupStatus>,
+    /// Per (api id, stage): the newest event time of each error class.
+    pub newest_errors: std::collections::BTreeMap<(String, String), crate::logs::NewestErrors>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

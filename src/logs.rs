@@ -78,14 +78,20 @@ pub fn access_log_keys(format: &str) -> Option<LineFormat> {
     })
 }
 
-/// Counts the events not counted before into `tally`, advances the cursor
-/// and forgets ids older than the overlap window. Returns how many were new.
+/// The newest event time of each error class seen (ms since the epoch):
+/// what "TLS errors in the last window" is judged by.
+pub type NewestErrors = BTreeMap<ErrorClass, i64>;
+
+/// Counts the events not counted before into `tally`, notes the newest time
+/// of each error class in `newest`, advances the cursor and forgets ids older
+/// than the overlap window. Returns how many were new.
 pub fn absorb(
     cursor: &mut LogCursor,
     events: &[LogEvent],
     format: &LineFormat,
     overlap_ms: i64,
     tally: &mut Tally,
+    newest: &mut NewestErrors,
 ) -> usize {
     let mut new = 0;
     for event in events {
@@ -96,7 +102,10 @@ pub fn absorb(
             .recent_ids
             .insert(event.id.clone(), event.timestamp_ms);
         cursor.position_ms = cursor.position_ms.max(event.timestamp_ms);
-        count(format, &event.message, tally);
+        if let Some(class) = count(format, &event.message, tally) {
+            let at = newest.entry(class).or_insert(event.timestamp_ms);
+            *at = (*at).max(event.timestamp_ms);
+        }
         new += 1;
     }
     let horizon = cursor.position_ms - overlap_ms;
@@ -104,7 +113,7 @@ pub fn absorb(
     new
 }
 
-fn count(format: &LineFormat, message: &[u8], tally: &mut Tally) {
+fn count(format: &LineFormat, message: &[u8], tally: &mut Tally) -> Option<ErrorClass> {
     match format {
         LineFormat::Execution => tally.add_event(message),
         LineFormat::AccessJson {
@@ -116,7 +125,7 @@ fn count(format: &LineFormat, message: &[u8], tally: &mut Tally) {
                 serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(message)
             else {
                 tally.add_other_line();
-                return;
+                return None;
             };
             let field = |key: &str| {
                 doc.get(key).and_then(|v| match v {
@@ -130,12 +139,11 @@ fn count(format: &LineFormat, message: &[u8], tally: &mut Tally) {
                 .as_deref()
                 .and_then(field)
                 .and_then(|s| s.parse::<u16>().ok());
-            tally.add_access_log_line(
-                error
-                    .as_deref()
-                    .map(|e| classify_access_error(e.as_bytes())),
-                status,
-            );
+            let class = error
+                .as_deref()
+                .map(|e| classify_access_error(e.as_bytes()));
+            tally.add_access_log_line(class, status);
+            class
         }
     }
 }
@@ -213,7 +221,8 @@ mod tests {
                 &first,
                 &LineFormat::Execution,
                 5_000,
-                &mut tally
+                &mut tally,
+                &mut NewestErrors::new()
             ),
             2
         );
@@ -233,7 +242,8 @@ mod tests {
                 &second,
                 &LineFormat::Execution,
                 5_000,
-                &mut tally
+                &mut tally,
+                &mut NewestErrors::new()
             ),
             2
         );
@@ -242,6 +252,37 @@ mod tests {
         assert_eq!(tally.class_count(ErrorClass::TargetReset), 1);
         assert_eq!(tally.statuses[&504], 1);
         assert_eq!(cursor.position_ms, 3_000);
+    }
+
+    #[test]
+    fn the_newest_time_of_each_error_class_is_kept() {
+        let mut cursor = LogCursor::default();
+        let mut tally = Tally::new();
+        let mut newest = NewestErrors::new();
+        let events = [
+            event("a", 5_000, "Execution failed due to a timeout error"),
+            event("b", 9_000, "Execution failed due to a timeout error"),
+            event(
+                "c",
+                7_000,
+                "Execution failed due to configuration error: PKIX path building failed",
+            ),
+            event("d", 8_000, "Method completed with status: 200"),
+        ];
+        absorb(
+            &mut cursor,
+            &events,
+            &LineFormat::Execution,
+            60_000,
+            &mut tally,
+            &mut newest,
+        );
+        assert_eq!(newest.get(&ErrorClass::IntegrationTimeout), Some(&9_000));
+        assert_eq!(
+            newest.get(&ErrorClass::TlsUntrustedCertificate),
+            Some(&7_000)
+        );
+        assert_eq!(newest.len(), 2);
     }
 
     #[test]
@@ -254,6 +295,7 @@ mod tests {
             &LineFormat::Execution,
             500,
             &mut tally,
+            &mut NewestErrors::new(),
         );
         absorb(
             &mut cursor,
@@ -261,6 +303,7 @@ mod tests {
             &LineFormat::Execution,
             500,
             &mut tally,
+            &mut NewestErrors::new(),
         );
         assert_eq!(cursor.recent_ids.keys().collect::<Vec<_>>(), ["new"]);
     }
@@ -304,7 +347,14 @@ mod tests {
             event("4", 4, r#"{"s":"503","e":"Service Unavailable"}"#),
             event("5", 5, "not json at all"),
         ];
-        absorb(&mut cursor, &events, &format, 1_000, &mut tally);
+        absorb(
+            &mut cursor,
+            &events,
+            &format,
+            1_000,
+            &mut tally,
+            &mut NewestErrors::new(),
+        );
         assert_eq!(tally.lines, 5);
         assert_eq!(tally.class_count(ErrorClass::TlsHostnameMismatch), 1);
         assert_eq!(tally.class_count(ErrorClass::IntegrationTimeout), 1);
@@ -329,7 +379,14 @@ mod tests {
             event("big", 3, &huge),
         ];
         assert_eq!(
-            absorb(&mut cursor, &events, &LineFormat::Execution, 10, &mut tally),
+            absorb(
+                &mut cursor,
+                &events,
+                &LineFormat::Execution,
+                10,
+                &mut tally,
+                &mut NewestErrors::new()
+            ),
             3
         );
         let json = LineFormat::AccessJson {
@@ -342,6 +399,7 @@ mod tests {
             &json,
             10,
             &mut tally,
+            &mut NewestErrors::new(),
         );
     }
 }

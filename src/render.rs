@@ -83,6 +83,8 @@ pub struct Snapshot {
     pub statuses: Vec<CollectorStatus>,
     /// Export `awsconn_target_health` per target (opt-in: cardinality).
     pub per_target_health: bool,
+    /// When the snapshot was taken and how the checks judge time.
+    pub diagnosis: diagnose::Clock,
 }
 
 /// Collects families by name so that samples of every scope end up in one
@@ -192,7 +194,7 @@ pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
             interconnect_families(&mut f, scope, interconnect);
         }
     }
-    for report in diagnose::diagnose(&snapshot.inventories) {
+    for report in diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis) {
         link_checks(&mut f, &report);
     }
     f.into_vec()
@@ -804,6 +806,7 @@ mod tests {
                 timeouts: 2,
             }],
             per_target_health: false,
+            diagnosis: diagnose::Clock::default(),
         }
     }
 

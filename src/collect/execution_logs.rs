@@ -191,7 +191,18 @@ impl Collector for ExecutionLogsCollector {
             let ok = match read {
                 Ok(events) => {
                     let mut tally = Tally::new();
-                    logs::absorb(&mut cursor, &events, &source.format, overlap, &mut tally);
+                    let newest = delta
+                        .newest_errors
+                        .entry((source.api_id.clone(), source.stage.clone()))
+                        .or_default();
+                    logs::absorb(
+                        &mut cursor,
+                        &events,
+                        &source.format,
+                        overlap,
+                        &mut tally,
+                        newest,
+                    );
                     delta
                         .counts
                         .entry((source.api_id.clone(), source.stage.clone()))

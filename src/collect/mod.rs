@@ -63,6 +63,13 @@ impl Fragment {
                 for (stage, tally) in delta.counts {
                     logs.counts.entry(stage).or_default().merge(&tally);
                 }
+                for (stage, newest) in delta.newest_errors {
+                    let known = logs.newest_errors.entry(stage).or_default();
+                    for (class, at) in newest {
+                        let kept = known.entry(class).or_insert(at);
+                        *kept = (*kept).max(at);
+                    }
+                }
             }
             Fragment::CloudWatch(values) => inventory.cloudwatch = Some(values),
             Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
@@ -173,6 +180,7 @@ impl Poller {
         let collectors = enabled_collectors(config);
         store.expect_runs(collectors.len() * targets.len());
         store.set_per_target_health(config.collectors.load_balancers.per_target_health);
+        store.set_tls_error_window(config.diagnosis.tls_error_window);
         Poller {
             targets,
             collectors,

@@ -45,6 +45,7 @@ pub struct Store {
     expected_runs: AtomicUsize,
     ready: AtomicBool,
     per_target_health: AtomicBool,
+    tls_error_window_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Store {
@@ -58,6 +59,7 @@ impl Store {
             expected_runs: AtomicUsize::new(usize::MAX),
             ready: AtomicBool::new(false),
             per_target_health: AtomicBool::new(false),
+            tls_error_window_ms: std::sync::atomic::AtomicI64::new(3_600_000),
         });
         store.publish(&store.lock());
         store
@@ -66,6 +68,12 @@ impl Store {
     /// Export per-target health series from now on (`load_balancers.per_target_health`).
     pub fn set_per_target_health(&self, on: bool) {
         self.per_target_health.store(on, Ordering::SeqCst);
+    }
+
+    /// The window of the `no_tls_errors` check.
+    pub fn set_tls_error_window(&self, window: Duration) {
+        let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        self.tls_error_window_ms.store(ms, Ordering::SeqCst);
     }
 
     /// How many (collector, target) pairs must report before the store is ready.
@@ -202,6 +210,13 @@ impl Store {
             inventories: state.inventories.values().cloned().collect(),
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
+            diagnosis: crate::diagnose::Clock {
+                now_ms: SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                    .unwrap_or(0),
+                tls_error_window_ms: self.tls_error_window_ms.load(Ordering::SeqCst),
+            },
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::classify::ErrorClass;
 use crate::inventory::{ApiType, Inventory, LoadBalancer, Scope, VpcLink};
 use crate::resolve::{ResolvedIntegration, load_balancer_arn, resolve_all};
 
@@ -39,9 +40,26 @@ pub struct LinkReport {
     pub checks: Vec<Check>,
 }
 
+/// The time the checks judge by: now, and how recent a TLS error must be to fail `no_tls_errors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub now_ms: i64,
+    pub tls_error_window_ms: i64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self {
+            now_ms: 0,
+            tls_error_window_ms: 3_600_000,
+        }
+    }
+}
+
 /// Runs every check for every VPC link of every scope.
 pub fn diagnose<'a>(
     inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
+    clock: &Clock,
 ) -> Vec<LinkReport> {
     let mut reports = Vec::new();
     for (scope, inventory) in inventories {
@@ -65,6 +83,7 @@ pub fn diagnose<'a>(
             if link.api_type == ApiType::Rest {
                 checks.extend(path.privatelink_inbound_rules());
             }
+            checks.extend(path.no_tls_errors(clock));
             reports.push(LinkReport {
                 vpc_link_id: link.id.clone(),
                 name: link.name.clone(),
@@ -125,6 +144,21 @@ pub fn link_available(link: &VpcLink) -> Check {
         object,
         cause: Some(cause),
         fix: Some(fix),
+    }
+}
+
+fn tls_fix(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::TlsHostnameMismatch => {
+            "Make the integration's host name (or tlsConfig.serverNameToVerify) match the certificate the TLS listener or target presents."
+        }
+        ErrorClass::TlsUntrustedCertificate => {
+            "Use an unexpired certificate from a CA that API Gateway trusts; insecureSkipVerification does not skip this check."
+        }
+        ErrorClass::TlsKeyMismatch => {
+            "The key and the certificate do not belong together: check the CA, certificate and key files on the target."
+        }
+        _ => "Check the TLS configuration of the listener and the target.",
     }
 }
 
@@ -464,6 +498,57 @@ impl<'a> LinkPath<'a> {
         out
     }
 
+    /// `no_tls_errors`: no TLS-class execution error in the last window, for
+    /// every stage that uses the link and whose log is read.
+    fn no_tls_errors(&self, clock: &Clock) -> Vec<Check> {
+        let Some(logs) = &self.inventory.execution_logs else {
+            return Vec::new();
+        };
+        let mut stages: Vec<(String, String)> = self
+            .uses
+            .iter()
+            .map(|u| (u.api_id.clone(), u.stage.clone()))
+            .collect();
+        stages.sort();
+        stages.dedup();
+        let mut out = Vec::new();
+        for (api_id, stage) in stages {
+            let read = logs
+                .groups
+                .values()
+                .any(|g| g.api_id == api_id && g.stage == stage);
+            if !read {
+                continue;
+            }
+            let object = BTreeMap::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
+            let since = clock.now_ms - clock.tls_error_window_ms;
+            let recent: Vec<(ErrorClass, i64)> = logs
+                .newest_errors
+                .get(&(api_id.clone(), stage.clone()))
+                .into_iter()
+                .flatten()
+                .filter(|(class, at)| class.is_tls() && **at >= since)
+                .map(|(class, at)| (*class, *at))
+                .collect();
+            let Some((class, _)) = recent.iter().max_by_key(|(_, at)| *at) else {
+                out.push(passed("no_tls_errors", object));
+                continue;
+            };
+            let counts = logs.counts.get(&(api_id.clone(), stage.clone()));
+            let total = counts.map_or(0, |t| t.class_count(*class));
+            out.push(failed(
+                "no_tls_errors",
+                object,
+                format!(
+                    "Stage {stage} of API {api_id} logged {class} errors in the last {} min ({total} since the exporter started).",
+                    clock.tls_error_window_ms / 60_000
+                ),
+                tls_fix(*class).into(),
+            ));
+        }
+        out
+    }
+
     /// `privatelink_inbound_rules` (V1): enforcement is off, or the NLB's
     /// security groups admit the listener ports from anywhere (PrivateLink
     /// traffic from API Gateway has no address of yours to allow).
@@ -577,7 +662,7 @@ mod tests {
             ]),
             ..Default::default()
         };
-        let reports = diagnose([(&scope, &inventory)]);
+        let reports = diagnose([(&scope, &inventory)], &Clock::default());
         assert_eq!(reports.len(), 2);
         assert!(reports[0].healthy);
         assert!(!reports[1].healthy);
@@ -662,7 +747,7 @@ mod tests {
             account: "1".into(),
             region: "us-east-1".into(),
         };
-        diagnose([(&scope, inventory)]).remove(0)
+        diagnose([(&scope, inventory)], &Clock::default()).remove(0)
     }
 
     #[test]
@@ -722,6 +807,69 @@ mod tests {
                 .unwrap()
                 .contains("1 unhealthy (Target.FailedHealthChecks)"),
             "{targets:?}"
+        );
+    }
+
+    #[test]
+    fn recent_tls_errors_fail_and_old_ones_do_not() {
+        use crate::inventory::{ExecutionLogs, LogGroupStatus};
+        let (mut inventory, _) = path_inventory(8443, "healthy");
+        let stage = ("api1".to_owned(), "prod".to_owned());
+        let mut logs = ExecutionLogs::default();
+        logs.groups.insert(
+            "API-Gateway-Execution-Logs_api1/prod".into(),
+            LogGroupStatus {
+                api_id: "api1".into(),
+                stage: "prod".into(),
+                ok: true,
+            },
+        );
+        logs.newest_errors
+            .entry(stage.clone())
+            .or_default()
+            .insert(ErrorClass::TlsHostnameMismatch, 1_000_000);
+        logs.newest_errors
+            .entry(stage)
+            .or_default()
+            .insert(ErrorClass::IntegrationTimeout, 1_900_000);
+        inventory.execution_logs = Some(logs);
+        let scope = Scope {
+            account: "1".into(),
+            region: "us-east-1".into(),
+        };
+        let recent = Clock {
+            now_ms: 1_500_000,
+            tls_error_window_ms: 600_000,
+        };
+        let report = diagnose([(&scope, &inventory)], &recent).remove(0);
+        let tls = report
+            .checks
+            .iter()
+            .find(|c| c.check == "no_tls_errors")
+            .unwrap();
+        assert!(!tls.ok);
+        assert_eq!(tls.object["stage"], "prod");
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("tls_hostname_mismatch"),
+            "{tls:?}"
+        );
+        assert!(tls.fix.as_deref().unwrap().contains("serverNameToVerify"));
+        // An hour later the window has passed; timeouts are not TLS errors.
+        let later = Clock {
+            now_ms: 1_000_000 + 3_600_000,
+            tls_error_window_ms: 600_000,
+        };
+        let report = diagnose([(&scope, &inventory)], &later).remove(0);
+        assert!(
+            report
+                .checks
+                .iter()
+                .find(|c| c.check == "no_tls_errors")
+                .unwrap()
+                .ok
         );
     }
 }

@@ -174,6 +174,14 @@ fn counts_are_exact_across_pages_late_arrivals_and_restarts() {
         "awsconn_execution_log_read_success{{account=\"123456789012\",region=\"{US}\",api_id=\"{api}\",stage=\"prod\",log_group=\"{group}\"}}"
     );
     assert_eq!(sample(&text, &read_ok), Some(1.0));
+    // The batch has TLS errors: the link the prod stage uses fails `no_tls_errors`.
+    let link = seeded[US]["vpc_links"]["orders-rest-link"]
+        .as_str()
+        .unwrap();
+    let tls = format!(
+        "awsconn_vpc_link_check{{account=\"123456789012\",region=\"{US}\",vpc_link_id=\"{link}\",check=\"no_tls_errors\",api_id=\"{api}\",stage=\"prod\"}}"
+    );
+    assert_eq!(sample(&text, &tls), Some(0.0), "{text}");
 
     // While the exporter is down: new events, and late ones with timestamps
     // older than the newest already counted (inside the overlap window).
