@@ -32,55 +32,34 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
     Config::load(path)
 }
 
-pub fn check_config(global: &GlobalArgs) -> ExitCode {
-    match load_config(global) {
-        Ok(config) => {
-            let collectors: Vec<_> = config
-                .collectors
-                .iter()
-                .filter(|(_, c)| c.enabled)
-                .map(|(n, _)| n)
-                .collect();
-            println!(
-                "configuration is valid: {} account(s), regions {}, collectors {}",
-                config.effective_accounts().len(),
-                config.regions.join(", "),
-                collectors.join(", ")
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("invalid configuration: {e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+/// `check-config`: the configuration loaded; say what it polls.
+pub fn check_config(config: &Config) -> ExitCode {
+    println!(
+        "configuration is valid: {} account(s), regions {}, collectors {}",
+        config.effective_accounts().len(),
+        config.regions.join(", "),
+        config
+            .collectors
+            .enabled_names()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    ExitCode::SUCCESS
 }
 
-pub fn iam_policy(global: &GlobalArgs) -> ExitCode {
-    match load_config(global) {
-        Ok(config) => {
-            let collectors = config
-                .collectors
-                .iter()
-                .filter(|(_, c)| c.enabled)
-                .map(|(name, _)| name);
-            let roles: Vec<String> = config
-                .accounts
-                .iter()
-                .filter_map(|a| a.role_arn.clone())
-                .collect();
-            let policy = crate::aws::iam::policy(collectors, &roles);
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&policy).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("invalid configuration: {e}");
-            ExitCode::from(EXIT_INVALID)
-        }
-    }
+/// `iam-policy`: the least-privilege policy for the enabled collectors.
+pub fn iam_policy(config: &Config) -> ExitCode {
+    let roles: Vec<String> = config
+        .accounts
+        .iter()
+        .filter_map(|a| a.role_arn.clone())
+        .collect();
+    let policy = crate::aws::iam::policy(config.collectors.enabled_names(), &roles);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policy).unwrap_or_default()
+    );
+    ExitCode::SUCCESS
 }
 
 /// Size of each read: large enough that the per-read cost vanishes.

@@ -205,16 +205,6 @@ fn default_overlap() -> Duration {
     Duration::from_secs(5 * 60)
 }
 
-impl CollectorsConfig {
-    fn execution_logs_schedule(&self) -> CollectorConfig {
-        CollectorConfig {
-            enabled: self.execution_logs.enabled,
-            interval: self.execution_logs.interval,
-            timeout: self.execution_logs.timeout,
-        }
-    }
-}
-
 impl Default for CollectorsConfig {
     fn default() -> Self {
         Self {
@@ -268,15 +258,24 @@ impl Default for LoadBalancersConfig {
     }
 }
 
-impl LoadBalancersConfig {
-    fn schedule(&self) -> CollectorConfig {
-        CollectorConfig {
-            enabled: self.enabled,
-            interval: self.interval,
-            timeout: self.timeout,
+/// Collectors with settings of their own repeat the three schedule fields
+/// inline (`deny_unknown_fields` cannot see through `flatten`); this gives
+/// each the common view.
+macro_rules! schedule_of {
+    ($($config:ty),*) => {$(
+        impl $config {
+            fn schedule(&self) -> CollectorConfig {
+                CollectorConfig {
+                    enabled: self.enabled,
+                    interval: self.interval,
+                    timeout: self.timeout,
+                }
+            }
         }
-    }
+    )*};
 }
+
+schedule_of!(LoadBalancersConfig, ExecutionLogsConfig, CloudWatchConfig);
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -481,6 +480,11 @@ impl Config {
 }
 
 impl CollectorsConfig {
+    /// The config keys of the enabled collectors.
+    pub fn enabled_names(&self) -> impl Iterator<Item = &'static str> {
+        self.iter().filter(|(_, c)| c.enabled).map(|(name, _)| name)
+    }
+
     /// Every collector's schedule under its config key (the `collector` label).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, CollectorConfig)> {
         [
@@ -488,15 +492,8 @@ impl CollectorsConfig {
             ("load_balancers", self.load_balancers.schedule()),
             ("endpoints", self.endpoints),
             ("network_rules", self.network_rules),
-            ("execution_logs", self.execution_logs_schedule()),
-            (
-                "cloudwatch",
-                CollectorConfig {
-                    enabled: self.cloudwatch.enabled,
-                    interval: self.cloudwatch.interval,
-                    timeout: self.cloudwatch.timeout,
-                },
-            ),
+            ("execution_logs", self.execution_logs.schedule()),
+            ("cloudwatch", self.cloudwatch.schedule()),
             ("interconnect", self.interconnect),
         ]
         .into_iter()

@@ -10,12 +10,8 @@ fn main() -> ExitCode {
     awsconn::logging::init(cli.global.log_level, cli.global.log_format);
     let command = cli.command.clone().unwrap_or(Command::Serve);
 
-    // Commands that need neither AWS nor a runtime.
-    match &command {
-        Command::Classify { files } => return report(commands::classify(files)),
-        Command::CheckConfig => return commands::check_config(&cli.global),
-        Command::IamPolicy => return commands::iam_policy(&cli.global),
-        _ => {}
+    if let Command::Classify { files } = &command {
+        return report(commands::classify(files));
     }
 
     let config = match commands::load_config(&cli.global) {
@@ -25,6 +21,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    // Commands that need no AWS and no runtime.
+    match &command {
+        Command::CheckConfig => return commands::check_config(&config),
+        Command::IamPolicy => return commands::iam_policy(&config),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
