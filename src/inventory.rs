@@ -340,11 +340,23 @@ pub struct NetworkInterface {
     pub instance_id: Option<String>,
 }
 
-/// Security groups, NACLs, prefix lists and interfaces of the paths.
+/// A subnet: where load balancer nodes, link ENIs and targets take their addresses from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub availability_zone: String,
+    /// The IPv4 CIDR block, and the IPv6 ones where the subnet has any.
+    pub cidrs: Vec<String>,
+}
+
+/// Security groups, NACLs, prefix lists, subnets and interfaces of the paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkRules {
     pub security_groups: Vec<SecurityGroup>,
     pub network_acls: Vec<NetworkAcl>,
+    /// The subnets of the load balancers, V2 links and targets, with their CIDRs.
+    pub subnets: Vec<Subnet>,
     /// Managed prefix list id -> its CIDRs.
     pub prefix_lists: std::collections::BTreeMap<String, Vec<String>>,
     pub interfaces: Vec<NetworkInterface>,

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::Filter;
 use super::AwsError;
 use crate::inventory::{
     EndpointConnection, EndpointService, NetworkAcl, NetworkAclEntry, NetworkInterface,
-    NetworkRules, SecurityGroup, SecurityGroupRule, normalize_state,
+    NetworkRules, SecurityGroup, SecurityGroupRule, Subnet, normalize_state,
 };
 
 /// Values per filter: EC2 accepts up to 200.
@@ -178,6 +178,7 @@ pub(super) async fn network_rules(
 
     let security_groups = security_groups(client, &group_ids).await?;
     let network_acls = network_acls(client, &subnet_ids).await?;
+    let subnets = subnets(client, &subnet_ids).await?;
 
     let mut prefix_lists = BTreeMap::new();
     let referenced: BTreeSet<String> = security_groups
@@ -207,6 +208,7 @@ pub(super) async fn network_rules(
     Ok(NetworkRules {
         security_groups,
         network_acls,
+        subnets,
         prefix_lists,
         interfaces,
     })
@@ -272,6 +274,47 @@ fn rule(p: &aws_sdk_ec2::types::IpPermission) -> SecurityGroupRule {
             .filter_map(|l| l.prefix_list_id().map(str::to_owned))
             .collect(),
     }
+}
+
+/// The subnets' CIDRs: the addresses that load balancer nodes, link ENIs and
+/// targets send from, which security groups and NACLs are evaluated against.
+async fn subnets(
+    client: &aws_sdk_ec2::Client,
+    ids: &BTreeSet<String>,
+) -> Result<Vec<Subnet>, AwsError> {
+    let ids: Vec<String> = ids.iter().cloned().collect();
+    let mut out = Vec::new();
+    // A `subnet-id` filter, not SubnetIds: a subnet deleted since it was
+    // referenced is absent instead of failing the whole call.
+    for chunk in ids.chunks(FILTER_CHUNK) {
+        let mut pages = client
+            .describe_subnets()
+            .filters(filter("subnet-id", chunk))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ec2", "DescribeSubnets", e))?;
+            for s in page.subnets() {
+                let Some(id) = s.subnet_id() else { continue };
+                out.push(Subnet {
+                    id: id.to_owned(),
+                    vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+                    availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
+                    cidrs: s
+                        .cidr_block()
+                        .map(str::to_owned)
+                        .into_iter()
+                        .chain(
+                            s.ipv6_cidr_block_association_set()
+                                .iter()
+                                .filter_map(|a| a.ipv6_cidr_block().map(str::to_owned)),
+                        )
+                        .collect(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn network_acls(

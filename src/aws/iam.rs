@@ -36,6 +36,7 @@ pub fn operations(collector: &str) -> &'static [(&'static str, &'static str)] {
             ("ec2", "DescribeNetworkInterfaces"),
             ("ec2", "DescribeSecurityGroups"),
             ("ec2", "DescribeNetworkAcls"),
+            ("ec2", "DescribeSubnets"),
             ("ec2", "GetManagedPrefixListEntries"),
         ],
         "execution_logs" => &[("cloudwatchlogs", "FilterLogEvents")],

@@ -4,6 +4,7 @@
 //! Each check says what it looked at (`object`), and when it fails, the
 //! cause and the fix in the words an on-call engineer needs.
 
+mod admission;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::classify::ErrorClass;
-use crate::inventory::{ApiType, Inventory, LoadBalancer, Scope, VpcLink};
+use crate::inventory::{ApiType, Inventory, Listener, LoadBalancer, Scope, TargetGroup, VpcLink};
 use crate::resolve::{ResolvedIntegration, load_balancer_arn, resolve_all};
 
 /// One runbook check of one VPC link.
@@ -80,6 +81,8 @@ pub fn diagnose<'a>(
                 checks.extend(path.endpoint_connection_available());
             }
             checks.extend(path.targets_healthy());
+            checks.extend(path.security_groups_admit());
+            checks.extend(path.network_acls_admit());
             if link.api_type == ApiType::Rest {
                 checks.extend(path.privatelink_inbound_rules());
             }
@@ -299,7 +302,7 @@ impl<'a> LinkPath<'a> {
         out
     }
 
-    fn listener_by_arn(&self, arn: &str) -> Option<&'a crate::inventory::Listener> {
+    fn listener_by_arn(&self, arn: &str) -> Option<&'a Listener> {
         self.inventory
             .load_balancing
             .as_ref()?
@@ -442,35 +445,51 @@ impl<'a> LinkPath<'a> {
         out
     }
 
-    /// `targets_healthy`: each target group behind a used listener has a healthy target.
-    fn targets_healthy(&self) -> Vec<Check> {
-        let Some(lb) = &self.inventory.load_balancing else {
-            return Vec::new();
-        };
+    /// The listeners the integrations call, with their load balancers: every
+    /// listener of a target load balancer when no integration names a port.
+    fn used_listeners(&self) -> Vec<(&'a LoadBalancer, &'a Listener)> {
         let called = self.called_ports();
-        let mut groups: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
         for arn in &self.targets {
             let Some(balancer) = self.balancer(arn) else {
                 continue;
             };
-            let used: Vec<_> = balancer
-                .listeners
-                .iter()
-                .filter(|l| called.is_empty() || called.contains_key(&(arn.clone(), l.port)))
-                .collect();
-            groups.extend(
-                used.iter()
-                    .flat_map(|l| l.target_group_arns.iter().map(String::as_str)),
+            out.extend(
+                balancer
+                    .listeners
+                    .iter()
+                    .filter(|l| called.is_empty() || called.contains_key(&(arn.clone(), l.port)))
+                    .map(|l| (balancer, l)),
             );
         }
-        groups.sort_unstable();
-        groups.dedup();
+        out
+    }
+
+    /// The target groups behind the used listeners, each once, with the load balancer in front.
+    fn used_target_groups(&self) -> Vec<(&'a LoadBalancer, &'a TargetGroup)> {
+        let Some(lb) = &self.inventory.load_balancing else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&LoadBalancer, &TargetGroup)> = Vec::new();
+        for (balancer, listener) in self.used_listeners() {
+            for arn in &listener.target_group_arns {
+                let Some(group) = lb.target_groups.iter().find(|g| &g.arn == arn) else {
+                    continue;
+                };
+                if !out.iter().any(|(_, g)| g.arn == group.arn) {
+                    out.push((balancer, group));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.arn.cmp(&b.1.arn));
+        out
+    }
+
+    /// `targets_healthy`: each target group behind a used listener has a healthy target.
+    fn targets_healthy(&self) -> Vec<Check> {
         let mut out = Vec::new();
-        for arn in groups {
-            let Some(group) = lb.target_groups.iter().find(|g| g.arn == arn) else {
-                continue;
-            };
-            let object = BTreeMap::from([("target_group", arn.to_owned())]);
+        for (_, group) in self.used_target_groups() {
+            let object = BTreeMap::from([("target_group", group.arn.clone())]);
             if group.targets.iter().any(|t| t.state == "healthy") {
                 out.push(passed("targets_healthy", object));
                 continue;
