@@ -410,3 +410,462 @@ fn acl_failure(
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Clock, LinkReport, diagnose};
+    use crate::inventory::{
+        Api, ApiType, Integration, Inventory, Listener, LoadBalancer, LoadBalancing, NetworkAcl,
+        NetworkAclEntry, NetworkInterface, NetworkRules, Scope, SecurityGroup, SecurityGroupRule,
+        Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
+    };
+
+    const ALB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1";
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2";
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/3";
+
+    fn tcp(port: u16, cidrs: &[&str], groups: &[&str]) -> SecurityGroupRule {
+        SecurityGroupRule {
+            protocol: "tcp".into(),
+            ports: Some((port, port)),
+            ipv4_cidrs: cidrs.iter().map(|c| c.to_string()).collect(),
+            security_group_ids: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn everything() -> SecurityGroupRule {
+        SecurityGroupRule {
+            protocol: "-1".into(),
+            ipv4_cidrs: vec!["0.0.0.0/0".into()],
+            ..Default::default()
+        }
+    }
+
+    fn sg(id: &str, ingress: Vec<SecurityGroupRule>) -> SecurityGroup {
+        SecurityGroup {
+            id: id.into(),
+            vpc_id: "vpc-1".into(),
+            ingress,
+            egress: vec![everything()],
+        }
+    }
+
+    fn subnet(id: &str, cidr: &str) -> Subnet {
+        Subnet {
+            id: id.into(),
+            vpc_id: "vpc-1".into(),
+            availability_zone: "us-east-1a".into(),
+            cidrs: vec![cidr.into()],
+        }
+    }
+
+    fn acl_entry(
+        rule_number: i32,
+        egress: bool,
+        allow: bool,
+        cidr: &str,
+        ports: Option<(u16, u16)>,
+    ) -> NetworkAclEntry {
+        NetworkAclEntry {
+            rule_number,
+            egress,
+            protocol: "6".into(),
+            allow,
+            ipv4_cidr: Some(cidr.into()),
+            ipv6_cidr: None,
+            ports,
+        }
+    }
+
+    fn open_acl(id: &str, subnets: &[&str]) -> NetworkAcl {
+        NetworkAcl {
+            id: id.into(),
+            vpc_id: "vpc-1".into(),
+            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
+            entries: vec![
+                acl_entry(100, false, true, "0.0.0.0/0", None),
+                acl_entry(100, true, true, "0.0.0.0/0", None),
+            ],
+        }
+    }
+
+    /// HTTP API -> V2 link (subnet-link, sg-link) -> ALB (subnet-lb, sg-lb)
+    /// listener 443 -> target group (ip, 8080) -> 10.0.3.10 (subnet-target, sg-target).
+    fn v2_path() -> Inventory {
+        let link = VpcLink {
+            id: "v2link".into(),
+            name: "web".into(),
+            api_type: ApiType::Http,
+            status: "available".into(),
+            status_message: None,
+            target_arns: vec![],
+            subnet_ids: vec!["subnet-link".into()],
+            security_group_ids: vec!["sg-link".into()],
+        };
+        Inventory {
+            vpc_links: Some(vec![link]),
+            apis: Some(vec![Api {
+                id: "http1".into(),
+                name: "web".into(),
+                api_type: ApiType::Http,
+                integrations: vec![Integration {
+                    name: "int1".into(),
+                    connection_id: "v2link".into(),
+                    uri: LISTENER.into(),
+                    integration_target: None,
+                    tls_server_name: None,
+                    insecure_skip_verification: false,
+                }],
+                stages: vec![Stage {
+                    name: "$default".into(),
+                    ..Default::default()
+                }],
+            }]),
+            load_balancing: Some(LoadBalancing {
+                load_balancers: vec![LoadBalancer {
+                    arn: ALB.into(),
+                    name: "web".into(),
+                    lb_type: "application".into(),
+                    state: "active".into(),
+                    state_reason: None,
+                    scheme: "internal".into(),
+                    vpc_id: "vpc-1".into(),
+                    subnet_ids: vec!["subnet-lb".into()],
+                    security_group_ids: vec!["sg-lb".into()],
+                    privatelink_inbound_rules: None,
+                    listeners: vec![Listener {
+                        arn: LISTENER.into(),
+                        port: 443,
+                        protocol: "HTTPS".into(),
+                        certificate_arns: vec![],
+                        target_group_arns: vec![TG.into()],
+                    }],
+                }],
+                target_groups: vec![TargetGroup {
+                    arn: TG.into(),
+                    name: "web".into(),
+                    protocol: "HTTP".into(),
+                    port: Some(8080),
+                    target_type: "ip".into(),
+                    vpc_id: "vpc-1".into(),
+                    load_balancer_arns: vec![ALB.into()],
+                    targets: vec![TargetHealth {
+                        id: "10.0.3.10".into(),
+                        port: Some(8080),
+                        state: "healthy".into(),
+                        reason: None,
+                        description: None,
+                    }],
+                }],
+                missing_load_balancers: vec![],
+            }),
+            network_rules: Some(NetworkRules {
+                security_groups: vec![
+                    sg("sg-link", vec![]),
+                    sg("sg-lb", vec![tcp(443, &[], &["sg-link"])]),
+                    sg("sg-target", vec![tcp(8080, &[], &["sg-lb"])]),
+                ],
+                network_acls: vec![
+                    open_acl("acl-link", &["subnet-link"]),
+                    open_acl("acl-lb", &["subnet-lb"]),
+                    open_acl("acl-target", &["subnet-target"]),
+                ],
+                subnets: vec![
+                    subnet("subnet-link", "10.0.1.0/24"),
+                    subnet("subnet-lb", "10.0.2.0/24"),
+                    subnet("subnet-target", "10.0.3.0/24"),
+                ],
+                prefix_lists: Default::default(),
+                interfaces: vec![NetworkInterface {
+                    id: "eni-target".into(),
+                    subnet_id: "subnet-target".into(),
+                    vpc_id: "vpc-1".into(),
+                    private_ips: vec!["10.0.3.10".into()],
+                    security_group_ids: vec!["sg-target".into()],
+                    instance_id: None,
+                }],
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn diagnose_one(inventory: &Inventory) -> LinkReport {
+        let scope = Scope {
+            account: "1".into(),
+            region: "us-east-1".into(),
+        };
+        diagnose([(&scope, inventory)], &Clock::default()).remove(0)
+    }
+
+    /// `(check, object as k=v pairs, ok)` of the admission checks.
+    fn admission(report: &LinkReport) -> Vec<(&'static str, String, bool)> {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.check == "security_groups_admit" || c.check == "network_acls_admit")
+            .map(|c| {
+                let object: Vec<String> =
+                    c.object.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                (c.check, object.join(" "), c.ok)
+            })
+            .collect()
+    }
+
+    fn failures(report: &LinkReport) -> Vec<&super::Check> {
+        report.checks.iter().filter(|c| !c.ok).collect()
+    }
+
+    #[test]
+    fn an_open_v2_path_passes_every_hop() {
+        let report = diagnose_one(&v2_path());
+        assert!(report.healthy, "{report:#?}");
+        let lb = format!("load_balancer={ALB}");
+        let tg = format!("target_group={TG}");
+        assert_eq!(
+            admission(&report),
+            [
+                (
+                    "security_groups_admit",
+                    format!("direction=egress {lb} port=443 security_group=sg-link"),
+                    true
+                ),
+                (
+                    "security_groups_admit",
+                    format!("direction=egress port=8080 security_group=sg-lb {tg}"),
+                    true
+                ),
+                (
+                    "security_groups_admit",
+                    format!("direction=ingress {lb} port=443 security_group=sg-lb"),
+                    true
+                ),
+                (
+                    "security_groups_admit",
+                    format!("direction=ingress port=8080 security_group=sg-target {tg}"),
+                    true
+                ),
+                (
+                    "network_acls_admit",
+                    format!("{lb} network_acl=acl-lb port=443"),
+                    true
+                ),
+                (
+                    "network_acls_admit",
+                    format!("{lb} network_acl=acl-link port=443"),
+                    true
+                ),
+                (
+                    "network_acls_admit",
+                    format!("network_acl=acl-lb port=8080 {tg}"),
+                    true
+                ),
+                (
+                    "network_acls_admit",
+                    format!("network_acl=acl-target port=8080 {tg}"),
+                    true
+                ),
+            ]
+        );
+    }
+
+    fn groups_mut(inventory: &mut Inventory) -> &mut Vec<SecurityGroup> {
+        &mut inventory.network_rules.as_mut().unwrap().security_groups
+    }
+
+    #[test]
+    fn a_target_group_without_the_target_port_fails_alone() {
+        let mut inventory = v2_path();
+        groups_mut(&mut inventory)[2].ingress = vec![tcp(9090, &[], &["sg-lb"])];
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        let check = failed[0];
+        assert_eq!(check.check, "security_groups_admit");
+        assert_eq!(check.object["security_group"], "sg-target");
+        assert_eq!(check.object["direction"], "ingress");
+        assert_eq!(check.object["target_group"], TG);
+        assert_eq!(check.object["port"], "8080");
+        assert_eq!(
+            check.cause.as_deref().unwrap(),
+            "Security group sg-target of target 10.0.3.10 admits no TCP 8080 from load balancer web (security group sg-lb)."
+        );
+        assert!(
+            check
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("inbound rule to sg-target for TCP 8080")
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_group_that_ignores_the_link_fails() {
+        let mut inventory = v2_path();
+        // Admits 443 from elsewhere only; the link's subnet 10.0.1.0/24 is outside.
+        groups_mut(&mut inventory)[1].ingress = vec![tcp(443, &["10.9.0.0/16"], &[])];
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].object["security_group"], "sg-lb");
+        assert_eq!(failed[0].object["load_balancer"], ALB);
+        assert!(
+            failed[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("from the VPC link's ENIs")
+        );
+
+        // ...while the link's subnet CIDR as the source is as good as its group.
+        groups_mut(&mut inventory)[1].ingress = vec![tcp(443, &["10.0.0.0/16"], &[])];
+        assert!(diagnose_one(&inventory).healthy);
+    }
+
+    #[test]
+    fn a_link_group_without_egress_fails_on_the_link() {
+        let mut inventory = v2_path();
+        groups_mut(&mut inventory)[0].egress = vec![tcp(80, &["0.0.0.0/0"], &[])];
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].object["direction"], "egress");
+        assert_eq!(failed[0].object["security_group"], "sg-link");
+        assert!(
+            failed[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("allows no outbound TCP 443 to load balancer web")
+        );
+    }
+
+    #[test]
+    fn a_nacl_deny_on_the_target_subnet_names_the_rule() {
+        let mut inventory = v2_path();
+        let acls = &mut inventory.network_rules.as_mut().unwrap().network_acls;
+        acls[2].entries.push(acl_entry(
+            50,
+            false,
+            false,
+            "10.0.2.0/24",
+            Some((8000, 8100)),
+        ));
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        let check = failed[0];
+        assert_eq!(check.check, "network_acls_admit");
+        assert_eq!(check.object["network_acl"], "acl-target");
+        assert_eq!(check.object["port"], "8080");
+        assert_eq!(
+            check.cause.as_deref().unwrap(),
+            "Network ACL acl-target of subnet subnet-target (target 10.0.3.10): rule 50 denies inbound TCP 8080 from 10.0.2.0/24 (load balancer web in subnet-lb)."
+        );
+        assert!(check.fix.as_deref().unwrap().contains("numbered below 50"));
+    }
+
+    #[test]
+    fn a_nacl_without_return_ports_fails_on_the_client_side() {
+        let mut inventory = v2_path();
+        let acls = &mut inventory.network_rules.as_mut().unwrap().network_acls;
+        // The link's subnet lets requests out but answers only back on 443.
+        acls[0].entries = vec![
+            acl_entry(100, true, true, "0.0.0.0/0", None),
+            acl_entry(100, false, true, "0.0.0.0/0", Some((443, 443))),
+        ];
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].object["network_acl"], "acl-link");
+        assert!(
+            failed[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("no rule allows inbound TCP 1024-65535 from 10.0.2.0/24"),
+            "{failed:#?}"
+        );
+    }
+
+    #[test]
+    fn traffic_inside_one_subnet_skips_its_acl() {
+        let mut inventory = v2_path();
+        let net = inventory.network_rules.as_mut().unwrap();
+        net.interfaces[0].subnet_id = "subnet-lb".into();
+        net.network_acls[1].entries.clear(); // would deny everything
+        net.network_acls[0].entries.clear();
+        let link = inventory.vpc_links.as_mut().unwrap();
+        link[0].subnet_ids = vec!["subnet-lb".into()];
+        let report = diagnose_one(&inventory);
+        assert!(
+            report
+                .checks
+                .iter()
+                .all(|c| c.check != "network_acls_admit"),
+            "{report:#?}"
+        );
+        assert!(report.healthy);
+    }
+
+    #[test]
+    fn v1_links_check_only_the_load_balancer_to_targets() {
+        let mut inventory = v2_path();
+        let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
+        link.api_type = ApiType::Rest;
+        link.target_arns = vec![ALB.into()];
+        link.subnet_ids.clear();
+        link.security_group_ids.clear();
+        let api = &mut inventory.apis.as_mut().unwrap()[0];
+        api.api_type = ApiType::Rest;
+        api.integrations[0].uri = "https://web.internal:443/".into();
+        let report = diagnose_one(&inventory);
+        let objects: Vec<String> = admission(&report).into_iter().map(|(_, o, _)| o).collect();
+        assert!(
+            objects.iter().all(|o| o.contains("target_group=")),
+            "{objects:#?}"
+        );
+        assert_eq!(objects.len(), 4, "{objects:#?}");
+    }
+
+    #[test]
+    fn an_nlb_of_a_v2_link_may_pass_the_link_address_through() {
+        let mut inventory = v2_path();
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.lb_type = "network".into();
+        lb.security_group_ids.clear();
+        // Client IP preservation: the target sees the link's subnet.
+        groups_mut(&mut inventory)[2].ingress = vec![tcp(8080, &["10.0.1.0/24"], &[])];
+        let report = diagnose_one(&inventory);
+        assert!(report.healthy, "{report:#?}");
+        // Neither the link's nor the NLB's addresses: fails.
+        groups_mut(&mut inventory)[2].ingress = vec![tcp(8080, &["10.0.7.0/24"], &[])];
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert!(
+            failed[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("from load balancer web (10.0.2.0/24)")
+        );
+    }
+
+    #[test]
+    fn no_network_facts_no_admission_checks() {
+        let mut inventory = v2_path();
+        inventory.network_rules = None;
+        assert!(admission(&diagnose_one(&inventory)).is_empty());
+        // A target whose interface is unknown is left out, not failed.
+        let mut inventory = v2_path();
+        inventory.network_rules.as_mut().unwrap().interfaces.clear();
+        let report = diagnose_one(&inventory);
+        assert!(report.healthy);
+        assert!(
+            admission(&report)
+                .iter()
+                .all(|(_, o, _)| !o.contains("target_group"))
+        );
+    }
+}
