@@ -156,8 +156,12 @@ fn scope_labels(scope: &Scope) -> Labels {
     ]
 }
 
-/// The metric families of a snapshot, in a stable order.
-pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
+/// The metric families of a snapshot and its diagnosis, in a stable order.
+pub fn families<'r>(
+    snapshot: &Snapshot,
+    build: &BuildInfo,
+    reports: impl IntoIterator<Item = &'r LinkReport>,
+) -> Vec<Family> {
     let mut f = Families::default();
     f.add(
         "awsconn_build_info",
@@ -194,8 +198,8 @@ pub fn families(snapshot: &Snapshot, build: &BuildInfo) -> Vec<Family> {
             interconnect_families(&mut f, scope, interconnect);
         }
     }
-    for report in diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis) {
-        link_checks(&mut f, &report);
+    for report in reports {
+        link_checks(&mut f, report);
     }
     f.into_vec()
 }
@@ -815,8 +819,10 @@ mod tests {
             version: "1.2.3",
             revision: "abc",
         };
+        let snapshot = snapshot();
+        let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
         encode(
-            families(&snapshot(), &build),
+            families(&snapshot, &build, &reports),
             vec![],
             &mut Registry::default(),
         )

@@ -17,6 +17,16 @@ use crate::aws::ApiTelemetry;
 use crate::inventory::{Inventory, Scope};
 use crate::render::{self, BuildInfo, CollectorStatus, Snapshot};
 
+/// The runbook's latest findings: every link's checks and path, for `/links`.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    pub links: Vec<crate::diagnose::LinkView>,
+    /// When the inventory they judge was published; `None` before the first publish.
+    pub at: Option<SystemTime>,
+    /// Whether every collector had finished its first poll then.
+    pub ready: bool,
+}
+
 /// A rendered exposition, plain and gzip-compressed.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition {
@@ -40,6 +50,7 @@ pub const TIMEOUT: &str = "timeout";
 pub struct Store {
     state: Mutex<State>,
     published: ArcSwap<Exposition>,
+    findings: ArcSwap<Findings>,
     telemetry: ApiTelemetry,
     build: BuildInfo,
     expected_runs: AtomicUsize,
@@ -54,6 +65,7 @@ impl Store {
         let store = Arc::new(Store {
             state: Mutex::new(State::default()),
             published: ArcSwap::from_pointee(Exposition::default()),
+            findings: ArcSwap::from_pointee(Findings::default()),
             telemetry,
             build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
@@ -91,6 +103,11 @@ impl Store {
     /// The latest rendered exposition.
     pub fn exposition(&self) -> Arc<Exposition> {
         self.published.load_full()
+    }
+
+    /// The latest findings of the runbook checks.
+    pub fn findings(&self) -> Arc<Findings> {
+        self.findings.load_full()
     }
 
     pub fn telemetry(&self) -> &ApiTelemetry {
@@ -222,7 +239,9 @@ impl Store {
 
     fn publish(&self, state: &State) {
         let snapshot = self.snapshot_of(state);
-        let families = render::families(&snapshot, &self.build);
+        // One diagnosis serves both the metrics and the /links page.
+        let links = crate::diagnose::views(&snapshot.inventories, &snapshot.diagnosis);
+        let families = render::families(&snapshot, &self.build, links.iter().map(|v| &v.report));
         let dynamic = render::dynamic_families(&snapshot);
         let mut registry = Registry::default();
         self.telemetry.register(&mut registry);
@@ -231,6 +250,11 @@ impl Store {
         self.published.store(Arc::new(Exposition {
             text: Bytes::from(text),
             gzip: Bytes::from(gzip),
+        }));
+        self.findings.store(Arc::new(Findings {
+            links,
+            at: Some(SystemTime::now()),
+            ready: self.is_ready(),
         }));
     }
 

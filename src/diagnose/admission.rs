@@ -173,7 +173,7 @@ impl<'a> LinkPath<'a> {
     }
 
     /// Every connection the path needs, in path order.
-    fn hops(&self) -> Vec<Hop<'a>> {
+    fn connections(&self) -> Vec<Hop<'a>> {
         let mut hops = Vec::new();
         let v2 = self.link.api_type == ApiType::Http;
         if v2 {
@@ -220,7 +220,7 @@ impl<'a> LinkPath<'a> {
         };
         let lists = &net.prefix_lists;
         let mut verdicts = Verdicts::default();
-        for hop in self.hops() {
+        for hop in self.connections() {
             let object = |groups: &[String], direction: &str| {
                 BTreeMap::from([
                     ("security_group", groups.join(",")),
@@ -308,7 +308,7 @@ impl<'a> LinkPath<'a> {
             return Vec::new();
         }
         let mut verdicts = Verdicts::default();
-        for hop in self.hops() {
+        for hop in self.connections() {
             for client_subnet in &hop.client.subnets {
                 let Some(client_cidr) = client_subnet.cidrs.first().and_then(|c| Cidr::parse(c))
                 else {
@@ -413,182 +413,9 @@ fn acl_failure(
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{ALB, TG, acl_entry, tcp, v2_path};
     use super::super::{Clock, LinkReport, diagnose};
-    use crate::inventory::{
-        Api, ApiType, Integration, Inventory, Listener, LoadBalancer, LoadBalancing, NetworkAcl,
-        NetworkAclEntry, NetworkInterface, NetworkRules, Scope, SecurityGroup, SecurityGroupRule,
-        Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
-    };
-
-    const ALB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1";
-    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2";
-    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/3";
-
-    fn tcp(port: u16, cidrs: &[&str], groups: &[&str]) -> SecurityGroupRule {
-        SecurityGroupRule {
-            protocol: "tcp".into(),
-            ports: Some((port, port)),
-            ipv4_cidrs: cidrs.iter().map(|c| c.to_string()).collect(),
-            security_group_ids: groups.iter().map(|g| g.to_string()).collect(),
-            ..Default::default()
-        }
-    }
-
-    fn everything() -> SecurityGroupRule {
-        SecurityGroupRule {
-            protocol: "-1".into(),
-            ipv4_cidrs: vec!["0.0.0.0/0".into()],
-            ..Default::default()
-        }
-    }
-
-    fn sg(id: &str, ingress: Vec<SecurityGroupRule>) -> SecurityGroup {
-        SecurityGroup {
-            id: id.into(),
-            vpc_id: "vpc-1".into(),
-            ingress,
-            egress: vec![everything()],
-        }
-    }
-
-    fn subnet(id: &str, cidr: &str) -> Subnet {
-        Subnet {
-            id: id.into(),
-            vpc_id: "vpc-1".into(),
-            availability_zone: "us-east-1a".into(),
-            cidrs: vec![cidr.into()],
-        }
-    }
-
-    fn acl_entry(
-        rule_number: i32,
-        egress: bool,
-        allow: bool,
-        cidr: &str,
-        ports: Option<(u16, u16)>,
-    ) -> NetworkAclEntry {
-        NetworkAclEntry {
-            rule_number,
-            egress,
-            protocol: "6".into(),
-            allow,
-            ipv4_cidr: Some(cidr.into()),
-            ipv6_cidr: None,
-            ports,
-        }
-    }
-
-    fn open_acl(id: &str, subnets: &[&str]) -> NetworkAcl {
-        NetworkAcl {
-            id: id.into(),
-            vpc_id: "vpc-1".into(),
-            subnet_ids: subnets.iter().map(|s| s.to_string()).collect(),
-            entries: vec![
-                acl_entry(100, false, true, "0.0.0.0/0", None),
-                acl_entry(100, true, true, "0.0.0.0/0", None),
-            ],
-        }
-    }
-
-    /// HTTP API -> V2 link (subnet-link, sg-link) -> ALB (subnet-lb, sg-lb)
-    /// listener 443 -> target group (ip, 8080) -> 10.0.3.10 (subnet-target, sg-target).
-    fn v2_path() -> Inventory {
-        let link = VpcLink {
-            id: "v2link".into(),
-            name: "web".into(),
-            api_type: ApiType::Http,
-            status: "available".into(),
-            status_message: None,
-            target_arns: vec![],
-            subnet_ids: vec!["subnet-link".into()],
-            security_group_ids: vec!["sg-link".into()],
-        };
-        Inventory {
-            vpc_links: Some(vec![link]),
-            apis: Some(vec![Api {
-                id: "http1".into(),
-                name: "web".into(),
-                api_type: ApiType::Http,
-                integrations: vec![Integration {
-                    name: "int1".into(),
-                    connection_id: "v2link".into(),
-                    uri: LISTENER.into(),
-                    integration_target: None,
-                    tls_server_name: None,
-                    insecure_skip_verification: false,
-                }],
-                stages: vec![Stage {
-                    name: "$default".into(),
-                    ..Default::default()
-                }],
-            }]),
-            load_balancing: Some(LoadBalancing {
-                load_balancers: vec![LoadBalancer {
-                    arn: ALB.into(),
-                    name: "web".into(),
-                    lb_type: "application".into(),
-                    state: "active".into(),
-                    state_reason: None,
-                    scheme: "internal".into(),
-                    vpc_id: "vpc-1".into(),
-                    subnet_ids: vec!["subnet-lb".into()],
-                    security_group_ids: vec!["sg-lb".into()],
-                    privatelink_inbound_rules: None,
-                    listeners: vec![Listener {
-                        arn: LISTENER.into(),
-                        port: 443,
-                        protocol: "HTTPS".into(),
-                        certificate_arns: vec![],
-                        target_group_arns: vec![TG.into()],
-                    }],
-                }],
-                target_groups: vec![TargetGroup {
-                    arn: TG.into(),
-                    name: "web".into(),
-                    protocol: "HTTP".into(),
-                    port: Some(8080),
-                    target_type: "ip".into(),
-                    vpc_id: "vpc-1".into(),
-                    load_balancer_arns: vec![ALB.into()],
-                    targets: vec![TargetHealth {
-                        id: "10.0.3.10".into(),
-                        port: Some(8080),
-                        state: "healthy".into(),
-                        reason: None,
-                        description: None,
-                    }],
-                }],
-                missing_load_balancers: vec![],
-            }),
-            network_rules: Some(NetworkRules {
-                security_groups: vec![
-                    sg("sg-link", vec![]),
-                    sg("sg-lb", vec![tcp(443, &[], &["sg-link"])]),
-                    sg("sg-target", vec![tcp(8080, &[], &["sg-lb"])]),
-                ],
-                network_acls: vec![
-                    open_acl("acl-link", &["subnet-link"]),
-                    open_acl("acl-lb", &["subnet-lb"]),
-                    open_acl("acl-target", &["subnet-target"]),
-                ],
-                subnets: vec![
-                    subnet("subnet-link", "10.0.1.0/24"),
-                    subnet("subnet-lb", "10.0.2.0/24"),
-                    subnet("subnet-target", "10.0.3.0/24"),
-                ],
-                prefix_lists: Default::default(),
-                interfaces: vec![NetworkInterface {
-                    id: "eni-target".into(),
-                    subnet_id: "subnet-target".into(),
-                    vpc_id: "vpc-1".into(),
-                    private_ips: vec!["10.0.3.10".into()],
-                    security_group_ids: vec!["sg-target".into()],
-                    instance_id: None,
-                }],
-            }),
-            ..Default::default()
-        }
-    }
+    use crate::inventory::{ApiType, Inventory, Scope, SecurityGroup};
 
     fn diagnose_one(inventory: &Inventory) -> LinkReport {
         let scope = Scope {

@@ -5,7 +5,12 @@
 //! cause and the fix in the words an on-call engineer needs.
 
 mod admission;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod path;
 pub mod rules;
+
+pub use path::{Hop, HopKind, LinkView};
 
 use std::collections::BTreeMap;
 
@@ -62,7 +67,26 @@ pub fn diagnose<'a>(
     inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
     clock: &Clock,
 ) -> Vec<LinkReport> {
-    let mut reports = Vec::new();
+    run(inventories, clock, false)
+        .into_iter()
+        .map(|v| v.report)
+        .collect()
+}
+
+/// Like `diagnose`, with each link's path hop by hop (the `/links` page).
+pub fn views<'a>(
+    inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
+    clock: &Clock,
+) -> Vec<LinkView> {
+    run(inventories, clock, true)
+}
+
+fn run<'a>(
+    inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
+    clock: &Clock,
+    with_hops: bool,
+) -> Vec<LinkView> {
+    let mut views = Vec::new();
     for (scope, inventory) in inventories {
         // A check whose facts a disabled or not-yet-run collector would
         // supply is left out, not failed.
@@ -87,7 +111,7 @@ pub fn diagnose<'a>(
                 checks.extend(path.privatelink_inbound_rules());
             }
             checks.extend(path.no_tls_errors(clock));
-            reports.push(LinkReport {
+            let report = LinkReport {
                 vpc_link_id: link.id.clone(),
                 name: link.name.clone(),
                 api_type: link.api_type.as_str(),
@@ -95,10 +119,16 @@ pub fn diagnose<'a>(
                 region: scope.region.clone(),
                 healthy: checks.iter().all(|c| c.ok),
                 checks,
-            });
+            };
+            let hops = if with_hops {
+                path.hops(&report)
+            } else {
+                Vec::new()
+            };
+            views.push(LinkView { report, hops });
         }
     }
-    reports
+    views
 }
 
 /// `link_available`: the link is AVAILABLE (an HTTP link must not be INACTIVE).

@@ -1,6 +1,7 @@
 //! HTTP only: serves the bytes the poller rendered. No handler calls AWS.
 
 mod landing;
+pub mod links;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ struct AppState {
     telemetry_path: Arc<str>,
 }
 
-/// The exporter's routes: the telemetry path, `/healthz`, `/ready` and `/`.
+/// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/` and `/links`.
 pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
     let state = AppState {
         store,
@@ -35,6 +36,7 @@ pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/", get(landing))
+        .route("/links", get(links_page))
         .with_state(state)
 }
 
@@ -116,6 +118,23 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
             "not ready: the first poll has not finished\n",
         )
     }
+}
+
+/// `/links?vpc_link=ID` narrows the page to one link.
+#[derive(serde::Deserialize)]
+struct LinksQuery {
+    vpc_link: Option<String>,
+}
+
+async fn links_page(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<LinksQuery>,
+) -> Html<String> {
+    let findings = state.store.findings();
+    Html(links::page(
+        &findings,
+        query.vpc_link.as_deref().filter(|id| !id.is_empty()),
+    ))
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {

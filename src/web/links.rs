@@ -1,0 +1,385 @@
+//! The `/links` page: the runbook's latest findings, one section per VPC
+//! link, its path hop by hop, each hop green or red with the failing
+//! check's cause and fix, and a link from each hop to its AWS console page.
+//!
+//! Plain server-rendered HTML with a small stylesheet, made from the
+//! findings the last poll left in the store: it never calls AWS. It reloads
+//! itself every 30 seconds.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use super::landing::escape;
+use crate::collect::Findings;
+use crate::diagnose::{Check, Hop, HopKind, LinkView};
+use crate::inventory::ApiType;
+
+/// Seconds between reloads of the page.
+pub const REFRESH_SECONDS: u32 = 30;
+
+const STYLE: &str = r#"
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem; padding: 0 1rem; line-height: 1.45; color: #1d232a; background: #fff; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; }
+.summary { color: #495057; margin-top: 0; }
+section.link { border: 1px solid #dee2e6; border-radius: 6px; margin: 1.2rem 0; padding: .6rem 1rem; }
+section.link h2 { font-size: 1.1rem; margin: .2rem 0 .6rem; }
+section.link h2 small { color: #495057; font-weight: normal; }
+.badge { display: inline-block; border-radius: 3px; padding: 0 .45rem; font-size: .8rem; color: #fff; vertical-align: middle; }
+.badge.ok { background: #2b8a3e; }
+.badge.bad { background: #e03131; }
+ol.path { list-style: none; padding: 0; margin: 0; }
+li.hop { border-left: 5px solid #2b8a3e; background: #ebfbee; margin: .25rem 0; padding: .3rem .6rem; border-radius: 0 4px 4px 0; }
+li.hop.bad { border-left-color: #e03131; background: #fff0f0; }
+li.hop.depth-1 { margin-left: 1.5rem; }
+li.hop.depth-2 { margin-left: 3rem; }
+li.hop.depth-3 { margin-left: 4.5rem; }
+li.hop.depth-4 { margin-left: 6rem; }
+.kind { display: inline-block; min-width: 9.5rem; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: #495057; }
+.detail { color: #495057; margin-left: .5rem; }
+.finding { margin: .3rem 0 .2rem 9.5rem; }
+.finding p { margin: .1rem 0; }
+.finding .check { font-family: ui-monospace, monospace; font-size: .85rem; }
+.finding .fix { font-weight: 600; }
+.passed { color: #2b8a3e; font-size: .8rem; margin-left: .5rem; }
+code { background: #f1f3f5; padding: 0 .25rem; border-radius: 3px; }
+a { color: #1864ab; }
+"#;
+
+/// The console's host for a region's partition.
+fn console_host(region: &str) -> String {
+    if region.starts_with("cn-") {
+        format!("{region}.console.amazonaws.cn")
+    } else if region.starts_with("us-gov-") {
+        format!("{region}.console.amazonaws-us-gov.com")
+    } else {
+        format!("{region}.console.aws.amazon.com")
+    }
+}
+
+/// The console page of a hop, where one exists.
+pub fn console_url(kind: HopKind, id: &str, region: &str) -> Option<String> {
+    if id.is_empty() {
+        return None;
+    }
+    let host = console_host(region);
+    let ec2 = |fragment: String| format!("https://{host}/ec2/home?region={region}#{fragment}");
+    let url = match kind {
+        HopKind::Api(ApiType::Rest) | HopKind::Integration(ApiType::Rest) => {
+            format!("https://{host}/apigateway/main/apis/{id}/resources?api={id}&region={region}")
+        }
+        HopKind::Api(ApiType::Http) | HopKind::Integration(ApiType::Http) => {
+            format!("https://{host}/apigateway/main/develop/integrations?api={id}&region={region}")
+        }
+        HopKind::VpcLink(_) => {
+            format!("https://{host}/apigateway/main/vpc-links/list?region={region}&vpcLink={id}")
+        }
+        HopKind::EndpointService | HopKind::EndpointConnection => format!(
+            "https://{host}/vpcconsole/home?region={region}#EndpointServiceDetails:endpointServiceId={id}"
+        ),
+        HopKind::LoadBalancer => ec2(format!("LoadBalancer:loadBalancerArn={id}")),
+        HopKind::Listener => ec2(format!("ELBListenerV2:listenerArn={id}")),
+        HopKind::TargetGroup => ec2(format!("TargetGroup:targetGroupArn={id}")),
+        HopKind::Target if id.starts_with("i-") => ec2(format!("InstanceDetails:instanceId={id}")),
+        HopKind::Target => return None,
+    };
+    Some(url)
+}
+
+/// The console page of an object a check names (security groups, NACLs).
+fn object_url(key: &str, value: &str, region: &str) -> Option<String> {
+    let host = console_host(region);
+    match key {
+        "security_group" => Some(format!(
+            "https://{host}/ec2/home?region={region}#SecurityGroup:groupId={value}"
+        )),
+        "network_acl" => Some(format!(
+            "https://{host}/vpcconsole/home?region={region}#NetworkAclDetails:networkAclId={value}"
+        )),
+        _ => None,
+    }
+}
+
+fn utc(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+}
+
+/// The page for the findings, narrowed to one link when `only` names it.
+pub fn page(findings: &Findings, only: Option<&str>) -> String {
+    let links: Vec<&LinkView> = findings
+        .links
+        .iter()
+        .filter(|v| only.is_none_or(|id| v.report.vpc_link_id == id))
+        .collect();
+    let unhealthy = links.iter().filter(|v| !v.report.healthy).count();
+    let mut html = String::with_capacity(4096 + links.len() * 2048);
+    let _ = write!(
+        html,
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
+<title>VPC links · AWS Connectivity Exporter</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<h1>VPC links</h1>
+"#
+    );
+    let when = findings
+        .at
+        .map(|at| format!(" · checked {}", utc(at)))
+        .unwrap_or_default();
+    let state = if findings.ready {
+        ""
+    } else {
+        " · waiting for the first complete poll"
+    };
+    let _ = writeln!(
+        html,
+        r#"<p class="summary">{} links, <span id="unhealthy-count">{unhealthy}</span> unhealthy{when}{state} · reloads every {REFRESH_SECONDS} s · <a href="/">home</a></p>"#,
+        links.len()
+    );
+    if links.is_empty() {
+        let none = match only {
+            Some(id) => format!(
+                "No VPC link {} in the configured accounts and regions.",
+                escape(id)
+            ),
+            None => "No VPC links found (yet) in the configured accounts and regions.".to_owned(),
+        };
+        let _ = writeln!(html, "<p>{none}</p>");
+    }
+    // Unhealthy links first, then by account, region and id.
+    let mut ordered = links;
+    ordered.sort_by(|a, b| {
+        let key = |v: &LinkView| {
+            (
+                v.report.healthy,
+                v.report.account.clone(),
+                v.report.region.clone(),
+                v.report.vpc_link_id.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    for view in ordered {
+        link_section(&mut html, view);
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+fn link_section(html: &mut String, view: &LinkView) {
+    let r = &view.report;
+    let (class, badge) = if r.healthy {
+        ("ok", "healthy")
+    } else {
+        ("bad", "unhealthy")
+    };
+    let failed = r.checks.iter().filter(|c| !c.ok).count();
+    let _ = writeln!(
+        html,
+        r#"<section class="link {class}" id="link-{id}" data-vpc-link="{id}">
+<h2><span class="badge {class}">{badge}</span> {name} <code>{id}</code> <small>{api} · {account} / {region} · {passed} of {total} checks pass</small></h2>
+<ol class="path">"#,
+        id = escape(&r.vpc_link_id),
+        name = escape(&r.name),
+        api = if r.api_type == "rest" {
+            "REST API link (V1)"
+        } else {
+            "VPC link V2"
+        },
+        account = escape(&r.account),
+        region = escape(&r.region),
+        passed = r.checks.len() - failed,
+        total = r.checks.len(),
+    );
+    for hop in &view.hops {
+        hop_item(html, view, hop);
+    }
+    html.push_str("</ol>\n</section>\n");
+}
+
+fn hop_item(html: &mut String, view: &LinkView, hop: &Hop) {
+    let r = &view.report;
+    let ok = hop.ok(r);
+    let label = escape(&hop.label);
+    let label = match console_url(hop.kind, &hop.id, &r.region) {
+        Some(url) => format!(
+            r#"<a href="{}" title="Open in the AWS console">{label}</a>"#,
+            escape(&url)
+        ),
+        None => label,
+    };
+    let passed = hop.checks.iter().filter(|&&i| r.checks[i].ok).count();
+    let passed = if passed > 0 && ok {
+        format!(
+            r#"<span class="passed">✔ {passed} check{}</span>"#,
+            if passed == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        html,
+        r#"<li class="hop {} depth-{}" data-kind="{}"><span class="kind">{}</span>{label}<span class="detail">{}</span>{passed}"#,
+        if ok { "ok" } else { "bad" },
+        hop.depth.min(4),
+        hop.kind.title().to_ascii_lowercase().replace(' ', "-"),
+        hop.kind.title(),
+        escape(&hop.detail),
+    );
+    for &i in &hop.checks {
+        let check = &r.checks[i];
+        if !check.ok {
+            finding(html, check, &r.region);
+        }
+    }
+    html.push_str("</li>\n");
+}
+
+fn finding(html: &mut String, check: &Check, region: &str) {
+    let object: Vec<String> = check
+        .object
+        .iter()
+        .map(|(k, v)| {
+            let values: Vec<String> = v
+                .split(',')
+                .map(|one| match object_url(k, one, region) {
+                    Some(url) => format!(r#"<a href="{}">{}</a>"#, escape(&url), escape(one)),
+                    None => escape(one),
+                })
+                .collect();
+            format!("{k}={}", values.join(","))
+        })
+        .collect();
+    let _ = write!(
+        html,
+        r#"<div class="finding" data-check="{check}"><p class="check">✘ {check} {object}</p>"#,
+        check = check.check,
+        object = object.join(" "),
+    );
+    if let Some(cause) = &check.cause {
+        let _ = write!(html, r#"<p class="cause">{}</p>"#, escape(cause));
+    }
+    if let Some(fix) = &check.fix {
+        let _ = write!(html, r#"<p class="fix">Fix: {}</p>"#, escape(fix));
+    }
+    html.push_str("</div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures::{tcp, v2_path};
+    use crate::diagnose::{Clock, views};
+    use crate::inventory::Scope;
+
+    fn findings(break_target_group: bool, region: &str) -> Findings {
+        let mut inventory = v2_path();
+        if break_target_group {
+            inventory.network_rules.as_mut().unwrap().security_groups[2].ingress =
+                vec![tcp(9090, &[], &["sg-lb"])];
+        }
+        let scope = Scope {
+            account: "123456789012".into(),
+            region: region.into(),
+        };
+        Findings {
+            links: views([(&scope, &inventory)], &Clock::default()),
+            at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
+            ready: true,
+        }
+    }
+
+    #[test]
+    fn a_broken_hop_is_red_with_its_cause_and_fix() {
+        let html = page(&findings(true, "us-east-1"), None);
+        assert!(html.starts_with("<!doctype html>"));
+        assert!(
+            html.contains(r#"<span id="unhealthy-count">1</span> unhealthy"#),
+            "{html}"
+        );
+        assert!(html.contains("checked 2026-09-21T"), "{html}");
+        assert!(html.contains(r#"<section class="link bad" id="link-v2link""#));
+        let bad: Vec<&str> = html
+            .split("<li ")
+            .filter(|item| item.starts_with(r#"class="hop bad"#))
+            .collect();
+        assert_eq!(bad.len(), 1, "{html}");
+        let item = bad[0];
+        assert!(item.contains(r#"data-kind="target-group""#), "{item}");
+        assert!(
+            item.contains("admits no TCP 8080 from load balancer web"),
+            "{item}"
+        );
+        assert!(
+            item.contains("Fix: Add an inbound rule to sg-target for TCP 8080"),
+            "{item}"
+        );
+        assert!(
+            item.contains(r#"href="https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-target""#),
+            "{item}"
+        );
+        assert!(
+            item.contains("#TargetGroup:targetGroupArn=arn:aws:elasticloadbalancing"),
+            "{item}"
+        );
+    }
+
+    #[test]
+    fn a_healthy_link_is_all_green_and_the_filter_narrows() {
+        let f = findings(false, "us-east-1");
+        let html = page(&f, None);
+        assert!(html.contains(r#"<span class="badge ok">healthy</span>"#));
+        assert!(!html.contains(r#"class="hop bad"#));
+        assert_eq!(html.matches(r#"<li class="hop ok"#).count(), 7);
+        let none = page(&f, Some("<other>"));
+        assert!(
+            none.contains("No VPC link &lt;other&gt; in the configured"),
+            "{none}"
+        );
+        assert!(page(&f, Some("v2link")).contains(r#"id="link-v2link""#));
+    }
+
+    #[test]
+    fn before_the_first_poll() {
+        let html = page(&Findings::default(), None);
+        assert!(html.contains("0 links"), "{html}");
+        assert!(html.contains("waiting for the first complete poll"));
+        assert!(html.contains("No VPC links found (yet)"));
+    }
+
+    #[test]
+    fn console_links_follow_the_partition() {
+        let lb = "arn:aws-cn:elasticloadbalancing:cn-north-1:1:loadbalancer/net/a/1";
+        assert_eq!(
+            console_url(HopKind::LoadBalancer, lb, "cn-north-1").unwrap(),
+            format!(
+                "https://cn-north-1.console.amazonaws.cn/ec2/home?region=cn-north-1#LoadBalancer:loadBalancerArn={lb}"
+            )
+        );
+        assert!(
+            console_url(HopKind::Target, "i-0abc", "us-gov-west-1")
+                .unwrap()
+                .starts_with("https://us-gov-west-1.console.amazonaws-us-gov.com/")
+        );
+        assert_eq!(console_url(HopKind::Target, "10.0.0.1", "us-east-1"), None);
+        assert_eq!(
+            console_url(HopKind::Listener, "", "us-east-1"),
+            None,
+            "a missing listener"
+        );
+        assert!(
+            console_url(HopKind::Api(ApiType::Rest), "abc", "eu-west-1")
+                .unwrap()
+                .contains("/apigateway/main/apis/abc/resources")
+        );
+    }
+}
