@@ -34,9 +34,9 @@ li.hop.depth-1 { margin-left: 1.5rem; }
 li.hop.depth-2 { margin-left: 3rem; }
 li.hop.depth-3 { margin-left: 4.5rem; }
 li.hop.depth-4 { margin-left: 6rem; }
-.kind { display: inline-block; min-width: 9.5rem; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: #495057; }
+.kind { display: inline-block; min-width: 11.5rem; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: #495057; }
 .detail { color: #495057; margin-left: .5rem; }
-.finding { margin: .3rem 0 .2rem 9.5rem; }
+.finding { margin: .3rem 0 .2rem 11.5rem; }
 .finding p { margin: .1rem 0; }
 .finding .check { font-family: ui-monospace, monospace; font-size: .85rem; }
 .finding .fix { font-weight: 600; }
@@ -142,8 +142,9 @@ pub fn page(findings: &Findings, only: Option<&str>) -> String {
     };
     let _ = writeln!(
         html,
-        r#"<p class="summary">{} links, <span id="unhealthy-count">{unhealthy}</span> unhealthy{when}{state} · reloads every {REFRESH_SECONDS} s · <a href="/">home</a></p>"#,
-        links.len()
+        r#"<p class="summary">{} link{}, <span id="unhealthy-count">{unhealthy}</span> unhealthy{when}{state} · reloads every {REFRESH_SECONDS} s · <a href="/">home</a></p>"#,
+        links.len(),
+        if links.len() == 1 { "" } else { "s" },
     );
     if links.is_empty() {
         let none = match only {
@@ -345,13 +346,15 @@ mod tests {
             none.contains("No VPC link &lt;other&gt; in the configured"),
             "{none}"
         );
-        assert!(page(&f, Some("v2link")).contains(r#"id="link-v2link""#));
+        let one = page(&f, Some("v2link"));
+        assert!(one.contains(r#"id="link-v2link""#));
+        assert!(one.contains("1 link, "), "{one}");
     }
 
     #[test]
     fn before_the_first_poll() {
         let html = page(&Findings::default(), None);
-        assert!(html.contains("0 links"), "{html}");
+        assert!(html.contains("0 links, "), "{html}");
         assert!(html.contains("waiting for the first complete poll"));
         assert!(html.contains("No VPC links found (yet)"));
     }

@@ -3,10 +3,12 @@
 
 Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --paths ENDPOINT_URL [REGION ...]
+       seed.py --runbook ENDPOINT_URL [REGION ...]
        seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
        seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
 
---paths seeds whole network paths instead (see seed_paths).
+--paths seeds whole network paths instead (see seed_paths); --runbook one
+path per failure of the VPC-link runbook (see seed_runbook).
 
 Per region: a VPC with two subnets, a security group, a Network Load
 Balancer, two REST VPC links (V1) to the NLB, and two HTTP VPC links (V2).
@@ -163,6 +165,147 @@ def seed_paths(endpoint, region):
     }
 
 
+# The runbook scenarios: one REST (V1) path each, named after what breaks it.
+# The front's scenario (set by the test from the ids printed) supplies what
+# moto cannot: endpoint connections, unhealthy targets, the PrivateLink
+# enforcement field, the INACTIVE status.
+RUNBOOK_REST = [
+    "healthy",            # every check passes
+    "nlb-deleted",        # the NLB is deleted after the link was made
+    "listener-missing",   # a stage variable makes the integration call port 8443; the NLB listens on 443
+    "connection-rejected",  # API Gateway's endpoint connection is rejected (front)
+    "no-healthy-target",  # the only target is unhealthy (front)
+    "sg-without-port",    # the target's security group admits 9090, not the target port 8080
+    "nacl-deny",          # the target subnet's NACL denies 8080 from the NLB's subnets before allowing all
+    "enforcement-on",     # PrivateLink inbound-rule enforcement on (front), NLB SG admits only 10.0.0.0/8
+    "tls-errors",         # the stage's execution log has TLS host-name errors (put by the test)
+]
+RUNBOOK_HTTP = [
+    "healthy-http",       # HTTP API -> V2 link -> ALB -> IP target: every check passes
+    "http-inactive",      # the V2 link is INACTIVE (front)
+]
+
+
+def seed_runbook(endpoint, region):
+    ec2 = client("ec2", endpoint, region)
+    elb = client("elbv2", endpoint, region)
+    apigw = client("apigateway", endpoint, region)
+    apigw2 = client("apigatewayv2", endpoint, region)
+
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+
+    def subnet(cidr, az):
+        return ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+
+    lb_subnets = [subnet("10.40.1.0/24", "a"), subnet("10.40.2.0/24", "b")]
+    target_subnet = subnet("10.40.3.0/24", "a")
+    nacl_subnet = subnet("10.40.4.0/24", "a")
+
+    def group(name, ingress):
+        gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        if ingress:
+            ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=ingress)
+        return gid
+
+    def tcp(port, cidr=None, group_id=None):
+        rule = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+        if cidr:
+            rule["IpRanges"] = [{"CidrIp": cidr}]
+        if group_id:
+            rule["UserIdGroupPairs"] = [{"GroupId": group_id}]
+        return rule
+
+    link_sg = group("runbook-link", [])
+    lb_sg = group("runbook-lb", [tcp(443, cidr="0.0.0.0/0"), tcp(80, group_id=link_sg)])
+    narrow_lb_sg = group("runbook-lb-narrow", [tcp(443, cidr="10.0.0.0/8")])
+    target_sg = group("runbook-target", [tcp(8080, group_id=lb_sg), tcp(8080, group_id=narrow_lb_sg)])
+    wrong_port_sg = group("runbook-target-9090", [tcp(9090, group_id=lb_sg)])
+
+    # The NACL scenario's target subnet: deny 8080 from the VPC first, then allow everything.
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    for number, egress, action, ports in ((90, False, "deny", (8080, 8080)), (100, False, "allow", None),
+                                          (100, True, "allow", None)):
+        entry = {"NetworkAclId": nacl, "RuleNumber": number, "Egress": egress, "RuleAction": action,
+                 "CidrBlock": "10.40.0.0/16" if action == "deny" else "0.0.0.0/0"}
+        if ports:
+            entry.update(Protocol="6", PortRange={"From": ports[0], "To": ports[1]})
+        else:
+            entry["Protocol"] = "-1"
+        ec2.create_network_acl_entry(**entry)
+    default_acl = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [nacl_subnet]}])
+    association = [a for a in default_acl["NetworkAcls"][0]["Associations"] if a["SubnetId"] == nacl_subnet][0]
+    ec2.replace_network_acl_association(AssociationId=association["NetworkAclAssociationId"], NetworkAclId=nacl)
+
+    def instance(subnet_id, groups):
+        i = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet_id,
+                              SecurityGroupIds=groups)["Instances"][0]
+        return i["InstanceId"], i["PrivateIpAddress"]
+
+    out = {"vpc": vpc, "lb_subnets": lb_subnets, "target_subnet": target_subnet, "nacl_subnet": nacl_subnet,
+           "nacl": nacl, "security_groups": {"lb": lb_sg, "narrow_lb": narrow_lb_sg, "target": target_sg,
+                                             "wrong_port": wrong_port_sg, "link": link_sg},
+           "links": {}}
+
+    for name in RUNBOOK_REST:
+        subnet_id = nacl_subnet if name == "nacl-deny" else target_subnet
+        groups = [wrong_port_sg] if name == "sg-without-port" else [target_sg]
+        instance_id, _ = instance(subnet_id, groups)
+        nlb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=lb_subnets, Type="network", Scheme="internal",
+                                       SecurityGroups=[narrow_lb_sg if name == "enforcement-on" else lb_sg]
+                                       )["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=8080, VpcId=vpc,
+                                     TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}])
+        elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        service_id = None
+        if name != "nlb-deleted":
+            service_id = ec2.create_vpc_endpoint_service_configuration(
+                NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False)["ServiceConfiguration"]["ServiceId"]
+        link = apigw.create_vpc_link(name=f"{name}-link", targetArns=[nlb])["id"]
+        if name == "nlb-deleted":
+            elb.delete_load_balancer(LoadBalancerArn=nlb)
+
+        api = apigw.create_rest_api(name=f"{name}-api")["id"]
+        root = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]["id"]
+        apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(
+            restApiId=api, resourceId=root, httpMethod="GET", type="HTTP_PROXY", integrationHttpMethod="GET",
+            uri=f"https://{name}.internal.example.com:${{stageVariables.backendPort}}/",
+            connectionType="VPC_LINK", connectionId="${stageVariables.vpcLinkId}",
+        )
+        deployment = apigw.create_deployment(restApiId=api)["id"]
+        port = "8443" if name == "listener-missing" else "443"
+        apigw.create_stage(restApiId=api, stageName="prod", deploymentId=deployment,
+                           variables={"vpcLinkId": link, "backendPort": port})
+        if name in ("healthy", "tls-errors"):
+            apigw.update_stage(restApiId=api, stageName="prod",
+                               patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
+        out["links"][name] = {"vpc_link_id": link, "nlb_arn": nlb, "target_group": tg, "instance": instance_id,
+                              "endpoint_service_id": service_id, "rest_api": api}
+
+    for name in RUNBOOK_HTTP:
+        _, address = instance(target_subnet, [target_sg])
+        alb = elb.create_load_balancer(Name=f"{name}-alb", Subnets=lb_subnets, Type="application",
+                                       Scheme="internal", SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=f"{name}-tg", Protocol="HTTP", Port=8080, VpcId=vpc,
+                                     TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": address, "Port": 8080}])
+        listener = elb.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80,
+                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
+                                       )["Listeners"][0]["ListenerArn"]
+        link = apigw2.create_vpc_link(Name=f"{name}-link", SubnetIds=lb_subnets,
+                                      SecurityGroupIds=[link_sg])["VpcLinkId"]
+        api = apigw2.create_api(Name=f"{name}-api", ProtocolType="HTTP")["ApiId"]
+        apigw2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                                  IntegrationUri=listener, ConnectionType="VPC_LINK", ConnectionId=link,
+                                  PayloadFormatVersion="1.0")
+        apigw2.create_stage(ApiId=api, StageName="$default")
+        out["links"][name] = {"vpc_link_id": link, "alb_arn": alb, "target_group": tg, "target": address,
+                              "listener": listener, "http_api": api}
+    return out
+
+
 def put_log_events(endpoint, region, group, path):
     """Puts the events of a JSON file ([[timestamp_ms, message], ...]) into a log group."""
     logs = client("logs", endpoint, region)
@@ -202,14 +345,15 @@ def main():
     if args[:1] == ["--log-events"]:
         print(json.dumps(put_log_events(*args[1:5])))
         return
-    paths = args[:1] == ["--paths"]
-    if paths:
+    seed = {"--paths": seed_paths, "--runbook": seed_runbook}.get(args[0] if args else "", None)
+    if seed:
         args = args[1:]
+    else:
+        seed = seed_region
     if not args:
         sys.exit(__doc__)
     endpoint = args[0]
     regions = args[1:] or ["us-east-1"]
-    seed = seed_paths if paths else seed_region
     print(json.dumps({region: seed(endpoint, region) for region in regions}))
 
 

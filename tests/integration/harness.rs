@@ -106,6 +106,11 @@ impl Emulator {
         self.run_seed(&self.seed_args(&["--paths"], regions))
     }
 
+    /// One path per failure of the VPC-link runbook (`seed.py --runbook`).
+    pub fn seed_runbook(&self, regions: &[&str]) -> serde_json::Value {
+        self.run_seed(&self.seed_args(&["--runbook"], regions))
+    }
+
     /// Puts log events (timestamp in ms, message) into a group, creating it if needed.
     pub fn put_log_events(&self, region: &str, group: &str, events: &[(i64, String)]) {
         let mut file = tempfile::NamedTempFile::new().unwrap();

@@ -4,6 +4,7 @@
 //! One crate (one binary to link) with a module per area. `scripts/setup`
 //! installs what these need.
 
+mod browser;
 mod cli;
 mod cloudwatch;
 mod demo;
@@ -11,4 +12,5 @@ mod execution_logs;
 mod harness;
 mod interconnect;
 mod network_paths;
+mod runbook;
 mod vpc_links;

@@ -281,6 +281,7 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
         ("ec2:DescribeNetworkInterfaces", 2),
         ("ec2:DescribeSecurityGroups", 1),
         ("ec2:DescribeNetworkAcls", 1),
+        ("ec2:DescribeSubnets", 1),
         // The REST prod stage logs at INFO, the HTTP prod stage has a JSON
         // access log: one page of each group.
         ("logs:FilterLogEvents", 2),

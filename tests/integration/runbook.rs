@@ -1,0 +1,418 @@
+//! The runbook against moto, one failure of the AWS article per VPC link
+//! (`seed.py --runbook`): each link fails exactly the check of its failure,
+//! with the right object, and nothing else; the healthy links pass every
+//! check. Then the same findings on the `/links` page, in headless Chromium.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::browser;
+use crate::harness::{Emulator, Server, config_file, promtool_check_metrics, sample, wait_for};
+
+const US: &str = "us-east-1";
+
+const CONFIG: &str = "regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n";
+
+/// The seeded world with the front's scenario and the execution logs in place.
+fn world() -> (Emulator, Value) {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_runbook(&[US])[US].clone();
+    let links = &seeded["links"];
+    let mut connections = serde_json::Map::new();
+    for (name, link) in links.as_object().unwrap() {
+        if let Some(service) = link["endpoint_service_id"].as_str() {
+            let state = if name == "connection-rejected" {
+                "rejected"
+            } else {
+                "available"
+            };
+            connections.insert(
+                service.to_owned(),
+                json!([{"vpc_endpoint_id": format!("vpce-0{:016}", connections.len()), "owner": "392220576650", "state": state}]),
+            );
+        }
+    }
+    let unhealthy_instance = links["no-healthy-target"]["instance"].as_str().unwrap();
+    emulator.set_scenario(&json!({
+        "endpoint_connections": connections,
+        "target_health": {"no-healthy-target-tg": {unhealthy_instance: {"state": "unhealthy", "reason": "Target.FailedHealthChecks"}}},
+        "load_balancers": {
+            "healthy-nlb": {"privatelink_inbound_rules": "off"},
+            "enforcement-on-nlb": {"privatelink_inbound_rules": "on"}
+        },
+        "vpc_links": {"http-inactive-link": {"status": "INACTIVE", "status_message": "No traffic for 60 days"}}
+    }));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let group = |name: &str| {
+        format!(
+            "API-Gateway-Execution-Logs_{}/prod",
+            links[name]["rest_api"].as_str().unwrap()
+        )
+    };
+    emulator.put_log_events(
+        US,
+        &group("tls-errors"),
+        &[(now - 60_000, "(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to configuration error: Host name 'tls-errors.internal.example.com' does not match the certificate subject provided by the peer (CN=other.example.com)".to_owned())],
+    );
+    emulator.put_log_events(
+        US,
+        &group("healthy"),
+        &[(
+            now - 60_000,
+            "(0f0e0d0c-1111-2222-3333-444455556667) Method completed with status: 200".to_owned(),
+        )],
+    );
+    (emulator, seeded)
+}
+
+fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// The one check each broken link must fail: its name and its whole object.
+fn expected_failures(
+    seeded: &Value,
+) -> BTreeMap<&'static str, (&'static str, BTreeMap<&'static str, String>)> {
+    let l = |name: &str, key: &str| s(&seeded["links"][name][key]);
+    let sg = |key: &str| s(&seeded["security_groups"][key]);
+    BTreeMap::from([
+        (
+            "nlb-deleted",
+            (
+                "load_balancer_active",
+                BTreeMap::from([("load_balancer", l("nlb-deleted", "nlb_arn"))]),
+            ),
+        ),
+        (
+            "listener-missing",
+            (
+                "listener_port",
+                BTreeMap::from([
+                    ("load_balancer", l("listener-missing", "nlb_arn")),
+                    ("port", "8443".to_owned()),
+                ]),
+            ),
+        ),
+        (
+            "connection-rejected",
+            (
+                "endpoint_connection_available",
+                BTreeMap::from([(
+                    "service_id",
+                    l("connection-rejected", "endpoint_service_id"),
+                )]),
+            ),
+        ),
+        (
+            "no-healthy-target",
+            (
+                "targets_healthy",
+                BTreeMap::from([("target_group", l("no-healthy-target", "target_group"))]),
+            ),
+        ),
+        (
+            "sg-without-port",
+            (
+                "security_groups_admit",
+                BTreeMap::from([
+                    ("security_group", sg("wrong_port")),
+                    ("direction", "ingress".to_owned()),
+                    ("target_group", l("sg-without-port", "target_group")),
+                    ("port", "8080".to_owned()),
+                ]),
+            ),
+        ),
+        (
+            "nacl-deny",
+            (
+                "network_acls_admit",
+                BTreeMap::from([
+                    ("network_acl", s(&seeded["nacl"])),
+                    ("target_group", l("nacl-deny", "target_group")),
+                    ("port", "8080".to_owned()),
+                ]),
+            ),
+        ),
+        (
+            "enforcement-on",
+            (
+                "privatelink_inbound_rules",
+                BTreeMap::from([("load_balancer", l("enforcement-on", "nlb_arn"))]),
+            ),
+        ),
+        (
+            "tls-errors",
+            (
+                "no_tls_errors",
+                BTreeMap::from([
+                    ("api_id", l("tls-errors", "rest_api")),
+                    ("stage", "prod".to_owned()),
+                ]),
+            ),
+        ),
+        (
+            "http-inactive",
+            (
+                "link_available",
+                BTreeMap::from([("vpc_link", l("http-inactive", "vpc_link_id"))]),
+            ),
+        ),
+    ])
+}
+
+/// Words each failure's cause must contain: the finding names the real problem.
+const CAUSES: &[(&str, &str)] = &[
+    ("nlb-deleted", "no longer exists"),
+    (
+        "listener-missing",
+        "calls port 8443, but the load balancer has no listener on it (listeners: 443)",
+    ),
+    ("connection-rejected", "is rejected"),
+    (
+        "no-healthy-target",
+        "1 unhealthy (Target.FailedHealthChecks)",
+    ),
+    (
+        "sg-without-port",
+        "admits no TCP 8080 from load balancer sg-without-port-nlb",
+    ),
+    (
+        "nacl-deny",
+        "rule 90 denies inbound TCP 8080 from 10.40.1.0/24",
+    ),
+    ("enforcement-on", "do not admit port 443"),
+    ("tls-errors", "tls_hostname_mismatch"),
+    ("http-inactive", "INACTIVE"),
+];
+
+const REST_CHECKS: &[&str] = &[
+    "link_available",
+    "load_balancer_active",
+    "listener_port",
+    "endpoint_service_available",
+    "endpoint_connection_available",
+    "targets_healthy",
+    "security_groups_admit",
+    "network_acls_admit",
+    "privatelink_inbound_rules",
+    "no_tls_errors",
+];
+
+const HTTP_CHECKS: &[&str] = &[
+    "link_available",
+    "load_balancer_active",
+    "listener_port",
+    "targets_healthy",
+    "security_groups_admit",
+    "network_acls_admit",
+];
+
+#[test]
+fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
+    let (emulator, seeded) = world();
+    let config = config_file(CONFIG);
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--output", "json", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_id: BTreeMap<String, &Value> = report["vpc_links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (s(&l["vpc_link_id"]), l))
+        .collect();
+    let expected = expected_failures(&seeded);
+    let mut problems = Vec::new();
+    for (name, link) in seeded["links"].as_object().unwrap() {
+        let Some(found) = by_id.get(&s(&link["vpc_link_id"])) else {
+            problems.push(format!("{name}: not in the report"));
+            continue;
+        };
+        let checks = found["checks"].as_array().unwrap();
+        let failures: Vec<&Value> = checks.iter().filter(|c| c["ok"] == false).collect();
+        match expected.get(name.as_str()) {
+            None => {
+                if !failures.is_empty() || found["healthy"] != true {
+                    problems.push(format!(
+                        "{name}: should pass every check, fails {failures:?}"
+                    ));
+                }
+                let all = if found["api_type"] == "rest" {
+                    REST_CHECKS
+                } else {
+                    HTTP_CHECKS
+                };
+                for check in all {
+                    if !checks.iter().any(|c| c["check"] == *check) {
+                        problems.push(format!("{name}: no {check} check"));
+                    }
+                }
+            }
+            Some((check, object)) => {
+                let want = json!({"check": check, "object": object});
+                let got: Vec<Value> = failures
+                    .iter()
+                    .map(|c| json!({"check": c["check"], "object": c["object"]}))
+                    .collect();
+                if got != [want.clone()] {
+                    problems.push(format!("{name}: wants exactly {want}, fails {got:?}"));
+                    continue;
+                }
+                let cause = failures[0]["cause"].as_str().unwrap_or_default();
+                let words = CAUSES.iter().find(|(n, _)| n == name).unwrap().1;
+                if !cause.contains(words) {
+                    problems.push(format!("{name}: cause {cause:?} lacks {words:?}"));
+                }
+                if failures[0]["fix"].as_str().is_none_or(str::is_empty) {
+                    problems.push(format!("{name}: no fix"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\n\nreport: {report:#}",
+        problems.join("\n")
+    );
+    assert_eq!(by_id.len(), seeded["links"].as_object().unwrap().len());
+}
+
+/// The red part of a broken hop (its left border) in the page's stylesheet.
+const BAD_RED: [u8; 3] = [0xe0, 0x31, 0x31];
+const GOOD_GREEN: [u8; 3] = [0x2b, 0x8a, 0x3e];
+
+#[test]
+fn the_links_page_shows_each_hop_in_a_browser() {
+    let (emulator, seeded) = world();
+    let config = config_file(CONFIG);
+    let server = Server::start(&emulator.url, config.path(), &[]);
+    wait_for("the first complete poll", Duration::from_secs(60), || {
+        (server.get("/ready").0 == 200).then_some(())
+    });
+    let link = |name: &str| s(&seeded["links"][name]["vpc_link_id"]);
+
+    // The metrics say what the page shows.
+    let metrics = server.metrics();
+    let l = "account=\"123456789012\",region=\"us-east-1\"";
+    let nacl_check = format!(
+        "awsconn_vpc_link_check{{{l},vpc_link_id=\"{}\",check=\"network_acls_admit\",network_acl=\"{}\",port=\"8080\",target_group=\"{}\"}}",
+        link("nacl-deny"),
+        s(&seeded["nacl"]),
+        s(&seeded["links"]["nacl-deny"]["target_group"])
+    );
+    assert_eq!(
+        sample(&metrics, &nacl_check),
+        Some(0.0),
+        "{nacl_check}\n{metrics}"
+    );
+    let healthy = format!(
+        "awsconn_vpc_link_healthy{{{l},vpc_link_id=\"{}\"}}",
+        link("healthy")
+    );
+    assert_eq!(sample(&metrics, &healthy), Some(1.0));
+    promtool_check_metrics(&metrics).unwrap_or_else(|e| panic!("promtool: {e}"));
+
+    let (status, headers, _) = server.get("/links");
+    assert_eq!(status, 200);
+    assert!(
+        crate::harness::header(&headers, "content-type")
+            .is_some_and(|v| v.starts_with("text/html")),
+        "{headers:?}"
+    );
+
+    // The DOM the browser built: the broken hop of the NACL link is red and says the fix.
+    let dom = browser::dump_dom(&format!("{}/links", server.base));
+    let section = |id: &str| {
+        dom.split("<section ")
+            .find(|sec| sec.contains(&format!("data-vpc-link=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no section for {id}:\n{dom}"))
+            .to_owned()
+    };
+    let nacl = section(&link("nacl-deny"));
+    assert!(nacl.starts_with("class=\"link bad\""), "{nacl}");
+    let red: Vec<&str> = nacl
+        .split("<li ")
+        .filter(|li| li.starts_with("class=\"hop bad"))
+        .collect();
+    assert_eq!(red.len(), 1, "one red hop: {nacl}");
+    assert!(red[0].contains("data-kind=\"target-group\""), "{}", red[0]);
+    assert!(
+        red[0].contains("rule 90 denies inbound TCP 8080"),
+        "{}",
+        red[0]
+    );
+    assert!(red[0].contains("Fix: Add an allow entry to"), "{}", red[0]);
+    assert!(
+        red[0].contains(&format!(
+            "#NetworkAclDetails:networkAclId={}",
+            s(&seeded["nacl"])
+        )),
+        "the NACL links to its console page: {}",
+        red[0]
+    );
+    let good = section(&link("healthy"));
+    assert!(good.starts_with("class=\"link ok\""), "{good}");
+    assert!(!good.contains("class=\"hop bad"), "{good}");
+    for kind in [
+        "api",
+        "integration",
+        "vpc-link",
+        "endpoint-service",
+        "endpoint-connection",
+        "load-balancer",
+        "listener",
+        "target-group",
+        "target",
+    ] {
+        assert!(
+            good.contains(&format!("data-kind=\"{kind}\"")),
+            "{kind} hop missing: {good}"
+        );
+    }
+
+    // What a person sees: red where the hop is broken, none on a healthy link.
+    let dir = browser::artefacts();
+    let whole = browser::screenshot(
+        &format!("{}/links", server.base),
+        &dir.join("links.png"),
+        1280,
+        4000,
+    );
+    assert_eq!((whole.width, whole.height), (1280, 4000));
+    let broken = browser::screenshot(
+        &format!("{}/links?vpc_link={}", server.base, link("nacl-deny")),
+        &dir.join("links-nacl-deny.png"),
+        1280,
+        1000,
+    );
+    assert!(
+        broken.count(BAD_RED) > 200,
+        "red pixels: {}",
+        broken.count(BAD_RED)
+    );
+    assert!(
+        broken.count(GOOD_GREEN) > 200,
+        "green pixels: {}",
+        broken.count(GOOD_GREEN)
+    );
+    let fine = browser::screenshot(
+        &format!("{}/links?vpc_link={}", server.base, link("healthy")),
+        &dir.join("links-healthy.png"),
+        1280,
+        1000,
+    );
+    assert_eq!(fine.count(BAD_RED), 0);
+    assert!(fine.count(GOOD_GREEN) > 200);
+    eprintln!("screenshots in {}", dir.display());
+}
