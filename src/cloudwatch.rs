@@ -2,9 +2,13 @@
 //! inventory found, plus the config's), how to name them, and which
 //! datapoint to export. Pure; `src/aws/cloudwatch.rs` does the calls.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::inventory::{ApiType, Inventory};
+use crate::resolve::resolve_all;
+
+/// One day, the period of the link-activity queries.
+pub const DAY_S: i64 = 86_400;
 
 /// One metric and statistic to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,6 +78,61 @@ pub fn elb_dimension(arn: &str) -> Option<&str> {
     resource
         .strip_prefix("loadbalancer/")
         .or_else(|| resource.starts_with("targetgroup/").then_some(resource))
+}
+
+/// The `Count` queries that tell when requests last went through each V2
+/// link: one per API that routes through a V2 link (HTTP APIs by `ApiId`,
+/// REST APIs by `ApiName`, every stage together), with the links it uses.
+pub fn link_activity_queries(inventory: &Inventory) -> Vec<(MetricQuery, BTreeSet<String>)> {
+    let v2: BTreeSet<&str> = inventory
+        .vpc_links
+        .iter()
+        .flatten()
+        .filter(|l| l.api_type == ApiType::Http)
+        .map(|l| l.id.as_str())
+        .collect();
+    let Some(apis) = inventory.apis.as_deref() else {
+        return Vec::new();
+    };
+    let (resolved, _) = resolve_all(apis);
+    let mut by_query: BTreeMap<MetricQuery, BTreeSet<String>> = BTreeMap::new();
+    for r in resolved
+        .iter()
+        .filter(|r| v2.contains(r.vpc_link_id.as_str()))
+    {
+        let Some(api) = apis.iter().find(|a| a.id == r.api_id) else {
+            continue;
+        };
+        let query = match api.api_type {
+            ApiType::Http => {
+                MetricQuery::new("AWS/ApiGateway", "Count", "Sum", &[("ApiId", &api.id)])
+            }
+            ApiType::Rest => {
+                MetricQuery::new("AWS/ApiGateway", "Count", "Sum", &[("ApiName", &api.name)])
+            }
+        };
+        by_query
+            .entry(query)
+            .or_default()
+            .insert(r.vpc_link_id.clone());
+    }
+    by_query.into_iter().collect()
+}
+
+/// Per link, the newest day with requests among its APIs' (`None`: none in
+/// the window); `newest` answers the queries in order.
+pub fn last_requests(
+    queries: &[(MetricQuery, BTreeSet<String>)],
+    newest: &[Option<i64>],
+) -> BTreeMap<String, Option<i64>> {
+    let mut out: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for ((_, links), day) in queries.iter().zip(newest) {
+        for link in links {
+            let seen = out.entry(link.clone()).or_insert(None);
+            *seen = (*seen).max(*day);
+        }
+    }
+    out
 }
 
 /// The default metric set for what the inventory found.
@@ -304,6 +363,49 @@ mod tests {
                 .iter()
                 .any(|q| q.namespace == "AWS/PrivateLinkServices"
                     && q.dimensions[0].0 == "Service Id")
+        );
+    }
+
+    #[test]
+    fn link_activity_asks_once_per_api_of_a_v2_link() {
+        use crate::diagnose::fixtures::v2_path;
+        let mut inventory = v2_path();
+        // A REST API on the same V2 link, and one on a V1 link (not asked about).
+        let mut rest = inventory.apis.as_ref().unwrap()[0].clone();
+        rest.id = "r1".into();
+        rest.name = "orders".into();
+        rest.api_type = ApiType::Rest;
+        rest.integrations[0].uri = "https://orders.internal/".into();
+        rest.integrations[0].integration_target = Some(crate::diagnose::fixtures::ALB.to_owned());
+        let mut v1 = rest.clone();
+        v1.id = "r2".into();
+        v1.name = "legacy".into();
+        v1.integrations[0].connection_id = "v1link".into();
+        inventory.apis.as_mut().unwrap().extend([rest, v1]);
+        let queries = link_activity_queries(&inventory);
+        let asked: Vec<String> = queries
+            .iter()
+            .map(|(q, links)| {
+                assert_eq!((q.metric.as_str(), q.stat.as_str()), ("Count", "Sum"));
+                let links: Vec<&str> = links.iter().map(String::as_str).collect();
+                format!("{:?} -> {}", q.dimensions, links.join(","))
+            })
+            .collect();
+        assert_eq!(
+            asked,
+            [
+                r#"[("ApiId", "http1")] -> v2link"#,
+                r#"[("ApiName", "orders")] -> v2link"#,
+            ]
+        );
+        // The newest day among the link's APIs; none in the window stays None.
+        assert_eq!(
+            last_requests(&queries, &[Some(86_400), Some(3 * 86_400)]),
+            BTreeMap::from([("v2link".to_owned(), Some(3 * 86_400))])
+        );
+        assert_eq!(
+            last_requests(&queries, &[None, None]),
+            BTreeMap::from([("v2link".to_owned(), None)])
         );
     }
 }

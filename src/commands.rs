@@ -261,6 +261,13 @@ fn write_text_report(
             "VPC link {} ({}, {} API) in {}/{}: {verdict}",
             report.vpc_link_id, report.name, report.api_type, report.account, report.region
         )?;
+        if let Some(idle) = report.idle_seconds {
+            writeln!(
+                out,
+                "  last request {} days ago (HTTP-side links go INACTIVE after 60 days without traffic)",
+                idle / 86_400
+            )?;
+        }
         for check in &report.checks {
             let mark = if check.ok {
                 paint("32", "✔")
@@ -347,6 +354,7 @@ mod tests {
                 cause: Some("The VPC link is FAILED.".into()),
                 fix: Some("Recreate it.".into()),
             }],
+            idle_seconds: Some(50 * 86_400 + 3_600),
         }];
         let mut out = Vec::new();
         write_text_report(&mut out, &reports, false).unwrap();
@@ -358,5 +366,9 @@ mod tests {
         assert!(text.contains("✘ link_available"), "{text}");
         assert!(text.contains("cause: The VPC link is FAILED."), "{text}");
         assert!(!text.contains('\x1b'));
+        assert!(
+            text.contains("last request 50 days ago (HTTP-side links go INACTIVE after 60 days without traffic)"),
+            "{text}"
+        );
     }
 }

@@ -125,6 +125,22 @@ pub struct CloudWatchConfig {
     pub default_metrics: bool,
     #[serde(default)]
     pub metrics: Vec<ExtraMetric>,
+    /// How far back to look for requests through each V2 link's APIs
+    /// (HTTP-side links go INACTIVE after 60 days without traffic); `0s`
+    /// turns the lookup off.
+    #[serde(default = "default_activity_window", deserialize_with = "duration")]
+    pub link_activity_window: Duration,
+    /// How often to ask CloudWatch again: the answer has a resolution of one day.
+    #[serde(default = "default_activity_refresh", deserialize_with = "duration")]
+    pub link_activity_refresh: Duration,
+}
+
+fn default_activity_window() -> Duration {
+    Duration::from_secs(60 * 86_400)
+}
+
+fn default_activity_refresh() -> Duration {
+    Duration::from_secs(3_600)
 }
 
 impl Default for CloudWatchConfig {
@@ -138,6 +154,8 @@ impl Default for CloudWatchConfig {
             lookback: default_cw_lookback(),
             default_metrics: true,
             metrics: Vec::new(),
+            link_activity_window: default_activity_window(),
+            link_activity_refresh: default_activity_refresh(),
         }
     }
 }
@@ -451,6 +469,13 @@ impl Config {
         if cw.lookback < cw.period {
             return Err("collectors.cloudwatch.lookback: must be at least the period".into());
         }
+        let window_days = cw.link_activity_window.as_secs() as f64 / 86_400.0;
+        if !cw.link_activity_window.is_zero() && !(1.0..=455.0).contains(&window_days) {
+            return Err(
+                "collectors.cloudwatch.link_activity_window: must be 0s (off) or between 1 day and 455 days (CloudWatch keeps daily data that long)"
+                    .into(),
+            );
+        }
         let logs = &self.collectors.execution_logs;
         if logs.overlap > logs.lookback {
             return Err("collectors.execution_logs.overlap: must be at most the lookback".into());
@@ -542,6 +567,15 @@ mod tests {
         assert_eq!(c.collectors.vpc_links.interval, Duration::from_secs(60));
         assert_eq!(c.effective_accounts(), vec![AccountConfig::default()]);
         assert_eq!(c.aws.retry_mode, RetryMode::Adaptive);
+        assert_eq!(
+            c.collectors.cloudwatch.link_activity_window,
+            Duration::from_secs(60 * 86_400)
+        );
+        let off = Config::parse(
+            "regions: [us-east-1]\ncollectors: {cloudwatch: {link_activity_window: 0s}}",
+        )
+        .unwrap();
+        assert!(off.collectors.cloudwatch.link_activity_window.is_zero());
     }
 
     #[test]
@@ -601,6 +635,14 @@ mod tests {
             (
                 "regions: [us-east-1]\naccounts: [{external_id: x}]",
                 "need a role_arn",
+            ),
+            (
+                "regions: [us-east-1]\ncollectors: {cloudwatch: {link_activity_window: 12h}}",
+                "link_activity_window: must be 0s (off) or between 1 day and 455 days",
+            ),
+            (
+                "regions: [us-east-1]\ncollectors: {cloudwatch: {link_activity_window: 500d}}",
+                "link_activity_window",
             ),
             (
                 "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 10s, timeout: 20s}}",

@@ -382,6 +382,20 @@ pub struct LogGroupStatus {
     pub ok: bool,
 }
 
+/// When requests last went through the APIs that use each V2 link: HTTP-side
+/// links go INACTIVE after 60 days without traffic. From CloudWatch `Count`,
+/// one day at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkActivity {
+    /// When CloudWatch was asked (epoch seconds): the answer is reused until it is stale.
+    pub checked_at: i64,
+    /// How far back it looked, in seconds.
+    pub window_s: i64,
+    /// Per V2 link id that some API uses: the start (epoch seconds) of the
+    /// newest day with requests, `None` when there were none in the window.
+    pub last_request: std::collections::BTreeMap<String, Option<i64>>,
+}
+
 /// Everything known about one scope, one field per collector. `None` means
 /// that collector has not produced data for this scope yet.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -395,6 +409,8 @@ pub struct Inventory {
     pub execution_logs: Option<ExecutionLogs>,
     /// CloudWatch metrics and their newest complete value.
     pub cloudwatch: Option<Vec<(crate::cloudwatch::MetricQuery, f64)>>,
+    /// From the `cloudwatch` collector too: V2 links' last requests.
+    pub link_activity: Option<LinkActivity>,
     pub interconnect: Option<Interconnect>,
 }
 

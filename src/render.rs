@@ -618,6 +618,15 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
             f64::from(u8::from(check.ok)),
         );
     }
+    if let Some(idle) = report.idle_seconds {
+        f.add(
+            "awsconn_vpc_link_idle_seconds",
+            "Seconds since the newest day with requests through the APIs that use the V2 link (CloudWatch Count, one-day resolution; the lookback window when none); HTTP-side links go INACTIVE after 60 days",
+            Kind::Gauge,
+            base.clone(),
+            idle as f64,
+        );
+    }
     f.add(
         "awsconn_vpc_link_healthy",
         "1 if every runbook check of the VPC link passes",
@@ -769,6 +778,11 @@ mod tests {
                     link("rest1", ApiType::Rest, "available", &["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/a/1"]),
                     link("http1", ApiType::Http, "inactive", &[]),
                 ]),
+                link_activity: Some(crate::inventory::LinkActivity {
+                    checked_at: 0,
+                    window_s: 60 * 86_400,
+                    last_request: [("http1".to_owned(), None)].into(),
+                }),
                 interconnect: Some(Interconnect {
                     connections: vec![InterconnectConnection {
                         id: "icc-1".into(),
@@ -972,6 +986,16 @@ mod tests {
             .as_deref(),
             Some("1")
         );
+        // No request in the 60-day window: idle for at least that long.
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_vpc_link_idle_seconds{{{us},vpc_link_id=\"http1\"}}")
+            )
+            .as_deref(),
+            Some("5184000")
+        );
+        assert!(!t.contains("awsconn_vpc_link_idle_seconds{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"rest1\""));
     }
 
     #[test]

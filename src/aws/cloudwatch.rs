@@ -12,16 +12,17 @@ use crate::cloudwatch::MetricQuery;
 /// The API's maximum queries per GetMetricData call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
 
-/// The newest datapoint of each query in `[start_s, end_s)`, `None` where
-/// CloudWatch has none; in the order of `queries`.
-pub(super) async fn newest_values(
+/// The newest datapoint (timestamp in seconds, value) of each query in
+/// `[start_s, end_s)` whose value `keep` accepts, `None` where CloudWatch
+/// has none; in the order of `queries`.
+pub(super) async fn newest_datapoints(
     client: &aws_sdk_cloudwatch::Client,
     telemetry: &ApiTelemetry,
     queries: &[MetricQuery],
-    start_s: i64,
-    end_s: i64,
+    (start_s, end_s): (i64, i64),
     period_s: i32,
-) -> Result<Vec<Option<f64>>, AwsError> {
+    keep: fn(f64) -> bool,
+) -> Result<Vec<Option<(i64, f64)>>, AwsError> {
     let mut newest: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
     for (chunk_index, chunk) in queries.chunks(MAX_QUERIES_PER_CALL).enumerate() {
         let offset = chunk_index * MAX_QUERIES_PER_CALL;
@@ -74,6 +75,9 @@ pub(super) async fn newest_values(
                     continue;
                 };
                 for (ts, value) in result.timestamps().iter().zip(result.values()) {
+                    if !keep(*value) {
+                        continue;
+                    }
                     let ts = ts.as_secs_f64();
                     if newest.get(&index).is_none_or(|(t, _)| ts > *t) {
                         newest.insert(index, (ts, *value));
@@ -87,6 +91,6 @@ pub(super) async fn newest_values(
         }
     }
     Ok((0..queries.len())
-        .map(|i| newest.get(&i).map(|(_, v)| *v))
+        .map(|i| newest.get(&i).map(|(t, v)| (*t as i64, *v)))
         .collect())
 }

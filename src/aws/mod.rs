@@ -305,15 +305,38 @@ impl AwsScope {
         period_s: i32,
     ) -> Result<Vec<Option<f64>>, AwsError> {
         let _slot = self.inner.limits.acquire("cloudwatch").await;
-        cloudwatch::newest_values(
+        let newest = cloudwatch::newest_datapoints(
             &self.inner.cloudwatch,
             &self.inner.telemetry,
             queries,
-            start_s,
-            end_s,
+            (start_s, end_s),
             period_s,
+            |_| true,
         )
-        .await
+        .await?;
+        Ok(newest.into_iter().map(|d| d.map(|(_, v)| v)).collect())
+    }
+
+    /// The start (epoch seconds) of the newest period with a value above
+    /// zero, per query: when a `Count` last saw a request.
+    pub async fn newest_nonzero(
+        &self,
+        queries: &[crate::cloudwatch::MetricQuery],
+        start_s: i64,
+        end_s: i64,
+        period_s: i32,
+    ) -> Result<Vec<Option<i64>>, AwsError> {
+        let _slot = self.inner.limits.acquire("cloudwatch").await;
+        let newest = cloudwatch::newest_datapoints(
+            &self.inner.cloudwatch,
+            &self.inner.telemetry,
+            queries,
+            (start_s, end_s),
+            period_s,
+            |v| v > 0.0,
+        )
+        .await?;
+        Ok(newest.into_iter().map(|d| d.map(|(t, _)| t)).collect())
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

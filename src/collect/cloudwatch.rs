@@ -8,9 +8,11 @@ use async_trait::async_trait;
 
 use super::{Collector, Fragment};
 use crate::aws::{AwsError, AwsScope};
-use crate::cloudwatch::{MetricQuery, default_queries, query_range};
+use crate::cloudwatch::{
+    DAY_S, MetricQuery, default_queries, last_requests, link_activity_queries, query_range,
+};
 use crate::config::CloudWatchConfig;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, LinkActivity};
 
 pub struct CloudWatch {
     pub config: CloudWatchConfig,
@@ -42,6 +44,51 @@ impl CloudWatch {
     }
 }
 
+impl CloudWatch {
+    /// When requests last went through each V2 link's APIs: asked again once
+    /// the last answer is older than `link_activity_refresh` or the links
+    /// changed, else the last answer is kept (it has a one-day resolution).
+    async fn link_activity(
+        &self,
+        aws: &AwsScope,
+        known: &Inventory,
+        now: i64,
+    ) -> Result<Option<LinkActivity>, AwsError> {
+        let window = self.config.link_activity_window.as_secs() as i64;
+        if window == 0 {
+            return Ok(None);
+        }
+        let queries = link_activity_queries(known);
+        let links: std::collections::BTreeSet<&String> =
+            queries.iter().flat_map(|(_, links)| links).collect();
+        let refresh = self.config.link_activity_refresh.as_secs() as i64;
+        if let Some(last) = &known.link_activity {
+            let same_links = last
+                .last_request
+                .keys()
+                .collect::<std::collections::BTreeSet<_>>()
+                == links;
+            if same_links && last.window_s == window && now - last.checked_at < refresh {
+                return Ok(Some(last.clone()));
+            }
+        }
+        let mut activity = LinkActivity {
+            checked_at: now,
+            window_s: window,
+            last_request: Default::default(),
+        };
+        if !queries.is_empty() {
+            let start = (now - window).div_euclid(DAY_S) * DAY_S;
+            let metric_queries: Vec<MetricQuery> = queries.iter().map(|(q, _)| q.clone()).collect();
+            let newest = aws
+                .newest_nonzero(&metric_queries, start, now, DAY_S as i32)
+                .await?;
+            activity.last_request = last_requests(&queries, &newest);
+        }
+        Ok(Some(activity))
+    }
+}
+
 #[async_trait]
 impl Collector for CloudWatch {
     fn name(&self) -> &'static str {
@@ -54,14 +101,15 @@ impl Collector for CloudWatch {
     }
 
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let queries = self.queries(known);
-        if queries.is_empty() {
-            return Ok(Fragment::CloudWatch(Vec::new()));
-        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let activity = self.link_activity(aws, known, now).await?;
+        let queries = self.queries(known);
+        if queries.is_empty() {
+            return Ok(Fragment::CloudWatch(Vec::new(), activity));
+        }
         let period = self.config.period.as_secs() as i64;
         let (start, end) = query_range(
             now,
@@ -78,6 +126,7 @@ impl Collector for CloudWatch {
                 .zip(values)
                 .filter_map(|(q, v)| v.map(|v| (q, v)))
                 .collect(),
+            activity,
         ))
     }
 }

@@ -39,7 +39,11 @@ pub enum Fragment {
     NetworkRules(NetworkRules),
     /// New counts (added to the totals), new cursors and group statuses (replacing).
     ExecutionLogs(ExecutionLogs),
-    CloudWatch(Vec<(crate::cloudwatch::MetricQuery, f64)>),
+    /// Metric values, and the V2 links' last requests (`None` when not asked for).
+    CloudWatch(
+        Vec<(crate::cloudwatch::MetricQuery, f64)>,
+        Option<crate::inventory::LinkActivity>,
+    ),
     Interconnect(Interconnect),
 }
 
@@ -71,7 +75,10 @@ impl Fragment {
                     }
                 }
             }
-            Fragment::CloudWatch(values) => inventory.cloudwatch = Some(values),
+            Fragment::CloudWatch(values, activity) => {
+                inventory.cloudwatch = Some(values);
+                inventory.link_activity = activity;
+            }
             Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
         }
     }

@@ -695,4 +695,36 @@ mod tests {
                 .all(|(_, o, _)| !o.contains("target_group"))
         );
     }
+
+    #[test]
+    fn idle_time_of_v2_links_from_cloudwatch() {
+        use crate::inventory::LinkActivity;
+        let mut inventory = v2_path();
+        assert_eq!(diagnose_one(&inventory).idle_seconds, None, "not looked up");
+        let mut activity = LinkActivity {
+            checked_at: 0,
+            window_s: 60 * 86_400,
+            last_request: [("v2link".to_owned(), None)].into(),
+        };
+        inventory.link_activity = Some(activity.clone());
+        assert_eq!(
+            diagnose_one(&inventory).idle_seconds,
+            Some(60 * 86_400),
+            "none in the window: at least the window"
+        );
+        activity
+            .last_request
+            .insert("v2link".into(), Some(-10 * 86_400));
+        inventory.link_activity = Some(activity);
+        // Clock::default() is the epoch: ten days after that day began.
+        let report = diagnose_one(&inventory);
+        assert_eq!(report.idle_seconds, Some(10 * 86_400));
+        assert!(report.healthy, "idle time alone fails no check");
+        inventory.vpc_links.as_mut().unwrap()[0].api_type = ApiType::Rest;
+        assert_eq!(
+            diagnose_one(&inventory).idle_seconds,
+            None,
+            "V1 links do not idle out"
+        );
+    }
 }

@@ -44,6 +44,25 @@ pub struct LinkReport {
     pub region: String,
     pub healthy: bool,
     pub checks: Vec<Check>,
+    /// V2 links with CloudWatch data: seconds since the start of the newest
+    /// day with requests through the APIs that use the link, or the whole
+    /// lookback window when there were none (a lower bound). HTTP-side links
+    /// go INACTIVE after 60 days without traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_seconds: Option<i64>,
+}
+
+/// The idle time of a V2 link, from the `link_activity` CloudWatch lookup.
+pub fn idle_seconds(inventory: &Inventory, link: &VpcLink, now_ms: i64) -> Option<i64> {
+    if link.api_type != ApiType::Http {
+        return None;
+    }
+    let activity = inventory.link_activity.as_ref()?;
+    let last = activity.last_request.get(&link.id)?;
+    Some(match last {
+        Some(day) => (now_ms / 1000 - day).max(0),
+        None => activity.window_s,
+    })
 }
 
 /// The time the checks judge by: now, and how recent a TLS error must be to fail `no_tls_errors`.
@@ -119,6 +138,7 @@ fn run<'a>(
                 region: scope.region.clone(),
                 healthy: checks.iter().all(|c| c.ok),
                 checks,
+                idle_seconds: idle_seconds(inventory, link, clock.now_ms),
             };
             let hops = if with_hops {
                 path.hops(&report)

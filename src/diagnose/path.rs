@@ -177,9 +177,13 @@ impl LinkPath<'_> {
             &link.id,
             format!("{} ({})", link.name, link.id),
             format!(
-                "{} · {}",
+                "{} · {}{}",
                 link.status,
-                link.api_type.link_version().to_ascii_uppercase()
+                link.api_type.link_version().to_ascii_uppercase(),
+                report
+                    .idle_seconds
+                    .map(|s| format!(" · last request {} days ago", s / 86_400))
+                    .unwrap_or_default()
             ),
         );
         let link_index = b.hops.len();

@@ -123,3 +123,34 @@ fn five_hundred_and_one_queries_take_two_calls() {
         "{text}"
     );
 }
+
+/// The daily request counts behind `awsconn_vpc_link_idle_seconds` are asked
+/// for once per `link_activity_refresh`, not on every poll.
+#[test]
+fn link_activity_is_reused_until_it_is_stale() {
+    let emulator = Emulator::start("{}");
+    emulator.seed_paths(&[US]); // web-http-link: a V2 link that web-api routes through
+    let calls = |refresh: &str| {
+        let config = config_file(&format!(
+            "regions: [us-east-1]\ncollectors:\n  interconnect: {{enabled: false}}\n  cloudwatch: {{interval: 1s, timeout: 1s, default_metrics: false, link_activity_refresh: {refresh}}}\n"
+        ));
+        let before = emulator.requests()["monitoring:GetMetricData"]
+            .as_u64()
+            .unwrap_or(0);
+        let server = crate::harness::Server::start(&emulator.url, config.path(), &[]);
+        // Three more polls of the collector at least.
+        std::thread::sleep(std::time::Duration::from_millis(3_500));
+        let metrics = server.metrics();
+        assert!(
+            metrics.contains("awsconn_vpc_link_idle_seconds{account=\"123456789012\",region=\"us-east-1\",vpc_link_id="),
+            "{metrics}"
+        );
+        drop(server);
+        emulator.requests()["monitoring:GetMetricData"]
+            .as_u64()
+            .unwrap_or(0)
+            - before
+    };
+    assert_eq!(calls("1h"), 1, "asked once, then reused");
+    assert!(calls("0s") >= 3, "asked on every poll when told to");
+}

@@ -285,8 +285,9 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
         // The REST prod stage logs at INFO, the HTTP prod stage has a JSON
         // access log: one page of each group.
         ("logs:FilterLogEvents", 2),
-        // CloudWatch: the whole default metric set in one GetMetricData call.
-        ("monitoring:GetMetricData", 1),
+        // CloudWatch: the whole default metric set in one GetMetricData call,
+        // and one for the daily request counts of the V2 link's API.
+        ("monitoring:GetMetricData", 2),
         ("interconnect:ListConnections", 1),
         ("interconnect:ListEnvironments", 1),
     ]

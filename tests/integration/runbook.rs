@@ -13,6 +13,9 @@ use crate::harness::{Emulator, Server, config_file, promtool_check_metrics, samp
 
 const US: &str = "us-east-1";
 
+const DAY_S: i64 = 86_400;
+const TEN_DAYS_S: i64 = 10 * DAY_S;
+
 const CONFIG: &str = "regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n";
 
 /// The seeded world with the front's scenario and the execution logs in place.
@@ -58,6 +61,13 @@ fn world() -> (Emulator, Value) {
         US,
         &group("tls-errors"),
         &[(now - 60_000, "(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to configuration error: Host name 'tls-errors.internal.example.com' does not match the certificate subject provided by the peer (CN=other.example.com)".to_owned())],
+    );
+    // Requests through the healthy HTTP link's API ten days ago; none through the inactive one's.
+    emulator.put_metric_data(
+        US,
+        &json!([{"namespace": "AWS/ApiGateway", "metric": "Count",
+                 "dimensions": {"ApiId": links["healthy-http"]["http_api"]},
+                 "timestamp": now / 1000 - TEN_DAYS_S, "value": 7}]),
     );
     emulator.put_log_events(
         US,
