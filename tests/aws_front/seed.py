@@ -18,6 +18,8 @@ Prints a JSON document with the ids it created, by region.
 
 import json
 import sys
+import time
+import urllib.request
 
 import boto3
 
@@ -166,9 +168,10 @@ def seed_paths(endpoint, region):
 
 
 # The runbook scenarios: one REST (V1) path each, named after what breaks it.
-# The front's scenario (set by the test from the ids printed) supplies what
-# moto cannot: endpoint connections, unhealthy targets, the PrivateLink
-# enforcement field, the INACTIVE status.
+# seed_runbook also adds to the front's scenario what moto cannot do
+# (endpoint connections, an unhealthy target, the PrivateLink enforcement
+# field, the INACTIVE status) and puts the execution-log events and the
+# CloudWatch datapoint the TLS and idle-time findings read.
 RUNBOOK_REST = [
     "healthy",            # every check passes
     "nlb-deleted",        # the NLB is deleted after the link was made
@@ -303,7 +306,59 @@ def seed_runbook(endpoint, region):
         apigw2.create_stage(ApiId=api, StageName="$default")
         out["links"][name] = {"vpc_link_id": link, "alb_arn": alb, "target_group": tg, "target": address,
                               "listener": listener, "http_api": api}
+
+    runbook_scenario(endpoint, region, out["links"])
+    runbook_data(endpoint, region, out["links"])
     return out
+
+
+def runbook_scenario(endpoint, region, links):
+    """Adds to the front's scenario what moto cannot do for the runbook links."""
+    with urllib.request.urlopen(f"{endpoint}/_front/scenario") as answer:
+        scenario = json.load(answer)
+    connections = scenario.setdefault("endpoint_connections", {})
+    for name, link in links.items():
+        service = link.get("endpoint_service_id")
+        if service:
+            connections[service] = [{
+                "vpc_endpoint_id": f"vpce-0{len(connections):016d}",
+                "owner": "392220576650",  # API Gateway's own account in us-east-1
+                "state": "rejected" if name == "connection-rejected" else "available",
+            }]
+    scenario.setdefault("target_health", {})["no-healthy-target-tg"] = {
+        links["no-healthy-target"]["instance"]: {"state": "unhealthy", "reason": "Target.FailedHealthChecks",
+                                                 "description": "Health checks failed"}}
+    balancers = scenario.setdefault("load_balancers", {})
+    balancers[f"{region}/healthy-nlb"] = {"privatelink_inbound_rules": "off"}
+    balancers[f"{region}/enforcement-on-nlb"] = {"privatelink_inbound_rules": "on"}
+    scenario.setdefault("vpc_links", {})["http-inactive-link"] = {
+        "status": "INACTIVE", "status_message": "VPC link is inactive because it has not been used for 60 days"}
+    request = urllib.request.Request(f"{endpoint}/_front/scenario", data=json.dumps(scenario).encode(), method="PUT")
+    urllib.request.urlopen(request).close()
+
+
+TEN_DAYS_S = 10 * 86400
+
+
+def runbook_data(endpoint, region, links):
+    """Execution logs (a TLS error a minute ago; a healthy stage's plain line) and
+    the healthy HTTP link's API traffic ten days ago (CloudWatch Count)."""
+    logs = client("logs", endpoint, region)
+    now_ms = int(time.time() * 1000)
+    for name, message in (
+        ("tls-errors", "(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to configuration error: "
+                       "Host name 'tls-errors.internal.example.com' does not match the certificate subject "
+                       "provided by the peer (CN=other.example.com)"),
+        ("healthy", "(0f0e0d0c-1111-2222-3333-444455556667) Method completed with status: 200"),
+    ):
+        group = f"API-Gateway-Execution-Logs_{links[name]['rest_api']}/prod"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="runbook")
+        logs.put_log_events(logGroupName=group, logStreamName="runbook",
+                            logEvents=[{"timestamp": now_ms - 60_000, "message": message}])
+    client("cloudwatch", endpoint, region).put_metric_data(Namespace="AWS/ApiGateway", MetricData=[{
+        "MetricName": "Count", "Dimensions": [{"Name": "ApiId", "Value": links["healthy-http"]["http_api"]}],
+        "Timestamp": now_ms // 1000 - TEN_DAYS_S, "Value": 7}])
 
 
 def put_log_events(endpoint, region, group, path):

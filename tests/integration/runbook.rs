@@ -4,7 +4,7 @@
 //! check. Then the same findings on the `/links` page, in headless Chromium.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -14,69 +14,16 @@ use crate::harness::{Emulator, Server, config_file, promtool_check_metrics, samp
 const US: &str = "us-east-1";
 
 const DAY_S: i64 = 86_400;
+/// seed.py puts the healthy HTTP link's last requests this long ago.
 const TEN_DAYS_S: i64 = 10 * DAY_S;
 
 const CONFIG: &str = "regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n";
 
-/// The seeded world with the front's scenario and the execution logs in place.
+/// The seeded world: `seed.py --runbook` also sets the front's scenario,
+/// the execution-log events and the CloudWatch datapoint.
 fn world() -> (Emulator, Value) {
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_runbook(&[US])[US].clone();
-    let links = &seeded["links"];
-    let mut connections = serde_json::Map::new();
-    for (name, link) in links.as_object().unwrap() {
-        if let Some(service) = link["endpoint_service_id"].as_str() {
-            let state = if name == "connection-rejected" {
-                "rejected"
-            } else {
-                "available"
-            };
-            connections.insert(
-                service.to_owned(),
-                json!([{"vpc_endpoint_id": format!("vpce-0{:016}", connections.len()), "owner": "392220576650", "state": state}]),
-            );
-        }
-    }
-    let unhealthy_instance = links["no-healthy-target"]["instance"].as_str().unwrap();
-    emulator.set_scenario(&json!({
-        "endpoint_connections": connections,
-        "target_health": {"no-healthy-target-tg": {unhealthy_instance: {"state": "unhealthy", "reason": "Target.FailedHealthChecks"}}},
-        "load_balancers": {
-            "healthy-nlb": {"privatelink_inbound_rules": "off"},
-            "enforcement-on-nlb": {"privatelink_inbound_rules": "on"}
-        },
-        "vpc_links": {"http-inactive-link": {"status": "INACTIVE", "status_message": "No traffic for 60 days"}}
-    }));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let group = |name: &str| {
-        format!(
-            "API-Gateway-Execution-Logs_{}/prod",
-            links[name]["rest_api"].as_str().unwrap()
-        )
-    };
-    emulator.put_log_events(
-        US,
-        &group("tls-errors"),
-        &[(now - 60_000, "(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to configuration error: Host name 'tls-errors.internal.example.com' does not match the certificate subject provided by the peer (CN=other.example.com)".to_owned())],
-    );
-    // Requests through the healthy HTTP link's API ten days ago; none through the inactive one's.
-    emulator.put_metric_data(
-        US,
-        &json!([{"namespace": "AWS/ApiGateway", "metric": "Count",
-                 "dimensions": {"ApiId": links["healthy-http"]["http_api"]},
-                 "timestamp": now / 1000 - TEN_DAYS_S, "value": 7}]),
-    );
-    emulator.put_log_events(
-        US,
-        &group("healthy"),
-        &[(
-            now - 60_000,
-            "(0f0e0d0c-1111-2222-3333-444455556667) Method completed with status: 200".to_owned(),
-        )],
-    );
     (emulator, seeded)
 }
 
@@ -296,6 +243,19 @@ fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
         problems.join("\n")
     );
     assert_eq!(by_id.len(), seeded["links"].as_object().unwrap().len());
+
+    // How long each V2 link has been idle, from CloudWatch Count: counted
+    // from the start of the day of the last request; the whole 60-day
+    // window when there was none. V1 links have none.
+    let idle =
+        |name: &str| by_id[&s(&seeded["links"][name]["vpc_link_id"])]["idle_seconds"].as_i64();
+    let recent = idle("healthy-http").expect("idle time of the healthy HTTP link");
+    assert!(
+        (TEN_DAYS_S..TEN_DAYS_S + DAY_S).contains(&recent),
+        "{recent}"
+    );
+    assert_eq!(idle("http-inactive"), Some(60 * DAY_S));
+    assert_eq!(idle("healthy"), None);
 }
 
 /// The red part of a broken hop (its left border) in the page's stylesheet.
