@@ -296,47 +296,27 @@ impl AwsScope {
         logs::events(&self.inner.logs, group, start_ms, end_ms, pattern).await
     }
 
-    /// The newest complete datapoint of each query (GetMetricData, 500 queries a call).
-    pub async fn metric_values(
+    /// The newest datapoint (epoch seconds, value) of each query in
+    /// `[start_s, end_s)` whose value `keep` accepts (GetMetricData, 500
+    /// queries a call): `|_| true` for the newest complete value, `|v| v > 0.0`
+    /// for when a `Count` last saw a request.
+    pub async fn newest_datapoints(
         &self,
         queries: &[crate::cloudwatch::MetricQuery],
-        start_s: i64,
-        end_s: i64,
+        (start_s, end_s): (i64, i64),
         period_s: i32,
-    ) -> Result<Vec<Option<f64>>, AwsError> {
+        keep: fn(f64) -> bool,
+    ) -> Result<Vec<Option<(i64, f64)>>, AwsError> {
         let _slot = self.inner.limits.acquire("cloudwatch").await;
-        let newest = cloudwatch::newest_datapoints(
+        cloudwatch::newest_datapoints(
             &self.inner.cloudwatch,
             &self.inner.telemetry,
             queries,
             (start_s, end_s),
             period_s,
-            |_| true,
+            keep,
         )
-        .await?;
-        Ok(newest.into_iter().map(|d| d.map(|(_, v)| v)).collect())
-    }
-
-    /// The start (epoch seconds) of the newest period with a value above
-    /// zero, per query: when a `Count` last saw a request.
-    pub async fn newest_nonzero(
-        &self,
-        queries: &[crate::cloudwatch::MetricQuery],
-        start_s: i64,
-        end_s: i64,
-        period_s: i32,
-    ) -> Result<Vec<Option<i64>>, AwsError> {
-        let _slot = self.inner.limits.acquire("cloudwatch").await;
-        let newest = cloudwatch::newest_datapoints(
-            &self.inner.cloudwatch,
-            &self.inner.telemetry,
-            queries,
-            (start_s, end_s),
-            period_s,
-            |v| v > 0.0,
-        )
-        .await?;
-        Ok(newest.into_iter().map(|d| d.map(|(t, _)| t)).collect())
+        .await
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

@@ -80,9 +80,12 @@ impl CloudWatch {
         if !queries.is_empty() {
             let start = (now - window).div_euclid(DAY_S) * DAY_S;
             let metric_queries: Vec<MetricQuery> = queries.iter().map(|(q, _)| q.clone()).collect();
-            let newest = aws
-                .newest_nonzero(&metric_queries, start, now, DAY_S as i32)
-                .await?;
+            let newest: Vec<Option<i64>> = aws
+                .newest_datapoints(&metric_queries, (start, now), DAY_S as i32, |v| v > 0.0)
+                .await?
+                .into_iter()
+                .map(|d| d.map(|(day, _)| day))
+                .collect();
             activity.last_request = last_requests(&queries, &newest);
         }
         Ok(Some(activity))
@@ -117,14 +120,19 @@ impl Collector for CloudWatch {
             self.config.delay.as_secs() as i64,
             self.config.lookback.as_secs() as i64,
         );
-        let values = aws
-            .metric_values(&queries, start, end, i32::try_from(period).unwrap_or(60))
+        let newest = aws
+            .newest_datapoints(
+                &queries,
+                (start, end),
+                i32::try_from(period).unwrap_or(60),
+                |_| true,
+            )
             .await?;
         Ok(Fragment::CloudWatch(
             queries
                 .into_iter()
-                .zip(values)
-                .filter_map(|(q, v)| v.map(|v| (q, v)))
+                .zip(newest)
+                .filter_map(|(q, d)| d.map(|(_, v)| (q, v)))
                 .collect(),
             activity,
         ))

@@ -413,16 +413,12 @@ fn acl_failure(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{ALB, TG, acl_entry, tcp, v2_path};
-    use super::super::{Clock, LinkReport, diagnose};
-    use crate::inventory::{ApiType, Inventory, Scope, SecurityGroup};
+    use super::super::LinkReport;
+    use super::super::fixtures::{ALB, TG, acl_entry, tcp, v2_path, view_one};
+    use crate::inventory::{ApiType, Inventory, SecurityGroup};
 
     fn diagnose_one(inventory: &Inventory) -> LinkReport {
-        let scope = Scope {
-            account: "1".into(),
-            region: "us-east-1".into(),
-        };
-        diagnose([(&scope, inventory)], &Clock::default()).remove(0)
+        view_one(inventory).report
     }
 
     /// `(check, object as k=v pairs, ok)` of the admission checks.

@@ -1,10 +1,11 @@
 //! Plain-value inventories for the diagnosis tests: a whole V2 path whose
 //! hops the tests break one at a time.
 
+use super::{Clock, LinkView, views};
 use crate::inventory::{
     Api, ApiType, Integration, Inventory, Listener, LoadBalancer, LoadBalancing, NetworkAcl,
-    NetworkAclEntry, NetworkInterface, NetworkRules, SecurityGroup, SecurityGroupRule, Stage,
-    Subnet, TargetGroup, TargetHealth, VpcLink,
+    NetworkAclEntry, NetworkInterface, NetworkRules, Scope, SecurityGroup, SecurityGroupRule,
+    Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
 };
 
 pub const ALB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1";
@@ -47,6 +48,7 @@ pub fn subnet(id: &str, cidr: &str) -> Subnet {
     }
 }
 
+/// A TCP entry; the CIDR's family picks the IPv4 or IPv6 field.
 pub fn acl_entry(
     rule_number: i32,
     egress: bool,
@@ -59,8 +61,8 @@ pub fn acl_entry(
         egress,
         protocol: "6".into(),
         allow,
-        ipv4_cidr: Some(cidr.into()),
-        ipv6_cidr: None,
+        ipv4_cidr: (!cidr.contains(':')).then(|| cidr.to_owned()),
+        ipv6_cidr: cidr.contains(':').then(|| cidr.to_owned()),
         ports,
     }
 }
@@ -175,4 +177,14 @@ pub fn v2_path() -> Inventory {
         }),
         ..Default::default()
     }
+}
+
+/// The checks and path of the first link of an inventory, in us-east-1 at
+/// the epoch (`Clock::default()`).
+pub fn view_one(inventory: &Inventory) -> LinkView {
+    let scope = Scope {
+        account: "1".into(),
+        region: "us-east-1".into(),
+    };
+    views([(&scope, inventory)], &Clock::default()).remove(0)
 }

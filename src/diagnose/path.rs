@@ -459,18 +459,10 @@ fn target_summary(group: &TargetGroup) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{ALB, TG, tcp, v2_path};
-    use super::super::{Clock, LinkView, views};
+    use super::super::LinkView;
+    use super::super::fixtures::{ALB, TG, tcp, v2_path, view_one as view};
     use super::HopKind;
-    use crate::inventory::{ApiType, EndpointConnection, EndpointService, Inventory, Scope};
-
-    fn view(inventory: &Inventory) -> LinkView {
-        let scope = Scope {
-            account: "1".into(),
-            region: "us-east-1".into(),
-        };
-        views([(&scope, inventory)], &Clock::default()).remove(0)
-    }
+    use crate::inventory::{ApiType, EndpointConnection, EndpointService};
 
     /// (kind, depth, label, green) of each hop.
     fn outline(v: &LinkView) -> Vec<(&'static str, u8, String, bool)> {

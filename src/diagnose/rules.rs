@@ -301,6 +301,7 @@ pub fn network_acl_admits_flow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::fixtures::acl_entry as entry;
     use crate::inventory::NetworkAclEntry;
 
     fn cidr(text: &str) -> Cidr {
@@ -427,24 +428,6 @@ mod tests {
             !security_groups_admit(&[], false, 443, &from(&["192.168.3.4"], &[]), &lists),
             "no group, no admission"
         );
-    }
-
-    fn entry(
-        rule_number: i32,
-        egress: bool,
-        allow: bool,
-        cidr: &str,
-        ports: Option<(u16, u16)>,
-    ) -> NetworkAclEntry {
-        NetworkAclEntry {
-            rule_number,
-            egress,
-            protocol: "6".into(),
-            allow,
-            ipv4_cidr: (!cidr.contains(':')).then(|| cidr.to_owned()),
-            ipv6_cidr: cidr.contains(':').then(|| cidr.to_owned()),
-            ports,
-        }
     }
 
     fn acl(entries: Vec<NetworkAclEntry>) -> NetworkAcl {
