@@ -197,6 +197,7 @@ impl LinkPath<'_> {
         );
 
         let called = self.called_ports();
+        let used = self.used_listeners();
         for arn in &self.targets {
             if link.api_type == ApiType::Rest {
                 self.endpoint_hops(arn, &mut b);
@@ -225,11 +226,7 @@ impl LinkPath<'_> {
                 .filter(|(a, _)| a == arn)
                 .map(|(_, p)| *p)
                 .collect();
-            for listener in lb
-                .listeners
-                .iter()
-                .filter(|l| called.is_empty() || called.contains_key(&(arn.clone(), l.port)))
-            {
+            for (_, listener) in used.iter().filter(|(b, _)| b.arn == lb.arn) {
                 missing.retain(|p| *p != listener.port);
                 b.push(
                     Hop::new(
