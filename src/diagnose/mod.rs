@@ -941,4 +941,176 @@ mod tests {
                 .ok
         );
     }
+
+    /// The fixture's path as a REST link (V1) to its load balancer, with an
+    /// endpoint service whose connections are `states`.
+    fn v1_path(states: &[&str]) -> Inventory {
+        use crate::inventory::{EndpointConnection, EndpointService};
+        let mut inventory = fixtures::v2_path();
+        let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
+        link.api_type = ApiType::Rest;
+        link.target_arns = vec![fixtures::ALB.into()];
+        let api = &mut inventory.apis.as_mut().unwrap()[0];
+        api.api_type = ApiType::Rest;
+        api.integrations[0].uri = "https://web.internal/".into();
+        inventory.endpoint_services = Some(vec![EndpointService {
+            service_id: "vpce-svc-1".into(),
+            service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+            state: "available".into(),
+            load_balancer_arns: vec![fixtures::ALB.into()],
+            acceptance_required: true,
+            connections: states
+                .iter()
+                .enumerate()
+                .map(|(i, state)| EndpointConnection {
+                    vpc_endpoint_id: format!("vpce-{i}"),
+                    owner: "392220576650".into(),
+                    state: (*state).into(),
+                })
+                .collect(),
+        }]);
+        inventory
+    }
+
+    fn only(report: &LinkReport, check: &str) -> Vec<Check> {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.check == check)
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn load_balancer_active_passes_fails_and_finds_deleted_ones() {
+        let mut inventory = v1_path(&["available"]);
+        let report = fixtures::view_one(&inventory).report;
+        assert!(report.healthy, "{report:#?}");
+        assert!(only(&report, "load_balancer_active")[0].ok);
+
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.state = "active_impaired".into();
+        lb.state_reason = Some("one AZ is impaired".into());
+        let check = &only(
+            &fixtures::view_one(&inventory).report,
+            "load_balancer_active",
+        )[0];
+        assert!(!check.ok);
+        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert!(
+            check
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("ACTIVE_IMPAIRED (one AZ is impaired)")
+        );
+
+        let lb = inventory.load_balancing.as_mut().unwrap();
+        lb.load_balancers.clear();
+        lb.missing_load_balancers = vec![fixtures::ALB.into()];
+        let report = fixtures::view_one(&inventory).report;
+        let check = &only(&report, "load_balancer_active")[0];
+        assert!(!check.ok);
+        assert!(check.cause.as_deref().unwrap().contains("no longer exists"));
+        assert_eq!(
+            report.checks.iter().filter(|c| !c.ok).count(),
+            1,
+            "nothing behind a deleted load balancer is judged: {report:#?}"
+        );
+    }
+
+    #[test]
+    fn endpoint_service_and_connection_checks() {
+        let report = fixtures::view_one(&v1_path(&["rejected", "available"])).report;
+        let connection = &only(&report, "endpoint_connection_available")[0];
+        assert!(connection.ok, "one available connection is enough");
+        assert_eq!(connection.object["vpc_endpoint_id"], "vpce-1");
+        assert!(only(&report, "endpoint_service_available")[0].ok);
+
+        for (states, fix) in [
+            (
+                &["pendingacceptance"][..],
+                "Accept the pending endpoint connection",
+            ),
+            (&["rejected"][..], "A rejected connection stays rejected"),
+            (&["expired"][..], "Recreate the VPC link"),
+            (&[][..], "Recreate the VPC link"),
+        ] {
+            let report = fixtures::view_one(&v1_path(states)).report;
+            let check = &only(&report, "endpoint_connection_available")[0];
+            assert!(!check.ok, "{states:?}");
+            assert_eq!(check.object["service_id"], "vpce-svc-1");
+            assert!(
+                check.fix.as_deref().unwrap().starts_with(fix),
+                "{states:?}: {check:?}"
+            );
+        }
+
+        let mut inventory = v1_path(&["available"]);
+        inventory.endpoint_services.as_mut().unwrap()[0].state = "deleted".into();
+        let check = &only(
+            &fixtures::view_one(&inventory).report,
+            "endpoint_service_available",
+        )[0];
+        assert!(!check.ok);
+        assert!(check.cause.as_deref().unwrap().contains("DELETED"));
+
+        inventory.endpoint_services = Some(vec![]);
+        let check = &only(
+            &fixtures::view_one(&inventory).report,
+            "endpoint_service_available",
+        )[0];
+        assert!(!check.ok);
+        assert!(
+            check
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("No VPC endpoint service fronts the NLB")
+        );
+
+        // V2 links have no PrivateLink hop; without endpoint data no check either.
+        let report = fixtures::view_one(&fixtures::v2_path()).report;
+        assert!(only(&report, "endpoint_service_available").is_empty());
+        let mut inventory = v1_path(&["available"]);
+        inventory.endpoint_services = None;
+        assert!(
+            only(
+                &fixtures::view_one(&inventory).report,
+                "endpoint_connection_available"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn privatelink_inbound_rules_off_open_and_restrictive() {
+        let enforced = |setting: Option<&str>, ingress| {
+            let mut inventory = v1_path(&["available"]);
+            inventory.load_balancing.as_mut().unwrap().load_balancers[0]
+                .privatelink_inbound_rules = setting.map(str::to_owned);
+            inventory.network_rules.as_mut().unwrap().security_groups[1].ingress = ingress;
+            only(
+                &fixtures::view_one(&inventory).report,
+                "privatelink_inbound_rules",
+            )
+        };
+        assert!(
+            enforced(None, vec![]).is_empty(),
+            "no security groups: no setting"
+        );
+        assert!(enforced(Some("off"), vec![])[0].ok);
+        assert!(enforced(Some("on"), vec![fixtures::tcp(443, &["0.0.0.0/0"], &[])])[0].ok);
+        let check = &enforced(Some("on"), vec![fixtures::tcp(443, &["10.0.0.0/8"], &[])])[0];
+        assert!(!check.ok);
+        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert!(check.cause.as_deref().unwrap().contains("port 443"));
+        assert!(
+            check
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("Turn the enforcement off")
+        );
+    }
 }
