@@ -64,9 +64,11 @@ fn default_metrics_for_what_the_inventory_found() {
         ),
         Some(1.0)
     );
-    // One call for the whole default set; billed per metric requested.
+    // One call for the whole default set, and one for the daily request
+    // counts of the API behind web-http-link (its idle time); billed per
+    // metric requested.
     let requests = emulator.requests();
-    assert_eq!(requests["monitoring:GetMetricData"], 1, "{requests}");
+    assert_eq!(requests["monitoring:GetMetricData"], 2, "{requests}");
     assert!(
         sample(&text, "awsconn_cloudwatch_metrics_requested_total").unwrap() >= 3.0,
         "{text}"
