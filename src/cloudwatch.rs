@@ -325,6 +325,7 @@ mod tests {
                     name: "tg".into(),
                     protocol: "TCP".into(),
                     port: Some(80),
+                    health_check_port: None,
                     target_type: "ip".into(),
                     vpc_id: "v".into(),
                     load_balancer_arns: vec![lb.into()],

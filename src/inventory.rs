@@ -205,6 +205,9 @@ pub struct TargetGroup {
     pub name: String,
     pub protocol: String,
     pub port: Option<u16>,
+    /// The port health checks go to when it is not the traffic port
+    /// (`HealthCheckPort` other than `traffic-port`).
+    pub health_check_port: Option<u16>,
     /// `instance`, `ip`, `lambda`, `alb`.
     pub target_type: String,
     pub vpc_id: String,

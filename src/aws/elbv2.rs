@@ -171,6 +171,8 @@ async fn target_groups(
                     .map(|p| p.as_str().to_owned())
                     .unwrap_or_default(),
                 port: port(tg.port()),
+                // `traffic-port` (or nothing readable): the health checks use the target's port.
+                health_check_port: tg.health_check_port().and_then(|p| p.parse().ok()),
                 target_type: tg
                     .target_type()
                     .map(|t| t.as_str().to_owned())

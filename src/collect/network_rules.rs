@@ -81,6 +81,7 @@ mod tests {
             name: target_type.into(),
             protocol: "TCP".into(),
             port: Some(8080),
+            health_check_port: None,
             target_type: target_type.into(),
             vpc_id: "vpc-1".into(),
             load_balancer_arns: vec!["lb".into()],

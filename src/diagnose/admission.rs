@@ -27,6 +27,7 @@ use crate::inventory::{
 };
 
 /// One end of a hop.
+#[derive(Clone)]
 struct Side<'a> {
     /// What it is, for causes: "the VPC link's ENIs", "load balancer orders-nlb", "target i-0abc".
     what: String,
@@ -61,6 +62,8 @@ struct Hop<'a> {
     /// Another source the server may see instead (V2 NLB client IP preservation).
     preserved_client: Option<Side<'a>>,
     port: u16,
+    /// What the port carries, for causes: empty for requests, " (health checks)".
+    purpose: &'static str,
     /// The label naming the hop beside the rule set: `load_balancer` or `target_group`.
     via: (&'static str, String),
 }
@@ -135,8 +138,10 @@ impl<'a> LinkPath<'a> {
         )
     }
 
-    /// The targets of a group whose network interface is known, as servers.
-    fn target_sides(&self, group: &'a TargetGroup) -> Vec<(Side<'a>, u16)> {
+    /// The targets of a group whose network interface is known, as servers,
+    /// with each port the load balancer connects to: the traffic port, and
+    /// the health-check port where the group sets another one.
+    fn target_sides(&self, group: &'a TargetGroup) -> Vec<(Side<'a>, u16, &'static str)> {
         let Some(net) = self.network() else {
             return Vec::new();
         };
@@ -159,15 +164,16 @@ impl<'a> LinkPath<'a> {
             } else {
                 eni.private_ips.iter().collect()
             };
-            out.push((
-                Side {
-                    what: format!("target {}", target.id),
-                    security_groups: &eni.security_group_ids,
-                    subnets: self.subnet(&eni.subnet_id).into_iter().collect(),
-                    cidrs: addresses.iter().filter_map(|a| Cidr::parse(a)).collect(),
-                },
-                port,
-            ));
+            let side = Side {
+                what: format!("target {}", target.id),
+                security_groups: &eni.security_group_ids,
+                subnets: self.subnet(&eni.subnet_id).into_iter().collect(),
+                cidrs: addresses.iter().filter_map(|a| Cidr::parse(a)).collect(),
+            };
+            if let Some(health) = group.health_check_port.filter(|p| *p != port) {
+                out.push((side.clone(), health, " (health checks)"));
+            }
+            out.push((side, port, ""));
         }
         out
     }
@@ -183,17 +189,19 @@ impl<'a> LinkPath<'a> {
                     server: self.balancer_side(lb),
                     preserved_client: None,
                     port: listener.port,
+                    purpose: "",
                     via: ("load_balancer", lb.arn.clone()),
                 });
             }
         }
         for (lb, group) in self.used_target_groups() {
-            for (target, port) in self.target_sides(group) {
+            for (target, port, purpose) in self.target_sides(group) {
                 hops.push(Hop {
                     client: self.balancer_side(lb),
                     server: target,
                     preserved_client: (v2 && lb.lb_type == "network").then(|| self.link_side()),
                     port,
+                    purpose,
                     via: ("target_group", group.arn.clone()),
                 });
             }
@@ -243,9 +251,10 @@ impl<'a> LinkPath<'a> {
                     let groups = hop.client.security_groups.join(", ");
                     (
                         format!(
-                            "Security group {groups} of {} allows no outbound TCP {} to {} ({}).",
+                            "Security group {groups} of {} allows no outbound TCP {}{} to {} ({}).",
                             hop.client.what,
                             hop.port,
+                            hop.purpose,
                             hop.server.what,
                             hop.server.as_source()
                         ),
@@ -275,9 +284,10 @@ impl<'a> LinkPath<'a> {
                     let groups = hop.server.security_groups.join(", ");
                     (
                         format!(
-                            "Security group {groups} of {} admits no TCP {} from {} ({}).",
+                            "Security group {groups} of {} admits no TCP {}{} from {} ({}).",
                             hop.server.what,
                             hop.port,
+                            hop.purpose,
                             hop.client.what,
                             hop.client.as_source()
                         ),
@@ -722,5 +732,40 @@ mod tests {
             None,
             "V1 links do not idle out"
         );
+    }
+
+    #[test]
+    fn targets_must_admit_the_health_check_port_too() {
+        let mut inventory = v2_path();
+        let group = &mut inventory.load_balancing.as_mut().unwrap().target_groups[0];
+        group.health_check_port = Some(8080);
+        assert!(
+            diagnose_one(&inventory).healthy,
+            "the traffic port: no extra hop"
+        );
+        let before = admission(&diagnose_one(&inventory)).len();
+
+        let group = &mut inventory.load_balancing.as_mut().unwrap().target_groups[0];
+        group.health_check_port = Some(8081);
+        let report = diagnose_one(&inventory);
+        let failed = failures(&report);
+        assert_eq!(failed.len(), 1, "{failed:#?}");
+        assert_eq!(failed[0].object["port"], "8081");
+        assert_eq!(failed[0].object["direction"], "ingress");
+        assert!(
+            failed[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("admits no TCP 8081 (health checks) from load balancer web"),
+            "{failed:#?}"
+        );
+        // Egress of the load balancer and both ACLs on the new port: four more checks.
+        assert_eq!(admission(&report).len(), before + 4);
+
+        groups_mut(&mut inventory)[2]
+            .ingress
+            .push(tcp(8081, &[], &["sg-lb"]));
+        assert!(diagnose_one(&inventory).healthy);
     }
 }

@@ -136,6 +136,7 @@ pub fn v2_path() -> Inventory {
                 name: "web".into(),
                 protocol: "HTTP".into(),
                 port: Some(8080),
+                health_check_port: None,
                 target_type: "ip".into(),
                 vpc_id: "vpc-1".into(),
                 load_balancer_arns: vec![ALB.into()],

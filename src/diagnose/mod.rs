@@ -793,6 +793,7 @@ mod tests {
                     name: "orders-tg".into(),
                     protocol: "TCP".into(),
                     port: Some(8080),
+                    health_check_port: None,
                     target_type: "ip".into(),
                     vpc_id: "vpc-1".into(),
                     load_balancer_arns: vec![nlb.into()],

@@ -179,6 +179,7 @@ RUNBOOK_REST = [
     "connection-rejected",  # API Gateway's endpoint connection is rejected (front)
     "no-healthy-target",  # the only target is unhealthy (front)
     "sg-without-port",    # the target's security group admits 9090, not the target port 8080
+    "health-check-blocked",  # health checks go to port 8081, which the target's security group does not admit
     "nacl-deny",          # the target subnet's NACL denies 8080 from the NLB's subnets before allowing all
     "enforcement-on",     # PrivateLink inbound-rule enforcement on (front), NLB SG admits only 10.0.0.0/8
     "tls-errors",         # the stage's execution log has TLS host-name errors (put by the test)
@@ -256,8 +257,9 @@ def seed_runbook(endpoint, region):
         nlb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=lb_subnets, Type="network", Scheme="internal",
                                        SecurityGroups=[narrow_lb_sg if name == "enforcement-on" else lb_sg]
                                        )["LoadBalancers"][0]["LoadBalancerArn"]
+        health = {"HealthCheckPort": "8081"} if name == "health-check-blocked" else {}
         tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=8080, VpcId=vpc,
-                                     TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+                                     TargetType="instance", **health)["TargetGroups"][0]["TargetGroupArn"]
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}])
         elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])

@@ -87,6 +87,18 @@ fn expected_failures(
             ),
         ),
         (
+            "health-check-blocked",
+            (
+                "security_groups_admit",
+                BTreeMap::from([
+                    ("security_group", sg("target")),
+                    ("direction", "ingress".to_owned()),
+                    ("target_group", l("health-check-blocked", "target_group")),
+                    ("port", "8081".to_owned()),
+                ]),
+            ),
+        ),
+        (
             "nacl-deny",
             (
                 "network_acls_admit",
@@ -139,6 +151,10 @@ const CAUSES: &[(&str, &str)] = &[
     (
         "sg-without-port",
         "admits no TCP 8080 from load balancer sg-without-port-nlb",
+    ),
+    (
+        "health-check-blocked",
+        "admits no TCP 8081 (health checks) from load balancer health-check-blocked-nlb",
     ),
     (
         "nacl-deny",
@@ -227,7 +243,11 @@ fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
                     continue;
                 }
                 let cause = failures[0]["cause"].as_str().unwrap_or_default();
-                let words = CAUSES.iter().find(|(n, _)| n == name).unwrap().1;
+                let words = CAUSES
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("CAUSES has no words for {name}"))
+                    .1;
                 if !cause.contains(words) {
                     problems.push(format!("{name}: cause {cause:?} lacks {words:?}"));
                 }
