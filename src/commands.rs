@@ -261,11 +261,10 @@ fn write_text_report(
             "VPC link {} ({}, {} API) in {}/{}: {verdict}",
             report.vpc_link_id, report.name, report.api_type, report.account, report.region
         )?;
-        if let Some(idle) = report.idle_seconds {
+        if let Some(days) = report.idle_days() {
             writeln!(
                 out,
-                "  last request {} days ago (HTTP-side links go INACTIVE after 60 days without traffic)",
-                idle / 86_400
+                "  last request {days} days ago (HTTP-side links go INACTIVE after 60 days without traffic)"
             )?;
         }
         for check in &report.checks {

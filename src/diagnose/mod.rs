@@ -52,6 +52,13 @@ pub struct LinkReport {
     pub idle_seconds: Option<i64>,
 }
 
+impl LinkReport {
+    /// Whole days since the last request (`idle_seconds`), as people read it.
+    pub fn idle_days(&self) -> Option<i64> {
+        self.idle_seconds.map(|s| s / crate::cloudwatch::DAY_S)
+    }
+}
+
 /// The idle time of a V2 link, from the `link_activity` CloudWatch lookup.
 pub fn idle_seconds(inventory: &Inventory, link: &VpcLink, now_ms: i64) -> Option<i64> {
     if link.api_type != ApiType::Http {

@@ -181,8 +181,8 @@ impl LinkPath<'_> {
                 link.status,
                 link.api_type.link_version().to_ascii_uppercase(),
                 report
-                    .idle_seconds
-                    .map(|s| format!(" · last request {} days ago", s / 86_400))
+                    .idle_days()
+                    .map(|days| format!(" · last request {days} days ago"))
                     .unwrap_or_default()
             ),
         );
