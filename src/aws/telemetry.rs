@@ -23,6 +23,9 @@ use prometheus_client::registry::Registry;
 pub enum Outcome {
     Ok,
     Throttled,
+    /// The credentials may not make this call: the IAM policy lacks an
+    /// action (`iam-policy` prints the one the configuration needs).
+    Denied,
     Error,
 }
 
@@ -31,6 +34,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::Throttled => "throttled",
+            Outcome::Denied => "denied",
             Outcome::Error => "error",
         }
     }
@@ -189,6 +193,19 @@ const THROTTLING_CODES: &[&str] = &[
     "EC2ThrottledException",
 ];
 
+/// Error codes AWS services use when IAM does not allow the call (EC2 says
+/// `UnauthorizedOperation`, the query protocols `AccessDenied`, the JSON
+/// ones `AccessDeniedException`).
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+    "AuthorizationErrorException",
+    "NotAuthorized",
+];
+
 /// Decides an attempt's outcome from the HTTP status, the `x-amzn-ErrorType`
 /// header and the error body, whatever the protocol (JSON, XML or CBOR).
 pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u8]>) -> Outcome {
@@ -201,18 +218,25 @@ pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u
     let code = error_type_header
         .map(|h| h.as_bytes().to_vec())
         .or_else(|| body.and_then(error_code_in_body));
-    match code {
-        Some(code) if is_throttling_code(&code) => Outcome::Throttled,
-        _ => Outcome::Error,
+    let Some(code) = code else {
+        return Outcome::Error;
+    };
+    let code = bare_code(&code);
+    if THROTTLING_CODES.contains(&code) {
+        Outcome::Throttled
+    } else if DENIED_CODES.contains(&code) {
+        Outcome::Denied
+    } else {
+        Outcome::Error
     }
 }
 
-fn is_throttling_code(code: &[u8]) -> bool {
-    // `aws.protocoltests#ThrottlingException` or `ThrottlingException:http://...`
+/// `aws.protocoltests#ThrottlingException` or `ThrottlingException:http://...`
+/// -> `ThrottlingException`.
+fn bare_code(code: &[u8]) -> &str {
     let code = code.split(|b| *b == b':').next().unwrap_or(code);
     let code = code.rsplit(|b| *b == b'#').next().unwrap_or(code);
-    let code = std::str::from_utf8(code).unwrap_or("").trim();
-    THROTTLING_CODES.contains(&code)
+    std::str::from_utf8(code).unwrap_or("").trim()
 }
 
 /// The error code of an error body: XML `<Code>`, JSON `__type`/`code`, or a
@@ -370,7 +394,7 @@ mod tests {
         );
         assert_eq!(
             outcome_of(403, Some("AccessDeniedException"), None),
-            Outcome::Error
+            Outcome::Denied
         );
     }
 
@@ -381,7 +405,11 @@ mod tests {
         let elb = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>";
         assert_eq!(outcome_of(400, None, Some(elb)), Outcome::Throttled);
         let denied = b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>Throttling is not the issue</Message></Error></ErrorResponse>";
-        assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Error);
+        assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Denied);
+        let ec2 = b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized</Message></Error></Errors></Response>";
+        assert_eq!(outcome_of(403, None, Some(ec2)), Outcome::Denied);
+        let missing = b"<ErrorResponse><Error><Code>LoadBalancerNotFound</Code></Error></ErrorResponse>";
+        assert_eq!(outcome_of(400, None, Some(missing)), Outcome::Error);
     }
 
     #[test]
@@ -407,7 +435,7 @@ mod tests {
         short.extend_from_slice(b"__type");
         short.push(0x60 + 12);
         short.extend_from_slice(b"AccessDenied");
-        assert_eq!(outcome_of(403, None, Some(&short)), Outcome::Error);
+        assert_eq!(outcome_of(403, None, Some(&short)), Outcome::Denied);
     }
 
     #[test]

@@ -219,7 +219,7 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
         .filter_map(|op| {
             sample(
                 &text,
-                &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"error\"}}"),
+                &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"denied\"}}"),
             )
         })
         .sum();

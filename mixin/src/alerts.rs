@@ -1,0 +1,1074 @@
+//! Every alert, declared once: its name, severity, the collectors whose data
+//! it reads (for the inhibitions), its rules (expression, `for`,
+//! description) and the promtool cases that prove each rule fires and stays
+//! silent. `rules.rs` writes the rule file, `rule_tests.rs` the tests and
+//! `alertmanager.rs` the inhibitions, all from this table.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, Duration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Pages a person: a path is broken or nothing watches it.
+    Critical,
+    /// Work for the queue.
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// The collectors, as named under `collectors:` in the exporter's config.
+pub const COLLECTORS: &[&str] = &[
+    "vpc_links",
+    "load_balancers",
+    "endpoints",
+    "network_rules",
+    "execution_logs",
+    "cloudwatch",
+    "interconnect",
+];
+
+/// What an alert is about, which decides the extra annotations and the
+/// inhibitions that apply to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The exporter itself (never inhibited by a collector).
+    Exporter,
+    /// One VPC link (`vpc_link_id`): gets `links_url` and `dashboard_url`,
+    /// and is muted while its link is failed or inactive.
+    VpcLink,
+    /// Another AWS resource.
+    Resource,
+}
+
+pub struct Alert {
+    pub name: &'static str,
+    pub severity: Severity,
+    /// A static sentence: what is wrong, without labels.
+    pub summary: &'static str,
+    pub scope: Scope,
+    /// The collectors whose data the alert reads: a failing one inhibits it
+    /// in the same account and region.
+    pub collectors: &'static [&'static str],
+    pub rules: Vec<Rule>,
+}
+
+pub struct Rule {
+    pub expr: String,
+    /// Rule labels besides `severity` (they tell apart the rules of one alert).
+    pub labels: Vec<(&'static str, String)>,
+    pub for_: Duration,
+    /// Go template over `$labels` (and `$value`): the resource, the cause, the fix.
+    pub description: String,
+    pub cases: Cases,
+}
+
+/// The promtool cases of one rule.
+pub struct Cases {
+    /// Series that make the rule fire, and the alert they raise.
+    pub fires: Vec<Case>,
+    /// Series of a healthy world, and of a near miss: just under the
+    /// threshold, or just short of `for`.
+    pub silent: Vec<Case>,
+}
+
+pub struct Case {
+    pub name: String,
+    /// `metric{labels}` and its promtool values (`1x30`).
+    pub series: Vec<(String, String)>,
+    /// Minutes after the start (the series step is one minute).
+    pub eval_minutes: u64,
+    /// The fired alert's labels besides `alertname` and `severity` (empty for
+    /// a silent case).
+    pub labels: BTreeMap<String, String>,
+    /// What `{{ $value | ... }}` renders to in this case.
+    pub value_text: Option<String>,
+}
+
+/// The labels of the series the test cases are built from: where the exporter
+/// runs and what it looked at.
+const JOB_INSTANCE: &[(&str, &str)] = &[("instance", "exporter:9740")];
+const SCOPE_LABELS: &[(&str, &str)] = &[("account", "123456789012"), ("region", "eu-west-1")];
+
+fn minutes(d: Duration) -> u64 {
+    d.seconds().div_ceil(60)
+}
+
+/// Builds promtool series and expected labels from label pairs.
+struct Series<'a> {
+    config: &'a Config,
+    metric: &'a str,
+    labels: Vec<(String, String)>,
+}
+
+impl<'a> Series<'a> {
+    fn new(config: &'a Config, metric: &'a str, labels: &[(&str, &str)]) -> Self {
+        let mut all: Vec<(String, String)> = vec![("job".into(), config.job.clone())];
+        for (k, v) in JOB_INSTANCE.iter().chain(labels) {
+            all.push(((*k).into(), (*v).into()));
+        }
+        Series {
+            config,
+            metric,
+            labels: all,
+        }
+    }
+
+    fn with(mut self, labels: &[(&str, &str)]) -> Self {
+        for (k, v) in labels {
+            self.labels.push(((*k).into(), (*v).into()));
+        }
+        self
+    }
+
+    fn text(&self) -> String {
+        let inner: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect();
+        format!("{}{{{}}}", self.metric, inner.join(", "))
+    }
+
+    fn label_map(&self) -> BTreeMap<String, String> {
+        let _ = self.config;
+        self.labels.iter().cloned().collect()
+    }
+
+    /// Only these labels (a rule that aggregates keeps only its `by` labels).
+    fn label_map_of(&self, keep: &[&str]) -> BTreeMap<String, String> {
+        self.labels
+            .iter()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+fn case(name: &str, series: Vec<(String, String)>, eval_minutes: u64) -> Case {
+    Case {
+        name: name.to_owned(),
+        series,
+        eval_minutes,
+        labels: BTreeMap::new(),
+        value_text: None,
+    }
+}
+
+/// Cases for a rule over one gauge that fires on a bad value: bad for long
+/// enough fires; good stays silent; bad but one step short of `for` too.
+fn gauge_cases(series: &Series, bad: &str, good: &str, for_: Duration) -> Cases {
+    let steps = minutes(for_) + 10;
+    let eval = minutes(for_) + 2;
+    let mut silent = vec![case(
+        "healthy",
+        vec![(series.text(), format!("{good}x{steps}"))],
+        eval,
+    )];
+    if minutes(for_) >= 2 {
+        silent.push(case(
+            "short of for",
+            vec![(series.text(), format!("{bad}x{steps}"))],
+            minutes(for_) - 1,
+        ));
+    }
+    Cases {
+        fires: vec![Case {
+            labels: series.label_map(),
+            ..case(
+                "fires",
+                vec![(series.text(), format!("{bad}x{steps}"))],
+                eval,
+            )
+        }],
+        silent,
+    }
+}
+
+/// A state-set alert: `max_over_time(metric{state...}[hold]) == 1`.
+fn state_rule(
+    config: &Config,
+    metric: &'static str,
+    state_matcher: &str,
+    for_: Duration,
+    labels: &[(&str, &str)],
+    description: String,
+) -> Rule {
+    let expr = format!(
+        "max_over_time({metric}{{{}, {state_matcher}}}[{}]) == 1",
+        config.selector(),
+        config.hold
+    );
+    let series = Series::new(config, metric, SCOPE_LABELS).with(labels);
+    Rule {
+        labels: Vec::new(),
+        expr,
+        for_,
+        description,
+        cases: gauge_cases(&series, "1", "0", for_),
+    }
+}
+
+/// Everything a VPC-link description ends with: where to look.
+const LINK_CONFIRM: &str = "Confirm with `aws-connectivity-exporter diagnose --vpc-link {{ $labels.vpc_link_id }}` or the exporter's /links page (links_url).";
+
+/// One runbook check and the alert that fires when it fails.
+struct CheckAlert {
+    check: &'static str,
+    alert: &'static str,
+    collectors: &'static [&'static str],
+    /// The check's object labels in the test series.
+    object: &'static [(&'static str, &'static str)],
+    summary: &'static str,
+    /// What failed (a template), then the cause and the fix.
+    description: &'static str,
+}
+
+const CHECK_ALERTS: &[CheckAlert] = &[
+    CheckAlert {
+        check: "load_balancer_active",
+        alert: "AwsconnLoadBalancerUnavailable",
+        collectors: &["vpc_links", "load_balancers"],
+        object: &[(
+            "load_balancer",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+        )],
+        summary: "A VPC link's load balancer does not exist or is not active.",
+        description: "Load balancer {{ $labels.load_balancer }} does not exist or is not active, so API Gateway has nowhere to send the request and callers get HTTP 500 (execution log: \"There was an internal error while executing your request\"). Fix: if it was deleted, create it again with its listeners and target groups and point the link at it (a V1 link must be recreated with the new NLB's ARN, then the API redeployed); if it is provisioning, impaired or failed, check its state and its subnets in the EC2 console.",
+    },
+    CheckAlert {
+        check: "listener_port",
+        alert: "AwsconnListenerPortMissing",
+        collectors: &["vpc_links", "load_balancers"],
+        object: &[
+            (
+                "load_balancer",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+            ),
+            ("port", "8443"),
+        ],
+        summary: "An integration calls a port the load balancer does not listen on.",
+        description: "An integration calls port {{ $labels.port }} of load balancer {{ $labels.load_balancer }}, which has no listener on that port, so the connection fails and callers get HTTP 500. Fix: add a listener on port {{ $labels.port }}, or correct the port in the integration URI or the stage variable that sets it, then redeploy the API.",
+    },
+    CheckAlert {
+        check: "endpoint_service_available",
+        alert: "AwsconnEndpointServiceUnavailable",
+        collectors: &["vpc_links", "endpoints"],
+        object: &[
+            (
+                "load_balancer",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+            ),
+            ("service_id", "vpce-svc-0123456789abcdef0"),
+        ],
+        summary: "The PrivateLink endpoint service behind a REST VPC link is missing or not available.",
+        description: "The endpoint service {{ $labels.service_id }} of load balancer {{ $labels.load_balancer }} is missing or not available; a V1 VPC link reaches its NLB only through it, so callers get HTTP 500. Fix: a V1 link creates and owns this endpoint service: if it was deleted or failed, delete and recreate the VPC link, update the integrations to use the new link and redeploy the API.",
+    },
+    CheckAlert {
+        check: "endpoint_connection_available",
+        alert: "AwsconnEndpointConnectionUnavailable",
+        collectors: &["vpc_links", "endpoints"],
+        object: &[("service_id", "vpce-svc-0123456789abcdef0")],
+        summary: "API Gateway's PrivateLink connection to a REST VPC link's NLB is not available.",
+        description: "API Gateway's endpoint connection to endpoint service {{ $labels.service_id }} is missing, pending acceptance, rejected or expired, so the link cannot carry traffic and callers get HTTP 500. Fix: accept the pending connection in the VPC console (Endpoint services, Endpoint connections) or turn off acceptance required; a rejected or expired connection needs the VPC link to be recreated.",
+    },
+    CheckAlert {
+        check: "targets_healthy",
+        alert: "AwsconnNoHealthyTargets",
+        collectors: &["vpc_links", "load_balancers"],
+        object: &[(
+            "target_group",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/orders-tg/73e2d6bc24d8a067",
+        )],
+        summary: "A target group behind a VPC link has no healthy target.",
+        description: "Target group {{ $labels.target_group }} has no healthy target, so the load balancer has nobody to forward to and callers get HTTP 500. Fix: look at the targets' health reasons (awsconn_target_group_unhealthy_reasons, or the target group's Targets tab): start stopped or unused targets, make the backend listen on the target port and answer the health check, and let the targets' security groups admit the health-check port.",
+    },
+    CheckAlert {
+        check: "security_groups_admit",
+        alert: "AwsconnSecurityGroupBlocks",
+        collectors: &["vpc_links", "load_balancers", "network_rules"],
+        object: &[
+            ("security_group", "sg-0123456789abcdef0"),
+            ("direction", "ingress"),
+            (
+                "target_group",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/orders-tg/73e2d6bc24d8a067",
+            ),
+            ("port", "8080"),
+        ],
+        summary: "A security group on a VPC link's path does not admit the traffic.",
+        description: "Security groups {{ $labels.security_group }} do not let TCP port {{ $labels.port }} through ({{ $labels.direction }}) on the hop to {{ if $labels.target_group }}the targets of {{ $labels.target_group }}{{ else }}load balancer {{ $labels.load_balancer }}{{ end }}, so connections time out and callers get HTTP 500. Fix: add a rule to these groups that admits port {{ $labels.port }} from the sender (the load balancer's security group or its subnets' CIDRs; for a V2 link, the link's security group) and, for egress, to the receiver.",
+    },
+    CheckAlert {
+        check: "network_acls_admit",
+        alert: "AwsconnNetworkAclBlocks",
+        collectors: &["vpc_links", "load_balancers", "network_rules"],
+        object: &[
+            ("network_acl", "acl-0123456789abcdef0"),
+            (
+                "target_group",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/orders-tg/73e2d6bc24d8a067",
+            ),
+            ("port", "8080"),
+        ],
+        summary: "A network ACL on a VPC link's path blocks the traffic.",
+        description: "Network ACL {{ $labels.network_acl }} blocks TCP port {{ $labels.port }} or its return traffic on the hop to {{ if $labels.target_group }}the targets of {{ $labels.target_group }}{{ else }}load balancer {{ $labels.load_balancer }}{{ end }}; network ACLs are stateless, so both the request and the answer on the ephemeral ports 1024-65535 must be allowed. Fix: add or reorder the ACL's entries so that an allow for the port (inbound) and for 1024-65535 (outbound, and inbound on the sender's subnet) comes before any deny; diagnose names the entry that blocks.",
+    },
+    CheckAlert {
+        check: "privatelink_inbound_rules",
+        alert: "AwsconnPrivateLinkInboundRulesBlock",
+        collectors: &["vpc_links", "load_balancers"],
+        object: &[(
+            "load_balancer",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+        )],
+        summary: "PrivateLink inbound-rule enforcement blocks a REST VPC link's traffic.",
+        description: "\"Enforce inbound rules on PrivateLink traffic\" is on for load balancer {{ $labels.load_balancer }} and its security groups do not admit the listener ports from API Gateway's addresses, so the NLB drops the link's traffic and callers get HTTP 500. Fix: turn the setting off on the load balancer's Security tab, or add inbound rules to its security groups that admit the listener ports from the traffic's source.",
+    },
+    CheckAlert {
+        check: "no_tls_errors",
+        alert: "AwsconnTlsErrors",
+        collectors: &["vpc_links", "execution_logs"],
+        object: &[("api_id", "a1b2c3d4e5"), ("stage", "prod")],
+        summary: "TLS handshakes between API Gateway and a VPC link's backend fail.",
+        description: "The execution log of API {{ $labels.api_id }} stage {{ $labels.stage }} shows TLS failures towards the backend (host name mismatch, untrusted or expired certificate, key mismatch), and callers get HTTP 500. Fix: the integration's host name must match the certificate the TLS listener or target presents, which must chain to a public CA and be valid; insecureSkipVerification does not skip these checks. awsconn_execution_errors_total names the class.",
+    },
+];
+
+/// The causes and fixes of the execution-log classes (DESIGN.md's table).
+pub const ERROR_CLASSES: &[(&str, &str)] = &[
+    (
+        "vpc_link_internal",
+        "API Gateway could not reach the backend through the VPC link (\"There was an internal error while executing your request\"). Fix: check that the link is AVAILABLE, its load balancer exists and listens on the port, the endpoint connection is available, security groups and network ACLs admit the port, PrivateLink inbound-rule enforcement is off, and the backend listens; the link's check alerts name the hop.",
+    ),
+    (
+        "tls_hostname_mismatch",
+        "The certificate the backend presents does not name the integration's host. Fix: use a host name in the integration URI (or tlsConfig.serverNameToVerify) that the certificate of the TLS listener or target covers, or reissue the certificate.",
+    ),
+    (
+        "tls_untrusted_certificate",
+        "API Gateway cannot build a path from the backend's certificate to a trusted public CA. Fix: serve a certificate from a CA that API Gateway trusts, with its intermediate chain; insecureSkipVerification does not skip this check.",
+    ),
+    (
+        "tls_key_mismatch",
+        "The backend's TLS key does not belong to its certificate (\"Cannot verify ECDH ServerKeyExchange signature\"). Fix: install the certificate together with its own private key and chain on the listener or target.",
+    ),
+    (
+        "invalid_http_response",
+        "The backend answered something that is not HTTP (\"Not a valid protocol version\"), often TLS inside TLS. Fix: make the load balancer's listener protocol match what the target speaks (TLS or TCP to a TLS target), or the integration's scheme match the listener.",
+    ),
+    (
+        "config_other",
+        "API Gateway reports another configuration error for the integration. Fix: read the execution log's message and the integration's settings.",
+    ),
+    (
+        "target_reset",
+        "The target reset the connection at the load balancer (\"Execution failed due to an internal error\"). Fix: set the target's keep-alive or idle timeout above the NLB's 350-second idle timeout.",
+    ),
+    (
+        "integration_timeout",
+        "The integration took longer than its timeout. Fix: look at the backend's latency, or raise the integration's timeout.",
+    ),
+    (
+        "other",
+        "API Gateway reports another execution failure. Fix: read the execution log's message.",
+    ),
+];
+
+/// Every alert, in the order the rule file lists them.
+pub fn alerts(config: &Config) -> Vec<Alert> {
+    let mut out = exporter_alerts(config);
+    out.extend(link_alerts(config));
+    out.extend(check_alerts(config));
+    out.extend(traffic_alerts(config));
+    out.extend(interconnect_alerts(config));
+    out
+}
+
+fn exporter_alerts(config: &Config) -> Vec<Alert> {
+    let s = config.selector();
+    let f = &config.for_;
+    let t = &config.thresholds;
+    let up = Series::new(config, "up", &[]);
+    let down = gauge_cases(&up, "0", "1", f.exporter_down);
+    let absent_steps = minutes(f.exporter_down) + 10;
+    let other_job = format!("up{{job=\"other\", instance=\"other:9100\"}}");
+    let absent = Cases {
+        fires: vec![Case {
+            labels: [("job".to_owned(), config.job.clone())].into(),
+            ..case(
+                "no target",
+                vec![(other_job.clone(), format!("1x{absent_steps}"))],
+                minutes(f.exporter_down) + 2,
+            )
+        }],
+        silent: vec![case(
+            "target scraped",
+            vec![
+                (up.text(), format!("1x{absent_steps}")),
+                (other_job, format!("1x{absent_steps}")),
+            ],
+            minutes(f.exporter_down) + 2,
+        )],
+    };
+
+    let success = Series::new(config, "awsconn_collector_success", SCOPE_LABELS)
+        .with(&[("collector", "endpoints")]);
+    let stale = Series::new(
+        config,
+        "awsconn_collector_last_success_timestamp_seconds",
+        SCOPE_LABELS,
+    )
+    .with(&[("collector", "endpoints")]);
+    let stale_after = t.data_stale_after.seconds();
+    let stale_steps = minutes(t.data_stale_after) + minutes(f.data_stale) + 10;
+    let stale_cases = Cases {
+        // Last success at 0 and never again: stale from `data_stale_after` on.
+        fires: vec![Case {
+            labels: stale.label_map(),
+            ..case(
+                "never again",
+                vec![(stale.text(), format!("0x{stale_steps}"))],
+                minutes(t.data_stale_after) + minutes(f.data_stale) + 2,
+            )
+        }],
+        silent: vec![
+            case(
+                "every minute",
+                vec![(stale.text(), format!("0+60x{stale_steps}"))],
+                stale_steps - 2,
+            ),
+            case(
+                "exactly at the threshold",
+                vec![(
+                    stale.text(),
+                    format!("-{stale_after}+60x{stale_steps}"),
+                )],
+                stale_steps - 2,
+            ),
+        ],
+    };
+
+    let requests = |outcome: &str| {
+        Series::new(config, "awsconn_aws_api_requests_total", &[])
+            .with(&[("service", "elasticloadbalancingv2"), ("operation", "DescribeTargetHealth"), ("outcome", outcome)])
+    };
+    let thr_steps = minutes(f.aws_api_throttled) + 15;
+    let thr_eval = minutes(f.aws_api_throttled) + 8;
+    let throttled = Cases {
+        fires: vec![Case {
+            labels: requests("throttled").label_map_of(&["job", "instance", "service"]),
+            value_text: Some("20%".into()),
+            ..case(
+                "a fifth throttled",
+                vec![
+                    (requests("ok").text(), format!("0+8x{thr_steps}")),
+                    (requests("throttled").text(), format!("0+2x{thr_steps}")),
+                ],
+                thr_eval,
+            )
+        }],
+        silent: vec![
+            case(
+                "none throttled",
+                vec![
+                    (requests("ok").text(), format!("0+10x{thr_steps}")),
+                    (requests("throttled").text(), format!("0x{thr_steps}")),
+                ],
+                thr_eval,
+            ),
+            case(
+                "just under the threshold",
+                vec![
+                    (requests("ok").text(), format!("0+91x{thr_steps}")),
+                    (requests("throttled").text(), format!("0+9x{thr_steps}")),
+                ],
+                thr_eval,
+            ),
+        ],
+    };
+    let den_steps = minutes(f.aws_access_denied) + 15;
+    let denied = Cases {
+        fires: vec![Case {
+            labels: requests("denied").label_map_of(&["job", "instance", "service", "operation"]),
+            ..case(
+                "denied every minute",
+                vec![(requests("denied").text(), format!("0+1x{den_steps}"))],
+                minutes(f.aws_access_denied) + 5,
+            )
+        }],
+        silent: vec![
+            case(
+                "never denied",
+                vec![(requests("denied").text(), format!("0x{den_steps}"))],
+                minutes(f.aws_access_denied) + 5,
+            ),
+            case(
+                "denied, short of for",
+                vec![(requests("denied").text(), format!("0+1x{den_steps}"))],
+                minutes(f.aws_access_denied).saturating_sub(1),
+            ),
+        ],
+    };
+
+    vec![
+        Alert {
+            name: "AwsconnExporterDown",
+            severity: Severity::Critical,
+            summary: "The exporter is down: nothing watches the VPC links and Interconnect connections.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!("up{{{s}}} == 0 or absent(up{{{s}}})"),
+                for_: f.exporter_down,
+                description: "{{ if $labels.instance }}Prometheus cannot scrape the exporter at {{ $labels.instance }} (job {{ $labels.job }}).{{ else }}Prometheus has no target for job {{ $labels.job }}: check the scrape configuration (job name, service discovery) against alerts/prometheus.example.yml.{{ end }} While the exporter is not scraped no VPC link, load balancer or Interconnect connection is watched, and its resource alerts are muted rather than resolved. Fix: look at the exporter's process and logs, and at the network path from Prometheus to it; /healthz answers while it runs.".into(),
+                cases: Cases {
+                    fires: down.fires.into_iter().chain(absent.fires).collect(),
+                    silent: down.silent.into_iter().chain(absent.silent).collect(),
+                },
+            }],
+        },
+        Alert {
+            name: "AwsconnCollectorFailing",
+            severity: Severity::Warning,
+            summary: "A collector of the exporter keeps failing: its data is getting old.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!("awsconn_collector_success{{{s}}} == 0"),
+                for_: f.collector_failing,
+                description: "The {{ $labels.collector }} collector of {{ $labels.instance }} has failed for account {{ $labels.account }} in region {{ $labels.region }} since at least the last poll; the alerts built on its data are muted, because they would judge old data. Fix: the exporter's log names the AWS error (logged once); AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one), a timeout means the collector's timeout is too short for the inventory.".into(),
+                cases: gauge_cases(&success, "0", "1", f.collector_failing),
+            }],
+        },
+        Alert {
+            name: "AwsconnDataStale",
+            severity: Severity::Warning,
+            summary: "A collector has not succeeded for too long: its metrics show old data.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "time() - awsconn_collector_last_success_timestamp_seconds{{{s}}} > {stale_after}"
+                ),
+                for_: f.data_stale,
+                description: format!(
+                    "The {{{{ $labels.collector }}}} collector of {{{{ $labels.instance }}}} last succeeded for account {{{{ $labels.account }}}} in region {{{{ $labels.region }}}} {{{{ $value | humanizeDuration }}}} ago (more than {}), so what the dashboards and alerts show for it is old. Fix: see AwsconnCollectorFailing and the exporter's log; a collector that hangs is cut off by its timeout.",
+                    t.data_stale_after
+                ),
+                cases: Cases {
+                    fires: stale_cases
+                        .fires
+                        .into_iter()
+                        .map(|case| Case {
+                            value_text: Some(humanize_duration(
+                                (minutes(t.data_stale_after) + minutes(f.data_stale) + 2) * 60,
+                            )),
+                            ..case
+                        })
+                        .collect(),
+                    silent: stale_cases.silent,
+                },
+            }],
+        },
+        Alert {
+            name: "AwsconnAwsApiThrottled",
+            severity: Severity::Warning,
+            summary: "AWS throttles many of the exporter's requests to a service.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "sum by (job, instance, service) (rate(awsconn_aws_api_requests_total{{{s}, outcome=\"throttled\"}}[5m]))\n  / sum by (job, instance, service) (rate(awsconn_aws_api_requests_total{{{s}}}[5m]))\n> {}",
+                    t.throttled_ratio
+                ),
+                for_: f.aws_api_throttled,
+                description: "{{ $value | humanizePercentage }} of the requests of {{ $labels.instance }} to {{ $labels.service }} were throttled over the last 5 minutes. Throttling is per account and region and shared with every other client, so the team's own tools are slowed too, and polls may time out. Fix: poll less often (collectors' interval), lower aws.max_concurrent_requests, or find the other heavy client of the same account.".into(),
+                cases: throttled,
+            }],
+        },
+        Alert {
+            name: "AwsconnAwsAccessDenied",
+            severity: Severity::Warning,
+            summary: "AWS denies some of the exporter's requests: its IAM policy lacks an action.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "sum by (job, instance, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[{}])) > 0",
+                    config.hold
+                ),
+                for_: f.aws_access_denied,
+                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
+                cases: denied,
+            }],
+        },
+    ]
+}
+
+fn link_alerts(config: &Config) -> Vec<Alert> {
+    let f = &config.for_;
+    let t = &config.thresholds;
+    let link = |api_type: &'static str, id: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![("vpc_link_id", id), ("api_type", api_type)]
+    };
+    let idle_days = t.vpc_link_idle_days;
+    let idle = Series::new(config, "awsconn_vpc_link_idle_seconds", SCOPE_LABELS)
+        .with(&[("vpc_link_id", "x1y2z3")]);
+    let threshold = idle_days * 86_400;
+    let mut idle_cases = gauge_cases(
+        &idle,
+        &(threshold + 5 * 86_400).to_string(),
+        &(10 * 86_400).to_string(),
+        f.vpc_link_idle,
+    );
+    idle_cases.fires[0].value_text = Some(humanize_duration(threshold + 5 * 86_400));
+    idle_cases.silent.push(case(
+        "exactly at the threshold",
+        vec![(
+            idle.text(),
+            format!("{threshold}x{}", minutes(f.vpc_link_idle) + 10),
+        )],
+        minutes(f.vpc_link_idle) + 2,
+    ));
+
+    let unresolved = Series::new(config, "awsconn_integration_unresolved", SCOPE_LABELS).with(&[
+        ("api_id", "a1b2c3d4e5"),
+        ("api_type", "rest"),
+        ("stage", "dev"),
+        ("integration", "GET /orders"),
+        ("reason", "stage variable ordersHost is not defined"),
+    ]);
+
+    vec![
+        Alert {
+            name: "AwsconnVpcLinkFailed",
+            severity: Severity::Critical,
+            summary: "A VPC link is FAILED: every integration through it answers HTTP 500.",
+            scope: Scope::VpcLink,
+            collectors: &["vpc_links"],
+            rules: vec![state_rule(
+                config,
+                "awsconn_vpc_link_status",
+                "status=\"failed\"",
+                f.vpc_link_failed,
+                &[link("rest", "a1b2c3")[0], link("rest", "a1b2c3")[1], ("status", "failed")],
+                format!(
+                    "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is FAILED, so every integration that uses it answers HTTP 500. Cause: usually its target load balancer was deleted or could not be attached (the link's statusMessage says which). Fix: a failed link cannot be repaired: create a new VPC link to a working load balancer, point the integrations (or the stage variable that names the link) at it and redeploy the API. {LINK_CONFIRM}"
+                ),
+            )],
+        },
+        Alert {
+            name: "AwsconnVpcLinkInactive",
+            severity: Severity::Critical,
+            summary: "An HTTP API VPC link is INACTIVE after 60 days without traffic.",
+            scope: Scope::VpcLink,
+            collectors: &["vpc_links"],
+            rules: vec![state_rule(
+                config,
+                "awsconn_vpc_link_status",
+                "status=\"inactive\"",
+                f.vpc_link_inactive,
+                &[link("http", "x1y2z3")[0], link("http", "x1y2z3")[1], ("status", "inactive")],
+                format!(
+                    "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is INACTIVE: AWS deactivates an HTTP API's VPC link after 60 days without traffic, and the next requests through it fail until it is active again. Fix: send a request through an integration that uses the link (AWS then reactivates it, which takes a few minutes), or recreate the link; AwsconnVpcLinkIdle warns before it happens. {LINK_CONFIRM}"
+                ),
+            )],
+        },
+        Alert {
+            name: "AwsconnVpcLinkIdle",
+            severity: Severity::Warning,
+            summary: "A V2 VPC link has carried no traffic for weeks: AWS makes it inactive at 60 days.",
+            scope: Scope::VpcLink,
+            collectors: &["vpc_links", "cloudwatch"],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "max_over_time(awsconn_vpc_link_idle_seconds{{{}}}[{}]) > {threshold}",
+                    config.selector(),
+                    config.hold
+                ),
+                for_: f.vpc_link_idle,
+                description: format!(
+                    "No API request has gone through VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) for {{{{ $value | humanizeDuration }}}} (more than {idle_days} days, CloudWatch Count of the APIs that use it). AWS makes an HTTP API's VPC link INACTIVE after 60 days without traffic, and the first requests after that fail. Fix: if the link is still needed, send a request through it now and then (a synthetic check); otherwise delete it. {LINK_CONFIRM}"
+                ),
+                cases: idle_cases,
+            }],
+        },
+        Alert {
+            name: "AwsconnIntegrationUnresolved",
+            severity: Severity::Warning,
+            summary: "An integration through a VPC link cannot be resolved in a stage.",
+            scope: Scope::Resource,
+            collectors: &["vpc_links"],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "max_over_time(awsconn_integration_unresolved{{{}}}[{}]) == 1",
+                    config.selector(),
+                    config.hold
+                ),
+                for_: f.integration_unresolved,
+                description: "Integration {{ $labels.integration }} of API {{ $labels.api_id }} (account {{ $labels.account }}, region {{ $labels.region }}) cannot be resolved in stage {{ $labels.stage }}: {{ $labels.reason }}. Requests to it fail in that stage, and the exporter cannot check its path. Fix: define the stage variable in that stage (or correct the integration URI or connection id), then redeploy.".into(),
+                cases: gauge_cases(&unresolved, "1", "0", f.integration_unresolved),
+            }],
+        },
+    ]
+}
+
+fn check_alerts(config: &Config) -> Vec<Alert> {
+    CHECK_ALERTS
+        .iter()
+        .map(|c| {
+            let series = Series::new(config, "awsconn_vpc_link_check", SCOPE_LABELS)
+                .with(&[("vpc_link_id", "a1b2c3"), ("check", c.check)])
+                .with(c.object);
+            Alert {
+                name: c.alert,
+                severity: Severity::Critical,
+                summary: c.summary,
+                scope: Scope::VpcLink,
+                collectors: c.collectors,
+                rules: vec![Rule {
+                    labels: Vec::new(),
+                    expr: format!(
+                        "min_over_time(awsconn_vpc_link_check{{{}, check=\"{}\"}}[{}]) == 0",
+                        config.selector(),
+                        c.check,
+                        config.hold
+                    ),
+                    for_: config.for_.check_failing,
+                    description: format!(
+                        "Check {} fails for VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}). {} {LINK_CONFIRM}",
+                        c.check, c.description
+                    ),
+                    cases: gauge_cases(&series, "0", "1", config.for_.check_failing),
+                }],
+            }
+        })
+        .collect()
+}
+
+fn traffic_alerts(config: &Config) -> Vec<Alert> {
+    let s = config.selector();
+    let f = &config.for_;
+    let t = &config.thresholds;
+
+    let by = "job, instance, account, region, api_id, stage, class";
+    let errors_per_minute_fire = (t.integration_errors_per_second * 60.0 * 2.0).max(1.0);
+    let errors_per_minute_near = t.integration_errors_per_second * 60.0 * 0.9;
+    let integration_rules = ERROR_CLASSES
+        .iter()
+        .map(|(class, text)| {
+            let series = Series::new(config, "awsconn_execution_errors_total", SCOPE_LABELS)
+                .with(&[("api_id", "a1b2c3d4e5"), ("stage", "prod"), ("class", class)]);
+            let steps = minutes(f.integration_errors) + 15;
+            let eval = minutes(f.integration_errors) + 8;
+            Rule {
+                labels: vec![("class", (*class).to_owned())],
+                expr: format!(
+                    "sum by ({by}) (rate(awsconn_execution_errors_total{{{s}, class=\"{class}\"}}[5m])) > {}",
+                    t.integration_errors_per_second
+                ),
+                for_: f.integration_errors,
+                description: format!(
+                    "API {{{{ $labels.api_id }}}} stage {{{{ $labels.stage }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) fails {{{{ printf \"%.2f\" $value }}}} requests per second with {class} in its execution log. Cause: {text}"
+                ),
+                cases: Cases {
+                    fires: vec![Case {
+                        labels: series.label_map(),
+                        value_text: Some(format!("{:.2}", errors_per_minute_fire / 60.0)),
+                        ..case(
+                            "errors above the threshold",
+                            vec![(series.text(), format!("0+{errors_per_minute_fire}x{steps}"))],
+                            eval,
+                        )
+                    }],
+                    silent: vec![
+                        case("no errors", vec![(series.text(), format!("0x{steps}"))], eval),
+                        case(
+                            "just under the threshold",
+                            vec![(series.text(), format!("0+{errors_per_minute_near}x{steps}"))],
+                            eval,
+                        ),
+                    ],
+                },
+            }
+        })
+        .collect();
+
+    let five_xx = |metric_5xx: &'static str, api_label: (&'static str, &'static str)| {
+        let bad = Series::new(config, metric_5xx, SCOPE_LABELS).with(&[api_label, ("stage", "prod")]);
+        let count = Series::new(config, "awsconn_cloudwatch_aws_api_gateway_count_sum", SCOPE_LABELS)
+            .with(&[api_label, ("stage", "prod")]);
+        let steps = minutes(f.api_5xx_high) + 10;
+        let eval = minutes(f.api_5xx_high) + 2;
+        let near = ((t.api_5xx_ratio * 1000.0).floor() as u64).saturating_sub(1);
+        Cases {
+            fires: vec![Case {
+                labels: bad.label_map(),
+                value_text: Some("20%".into()),
+                ..case(
+                    "a fifth 5XX",
+                    vec![(bad.text(), format!("200x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    eval,
+                )
+            }],
+            silent: vec![
+                case(
+                    "no 5XX",
+                    vec![(bad.text(), format!("0x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    eval,
+                ),
+                case(
+                    "just under the threshold",
+                    vec![(bad.text(), format!("{near}x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    eval,
+                ),
+                case(
+                    "no requests",
+                    vec![(bad.text(), format!("0x{steps}")), (count.text(), format!("0x{steps}"))],
+                    eval,
+                ),
+            ],
+        }
+    };
+    let five_xx_text = "{{ $value | humanizePercentage }} of the requests to API {{ API }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}) were answered with a 5XX in the newest CloudWatch period. Fix: AwsconnIntegrationErrors and the VPC-link check alerts name the cause when the errors come from a VPC-link integration; otherwise look at the backend.";
+
+    let resets = Series::new(
+        config,
+        "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum",
+        SCOPE_LABELS,
+    )
+    .with(&[("load_balancer", "net/orders-nlb/50dc6c495c0c9188")]);
+    let mut reset_cases = gauge_cases(&resets, "12", "0", f.target_resets);
+    reset_cases.fires[0].value_text = Some("12".into());
+
+    let unreadable = Series::new(config, "awsconn_execution_log_read_success", SCOPE_LABELS).with(&[
+        ("api_id", "a1b2c3d4e5"),
+        ("stage", "prod"),
+        ("log_group", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"),
+    ]);
+
+    vec![
+        Alert {
+            name: "AwsconnIntegrationErrors",
+            severity: Severity::Warning,
+            summary: "An API's execution log shows integration failures of one class.",
+            scope: Scope::Resource,
+            collectors: &["execution_logs"],
+            rules: integration_rules,
+        },
+        Alert {
+            name: "AwsconnApi5xxHigh",
+            severity: Severity::Warning,
+            summary: "Many of an API stage's requests are answered with a 5XX.",
+            scope: Scope::Resource,
+            collectors: &["cloudwatch"],
+            rules: vec![
+                Rule {
+                    labels: vec![("api_type", "rest".to_owned())],
+                    expr: format!(
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        t.api_5xx_ratio
+                    ),
+                    for_: f.api_5xx_high,
+                    description: five_xx_text.replace("{{ API }}", "{{ $labels.api_name }}"),
+                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_error_sum", ("api_name", "orders-api")),
+                },
+                Rule {
+                    labels: vec![("api_type", "http".to_owned())],
+                    expr: format!(
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        t.api_5xx_ratio
+                    ),
+                    for_: f.api_5xx_high,
+                    description: five_xx_text.replace("{{ API }}", "{{ $labels.api_id }}"),
+                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_sum", ("api_id", "x9y8z7w6v5")),
+                },
+            ],
+        },
+        Alert {
+            name: "AwsconnTargetResets",
+            severity: Severity::Warning,
+            summary: "Targets behind a Network Load Balancer reset connections.",
+            scope: Scope::Resource,
+            collectors: &["cloudwatch"],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!(
+                    "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}} > {}",
+                    t.target_resets
+                ),
+                for_: f.target_resets,
+                description: "Targets of NLB {{ $labels.load_balancer }} (account {{ $labels.account }}, region {{ $labels.region }}) reset {{ $value | humanize }} connections in the newest CloudWatch period; API Gateway reports these as \"Execution failed due to an internal error\" and callers get HTTP 500. Cause: the targets close idle keep-alive connections before the load balancer does. Fix: set the targets' keep-alive or idle timeout above the NLB's 350-second idle timeout.".into(),
+                cases: reset_cases,
+            }],
+        },
+        Alert {
+            name: "AwsconnExecutionLogUnreadable",
+            severity: Severity::Warning,
+            summary: "An API stage's execution log cannot be read: its errors go uncounted.",
+            scope: Scope::Resource,
+            collectors: &["execution_logs"],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!("awsconn_execution_log_read_success{{{s}}} == 0"),
+                for_: f.execution_log_unreadable,
+                description: "The exporter at {{ $labels.instance }} cannot read log group {{ $labels.log_group }} of API {{ $labels.api_id }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}), so that stage's integration errors are not counted and AwsconnTlsErrors cannot see them. Fix: allow logs:FilterLogEvents on the group (`aws-connectivity-exporter iam-policy`), or turn the stage's execution logging back on if the group was deleted.".into(),
+                cases: gauge_cases(&unreadable, "0", "1", f.execution_log_unreadable),
+            }],
+        },
+    ]
+}
+
+fn interconnect_alerts(config: &Config) -> Vec<Alert> {
+    let f = &config.for_;
+    let conn = [("connection_id", "mcc-azure-dr")];
+    let stuck_matcher = "state!~\"available|down|failed|deleted\"";
+    let mut stuck = state_rule(
+        config,
+        "awsconn_interconnect_connection_state",
+        stuck_matcher,
+        f.interconnect_connection_stuck,
+        &[conn[0], ("state", "pending")],
+        "Interconnect connection {{ $labels.connection_id }} (account {{ $labels.account }}, region {{ $labels.region }}) has been {{ $labels.state }} for a long time instead of available. Fix: check the connection's progress in the AWS Interconnect console and on the partner cloud's side (the attachment must be accepted there).".into(),
+    );
+    stuck.labels = vec![("problem", "stuck".to_owned())];
+    // A state that is not stuck (`available`) is the healthy case.
+    stuck.cases.silent[0] = case(
+        "available",
+        vec![(
+            Series::new(config, "awsconn_interconnect_connection_state", SCOPE_LABELS)
+                .with(&[conn[0], ("state", "available")])
+                .text(),
+            format!("1x{}", minutes(f.interconnect_connection_stuck) + 10),
+        )],
+        minutes(f.interconnect_connection_stuck) + 2,
+    );
+    let mut gone = state_rule(
+        config,
+        "awsconn_interconnect_connection_state",
+        "state=~\"failed|deleted\"",
+        f.interconnect_connection_gone,
+        &[conn[0], ("state", "failed")],
+        "Interconnect connection {{ $labels.connection_id }} (account {{ $labels.account }}, region {{ $labels.region }}) is {{ $labels.state }} and carries no traffic. Fix: if it is still needed, create it again in the AWS Interconnect console and accept it on the partner cloud's side.".into(),
+    );
+    gone.labels = vec![("problem", "gone".to_owned())];
+    vec![
+        Alert {
+            name: "AwsconnInterconnectConnectionDown",
+            severity: Severity::Critical,
+            summary: "An AWS Interconnect multicloud connection is down.",
+            scope: Scope::Resource,
+            collectors: &["interconnect"],
+            rules: vec![state_rule(
+                config,
+                "awsconn_interconnect_connection_state",
+                "state=\"down\"",
+                f.interconnect_connection_down,
+                &[conn[0], ("state", "down")],
+                "Interconnect connection {{ $labels.connection_id }} (account {{ $labels.account }}, region {{ $labels.region }}) is down: traffic between AWS and the other cloud over it stops. Fix: check the connection and its environment in the AWS Interconnect console and the partner cloud's status; the Direct Connect gateway it attaches to must still exist.".into(),
+            )],
+        },
+        Alert {
+            name: "AwsconnInterconnectConnectionUnavailable",
+            severity: Severity::Warning,
+            summary: "An AWS Interconnect multicloud connection is failed, deleted or stuck outside available.",
+            scope: Scope::Resource,
+            collectors: &["interconnect"],
+            rules: vec![gone, stuck],
+        },
+        Alert {
+            name: "AwsconnInterconnectEnvironmentDegraded",
+            severity: Severity::Warning,
+            summary: "An AWS Interconnect environment is limited or unavailable.",
+            scope: Scope::Resource,
+            collectors: &["interconnect"],
+            rules: vec![state_rule(
+                config,
+                "awsconn_interconnect_environment_state",
+                "state!=\"available\"",
+                f.interconnect_environment_degraded,
+                &[
+                    ("environment_id", "azure-eastus"),
+                    ("provider", "azure"),
+                    ("location", "eastus"),
+                    ("state", "limited"),
+                ],
+                "Interconnect environment {{ $labels.environment_id }} ({{ $labels.provider }}, {{ $labels.location }}; account {{ $labels.account }}, region {{ $labels.region }}) is {{ $labels.state }}: new connections there may fail and existing ones may be degraded. Fix: nothing to change on your side; follow the AWS Health Dashboard and the partner cloud's status, and move traffic to another environment if it lasts.".into(),
+            )],
+        },
+    ]
+}
+
+/// Go's `humanizeDuration` for whole seconds: `55d 0h 0m 0s`, `1h 2m 3s`, `5m 0s`.
+pub fn humanize_duration(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h {m}m {s}s")
+    } else if h > 0 {
+        format!("{h}h {m}m {s}s")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_one_alert() {
+        let checks: Vec<&str> = CHECK_ALERTS.iter().map(|c| c.check).collect();
+        for check in [
+            "load_balancer_active",
+            "listener_port",
+            "endpoint_service_available",
+            "endpoint_connection_available",
+            "targets_healthy",
+            "security_groups_admit",
+            "network_acls_admit",
+            "privatelink_inbound_rules",
+            "no_tls_errors",
+        ] {
+            assert_eq!(checks.iter().filter(|c| **c == check).count(), 1, "{check}");
+        }
+    }
+
+    #[test]
+    fn collectors_named_by_alerts_exist() {
+        for alert in alerts(&Config::shipped()) {
+            for collector in alert.collectors {
+                assert!(COLLECTORS.contains(collector), "{}: {collector}", alert.name);
+            }
+        }
+    }
+
+    #[test]
+    fn go_humanizers() {
+        assert_eq!(humanize_duration(55 * 86_400), "55d 0h 0m 0s");
+        assert_eq!(humanize_duration(3723), "1h 2m 3s");
+        assert_eq!(humanize_duration(300), "5m 0s");
+    }
+}

@@ -1,0 +1,311 @@
+//! The mixin's one config (kubernetes-mixin's `_config`): the job selector,
+//! thresholds, `for` durations, URL bases and dashboard settings. Every
+//! generated file reads it; `mixin/config.yaml` holds the shipped values.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer};
+
+/// A Prometheus duration (`90s`, `15m`, `1h30m`, `50d`), kept in seconds and
+/// written back in Prometheus' own spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty duration".into());
+        }
+        let mut total: u64 = 0;
+        let mut rest = text;
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(format!("{text:?} is not a duration like 30s, 15m, 1h or 50d"));
+            }
+            let number: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("{text:?}: number too large"))?;
+            rest = &rest[digits..];
+            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let unit = match &rest[..unit_len] {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                "w" => 7 * 86_400,
+                other => {
+                    return Err(format!(
+                        "{text:?}: unit {other:?} is not one of s, m, h, d, w"
+                    ));
+                }
+            };
+            rest = &rest[unit_len..];
+            total = number
+                .checked_mul(unit)
+                .and_then(|n| total.checked_add(n))
+                .ok_or_else(|| format!("{text:?}: duration too large"))?;
+        }
+        Ok(Duration(total))
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The shortest Prometheus spelling: `0s`, `90s` -> `1m30s`, `86400s` -> `1d`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = self.0;
+        for (unit, name) in [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")] {
+            if rest >= unit {
+                write!(f, "{}{name}", rest / unit)?;
+                rest %= unit;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Duration::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How long each alert's condition must hold before it fires (`for`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForDurations {
+    pub exporter_down: Duration,
+    pub collector_failing: Duration,
+    pub data_stale: Duration,
+    pub aws_api_throttled: Duration,
+    pub aws_access_denied: Duration,
+    pub vpc_link_failed: Duration,
+    pub vpc_link_inactive: Duration,
+    pub vpc_link_idle: Duration,
+    pub integration_unresolved: Duration,
+    /// Every check alert (`AwsconnLoadBalancerUnavailable` ... `AwsconnTlsErrors`).
+    pub check_failing: Duration,
+    pub integration_errors: Duration,
+    pub api_5xx_high: Duration,
+    pub target_resets: Duration,
+    pub execution_log_unreadable: Duration,
+    pub interconnect_connection_down: Duration,
+    /// `failed` or `deleted`.
+    pub interconnect_connection_gone: Duration,
+    /// Stuck outside `available` (`pending`, `updating`, ...).
+    pub interconnect_connection_stuck: Duration,
+    pub interconnect_environment_degraded: Duration,
+}
+
+/// The thresholds of the alerts that compare a number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// `AwsconnDataStale`: a collector's last success is older than this.
+    pub data_stale_after: Duration,
+    /// `AwsconnAwsApiThrottled`: share of a service's requests throttled.
+    pub throttled_ratio: f64,
+    /// `AwsconnVpcLinkIdle`: days without traffic (AWS makes a V2 link inactive at 60).
+    pub vpc_link_idle_days: u64,
+    /// `AwsconnIntegrationErrors`: execution errors of one class per second.
+    pub integration_errors_per_second: f64,
+    /// `AwsconnApi5xxHigh`: share of an API stage's requests answered 5XX.
+    pub api_5xx_ratio: f64,
+    /// `AwsconnTargetResets`: NLB target resets per CloudWatch period.
+    pub target_resets: f64,
+}
+
+/// Dashboard settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSettings {
+    /// Tags of every dashboard; the dashboards link to each other by the first.
+    pub tags: Vec<String>,
+    /// Auto-refresh (`30s`, `1m`, ...).
+    pub refresh: String,
+    /// Default time range, e.g. `now-6h`.
+    pub time_from: String,
+    /// How the browser reaches the exporter's `/links` page from a data
+    /// link: `http` or `https`; the address is the scrape target's `instance`.
+    pub exporter_scheme: String,
+}
+
+/// The example Prometheus configuration's scrape job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusExample {
+    pub targets: Vec<String>,
+    pub scrape_interval: Duration,
+    pub evaluation_interval: Duration,
+    pub alertmanagers: Vec<String>,
+}
+
+/// The example Alertmanager configuration's routing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerExample {
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub repeat_interval: Duration,
+    /// Receives `critical` alerts (a pager).
+    pub pager_webhook: String,
+    /// Receives `warning` alerts (a ticket queue or chat).
+    pub queue_webhook: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The scrape job's name (`job="..."`), which every rule and panel selects on.
+    pub job: String,
+    /// Where `docs/runbooks.md` is published; `#<alertname in lower case>` is appended.
+    pub runbook_url: String,
+    /// Grafana's base URL, for the `dashboard_url` annotation (`<base>/d/<uid>`).
+    pub grafana_url: String,
+    /// Resource alerts hold the worst value seen over this window
+    /// (`max_over_time`), so a failed scrape does not resolve them silently
+    /// before `AwsconnExporterDown` fires and inhibits them. Longer than
+    /// `for.exporter_down` plus a few scrapes.
+    pub hold: Duration,
+    #[serde(rename = "for")]
+    pub for_: ForDurations,
+    pub thresholds: Thresholds,
+    pub dashboards: DashboardSettings,
+    pub prometheus: PrometheusExample,
+    pub alertmanager: AlertmanagerExample,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// The shipped configuration (`mixin/config.yaml`, compiled in).
+    pub fn shipped() -> Config {
+        Config::parse(DEFAULT_CONFIG, "mixin/config.yaml").expect("the shipped config is valid")
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.job.is_empty() || self.job.contains(['"', '\\', '\n']) {
+            return Err(format!("job {:?} must be a plain, non-empty name", self.job));
+        }
+        if self.hold <= self.for_.exporter_down {
+            return Err(format!(
+                "hold ({}) must be longer than for.exporter_down ({}), or a dead exporter's \
+                 resource alerts resolve before it is noticed",
+                self.hold, self.for_.exporter_down
+            ));
+        }
+        for (name, ratio) in [
+            ("thresholds.throttled_ratio", self.thresholds.throttled_ratio),
+            ("thresholds.api_5xx_ratio", self.thresholds.api_5xx_ratio),
+        ] {
+            if !(ratio > 0.0 && ratio < 1.0) {
+                return Err(format!("{name} must be between 0 and 1, not {ratio}"));
+            }
+        }
+        if !matches!(self.dashboards.exporter_scheme.as_str(), "http" | "https") {
+            return Err("dashboards.exporter_scheme must be http or https".into());
+        }
+        if self.dashboards.tags.is_empty() {
+            return Err("dashboards.tags needs at least one tag".into());
+        }
+        Ok(())
+    }
+
+    /// `job="awsconn"`, the selector every rule and panel starts with.
+    pub fn selector(&self) -> String {
+        format!("job=\"{}\"", self.job)
+    }
+
+    pub fn runbook_url(&self, alert: &str) -> String {
+        format!("{}#{}", self.runbook_url, alert.to_ascii_lowercase())
+    }
+}
+
+pub const DEFAULT_CONFIG: &str = include_str!("../config.yaml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_in_prometheus_spelling() {
+        for (text, seconds, printed) in [
+            ("0s", 0, "0s"),
+            ("90s", 90, "1m30s"),
+            ("15m", 900, "15m"),
+            ("1h30m", 5400, "1h30m"),
+            ("50d", 50 * 86_400, "50d"),
+            ("1w", 7 * 86_400, "7d"),
+        ] {
+            let d = Duration::parse(text).unwrap();
+            assert_eq!(d.seconds(), seconds, "{text}");
+            assert_eq!(d.to_string(), printed, "{text}");
+        }
+        for bad in ["", "5", "m", "5 minutes", "5y", "99999999999999999999s"] {
+            assert!(Duration::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let config = Config::shipped();
+        assert_eq!(config.selector(), "job=\"awsconn\"");
+        assert!(
+            config
+                .runbook_url("AwsconnVpcLinkFailed")
+                .ends_with("docs/runbooks.md#awsconnvpclinkfailed")
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let typo = DEFAULT_CONFIG.replace("hold:", "hodl:");
+        let err = Config::parse(&typo, "c.yaml").unwrap_err().to_string();
+        assert!(err.contains("hodl"), "{err}");
+        let short = DEFAULT_CONFIG.replace("hold: 10m", "hold: 1m");
+        let err = Config::parse(&short, "c.yaml").unwrap_err().to_string();
+        assert!(err.contains("exporter_down"), "{err}");
+        let ratio = DEFAULT_CONFIG.replace("throttled_ratio: 0.1", "throttled_ratio: 10");
+        let err = Config::parse(&ratio, "c.yaml").unwrap_err().to_string();
+        assert!(err.contains("throttled_ratio"), "{err}");
+    }
+}

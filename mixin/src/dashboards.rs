@@ -1,0 +1,535 @@
+//! The Grafana dashboards: an overview, a VPC-link drill-down, Interconnect,
+//! and the exporter's own health. Each is a list of panels declared in one
+//! place below; the builder adds what Grafana's dashboard linter asks of
+//! every panel (the `datasource` variable, units, titles, unique ids) and the
+//! data links of VPC-link panels to the exporter's `/links?vpc_link=ID`.
+
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+pub const OVERVIEW_UID: &str = "awsconn-overview";
+pub const VPC_LINK_UID: &str = "awsconn-vpc-link";
+pub const INTERCONNECT_UID: &str = "awsconn-interconnect";
+pub const EXPORTER_UID: &str = "awsconn-exporter";
+
+/// Grafana 10.4+ reads this schema.
+const SCHEMA_VERSION: u64 = 39;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Stat,
+    TimeSeries,
+    /// Instant query shown as a table, one row per series.
+    Table,
+    BarGauge,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Stat => "stat",
+            Kind::TimeSeries => "timeseries",
+            Kind::Table => "table",
+            Kind::BarGauge => "bargauge",
+        }
+    }
+}
+
+struct Panel {
+    kind: Kind,
+    title: &'static str,
+    description: &'static str,
+    unit: &'static str,
+    /// (PromQL, legend)
+    queries: Vec<(String, &'static str)>,
+    width: u64,
+    height: u64,
+    /// Its series carry `vpc_link_id` and `instance`: data links to the
+    /// exporter's `/links` page and to the drill-down.
+    per_link: bool,
+    /// 0/1 values shown as fail/pass (checks, health).
+    pass_fail: bool,
+    /// Values above this are red (stat panels).
+    red_above: Option<f64>,
+}
+
+fn panel(kind: Kind, title: &'static str, unit: &'static str, description: &'static str) -> Panel {
+    let (width, height) = match kind {
+        Kind::Stat => (4, 4),
+        Kind::Table => (24, 8),
+        Kind::TimeSeries | Kind::BarGauge => (12, 8),
+    };
+    Panel {
+        kind,
+        title,
+        description,
+        unit,
+        queries: Vec::new(),
+        width,
+        height,
+        per_link: false,
+        pass_fail: false,
+        red_above: None,
+    }
+}
+
+impl Panel {
+    fn query(mut self, expr: impl Into<String>, legend: &'static str) -> Self {
+        self.queries.push((expr.into(), legend));
+        self
+    }
+    fn per_link(mut self) -> Self {
+        self.per_link = true;
+        self
+    }
+    fn pass_fail(mut self) -> Self {
+        self.pass_fail = true;
+        self
+    }
+    fn red_above(mut self, value: f64) -> Self {
+        self.red_above = Some(value);
+        self
+    }
+    fn size(mut self, width: u64, height: u64) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Var {
+    Account,
+    Region,
+    VpcLink,
+    Instance,
+}
+
+const DATASOURCE: &str = "${datasource}";
+
+fn datasource() -> Value {
+    json!({"type": "prometheus", "uid": DATASOURCE})
+}
+
+fn variable(config: &Config, var: Var) -> Value {
+    let job = config.selector();
+    let (name, label, query, all) = match var {
+        Var::Account => (
+            "account",
+            "Account",
+            format!("label_values(awsconn_collector_success{{{job}}}, account)"),
+            true,
+        ),
+        Var::Region => (
+            "region",
+            "Region",
+            format!("label_values(awsconn_collector_success{{{job}, account=~\"$account\"}}, region)"),
+            true,
+        ),
+        Var::VpcLink => (
+            "vpc_link_id",
+            "VPC link",
+            format!(
+                "label_values(awsconn_vpc_link_info{{{job}, account=~\"$account\", region=~\"$region\"}}, vpc_link_id)"
+            ),
+            true,
+        ),
+        Var::Instance => (
+            "instance",
+            "Exporter",
+            format!("label_values(up{{{job}}}, instance)"),
+            true,
+        ),
+    };
+    json!({
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": datasource(),
+        "definition": query,
+        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "refresh": 2,
+        "includeAll": all,
+        "multi": all,
+        "allValue": ".+",
+        "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+        "regex": "",
+        "hide": 0,
+    })
+}
+
+fn datasource_variable() -> Value {
+    json!({
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "refresh": 1,
+        "regex": "",
+    })
+}
+
+fn data_links(config: &Config, kind: Kind) -> Value {
+    let (instance, link) = if kind == Kind::Table {
+        ("${__data.fields.instance}", "${__data.fields.vpc_link_id}")
+    } else {
+        ("${__field.labels.instance}", "${__field.labels.vpc_link_id}")
+    };
+    json!([
+        {
+            "title": "Runbook page of this VPC link (exporter /links)",
+            "url": format!("{}://{instance}/links?vpc_link={link}", config.dashboards.exporter_scheme),
+            "targetBlank": true,
+        },
+        {
+            "title": "VPC link drill-down",
+            "url": format!("/d/{VPC_LINK_UID}?var-datasource=${{datasource}}&var-account=${{account}}&var-region=${{region}}&var-vpc_link_id={link}&${{__url_time_range}}"),
+        },
+    ])
+}
+
+fn render_panel(config: &Config, id: u64, x: u64, y: u64, p: &Panel) -> Value {
+    let targets: Vec<Value> = p
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, legend))| {
+            let mut t = json!({
+                "refId": ((b'A' + i as u8) as char).to_string(),
+                "datasource": datasource(),
+                "expr": expr,
+                "legendFormat": legend,
+            });
+            if p.kind == Kind::Table {
+                t["instant"] = json!(true);
+                t["range"] = json!(false);
+                t["format"] = json!("table");
+            } else {
+                t["range"] = json!(true);
+            }
+            t
+        })
+        .collect();
+    let mut defaults = json!({"unit": p.unit});
+    let steps = match p.red_above {
+        Some(limit) => json!([
+            {"color": "green", "value": null},
+            {"color": "red", "value": limit},
+        ]),
+        None => json!([{"color": "green", "value": null}]),
+    };
+    defaults["thresholds"] = json!({"mode": "absolute", "steps": steps});
+    if p.pass_fail {
+        defaults["mappings"] = json!([{"type": "value", "options": {
+            "0": {"text": "fail", "color": "red", "index": 0},
+            "1": {"text": "pass", "color": "green", "index": 1},
+        }}]);
+    }
+    if p.per_link {
+        defaults["links"] = data_links(config, p.kind);
+    }
+    let mut out = json!({
+        "id": id,
+        "type": p.kind.as_str(),
+        "title": p.title,
+        "description": p.description,
+        "datasource": datasource(),
+        "gridPos": {"h": p.height, "w": p.width, "x": x, "y": y},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "targets": targets,
+    });
+    match p.kind {
+        Kind::Table => {
+            out["options"] = json!({"showHeader": true, "cellHeight": "sm"});
+            out["fieldConfig"]["defaults"]["custom"] =
+                json!({"cellOptions": {"type": if p.pass_fail { "color-text" } else { "auto" }}});
+            out["transformations"] = json!([{"id": "organize", "options": {
+                "excludeByName": {"Time": true, "__name__": true, "job": true},
+            }}]);
+        }
+        Kind::Stat => {
+            out["options"] = json!({
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+                "colorMode": "background",
+                "graphMode": "none",
+                "textMode": "auto",
+            });
+        }
+        Kind::BarGauge => {
+            out["options"] = json!({
+                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+                "orientation": "horizontal",
+                "displayMode": "basic",
+            });
+        }
+        Kind::TimeSeries => {
+            out["options"] = json!({
+                "legend": {"displayMode": "table", "placement": "bottom", "showLegend": true},
+                "tooltip": {"mode": "multi", "sort": "desc"},
+            });
+        }
+    }
+    out
+}
+
+fn dashboard(
+    config: &Config,
+    uid: &str,
+    title: &str,
+    description: &str,
+    vars: &[Var],
+    panels: &[Panel],
+) -> Value {
+    let mut rendered = Vec::new();
+    let (mut x, mut y, mut row_height) = (0, 0, 0);
+    for (i, p) in panels.iter().enumerate() {
+        if x + p.width > 24 {
+            x = 0;
+            y += row_height;
+            row_height = 0;
+        }
+        rendered.push(render_panel(config, i as u64 + 1, x, y, p));
+        x += p.width;
+        row_height = row_height.max(p.height);
+    }
+    let mut variables = vec![datasource_variable()];
+    variables.extend(vars.iter().map(|v| variable(config, *v)));
+    json!({
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": config.dashboards.tags,
+        "timezone": "browser",
+        "editable": true,
+        "graphTooltip": 1,
+        "refresh": config.dashboards.refresh,
+        "schemaVersion": SCHEMA_VERSION,
+        "time": {"from": config.dashboards.time_from, "to": "now"},
+        "links": [{
+            "type": "dashboards",
+            "title": "awsconn dashboards",
+            "tags": [config.dashboards.tags[0]],
+            "asDropdown": true,
+            "includeVars": true,
+            "keepTime": true,
+        }],
+        "templating": {"list": variables},
+        "annotations": {"list": []},
+        "panels": rendered,
+    })
+}
+
+/// Selector of the resource metrics: job, account and region variables.
+fn scope(config: &Config) -> String {
+    format!(
+        "{}, account=~\"$account\", region=~\"$region\"",
+        config.selector()
+    )
+}
+
+fn overview(config: &Config) -> Value {
+    let s = scope(config);
+    let j = config.selector();
+    let panels = [
+        panel(Kind::Stat, "VPC links", "none", "VPC links found, REST (V1) and HTTP (V2).")
+            .query(format!("count(awsconn_vpc_link_info{{{s}}})"), ""),
+        panel(Kind::Stat, "Unhealthy VPC links", "none", "VPC links with at least one failing runbook check.")
+            .query(format!("count(awsconn_vpc_link_healthy{{{s}}} == 0) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Stat, "Failing checks", "none", "Runbook checks that fail, over every link.")
+            .query(format!("count(awsconn_vpc_link_check{{{s}}} == 0) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Stat, "Interconnect connections down", "none", "AWS Interconnect connections in state down.")
+            .query(format!("sum(awsconn_interconnect_connection_state{{{s}, state=\"down\"}}) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Stat, "Collectors failing", "none", "Collector polls (per account and region) whose latest attempt failed: their data is getting old.")
+            .query(format!("count(awsconn_collector_success{{{s}}} == 0) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Stat, "Exporters up", "none", "Exporter instances Prometheus scrapes successfully.")
+            .query(format!("sum(up{{{j}}})"), ""),
+        panel(Kind::BarGauge, "VPC links by status", "none", "VPC links per status; failed and inactive links break every integration through them.")
+            .query(format!("sum by (status) (awsconn_vpc_link_status{{{s}}})"), "{{status}}"),
+        panel(Kind::BarGauge, "Interconnect connections by state", "none", "AWS Interconnect multicloud connections per state.")
+            .query(format!("sum by (state) (awsconn_interconnect_connection_state{{{s}}})"), "{{state}}"),
+        panel(Kind::Table, "Failing checks", "none", "Every failing runbook check with the object it judged. The data links open the exporter's runbook page of the link, with the cause and the fix.")
+            .query(format!("awsconn_vpc_link_check{{{s}}} == 0"), "")
+            .per_link()
+            .pass_fail(),
+        panel(Kind::Table, "VPC links", "none", "Each VPC link and whether every check passes.")
+            .query(
+                format!("awsconn_vpc_link_healthy{{{s}}}\n* on (job, instance, account, region, vpc_link_id) group_left (name, api_type, version)\nawsconn_vpc_link_info{{{s}}}"),
+                "",
+            )
+            .per_link()
+            .pass_fail(),
+        panel(Kind::TimeSeries, "Execution errors by class", "reqps", "Integration failures in the REST execution logs and HTTP API access logs, by class (the runbook's messages).")
+            .query(format!("sum by (class) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval]))"), "{{class}}"),
+        panel(Kind::TimeSeries, "Execution errors by API", "reqps", "Integration failures per API and stage.")
+            .query(format!("sum by (api_id, stage) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval]))"), "{{api_id}} {{stage}}"),
+        panel(Kind::TimeSeries, "5XX by API (CloudWatch)", "short", "5XX answers per API stage in the newest CloudWatch period: REST APIs by name, HTTP APIs by id.")
+            .query(format!("sum by (api_name, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}})"), "{{api_name}} {{stage}}")
+            .query(format!("sum by (api_id, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}})"), "{{api_id}} {{stage}}"),
+        panel(Kind::Table, "Exporter health", "none", "Each collector's latest poll per account and region.")
+            .query(format!("awsconn_collector_success{{{s}}}"), "")
+            .pass_fail(),
+    ];
+    dashboard(
+        config,
+        OVERVIEW_UID,
+        "AWS connectivity / Overview",
+        "API Gateway VPC links, PrivateLink and AWS Interconnect at a glance: what is broken, and where to look.",
+        &[Var::Account, Var::Region],
+        &panels,
+    )
+}
+
+fn vpc_link(config: &Config) -> Value {
+    let s = scope(config);
+    let l = format!("{s}, vpc_link_id=~\"$vpc_link_id\"");
+    // The chosen links' load balancers, as the load_balancer_active check names them.
+    let lbs = format!("awsconn_vpc_link_check{{{l}, check=\"load_balancer_active\"}}");
+    let on_lb = "on (job, instance, account, region, load_balancer)";
+    let panels = [
+        panel(Kind::Table, "Checks", "none", "Every runbook check of the chosen links with the object it judged (load balancer, port, target group, security group, network ACL, API stage).")
+            .query(format!("awsconn_vpc_link_check{{{l}}}"), "")
+            .per_link()
+            .pass_fail(),
+        panel(Kind::TimeSeries, "Healthy", "none", "1 while every check of the link passes.")
+            .query(format!("awsconn_vpc_link_healthy{{{l}}}"), "{{vpc_link_id}}")
+            .per_link(),
+        panel(Kind::TimeSeries, "Status", "none", "The link's status (1 = current).")
+            .query(format!("awsconn_vpc_link_status{{{l}}} == 1"), "{{vpc_link_id}} {{status}}")
+            .per_link(),
+        panel(Kind::TimeSeries, "Target health", "none", "Targets per health state in the target groups of the links' load balancers.")
+            .query(
+                format!("sum by (target_group, state) (awsconn_target_group_targets{{{s}}} and {on_lb} {lbs})"),
+                "{{target_group}} {{state}}",
+            ),
+        panel(Kind::Table, "Integrations (ports called)", "none", "Integrations through the links per stage, stage variables resolved: the target and the port each calls.")
+            .query(format!("awsconn_integration_info{{{l}}}"), "")
+            .per_link(),
+        panel(Kind::Table, "Listeners", "none", "Listeners of the links' load balancers: every port an integration calls needs one.")
+            .query(format!("awsconn_load_balancer_listener_info{{{s}}} and {on_lb} {lbs}"), ""),
+        panel(Kind::TimeSeries, "Execution errors by class", "reqps", "Integration failures of the APIs that use the links, by class.")
+            .query(
+                format!("sum by (api_id, stage, class) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval])\n  and on (job, instance, account, region, api_id, stage) awsconn_integration_info{{{l}}})"),
+                "{{api_id}} {{stage}} {{class}}",
+            ),
+        panel(Kind::TimeSeries, "NLB resets", "short", "TCP resets at the links' Network Load Balancers (CloudWatch, per period): from targets (keep-alive shorter than the NLB's 350 s idle timeout) and from the load balancer.")
+            .query(
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}\n  and {on_lb} label_replace({lbs}, \"load_balancer\", \"$1\", \"load_balancer\", \"arn:[^:]*:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/(.+)\")"),
+                "target resets {{load_balancer}}",
+            )
+            .query(
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum{{{s}}}\n  and {on_lb} label_replace({lbs}, \"load_balancer\", \"$1\", \"load_balancer\", \"arn:[^:]*:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/(.+)\")"),
+                "load balancer resets {{load_balancer}}",
+            ),
+        panel(Kind::TimeSeries, "PrivateLink resets", "short", "RST packets the links' endpoint services sent (CloudWatch, per period; REST V1 links).")
+            .query(
+                format!("awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum{{{s}}}\n  and on (job, instance, account, region, service_id) awsconn_vpc_link_check{{{l}, check=\"endpoint_service_available\"}}"),
+                "{{service_id}}",
+            ),
+        panel(Kind::TimeSeries, "Idle time", "s", "V2 links: time since the last day with requests through the APIs that use the link. AWS makes an HTTP API's link inactive after 60 days.")
+            .query(format!("awsconn_vpc_link_idle_seconds{{{l}}}"), "{{vpc_link_id}}")
+            .per_link(),
+    ];
+    dashboard(
+        config,
+        VPC_LINK_UID,
+        "AWS connectivity / VPC link",
+        "One VPC link hop by hop: every runbook check, its load balancer's targets and listeners, the errors of the APIs that use it, resets and idle time.",
+        &[Var::Account, Var::Region, Var::VpcLink],
+        &panels,
+    )
+}
+
+fn interconnect(config: &Config) -> Value {
+    let s = scope(config);
+    let panels = [
+        panel(Kind::Stat, "Connections", "none", "AWS Interconnect multicloud connections.")
+            .query(format!("count(awsconn_interconnect_connection_info{{{s}}})"), ""),
+        panel(Kind::Stat, "Down", "none", "Connections in state down.")
+            .query(format!("sum(awsconn_interconnect_connection_state{{{s}, state=\"down\"}}) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Stat, "Environments not available", "none", "Environments in state limited or unavailable.")
+            .query(format!("sum(awsconn_interconnect_environment_state{{{s}, state!=\"available\"}}) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Table, "Connections", "none", "Each connection: provider, location, environment and attach point.")
+            .query(format!("awsconn_interconnect_connection_info{{{s}}}"), ""),
+        panel(Kind::TimeSeries, "Connection state", "none", "Each connection's state (1 = current).")
+            .query(format!("awsconn_interconnect_connection_state{{{s}}} == 1"), "{{connection_id}} {{state}}"),
+        panel(Kind::TimeSeries, "Provisioned bandwidth", "Bps", "Each connection's provisioned bandwidth.")
+            .query(format!("awsconn_interconnect_connection_bandwidth_bytes_per_second{{{s}}}"), "{{connection_id}}"),
+        panel(Kind::Table, "Environments", "none", "Each environment's current state.")
+            .query(format!("awsconn_interconnect_environment_state{{{s}}} == 1"), ""),
+    ];
+    dashboard(
+        config,
+        INTERCONNECT_UID,
+        "AWS connectivity / Interconnect",
+        "AWS Interconnect – multicloud connections and environments.",
+        &[Var::Account, Var::Region],
+        &panels,
+    )
+}
+
+fn exporter(config: &Config) -> Value {
+    let s = scope(config);
+    let i = format!("{}, instance=~\"$instance\"", config.selector());
+    let panels = [
+        panel(Kind::Stat, "Up", "none", "1 while Prometheus scrapes the exporter.")
+            .query(format!("min(up{{{i}}})"), ""),
+        panel(Kind::Stat, "Collectors failing", "none", "Collector polls whose latest attempt failed.")
+            .query(format!("count(awsconn_collector_success{{{s}, instance=~\"$instance\"}} == 0) or vector(0)"), "")
+            .red_above(1.0),
+        panel(Kind::Table, "Collectors", "none", "Each collector's latest poll per account and region.")
+            .query(format!("awsconn_collector_success{{{s}, instance=~\"$instance\"}}"), "")
+            .pass_fail()
+            .size(16, 8),
+        panel(Kind::TimeSeries, "Poll duration", "s", "How long each collector's latest poll took.")
+            .query(format!("awsconn_collector_duration_seconds{{{s}, instance=~\"$instance\"}}"), "{{collector}} {{account}} {{region}}"),
+        panel(Kind::TimeSeries, "Data age", "s", "Time since each collector last succeeded; AwsconnDataStale fires past its threshold.")
+            .query(format!("time() - awsconn_collector_last_success_timestamp_seconds{{{s}, instance=~\"$instance\"}}"), "{{collector}} {{account}} {{region}}"),
+        panel(Kind::TimeSeries, "Poll timeouts", "short", "Polls cut off by their collector's timeout.")
+            .query(format!("sum by (collector) (increase(awsconn_collector_timeouts_total{{{s}, instance=~\"$instance\"}}[$__rate_interval]))"), "{{collector}}"),
+        panel(Kind::TimeSeries, "AWS requests", "reqps", "Every attempt to AWS, retries included, by service, operation and outcome (ok, throttled, denied, error).")
+            .query(format!("sum by (service, operation, outcome) (rate(awsconn_aws_api_requests_total{{{i}}}[$__rate_interval]))"), "{{service}} {{operation}} {{outcome}}")
+            .size(24, 9),
+        panel(Kind::TimeSeries, "Throttled share", "percentunit", "Share of each service's requests AWS throttled; AwsconnAwsApiThrottled fires past its threshold.")
+            .query(
+                format!("sum by (service) (rate(awsconn_aws_api_requests_total{{{i}, outcome=\"throttled\"}}[$__rate_interval]))\n  / sum by (service) (rate(awsconn_aws_api_requests_total{{{i}}}[$__rate_interval]))\nor sum by (service) (0 * rate(awsconn_aws_api_requests_total{{{i}}}[$__rate_interval]))"),
+                "{{service}}",
+            ),
+        panel(Kind::TimeSeries, "AWS request latency (p99)", "s", "99th percentile of the attempts' duration per service.")
+            .query(format!("histogram_quantile(0.99, sum by (service, le) (rate(awsconn_aws_api_request_duration_seconds_bucket{{{i}}}[$__rate_interval])))"), "{{service}}"),
+        panel(Kind::TimeSeries, "CloudWatch metrics requested", "short", "Metrics requested from GetMetricData per second: what CloudWatch bills.")
+            .query(format!("sum(rate(awsconn_cloudwatch_metrics_requested_total{{{i}}}[$__rate_interval]))"), "metrics/s"),
+        panel(Kind::TimeSeries, "Incomplete AWS answers", "short", "Items AWS returned without a field the exporter needs (left out).")
+            .query(format!("sum(increase(awsconn_aws_incomplete_items_total{{{i}}}[$__rate_interval])) or vector(0)"), "items"),
+    ];
+    dashboard(
+        config,
+        EXPORTER_UID,
+        "AWS connectivity / Exporter",
+        "The exporter's own health: collectors, AWS calls and throttling, CloudWatch cost.",
+        &[Var::Instance, Var::Account, Var::Region],
+        &panels,
+    )
+}
+
+/// Every dashboard as (file name, JSON).
+pub fn dashboards(config: &Config) -> Vec<(String, Value)> {
+    [
+        overview(config),
+        vpc_link(config),
+        interconnect(config),
+        exporter(config),
+    ]
+    .into_iter()
+    .map(|d| (format!("{}.json", d["uid"].as_str().unwrap_or_default()), d))
+    .collect()
+}

@@ -1,0 +1,262 @@
+//! The example configurations: Prometheus (scrape job, rule file,
+//! Alertmanager) and Alertmanager (routes and the inhibitions that make one
+//! root cause page once), derived from the alert table.
+
+use serde::Serialize;
+
+use crate::alerts::{COLLECTORS, Scope, alerts};
+use crate::config::Config;
+use crate::rules::RULES_FILE;
+
+pub const PROMETHEUS_FILE: &str = "prometheus.example.yml";
+pub const ALERTMANAGER_FILE: &str = "alertmanager.example.yml";
+
+#[derive(Serialize)]
+struct Prometheus {
+    global: PromGlobal,
+    rule_files: Vec<&'static str>,
+    alerting: Alerting,
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+#[derive(Serialize)]
+struct PromGlobal {
+    scrape_interval: String,
+    evaluation_interval: String,
+}
+
+#[derive(Serialize)]
+struct Alerting {
+    alertmanagers: Vec<StaticConfigs>,
+}
+
+#[derive(Serialize)]
+struct StaticConfigs {
+    static_configs: Vec<Targets>,
+}
+
+#[derive(Serialize)]
+struct Targets {
+    targets: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ScrapeConfig {
+    job_name: String,
+    // A poll takes seconds; scraping the pre-rendered exposition does not.
+    scrape_timeout: &'static str,
+    static_configs: Vec<Targets>,
+}
+
+/// `alerts/prometheus.example.yml`: rule files are relative to it.
+pub fn prometheus(config: &Config) -> String {
+    let p = &config.prometheus;
+    let doc = Prometheus {
+        global: PromGlobal {
+            scrape_interval: p.scrape_interval.to_string(),
+            evaluation_interval: p.evaluation_interval.to_string(),
+        },
+        rule_files: vec![RULES_FILE],
+        alerting: Alerting {
+            alertmanagers: vec![StaticConfigs {
+                static_configs: vec![Targets {
+                    targets: p.alertmanagers.clone(),
+                }],
+            }],
+        },
+        scrape_configs: vec![ScrapeConfig {
+            job_name: config.job.clone(),
+            scrape_timeout: "10s",
+            static_configs: vec![Targets {
+                targets: p.targets.clone(),
+            }],
+        }],
+    };
+    format!(
+        "{}{}",
+        crate::GENERATED_HEADER,
+        serde_saphyr::to_string(&doc).expect("serializes")
+    )
+}
+
+#[derive(Serialize)]
+struct Alertmanager {
+    route: Route,
+    receivers: Vec<Receiver>,
+    inhibit_rules: Vec<Inhibit>,
+}
+
+#[derive(Serialize)]
+struct Route {
+    receiver: &'static str,
+    group_by: Vec<&'static str>,
+    group_wait: String,
+    group_interval: String,
+    repeat_interval: String,
+    routes: Vec<SubRoute>,
+}
+
+#[derive(Serialize)]
+struct SubRoute {
+    matchers: Vec<String>,
+    receiver: &'static str,
+}
+
+#[derive(Serialize)]
+struct Receiver {
+    name: &'static str,
+    webhook_configs: Vec<Webhook>,
+}
+
+#[derive(Serialize)]
+struct Webhook {
+    url: String,
+    send_resolved: bool,
+}
+
+#[derive(Serialize)]
+struct Inhibit {
+    source_matchers: Vec<String>,
+    target_matchers: Vec<String>,
+    equal: Vec<&'static str>,
+}
+
+/// The inhibitions, each a (source, target, equal) triple. No alert matches
+/// both sides of one rule.
+fn inhibit_rules(config: &Config) -> Vec<Inhibit> {
+    let all = alerts(config);
+    let alternation = |names: &[&str]| format!("alertname=~\"{}\"", names.join("|"));
+    let mut out = vec![Inhibit {
+        source_matchers: vec!["alertname=\"AwsconnExporterDown\"".into()],
+        target_matchers: vec![
+            "alertname=~\"Awsconn.+\"".into(),
+            "alertname!=\"AwsconnExporterDown\"".into(),
+        ],
+        equal: vec!["job", "instance"],
+    }];
+    out.push(Inhibit {
+        source_matchers: vec!["alertname=\"AwsconnCollectorFailing\"".into()],
+        target_matchers: vec!["alertname=\"AwsconnDataStale\"".into()],
+        equal: vec!["job", "instance", "account", "region", "collector"],
+    });
+    for collector in COLLECTORS {
+        let targets: Vec<&str> = all
+            .iter()
+            .filter(|a| a.collectors.contains(collector))
+            .map(|a| a.name)
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        out.push(Inhibit {
+            source_matchers: vec![
+                "alertname=\"AwsconnCollectorFailing\"".into(),
+                format!("collector=\"{collector}\""),
+            ],
+            target_matchers: vec![alternation(&targets)],
+            equal: vec!["job", "instance", "account", "region"],
+        });
+    }
+    let link_down = ["AwsconnVpcLinkFailed", "AwsconnVpcLinkInactive"];
+    let link_alerts: Vec<&str> = all
+        .iter()
+        .filter(|a| a.scope == Scope::VpcLink && !link_down.contains(&a.name))
+        .map(|a| a.name)
+        .collect();
+    out.push(Inhibit {
+        source_matchers: vec![alternation(&link_down)],
+        target_matchers: vec![alternation(&link_alerts)],
+        equal: vec!["job", "instance", "account", "region", "vpc_link_id"],
+    });
+    out
+}
+
+/// `alerts/alertmanager.example.yml`: critical alerts page, warnings go to
+/// the queue; grouped by alert, account and region.
+pub fn alertmanager(config: &Config) -> String {
+    let a = &config.alertmanager;
+    let doc = Alertmanager {
+        route: Route {
+            receiver: "queue",
+            group_by: vec!["alertname", "account", "region"],
+            group_wait: a.group_wait.to_string(),
+            group_interval: a.group_interval.to_string(),
+            repeat_interval: a.repeat_interval.to_string(),
+            routes: vec![SubRoute {
+                matchers: vec!["severity=\"critical\"".into()],
+                receiver: "pager",
+            }],
+        },
+        receivers: vec![
+            Receiver {
+                name: "pager",
+                webhook_configs: vec![Webhook {
+                    url: a.pager_webhook.clone(),
+                    send_resolved: true,
+                }],
+            },
+            Receiver {
+                name: "queue",
+                webhook_configs: vec![Webhook {
+                    url: a.queue_webhook.clone(),
+                    send_resolved: true,
+                }],
+            },
+        ],
+        inhibit_rules: inhibit_rules(config),
+    };
+    format!(
+        "{}{}",
+        crate::GENERATED_HEADER,
+        serde_saphyr::to_string(&doc).expect("serializes")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_alert_matches_both_sides_of_an_inhibition() {
+        let config = Config::shipped();
+        let names: Vec<&str> = alerts(&config).iter().map(|a| a.name).collect();
+        for rule in inhibit_rules(&config) {
+            let matches = |matchers: &[String], name: &str| {
+                matchers.iter().all(|m| {
+                    if let Some(v) = m.strip_prefix("alertname=\"") {
+                        v.trim_end_matches('"') == name
+                    } else if let Some(v) = m.strip_prefix("alertname!=\"") {
+                        v.trim_end_matches('"') != name
+                    } else if let Some(v) = m.strip_prefix("alertname=~\"") {
+                        let v = v.trim_end_matches('"');
+                        v == "Awsconn.+" || v.split('|').any(|n| n == name)
+                    } else {
+                        true // other labels: both sides may carry them
+                    }
+                })
+            };
+            for name in &names {
+                assert!(
+                    !(matches(&rule.source_matchers, name) && matches(&rule.target_matchers, name)),
+                    "{name} matches both sides of {:?}",
+                    rule.source_matchers
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_collector_mutes_what_it_feeds() {
+        let rules = inhibit_rules(&Config::shipped());
+        let endpoints = rules
+            .iter()
+            .find(|r| r.source_matchers.contains(&"collector=\"endpoints\"".to_owned()))
+            .unwrap();
+        assert_eq!(
+            endpoints.target_matchers,
+            vec![
+                "alertname=~\"AwsconnEndpointServiceUnavailable|AwsconnEndpointConnectionUnavailable\""
+            ]
+        );
+    }
+}
