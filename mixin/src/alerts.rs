@@ -325,13 +325,13 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "privatelink_inbound_rules",
         alert: "AwsconnPrivateLinkInboundRulesBlock",
-        collectors: &["vpc_links", "load_balancers"],
+        collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[(
             "load_balancer",
             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
         )],
         summary: "PrivateLink inbound-rule enforcement blocks a REST VPC link's traffic.",
-        description: "\"Enforce inbound rules on PrivateLink traffic\" is on for load balancer {{ $labels.load_balancer }} and its security groups do not admit the listener ports from API Gateway's addresses, so the NLB drops the link's traffic and callers get HTTP 500. Fix: turn the setting off on the load balancer's Security tab, or add inbound rules to its security groups that admit the listener ports from the traffic's source.",
+        description: "\"Enforce inbound rules on PrivateLink traffic\" is on for load balancer {{ $labels.load_balancer }} and its security groups do not admit the listener ports from anywhere; the link's traffic comes from API Gateway's own addresses, so the NLB drops it and callers get HTTP 500. Fix: turn the setting off on the load balancer's Security tab (the usual choice for a VPC link), or add inbound rules to its security groups that admit the listener ports from 0.0.0.0/0.",
     },
     CheckAlert {
         check: "no_tls_errors",
@@ -363,7 +363,7 @@ pub const ERROR_CLASSES: &[(&str, &str)] = &[
     ),
     (
         "invalid_http_response",
-        "The backend answered something that is not HTTP (\"Not a valid protocol version\"), often TLS inside TLS. Fix: make the load balancer's listener protocol match what the target speaks (TLS or TCP to a TLS target), or the integration's scheme match the listener.",
+        "The backend answered something that is not HTTP (\"Not a valid protocol version\"), often TLS inside TLS. Fix: make the load balancer's listener protocol match what the target speaks (TLS or TCP in front of a TLS target) so that nothing is encrypted twice, and set insecureSkipVerification in the integration's tlsConfig if the target's certificate is not publicly trusted.",
     ),
     (
         "config_other",
@@ -530,7 +530,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 labels: Vec::new(),
                 expr: format!("up{{{s}}} == 0 or absent(up{{{s}}})"),
                 for_: f.exporter_down,
-                description: "{{ if $labels.instance }}Prometheus cannot scrape the exporter at {{ $labels.instance }} (job {{ $labels.job }}).{{ else }}Prometheus has no target for job {{ $labels.job }}: check the scrape configuration (job name, service discovery) against alerts/prometheus.example.yml.{{ end }} While the exporter is not scraped no VPC link, load balancer or Interconnect connection is watched, and its resource alerts are muted rather than resolved. Fix: look at the exporter's process and logs, and at the network path from Prometheus to it; /healthz answers while it runs.".into(),
+                description: "{{ if $labels.instance }}Prometheus cannot scrape the exporter at {{ $labels.instance }} (job {{ $labels.job }}), so no VPC link, load balancer or Interconnect connection it watches is checked, and its resource alerts are muted rather than resolved. Fix: look at the exporter's process and logs, and at the network path from Prometheus to it; /healthz answers while it runs.{{ else }}Prometheus has no target for job {{ $labels.job }}: the exporter is not scraped at all, so no VPC link or Interconnect connection is watched. Fix: check the scrape configuration (job name, service discovery) against alerts/prometheus.example.yml.{{ end }}".into(),
                 cases: Cases {
                     fires: down.fires.into_iter().chain(absent.fires).collect(),
                     silent: down.silent.into_iter().chain(absent.silent).collect(),
@@ -547,7 +547,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 labels: Vec::new(),
                 expr: format!("awsconn_collector_success{{{s}}} == 0"),
                 for_: f.collector_failing,
-                description: "The {{ $labels.collector }} collector of {{ $labels.instance }} has failed for account {{ $labels.account }} in region {{ $labels.region }} since at least the last poll; the alerts built on its data are muted, because they would judge old data. Fix: the exporter's log names the AWS error (logged once); AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one), a timeout means the collector's timeout is too short for the inventory.".into(),
+                description: format!("The {{{{ $labels.collector }}}} collector of {{{{ $labels.instance }}}} has failed every poll of account {{{{ $labels.account }}}} in region {{{{ $labels.region }}}} for {} or more; the alerts built on its data are muted, because they would judge old data. Fix: the exporter's log names the AWS error (logged once); AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one), a timeout means the collector's timeout is too short for the inventory.", f.collector_failing),
                 cases: gauge_cases(&success, "0", "1", f.collector_failing),
             }],
         },

@@ -10,8 +10,8 @@ Usage: seed.py ENDPOINT_URL [REGION ...]
 --paths seeds whole network paths instead (see seed_paths); --runbook one
 path per failure of the VPC-link runbook (see seed_runbook).
 
-Per region: a VPC with two subnets, a security group, a Network Load
-Balancer, two REST VPC links (V1) to the NLB, and two HTTP VPC links (V2).
+Per region (see seed_region): a healthy REST link (V1) through its NLB and
+endpoint service, a REST link whose NLB is gone, and two HTTP links (V2).
 The link names are what scenarios refer to (see scenarios/demo.json).
 Prints a JSON document with the ids it created, by region.
 """
@@ -38,6 +38,13 @@ def client(service, endpoint, region):
 
 
 def seed_region(endpoint, region):
+    """Per region: `orders-rest-link` (V1) to NLB `orders-nlb`, which listens
+    on TCP 443 and forwards to one running instance on 8080, through an
+    endpoint service that API Gateway is connected to: every check passes.
+    `payments-rest-link` (V1) to `payments-nlb`, deleted since (the scenario
+    makes the link FAILED). Two HTTP links (V2): `checkout-http-link`, healthy,
+    and `legacy-http-link`, which the scenario makes INACTIVE. No API uses
+    them, so only what the links themselves say is checked."""
     ec2 = client("ec2", endpoint, region)
     elb = client("elbv2", endpoint, region)
     apigw = client("apigateway", endpoint, region)
@@ -49,15 +56,48 @@ def seed_region(endpoint, region):
         for cidr, az in (("10.20.1.0/24", "a"), ("10.20.2.0/24", "b"))
     ]
     sg = ec2.create_security_group(GroupName="backend", Description="backend", VpcId=vpc)["GroupId"]
+    # The NLB has no security group of its own: the targets admit its subnets.
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}])
     nlb = elb.create_load_balancer(Name="orders-nlb", Subnets=subnets, Type="network", Scheme="internal")
     nlb_arn = nlb["LoadBalancers"][0]["LoadBalancerArn"]
+    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0],
+                                 SecurityGroupIds=[sg])["Instances"][0]["InstanceId"]
+    tg = elb.create_target_group(Name="orders-tg", Protocol="TCP", Port=8080, VpcId=vpc,
+                                 TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance, "Port": 8080}])
+    elb.create_listener(LoadBalancerArn=nlb_arn, Protocol="TCP", Port=443,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    service_id = ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb_arn], AcceptanceRequired=False)["ServiceConfiguration"]["ServiceId"]
+    payments_nlb = elb.create_load_balancer(Name="payments-nlb", Subnets=subnets, Type="network",
+                                            Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
 
-    links = {}
-    for name in REST_LINKS:
-        links[name] = apigw.create_vpc_link(name=name, targetArns=[nlb_arn])["id"]
+    links = {
+        "orders-rest-link": apigw.create_vpc_link(name="orders-rest-link", targetArns=[nlb_arn])["id"],
+        "payments-rest-link": apigw.create_vpc_link(name="payments-rest-link", targetArns=[payments_nlb])["id"],
+    }
+    elb.delete_load_balancer(LoadBalancerArn=payments_nlb)
     for name in HTTP_LINKS:
         links[name] = apigw2.create_vpc_link(Name=name, SubnetIds=subnets, SecurityGroupIds=[sg])["VpcLinkId"]
-    return {"vpc": vpc, "subnets": subnets, "security_group": sg, "nlb_arn": nlb_arn, "vpc_links": links}
+
+    def connect(scenario):
+        scenario.setdefault("endpoint_connections", {})[service_id] = [{
+            "vpc_endpoint_id": f"vpce-0{region.replace('-', '')}orders",
+            "owner": "392220576650", "state": "available"}]
+    update_scenario(endpoint, connect)
+    return {"vpc": vpc, "subnets": subnets, "security_group": sg, "nlb_arn": nlb_arn,
+            "payments_nlb_arn": payments_nlb, "target_group": tg, "instance": instance,
+            "endpoint_service_id": service_id, "vpc_links": links}
+
+
+def update_scenario(endpoint, change):
+    """Reads the front's scenario, lets `change` edit it, and puts it back."""
+    with urllib.request.urlopen(f"{endpoint}/_front/scenario") as answer:
+        scenario = json.load(answer)
+    change(scenario)
+    request = urllib.request.Request(f"{endpoint}/_front/scenario", data=json.dumps(scenario).encode(), method="PUT")
+    urllib.request.urlopen(request).close()
 
 
 def seed_paths(endpoint, region):
@@ -316,8 +356,10 @@ def seed_runbook(endpoint, region):
 
 def runbook_scenario(endpoint, region, links):
     """Adds to the front's scenario what moto cannot do for the runbook links."""
-    with urllib.request.urlopen(f"{endpoint}/_front/scenario") as answer:
-        scenario = json.load(answer)
+    update_scenario(endpoint, lambda scenario: runbook_overrides(scenario, region, links))
+
+
+def runbook_overrides(scenario, region, links):
     connections = scenario.setdefault("endpoint_connections", {})
     for name, link in links.items():
         service = link.get("endpoint_service_id")
@@ -335,8 +377,6 @@ def runbook_scenario(endpoint, region, links):
     balancers[f"{region}/enforcement-on-nlb"] = {"privatelink_inbound_rules": "on"}
     scenario.setdefault("vpc_links", {})["http-inactive-link"] = {
         "status": "INACTIVE", "status_message": "VPC link is inactive because it has not been used for 60 days"}
-    request = urllib.request.Request(f"{endpoint}/_front/scenario", data=json.dumps(scenario).encode(), method="PUT")
-    urllib.request.urlopen(request).close()
 
 
 TEN_DAYS_S = 10 * 86400
@@ -358,9 +398,32 @@ def runbook_data(endpoint, region, links):
         logs.create_log_stream(logGroupName=group, logStreamName="runbook")
         logs.put_log_events(logGroupName=group, logStreamName="runbook",
                             logEvents=[{"timestamp": now_ms - 60_000, "message": message}])
-    client("cloudwatch", endpoint, region).put_metric_data(Namespace="AWS/ApiGateway", MetricData=[{
+    cw = client("cloudwatch", endpoint, region)
+    cw.put_metric_data(Namespace="AWS/ApiGateway", MetricData=[{
         "MetricName": "Count", "Dimensions": [{"Name": "ApiId", "Value": links["healthy-http"]["http_api"]}],
         "Timestamp": now_ms // 1000 - TEN_DAYS_S, "Value": 7}])
+
+    # Traffic the dashboards and alerts read, one point a minute from ten
+    # minutes ago to two hours ahead (the collector reads the newest complete
+    # period a little behind now): the TLS-broken REST API answers 30 % 5XX,
+    # the healthy HTTP API 1 %, the no-healthy-target NLB's targets reset
+    # connections, and the rejected endpoint service sends resets.
+    nlb = links["no-healthy-target"]["nlb_arn"].split(":loadbalancer/", 1)[1]
+    series = [
+        ("AWS/ApiGateway", "5XXError", {"ApiName": "tls-errors-api", "Stage": "prod"}, 30),
+        ("AWS/ApiGateway", "Count", {"ApiName": "tls-errors-api", "Stage": "prod"}, 100),
+        ("AWS/ApiGateway", "5xx", {"ApiId": links["healthy-http"]["http_api"], "Stage": "$default"}, 2),
+        ("AWS/ApiGateway", "Count", {"ApiId": links["healthy-http"]["http_api"], "Stage": "$default"}, 200),
+        ("AWS/NetworkELB", "TCP_Target_Reset_Count", {"LoadBalancer": nlb}, 12),
+        ("AWS/NetworkELB", "TCP_ELB_Reset_Count", {"LoadBalancer": nlb}, 0),
+        ("AWS/PrivateLinkServices", "RstPacketsSent",
+         {"Service Id": links["connection-rejected"]["endpoint_service_id"]}, 3),
+    ]
+    now_s = now_ms // 1000
+    for namespace, metric, dimensions, value in series:
+        cw.put_metric_data(Namespace=namespace, MetricData=[{
+            "MetricName": metric, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+            "Timestamp": now_s + minute * 60, "Value": value} for minute in range(-10, 120)])
 
 
 def put_log_events(endpoint, region, group, path):
