@@ -155,6 +155,20 @@ fn alerts_follow_the_mixin_conventions_and_have_runbooks() {
             assert!(rule["for"].as_str().is_some(), "{name}: no for");
         }
     }
+    // The runbook's table of what a failing collector mutes is the inhibition's.
+    for collector in awsconn_mixin::alerts::COLLECTORS {
+        let row = runbooks
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{collector}` |")))
+            .unwrap_or_else(|| panic!("docs/runbooks.md: no row for {collector}"));
+        let listed: BTreeSet<&str> = row.split('|').nth(2).unwrap().split(',').map(str::trim).collect();
+        let muted: BTreeSet<&str> = alerts(&config)
+            .iter()
+            .filter(|a| a.collectors.contains(collector))
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(listed, muted, "docs/runbooks.md: what a failing {collector} collector mutes");
+    }
     let orphans: Vec<&String> = sections.difference(&names).collect();
     assert!(orphans.is_empty(), "runbook sections without an alert: {orphans:?}");
     // The contract's names all exist.
