@@ -6,6 +6,7 @@ Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --runbook ENDPOINT_URL [REGION ...]
        seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
        seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
+       seed.py --delete-listeners ENDPOINT_URL REGION LOAD_BALANCER_NAME
 
 --paths seeds whole network paths instead (see seed_paths); --runbook one
 path per failure of the VPC-link runbook (see seed_runbook).
@@ -457,8 +458,21 @@ def put_metric_data(endpoint, region, path):
     return {"put": len(points)}
 
 
+def delete_listeners(endpoint, region, name):
+    """Deletes every listener of the load balancer called `name` (breaks its path)."""
+    elb = client("elbv2", endpoint, region)
+    arn = elb.describe_load_balancers(Names=[name])["LoadBalancers"][0]["LoadBalancerArn"]
+    listeners = elb.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    for listener in listeners:
+        elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    return {"deleted": len(listeners)}
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--delete-listeners"]:
+        print(json.dumps(delete_listeners(*args[1:4])))
+        return
     if args[:1] == ["--metric-data"]:
         print(json.dumps(put_metric_data(*args[1:4])))
         return

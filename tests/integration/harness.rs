@@ -71,21 +71,6 @@ impl Emulator {
         }
     }
 
-    /// Runs `tests/aws_front/seed.py` with these arguments; returns the JSON it prints.
-    fn run_seed(&self, args: &[std::ffi::OsString]) -> serde_json::Value {
-        let out = Command::new(python())
-            .arg(repo().join("tests/aws_front/seed.py"))
-            .args(args)
-            .output()
-            .expect("run seed.py");
-        assert!(
-            out.status.success(),
-            "seed.py {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
-    }
-
     /// `lead`, the front's URL, then `rest`, as seed.py arguments.
     fn seed_args(&self, lead: &[&str], rest: &[&str]) -> Vec<std::ffi::OsString> {
         lead.iter()
@@ -98,17 +83,17 @@ impl Emulator {
     /// Seeds VPCs, an NLB and VPC links (tests/aws_front/seed.py) in each region;
     /// returns what it created.
     pub fn seed(&self, regions: &[&str]) -> serde_json::Value {
-        self.run_seed(&self.seed_args(&[], regions))
+        seed_py(&self.seed_args(&[], regions))
     }
 
     /// Like `seed`, with whole network paths (`seed.py --paths`).
     pub fn seed_paths(&self, regions: &[&str]) -> serde_json::Value {
-        self.run_seed(&self.seed_args(&["--paths"], regions))
+        seed_py(&self.seed_args(&["--paths"], regions))
     }
 
     /// One path per failure of the VPC-link runbook (`seed.py --runbook`).
     pub fn seed_runbook(&self, regions: &[&str]) -> serde_json::Value {
-        self.run_seed(&self.seed_args(&["--runbook"], regions))
+        seed_py(&self.seed_args(&["--runbook"], regions))
     }
 
     /// Puts log events (timestamp in ms, message) into a group, creating it if needed.
@@ -117,7 +102,7 @@ impl Emulator {
         serde_json::to_writer(&mut file, events).unwrap();
         let mut args = self.seed_args(&["--log-events"], &[region, group]);
         args.push(file.path().into());
-        self.run_seed(&args);
+        seed_py(&args);
     }
 
     /// Puts CloudWatch datapoints (`seed.py --metric-data`).
@@ -126,7 +111,7 @@ impl Emulator {
         serde_json::to_writer(&mut file, points).unwrap();
         let mut args = self.seed_args(&["--metric-data"], &[region]);
         args.push(file.path().into());
-        self.run_seed(&args);
+        seed_py(&args);
     }
 
     /// Replaces the front's scenario.
@@ -157,6 +142,21 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs `tests/aws_front/seed.py` with these arguments; returns the JSON it prints.
+pub fn seed_py<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde_json::Value {
+    let out = Command::new(python())
+        .arg(repo().join("tests/aws_front/seed.py"))
+        .args(args)
+        .output()
+        .expect("run seed.py");
+    assert!(
+        out.status.success(),
+        "seed.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("seed.py prints JSON")
 }
 
 /// The exporter binary with an environment that reaches only the emulator.
