@@ -104,7 +104,6 @@ fn minutes(d: Duration) -> u64 {
 
 /// Builds promtool series and expected labels from label pairs.
 struct Series<'a> {
-    config: &'a Config,
     metric: &'a str,
     labels: Vec<(String, String)>,
 }
@@ -116,7 +115,6 @@ impl<'a> Series<'a> {
             all.push(((*k).into(), (*v).into()));
         }
         Series {
-            config,
             metric,
             labels: all,
         }
@@ -139,7 +137,6 @@ impl<'a> Series<'a> {
     }
 
     fn label_map(&self) -> BTreeMap<String, String> {
-        let _ = self.config;
         self.labels.iter().cloned().collect()
     }
 
@@ -400,7 +397,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
     let up = Series::new(config, "up", &[]);
     let down = gauge_cases(&up, "0", "1", f.exporter_down);
     let absent_steps = minutes(f.exporter_down) + 10;
-    let other_job = format!("up{{job=\"other\", instance=\"other:9100\"}}");
+    let other_job = "up{job=\"other\", instance=\"other:9100\"}".to_owned();
     let absent = Cases {
         fires: vec![Case {
             labels: [("job".to_owned(), config.job.clone())].into(),
@@ -448,18 +445,18 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             ),
             case(
                 "exactly at the threshold",
-                vec![(
-                    stale.text(),
-                    format!("-{stale_after}+60x{stale_steps}"),
-                )],
+                vec![(stale.text(), format!("-{stale_after}+60x{stale_steps}"))],
                 stale_steps - 2,
             ),
         ],
     };
 
     let requests = |outcome: &str| {
-        Series::new(config, "awsconn_aws_api_requests_total", &[])
-            .with(&[("service", "elasticloadbalancingv2"), ("operation", "DescribeTargetHealth"), ("outcome", outcome)])
+        Series::new(config, "awsconn_aws_api_requests_total", &[]).with(&[
+            ("service", "elasticloadbalancingv2"),
+            ("operation", "DescribeTargetHealth"),
+            ("outcome", outcome),
+        ])
     };
     let thr_steps = minutes(f.aws_api_throttled) + 15;
     let thr_eval = minutes(f.aws_api_throttled) + 8;
@@ -811,9 +808,14 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
         .collect();
 
     let five_xx = |metric_5xx: &'static str, api_label: (&'static str, &'static str)| {
-        let bad = Series::new(config, metric_5xx, SCOPE_LABELS).with(&[api_label, ("stage", "prod")]);
-        let count = Series::new(config, "awsconn_cloudwatch_aws_api_gateway_count_sum", SCOPE_LABELS)
-            .with(&[api_label, ("stage", "prod")]);
+        let bad =
+            Series::new(config, metric_5xx, SCOPE_LABELS).with(&[api_label, ("stage", "prod")]);
+        let count = Series::new(
+            config,
+            "awsconn_cloudwatch_aws_api_gateway_count_sum",
+            SCOPE_LABELS,
+        )
+        .with(&[api_label, ("stage", "prod")]);
         let steps = minutes(f.api_5xx_high) + 10;
         let eval = minutes(f.api_5xx_high) + 2;
         let near = ((t.api_5xx_ratio * 1000.0).floor() as u64).saturating_sub(1);
@@ -823,24 +825,36 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 value_text: Some("20%".into()),
                 ..case(
                     "a fifth 5XX",
-                    vec![(bad.text(), format!("200x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    vec![
+                        (bad.text(), format!("200x{steps}")),
+                        (count.text(), format!("1000x{steps}")),
+                    ],
                     eval,
                 )
             }],
             silent: vec![
                 case(
                     "no 5XX",
-                    vec![(bad.text(), format!("0x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    vec![
+                        (bad.text(), format!("0x{steps}")),
+                        (count.text(), format!("1000x{steps}")),
+                    ],
                     eval,
                 ),
                 case(
                     "just under the threshold",
-                    vec![(bad.text(), format!("{near}x{steps}")), (count.text(), format!("1000x{steps}"))],
+                    vec![
+                        (bad.text(), format!("{near}x{steps}")),
+                        (count.text(), format!("1000x{steps}")),
+                    ],
                     eval,
                 ),
                 case(
                     "no requests",
-                    vec![(bad.text(), format!("0x{steps}")), (count.text(), format!("0x{steps}"))],
+                    vec![
+                        (bad.text(), format!("0x{steps}")),
+                        (count.text(), format!("0x{steps}")),
+                    ],
                     eval,
                 ),
             ],
@@ -857,11 +871,12 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
     let mut reset_cases = gauge_cases(&resets, "12", "0", f.target_resets);
     reset_cases.fires[0].value_text = Some("12".into());
 
-    let unreadable = Series::new(config, "awsconn_execution_log_read_success", SCOPE_LABELS).with(&[
-        ("api_id", "a1b2c3d4e5"),
-        ("stage", "prod"),
-        ("log_group", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"),
-    ]);
+    let unreadable =
+        Series::new(config, "awsconn_execution_log_read_success", SCOPE_LABELS).with(&[
+            ("api_id", "a1b2c3d4e5"),
+            ("stage", "prod"),
+            ("log_group", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"),
+        ]);
 
     vec![
         Alert {
@@ -952,9 +967,13 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
     stuck.cases.silent[0] = case(
         "available",
         vec![(
-            Series::new(config, "awsconn_interconnect_connection_state", SCOPE_LABELS)
-                .with(&[conn[0], ("state", "available")])
-                .text(),
+            Series::new(
+                config,
+                "awsconn_interconnect_connection_state",
+                SCOPE_LABELS,
+            )
+            .with(&[conn[0], ("state", "available")])
+            .text(),
             format!("1x{}", minutes(f.interconnect_connection_stuck) + 10),
         )],
         minutes(f.interconnect_connection_stuck) + 2,
@@ -1060,7 +1079,11 @@ mod tests {
     fn collectors_named_by_alerts_exist() {
         for alert in alerts(&Config::shipped()) {
             for collector in alert.collectors {
-                assert!(COLLECTORS.contains(collector), "{}: {collector}", alert.name);
+                assert!(
+                    COLLECTORS.contains(collector),
+                    "{}: {collector}",
+                    alert.name
+                );
             }
         }
     }

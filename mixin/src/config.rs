@@ -27,7 +27,9 @@ impl Duration {
         while !rest.is_empty() {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("{text:?} is not a duration like 30s, 15m, 1h or 50d"));
+                return Err(format!(
+                    "{text:?} is not a duration like 30s, 15m, 1h or 50d"
+                ));
             }
             let number: u64 = rest[..digits]
                 .parse()
@@ -224,7 +226,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         if self.job.is_empty() || self.job.contains(['"', '\\', '\n']) {
-            return Err(format!("job {:?} must be a plain, non-empty name", self.job));
+            return Err(format!(
+                "job {:?} must be a plain, non-empty name",
+                self.job
+            ));
         }
         if self.hold <= self.for_.exporter_down {
             return Err(format!(
@@ -234,7 +239,10 @@ impl Config {
             ));
         }
         for (name, ratio) in [
-            ("thresholds.throttled_ratio", self.thresholds.throttled_ratio),
+            (
+                "thresholds.throttled_ratio",
+                self.thresholds.throttled_ratio,
+            ),
             ("thresholds.api_5xx_ratio", self.thresholds.api_5xx_ratio),
         ] {
             if !(ratio > 0.0 && ratio < 1.0) {

@@ -124,7 +124,9 @@ fn variable(config: &Config, var: Var) -> Value {
         Var::Region => (
             "region",
             "Region",
-            format!("label_values(awsconn_collector_success{{{job}, account=~\"$account\"}}, region)"),
+            format!(
+                "label_values(awsconn_collector_success{{{job}, account=~\"$account\"}}, region)"
+            ),
             true,
         ),
         Var::VpcLink => (
@@ -177,7 +179,10 @@ fn data_links(config: &Config, kind: Kind) -> Value {
     let (instance, link) = if kind == Kind::Table {
         ("${__data.fields.instance}", "${__data.fields.vpc_link_id}")
     } else {
-        ("${__field.labels.instance}", "${__field.labels.vpc_link_id}")
+        (
+            "${__field.labels.instance}",
+            "${__field.labels.vpc_link_id}",
+        )
     };
     json!([
         {

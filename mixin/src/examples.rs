@@ -250,7 +250,10 @@ mod tests {
         let rules = inhibit_rules(&Config::shipped());
         let endpoints = rules
             .iter()
-            .find(|r| r.source_matchers.contains(&"collector=\"endpoints\"".to_owned()))
+            .find(|r| {
+                r.source_matchers
+                    .contains(&"collector=\"endpoints\"".to_owned())
+            })
             .unwrap();
         assert_eq!(
             endpoints.target_matchers,

@@ -95,11 +95,7 @@ pub fn rule_file(config: &Config) -> String {
             None => groups.push(Group { name, rules }),
         }
     }
-    format!(
-        "{}{}",
-        crate::GENERATED_HEADER,
-        yaml(&RuleFile { groups })
-    )
+    format!("{}{}", crate::GENERATED_HEADER, yaml(&RuleFile { groups }))
 }
 
 #[derive(Serialize)]
@@ -150,7 +146,11 @@ pub fn test_file(config: &Config) -> Result<String, String> {
             for fires in &rule.cases.fires {
                 let mut labels = fires.labels.clone();
                 labels.insert("severity".into(), alert.severity.as_str().into());
-                labels.extend(rule.labels.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+                labels.extend(
+                    rule.labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), v.clone())),
+                );
                 let mut expected = BTreeMap::new();
                 for (key, text) in annotations(config, &alert, rule) {
                     let rendered = template::render(&text, &labels, fires.value_text.as_deref())
@@ -183,7 +183,12 @@ pub fn test_file(config: &Config) -> Result<String, String> {
     ))
 }
 
-fn group(label: &str, alertname: &'static str, case: &Case, exp_alerts: Vec<ExpAlert>) -> TestGroup {
+fn group(
+    label: &str,
+    alertname: &'static str,
+    case: &Case,
+    exp_alerts: Vec<ExpAlert>,
+) -> TestGroup {
     TestGroup {
         name: format!("{label}: {}", case.name),
         interval: "1m",

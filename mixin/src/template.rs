@@ -96,10 +96,14 @@ mod tests {
     use super::*;
 
     fn labels() -> BTreeMap<String, String> {
-        [("vpc_link_id", "abc"), ("target_group", "tg"), ("load_balancer", "")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        [
+            ("vpc_link_id", "abc"),
+            ("target_group", "tg"),
+            ("load_balancer", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
     }
 
     #[test]

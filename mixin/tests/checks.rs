@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use awsconn_mixin::alerts::{Scope, Severity, alerts};
-use awsconn_mixin::dashboards::{EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID, dashboards};
+use awsconn_mixin::dashboards::{
+    EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID, dashboards,
+};
 use awsconn_mixin::{Config, generate};
 use serde_json::Value;
 
@@ -52,11 +54,23 @@ fn generated_files_are_what_the_config_generates() {
 fn promtool_lints_the_rules_and_runs_their_tests() {
     let lint = tool(
         "promtool",
-        &["check", "rules", "--lint=all", "--lint-fatal", "alerts/awsconn.rules.yml"],
+        &[
+            "check",
+            "rules",
+            "--lint=all",
+            "--lint-fatal",
+            "alerts/awsconn.rules.yml",
+        ],
     );
     assert!(lint.contains("SUCCESS"), "{lint}");
-    let tests = tool("promtool", &["test", "rules", "alerts/awsconn.rules.test.yml"]);
-    assert!(tests.contains("SUCCESS") && !tests.contains("FAILED"), "{tests}");
+    let tests = tool(
+        "promtool",
+        &["test", "rules", "alerts/awsconn.rules.test.yml"],
+    );
+    assert!(
+        tests.contains("SUCCESS") && !tests.contains("FAILED"),
+        "{tests}"
+    );
 }
 
 #[test]
@@ -67,12 +81,20 @@ fn every_rule_has_a_firing_case_and_silent_cases() {
     for alert in &all {
         for rule in &alert.rules {
             assert!(!rule.cases.fires.is_empty(), "{}", alert.name);
-            assert!(!rule.cases.silent.is_empty(), "{}: no silent case", alert.name);
+            assert!(
+                !rule.cases.silent.is_empty(),
+                "{}: no silent case",
+                alert.name
+            );
             for case in &rule.cases.fires {
                 assert!(!case.labels.is_empty(), "{}: {}", alert.name, case.name);
                 if alert.scope != Scope::Exporter {
                     for label in ["account", "region"] {
-                        assert!(case.labels.contains_key(label), "{} keeps {label}", alert.name);
+                        assert!(
+                            case.labels.contains_key(label),
+                            "{} keeps {label}",
+                            alert.name
+                        );
                     }
                 }
                 if alert.scope == Scope::VpcLink {
@@ -82,23 +104,40 @@ fn every_rule_has_a_firing_case_and_silent_cases() {
             // Near misses: a rule with a `for` has a case one step short of it
             // or just under its threshold.
             if rule.for_.seconds() >= 120 {
-                assert!(rule.cases.silent.len() >= 2, "{}: only a healthy case", alert.name);
+                assert!(
+                    rule.cases.silent.len() >= 2,
+                    "{}: only a healthy case",
+                    alert.name
+                );
             }
         }
     }
     let tests = std::fs::read_to_string(repo().join("alerts/awsconn.rules.test.yml")).unwrap();
     for alert in &all {
-        assert!(tests.contains(&format!("alertname: {}", alert.name)), "{}", alert.name);
+        assert!(
+            tests.contains(&format!("alertname: {}", alert.name)),
+            "{}",
+            alert.name
+        );
     }
 }
 
 #[test]
 fn the_example_configs_pass_promtool_and_amtool() {
-    tool("promtool", &["check", "config", "alerts/prometheus.example.yml"]);
-    let am = tool("amtool", &["check-config", "alerts/alertmanager.example.yml"]);
+    tool(
+        "promtool",
+        &["check", "config", "alerts/prometheus.example.yml"],
+    );
+    let am = tool(
+        "amtool",
+        &["check-config", "alerts/alertmanager.example.yml"],
+    );
     assert!(am.contains("inhibit rules"), "{am}");
     for (labels, receiver) in [
-        (["alertname=AwsconnVpcLinkFailed", "severity=critical"], "pager"),
+        (
+            ["alertname=AwsconnVpcLinkFailed", "severity=critical"],
+            "pager",
+        ),
         (["alertname=AwsconnDataStale", "severity=warning"], "queue"),
     ] {
         let routed = tool(
@@ -112,7 +151,11 @@ fn the_example_configs_pass_promtool_and_amtool() {
                 labels[1],
             ],
         );
-        assert_eq!(routed.lines().next().unwrap_or("").trim(), receiver, "{labels:?}: {routed}");
+        assert_eq!(
+            routed.lines().next().unwrap_or("").trim(),
+            receiver,
+            "{labels:?}: {routed}"
+        );
     }
 }
 
@@ -121,9 +164,10 @@ fn the_example_configs_pass_promtool_and_amtool() {
 #[test]
 fn alerts_follow_the_mixin_conventions_and_have_runbooks() {
     let config = Config::shipped();
-    let rules: Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(repo().join("alerts/awsconn.rules.yml")).unwrap())
-            .unwrap();
+    let rules: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo().join("alerts/awsconn.rules.yml")).unwrap(),
+    )
+    .unwrap();
     let runbooks = std::fs::read_to_string(repo().join("docs/runbooks.md")).unwrap();
     let sections: BTreeSet<String> = runbooks
         .lines()
@@ -142,16 +186,31 @@ fn alerts_follow_the_mixin_conventions_and_have_runbooks() {
                 "{name} is not CamelCase with the Awsconn prefix"
             );
             let severity = rule["labels"]["severity"].as_str().unwrap();
-            assert!(["critical", "warning", "info"].contains(&severity), "{name}: {severity}");
+            assert!(
+                ["critical", "warning", "info"].contains(&severity),
+                "{name}: {severity}"
+            );
             let a = &rule["annotations"];
             let summary = a["summary"].as_str().unwrap();
             assert!(!summary.contains("{{"), "{name}: summary must be static");
-            assert!(summary.starts_with(|c: char| c.is_ascii_uppercase()) && summary.ends_with('.'), "{name}: {summary}");
+            assert!(
+                summary.starts_with(|c: char| c.is_ascii_uppercase()) && summary.ends_with('.'),
+                "{name}: {summary}"
+            );
             let description = a["description"].as_str().unwrap();
-            assert!(description.contains("{{ $labels."), "{name}: description must be templated");
-            assert!(description.contains("Fix:") || description.contains("Cause:"), "{name}: no fix");
+            assert!(
+                description.contains("{{ $labels."),
+                "{name}: description must be templated"
+            );
+            assert!(
+                description.contains("Fix:") || description.contains("Cause:"),
+                "{name}: no fix"
+            );
             assert_eq!(a["runbook_url"].as_str().unwrap(), config.runbook_url(name));
-            assert!(sections.contains(name), "docs/runbooks.md has no section {name}");
+            assert!(
+                sections.contains(name),
+                "docs/runbooks.md has no section {name}"
+            );
             assert!(rule["for"].as_str().is_some(), "{name}: no for");
         }
     }
@@ -161,25 +220,52 @@ fn alerts_follow_the_mixin_conventions_and_have_runbooks() {
             .lines()
             .find(|l| l.starts_with(&format!("| `{collector}` |")))
             .unwrap_or_else(|| panic!("docs/runbooks.md: no row for {collector}"));
-        let listed: BTreeSet<&str> = row.split('|').nth(2).unwrap().split(',').map(str::trim).collect();
+        let listed: BTreeSet<&str> = row
+            .split('|')
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .map(str::trim)
+            .collect();
         let muted: BTreeSet<&str> = alerts(&config)
             .iter()
             .filter(|a| a.collectors.contains(collector))
             .map(|a| a.name)
             .collect();
-        assert_eq!(listed, muted, "docs/runbooks.md: what a failing {collector} collector mutes");
+        assert_eq!(
+            listed, muted,
+            "docs/runbooks.md: what a failing {collector} collector mutes"
+        );
     }
     let orphans: Vec<&String> = sections.difference(&names).collect();
-    assert!(orphans.is_empty(), "runbook sections without an alert: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "runbook sections without an alert: {orphans:?}"
+    );
     // The contract's names all exist.
     for name in [
-        "AwsconnExporterDown", "AwsconnCollectorFailing", "AwsconnDataStale", "AwsconnAwsApiThrottled",
-        "AwsconnAwsAccessDenied", "AwsconnVpcLinkFailed", "AwsconnVpcLinkInactive", "AwsconnVpcLinkIdle",
-        "AwsconnLoadBalancerUnavailable", "AwsconnListenerPortMissing", "AwsconnEndpointServiceUnavailable",
-        "AwsconnEndpointConnectionUnavailable", "AwsconnNoHealthyTargets", "AwsconnSecurityGroupBlocks",
-        "AwsconnNetworkAclBlocks", "AwsconnPrivateLinkInboundRulesBlock", "AwsconnTlsErrors",
-        "AwsconnIntegrationErrors", "AwsconnApi5xxHigh", "AwsconnTargetResets",
-        "AwsconnInterconnectConnectionDown", "AwsconnInterconnectConnectionUnavailable",
+        "AwsconnExporterDown",
+        "AwsconnCollectorFailing",
+        "AwsconnDataStale",
+        "AwsconnAwsApiThrottled",
+        "AwsconnAwsAccessDenied",
+        "AwsconnVpcLinkFailed",
+        "AwsconnVpcLinkInactive",
+        "AwsconnVpcLinkIdle",
+        "AwsconnLoadBalancerUnavailable",
+        "AwsconnListenerPortMissing",
+        "AwsconnEndpointServiceUnavailable",
+        "AwsconnEndpointConnectionUnavailable",
+        "AwsconnNoHealthyTargets",
+        "AwsconnSecurityGroupBlocks",
+        "AwsconnNetworkAclBlocks",
+        "AwsconnPrivateLinkInboundRulesBlock",
+        "AwsconnTlsErrors",
+        "AwsconnIntegrationErrors",
+        "AwsconnApi5xxHigh",
+        "AwsconnTargetResets",
+        "AwsconnInterconnectConnectionDown",
+        "AwsconnInterconnectConnectionUnavailable",
         "AwsconnInterconnectEnvironmentDegraded",
     ] {
         assert!(names.contains(name), "{name} is missing");
@@ -208,8 +294,14 @@ fn substitute(expr: &str) -> String {
 fn dashboards_pass_the_dashboard_linter_rules() {
     let config = Config::shipped();
     let boards = dashboards(&config);
-    let uids: Vec<&str> = boards.iter().map(|(_, d)| d["uid"].as_str().unwrap()).collect();
-    assert_eq!(uids, [OVERVIEW_UID, VPC_LINK_UID, INTERCONNECT_UID, EXPORTER_UID]);
+    let uids: Vec<&str> = boards
+        .iter()
+        .map(|(_, d)| d["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uids,
+        [OVERVIEW_UID, VPC_LINK_UID, INTERCONNECT_UID, EXPORTER_UID]
+    );
     let mut exprs = Vec::new();
     for (file, d) in &boards {
         let uid = d["uid"].as_str().unwrap();
@@ -218,7 +310,10 @@ fn dashboards_pass_the_dashboard_linter_rules() {
         assert!(!d["title"].as_str().unwrap().is_empty());
         let links = d["links"].as_array().unwrap();
         assert!(
-            links.iter().any(|l| l["type"] == "dashboards" && l["tags"][0] == config.dashboards.tags[0] && l["includeVars"] == true && l["keepTime"] == true),
+            links.iter().any(|l| l["type"] == "dashboards"
+                && l["tags"][0] == config.dashboards.tags[0]
+                && l["includeVars"] == true
+                && l["keepTime"] == true),
             "{file}: no link to the other dashboards"
         );
         let vars = d["templating"]["list"].as_array().unwrap();
@@ -227,24 +322,54 @@ fn dashboards_pass_the_dashboard_linter_rules() {
         assert_eq!(datasource[0]["name"], "datasource");
         assert_eq!(datasource[0]["query"], "prometheus");
         let names: Vec<&str> = vars.iter().map(|v| v["name"].as_str().unwrap()).collect();
-        assert!(names.contains(&"account") && names.contains(&"region"), "{file}: {names:?}");
+        assert!(
+            names.contains(&"account") && names.contains(&"region"),
+            "{file}: {names:?}"
+        );
         for v in vars.iter().filter(|v| v["type"] == "query") {
-            assert_eq!(v["datasource"]["uid"], "${datasource}", "{file}: {}", v["name"]);
-            assert_eq!(v["refresh"], 2, "{file}: {} refreshes on time range change", v["name"]);
+            assert_eq!(
+                v["datasource"]["uid"], "${datasource}",
+                "{file}: {}",
+                v["name"]
+            );
+            assert_eq!(
+                v["refresh"], 2,
+                "{file}: {} refreshes on time range change",
+                v["name"]
+            );
             if v["includeAll"] == true {
                 assert_eq!(v["allValue"], ".+");
             }
-            exprs.push((format!("{file} variable {}", v["name"]), v["definition"].as_str().unwrap().to_owned()));
+            exprs.push((
+                format!("{file} variable {}", v["name"]),
+                v["definition"].as_str().unwrap().to_owned(),
+            ));
         }
         let mut ids = BTreeSet::new();
         for p in d["panels"].as_array().unwrap() {
             let title = p["title"].as_str().unwrap();
-            assert!(!title.is_empty() && !p["description"].as_str().unwrap().is_empty(), "{file}: {title}");
-            assert!(ids.insert(p["id"].as_u64().unwrap()), "{file}: panel id {} twice", p["id"]);
+            assert!(
+                !title.is_empty() && !p["description"].as_str().unwrap().is_empty(),
+                "{file}: {title}"
+            );
+            assert!(
+                ids.insert(p["id"].as_u64().unwrap()),
+                "{file}: panel id {} twice",
+                p["id"]
+            );
             assert_eq!(p["datasource"]["uid"], "${datasource}", "{file}: {title}");
-            assert!(!p["fieldConfig"]["defaults"]["unit"].as_str().unwrap().is_empty(), "{file}: {title} has no unit");
+            assert!(
+                !p["fieldConfig"]["defaults"]["unit"]
+                    .as_str()
+                    .unwrap()
+                    .is_empty(),
+                "{file}: {title} has no unit"
+            );
             let pos = &p["gridPos"];
-            assert!(pos["x"].as_u64().unwrap() + pos["w"].as_u64().unwrap() <= 24, "{file}: {title}");
+            assert!(
+                pos["x"].as_u64().unwrap() + pos["w"].as_u64().unwrap() <= 24,
+                "{file}: {title}"
+            );
             let targets = p["targets"].as_array().unwrap();
             assert!(!targets.is_empty(), "{file}: {title}");
             for t in targets {
@@ -255,8 +380,14 @@ fn dashboards_pass_the_dashboard_linter_rules() {
                         if expr[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
                             continue;
                         }
-                        let close = expr[i..].find("])").map(|j| &expr[i..i + j + 2]).unwrap_or("");
-                        assert!(close.ends_with("[$__rate_interval])"), "{file}: {title}: {func} over {close:?}");
+                        let close = expr[i..]
+                            .find("])")
+                            .map(|j| &expr[i..i + j + 2])
+                            .unwrap_or("");
+                        assert!(
+                            close.ends_with("[$__rate_interval])"),
+                            "{file}: {title}: {func} over {close:?}"
+                        );
                     }
                 }
                 exprs.push((format!("{file}: {title}"), expr.to_owned()));
@@ -264,10 +395,15 @@ fn dashboards_pass_the_dashboard_linter_rules() {
             // Which panels are about single VPC links (their series keep
             // `vpc_link_id`) is proven end to end against Prometheus; here,
             // the links those panels carry are well formed.
-            for link in p["fieldConfig"]["defaults"]["links"].as_array().into_iter().flatten() {
+            for link in p["fieldConfig"]["defaults"]["links"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let url = link["url"].as_str().unwrap();
                 assert!(
-                    url.contains("/links?vpc_link=") || url.starts_with(&format!("/d/{VPC_LINK_UID}?")),
+                    url.contains("/links?vpc_link=")
+                        || url.starts_with(&format!("/d/{VPC_LINK_UID}?")),
                     "{file}: {title}: {url}"
                 );
             }
@@ -293,7 +429,10 @@ fn dashboards_pass_the_dashboard_linter_rules() {
     let file = dir.join("dashboards.rules.yml");
     std::fs::write(&file, rules).unwrap();
     let out = tool("promtool", &["check", "rules", file.to_str().unwrap()]);
-    assert!(out.contains(&format!("SUCCESS: {} rules found", exprs.len())), "{out}");
+    assert!(
+        out.contains(&format!("SUCCESS: {} rules found", exprs.len())),
+        "{out}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -303,7 +442,8 @@ fn metric_names(text: &str) -> BTreeSet<String> {
     let mut i = 0;
     while let Some(j) = text[i..].find("awsconn_") {
         let start = i + j;
-        let before_ok = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let before_ok =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let end = text[start..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .map_or(text.len(), |k| start + k);
@@ -339,6 +479,9 @@ fn every_metric_a_rule_or_panel_names_is_in_the_catalogue() {
     }
     assert!(named.len() > 25, "{named:?}");
     for (metric, user) in &named {
-        assert!(documented.contains(metric), "{user} uses {metric}, which docs/metrics.md does not list");
+        assert!(
+            documented.contains(metric),
+            "{user} uses {metric}, which docs/metrics.md does not list"
+        );
     }
 }

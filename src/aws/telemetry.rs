@@ -408,7 +408,8 @@ mod tests {
         assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Denied);
         let ec2 = b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized</Message></Error></Errors></Response>";
         assert_eq!(outcome_of(403, None, Some(ec2)), Outcome::Denied);
-        let missing = b"<ErrorResponse><Error><Code>LoadBalancerNotFound</Code></Error></ErrorResponse>";
+        let missing =
+            b"<ErrorResponse><Error><Code>LoadBalancerNotFound</Code></Error></ErrorResponse>";
         assert_eq!(outcome_of(400, None, Some(missing)), Outcome::Error);
     }
 

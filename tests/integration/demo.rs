@@ -135,7 +135,10 @@ fn query(prometheus: &str, expr: &str) -> Vec<Value> {
     let answer = get_json(prometheus, &format!("/api/v1/query?query={}", encode(expr)))
         .unwrap_or_else(|| panic!("query failed: {expr}"));
     assert_eq!(answer["status"], "success", "{expr}: {answer}");
-    answer["data"]["result"].as_array().cloned().unwrap_or_default()
+    answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Names what an alert is about: its link's name, or the resource label.
@@ -179,7 +182,11 @@ fn prometheus_firing(prometheus: &str, names: &BTreeMap<String, String>) -> BTre
 }
 
 /// Alertmanager's view of one alert: (state, inhibitedBy).
-fn alertmanager_state(alertmanager: &str, wanted: &str, names: &BTreeMap<String, String>) -> Option<(String, usize)> {
+fn alertmanager_state(
+    alertmanager: &str,
+    wanted: &str,
+    names: &BTreeMap<String, String>,
+) -> Option<(String, usize)> {
     let alerts = get_json(alertmanager, "/api/v2/alerts")?;
     alerts.as_array()?.iter().find_map(|a| {
         (key(&a["labels"], names) == wanted).then(|| {
@@ -232,20 +239,37 @@ fn substitute(expr: &str) -> String {
 /// Every variable and panel query of every dashboard returns data; the
 /// panels about single links keep `vpc_link_id` and `instance` and link to
 /// the exporter's page of that link, which answers.
-fn check_dashboards(prometheus: &str, exporter: &str, names: &BTreeMap<String, String>) -> (usize, usize) {
+fn check_dashboards(
+    prometheus: &str,
+    exporter: &str,
+    names: &BTreeMap<String, String>,
+) -> (usize, usize) {
     let (mut panels, mut queries) = (0, 0);
-    for file in ["awsconn-overview", "awsconn-vpc-link", "awsconn-interconnect", "awsconn-exporter"] {
+    for file in [
+        "awsconn-overview",
+        "awsconn-vpc-link",
+        "awsconn-interconnect",
+        "awsconn-exporter",
+    ] {
         let path = repo().join(format!("dashboards/{file}.json"));
         let board: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for var in board["templating"]["list"].as_array().unwrap() {
             let Some(definition) = var["definition"].as_str() else {
                 continue;
             };
-            let inner = definition.strip_prefix("label_values(").unwrap().strip_suffix(')').unwrap();
+            let inner = definition
+                .strip_prefix("label_values(")
+                .unwrap()
+                .strip_suffix(')')
+                .unwrap();
             let (selector, label) = inner.rsplit_once(',').unwrap();
             let values = get_json(
                 prometheus,
-                &format!("/api/v1/label/{}/values?match[]={}", label.trim(), encode(&substitute(selector))),
+                &format!(
+                    "/api/v1/label/{}/values?match[]={}",
+                    label.trim(),
+                    encode(&substitute(selector))
+                ),
             )
             .unwrap();
             assert!(
@@ -270,7 +294,9 @@ fn check_dashboards(prometheus: &str, exporter: &str, names: &BTreeMap<String, S
                 let result = query(prometheus, &expr);
                 assert!(!result.is_empty(), "{file}: {title}: no series for\n{expr}");
                 queries += 1;
-                let per_link = result.iter().all(|s| s["metric"]["vpc_link_id"].is_string());
+                let per_link = result
+                    .iter()
+                    .all(|s| s["metric"]["vpc_link_id"].is_string());
                 assert_eq!(
                     per_link,
                     !links.is_empty(),
@@ -278,7 +304,9 @@ fn check_dashboards(prometheus: &str, exporter: &str, names: &BTreeMap<String, S
                 );
                 if per_link {
                     let series = &result[0]["metric"];
-                    let instance = series["instance"].as_str().expect("per-link series keep instance");
+                    let instance = series["instance"]
+                        .as_str()
+                        .expect("per-link series keep instance");
                     let id = series["vpc_link_id"].as_str().unwrap();
                     let url = links[0]
                         .replace("${__field.labels.instance}", instance)
@@ -287,10 +315,15 @@ fn check_dashboards(prometheus: &str, exporter: &str, names: &BTreeMap<String, S
                         .replace("${__data.fields.vpc_link_id}", id);
                     let path = url.split_once(instance).unwrap().1;
                     assert_eq!(instance, exporter, "{file}: {title}");
-                    let (status, _, body) = try_http_get(&format!("http://{instance}"), path, &[]).unwrap();
+                    let (status, _, body) =
+                        try_http_get(&format!("http://{instance}"), path, &[]).unwrap();
                     assert_eq!(status, 200, "{url}");
                     let page = String::from_utf8_lossy(&body);
-                    assert!(page.contains(&names[id]), "{url} does not show {}", names[id]);
+                    assert!(
+                        page.contains(&names[id]),
+                        "{url} does not show {}",
+                        names[id]
+                    );
                 }
             }
         }
@@ -332,13 +365,24 @@ fn demo_world_pages_exactly_what_is_broken() {
     let base = format!("http://{exporter}");
     let prom = format!("http://{prometheus}");
     let am = format!("http://{alertmanager}");
-    wait_for("the demo's first complete poll", Duration::from_secs(120), || {
-        let (status, _, _) = try_http_get(&base, "/ready", &[]).ok()?;
-        (status == 200).then_some(())
-    });
+    wait_for(
+        "the demo's first complete poll",
+        Duration::from_secs(120),
+        || {
+            let (status, _, _) = try_http_get(&base, "/ready", &[]).ok()?;
+            (status == 200).then_some(())
+        },
+    );
     let banner_text = std::fs::read_to_string(banner.path()).unwrap();
-    for url in [format!("http://{exporter}/links"), format!("http://{prometheus}/alerts"), format!("http://{alertmanager}/#/alerts")] {
-        assert!(banner_text.contains(&url), "the banner shows {url}:\n{banner_text}");
+    for url in [
+        format!("http://{exporter}/links"),
+        format!("http://{prometheus}/alerts"),
+        format!("http://{alertmanager}/#/alerts"),
+    ] {
+        assert!(
+            banner_text.contains(&url),
+            "the banner shows {url}:\n{banner_text}"
+        );
     }
     let emulator = banner_text
         .lines()
@@ -354,77 +398,132 @@ fn demo_world_pages_exactly_what_is_broken() {
         .lines()
         .filter(|l| l.starts_with("awsconn_vpc_link_info{"))
         .map(|l| {
-            let label = |k: &str| l.split(&format!("{k}=\"")).nth(1).unwrap().split('"').next().unwrap().to_owned();
+            let label = |k: &str| {
+                l.split(&format!("{k}=\""))
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            };
             (label("vpc_link_id"), label("name"))
         })
         .collect();
-    assert_eq!(names.len(), 16, "12 runbook links in us-east-1, 4 in eu-west-1: {names:?}");
+    assert_eq!(
+        names.len(),
+        16,
+        "12 runbook links in us-east-1, 4 in eu-west-1: {names:?}"
+    );
     let (status, _, body) = try_http_get(&base, "/links", &[]).unwrap();
     let page = String::from_utf8(body).unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("rule 90 denies inbound TCP 8080"), "{page}");
     // Healthy links pass every check.
-    for name in ["healthy-link", "healthy-http-link", "orders-rest-link", "checkout-http-link"] {
+    for name in [
+        "healthy-link",
+        "healthy-http-link",
+        "orders-rest-link",
+        "checkout-http-link",
+    ] {
         let id = names.iter().find(|(_, n)| *n == name).unwrap().0;
-        let healthy = text
-            .lines()
-            .any(|l| l.starts_with("awsconn_vpc_link_healthy{") && l.ends_with(&format!("vpc_link_id=\"{id}\"}} 1")));
+        let healthy = text.lines().any(|l| {
+            l.starts_with("awsconn_vpc_link_healthy{")
+                && l.ends_with(&format!("vpc_link_id=\"{id}\"}} 1"))
+        });
         assert!(healthy, "{name} is not healthy:\n{text}");
         let failing = text
             .lines()
-            .filter(|l| l.starts_with("awsconn_vpc_link_check{") && l.contains(&format!("vpc_link_id=\"{id}\"")) && l.ends_with(" 0"))
+            .filter(|l| {
+                l.starts_with("awsconn_vpc_link_check{")
+                    && l.contains(&format!("vpc_link_id=\"{id}\""))
+                    && l.ends_with(" 0")
+            })
             .count();
         assert_eq!(failing, 0, "{name} fails a check:\n{text}");
     }
 
     // Exactly the alerts the world must raise.
     let expected: BTreeSet<String> = EXPECTED.iter().map(|s| (*s).to_owned()).collect();
-    let firing = wait_for("the world's alerts to fire", Duration::from_secs(90), || {
-        let firing = prometheus_firing(&prom, &names);
-        (firing == expected).then_some(firing)
-    });
+    let firing = wait_for(
+        "the world's alerts to fire",
+        Duration::from_secs(90),
+        || {
+            let firing = prometheus_firing(&prom, &names);
+            (firing == expected).then_some(firing)
+        },
+    );
     let time_to_alerts = started.elapsed();
 
     // They reach the webhook, labels and annotations filled in, critical ones
     // on the pager and the rest on the queue; inhibited ones never do.
-    let notified = wait_for("every alert that is not inhibited to reach the webhook", Duration::from_secs(60), || {
-        let got: BTreeMap<String, (String, Value)> = webhook
-            .firing()
-            .into_iter()
-            .map(|(_, path, a)| (key(&a["labels"], &names), (path, a)))
-            .collect();
-        firing
-            .iter()
-            .filter(|k| !INHIBITED.contains(&k.as_str()))
-            .all(|k| got.contains_key(k))
-            .then_some(got)
-    });
+    let notified = wait_for(
+        "every alert that is not inhibited to reach the webhook",
+        Duration::from_secs(60),
+        || {
+            let got: BTreeMap<String, (String, Value)> = webhook
+                .firing()
+                .into_iter()
+                .map(|(_, path, a)| (key(&a["labels"], &names), (path, a)))
+                .collect();
+            firing
+                .iter()
+                .filter(|k| !INHIBITED.contains(&k.as_str()))
+                .all(|k| got.contains_key(k))
+                .then_some(got)
+        },
+    );
     for (k, (path, alert)) in &notified {
-        assert!(!INHIBITED.contains(&k.as_str()), "{k} was inhibited, yet notified");
+        assert!(
+            !INHIBITED.contains(&k.as_str()),
+            "{k} was inhibited, yet notified"
+        );
         let labels = &alert["labels"];
         let annotations = &alert["annotations"];
         let severity = labels["severity"].as_str().unwrap();
-        assert_eq!(path, if severity == "critical" { "/pager" } else { "/queue" }, "{k}");
+        assert_eq!(
+            path,
+            if severity == "critical" {
+                "/pager"
+            } else {
+                "/queue"
+            },
+            "{k}"
+        );
         assert_eq!(labels["account"], "123456789012", "{k}");
         assert_eq!(labels["job"], "awsconn", "{k}");
         let description = annotations["description"].as_str().unwrap();
-        assert!(!description.contains("{{") && !description.contains("<no value>"), "{k}: {description}");
+        assert!(
+            !description.contains("{{") && !description.contains("<no value>"),
+            "{k}: {description}"
+        );
         assert!(description.contains("Fix:"), "{k}: {description}");
         let name = labels["alertname"].as_str().unwrap();
         assert!(
-            annotations["runbook_url"].as_str().unwrap().ends_with(&format!("docs/runbooks.md#{}", name.to_lowercase())),
+            annotations["runbook_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("docs/runbooks.md#{}", name.to_lowercase())),
             "{k}"
         );
-        assert!(annotations["summary"].as_str().unwrap().ends_with('.'), "{k}");
+        assert!(
+            annotations["summary"].as_str().unwrap().ends_with('.'),
+            "{k}"
+        );
         if let Some(id) = labels["vpc_link_id"].as_str() {
             assert!(description.contains(id), "{k}: {description}");
-            assert_eq!(annotations["links_url"], format!("http://{exporter}/links?vpc_link={id}"), "{k}");
+            assert_eq!(
+                annotations["links_url"],
+                format!("http://{exporter}/links?vpc_link={id}"),
+                "{k}"
+            );
         }
     }
     let sg = &notified["AwsconnSecurityGroupBlocks us-east-1 sg-without-port-link"].1;
     let description = sg["annotations"]["description"].as_str().unwrap();
     assert!(
-        description.contains(sg["labels"]["security_group"].as_str().unwrap()) && description.contains("port 8080"),
+        description.contains(sg["labels"]["security_group"].as_str().unwrap())
+            && description.contains("port 8080"),
         "{description}"
     );
     for k in INHIBITED {
@@ -438,7 +537,12 @@ fn demo_world_pages_exactly_what_is_broken() {
     let (panels, queries) = check_dashboards(&prom, &exporter, &names);
 
     // Time to page: break the healthy REST path while everything runs.
-    let healthy_id = names.iter().find(|(_, n)| *n == "healthy-link").unwrap().0.clone();
+    let healthy_id = names
+        .iter()
+        .find(|(_, n)| *n == "healthy-link")
+        .unwrap()
+        .0
+        .clone();
     let broken_at = Instant::now();
     seed_py(&["--delete-listeners", &emulator, "us-east-1", "healthy-nlb"]);
     let paged_at = wait_for("the broken path to page", Duration::from_secs(90), || {
@@ -457,23 +561,39 @@ fn demo_world_pages_exactly_what_is_broken() {
         "service": "interconnect", "region": "us-east-1", "kind": "error",
         "status": 403, "code": "AccessDeniedException", "message": "not authorized"
     }]);
-    let (status, _, _) =
-        http_request("PUT", &emulator, "/_front/scenario", &[], &serde_json::to_vec(&scenario).unwrap()).unwrap();
+    let (status, _, _) = http_request(
+        "PUT",
+        &emulator,
+        "/_front/scenario",
+        &[],
+        &serde_json::to_vec(&scenario).unwrap(),
+    )
+    .unwrap();
     assert_eq!(status, 200);
-    wait_for("the failing collector to alert", Duration::from_secs(60), || {
-        let firing = prometheus_firing(&prom, &names);
-        (firing.contains("AwsconnCollectorFailing us-east-1 interconnect")
-            && firing.iter().any(|k| k.starts_with("AwsconnAwsAccessDenied ")))
-        .then_some(())
-    });
+    wait_for(
+        "the failing collector to alert",
+        Duration::from_secs(60),
+        || {
+            let firing = prometheus_firing(&prom, &names);
+            (firing.contains("AwsconnCollectorFailing us-east-1 interconnect")
+                && firing
+                    .iter()
+                    .any(|k| k.starts_with("AwsconnAwsAccessDenied ")))
+            .then_some(())
+        },
+    );
     for k in [
         "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
         "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
     ] {
-        wait_for("the collector's alerts to be muted", Duration::from_secs(30), || {
-            let (state, by) = alertmanager_state(&am, k, &names)?;
-            (state == "suppressed" && by >= 1).then_some(())
-        });
+        wait_for(
+            "the collector's alerts to be muted",
+            Duration::from_secs(30),
+            || {
+                let (state, by) = alertmanager_state(&am, k, &names)?;
+                (state == "suppressed" && by >= 1).then_some(())
+            },
+        );
     }
     // The other resource alerts of that scope still page.
     assert_eq!(
@@ -483,34 +603,50 @@ fn demo_world_pages_exactly_what_is_broken() {
 
     // A stopped exporter: AwsconnExporterDown pages, the rest is muted.
     let killed = Command::new("pkill")
-        .args(["-TERM", "-f", &format!("serve --config examples/demo.yaml --web.listen-address=127.0.0.1:{port}")])
+        .args([
+            "-TERM",
+            "-f",
+            &format!("serve --config examples/demo.yaml --web.listen-address=127.0.0.1:{port}"),
+        ])
         .status()
         .unwrap();
     assert!(killed.success());
-    wait_for("AwsconnExporterDown to page", Duration::from_secs(60), || {
-        webhook
-            .firing()
-            .iter()
-            .any(|(_, path, a)| a["labels"]["alertname"] == "AwsconnExporterDown" && path == "/pager")
-            .then_some(())
-    });
+    wait_for(
+        "AwsconnExporterDown to page",
+        Duration::from_secs(60),
+        || {
+            webhook
+                .firing()
+                .iter()
+                .any(|(_, path, a)| {
+                    a["labels"]["alertname"] == "AwsconnExporterDown" && path == "/pager"
+                })
+                .then_some(())
+        },
+    );
     for k in [
         "AwsconnVpcLinkFailed eu-west-1 payments-rest-link",
         "AwsconnTlsErrors us-east-1 tls-errors-link",
         "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
     ] {
-        wait_for("the resource alerts to be muted", Duration::from_secs(30), || {
-            let (state, by) = alertmanager_state(&am, k, &names)?;
-            (state == "suppressed" && by >= 1).then_some(())
-        });
+        wait_for(
+            "the resource alerts to be muted",
+            Duration::from_secs(30),
+            || {
+                let (state, by) = alertmanager_state(&am, k, &names)?;
+                (state == "suppressed" && by >= 1).then_some(())
+            },
+        );
     }
 
     let status = demo.terminate();
     assert!(status.success(), "{status:?}");
     for addr in [&base, &prom, &am] {
-        wait_for("the demo's processes to stop", Duration::from_secs(10), || {
-            try_http_get(addr, "/", &[]).is_err().then_some(())
-        });
+        wait_for(
+            "the demo's processes to stop",
+            Duration::from_secs(10),
+            || try_http_get(addr, "/", &[]).is_err().then_some(()),
+        );
     }
     let report = format!(
         "demo world: {} alerts firing {:.1}s after start; {} dashboard panels, {} queries with data; \

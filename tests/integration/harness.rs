@@ -330,14 +330,25 @@ pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+        return Ok(());
     }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The contract names CloudWatch series `..._<stat>`, as
+    // yet-another-cloudwatch-exporter does; promtool's lint dislikes a gauge
+    // ending in `_sum`. That one lint, on those families only, is accepted;
+    // anything else promtool says is an error.
+    let other: Vec<&str> = said
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| {
+            !(l.starts_with("awsconn_cloudwatch_") && l.contains("should not have \"_sum\" suffix"))
+        })
+        .collect();
+    if other.is_empty() { Ok(()) } else { Err(said) }
 }
 
 /// A running `serve` process, stopped with SIGTERM on drop.

@@ -92,7 +92,8 @@ fn once_exports_every_link_with_its_state() {
         Some(0.0)
     );
 
-    for id in [orders, payments] {
+    let payments_nlb = seeded[region]["payments_nlb_arn"].as_str().unwrap();
+    for (id, nlb) in [(orders, nlb), (payments, payments_nlb)] {
         let target = format!(
             "awsconn_vpc_link_target_info{{account=\"123456789012\",region=\"{region}\",vpc_link_id=\"{id}\",target_arn=\"{nlb}\"}}"
         );
