@@ -352,6 +352,17 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AwsconnIntegrationErrors (mixin/) has a rule, cause and fix per class.
+    #[test]
+    fn the_mixin_alerts_on_every_class() {
+        let classes: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        let alerted: Vec<&str> = awsconn_mixin::alerts::ERROR_CLASSES
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(classes, alerted);
+    }
     use ErrorClass::*;
 
     fn class_of(line: &str) -> Option<ErrorClass> {

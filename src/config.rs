@@ -559,6 +559,13 @@ fn is_role_arn(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The alerts' inhibitions (mixin/) name the collectors by these keys.
+    #[test]
+    fn the_mixin_knows_every_collector() {
+        let keys: Vec<&str> = CollectorsConfig::default().iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, awsconn_mixin::alerts::COLLECTORS);
+    }
+
     #[test]
     fn regions_alone_is_a_valid_config() {
         let c = Config::parse("regions: [us-east-1]").unwrap();

@@ -1,8 +1,8 @@
 //! Every alert, declared once: its name, severity, the collectors whose data
 //! it reads (for the inhibitions), its rules (expression, `for`,
 //! description) and the promtool cases that prove each rule fires and stays
-//! silent. `rules.rs` writes the rule file, `rule_tests.rs` the tests and
-//! `alertmanager.rs` the inhibitions, all from this table.
+//! silent. `rules.rs` writes the rule file and its tests, `examples.rs` the
+//! inhibitions, all from this table.
 
 use std::collections::BTreeMap;
 
@@ -40,7 +40,8 @@ pub const COLLECTORS: &[&str] = &[
 /// inhibitions that apply to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// The exporter itself (never inhibited by a collector).
+    /// The exporter itself: no `account`/`region` of a resource, no `hold`
+    /// (only AwsconnDataStale is muted, by its own collector's failure).
     Exporter,
     /// One VPC link (`vpc_link_id`): gets `links_url` and `dashboard_url`,
     /// and is muted while its link is failed or inactive.
@@ -340,7 +341,13 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     },
 ];
 
-/// The causes and fixes of the execution-log classes (DESIGN.md's table).
+/// Each runbook check with an alert, and that alert: `(check, alert)`.
+pub fn check_alerts_by_check() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CHECK_ALERTS.iter().map(|c| (c.check, c.alert))
+}
+
+/// The causes and fixes of the classifier's execution-log classes
+/// (`awsconn::classify::ErrorClass::ALL`, checked by the exporter's tests).
 pub const ERROR_CLASSES: &[(&str, &str)] = &[
     (
         "vpc_link_internal",
@@ -426,7 +433,8 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
     )
     .with(&[("collector", "endpoints")]);
     let stale_after = t.data_stale_after.seconds();
-    let stale_steps = minutes(t.data_stale_after) + minutes(f.data_stale) + 10;
+    let stale_fires_at = minutes(t.data_stale_after) + minutes(f.data_stale) + 2;
+    let stale_steps = stale_fires_at + 8;
     let stale_cases = Cases {
         // Last success at 0 and never again: stale from `data_stale_after` on.
         fires: vec![Case {
@@ -434,7 +442,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             ..case(
                 "never again",
                 vec![(stale.text(), format!("0x{stale_steps}"))],
-                minutes(t.data_stale_after) + minutes(f.data_stale) + 2,
+                stale_fires_at,
             )
         }],
         silent: vec![
@@ -570,7 +578,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                         .into_iter()
                         .map(|case| Case {
                             value_text: Some(humanize_duration(
-                                (minutes(t.data_stale_after) + minutes(f.data_stale) + 2) * 60,
+                                stale_fires_at * 60,
                             )),
                             ..case
                         })
@@ -605,8 +613,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "sum by (job, instance, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[{}])) > 0",
-                    config.hold
+                    "sum by (job, instance, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
                 ),
                 for_: f.aws_access_denied,
                 description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
@@ -619,9 +626,6 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
 fn link_alerts(config: &Config) -> Vec<Alert> {
     let f = &config.for_;
     let t = &config.thresholds;
-    let link = |api_type: &'static str, id: &'static str| -> Vec<(&'static str, &'static str)> {
-        vec![("vpc_link_id", id), ("api_type", api_type)]
-    };
     let idle_days = t.vpc_link_idle_days;
     let idle = Series::new(config, "awsconn_vpc_link_idle_seconds", SCOPE_LABELS)
         .with(&[("vpc_link_id", "x1y2z3")]);
@@ -662,7 +666,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
                 "awsconn_vpc_link_status",
                 "status=\"failed\"",
                 f.vpc_link_failed,
-                &[link("rest", "a1b2c3")[0], link("rest", "a1b2c3")[1], ("status", "failed")],
+                &[("vpc_link_id", "a1b2c3"), ("api_type", "rest"), ("status", "failed")],
                 format!(
                     "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is FAILED, so every integration that uses it answers HTTP 500. Cause: usually its target load balancer was deleted or could not be attached (the link's statusMessage says which). Fix: a failed link cannot be repaired: create a new VPC link to a working load balancer, point the integrations (or the stage variable that names the link) at it and redeploy the API. {LINK_CONFIRM}"
                 ),
@@ -679,7 +683,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
                 "awsconn_vpc_link_status",
                 "status=\"inactive\"",
                 f.vpc_link_inactive,
-                &[link("http", "x1y2z3")[0], link("http", "x1y2z3")[1], ("status", "inactive")],
+                &[("vpc_link_id", "x1y2z3"), ("api_type", "http"), ("status", "inactive")],
                 format!(
                     "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is INACTIVE: AWS deactivates an HTTP API's VPC link after 60 days without traffic, and the next requests through it fail until it is active again. Fix: send a request through an integration that uses the link (AWS then reactivates it, which takes a few minutes), or recreate the link; AwsconnVpcLinkIdle warns before it happens. {LINK_CONFIRM}"
                 ),
@@ -897,8 +901,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 Rule {
                     labels: vec![("api_type", "rest".to_owned())],
                     expr: format!(
-                        "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
-                        t.api_5xx_ratio
+                        "max_over_time((\n  awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n)[{}:]) > {}",
+                        config.hold, t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_name }}"),
@@ -907,8 +911,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 Rule {
                     labels: vec![("api_type", "http".to_owned())],
                     expr: format!(
-                        "awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
-                        t.api_5xx_ratio
+                        "max_over_time((\n  awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n)[{}:]) > {}",
+                        config.hold, t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_id }}"),
@@ -925,8 +929,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}} > {}",
-                    t.target_resets
+                    "max_over_time(awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}[{}]) > {}",
+                    config.hold, t.target_resets
                 ),
                 for_: f.target_resets,
                 description: "Targets of NLB {{ $labels.load_balancer }} (account {{ $labels.account }}, region {{ $labels.region }}) reset {{ $value | humanize }} connections in the newest CloudWatch period; API Gateway reports these as \"Execution failed due to an internal error\" and callers get HTTP 500. Cause: the targets close idle keep-alive connections before the load balancer does. Fix: set the targets' keep-alive or idle timeout above the NLB's 350-second idle timeout.".into(),
@@ -941,7 +945,10 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             collectors: &["execution_logs"],
             rules: vec![Rule {
                 labels: Vec::new(),
-                expr: format!("awsconn_execution_log_read_success{{{s}}} == 0"),
+                expr: format!(
+                    "min_over_time(awsconn_execution_log_read_success{{{s}}}[{}]) == 0",
+                    config.hold
+                ),
                 for_: f.execution_log_unreadable,
                 description: "The exporter at {{ $labels.instance }} cannot read log group {{ $labels.log_group }} of API {{ $labels.api_id }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}), so that stage's integration errors are not counted and AwsconnTlsErrors cannot see them. Fix: allow logs:FilterLogEvents on the group (`aws-connectivity-exporter iam-policy`), or turn the stage's execution logging back on if the group was deleted.".into(),
                 cases: gauge_cases(&unreadable, "0", "1", f.execution_log_unreadable),

@@ -7,54 +7,34 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 
-/// A Prometheus duration (`90s`, `15m`, `1h30m`, `50d`), kept in seconds and
-/// written back in Prometheus' own spelling.
+/// A Prometheus duration (`90s`, `15m`, `1h30m`, `50d`), kept in whole
+/// seconds and written back in Prometheus' own spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Duration(pub u64);
+pub struct Duration(u64);
 
 impl Duration {
+    pub fn from_seconds(seconds: u64) -> Self {
+        Duration(seconds)
+    }
+
     pub fn seconds(self) -> u64 {
         self.0
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("empty duration".into());
+        let parsed = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("{text:?} is not a duration like 30s, 15m, 1h or 50d: {e}"))?;
+        if parsed.subsec_nanos() != 0 {
+            return Err(format!("{text:?}: use whole seconds"));
         }
-        let mut total: u64 = 0;
-        let mut rest = text;
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(format!(
-                    "{text:?} is not a duration like 30s, 15m, 1h or 50d"
-                ));
-            }
-            let number: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("{text:?}: number too large"))?;
-            rest = &rest[digits..];
-            let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let unit = match &rest[..unit_len] {
-                "s" => 1,
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                "w" => 7 * 86_400,
-                other => {
-                    return Err(format!(
-                        "{text:?}: unit {other:?} is not one of s, m, h, d, w"
-                    ));
-                }
-            };
-            rest = &rest[unit_len..];
-            total = number
-                .checked_mul(unit)
-                .and_then(|n| total.checked_add(n))
-                .ok_or_else(|| format!("{text:?}: duration too large"))?;
-        }
-        Ok(Duration(total))
+        Ok(Duration(parsed.as_secs()))
+    }
+}
+
+impl std::ops::Add for Duration {
+    type Output = Duration;
+    fn add(self, other: Duration) -> Duration {
+        Duration(self.0.saturating_add(other.0))
     }
 }
 
@@ -174,9 +154,10 @@ pub struct Config {
     pub runbook_url: String,
     /// Grafana's base URL, for the `dashboard_url` annotation (`<base>/d/<uid>`).
     pub grafana_url: String,
-    /// Resource alerts hold the worst value seen over this window
-    /// (`max_over_time`), so a failed scrape does not resolve them silently
-    /// before `AwsconnExporterDown` fires and inhibits them. Longer than
+    /// Resource alerts (every alert about an AWS resource) hold the worst
+    /// value seen over this window (`max_over_time`/`min_over_time`), so a
+    /// failed scrape does not resolve them silently before
+    /// `AwsconnExporterDown` fires and inhibits them. Longer than
     /// `for.exporter_down` plus a few scrapes.
     pub hold: Duration,
     #[serde(rename = "for")]
@@ -231,10 +212,10 @@ impl Config {
                 self.job
             ));
         }
-        if self.hold <= self.for_.exporter_down {
+        if self.hold <= self.for_.exporter_down + self.prometheus.scrape_interval {
             return Err(format!(
-                "hold ({}) must be longer than for.exporter_down ({}), or a dead exporter's \
-                 resource alerts resolve before it is noticed",
+                "hold ({}) must be longer than for.exporter_down ({}) plus a scrape, or a dead \
+                 exporter's resource alerts resolve before it is noticed",
                 self.hold, self.for_.exporter_down
             ));
         }
@@ -251,6 +232,30 @@ impl Config {
         }
         if !matches!(self.dashboards.exporter_scheme.as_str(), "http" | "https") {
             return Err("dashboards.exporter_scheme must be http or https".into());
+        }
+        if self.prometheus.scrape_interval.seconds() == 0
+            || self.prometheus.evaluation_interval.seconds() == 0
+        {
+            return Err(
+                "prometheus.scrape_interval and evaluation_interval must be positive".into(),
+            );
+        }
+        for (name, url) in [
+            ("runbook_url", &self.runbook_url),
+            ("grafana_url", &self.grafana_url),
+            (
+                "alertmanager.pager_webhook",
+                &self.alertmanager.pager_webhook,
+            ),
+            (
+                "alertmanager.queue_webhook",
+                &self.alertmanager.queue_webhook,
+            ),
+        ] {
+            let plain = url.starts_with("http://") || url.starts_with("https://");
+            if !plain || url.contains(['"', '{', '}', ' ', '\n']) {
+                return Err(format!("{name} must be a plain http(s) URL, not {url:?}"));
+            }
         }
         if self.dashboards.tags.is_empty() {
             return Err("dashboards.tags needs at least one tag".into());
@@ -288,7 +293,7 @@ mod tests {
             assert_eq!(d.seconds(), seconds, "{text}");
             assert_eq!(d.to_string(), printed, "{text}");
         }
-        for bad in ["", "5", "m", "5 minutes", "5y", "99999999999999999999s"] {
+        for bad in ["", "m", "five minutes", "1500ms", "99999999999999999999s"] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
     }

@@ -50,8 +50,8 @@ struct Panel {
     per_link: bool,
     /// 0/1 values shown as fail/pass (checks, health).
     pass_fail: bool,
-    /// Values above this are red (stat panels).
-    red_above: Option<f64>,
+    /// Values from this one up are red (stat panels).
+    red_from: Option<f64>,
 }
 
 fn panel(kind: Kind, title: &'static str, unit: &'static str, description: &'static str) -> Panel {
@@ -70,7 +70,7 @@ fn panel(kind: Kind, title: &'static str, unit: &'static str, description: &'sta
         height,
         per_link: false,
         pass_fail: false,
-        red_above: None,
+        red_from: None,
     }
 }
 
@@ -87,8 +87,8 @@ impl Panel {
         self.pass_fail = true;
         self
     }
-    fn red_above(mut self, value: f64) -> Self {
-        self.red_above = Some(value);
+    fn red_from(mut self, value: f64) -> Self {
+        self.red_from = Some(value);
         self
     }
     fn size(mut self, width: u64, height: u64) -> Self {
@@ -114,12 +114,11 @@ fn datasource() -> Value {
 
 fn variable(config: &Config, var: Var) -> Value {
     let job = config.selector();
-    let (name, label, query, all) = match var {
+    let (name, label, query) = match var {
         Var::Account => (
             "account",
             "Account",
             format!("label_values(awsconn_collector_success{{{job}}}, account)"),
-            true,
         ),
         Var::Region => (
             "region",
@@ -127,7 +126,6 @@ fn variable(config: &Config, var: Var) -> Value {
             format!(
                 "label_values(awsconn_collector_success{{{job}, account=~\"$account\"}}, region)"
             ),
-            true,
         ),
         Var::VpcLink => (
             "vpc_link_id",
@@ -135,13 +133,11 @@ fn variable(config: &Config, var: Var) -> Value {
             format!(
                 "label_values(awsconn_vpc_link_info{{{job}, account=~\"$account\", region=~\"$region\"}}, vpc_link_id)"
             ),
-            true,
         ),
         Var::Instance => (
             "instance",
             "Exporter",
             format!("label_values(up{{{job}}}, instance)"),
-            true,
         ),
     };
     json!({
@@ -152,8 +148,9 @@ fn variable(config: &Config, var: Var) -> Value {
         "definition": query,
         "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
         "refresh": 2,
-        "includeAll": all,
-        "multi": all,
+        // Every variable may be several values or All, which Grafana sends as `.+`.
+        "includeAll": true,
+        "multi": true,
         "allValue": ".+",
         "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
         "sort": 1,
@@ -220,7 +217,7 @@ fn render_panel(config: &Config, id: u64, x: u64, y: u64, p: &Panel) -> Value {
         })
         .collect();
     let mut defaults = json!({"unit": p.unit});
-    let steps = match p.red_above {
+    let steps = match p.red_from {
         Some(limit) => json!([
             {"color": "green", "value": null},
             {"color": "red", "value": limit},
@@ -344,16 +341,16 @@ fn overview(config: &Config) -> Value {
             .query(format!("count(awsconn_vpc_link_info{{{s}}})"), ""),
         panel(Kind::Stat, "Unhealthy VPC links", "none", "VPC links with at least one failing runbook check.")
             .query(format!("count(awsconn_vpc_link_healthy{{{s}}} == 0) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Stat, "Failing checks", "none", "Runbook checks that fail, over every link.")
             .query(format!("count(awsconn_vpc_link_check{{{s}}} == 0) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Stat, "Interconnect connections down", "none", "AWS Interconnect connections in state down.")
             .query(format!("sum(awsconn_interconnect_connection_state{{{s}, state=\"down\"}}) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Stat, "Collectors failing", "none", "Collector polls (per account and region) whose latest attempt failed: their data is getting old.")
             .query(format!("count(awsconn_collector_success{{{s}}} == 0) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Stat, "Exporters up", "none", "Exporter instances Prometheus scrapes successfully.")
             .query(format!("sum(up{{{j}}})"), ""),
         panel(Kind::BarGauge, "VPC links by status", "none", "VPC links per status; failed and inactive links break every integration through them.")
@@ -398,6 +395,10 @@ fn vpc_link(config: &Config) -> Value {
     // The chosen links' load balancers, as the load_balancer_active check names them.
     let lbs = format!("awsconn_vpc_link_check{{{l}, check=\"load_balancer_active\"}}");
     let on_lb = "on (job, instance, account, region, load_balancer)";
+    // The same load balancers named as CloudWatch's `LoadBalancer` dimension (`net/NAME/ID`).
+    let lb_dimensions = format!(
+        "label_replace({lbs}, \"load_balancer\", \"$1\", \"load_balancer\", \"arn:[^:]*:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/(.+)\")"
+    );
     let panels = [
         panel(Kind::Table, "Checks", "none", "Every runbook check of the chosen links with the object it judged (load balancer, port, target group, security group, network ACL, API stage).")
             .query(format!("awsconn_vpc_link_check{{{l}}}"), "")
@@ -426,11 +427,11 @@ fn vpc_link(config: &Config) -> Value {
             ),
         panel(Kind::TimeSeries, "NLB resets", "short", "TCP resets at the links' Network Load Balancers (CloudWatch, per period): from targets (keep-alive shorter than the NLB's 350 s idle timeout) and from the load balancer.")
             .query(
-                format!("awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}\n  and {on_lb} label_replace({lbs}, \"load_balancer\", \"$1\", \"load_balancer\", \"arn:[^:]*:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/(.+)\")"),
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}\n  and {on_lb} {lb_dimensions}"),
                 "target resets {{load_balancer}}",
             )
             .query(
-                format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum{{{s}}}\n  and {on_lb} label_replace({lbs}, \"load_balancer\", \"$1\", \"load_balancer\", \"arn:[^:]*:elasticloadbalancing:[^:]*:[^:]*:loadbalancer/(.+)\")"),
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum{{{s}}}\n  and {on_lb} {lb_dimensions}"),
                 "load balancer resets {{load_balancer}}",
             ),
         panel(Kind::TimeSeries, "PrivateLink resets", "short", "RST packets the links' endpoint services sent (CloudWatch, per period; REST V1 links).")
@@ -459,10 +460,10 @@ fn interconnect(config: &Config) -> Value {
             .query(format!("count(awsconn_interconnect_connection_info{{{s}}})"), ""),
         panel(Kind::Stat, "Down", "none", "Connections in state down.")
             .query(format!("sum(awsconn_interconnect_connection_state{{{s}, state=\"down\"}}) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Stat, "Environments not available", "none", "Environments in state limited or unavailable.")
             .query(format!("sum(awsconn_interconnect_environment_state{{{s}, state!=\"available\"}}) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Table, "Connections", "none", "Each connection: provider, location, environment and attach point.")
             .query(format!("awsconn_interconnect_connection_info{{{s}}}"), ""),
         panel(Kind::TimeSeries, "Connection state", "none", "Each connection's state (1 = current).")
@@ -490,7 +491,7 @@ fn exporter(config: &Config) -> Value {
             .query(format!("min(up{{{i}}})"), ""),
         panel(Kind::Stat, "Collectors failing", "none", "Collector polls whose latest attempt failed.")
             .query(format!("count(awsconn_collector_success{{{s}, instance=~\"$instance\"}} == 0) or vector(0)"), "")
-            .red_above(1.0),
+            .red_from(1.0),
         panel(Kind::Table, "Collectors", "none", "Each collector's latest poll per account and region.")
             .query(format!("awsconn_collector_success{{{s}, instance=~\"$instance\"}}"), "")
             .pass_fail()
@@ -524,6 +525,25 @@ fn exporter(config: &Config) -> Value {
         &[Var::Instance, Var::Account, Var::Region],
         &panels,
     )
+}
+
+/// A query with the dashboard variables set to "All" (`.+`), and
+/// `$__rate_interval` to `rate_interval`, as Grafana sends it.
+pub fn substitute_all(expr: &str, rate_interval: &str) -> String {
+    expr.replace("$__rate_interval", rate_interval)
+        .replace("$account", ".+")
+        .replace("$region", ".+")
+        .replace("$vpc_link_id", ".+")
+        .replace("$instance", ".+")
+}
+
+/// `label_values(SELECTOR, LABEL)` -> (SELECTOR, LABEL).
+pub fn label_values_query(definition: &str) -> Option<(&str, &str)> {
+    let inner = definition
+        .strip_prefix("label_values(")?
+        .strip_suffix(')')?;
+    let (selector, label) = inner.rsplit_once(',')?;
+    Some((selector.trim(), label.trim()))
 }
 
 /// Every dashboard as (file name, JSON).

@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use crate::alerts::{COLLECTORS, Scope, alerts};
-use crate::config::Config;
+use crate::alerts::{Alert, COLLECTORS, Scope};
+use crate::config::{Config, Duration};
+use crate::generated_yaml;
 use crate::rules::RULES_FILE;
 
 pub const PROMETHEUS_FILE: &str = "prometheus.example.yml";
@@ -43,8 +44,7 @@ struct Targets {
 #[derive(Serialize)]
 struct ScrapeConfig {
     job_name: String,
-    // A poll takes seconds; scraping the pre-rendered exposition does not.
-    scrape_timeout: &'static str,
+    scrape_timeout: String,
     static_configs: Vec<Targets>,
 }
 
@@ -66,17 +66,18 @@ pub fn prometheus(config: &Config) -> String {
         },
         scrape_configs: vec![ScrapeConfig {
             job_name: config.job.clone(),
-            scrape_timeout: "10s",
+            // Scraping the pre-rendered exposition takes milliseconds; never
+            // longer than the interval, which Prometheus refuses.
+            scrape_timeout: p
+                .scrape_interval
+                .min(Duration::from_seconds(10))
+                .to_string(),
             static_configs: vec![Targets {
                 targets: p.targets.clone(),
             }],
         }],
     };
-    format!(
-        "{}{}",
-        crate::GENERATED_HEADER,
-        serde_saphyr::to_string(&doc).expect("serializes")
-    )
+    generated_yaml(&doc)
 }
 
 #[derive(Serialize)]
@@ -123,8 +124,7 @@ struct Inhibit {
 
 /// The inhibitions, each a (source, target, equal) triple. No alert matches
 /// both sides of one rule.
-fn inhibit_rules(config: &Config) -> Vec<Inhibit> {
-    let all = alerts(config);
+fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
     let alternation = |names: &[&str]| format!("alertname=~\"{}\"", names.join("|"));
     let mut out = vec![Inhibit {
         source_matchers: vec!["alertname=\"AwsconnExporterDown\"".into()],
@@ -173,7 +173,7 @@ fn inhibit_rules(config: &Config) -> Vec<Inhibit> {
 
 /// `alerts/alertmanager.example.yml`: critical alerts page, warnings go to
 /// the queue; grouped by alert, account and region.
-pub fn alertmanager(config: &Config) -> String {
+pub fn alertmanager(config: &Config, alerts: &[Alert]) -> String {
     let a = &config.alertmanager;
     let doc = Alertmanager {
         route: Route {
@@ -203,24 +203,22 @@ pub fn alertmanager(config: &Config) -> String {
                 }],
             },
         ],
-        inhibit_rules: inhibit_rules(config),
+        inhibit_rules: inhibit_rules(alerts),
     };
-    format!(
-        "{}{}",
-        crate::GENERATED_HEADER,
-        serde_saphyr::to_string(&doc).expect("serializes")
-    )
+    generated_yaml(&doc)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::alerts::alerts;
+
     #[test]
     fn no_alert_matches_both_sides_of_an_inhibition() {
-        let config = Config::shipped();
-        let names: Vec<&str> = alerts(&config).iter().map(|a| a.name).collect();
-        for rule in inhibit_rules(&config) {
+        let all = alerts(&Config::shipped());
+        let names: Vec<&str> = all.iter().map(|a| a.name).collect();
+        for rule in inhibit_rules(&all) {
             let matches = |matchers: &[String], name: &str| {
                 matchers.iter().all(|m| {
                     if let Some(v) = m.strip_prefix("alertname=\"") {
@@ -247,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_failing_collector_mutes_what_it_feeds() {
-        let rules = inhibit_rules(&Config::shipped());
+        let rules = inhibit_rules(&alerts(&Config::shipped()));
         let endpoints = rules
             .iter()
             .find(|r| {

@@ -7,35 +7,32 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use awsconn_mixin::{Config, generate};
+use awsconn_mixin::{Config, generate, stale_files, write_files};
+use clap::Parser;
 
-const USAGE: &str = "usage: awsconn-mixin [--config FILE] [--out DIR] [--check]";
+/// Generates the alert rules, their promtool tests, the Grafana dashboards and
+/// the example Prometheus and Alertmanager configs from the mixin's config.
+#[derive(Parser)]
+#[command(name = "awsconn-mixin", version)]
+struct Args {
+    /// The mixin's settings.
+    #[arg(long, value_name = "FILE", default_value_os_t = repo().join("mixin/config.yaml"))]
+    config: PathBuf,
+    /// Where alerts/ and dashboards/ are written.
+    #[arg(long, value_name = "DIR", default_value_os_t = repo())]
+    out: PathBuf,
+    /// Write nothing; exit 1 if a file differs from what would be written.
+    #[arg(long)]
+    check: bool,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 fn main() -> ExitCode {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut config_path = repo.join("mixin/config.yaml");
-    let mut out = repo.clone();
-    let mut check = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" => match args.next() {
-                Some(path) => config_path = PathBuf::from(path),
-                None => return usage(),
-            },
-            "--out" => match args.next() {
-                Some(path) => out = PathBuf::from(path),
-                None => return usage(),
-            },
-            "--check" => check = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            _ => return usage(),
-        }
-    }
-    let config = match Config::load(&config_path) {
+    let args = Args::parse();
+    let config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("awsconn-mixin: {e}");
@@ -49,34 +46,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stale = 0;
-    for (path, text) in files {
-        let target = out.join(&path);
-        if check {
-            if std::fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
-                eprintln!("awsconn-mixin: {path} is not what mixin/config.yaml generates");
-                stale += 1;
-            }
-            continue;
+    if args.check {
+        let stale = stale_files(&files, &args.out);
+        for path in &stale {
+            eprintln!(
+                "awsconn-mixin: {path} is not what {} generates",
+                args.config.display()
+            );
         }
-        let written = target
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&target, text));
-        if let Err(e) = written {
-            eprintln!("awsconn-mixin: cannot write {}: {e}", target.display());
+        if !stale.is_empty() {
+            eprintln!("awsconn-mixin: run `cargo run -p awsconn-mixin` and commit the result");
             return ExitCode::FAILURE;
         }
-        println!("wrote {path}");
+        return ExitCode::SUCCESS;
     }
-    if stale > 0 {
-        eprintln!("awsconn-mixin: run `cargo run -p awsconn-mixin` and commit the result");
+    if let Err(e) = write_files(&files, &args.out) {
+        eprintln!("awsconn-mixin: {e}");
         return ExitCode::FAILURE;
     }
+    for (path, _) in &files {
+        println!("wrote {path}");
+    }
     ExitCode::SUCCESS
-}
-
-fn usage() -> ExitCode {
-    eprintln!("{USAGE}");
-    ExitCode::from(2)
 }

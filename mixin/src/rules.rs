@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::alerts::{Alert, Case, Rule, Scope, alerts};
+use crate::alerts::{Alert, Case, Rule, Scope};
 use crate::config::Config;
-use crate::template;
+use crate::{MixinError, generated_yaml, template};
 
 pub const RULES_FILE: &str = "awsconn.rules.yml";
 pub const TESTS_FILE: &str = "awsconn.rules.test.yml";
@@ -68,13 +68,9 @@ pub fn annotations(config: &Config, alert: &Alert, rule: &Rule) -> BTreeMap<Stri
     out
 }
 
-fn yaml<T: Serialize>(value: &T) -> String {
-    serde_saphyr::to_string(value).expect("rule documents serialize")
-}
-
-pub fn rule_file(config: &Config) -> String {
+pub fn rule_file(config: &Config, alerts: &[Alert]) -> String {
     let mut groups: Vec<Group> = Vec::new();
-    for alert in alerts(config) {
+    for alert in alerts {
         let name = group_of(alert.scope);
         let rules: Vec<RuleOut> = alert
             .rules
@@ -87,7 +83,7 @@ pub fn rule_file(config: &Config) -> String {
                     .chain(rule.labels.iter().cloned())
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect(),
-                annotations: annotations(config, &alert, rule),
+                annotations: annotations(config, alert, rule),
             })
             .collect();
         match groups.iter_mut().find(|g| g.name == name) {
@@ -95,7 +91,7 @@ pub fn rule_file(config: &Config) -> String {
             None => groups.push(Group { name, rules }),
         }
     }
-    format!("{}{}", crate::GENERATED_HEADER, yaml(&RuleFile { groups }))
+    generated_yaml(&RuleFile { groups })
 }
 
 #[derive(Serialize)]
@@ -134,9 +130,9 @@ struct ExpAlert {
 
 /// The promtool tests: for every rule, the case that fires (labels and every
 /// annotation exact) and the cases that stay silent.
-pub fn test_file(config: &Config) -> Result<String, String> {
+pub fn test_file(config: &Config, alerts: &[Alert]) -> Result<String, MixinError> {
     let mut tests = Vec::new();
-    for alert in alerts(config) {
+    for alert in alerts {
         for (index, rule) in alert.rules.iter().enumerate() {
             let label = if alert.rules.len() > 1 {
                 format!("{} (rule {})", alert.name, index + 1)
@@ -152,9 +148,13 @@ pub fn test_file(config: &Config) -> Result<String, String> {
                         .map(|(k, v)| ((*k).to_owned(), v.clone())),
                 );
                 let mut expected = BTreeMap::new();
-                for (key, text) in annotations(config, &alert, rule) {
+                for (key, text) in annotations(config, alert, rule) {
                     let rendered = template::render(&text, &labels, fires.value_text.as_deref())
-                        .map_err(|e| format!("{label}, {key}: {e}"))?;
+                        .map_err(|source| MixinError::Annotation {
+                            alert: label.clone(),
+                            annotation: key.clone(),
+                            source,
+                        })?;
                     expected.insert(key, rendered);
                 }
                 tests.push(group(
@@ -172,15 +172,11 @@ pub fn test_file(config: &Config) -> Result<String, String> {
             }
         }
     }
-    Ok(format!(
-        "{}{}",
-        crate::GENERATED_HEADER,
-        yaml(&TestFile {
-            rule_files: vec![RULES_FILE],
-            evaluation_interval: "1m",
-            tests,
-        })
-    ))
+    Ok(generated_yaml(&TestFile {
+        rule_files: vec![RULES_FILE],
+        evaluation_interval: "1m",
+        tests,
+    }))
 }
 
 fn group(

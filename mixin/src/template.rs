@@ -6,9 +6,22 @@
 
 use std::collections::BTreeMap;
 
+/// A template the renderer does not understand, or a label the alert lacks.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(String);
+
 /// `{{ $labels.x }}`, `{{ $value | humanize... }}`, `{{ printf "..." $value }}`
 /// and `{{ if $labels.x }}…{{ else }}…{{ end }}` (not nested).
 pub fn render(
+    template: &str,
+    labels: &BTreeMap<String, String>,
+    value_text: Option<&str>,
+) -> Result<String, TemplateError> {
+    render_text(template, labels, value_text).map_err(TemplateError)
+}
+
+fn render_text(
     template: &str,
     labels: &BTreeMap<String, String>,
     value_text: Option<&str>,

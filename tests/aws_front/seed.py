@@ -24,7 +24,6 @@ import urllib.request
 
 import boto3
 
-REST_LINKS = ["orders-rest-link", "payments-rest-link"]
 HTTP_LINKS = ["checkout-http-link", "legacy-http-link"]
 
 
@@ -82,14 +81,20 @@ def seed_region(endpoint, region):
     for name in HTTP_LINKS:
         links[name] = apigw2.create_vpc_link(Name=name, SubnetIds=subnets, SecurityGroupIds=[sg])["VpcLinkId"]
 
-    def connect(scenario):
-        scenario.setdefault("endpoint_connections", {})[service_id] = [{
-            "vpc_endpoint_id": f"vpce-0{region.replace('-', '')}orders",
-            "owner": "392220576650", "state": "available"}]
-    update_scenario(endpoint, connect)
+    update_scenario(endpoint, lambda scenario: scenario.setdefault("endpoint_connections", {}).update(
+        {service_id: [api_gateway_connection(f"vpce-0{region.replace('-', '')}orders", "available")]}))
     return {"vpc": vpc, "subnets": subnets, "security_group": sg, "nlb_arn": nlb_arn,
             "payments_nlb_arn": payments_nlb, "target_group": tg, "instance": instance,
             "endpoint_service_id": service_id, "vpc_links": links}
+
+
+# API Gateway's own account in us-east-1: the owner of a V1 link's endpoint connection.
+API_GATEWAY_ACCOUNT = "392220576650"
+
+
+def api_gateway_connection(vpc_endpoint_id, state):
+    """API Gateway's endpoint connection to a V1 link's endpoint service, as the front serves it."""
+    return {"vpc_endpoint_id": vpc_endpoint_id, "owner": API_GATEWAY_ACCOUNT, "state": state}
 
 
 def update_scenario(endpoint, change):
@@ -365,11 +370,8 @@ def runbook_overrides(scenario, region, links):
     for name, link in links.items():
         service = link.get("endpoint_service_id")
         if service:
-            connections[service] = [{
-                "vpc_endpoint_id": f"vpce-0{len(connections):016d}",
-                "owner": "392220576650",  # API Gateway's own account in us-east-1
-                "state": "rejected" if name == "connection-rejected" else "available",
-            }]
+            connections[service] = [api_gateway_connection(
+                f"vpce-0{len(connections):016d}", "rejected" if name == "connection-rejected" else "available")]
     scenario.setdefault("target_health", {})["no-healthy-target-tg"] = {
         links["no-healthy-target"]["instance"]: {"state": "unhealthy", "reason": "Target.FailedHealthChecks",
                                                  "description": "Health checks failed"}}

@@ -18,6 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use awsconn_mixin::dashboards::{
+    EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID, label_values_query, substitute_all,
+};
 use serde_json::Value;
 
 use crate::harness::{EXPORTER, free_port, http_request, repo, seed_py, try_http_get, wait_for};
@@ -198,6 +201,20 @@ fn alertmanager_state(
     })
 }
 
+/// Waits until Alertmanager holds each of `keys` back, inhibited by another alert.
+fn wait_suppressed(alertmanager: &str, keys: &[&str], names: &BTreeMap<String, String>) {
+    for k in keys {
+        wait_for(
+            &format!("Alertmanager to inhibit {k}"),
+            Duration::from_secs(30),
+            || {
+                let (state, by) = alertmanager_state(alertmanager, k, names)?;
+                (state == "suppressed" && by >= 1).then_some(())
+            },
+        );
+    }
+}
+
 /// The alerts the demo world must raise, as `alertname region subject`.
 const EXPECTED: &[&str] = &[
     "AwsconnApi5xxHigh us-east-1 tls-errors-api",
@@ -226,15 +243,9 @@ const INHIBITED: &[&str] = &[
     "AwsconnVpcLinkIdle us-east-1 http-inactive-link",
 ];
 
-/// Grafana's substitutions for the default ("All") variables, with a 1 s
-/// scrape interval: `$__rate_interval` is max(interval + scrape, 4 × scrape).
-fn substitute(expr: &str) -> String {
-    expr.replace("$__rate_interval", "4s")
-        .replace("$account", ".+")
-        .replace("$region", ".+")
-        .replace("$vpc_link_id", ".+")
-        .replace("$instance", ".+")
-}
+/// `$__rate_interval` as Grafana sets it with a 1 s scrape interval:
+/// max(interval + scrape, 4 × scrape).
+const RATE_INTERVAL: &str = "4s";
 
 /// Every variable and panel query of every dashboard returns data; the
 /// panels about single links keep `vpc_link_id` and `instance` and link to
@@ -245,30 +256,19 @@ fn check_dashboards(
     names: &BTreeMap<String, String>,
 ) -> (usize, usize) {
     let (mut panels, mut queries) = (0, 0);
-    for file in [
-        "awsconn-overview",
-        "awsconn-vpc-link",
-        "awsconn-interconnect",
-        "awsconn-exporter",
-    ] {
+    for file in [OVERVIEW_UID, VPC_LINK_UID, INTERCONNECT_UID, EXPORTER_UID] {
         let path = repo().join(format!("dashboards/{file}.json"));
         let board: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for var in board["templating"]["list"].as_array().unwrap() {
             let Some(definition) = var["definition"].as_str() else {
                 continue;
             };
-            let inner = definition
-                .strip_prefix("label_values(")
-                .unwrap()
-                .strip_suffix(')')
-                .unwrap();
-            let (selector, label) = inner.rsplit_once(',').unwrap();
+            let (selector, label) = label_values_query(definition).unwrap();
             let values = get_json(
                 prometheus,
                 &format!(
-                    "/api/v1/label/{}/values?match[]={}",
-                    label.trim(),
-                    encode(&substitute(selector))
+                    "/api/v1/label/{label}/values?match[]={}",
+                    encode(&substitute_all(selector, RATE_INTERVAL))
                 ),
             )
             .unwrap();
@@ -290,7 +290,7 @@ fn check_dashboards(
                 .filter(|u| u.contains("/links?vpc_link="))
                 .collect();
             for target in panel["targets"].as_array().unwrap() {
-                let expr = substitute(target["expr"].as_str().unwrap());
+                let expr = substitute_all(target["expr"].as_str().unwrap(), RATE_INTERVAL);
                 let result = query(prometheus, &expr);
                 assert!(!result.is_empty(), "{file}: {title}: no series for\n{expr}");
                 queries += 1;
@@ -384,6 +384,13 @@ fn demo_world_pages_exactly_what_is_broken() {
             "the banner shows {url}:\n{banner_text}"
         );
     }
+    let exporter_pid = banner_text
+        .lines()
+        .find(|l| l.starts_with("demo: exporter"))
+        .and_then(|l| l.split("(pid ").nth(1))
+        .and_then(|rest| rest.split(')').next())
+        .expect("the banner names the exporter's process")
+        .to_owned();
     let emulator = banner_text
         .lines()
         .find(|l| l.starts_with("demo: emulator"))
@@ -526,12 +533,7 @@ fn demo_world_pages_exactly_what_is_broken() {
             && description.contains("port 8080"),
         "{description}"
     );
-    for k in INHIBITED {
-        let (state, by) = wait_for("Alertmanager to inhibit", Duration::from_secs(30), || {
-            alertmanager_state(&am, k, &names)
-        });
-        assert_eq!((state.as_str(), by), ("suppressed", 1), "{k}");
-    }
+    wait_suppressed(&am, INHIBITED, &names);
 
     // Every dashboard query returns data, substituted as Grafana would.
     let (panels, queries) = check_dashboards(&prom, &exporter, &names);
@@ -582,19 +584,14 @@ fn demo_world_pages_exactly_what_is_broken() {
             .then_some(())
         },
     );
-    for k in [
-        "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
-        "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
-    ] {
-        wait_for(
-            "the collector's alerts to be muted",
-            Duration::from_secs(30),
-            || {
-                let (state, by) = alertmanager_state(&am, k, &names)?;
-                (state == "suppressed" && by >= 1).then_some(())
-            },
-        );
-    }
+    wait_suppressed(
+        &am,
+        &[
+            "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
+            "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
+        ],
+        &names,
+    );
     // The other resource alerts of that scope still page.
     assert_eq!(
         alertmanager_state(&am, "AwsconnTlsErrors us-east-1 tls-errors-link", &names),
@@ -602,12 +599,8 @@ fn demo_world_pages_exactly_what_is_broken() {
     );
 
     // A stopped exporter: AwsconnExporterDown pages, the rest is muted.
-    let killed = Command::new("pkill")
-        .args([
-            "-TERM",
-            "-f",
-            &format!("serve --config examples/demo.yaml --web.listen-address=127.0.0.1:{port}"),
-        ])
+    let killed = Command::new("kill")
+        .args(["-TERM", &exporter_pid])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -624,20 +617,15 @@ fn demo_world_pages_exactly_what_is_broken() {
                 .then_some(())
         },
     );
-    for k in [
-        "AwsconnVpcLinkFailed eu-west-1 payments-rest-link",
-        "AwsconnTlsErrors us-east-1 tls-errors-link",
-        "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
-    ] {
-        wait_for(
-            "the resource alerts to be muted",
-            Duration::from_secs(30),
-            || {
-                let (state, by) = alertmanager_state(&am, k, &names)?;
-                (state == "suppressed" && by >= 1).then_some(())
-            },
-        );
-    }
+    wait_suppressed(
+        &am,
+        &[
+            "AwsconnVpcLinkFailed eu-west-1 payments-rest-link",
+            "AwsconnTlsErrors us-east-1 tls-errors-link",
+            "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
+        ],
+        &names,
+    );
 
     let status = demo.terminate();
     assert!(status.success(), "{status:?}");
