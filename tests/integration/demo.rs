@@ -376,14 +376,23 @@ fn demo_world_pages_exactly_what_is_broken() {
     let banner_text = std::fs::read_to_string(banner.path()).unwrap();
     for url in [
         format!("http://{exporter}/links"),
-        format!("http://{prometheus}/alerts"),
-        format!("http://{alertmanager}/#/alerts"),
+        format!("http://{prometheus}/"),
+        format!("amtool --alertmanager.url=http://{alertmanager} alert query --inhibited"),
     ] {
         assert!(
             banner_text.contains(&url),
             "the banner shows {url}:\n{banner_text}"
         );
     }
+    // The alerts page the banner names is one this Prometheus serves.
+    let alerts_page = banner_text
+        .lines()
+        .find(|l| l.starts_with("demo: prometheus"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .expect("the banner names Prometheus's alerts page");
+    let path = alerts_page.trim_start_matches(&format!("http://{prometheus}"));
+    let (status, _, _) = try_http_get(&prom, path, &[]).unwrap();
+    assert_eq!(status, 200, "{alerts_page}");
     let exporter_pid = banner_text
         .lines()
         .find(|l| l.starts_with("demo: exporter"))
