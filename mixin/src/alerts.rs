@@ -191,7 +191,50 @@ fn gauge_cases(series: &Series, bad: &str, good: &str, for_: Duration) -> Cases 
     }
 }
 
-/// A state-set alert: `max_over_time(metric{state...}[hold]) == 1`.
+/// Cases of a resource alert, which keeps firing for `hold` after its
+/// condition stops (`keep_firing_for`), so that a failed scrape does not
+/// resolve it: the gauge cases, plus one bad poll among good ones staying
+/// silent, and a firing alert whose series goes stale firing on through the
+/// hold and resolving after it.
+fn resource_cases(
+    config: &Config,
+    series: &Series,
+    bad: &str,
+    good: &str,
+    for_: Duration,
+) -> Cases {
+    let mut cases = gauge_cases(series, bad, good, for_);
+    let f = minutes(for_);
+    if for_.seconds() > 0 {
+        cases.silent.push(case(
+            "one bad poll",
+            vec![(series.text(), format!("{good}x3 {bad} {good}x{}", f + 10))],
+            f + 6,
+        ));
+    }
+    let hold = minutes(config.hold);
+    if hold >= 3 {
+        // Good at 0, bad from 1 to f+2 (firing from f+1), stale from f+3 on.
+        let values = format!("{good} {bad}x{} stale", f + 1);
+        let stale_at = f + 3;
+        cases.fires.push(Case {
+            labels: series.label_map(),
+            ..case(
+                "held after its series goes stale",
+                vec![(series.text(), values.clone())],
+                stale_at + 1,
+            )
+        });
+        cases.silent.push(case(
+            "resolved after the hold",
+            vec![(series.text(), values)],
+            stale_at + hold + 2,
+        ));
+    }
+    cases
+}
+
+/// A state-set alert: `metric{state...} == 1`.
 fn state_rule(
     config: &Config,
     metric: &'static str,
@@ -200,18 +243,14 @@ fn state_rule(
     labels: &[(&str, &str)],
     description: String,
 ) -> Rule {
-    let expr = format!(
-        "max_over_time({metric}{{{}, {state_matcher}}}[{}]) == 1",
-        config.selector(),
-        config.hold
-    );
+    let expr = format!("{metric}{{{}, {state_matcher}}} == 1", config.selector());
     let series = Series::new(config, metric, SCOPE_LABELS).with(labels);
     Rule {
         labels: Vec::new(),
         expr,
         for_,
         description,
-        cases: gauge_cases(&series, "1", "0", for_),
+        cases: resource_cases(config, &series, "1", "0", for_),
     }
 }
 
@@ -468,15 +507,25 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
     };
     let thr_steps = minutes(f.aws_api_throttled) + 15;
     let thr_eval = minutes(f.aws_api_throttled) + 8;
+    // Requests per minute out of 100: five points above the threshold, and
+    // the last whole point under it.
+    let thr_fire = percent_above(t.throttled_ratio);
+    let thr_near = (t.throttled_ratio * 100.0).ceil() as u64 - 1;
     let throttled = Cases {
         fires: vec![Case {
             labels: requests("throttled").label_map_of(&["job", "instance", "service"]),
-            value_text: Some("20%".into()),
+            value_text: Some(format!("{thr_fire}%")),
             ..case(
-                "a fifth throttled",
+                "above the threshold",
                 vec![
-                    (requests("ok").text(), format!("0+8x{thr_steps}")),
-                    (requests("throttled").text(), format!("0+2x{thr_steps}")),
+                    (
+                        requests("ok").text(),
+                        format!("0+{}x{thr_steps}", 100 - thr_fire),
+                    ),
+                    (
+                        requests("throttled").text(),
+                        format!("0+{thr_fire}x{thr_steps}"),
+                    ),
                 ],
                 thr_eval,
             )
@@ -493,8 +542,14 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             case(
                 "just under the threshold",
                 vec![
-                    (requests("ok").text(), format!("0+91x{thr_steps}")),
-                    (requests("throttled").text(), format!("0+9x{thr_steps}")),
+                    (
+                        requests("ok").text(),
+                        format!("0+{}x{thr_steps}", 100 - thr_near),
+                    ),
+                    (
+                        requests("throttled").text(),
+                        format!("0+{thr_near}x{thr_steps}"),
+                    ),
                 ],
                 thr_eval,
             ),
@@ -630,13 +685,16 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
     let idle = Series::new(config, "awsconn_vpc_link_idle_seconds", SCOPE_LABELS)
         .with(&[("vpc_link_id", "x1y2z3")]);
     let threshold = idle_days * 86_400;
-    let mut idle_cases = gauge_cases(
+    let mut idle_cases = resource_cases(
+        config,
         &idle,
         &(threshold + 5 * 86_400).to_string(),
-        &(10 * 86_400).to_string(),
+        &(threshold / 2).to_string(),
         f.vpc_link_idle,
     );
-    idle_cases.fires[0].value_text = Some(humanize_duration(threshold + 5 * 86_400));
+    for case in &mut idle_cases.fires {
+        case.value_text = Some(humanize_duration(threshold + 5 * 86_400));
+    }
     idle_cases.silent.push(case(
         "exactly at the threshold",
         vec![(
@@ -698,9 +756,8 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "max_over_time(awsconn_vpc_link_idle_seconds{{{}}}[{}]) > {threshold}",
-                    config.selector(),
-                    config.hold
+                    "awsconn_vpc_link_idle_seconds{{{}}} > {threshold}",
+                    config.selector()
                 ),
                 for_: f.vpc_link_idle,
                 description: format!(
@@ -718,13 +775,12 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "max_over_time(awsconn_integration_unresolved{{{}}}[{}]) == 1",
-                    config.selector(),
-                    config.hold
+                    "awsconn_integration_unresolved{{{}}} == 1",
+                    config.selector()
                 ),
                 for_: f.integration_unresolved,
                 description: "Integration {{ $labels.integration }} of API {{ $labels.api_id }} (account {{ $labels.account }}, region {{ $labels.region }}) cannot be resolved in stage {{ $labels.stage }}: {{ $labels.reason }}. Requests to it fail in that stage, and the exporter cannot check its path. Fix: define the stage variable in that stage (or correct the integration URI or connection id), then redeploy.".into(),
-                cases: gauge_cases(&unresolved, "1", "0", f.integration_unresolved),
+                cases: resource_cases(config, &unresolved, "1", "0", f.integration_unresolved),
             }],
         },
     ]
@@ -746,17 +802,16 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
                 rules: vec![Rule {
                     labels: Vec::new(),
                     expr: format!(
-                        "min_over_time(awsconn_vpc_link_check{{{}, check=\"{}\"}}[{}]) == 0",
+                        "awsconn_vpc_link_check{{{}, check=\"{}\"}} == 0",
                         config.selector(),
-                        c.check,
-                        config.hold
+                        c.check
                     ),
                     for_: config.for_.check_failing,
                     description: format!(
                         "Check {} fails for VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}). {} {LINK_CONFIRM}",
                         c.check, c.description
                     ),
-                    cases: gauge_cases(&series, "0", "1", config.for_.check_failing),
+                    cases: resource_cases(config, &series, "0", "1", config.for_.check_failing),
                 }],
             }
         })
@@ -823,14 +878,15 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
         let steps = minutes(f.api_5xx_high) + 10;
         let eval = minutes(f.api_5xx_high) + 2;
         let near = ((t.api_5xx_ratio * 1000.0).floor() as u64).saturating_sub(1);
+        let fire = percent_above(t.api_5xx_ratio);
         Cases {
             fires: vec![Case {
                 labels: bad.label_map(),
-                value_text: Some("20%".into()),
+                value_text: Some(format!("{fire}%")),
                 ..case(
-                    "a fifth 5XX",
+                    "above the threshold",
                     vec![
-                        (bad.text(), format!("200x{steps}")),
+                        (bad.text(), format!("{}x{steps}", fire * 10)),
                         (count.text(), format!("1000x{steps}")),
                     ],
                     eval,
@@ -872,8 +928,25 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
         SCOPE_LABELS,
     )
     .with(&[("load_balancer", "net/orders-nlb/50dc6c495c0c9188")]);
-    let mut reset_cases = gauge_cases(&resets, "12", "0", f.target_resets);
-    reset_cases.fires[0].value_text = Some("12".into());
+    let resets_bad = t.target_resets.floor() + 12.0;
+    let mut reset_cases = resource_cases(
+        config,
+        &resets,
+        &resets_bad.to_string(),
+        "0",
+        f.target_resets,
+    );
+    for case in &mut reset_cases.fires {
+        case.value_text = Some(resets_bad.to_string());
+    }
+    reset_cases.silent.push(case(
+        "at the threshold",
+        vec![(
+            resets.text(),
+            format!("{}x{}", t.target_resets, minutes(f.target_resets) + 10),
+        )],
+        minutes(f.target_resets) + 2,
+    ));
 
     let unreadable =
         Series::new(config, "awsconn_execution_log_read_success", SCOPE_LABELS).with(&[
@@ -901,8 +974,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 Rule {
                     labels: vec![("api_type", "rest".to_owned())],
                     expr: format!(
-                        "max_over_time((\n  awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n)[{}:]) > {}",
-                        config.hold, t.api_5xx_ratio
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_name }}"),
@@ -911,8 +984,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 Rule {
                     labels: vec![("api_type", "http".to_owned())],
                     expr: format!(
-                        "max_over_time((\n  awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n)[{}:]) > {}",
-                        config.hold, t.api_5xx_ratio
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_id }}"),
@@ -929,11 +1002,11 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "max_over_time(awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}[{}]) > {}",
-                    config.hold, t.target_resets
+                    "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}} > {}",
+                    t.target_resets
                 ),
                 for_: f.target_resets,
-                description: "Targets of NLB {{ $labels.load_balancer }} (account {{ $labels.account }}, region {{ $labels.region }}) reset {{ $value | humanize }} connections in the newest CloudWatch period; API Gateway reports these as \"Execution failed due to an internal error\" and callers get HTTP 500. Cause: the targets close idle keep-alive connections before the load balancer does. Fix: set the targets' keep-alive or idle timeout above the NLB's 350-second idle timeout.".into(),
+                description: "Targets of NLB {{ $labels.load_balancer }} (account {{ $labels.account }}, region {{ $labels.region }}) reset {{ $value | humanize }} connections in the newest CloudWatch period; API Gateway reports these as \"Execution failed due to an internal error\" and callers get HTTP 500. Cause: the targets close idle keep-alive connections before the load balancer does, or the backend is not running or not listening on the target port. Fix: set the targets' keep-alive or idle timeout above the NLB's 350-second idle timeout, and check that the service listens on the target port.".into(),
                 cases: reset_cases,
             }],
         },
@@ -945,13 +1018,10 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             collectors: &["execution_logs"],
             rules: vec![Rule {
                 labels: Vec::new(),
-                expr: format!(
-                    "min_over_time(awsconn_execution_log_read_success{{{s}}}[{}]) == 0",
-                    config.hold
-                ),
+                expr: format!("awsconn_execution_log_read_success{{{s}}} == 0"),
                 for_: f.execution_log_unreadable,
                 description: "The exporter at {{ $labels.instance }} cannot read log group {{ $labels.log_group }} of API {{ $labels.api_id }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}), so that stage's integration errors are not counted and AwsconnTlsErrors cannot see them. Fix: allow logs:FilterLogEvents on the group (`aws-connectivity-exporter iam-policy`), or turn the stage's execution logging back on if the group was deleted.".into(),
-                cases: gauge_cases(&unreadable, "0", "1", f.execution_log_unreadable),
+                cases: resource_cases(config, &unreadable, "0", "1", f.execution_log_unreadable),
             }],
         },
     ]
@@ -1039,6 +1109,11 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             )],
         },
     ]
+}
+
+/// A whole percentage five points above `ratio` (at most 0.9, so at most 95).
+fn percent_above(ratio: f64) -> u64 {
+    (ratio * 100.0).floor() as u64 + 5
 }
 
 /// Go's `humanizeDuration` for whole seconds: `55d 0h 0m 0s`, `1h 2m 3s`, `5m 0s`.

@@ -114,9 +114,9 @@ pub struct DashboardSettings {
     /// Tags of every dashboard; the dashboards link to each other by the first.
     pub tags: Vec<String>,
     /// Auto-refresh (`30s`, `1m`, ...).
-    pub refresh: String,
-    /// Default time range, e.g. `now-6h`.
-    pub time_from: String,
+    pub refresh: Duration,
+    /// Default time range: the last this long.
+    pub time_range: Duration,
     /// How the browser reaches the exporter's `/links` page from a data
     /// link: `http` or `https`; the address is the scrape target's `instance`.
     pub exporter_scheme: String,
@@ -154,11 +154,10 @@ pub struct Config {
     pub runbook_url: String,
     /// Grafana's base URL, for the `dashboard_url` annotation (`<base>/d/<uid>`).
     pub grafana_url: String,
-    /// Resource alerts (every alert about an AWS resource) hold the worst
-    /// value seen over this window (`max_over_time`/`min_over_time`), so a
-    /// failed scrape does not resolve them silently before
-    /// `AwsconnExporterDown` fires and inhibits them. Longer than
-    /// `for.exporter_down` plus a few scrapes.
+    /// Resource alerts (every alert about an AWS resource) keep firing this
+    /// long after their condition stops (`keep_firing_for`), so a failed
+    /// scrape does not resolve them silently before `AwsconnExporterDown`
+    /// fires and inhibits them. Longer than `for.exporter_down` plus a scrape.
     pub hold: Duration,
     #[serde(rename = "for")]
     pub for_: ForDurations,
@@ -206,7 +205,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.job.is_empty() || self.job.contains(['"', '\\', '\n']) {
+        // `$` would be a Grafana variable in every panel's query.
+        if self.job.is_empty() || self.job.contains(['"', '\\', '\n', '$']) {
             return Err(format!(
                 "job {:?} must be a plain, non-empty name",
                 self.job
@@ -219,15 +219,86 @@ impl Config {
                 self.hold, self.for_.exporter_down
             ));
         }
+        let t = &self.thresholds;
+        // The tests fire 5 points above a ratio, so at most 0.9.
         for (name, ratio) in [
-            (
-                "thresholds.throttled_ratio",
-                self.thresholds.throttled_ratio,
-            ),
-            ("thresholds.api_5xx_ratio", self.thresholds.api_5xx_ratio),
+            ("thresholds.throttled_ratio", t.throttled_ratio),
+            ("thresholds.api_5xx_ratio", t.api_5xx_ratio),
         ] {
-            if !(ratio > 0.0 && ratio < 1.0) {
-                return Err(format!("{name} must be between 0 and 1, not {ratio}"));
+            if !(0.01..=0.9).contains(&ratio) {
+                return Err(format!("{name} must be between 0.01 and 0.9, not {ratio}"));
+            }
+        }
+        if !(1..=59).contains(&t.vpc_link_idle_days) {
+            return Err(format!(
+                "thresholds.vpc_link_idle_days must be 1 to 59 (AWS deactivates a link at 60), not {}",
+                t.vpc_link_idle_days
+            ));
+        }
+        if !(t.integration_errors_per_second > 0.0 && t.integration_errors_per_second <= 1000.0) {
+            return Err(format!(
+                "thresholds.integration_errors_per_second must be above 0 and at most 1000, not {}",
+                t.integration_errors_per_second
+            ));
+        }
+        if !(0.0..=100.0).contains(&t.target_resets) {
+            return Err(format!(
+                "thresholds.target_resets must be 0 to 100, not {}",
+                t.target_resets
+            ));
+        }
+        let longest = Duration::from_seconds(30 * 86_400);
+        let f = &self.for_;
+        for (name, d) in [
+            ("for.exporter_down", f.exporter_down),
+            ("for.collector_failing", f.collector_failing),
+            ("for.data_stale", f.data_stale),
+            ("for.aws_api_throttled", f.aws_api_throttled),
+            ("for.aws_access_denied", f.aws_access_denied),
+            ("for.vpc_link_failed", f.vpc_link_failed),
+            ("for.vpc_link_inactive", f.vpc_link_inactive),
+            ("for.vpc_link_idle", f.vpc_link_idle),
+            ("for.integration_unresolved", f.integration_unresolved),
+            ("for.check_failing", f.check_failing),
+            ("for.integration_errors", f.integration_errors),
+            ("for.api_5xx_high", f.api_5xx_high),
+            ("for.target_resets", f.target_resets),
+            ("for.execution_log_unreadable", f.execution_log_unreadable),
+            (
+                "for.interconnect_connection_down",
+                f.interconnect_connection_down,
+            ),
+            (
+                "for.interconnect_connection_gone",
+                f.interconnect_connection_gone,
+            ),
+            (
+                "for.interconnect_connection_stuck",
+                f.interconnect_connection_stuck,
+            ),
+            (
+                "for.interconnect_environment_degraded",
+                f.interconnect_environment_degraded,
+            ),
+            ("thresholds.data_stale_after", t.data_stale_after),
+            ("hold", self.hold),
+        ] {
+            if d > longest {
+                return Err(format!("{name} ({d}) is longer than 30 days"));
+            }
+        }
+        let a = &self.alertmanager;
+        let d = &self.dashboards;
+        for (name, value) in [
+            ("alertmanager.group_wait", a.group_wait),
+            ("alertmanager.group_interval", a.group_interval),
+            ("alertmanager.repeat_interval", a.repeat_interval),
+            ("dashboards.refresh", d.refresh),
+            ("dashboards.time_range", d.time_range),
+            ("thresholds.data_stale_after", t.data_stale_after),
+        ] {
+            if value.seconds() == 0 {
+                return Err(format!("{name} must be longer than 0s"));
             }
         }
         if !matches!(self.dashboards.exporter_scheme.as_str(), "http" | "https") {
@@ -317,8 +388,46 @@ mod tests {
         let short = DEFAULT_CONFIG.replace("hold: 10m", "hold: 1m");
         let err = Config::parse(&short, "c.yaml").unwrap_err().to_string();
         assert!(err.contains("exporter_down"), "{err}");
-        let ratio = DEFAULT_CONFIG.replace("throttled_ratio: 0.1", "throttled_ratio: 10");
-        let err = Config::parse(&ratio, "c.yaml").unwrap_err().to_string();
-        assert!(err.contains("throttled_ratio"), "{err}");
+        for (from, to, named) in [
+            (
+                "throttled_ratio: 0.1",
+                "throttled_ratio: 10",
+                "throttled_ratio",
+            ),
+            (
+                "vpc_link_idle_days: 50",
+                "vpc_link_idle_days: 60",
+                "vpc_link_idle_days",
+            ),
+            (
+                "vpc_link_idle_days: 50",
+                "vpc_link_idle_days: 18446744073709551615",
+                "vpc_link_idle_days",
+            ),
+            (
+                "integration_errors_per_second: 0.05",
+                "integration_errors_per_second: -1",
+                "integration_errors_per_second",
+            ),
+            (
+                "integration_errors_per_second: 0.05",
+                "integration_errors_per_second: .nan",
+                "integration_errors_per_second",
+            ),
+            ("target_resets: 0\n", "target_resets: -5\n", "target_resets"),
+            ("group_interval: 5m", "group_interval: 0s", "group_interval"),
+            (
+                "vpc_link_idle: 1h",
+                "vpc_link_idle: 99999999w",
+                "vpc_link_idle",
+            ),
+            ("job: awsconn", "job: aws$region", "job"),
+            ("refresh: 1m", "refresh: soon", "refresh"),
+        ] {
+            assert!(DEFAULT_CONFIG.contains(from), "{from}");
+            let bad = DEFAULT_CONFIG.replacen(from, to, 1);
+            let err = Config::parse(&bad, "c.yaml").unwrap_err().to_string();
+            assert!(err.contains(named), "{to}: {err}");
+        }
     }
 }

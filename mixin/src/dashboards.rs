@@ -173,14 +173,16 @@ fn datasource_variable() -> Value {
 }
 
 fn data_links(config: &Config, kind: Kind) -> Value {
-    let (instance, link) = if kind == Kind::Table {
-        ("${__data.fields.instance}", "${__data.fields.vpc_link_id}")
-    } else {
-        (
-            "${__field.labels.instance}",
-            "${__field.labels.vpc_link_id}",
-        )
+    // The row's own labels: a table's fields, a time series' labels.
+    let field = |label: &str| {
+        if kind == Kind::Table {
+            format!("${{__data.fields.{label}}}")
+        } else {
+            format!("${{__field.labels.{label}}}")
+        }
     };
+    let (instance, link) = (field("instance"), field("vpc_link_id"));
+    let (account, region) = (field("account"), field("region"));
     json!([
         {
             "title": "Runbook page of this VPC link (exporter /links)",
@@ -189,7 +191,7 @@ fn data_links(config: &Config, kind: Kind) -> Value {
         },
         {
             "title": "VPC link drill-down",
-            "url": format!("/d/{VPC_LINK_UID}?var-datasource=${{datasource}}&var-account=${{account}}&var-region=${{region}}&var-vpc_link_id={link}&${{__url_time_range}}"),
+            "url": format!("/d/{VPC_LINK_UID}?var-datasource=${{datasource}}&var-account={account}&var-region={region}&var-vpc_link_id={link}&${{__url_time_range}}"),
         },
     ])
 }
@@ -308,9 +310,9 @@ fn dashboard(
         "timezone": "browser",
         "editable": true,
         "graphTooltip": 1,
-        "refresh": config.dashboards.refresh,
+        "refresh": config.dashboards.refresh.to_string(),
         "schemaVersion": SCHEMA_VERSION,
-        "time": {"from": config.dashboards.time_from, "to": "now"},
+        "time": {"from": format!("now-{}", config.dashboards.time_range), "to": "now"},
         "links": [{
             "type": "dashboards",
             "title": "awsconn dashboards",

@@ -134,6 +134,18 @@ fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
         ],
         equal: vec!["job", "instance"],
     }];
+    // `absent(up)`: no target at all, so no instance to match on.
+    out.push(Inhibit {
+        source_matchers: vec![
+            "alertname=\"AwsconnExporterDown\"".into(),
+            "instance=\"\"".into(),
+        ],
+        target_matchers: vec![
+            "alertname=~\"Awsconn.+\"".into(),
+            "alertname!=\"AwsconnExporterDown\"".into(),
+        ],
+        equal: vec!["job"],
+    });
     out.push(Inhibit {
         source_matchers: vec!["alertname=\"AwsconnCollectorFailing\"".into()],
         target_matchers: vec!["alertname=\"AwsconnDataStale\"".into()],

@@ -29,6 +29,8 @@ struct RuleOut {
     expr: String,
     #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
     for_: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keep_firing_for: Option<String>,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
 }
@@ -79,6 +81,8 @@ pub fn rule_file(config: &Config, alerts: &[Alert]) -> String {
                 alert: alert.name,
                 expr: rule.expr.clone(),
                 for_: (rule.for_.seconds() > 0).then(|| rule.for_.to_string()),
+                // A resource alert outlives a failed scrape (see Config::hold).
+                keep_firing_for: (alert.scope != Scope::Exporter).then(|| config.hold.to_string()),
                 labels: std::iter::once(("severity", alert.severity.as_str().to_owned()))
                     .chain(rule.labels.iter().cloned())
                     .map(|(k, v)| (k.to_owned(), v))

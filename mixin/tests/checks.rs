@@ -85,6 +85,56 @@ fn promtool_lints_the_rules_and_runs_their_tests() {
     );
 }
 
+/// The tests follow the config: other thresholds and the demo's seconds
+/// still give rule files, tests and example configs the tools accept.
+#[test]
+fn other_configs_generate_files_the_tools_accept() {
+    let shipped = std::fs::read_to_string(repo().join("mixin/config.yaml")).unwrap();
+    let (head, thresholds) = shipped.split_at(shipped.find("thresholds:").unwrap());
+    let strict = format!(
+        "{head}{}",
+        thresholds
+            .replacen("throttled_ratio: 0.1", "throttled_ratio: 0.25", 1)
+            .replacen("vpc_link_idle_days: 50", "vpc_link_idle_days: 30", 1)
+            .replacen(
+                "integration_errors_per_second: 0.05",
+                "integration_errors_per_second: 2",
+                1
+            )
+            .replacen("api_5xx_ratio: 0.05", "api_5xx_ratio: 0.3", 1)
+            .replacen("target_resets: 0", "target_resets: 20", 1)
+    );
+    assert_ne!(strict, shipped);
+    let demo = std::fs::read_to_string(repo().join("mixin/demo.yaml")).unwrap();
+    for (name, text) in [("strict", strict), ("demo", demo)] {
+        let config = Config::parse(&text, name).unwrap();
+        let dir = tempfile_dir(name);
+        awsconn_mixin::write_files(&generate(&config).unwrap(), &dir).unwrap();
+        let alerts = dir.join("alerts");
+        let path = |f: &str| alerts.join(f).display().to_string();
+        let tests = tool(
+            "promtool",
+            &["test", "rules", &path("awsconn.rules.test.yml")],
+        );
+        assert!(!tests.contains("FAILED"), "{name}: {tests}");
+        tool(
+            "promtool",
+            &["check", "config", &path("prometheus.example.yml")],
+        );
+        tool(
+            "amtool",
+            &["check-config", &path("alertmanager.example.yml")],
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("awsconn-mixin-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn every_rule_has_a_firing_case_and_silent_cases() {
     let config = Config::shipped();
@@ -421,8 +471,7 @@ fn dashboards_pass_the_dashboard_linter_rules() {
             serde_json::to_string(&substitute_all(expr, "4m")).unwrap()
         ));
     }
-    let dir = std::env::temp_dir().join(format!("awsconn-mixin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile_dir("dashboards");
     let file = dir.join("dashboards.rules.yml");
     std::fs::write(&file, rules).unwrap();
     let out = tool("promtool", &["check", "rules", file.to_str().unwrap()]);
