@@ -253,6 +253,8 @@ fn write_text_report(
     for report in reports {
         let verdict = if report.healthy {
             paint("32", "healthy")
+        } else if report.checks.iter().all(|c| c.ok || c.unknown.is_some()) {
+            paint("33", "NOT KNOWN")
         } else {
             paint("31", "UNHEALTHY")
         };
@@ -270,6 +272,8 @@ fn write_text_report(
         for check in &report.checks {
             let mark = if check.ok {
                 paint("32", "✔")
+            } else if check.unknown.is_some() {
+                paint("33", "?")
             } else {
                 paint("31", "✘")
             };
@@ -351,6 +355,7 @@ mod tests {
                 ok: false,
                 object: [("vpc_link", "abc".to_owned())].into(),
                 cause: Some("The VPC link is FAILED.".into()),
+                unknown: None,
                 fix: Some("Recreate it.".into()),
             }],
             idle_seconds: Some(50 * 86_400 + 3_600),

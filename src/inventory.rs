@@ -1,9 +1,11 @@
-//! What AWS said, as plain structs: nothing derived, nothing from the SDK.
+//! What AWS said, as plain structs: nothing derived, nothing from the SDK
+//! (and, per scope, which collectors have not answered yet).
 //!
 //! `src/aws/` fills these; diagnosis and rendering read them. Enum-like
 //! values (statuses, states) are kept as lower-cased strings so that a value
 //! AWS adds tomorrow is carried through and exported instead of dropped.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// One account in one region: the unit a collector polls.
@@ -415,6 +417,11 @@ pub struct Inventory {
     /// From the `cloudwatch` collector too: V2 links' last requests.
     pub link_activity: Option<LinkActivity>,
     pub interconnect: Option<Interconnect>,
+    /// What is not known: each enabled collector that has not succeeded for
+    /// this scope yet, and why (its latest failure, or that its first poll
+    /// has not finished). Filled by the store, not by AWS, so that a check
+    /// without data is reported unknown, never passed.
+    pub unavailable: BTreeMap<&'static str, String>,
 }
 
 /// Reads an Interconnect bandwidth such as `1Gbps`, `500Mbps` or `1.5 Gbps`

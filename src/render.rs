@@ -602,6 +602,17 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
     for check in &report.checks {
         let mut labels = base.clone();
         labels.push(("check", check.check.to_owned()));
+        if let Some(collector) = check.unknown {
+            labels.push(("collector", collector.to_owned()));
+            f.add(
+                "awsconn_vpc_link_check_unknown",
+                "1 for a runbook check that could not be made: the collector it needs has not succeeded in this account and region",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+            continue;
+        }
         // The link itself is already named by `vpc_link_id`.
         labels.extend(
             check
@@ -629,7 +640,7 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
     }
     f.add(
         "awsconn_vpc_link_healthy",
-        "1 if every runbook check of the VPC link passes",
+        "1 if every runbook check of the VPC link passes; 0 if one fails or cannot be made (awsconn_vpc_link_check_unknown)",
         Kind::Gauge,
         base,
         f64::from(u8::from(report.healthy)),
@@ -943,6 +954,48 @@ mod tests {
         assert_eq!(
             value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\"}").as_deref(),
             Some("1")
+        );
+    }
+
+    /// A check that cannot be made is its own series, never a 0 or a 1 of
+    /// `awsconn_vpc_link_check`, and keeps the link from being healthy.
+    #[test]
+    fn unknown_checks_are_their_own_series() {
+        let build = BuildInfo {
+            version: "1.2.3",
+            revision: "abc",
+        };
+        let mut snapshot = snapshot();
+        for inventory in snapshot.inventories.values_mut() {
+            inventory.unavailable = BTreeMap::from([(
+                "execution_logs",
+                "it fails: cloudwatchlogs FilterLogEvents: AccessDeniedException".to_owned(),
+            )]);
+        }
+        let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
+        let t = encode(
+            families(&snapshot, &build, &reports),
+            vec![],
+            &mut Registry::default(),
+        );
+        let us = "account=\"123456789012\",region=\"us-east-1\"";
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_vpc_link_check_unknown{{{us},vpc_link_id=\"rest1\",check=\"no_tls_errors\",collector=\"execution_logs\"}}")
+            )
+            .as_deref(),
+            Some("1"),
+            "{t}"
+        );
+        assert!(!t.contains("check=\"no_tls_errors\"} "), "{t}");
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"rest1\"}}")
+            )
+            .as_deref(),
+            Some("0")
         );
     }
 

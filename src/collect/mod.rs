@@ -185,7 +185,8 @@ impl Poller {
             }
         }
         let collectors = enabled_collectors(config);
-        store.expect_runs(collectors.len() * targets.len());
+        let names: Vec<&'static str> = collectors.iter().map(|(c, _)| c.name()).collect();
+        store.expect_collectors(&names, targets.len());
         store.set_per_target_health(config.collectors.load_balancers.per_target_health);
         store.set_tls_error_window(config.diagnosis.tls_error_window);
         Poller {

@@ -42,6 +42,9 @@ struct State {
     statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
     /// The latest failure of each (collector, target) that has not recovered since.
     failures: BTreeMap<(&'static str, usize), String>,
+    /// The enabled collectors: one without a success for a target leaves
+    /// that target's checks that need it unknown.
+    enabled: Vec<&'static str>,
 }
 
 /// The failure name of a poll cancelled at its timeout.
@@ -88,10 +91,13 @@ impl Store {
         self.tls_error_window_ms.store(ms, Ordering::SeqCst);
     }
 
-    /// How many (collector, target) pairs must report before the store is ready.
-    pub fn expect_runs(&self, runs: usize) {
-        self.expected_runs.store(runs, Ordering::SeqCst);
-        let state = self.lock();
+    /// The enabled collectors and the number of targets: every (collector,
+    /// target) pair must report before the store is ready.
+    pub fn expect_collectors(&self, collectors: &[&'static str], targets: usize) {
+        self.expected_runs
+            .store(collectors.len() * targets, Ordering::SeqCst);
+        let mut state = self.lock();
+        state.enabled = collectors.to_vec();
         self.update_readiness(&state);
     }
 
@@ -223,8 +229,17 @@ impl Store {
     }
 
     fn snapshot_of(&self, state: &State) -> Snapshot {
+        let inventories = state
+            .inventories
+            .iter()
+            .map(|(&target, (scope, inventory))| {
+                let mut inventory = inventory.clone();
+                inventory.unavailable = Self::unavailable(state, target);
+                (scope.clone(), inventory)
+            })
+            .collect();
         Snapshot {
-            inventories: state.inventories.values().cloned().collect(),
+            inventories,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
             diagnosis: crate::diagnose::Clock {
@@ -235,6 +250,27 @@ impl Store {
                 tls_error_window_ms: self.tls_error_window_ms.load(Ordering::SeqCst),
             },
         }
+    }
+
+    /// The enabled collectors that have not succeeded for `target` yet, and why.
+    fn unavailable(state: &State, target: usize) -> BTreeMap<&'static str, String> {
+        state
+            .enabled
+            .iter()
+            .filter(|&&c| {
+                state
+                    .statuses
+                    .get(&(c, target))
+                    .is_none_or(|s| s.last_success.is_none())
+            })
+            .map(|&c| {
+                let why = state.failures.get(&(c, target)).map_or_else(
+                    || "its first poll has not finished".to_owned(),
+                    |failure| format!("it fails: {failure}"),
+                );
+                (c, why)
+            })
+            .collect()
     }
 
     fn publish(&self, state: &State) {
@@ -305,7 +341,7 @@ mod tests {
     #[test]
     fn a_failure_keeps_the_last_good_data() {
         let store = Store::new(ApiTelemetry::default());
-        store.expect_runs(1);
+        store.expect_collectors(&["vpc_links"], 1);
         assert!(!store.is_ready());
         store.record_success(
             "vpc_links",

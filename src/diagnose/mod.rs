@@ -32,6 +32,80 @@ pub struct Check {
     pub cause: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// Set when the check could not be made: the collector whose data it
+    /// needs has not succeeded. Such a check is not `ok`, and not a failure
+    /// of the path either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<&'static str>,
+}
+
+/// The collectors each check needs besides `vpc_links` (which found the
+/// link), and whether it applies to REST (V1) links only.
+const NEEDS: &[(&str, &[&str], bool)] = &[
+    ("load_balancer_active", &["load_balancers"], false),
+    ("listener_port", &["load_balancers"], false),
+    // Of the link's NLBs, those that exist (load_balancers) have an endpoint service.
+    (
+        "endpoint_service_available",
+        &["load_balancers", "endpoints"],
+        true,
+    ),
+    (
+        "endpoint_connection_available",
+        &["load_balancers", "endpoints"],
+        true,
+    ),
+    ("targets_healthy", &["load_balancers"], false),
+    (
+        "security_groups_admit",
+        &["load_balancers", "network_rules"],
+        false,
+    ),
+    (
+        "network_acls_admit",
+        &["load_balancers", "network_rules"],
+        false,
+    ),
+    (
+        "privatelink_inbound_rules",
+        &["load_balancers", "network_rules"],
+        true,
+    ),
+    ("no_tls_errors", &["execution_logs"], false),
+];
+
+/// The checks a link could not get because a collector they need has not
+/// succeeded: unknown, with the collector and why, so that a link is never
+/// reported healthy on data that is missing.
+fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<Check> {
+    let mut out = Vec::new();
+    for &(check, needs, rest_only) in NEEDS {
+        if rest_only && link.api_type != ApiType::Rest {
+            continue;
+        }
+        if made.iter().any(|c| c.check == check) {
+            continue;
+        }
+        let Some((&collector, why)) = needs
+            .iter()
+            .find_map(|c| inventory.unavailable.get_key_value(c))
+        else {
+            continue;
+        };
+        out.push(Check {
+            check,
+            ok: false,
+            object: BTreeMap::from([("collector", collector.to_owned())]),
+            cause: Some(format!(
+                "Not known: this check needs what the {collector} collector reads, and {why}."
+            )),
+            fix: Some(format!(
+                "Make the {collector} collector succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
+            )),
+            unknown: Some(collector),
+        });
+    }
+    out
 }
 
 /// Every check of one VPC link.
@@ -137,6 +211,8 @@ fn run<'a>(
                 checks.extend(path.privatelink_inbound_rules());
             }
             checks.extend(path.no_tls_errors(clock));
+            let unknown = unknown_checks(inventory, link, &checks);
+            checks.extend(unknown);
             let report = LinkReport {
                 vpc_link_id: link.id.clone(),
                 name: link.name.clone(),
@@ -175,6 +251,7 @@ pub fn link_available(link: &VpcLink) -> Check {
                 object,
                 cause: None,
                 fix: None,
+                unknown: None,
             };
         }
         ("failed", _) => (
@@ -204,6 +281,7 @@ pub fn link_available(link: &VpcLink) -> Check {
         object,
         cause: Some(cause),
         fix: Some(fix),
+        unknown: None,
     }
 }
 
@@ -234,6 +312,7 @@ fn failed(
         object,
         cause: Some(cause),
         fix: Some(fix),
+        unknown: None,
     }
 }
 
@@ -244,6 +323,7 @@ fn passed(check: &'static str, object: BTreeMap<&'static str, String>) -> Check 
         object,
         cause: None,
         fix: None,
+        unknown: None,
     }
 }
 
@@ -642,16 +722,16 @@ impl<'a> LinkPath<'a> {
                 out.push(passed("privatelink_inbound_rules", object));
                 continue;
             }
-            let rules = self.inventory.network_rules.as_ref();
+            // Without the security groups the verdict is unknown, not a failure.
+            let Some(rules) = self.inventory.network_rules.as_ref() else {
+                continue;
+            };
             let groups: Vec<_> = rules
-                .map(|r| {
-                    r.security_groups
-                        .iter()
-                        .filter(|g| lb.security_group_ids.contains(&g.id))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let lists = rules.map(|r| r.prefix_lists.clone()).unwrap_or_default();
+                .security_groups
+                .iter()
+                .filter(|g| lb.security_group_ids.contains(&g.id))
+                .collect();
+            let lists = rules.prefix_lists.clone();
             let anywhere = rules::Peer {
                 cidrs: rules::Cidr::parse("0.0.0.0/0").into_iter().collect(),
                 security_groups: Vec::new(),
@@ -987,6 +1067,84 @@ mod tests {
             .filter(|c| c.check == check)
             .cloned()
             .collect()
+    }
+
+    /// A collector that has not succeeded makes its checks unknown: the
+    /// link is never healthy on missing data, and says which collector and why.
+    #[test]
+    fn missing_data_of_an_enabled_collector_is_unknown_never_healthy() {
+        let mut inventory = v1_path(&["available"]);
+        assert!(fixtures::view_one(&inventory).report.healthy);
+        inventory.load_balancing = None;
+        inventory.unavailable = BTreeMap::from([(
+            "load_balancers",
+            "it fails: elasticloadbalancingv2 DescribeTargetHealth: AccessDenied".to_owned(),
+        )]);
+        let report = fixtures::view_one(&inventory).report;
+        assert!(!report.healthy, "{report:#?}");
+        let unknown: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| c.unknown.is_some())
+            .map(|c| c.check)
+            .collect();
+        assert_eq!(
+            unknown,
+            [
+                "load_balancer_active",
+                "listener_port",
+                "endpoint_service_available",
+                "endpoint_connection_available",
+                "targets_healthy",
+                "security_groups_admit",
+                "network_acls_admit",
+                "privatelink_inbound_rules"
+            ]
+        );
+        let check = &only(&report, "targets_healthy")[0];
+        assert!(!check.ok);
+        assert_eq!(check.unknown, Some("load_balancers"));
+        assert_eq!(check.object["collector"], "load_balancers");
+        assert!(
+            check
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("DescribeTargetHealth: AccessDenied")
+        );
+        // The checks whose collectors answered are made as before.
+        assert!(only(&report, "link_available")[0].ok);
+        assert!(
+            only(&report, "no_tls_errors")
+                .iter()
+                .all(|c| c.unknown.is_none())
+        );
+
+        // A collector that is disabled (not in `unavailable`) leaves its
+        // checks out, as before: nothing is missing that was asked for.
+        inventory.unavailable.clear();
+        let report = fixtures::view_one(&inventory).report;
+        assert!(report.checks.iter().all(|c| c.unknown.is_none()));
+    }
+
+    /// Enforcement on, and the security groups not read yet: unknown, not failed.
+    #[test]
+    fn privatelink_enforcement_without_security_groups_is_unknown() {
+        let mut inventory = v1_path(&["available"]);
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.privatelink_inbound_rules = Some("on".into());
+        inventory.network_rules = None;
+        inventory.unavailable = BTreeMap::from([(
+            "network_rules",
+            "its first poll has not finished".to_owned(),
+        )]);
+        let report = fixtures::view_one(&inventory).report;
+        let check = &only(&report, "privatelink_inbound_rules")[0];
+        assert_eq!(check.unknown, Some("network_rules"), "{check:#?}");
+        assert!(
+            report.checks.iter().all(|c| c.ok || c.unknown.is_some()),
+            "{report:#?}"
+        );
     }
 
     #[test]

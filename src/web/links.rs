@@ -27,9 +27,11 @@ section.link h2 small { color: #495057; font-weight: normal; }
 .badge { display: inline-block; border-radius: 3px; padding: 0 .45rem; font-size: .8rem; color: #fff; vertical-align: middle; }
 .badge.ok { background: #2b8a3e; }
 .badge.bad { background: #e03131; }
+.badge.unknown { background: #e8590c; }
 ol.path { list-style: none; padding: 0; margin: 0; }
 li.hop { border-left: 5px solid #2b8a3e; background: #ebfbee; margin: .25rem 0; padding: .3rem .6rem; border-radius: 0 4px 4px 0; }
 li.hop.bad { border-left-color: #e03131; background: #fff0f0; }
+li.hop.unknown { border-left-color: #f08c00; background: #fff9db; }
 li.hop.depth-1 { margin-left: 1.5rem; }
 li.hop.depth-2 { margin-left: 3rem; }
 li.hop.depth-3 { margin-left: 4.5rem; }
@@ -180,6 +182,8 @@ fn link_section(html: &mut String, view: &LinkView) {
     let r = &view.report;
     let (class, badge) = if r.healthy {
         ("ok", "healthy")
+    } else if r.checks.iter().all(|c| c.ok || c.unknown.is_some()) {
+        ("unknown", "not known")
     } else {
         ("bad", "unhealthy")
     };
@@ -230,7 +234,18 @@ fn hop_item(html: &mut String, view: &LinkView, hop: &Hop) {
     let _ = write!(
         html,
         r#"<li class="hop {} depth-{}" data-kind="{}"><span class="kind">{}</span>{label}<span class="detail">{}</span>{passed}"#,
-        if ok { "ok" } else { "bad" },
+        if ok {
+            "ok"
+        } else if hop.state_ok
+            && hop
+                .checks
+                .iter()
+                .all(|&i| r.checks[i].ok || r.checks[i].unknown.is_some())
+        {
+            "unknown"
+        } else {
+            "bad"
+        },
         hop.depth.min(4),
         hop.kind.title().to_ascii_lowercase().replace(' ', "-"),
         hop.kind.title(),
@@ -262,7 +277,8 @@ fn finding(html: &mut String, check: &Check, region: &str) {
         .collect();
     let _ = write!(
         html,
-        r#"<div class="finding" data-check="{check}"><p class="check">✘ {check} {object}</p>"#,
+        r#"<div class="finding" data-check="{check}"><p class="check">{mark} {check} {object}</p>"#,
+        mark = if check.unknown.is_some() { "?" } else { "✘" },
         check = check.check,
         object = object.join(" "),
     );
@@ -297,6 +313,43 @@ mod tests {
             at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
             ready: true,
         }
+    }
+
+    /// A link whose network rules were never read is "not known", with the
+    /// collector and its error on the page: never green.
+    #[test]
+    fn missing_data_shows_not_known_with_the_collector() {
+        let mut inventory = v2_path();
+        inventory.network_rules = None;
+        inventory.unavailable = std::collections::BTreeMap::from([(
+            "network_rules",
+            "it fails: ec2 DescribeSecurityGroups: UnauthorizedOperation".to_owned(),
+        )]);
+        let scope = Scope {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        };
+        let findings = Findings {
+            links: views([(&scope, &inventory)], &Clock::default()),
+            at: None,
+            ready: true,
+        };
+        let html = page(&findings, None);
+        assert!(
+            html.contains(r#"<span class="badge unknown">not known</span>"#),
+            "{html}"
+        );
+        assert!(!html.contains(r#"<span class="badge ok">"#), "{html}");
+        assert!(html.contains(r#"class="hop unknown"#), "{html}");
+        assert!(!html.contains(r#"class="hop bad"#), "{html}");
+        assert!(
+            html.contains("? security_groups_admit collector=network_rules"),
+            "{html}"
+        );
+        assert!(
+            html.contains("DescribeSecurityGroups: UnauthorizedOperation"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -406,3 +406,87 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     assert!(fine.count(GOOD_GREEN) > 200);
     eprintln!("screenshots in {}", dir.display());
 }
+
+/// One IAM gap from start-up (DescribeTargetHealth denied): the load
+/// balancers are never read, so no link is reported healthy on the checks
+/// that are left: those checks are unknown, naming the collector and the
+/// AWS error, and the healthy links are "not known" rather than passing.
+#[test]
+fn a_collector_denied_from_the_start_leaves_no_link_healthy() {
+    let (emulator, seeded) = world();
+    let (_, _, body) = crate::harness::http_get(&emulator.url, "/_front/scenario", &[]);
+    let mut scenario: Value = serde_json::from_slice(&body).unwrap();
+    scenario["faults"] = json!([{
+        "service": "elasticloadbalancing", "operation": "DescribeTargetHealth", "kind": "error",
+        "status": 400, "code": "AccessDenied",
+        "message": "User is not authorized to perform: elasticloadbalancing:DescribeTargetHealth"
+    }]);
+    emulator.set_scenario(&scenario);
+    let config = config_file(CONFIG);
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--output", "json", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let links = report["vpc_links"].as_array().unwrap();
+    assert_eq!(links.len(), seeded["links"].as_object().unwrap().len());
+    for link in links {
+        let name = s(&link["name"]);
+        assert_eq!(
+            link["healthy"], false,
+            "{name} reported healthy without its load balancers"
+        );
+        let unknown: Vec<&Value> = link["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["unknown"] == "load_balancers")
+            .collect();
+        assert!(
+            unknown.iter().any(|c| c["check"] == "targets_healthy"),
+            "{name}: {link:#}"
+        );
+        for check in &unknown {
+            assert_eq!(check["ok"], false);
+            assert!(s(&check["cause"]).contains("AccessDenied"), "{check}");
+        }
+    }
+    let healthy = links.iter().find(|l| l["name"] == "healthy-link").unwrap();
+    let failing: Vec<&Value> = healthy["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false && c["unknown"].is_null())
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "the healthy path fails nothing it could check: {failing:?}"
+    );
+
+    // The exposition says the same: unknown series, and not healthy.
+    let (ok, text, _) = crate::harness::once(&emulator.url, config.path());
+    assert!(!ok, "a collector failed");
+    let id = s(&seeded["links"]["healthy"]["vpc_link_id"]);
+    let l = format!("account=\"123456789012\",region=\"{US}\",vpc_link_id=\"{id}\"");
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                "awsconn_vpc_link_check_unknown{{{l},check=\"targets_healthy\",collector=\"load_balancers\"}}"
+            )
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &format!("awsconn_vpc_link_healthy{{{l}}}")),
+        Some(0.0)
+    );
+    assert!(
+        !text.contains(&format!("{l},check=\"targets_healthy\"}}")),
+        "{text}"
+    );
+    promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
+}
