@@ -431,6 +431,7 @@ pub fn alerts(config: &Config) -> Vec<Alert> {
     let mut out = exporter_alerts(config);
     out.extend(link_alerts(config));
     out.extend(check_alerts(config));
+    out.push(unknown_alert(config));
     out.extend(traffic_alerts(config));
     out.extend(interconnect_alerts(config));
     out
@@ -816,6 +817,35 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
             }
         })
         .collect()
+}
+
+/// A check that cannot be made, because the collector it needs has not
+/// succeeded: the link is not known to be healthy.
+fn unknown_alert(config: &Config) -> Alert {
+    let series = Series::new(config, "awsconn_vpc_link_check_unknown", SCOPE_LABELS).with(&[
+        ("vpc_link_id", "a1b2c3"),
+        ("check", "targets_healthy"),
+        ("collector", "load_balancers"),
+    ]);
+    Alert {
+        name: "AwsconnVpcLinkCheckUnknown",
+        severity: Severity::Warning,
+        summary: "A runbook check of a VPC link cannot be made: the link is not known to be healthy.",
+        scope: Scope::VpcLink,
+        collectors: &["vpc_links"],
+        rules: vec![Rule {
+            labels: Vec::new(),
+            expr: format!(
+                "awsconn_vpc_link_check_unknown{{{}}} == 1",
+                config.selector()
+            ),
+            for_: config.for_.check_unknown,
+            description: format!(
+                "Check {{{{ $labels.check }}}} of VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) cannot be made: the {{{{ $labels.collector }}}} collector it needs has not succeeded, so the link is reported neither healthy nor broken. Fix: make that collector succeed (AwsconnCollectorFailing, which mutes this alert, and the exporter's log name the AWS error; AccessDenied means the IAM policy lacks an action: `aws-connectivity-exporter iam-policy` prints the right one). {LINK_CONFIRM}"
+            ),
+            cases: resource_cases(config, &series, "1", "0", config.for_.check_unknown),
+        }],
+    }
 }
 
 fn traffic_alerts(config: &Config) -> Vec<Alert> {

@@ -77,6 +77,9 @@ pub struct ForDurations {
     pub integration_unresolved: Duration,
     /// Every check alert (`AwsconnLoadBalancerUnavailable` ... `AwsconnTlsErrors`).
     pub check_failing: Duration,
+    /// `AwsconnVpcLinkCheckUnknown`: longer than `collector_failing`, whose
+    /// alert explains (and mutes) it in the usual case.
+    pub check_unknown: Duration,
     pub integration_errors: Duration,
     pub api_5xx_high: Duration,
     pub target_resets: Duration,
@@ -260,6 +263,7 @@ impl Config {
             ("for.vpc_link_idle", f.vpc_link_idle),
             ("for.integration_unresolved", f.integration_unresolved),
             ("for.check_failing", f.check_failing),
+            ("for.check_unknown", f.check_unknown),
             ("for.integration_errors", f.integration_errors),
             ("for.api_5xx_high", f.api_5xx_high),
             ("for.target_resets", f.target_resets),

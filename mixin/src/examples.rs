@@ -146,9 +146,13 @@ fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
         ],
         equal: vec!["job"],
     });
+    // A failing collector explains its own stale data and the checks it leaves unknown.
     out.push(Inhibit {
         source_matchers: vec!["alertname=\"AwsconnCollectorFailing\"".into()],
-        target_matchers: vec!["alertname=\"AwsconnDataStale\"".into()],
+        target_matchers: vec![alternation(&[
+            "AwsconnDataStale",
+            "AwsconnVpcLinkCheckUnknown",
+        ])],
         equal: vec!["job", "instance", "account", "region", "collector"],
     });
     for collector in COLLECTORS {
