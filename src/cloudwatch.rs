@@ -321,6 +321,7 @@ mod tests {
                     listeners: vec![],
                 }],
                 target_groups: vec![TargetGroup {
+                    health_unread: None,
                     arn: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg/2".into(),
                     name: "tg".into(),
                     protocol: "TCP".into(),
@@ -334,6 +335,7 @@ mod tests {
                 missing_load_balancers: vec![],
             }),
             endpoint_services: Some(vec![EndpointService {
+                connections_unread: None,
                 service_id: "vpce-svc-1".into(),
                 service_name: "n".into(),
                 state: "available".into(),

@@ -215,6 +215,10 @@ pub struct TargetGroup {
     pub vpc_id: String,
     pub load_balancer_arns: Vec<String>,
     pub targets: Vec<TargetHealth>,
+    /// Why the targets' health could not be read (DescribeTargetHealth
+    /// failed for this group): the rest of the collector's data is still
+    /// fresh, and the health is unknown rather than "no targets".
+    pub health_unread: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,6 +265,9 @@ pub struct EndpointService {
     pub load_balancer_arns: Vec<String>,
     pub acceptance_required: bool,
     pub connections: Vec<EndpointConnection>,
+    /// Why the connections could not be read (DescribeVpcEndpointConnections
+    /// failed): the service's own state is still fresh.
+    pub connections_unread: Option<String>,
 }
 
 impl EndpointService {

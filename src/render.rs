@@ -388,7 +388,13 @@ fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, 
             "not_found",
         );
     }
-    for group in &lb.target_groups {
+    // A group whose health could not be read has no counts: zeros would
+    // read as "no healthy target" (its runbook check says unknown instead).
+    for group in lb
+        .target_groups
+        .iter()
+        .filter(|g| g.health_unread.is_none())
+    {
         let mut counts: BTreeMap<&str, u32> =
             TargetHealth::KNOWN_STATES.iter().map(|s| (*s, 0)).collect();
         let mut reasons: BTreeMap<&str, u32> = BTreeMap::new();
@@ -602,17 +608,6 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
     for check in &report.checks {
         let mut labels = base.clone();
         labels.push(("check", check.check.to_owned()));
-        if let Some(collector) = check.unknown {
-            labels.push(("collector", collector.to_owned()));
-            f.add(
-                "awsconn_vpc_link_check_unknown",
-                "1 for a runbook check that could not be made: the collector it needs has not succeeded in this account and region",
-                Kind::Gauge,
-                labels,
-                1.0,
-            );
-            continue;
-        }
         // The link itself is already named by `vpc_link_id`.
         labels.extend(
             check
@@ -621,13 +616,24 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
                 .filter(|(k, _)| **k != "vpc_link")
                 .map(|(k, v)| (*k, v.clone())),
         );
-        f.add(
-            "awsconn_vpc_link_check",
-            "1 if the runbook check passes for the object it names, 0 if it fails",
-            Kind::Gauge,
-            labels,
-            f64::from(u8::from(check.ok)),
-        );
+        if check.unknown.is_some() {
+            // Its object names the collector whose data is missing.
+            f.add(
+                "awsconn_vpc_link_check_unknown",
+                "1 for a runbook check that could not be made: the collector it needs has not succeeded in this account and region, or one of its calls failed",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+        } else {
+            f.add(
+                "awsconn_vpc_link_check",
+                "1 if the runbook check passes for the object it names, 0 if it fails",
+                Kind::Gauge,
+                labels,
+                f64::from(u8::from(check.ok)),
+            );
+        }
     }
     if let Some(idle) = report.idle_seconds {
         f.add(

@@ -64,12 +64,16 @@ pub(super) async fn endpoint_services(
                 load_balancer_arns: nlbs,
                 acceptance_required: s.acceptance_required().unwrap_or(false),
                 connections: Vec::new(),
+                connections_unread: None,
             });
         }
     }
     let ids: Vec<String> = services.iter().map(|s| s.service_id.clone()).collect();
     let mut by_service: BTreeMap<String, Vec<EndpointConnection>> = BTreeMap::new();
-    for chunk in ids.chunks(FILTER_CHUNK) {
+    // Services whose connections could not be read, and why: their own state
+    // is still reported, their connections are unknown.
+    let mut unread: BTreeMap<String, String> = BTreeMap::new();
+    'chunks: for chunk in ids.chunks(FILTER_CHUNK) {
         let mut pages = client
             .describe_vpc_endpoint_connections()
             .filters(filter("service-id", chunk))
@@ -77,8 +81,18 @@ pub(super) async fn endpoint_services(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::from_sdk("ec2", "DescribeVpcEndpointConnections", e))?;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    let e = AwsError::from_sdk("ec2", "DescribeVpcEndpointConnections", e);
+                    tracing::debug!(error = %e, "endpoint connections unread");
+                    for id in chunk {
+                        by_service.remove(id);
+                        unread.insert(id.clone(), e.to_string());
+                    }
+                    continue 'chunks;
+                }
+            };
             for c in page.vpc_endpoint_connections() {
                 let (Some(service), Some(endpoint)) = (c.service_id(), c.vpc_endpoint_id()) else {
                     continue;
@@ -100,6 +114,7 @@ pub(super) async fn endpoint_services(
     }
     for service in &mut services {
         service.connections = by_service.remove(&service.service_id).unwrap_or_default();
+        service.connections_unread = unread.remove(&service.service_id);
     }
     Ok(services)
 }

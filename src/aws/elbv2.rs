@@ -180,16 +180,28 @@ async fn target_groups(
                 vpc_id: tg.vpc_id().unwrap_or_default().to_owned(),
                 load_balancer_arns: lbs,
                 targets: Vec::new(),
+                health_unread: None,
             });
         }
     }
     for group in &mut groups {
-        let out = client
+        // One group whose health cannot be read (an IAM gap, a throttle that
+        // outlasts the retries) leaves that health unknown; the load
+        // balancers, listeners and other groups are still reported.
+        let out = match client
             .describe_target_health()
             .target_group_arn(&group.arn)
             .send()
             .await
-            .map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetHealth", e))?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let e = AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetHealth", e);
+                tracing::debug!(target_group = %group.arn, error = %e, "target health unread");
+                group.health_unread = Some(e.to_string());
+                continue;
+            }
+        };
         group.targets = out
             .target_health_descriptions()
             .iter()

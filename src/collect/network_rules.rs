@@ -77,6 +77,7 @@ mod tests {
 
     fn group(target_type: &str, ids: &[&str]) -> TargetGroup {
         TargetGroup {
+            health_unread: None,
             arn: format!("tg-{target_type}"),
             name: target_type.into(),
             protocol: "TCP".into(),

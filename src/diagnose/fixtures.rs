@@ -132,6 +132,7 @@ pub fn v2_path() -> Inventory {
                 }],
             }],
             target_groups: vec![TargetGroup {
+                health_unread: None,
                 arn: TG.into(),
                 name: "web".into(),
                 protocol: "HTTP".into(),

@@ -92,20 +92,34 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
         else {
             continue;
         };
-        out.push(Check {
+        out.push(unknown(
             check,
-            ok: false,
-            object: BTreeMap::from([("collector", collector.to_owned())]),
-            cause: Some(format!(
-                "Not known: this check needs what the {collector} collector reads, and {why}."
-            )),
-            fix: Some(format!(
-                "Make the {collector} collector succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
-            )),
-            unknown: Some(collector),
-        });
+            BTreeMap::new(),
+            collector,
+            &format!("this check needs what the {collector} collector reads, and {why}"),
+        ));
     }
     out
+}
+
+/// A check that could not be made: `collector` did not get what it needs.
+fn unknown(
+    check: &'static str,
+    mut object: BTreeMap<&'static str, String>,
+    collector: &'static str,
+    why: &str,
+) -> Check {
+    object.insert("collector", collector.to_owned());
+    Check {
+        check,
+        ok: false,
+        object,
+        cause: Some(format!("Not known: {why}.")),
+        fix: Some(format!(
+            "Make the {collector} collector's calls succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
+        )),
+        unknown: Some(collector),
+    }
 }
 
 /// Every check of one VPC link.
@@ -534,6 +548,15 @@ impl<'a> LinkPath<'a> {
                 .iter()
                 .filter(|s| s.load_balancer_arns.contains(arn))
             {
+                if let Some(error) = &service.connections_unread {
+                    out.push(unknown(
+                        "endpoint_connection_available",
+                        BTreeMap::from([("service_id", service.service_id.clone())]),
+                        "endpoints",
+                        &format!("the endpoint service's connections could not be read: {error}"),
+                    ));
+                    continue;
+                }
                 if let Some(c) = service.connections.iter().find(|c| c.state == "available") {
                     out.push(passed(
                         "endpoint_connection_available",
@@ -627,6 +650,15 @@ impl<'a> LinkPath<'a> {
         let mut out = Vec::new();
         for (_, group) in self.used_target_groups() {
             let object = BTreeMap::from([("target_group", group.arn.clone())]);
+            if let Some(error) = &group.health_unread {
+                out.push(unknown(
+                    "targets_healthy",
+                    object,
+                    "load_balancers",
+                    &format!("the targets' health could not be read: {error}"),
+                ));
+                continue;
+            }
             if group.targets.iter().any(|t| t.state == "healthy") {
                 out.push(passed("targets_healthy", object));
                 continue;
@@ -876,6 +908,7 @@ mod tests {
                     }],
                 }],
                 target_groups: vec![TargetGroup {
+                    health_unread: None,
                     arn: "tg1".into(),
                     name: "orders-tg".into(),
                     protocol: "TCP".into(),
@@ -1042,6 +1075,7 @@ mod tests {
         api.api_type = ApiType::Rest;
         api.integrations[0].uri = "https://web.internal/".into();
         inventory.endpoint_services = Some(vec![EndpointService {
+            connections_unread: None,
             service_id: "vpce-svc-1".into(),
             service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
             state: "available".into(),
@@ -1125,6 +1159,51 @@ mod tests {
         inventory.unavailable.clear();
         let report = fixtures::view_one(&inventory).report;
         assert!(report.checks.iter().all(|c| c.unknown.is_none()));
+    }
+
+    /// One call that fails degrades only what it feeds: unread target health
+    /// leaves `targets_healthy` unknown on that group while the load
+    /// balancer's state is still judged; unread endpoint connections leave
+    /// their check unknown while the service's state is still judged.
+    #[test]
+    fn one_unread_call_leaves_only_its_check_unknown() {
+        let mut inventory = v1_path(&["healthy"]);
+        let lb = inventory.load_balancing.as_mut().unwrap();
+        lb.load_balancers[0].state = "failed".into();
+        lb.target_groups[0].targets.clear();
+        lb.target_groups[0].health_unread =
+            Some("elasticloadbalancingv2 DescribeTargetHealth failed: AccessDenied".into());
+        inventory.endpoint_services.as_mut().unwrap()[0].connections_unread =
+            Some("ec2 DescribeVpcEndpointConnections failed: UnauthorizedOperation".into());
+        let report = fixtures::view_one(&inventory).report;
+        assert!(!report.healthy);
+        let targets = &only(&report, "targets_healthy")[0];
+        assert_eq!(targets.unknown, Some("load_balancers"));
+        assert_eq!(targets.object["target_group"], fixtures::TG);
+        assert!(
+            targets
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("DescribeTargetHealth failed: AccessDenied")
+        );
+        let connection = &only(&report, "endpoint_connection_available")[0];
+        assert_eq!(connection.unknown, Some("endpoints"));
+        assert!(
+            connection
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("UnauthorizedOperation")
+        );
+        // What the other calls read is still judged: the failed NLB is seen.
+        let active = &only(&report, "load_balancer_active")[0];
+        assert!(!active.ok && active.unknown.is_none(), "{active:#?}");
+        assert!(
+            only(&report, "endpoint_service_available")
+                .iter()
+                .all(|c| c.ok)
+        );
     }
 
     /// Enforcement on, and the security groups not read yet: unknown, not failed.

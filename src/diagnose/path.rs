@@ -561,6 +561,7 @@ mod tests {
         link.target_arns = vec![ALB.into()];
         inventory.apis = None;
         inventory.endpoint_services = Some(vec![EndpointService {
+            connections_unread: None,
             service_id: "vpce-svc-1".into(),
             service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
             state: "available".into(),

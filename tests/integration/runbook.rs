@@ -407,12 +407,13 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     eprintln!("screenshots in {}", dir.display());
 }
 
-/// One IAM gap from start-up (DescribeTargetHealth denied): the load
-/// balancers are never read, so no link is reported healthy on the checks
-/// that are left: those checks are unknown, naming the collector and the
-/// AWS error, and the healthy links are "not known" rather than passing.
+/// One IAM gap from start-up (DescribeTargetHealth denied), and one load
+/// balancer that fails meanwhile: the gap degrades only what that call
+/// feeds. No link is reported healthy on the health it could not read (its
+/// `targets_healthy` is unknown, naming the collector and the AWS error),
+/// while the failed load balancer is still seen as failed.
 #[test]
-fn a_collector_denied_from_the_start_leaves_no_link_healthy() {
+fn a_call_denied_from_the_start_leaves_no_link_healthy_and_hides_nothing_else() {
     let (emulator, seeded) = world();
     let (_, _, body) = crate::harness::http_get(&emulator.url, "/_front/scenario", &[]);
     let mut scenario: Value = serde_json::from_slice(&body).unwrap();
@@ -421,6 +422,8 @@ fn a_collector_denied_from_the_start_leaves_no_link_healthy() {
         "status": 400, "code": "AccessDenied",
         "message": "User is not authorized to perform: elasticloadbalancing:DescribeTargetHealth"
     }]);
+    scenario["load_balancers"][format!("{US}/tls-errors-nlb")] =
+        json!({"state": "failed", "reason": "the load balancer failed"});
     emulator.set_scenario(&scenario);
     let config = config_file(CONFIG);
     let out = crate::harness::exporter(&emulator.url)
@@ -432,49 +435,56 @@ fn a_collector_denied_from_the_start_leaves_no_link_healthy() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let links = report["vpc_links"].as_array().unwrap();
     assert_eq!(links.len(), seeded["links"].as_object().unwrap().len());
+    let by_name = |name: &str| links.iter().find(|l| l["name"] == name).unwrap();
     for link in links {
         let name = s(&link["name"]);
-        assert_eq!(
-            link["healthy"], false,
-            "{name} reported healthy without its load balancers"
-        );
-        let unknown: Vec<&Value> = link["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["unknown"] == "load_balancers")
-            .collect();
-        assert!(
-            unknown.iter().any(|c| c["check"] == "targets_healthy"),
-            "{name}: {link:#}"
-        );
-        for check in &unknown {
-            assert_eq!(check["ok"], false);
-            assert!(s(&check["cause"]).contains("AccessDenied"), "{check}");
+        assert_eq!(link["healthy"], false, "{name} reported healthy: {link:#}");
+        for check in link["checks"].as_array().unwrap() {
+            if !check["unknown"].is_null() {
+                assert_eq!(check["check"], "targets_healthy", "{name}: {check}");
+                assert_eq!(check["unknown"], "load_balancers");
+                assert_eq!(check["ok"], false);
+                assert!(s(&check["cause"]).contains("AccessDenied"), "{check}");
+            }
         }
     }
-    let healthy = links.iter().find(|l| l["name"] == "healthy-link").unwrap();
-    let failing: Vec<&Value> = healthy["checks"]
+    // The healthy paths fail nothing they can check: only the health is unknown.
+    for name in ["healthy-link", "healthy-http-link"] {
+        let checks = by_name(name)["checks"].as_array().unwrap();
+        let not_ok: Vec<(&Value, &Value)> = checks
+            .iter()
+            .filter(|c| c["ok"] == false)
+            .map(|c| (&c["check"], &c["unknown"]))
+            .collect();
+        assert_eq!(
+            not_ok,
+            [(&json!("targets_healthy"), &json!("load_balancers"))],
+            "{name}"
+        );
+    }
+    // The load balancer that failed is seen as failed, denied health or not.
+    let active: Vec<&Value> = by_name("tls-errors-link")["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["ok"] == false && c["unknown"].is_null())
+        .filter(|c| c["check"] == "load_balancer_active")
         .collect();
-    assert!(
-        failing.is_empty(),
-        "the healthy path fails nothing it could check: {failing:?}"
-    );
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["ok"], false);
+    assert!(active[0]["unknown"].is_null());
 
-    // The exposition says the same: unknown series, and not healthy.
-    let (ok, text, _) = crate::harness::once(&emulator.url, config.path());
-    assert!(!ok, "a collector failed");
+    // The exposition says the same: the collector succeeds, the health it
+    // could not read is unknown (no zero counts), the link is not healthy.
+    let (ok, text, stderr) = crate::harness::once(&emulator.url, config.path());
+    assert!(ok, "the collector still succeeds: {stderr}");
     let id = s(&seeded["links"]["healthy"]["vpc_link_id"]);
+    let tg = s(&seeded["links"]["healthy"]["target_group"]);
     let l = format!("account=\"123456789012\",region=\"{US}\",vpc_link_id=\"{id}\"");
     assert_eq!(
         sample(
             &text,
             &format!(
-                "awsconn_vpc_link_check_unknown{{{l},check=\"targets_healthy\",collector=\"load_balancers\"}}"
+                "awsconn_vpc_link_check_unknown{{{l},check=\"targets_healthy\",collector=\"load_balancers\",target_group=\"{tg}\"}}"
             )
         ),
         Some(1.0),
@@ -485,8 +495,28 @@ fn a_collector_denied_from_the_start_leaves_no_link_healthy() {
         Some(0.0)
     );
     assert!(
-        !text.contains(&format!("{l},check=\"targets_healthy\"}}")),
+        !text.contains(&format!("target_group=\"{tg}\",state=")),
         "{text}"
     );
+    assert!(
+        sample(
+            &text,
+            "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeTargetHealth\",outcome=\"denied\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    let unknown_checks = links
+        .iter()
+        .flat_map(|l| l["checks"].as_array().unwrap())
+        .filter(|c| !c["unknown"].is_null())
+        .count();
+    let unknown_series = text
+        .lines()
+        .filter(|l| l.starts_with("awsconn_vpc_link_check_unknown{"))
+        .count();
+    assert!(unknown_checks >= 2, "{report:#}");
+    assert_eq!(unknown_series, unknown_checks, "{text}");
     promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
 }
