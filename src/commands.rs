@@ -32,10 +32,51 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
     Config::load(path)
 }
 
+/// Writes a command's answer to stdout. A reader that went away (`| head`)
+/// is not an error of the command: it ends quietly, as `quiet_exit` says.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to stdout")
+}
+
+/// True for an error that only says stdout was closed by its reader.
+pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().map(|e| e.kind()) == broken
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind())
+                == broken
+    })
+}
+
+/// Text from AWS (names, status messages) as a terminal may show it:
+/// control characters (escape sequences, carriage returns) written as
+/// `\u{..}` escapes, so a name cannot rewrite the report on screen.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// `check-config`: the configuration loaded; say what it polls.
-pub fn check_config(config: &Config) -> ExitCode {
-    println!(
-        "configuration is valid: {} account(s), regions {}, collectors {}",
+pub fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
+    print_stdout(&format!(
+        "configuration is valid: {} account(s), regions {}, collectors {}\n",
         config.effective_accounts().len(),
         config.regions.join(", "),
         config
@@ -43,23 +84,23 @@ pub fn check_config(config: &Config) -> ExitCode {
             .enabled_names()
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    ExitCode::SUCCESS
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `iam-policy`: the least-privilege policy for the enabled collectors.
-pub fn iam_policy(config: &Config) -> ExitCode {
+pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
     let roles: Vec<String> = config
         .accounts
         .iter()
         .filter_map(|a| a.role_arn.clone())
         .collect();
     let policy = crate::aws::iam::policy(config.collectors.enabled_names(), &roles);
-    println!(
-        "{}",
+    print_stdout(&format!(
+        "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()
-    );
-    ExitCode::SUCCESS
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Size of each read: large enough that the per-read cost vanishes.
@@ -127,7 +168,7 @@ pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", path.display()))?;
         }
     }
-    println!("{}", tally.to_json());
+    print_stdout(&format!("{}\n", tally.to_json()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -261,7 +302,11 @@ fn write_text_report(
         writeln!(
             out,
             "VPC link {} ({}, {} API) in {}/{}: {verdict}",
-            report.vpc_link_id, report.name, report.api_type, report.account, report.region
+            printable(&report.vpc_link_id),
+            printable(&report.name),
+            report.api_type,
+            printable(&report.account),
+            printable(&report.region)
         )?;
         if let Some(days) = report.idle_days() {
             writeln!(
@@ -280,14 +325,14 @@ fn write_text_report(
             let object: Vec<String> = check
                 .object
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("{k}={}", printable(v)))
                 .collect();
             writeln!(out, "  {mark} {:<32} {}", check.check, object.join(" "))?;
             if let Some(cause) = &check.cause {
-                writeln!(out, "      cause: {cause}")?;
+                writeln!(out, "      cause: {}", printable(cause))?;
             }
             if let Some(fix) = &check.fix {
-                writeln!(out, "      fix:   {fix}")?;
+                writeln!(out, "      fix:   {}", printable(fix))?;
             }
         }
     }
@@ -339,6 +384,35 @@ mod tests {
             1
         );
         assert_eq!(t.statuses[&200], 1);
+    }
+
+    #[test]
+    fn text_report_escapes_control_characters_from_aws() {
+        let reports = vec![LinkReport {
+            vpc_link_id: "abc".into(),
+            name: "evil\x1b[2J\rname".into(),
+            api_type: "rest",
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            healthy: false,
+            checks: vec![diagnose::Check {
+                check: "link_available",
+                ok: false,
+                object: [("vpc_link", "abc\x07".to_owned())].into(),
+                cause: Some("AWS says: \x1b]0;title\x07".into()),
+                unknown: None,
+                fix: Some("Recreate it.".into()),
+            }],
+            idle_seconds: None,
+        }];
+        let mut out = Vec::new();
+        write_text_report(&mut out, &reports, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.contains('\x1b') && !text.contains('\x07') && !text.contains('\r'),
+            "{text:?}"
+        );
+        assert!(text.contains("evil\\u{1b}[2J\\u{d}name"), "{text}");
     }
 
     #[test]

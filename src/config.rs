@@ -377,13 +377,23 @@ fn default_connect_timeout() -> Duration {
 }
 
 /// Durations are written the way Prometheus users write them: `30s`, `5m`, `1h30m`.
+/// The longest duration any setting takes: far beyond every sensible
+/// interval or window, and far below what timers and clocks overflow on.
+const LONGEST: Duration = Duration::from_secs(366 * 86_400);
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
+    let parsed = humantime::parse_duration(&text).map_err(|e| {
         serde::de::Error::custom(format!(
             "invalid duration {text:?} ({e}); write it like 30s, 5m or 1h"
         ))
-    })
+    })?;
+    if parsed > LONGEST {
+        return Err(serde::de::Error::custom(format!(
+            "duration {text:?} is longer than a year"
+        )));
+    }
+    Ok(parsed)
 }
 
 impl Config {
@@ -558,6 +568,27 @@ fn is_role_arn(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A duration that passes check-config must not overflow a timer later.
+    #[test]
+    fn durations_past_a_year_are_refused_with_their_field() {
+        for text in [
+            "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 300000000000y}}\n",
+            "regions: [us-east-1]\naws: {connect_timeout: 400d}\n",
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(
+                err.contains("longer than a year") || err.contains("invalid duration"),
+                "{err}"
+            );
+        }
+        assert!(
+            Config::parse(
+                "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 1h, timeout: 30s}}\n"
+            )
+            .is_ok()
+        );
+    }
 
     /// The alerts' inhibitions (mixin/) name the collectors by these keys.
     #[test]

@@ -23,8 +23,8 @@ fn main() -> ExitCode {
     };
     // Commands that need no AWS and no runtime.
     match &command {
-        Command::CheckConfig => return commands::check_config(&config),
-        Command::IamPolicy => return commands::iam_policy(&config),
+        Command::CheckConfig => return report(commands::check_config(&config)),
+        Command::IamPolicy => return report(commands::iam_policy(&config)),
         _ => {}
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -53,6 +53,10 @@ fn main() -> ExitCode {
 
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|e| {
+        // The reader of stdout went away (`| head`): nothing more to say.
+        if commands::is_closed_stdout(&e) {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("error: {e:#}");
         ExitCode::FAILURE
     })

@@ -141,3 +141,31 @@ fn classify_missing_file_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// A reader that goes away (`| head`) ends a command quietly: exit 0, no
+/// panic, no message. The pipe's read end is closed before the command
+/// starts, so every write meets it closed.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let config = config_file("regions: [us-east-1]\n");
+    let config = config.path().to_str().unwrap();
+    let log = repo().join("tests/aws_front/README.md");
+    for args in [
+        vec!["check-config", "--config", config],
+        vec!["iam-policy", "--config", config],
+        vec!["classify", log.to_str().unwrap()],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(EXPORTER)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
