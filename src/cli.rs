@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "aws-connectivity-exporter",
-    version,
+    version = crate::render::BuildInfo::long_version(),
     about = "Prometheus exporter for API Gateway VPC links, PrivateLink and AWS Interconnect: \
              polls their state and says why a private integration fails"
 )]

@@ -202,6 +202,7 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
     let (store, poller) = poller(&config).await;
     tracing::info!(
+        version = crate::render::BuildInfo::long_version(),
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         telemetry_path = %global.telemetry_path,
         regions = %config.regions.join(","),

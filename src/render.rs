@@ -65,14 +65,38 @@ pub struct CollectorStatus {
 pub struct BuildInfo {
     pub version: &'static str,
     pub revision: &'static str,
+    pub branch: &'static str,
+    pub rustc_version: &'static str,
+    /// The target triple (`x86_64-unknown-linux-gnu`).
+    pub target: &'static str,
 }
 
 impl BuildInfo {
     pub fn current() -> Self {
         Self {
             version: env!("CARGO_PKG_VERSION"),
-            revision: option_env!("AWSCONN_GIT_REVISION").unwrap_or("unknown"),
+            revision: env!("AWSCONN_BUILD_REVISION"),
+            branch: env!("AWSCONN_BUILD_BRANCH"),
+            rustc_version: env!("AWSCONN_RUSTC_VERSION"),
+            target: env!("AWSCONN_TARGET"),
         }
+    }
+
+    /// `0.1.0 (revision abc123, branch main, rustc 1.95.0, x86_64-unknown-linux-gnu)`:
+    /// what `--version` and the startup log line say.
+    pub fn long_version() -> &'static str {
+        concat!(
+            env!("CARGO_PKG_VERSION"),
+            " (revision ",
+            env!("AWSCONN_BUILD_REVISION"),
+            ", branch ",
+            env!("AWSCONN_BUILD_BRANCH"),
+            ", rustc ",
+            env!("AWSCONN_RUSTC_VERSION"),
+            ", ",
+            env!("AWSCONN_TARGET"),
+            ")"
+        )
     }
 }
 
@@ -170,6 +194,9 @@ pub fn families<'r>(
         vec![
             ("version", build.version.to_owned()),
             ("revision", build.revision.to_owned()),
+            ("branch", build.branch.to_owned()),
+            ("rustc_version", build.rustc_version.to_owned()),
+            ("target", build.target.to_owned()),
         ],
         1.0,
     );
@@ -849,6 +876,9 @@ mod tests {
         let build = BuildInfo {
             version: "1.2.3",
             revision: "abc",
+            branch: "main",
+            rustc_version: "1.95.0",
+            target: "x86_64-unknown-linux-gnu",
         };
         let snapshot = snapshot();
         let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
@@ -958,7 +988,7 @@ mod tests {
             Some("2")
         );
         assert_eq!(
-            value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\"}").as_deref(),
+            value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\",branch=\"main\",rustc_version=\"1.95.0\",target=\"x86_64-unknown-linux-gnu\"}").as_deref(),
             Some("1")
         );
     }
@@ -970,6 +1000,9 @@ mod tests {
         let build = BuildInfo {
             version: "1.2.3",
             revision: "abc",
+            branch: "main",
+            rustc_version: "1.95.0",
+            target: "x86_64-unknown-linux-gnu",
         };
         let mut snapshot = snapshot();
         for inventory in snapshot.inventories.values_mut() {

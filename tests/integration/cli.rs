@@ -169,3 +169,21 @@ fn a_closed_stdout_ends_commands_quietly() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
 }
+
+/// `--version` says the version, git revision and branch, rustc and target.
+#[test]
+fn version_names_the_build() {
+    let (code, stdout, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    let line = stdout.trim();
+    assert!(
+        line.starts_with(&format!(
+            "aws-connectivity-exporter {} (revision ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{line}"
+    );
+    for part in [", branch ", ", rustc 1.", "-linux-"] {
+        assert!(line.contains(part), "{line}");
+    }
+}
