@@ -52,6 +52,14 @@ pub struct GlobalArgs {
     )]
     pub telemetry_path: String,
 
+    /// Leave the exporter's own process metrics (process_*) out of the telemetry path.
+    #[arg(
+        long = "web.disable-exporter-metrics",
+        global = true,
+        env = "AWSCONN_WEB_DISABLE_EXPORTER_METRICS"
+    )]
+    pub disable_exporter_metrics: bool,
+
     /// Only log messages with this severity or above.
     #[arg(
         long = "log.level",

@@ -209,7 +209,11 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         "listening"
     );
     let mut polls = poller.spawn();
-    let router = web::router(store, &global.telemetry_path);
+    let router = web::router(
+        store,
+        &global.telemetry_path,
+        !global.disable_exporter_metrics,
+    );
     web::serve(listener, router, shutdown_signal())
         .await
         .context("HTTP server failed")?;

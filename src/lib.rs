@@ -17,6 +17,7 @@ pub mod diagnose;
 pub mod inventory;
 pub mod logging;
 pub mod logs;
+pub mod process;
 pub mod render;
 pub mod resolve;
 pub mod web;

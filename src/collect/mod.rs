@@ -20,7 +20,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::task::JoinSet;
 
-pub use store::{Exposition, Findings, Store, TIMEOUT};
+pub use store::{Exposition, Findings, Store, TIMEOUT, gzip};
 
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, Config};

@@ -302,7 +302,8 @@ impl Store {
     }
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+/// `data` gzip-compressed, fast rather than small.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(data);

@@ -23,13 +23,16 @@ pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_t
 struct AppState {
     store: Arc<Store>,
     telemetry_path: Arc<str>,
+    /// Append the process metrics (`process_*`) to every scrape.
+    process_metrics: bool,
 }
 
 /// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/` and `/links`.
-pub fn router(store: Arc<Store>, telemetry_path: &str) -> Router {
+pub fn router(store: Arc<Store>, telemetry_path: &str, process_metrics: bool) -> Router {
     let state = AppState {
         store,
         telemetry_path: Arc::from(telemetry_path),
+        process_metrics,
     };
     Router::new()
         .route(telemetry_path, get(metrics))
@@ -76,13 +79,29 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
+    // The pre-rendered exposition as it is; the process metrics, read now,
+    // after it (as a second gzip member when compressed: RFC 1952 allows
+    // several, and Prometheus reads them all).
+    let process = if state.process_metrics {
+        crate::process::exposition()
+    } else {
+        String::new()
+    };
     let mut response = if gzip {
-        let mut r = exposition.gzip.clone().into_response();
+        let mut body = exposition.gzip.to_vec();
+        if !process.is_empty() {
+            body.extend(crate::collect::gzip(process.as_bytes()));
+        }
+        let mut r = body.into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
-    } else {
+    } else if process.is_empty() {
         exposition.text.clone().into_response()
+    } else {
+        let mut body = exposition.text.to_vec();
+        body.extend_from_slice(process.as_bytes());
+        body.into_response()
     };
     let h = response.headers_mut();
     h.insert(

@@ -258,8 +258,24 @@ fn serve_keeps_the_last_good_data_when_aws_goes_away() {
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
     let mut plain = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut plain)
+        .unwrap();
     assert!(plain.contains(&failed));
+    // The process metrics, read at each scrape, follow in both forms.
+    for text in [&text, &plain] {
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name}:\n{text}"
+            );
+        }
+    }
 
     let (status, _, body) = server.get("/");
     assert_eq!(status, 200);
@@ -312,4 +328,20 @@ fn ready_is_503_until_the_first_poll_completes() {
     wait_for("/ready", Duration::from_secs(30), || {
         (server.get("/ready").0 == 200).then_some(())
     });
+}
+
+/// `--web.disable-exporter-metrics` leaves the process metrics out.
+#[test]
+fn exporter_metrics_can_be_turned_off() {
+    let emulator = Emulator::start("{}");
+    let config =
+        config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
+    let server = Server::start(
+        &emulator.url,
+        config.path(),
+        &["--web.disable-exporter-metrics"],
+    );
+    let text = server.metrics();
+    assert!(text.contains("awsconn_build_info{"), "{text}");
+    assert!(!text.contains("process_"), "{text}");
 }

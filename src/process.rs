@@ -1,0 +1,101 @@
+//! The exporter's own process metrics, as every Prometheus client library
+//! exports them (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//! `process_open_fds`, ...): read from `/proc` when scraped, so they are as
+//! fresh as the scrape. Elsewhere than Linux there are none.
+
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+/// The process metrics in the Prometheus text format; empty when `/proc`
+/// cannot be read (they are left out, never made up).
+pub fn exposition() -> String {
+    let mut registry = Registry::default();
+    if register(&mut registry).is_none() {
+        return String::new();
+    }
+    let mut out = String::new();
+    if prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).is_err() {
+        return String::new();
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+fn register(registry: &mut Registry) -> Option<()> {
+    let me = procfs::process::Process::myself().ok()?;
+    let stat = me.stat().ok()?;
+    let ticks = procfs::ticks_per_second() as f64;
+    let cpu = (stat.utime + stat.stime) as f64 / ticks;
+    registry.register(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        ConstCounter::new(cpu),
+    );
+    let page = procfs::page_size() as f64;
+    registry.register(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        ConstGauge::new(stat.rss as f64 * page),
+    );
+    registry.register(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+        ConstGauge::new(stat.vsize as f64),
+    );
+    if let Ok(boot) = procfs::boot_time_secs() {
+        registry.register(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds",
+            ConstGauge::new(boot as f64 + stat.starttime as f64 / ticks),
+        );
+    }
+    if let Ok(open) = me.fd_count() {
+        registry.register(
+            "process_open_fds",
+            "Number of open file descriptors",
+            ConstGauge::new(open as f64),
+        );
+    }
+    if let Ok(limits) = me.limits()
+        && let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit
+    {
+        registry.register(
+            "process_max_fds",
+            "Maximum number of open file descriptors",
+            ConstGauge::new(max as f64),
+        );
+    }
+    Some(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn register(_registry: &mut Registry) -> Option<()> {
+    None
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #[test]
+    fn reads_this_process() {
+        let text = super::exposition();
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+        };
+        assert!(value("process_resident_memory_bytes") > 1e6);
+        assert!(value("process_open_fds") >= 3.0);
+        assert!(value("process_max_fds") >= value("process_open_fds"));
+        assert!(value("process_cpu_seconds_total") >= 0.0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let started = value("process_start_time_seconds");
+        assert!(
+            started <= now + 1.0 && started > now - 86_400.0,
+            "{started} vs {now}"
+        );
+    }
+}
