@@ -385,6 +385,9 @@ pub struct ExecutionLogs {
     pub groups: std::collections::BTreeMap<String, LogGroupStatus>,
     /// Per (api id, stage): the newest event time of each error class.
     pub newest_errors: std::collections::BTreeMap<(String, String), crate::logs::NewestErrors>,
+    /// Saved cursors refused because they could not be true (in the future,
+    /// or before the epoch): their groups were read from the lookback instead.
+    pub rejected_cursors: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

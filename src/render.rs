@@ -519,6 +519,13 @@ fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &Endpoint
 }
 
 fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs) {
+    f.add(
+        "awsconn_execution_log_cursors_rejected",
+        "Saved execution-log cursors refused because they could not be true (in the future, or before 1970); those groups were read from the lookback",
+        Kind::Counter,
+        scope_labels(scope),
+        logs.rejected_cursors as f64,
+    );
     for ((api_id, stage), tally) in &logs.counts {
         let mut base = scope_labels(scope);
         base.push(("api_id", api_id.clone()));

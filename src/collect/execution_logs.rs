@@ -146,6 +146,17 @@ impl ExecutionLogsCollector {
     }
 }
 
+/// How far ahead of this machine's clock a saved cursor may be (clock skew
+/// between the machine that wrote the state file and this one).
+const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// A cursor can be trusted when its position is not before the epoch nor
+/// ahead of now (give or take clock skew): a cursor in the future would skip
+/// every event until then.
+fn cursor_is_possible(cursor: &LogCursor, now_ms: i64) -> bool {
+    (0..=now_ms.saturating_add(CLOCK_SKEW_MS)).contains(&cursor.position_ms)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -176,15 +187,28 @@ impl Collector for ExecutionLogsCollector {
         let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
 
         let mut delta = ExecutionLogs::default();
-        let mut all_cursors = previous.cursors.clone();
+        let now = now_ms();
+        // What the state file will hold: every cursor saved or read, so a
+        // group that is not read this time (its read failed, or its API is
+        // not known yet because another call failed) keeps its place.
+        let mut all_cursors = saved.clone();
+        all_cursors.extend(previous.cursors.clone());
         for source in sources(known, &self.config.log_groups) {
-            let mut cursor = previous
-                .cursors
-                .get(&source.group)
-                .or_else(|| saved.get(&source.group))
-                .cloned()
-                .unwrap_or_default();
-            let (start, end) = logs::read_range(Some(&cursor), now_ms(), lookback, overlap);
+            let in_memory = previous.cursors.get(&source.group);
+            let from_file = saved.get(&source.group).filter(|c| {
+                let possible = cursor_is_possible(c, now);
+                if !possible && in_memory.is_none() {
+                    tracing::warn!(
+                        log_group = %source.group,
+                        position_ms = c.position_ms,
+                        "the saved cursor of this log group cannot be true (in the future or before 1970); reading it from the lookback instead"
+                    );
+                    delta.rejected_cursors += 1;
+                }
+                possible
+            });
+            let mut cursor = in_memory.or(from_file).cloned().unwrap_or_default();
+            let (start, end) = logs::read_range(Some(&cursor), now, lookback, overlap);
             let pattern =
                 matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
             let read = aws.log_events(&source.group, start, end, pattern).await;
@@ -259,6 +283,20 @@ impl Collector for ExecutionLogsCollector {
 mod tests {
     use super::*;
     use crate::inventory::{Api, Stage};
+
+    #[test]
+    fn impossible_cursors_are_refused() {
+        let at = |position_ms| LogCursor {
+            position_ms,
+            ..Default::default()
+        };
+        let now = 1_800_000_000_000;
+        assert!(cursor_is_possible(&at(now - 60_000), now));
+        assert!(cursor_is_possible(&at(now + CLOCK_SKEW_MS), now), "clock skew");
+        assert!(!cursor_is_possible(&at(now + CLOCK_SKEW_MS + 1), now));
+        assert!(!cursor_is_possible(&at(-1), now));
+        assert!(!cursor_is_possible(&at(i64::MAX), now));
+    }
 
     #[test]
     fn log_group_names_from_arns() {

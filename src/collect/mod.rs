@@ -64,6 +64,7 @@ impl Fragment {
                     .get_or_insert_with(Default::default);
                 logs.cursors.extend(delta.cursors);
                 logs.groups = delta.groups;
+                logs.rejected_cursors += delta.rejected_cursors;
                 for (stage, tally) in delta.counts {
                     logs.counts.entry(stage).or_default().merge(&tally);
                 }

@@ -319,3 +319,73 @@ fn http_api_access_logs_are_classified() {
         );
     }
 }
+
+/// A restart while reads fail neither loses nor recounts an event: the
+/// state file keeps the group's place. A saved cursor that cannot be true
+/// (in the future) is refused with a self-metric, and its group is read from
+/// the lookback rather than silenced.
+#[test]
+fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let api = seeded[US]["rest_api"].as_str().unwrap();
+    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut seq = 0;
+    let (events, first) = batch(&mut seq, now_ms() - 5 * 60_000, 20);
+    emulator.put_log_events(US, &group, &events);
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    check(&text, api, &first).unwrap_or_else(|e| panic!("first run: {e}"));
+    let saved = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let scope = format!("123456789012/{US}");
+    let position = saved(&state)["scopes"][&scope][&group]["position_ms"].clone();
+    assert!(position.as_i64().unwrap() > 0, "{}", saved(&state));
+
+    // Restarted while FilterLogEvents is denied: the read fails, the cursor stays.
+    emulator.set_scenario(&serde_json::json!({"faults": [{
+        "service": "logs", "operation": "FilterLogEvents", "kind": "error",
+        "status": 400, "code": "AccessDeniedException", "message": "not authorized"
+    }]}));
+    let (_, text, _) = once(&emulator.url, config(&state, "60s").path());
+    assert!(
+        text.contains("awsconn_execution_log_read_success{"),
+        "{text}"
+    );
+    assert_eq!(
+        saved(&state)["scopes"][&scope][&group]["position_ms"],
+        position
+    );
+
+    // Reads work again: nothing is counted twice.
+    emulator.set_scenario(&serde_json::json!({}));
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    check(
+        &text,
+        api,
+        &Expected {
+            lines: 0,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("after the failed restart: {e}"));
+    let rejected = format!(
+        "awsconn_execution_log_cursors_rejected_total{{account=\"123456789012\",region=\"{US}\"}}"
+    );
+    assert_eq!(sample(&text, &rejected), Some(0.0), "{text}");
+
+    // A cursor a day in the future would skip every event until then: refused.
+    let mut file = saved(&state);
+    file["scopes"][&scope][&group]["position_ms"] = serde_json::json!(now_ms() + 86_400_000);
+    std::fs::write(&state, serde_json::to_vec(&file).unwrap()).unwrap();
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    assert_eq!(sample(&text, &rejected), Some(1.0), "{text}");
+    assert!(stderr.contains("cannot be true"), "{stderr}");
+    // Read from the lookback: the events in it are counted (again, knowingly).
+    check(&text, api, &first).unwrap_or_else(|e| panic!("after the refused cursor: {e}"));
+}
