@@ -208,18 +208,94 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         regions = %config.regions.join(","),
         "listening"
     );
+    let mut targets = poller.target_keys();
     let mut polls = poller.spawn();
+    let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(4);
+    spawn_hangup_listener(reloads.clone());
     let router = web::router(
-        store,
+        store.clone(),
         &global.telemetry_path,
         !global.disable_exporter_metrics,
+        Some(reloads),
     );
-    web::serve(listener, router, shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    // The server runs on its own task: scrapes never wait on a reload.
+    let mut server = tokio::spawn(web::serve(listener, router, shutdown_signal()));
+    loop {
+        tokio::select! {
+            served = &mut server => {
+                served
+                    .context("HTTP server task failed")?
+                    .context("HTTP server failed")?;
+                break;
+            }
+            Some(reply) = requests.recv() => {
+                let outcome = reload(global, &store, &mut polls, &mut targets).await;
+                store.record_reload(outcome.is_ok());
+                match &outcome {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration reload failed; the previous one keeps running"),
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome.map_err(|e| format!("{e:#}")));
+                }
+            }
+        }
+    }
     polls.abort_all();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the configuration file again and, when it is valid, polls by it:
+/// the old polls stop, what the store knows of targets still configured is
+/// kept under their new positions (execution-log counts and cursors among
+/// it), and the new polls start. An invalid file changes nothing.
+async fn reload(
+    global: &GlobalArgs,
+    store: &Arc<Store>,
+    polls: &mut tokio::task::JoinSet<()>,
+    targets: &mut Vec<(crate::config::AccountConfig, String)>,
+) -> anyhow::Result<()> {
+    let config = load_config(global)?;
+    let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
+    polls.abort_all();
+    while polls.join_next().await.is_some() {}
+    let poller = Poller::new(&config, &aws, store.clone()).await;
+    let new_targets = poller.target_keys();
+    let moved = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(old, key)| {
+            new_targets
+                .iter()
+                .position(|k| k == key)
+                .map(|new| (old, new))
+        })
+        .collect();
+    store.retarget(&moved);
+    *targets = new_targets;
+    *polls = poller.spawn();
+    Ok(())
+}
+
+/// SIGHUP asks for a reload, as it does of every Prometheus component.
+fn spawn_hangup_listener(reloads: tokio::sync::mpsc::Sender<web::ReloadRequest>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if reloads.send(None).await.is_err() {
+                return;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(reloads);
 }
 
 /// Completes on SIGINT or SIGTERM.

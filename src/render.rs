@@ -100,9 +100,28 @@ impl BuildInfo {
     }
 }
 
+/// How the latest configuration reload went (`awsconn_config_last_reload_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    /// When a configuration was last loaded successfully (the start counts).
+    pub last_success: SystemTime,
+}
+
+impl Default for ReloadStatus {
+    fn default() -> Self {
+        Self {
+            successful: true,
+            last_success: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
 /// Everything one rendering reads.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// How the latest configuration reload went.
+    pub reload: ReloadStatus,
     pub inventories: BTreeMap<Scope, Inventory>,
     pub statuses: Vec<CollectorStatus>,
     /// Export `awsconn_target_health` per target (opt-in: cardinality).
@@ -173,6 +192,12 @@ impl Families {
     }
 }
 
+fn unix_seconds(at: SystemTime) -> f64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
 fn scope_labels(scope: &Scope) -> Labels {
     vec![
         ("account", scope.account.clone()),
@@ -199,6 +224,20 @@ pub fn families<'r>(
             ("target", build.target.to_owned()),
         ],
         1.0,
+    );
+    f.add(
+        "awsconn_config_last_reload_successful",
+        "1 if the latest configuration reload (SIGHUP, POST /-/reload) succeeded; a refused configuration leaves the previous one running",
+        Kind::Gauge,
+        vec![],
+        f64::from(u8::from(snapshot.reload.successful)),
+    );
+    f.add(
+        "awsconn_config_last_reload_success_timestamp_seconds",
+        "Unix time of the latest successful configuration load (the start counts)",
+        Kind::Gauge,
+        vec![],
+        unix_seconds(snapshot.reload.last_success),
     );
     for status in &snapshot.statuses {
         collector_status(&mut f, status);
@@ -256,10 +295,7 @@ fn collector_status(f: &mut Families, s: &CollectorStatus) {
         s.timeouts as f64,
     );
     if let Some(at) = s.last_success {
-        let epoch = at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        let epoch = unix_seconds(at);
         f.add(
             "awsconn_collector_last_success_timestamp_seconds",
             "Unix time of the collector's latest successful poll of this account and region",
@@ -865,6 +901,7 @@ mod tests {
             },
         );
         Snapshot {
+            reload: ReloadStatus::default(),
             inventories,
             statuses: vec![CollectorStatus {
                 collector: "vpc_links",

@@ -292,7 +292,10 @@ mod tests {
         };
         let now = 1_800_000_000_000;
         assert!(cursor_is_possible(&at(now - 60_000), now));
-        assert!(cursor_is_possible(&at(now + CLOCK_SKEW_MS), now), "clock skew");
+        assert!(
+            cursor_is_possible(&at(now + CLOCK_SKEW_MS), now),
+            "clock skew"
+        );
         assert!(!cursor_is_possible(&at(now + CLOCK_SKEW_MS + 1), now));
         assert!(!cursor_is_possible(&at(-1), now));
         assert!(!cursor_is_possible(&at(i64::MAX), now));

@@ -47,6 +47,26 @@ pub enum Fragment {
     Interconnect(Interconnect),
 }
 
+/// Drops what `collector` contributed to an inventory (it is no longer enabled).
+pub(crate) fn forget(collector: &str, inventory: &mut Inventory) {
+    match collector {
+        "vpc_links" => {
+            inventory.vpc_links = None;
+            inventory.apis = None;
+        }
+        "load_balancers" => inventory.load_balancing = None,
+        "endpoints" => inventory.endpoint_services = None,
+        "network_rules" => inventory.network_rules = None,
+        "execution_logs" => inventory.execution_logs = None,
+        "cloudwatch" => {
+            inventory.cloudwatch = None;
+            inventory.link_activity = None;
+        }
+        "interconnect" => inventory.interconnect = None,
+        _ => {}
+    }
+}
+
 impl Fragment {
     /// Replaces this collector's part of the inventory with the new data.
     pub fn apply(self, inventory: &mut Inventory) {
@@ -140,6 +160,9 @@ pub struct Target {
     pub aws: AwsScope,
     /// The account label to use until STS answers: the role ARN's account, or `unknown`.
     fallback_account: String,
+    /// The configured account it polls (which, with the region, identifies
+    /// the target across a configuration reload).
+    account: AccountConfig,
 }
 
 impl Target {
@@ -182,6 +205,7 @@ impl Poller {
                     region: region.clone(),
                     aws: aws.scope(&account, region).await,
                     fallback_account: fallback_account(&account),
+                    account: account.clone(),
                 });
             }
         }
@@ -195,6 +219,14 @@ impl Poller {
             collectors,
             store,
         }
+    }
+
+    /// Each target's identity (the configured account and the region), by index.
+    pub fn target_keys(&self) -> Vec<(AccountConfig, String)> {
+        self.targets
+            .iter()
+            .map(|t| (t.account.clone(), t.region.clone()))
+            .collect()
     }
 
     /// Polls every collector for every target once, stage by stage (a

@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use super::Fragment;
 use crate::aws::ApiTelemetry;
 use crate::inventory::{Inventory, Scope};
-use crate::render::{self, BuildInfo, CollectorStatus, Snapshot};
+use crate::render::{self, BuildInfo, CollectorStatus, ReloadStatus, Snapshot};
 
 /// The runbook's latest findings: every link's checks and path, for `/links`.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +52,7 @@ pub const TIMEOUT: &str = "timeout";
 
 pub struct Store {
     state: Mutex<State>,
+    reload: Mutex<ReloadStatus>,
     published: ArcSwap<Exposition>,
     findings: ArcSwap<Findings>,
     telemetry: ApiTelemetry,
@@ -67,6 +68,10 @@ impl Store {
     pub fn new(telemetry: ApiTelemetry) -> Arc<Store> {
         let store = Arc::new(Store {
             state: Mutex::new(State::default()),
+            reload: Mutex::new(ReloadStatus {
+                successful: true,
+                last_success: SystemTime::now(),
+            }),
             published: ArcSwap::from_pointee(Exposition::default()),
             findings: ArcSwap::from_pointee(Findings::default()),
             telemetry,
@@ -89,6 +94,51 @@ impl Store {
     pub fn set_tls_error_window(&self, window: Duration) {
         let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
         self.tls_error_window_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Records a configuration reload: its outcome, and when it worked.
+    pub fn record_reload(&self, successful: bool) {
+        {
+            let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+            reload.successful = successful;
+            if successful {
+                reload.last_success = SystemTime::now();
+            }
+        }
+        self.publish(&self.lock());
+    }
+
+    /// Keeps what the store knows across a configuration reload: `moved`
+    /// maps each old target index that is still configured to its new index
+    /// (the execution-log counts and cursors go with it, so nothing is
+    /// counted twice); targets no longer configured, and collectors no
+    /// longer enabled, are dropped.
+    pub fn retarget(&self, moved: &BTreeMap<usize, usize>) {
+        let mut state = self.lock();
+        let enabled = state.enabled.clone();
+        let keep = |collector: &&'static str| enabled.contains(collector);
+        state.inventories = std::mem::take(&mut state.inventories)
+            .into_iter()
+            .filter_map(|(old, entry)| moved.get(&old).map(|&new| (new, entry)))
+            .collect();
+        state.statuses = std::mem::take(&mut state.statuses)
+            .into_iter()
+            .filter(|((collector, _), _)| keep(collector))
+            .filter_map(|((c, old), s)| moved.get(&old).map(|&new| ((c, new), s)))
+            .collect();
+        state.failures = std::mem::take(&mut state.failures)
+            .into_iter()
+            .filter(|((collector, _), _)| keep(collector))
+            .filter_map(|((c, old), f)| moved.get(&old).map(|&new| ((c, new), f)))
+            .collect();
+        // What a collector no longer enabled found is not reported any more.
+        let all = crate::config::CollectorsConfig::default();
+        for (_, inventory) in state.inventories.values_mut() {
+            for (collector, _) in all.iter().filter(|(c, _)| !enabled.contains(c)) {
+                super::forget(collector, inventory);
+            }
+        }
+        self.publish(&state);
     }
 
     /// The enabled collectors and the number of targets: every (collector,
@@ -239,6 +289,7 @@ impl Store {
             })
             .collect();
         Snapshot {
+            reload: *self.reload.lock().unwrap_or_else(|p| p.into_inner()),
             inventories,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),

@@ -19,22 +19,36 @@ use crate::collect::Store;
 /// The Prometheus text format content type.
 pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
+/// A configuration reload asked for: SIGHUP (no answer wanted) or
+/// `POST /-/reload`, which waits for the outcome.
+pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<(), String>>>;
+
 #[derive(Clone)]
 struct AppState {
     store: Arc<Store>,
     telemetry_path: Arc<str>,
     /// Append the process metrics (`process_*`) to every scrape.
     process_metrics: bool,
+    /// Where `POST /-/reload` asks for a reload (`serve` only).
+    reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
 }
 
-/// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/` and `/links`.
-pub fn router(store: Arc<Store>, telemetry_path: &str, process_metrics: bool) -> Router {
+/// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/`,
+/// `/links`, and `POST /-/reload` when reloads are taken.
+pub fn router(
+    store: Arc<Store>,
+    telemetry_path: &str,
+    process_metrics: bool,
+    reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+) -> Router {
     let state = AppState {
         store,
         telemetry_path: Arc::from(telemetry_path),
         process_metrics,
+        reloads,
     };
     Router::new()
+        .route("/-/reload", axum::routing::post(reload))
         .route(telemetry_path, get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
@@ -126,6 +140,26 @@ fn accepts_gzip(value: &str) -> bool {
                 .is_some_and(|q| q <= 0.0)
         })
     })
+}
+
+/// `POST /-/reload`: reads the configuration file again; 200 when the new
+/// one runs, 500 with the reason when it is refused (the old one runs on).
+async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
+    let Some(reloads) = state.reloads else {
+        return (StatusCode::NOT_FOUND, "reloads are not taken here\n".into());
+    };
+    let (reply, outcome) = tokio::sync::oneshot::channel();
+    if reloads.send(Some(reply)).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+    }
+    match outcome.await {
+        Ok(Ok(())) => (StatusCode::OK, "configuration reloaded\n".into()),
+        Ok(Err(reason)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {reason}\n"),
+        ),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into()),
+    }
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {

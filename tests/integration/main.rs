@@ -12,5 +12,6 @@ mod execution_logs;
 mod harness;
 mod interconnect;
 mod network_paths;
+mod reload;
 mod runbook;
 mod vpc_links;
