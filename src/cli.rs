@@ -52,6 +52,15 @@ pub struct GlobalArgs {
     )]
     pub telemetry_path: String,
 
+    /// Take configuration reloads over HTTP (`POST /-/reload`), as Prometheus'
+    /// flag of the same name does; SIGHUP reloads either way.
+    #[arg(
+        long = "web.enable-lifecycle",
+        global = true,
+        env = "AWSCONN_WEB_ENABLE_LIFECYCLE"
+    )]
+    pub enable_lifecycle: bool,
+
     /// Leave the exporter's own process metrics (process_*) out of the telemetry path.
     #[arg(
         long = "web.disable-exporter-metrics",

@@ -216,7 +216,7 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         store.clone(),
         &global.telemetry_path,
         !global.disable_exporter_metrics,
-        Some(reloads),
+        global.enable_lifecycle.then_some(reloads),
     );
     // The server runs on its own task: scrapes never wait on a reload.
     let mut server = tokio::spawn(web::serve(listener, router, shutdown_signal()));

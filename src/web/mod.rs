@@ -29,12 +29,12 @@ struct AppState {
     telemetry_path: Arc<str>,
     /// Append the process metrics (`process_*`) to every scrape.
     process_metrics: bool,
-    /// Where `POST /-/reload` asks for a reload (`serve` only).
+    /// Where `POST /-/reload` asks for a reload (`serve --web.enable-lifecycle` only).
     reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
 }
 
 /// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/`,
-/// `/links`, and `POST /-/reload` when reloads are taken.
+/// `/links`, and `POST /-/reload` (403 unless reloads are taken over HTTP).
 pub fn router(
     store: Arc<Store>,
     telemetry_path: &str,
@@ -146,7 +146,10 @@ fn accepts_gzip(value: &str) -> bool {
 /// one runs, 500 with the reason when it is refused (the old one runs on).
 async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     let Some(reloads) = state.reloads else {
-        return (StatusCode::NOT_FOUND, "reloads are not taken here\n".into());
+        return (
+            StatusCode::FORBIDDEN,
+            "Lifecycle API is not enabled (--web.enable-lifecycle); SIGHUP reloads\n".into(),
+        );
     };
     let (reply, outcome) = tokio::sync::oneshot::channel();
     if reloads.send(Some(reply)).await.is_err() {

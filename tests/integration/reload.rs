@@ -39,7 +39,7 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, config(&[US], "30m")).unwrap();
-    let mut server = Server::start(&emulator.url, &path, &[]);
+    let mut server = Server::start(&emulator.url, &path, &["--web.enable-lifecycle"]);
     let us = format!("account=\"123456789012\",region=\"{US}\"");
     let timeouts = format!(
         "awsconn_execution_errors_total{{{us},api_id=\"{api}\",stage=\"prod\",class=\"integration_timeout\"}}"

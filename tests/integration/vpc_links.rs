@@ -344,4 +344,8 @@ fn exporter_metrics_can_be_turned_off() {
     let text = server.metrics();
     assert!(text.contains("awsconn_build_info{"), "{text}");
     assert!(!text.contains("process_"), "{text}");
+    // Reloads over HTTP are off unless --web.enable-lifecycle turns them on.
+    let (status, _, _) =
+        crate::harness::http_request("POST", &server.base, "/-/reload", &[], b"").unwrap();
+    assert_eq!(status, 403);
 }
