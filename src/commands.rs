@@ -467,11 +467,11 @@ mod tests {
         assert_eq!(t.statuses[&200], 1);
     }
 
-    #[test]
-    fn text_report_escapes_control_characters_from_aws() {
-        let reports = vec![LinkReport {
+    /// One report with one failing `link_available` check.
+    fn failed_link(name: &str, object: &str, cause: &str, idle_seconds: Option<i64>) -> LinkReport {
+        LinkReport {
             vpc_link_id: "abc".into(),
-            name: "evil\x1b[2J\rname".into(),
+            name: name.into(),
             api_type: "rest",
             account: "123456789012".into(),
             region: "us-east-1".into(),
@@ -479,13 +479,23 @@ mod tests {
             checks: vec![diagnose::Check {
                 check: "link_available",
                 ok: false,
-                object: [("vpc_link", "abc\x07".to_owned())].into(),
-                cause: Some("AWS says: \x1b]0;title\x07".into()),
+                object: [("vpc_link", object.to_owned())].into(),
+                cause: Some(cause.into()),
                 unknown: None,
                 fix: Some("Recreate it.".into()),
             }],
-            idle_seconds: None,
-        }];
+            idle_seconds,
+        }
+    }
+
+    #[test]
+    fn text_report_escapes_control_characters_from_aws() {
+        let reports = vec![failed_link(
+            "evil\x1b[2J\rname",
+            "abc\x07",
+            "AWS says: \x1b]0;title\x07",
+            None,
+        )];
         let mut out = Vec::new();
         write_text_report(&mut out, &reports, false).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -498,23 +508,12 @@ mod tests {
 
     #[test]
     fn text_report_without_colour() {
-        let reports = vec![LinkReport {
-            vpc_link_id: "abc".into(),
-            name: "orders".into(),
-            api_type: "rest",
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-            healthy: false,
-            checks: vec![diagnose::Check {
-                check: "link_available",
-                ok: false,
-                object: [("vpc_link", "abc".to_owned())].into(),
-                cause: Some("The VPC link is FAILED.".into()),
-                unknown: None,
-                fix: Some("Recreate it.".into()),
-            }],
-            idle_seconds: Some(50 * 86_400 + 3_600),
-        }];
+        let reports = vec![failed_link(
+            "orders",
+            "abc",
+            "The VPC link is FAILED.",
+            Some(50 * 86_400 + 3_600),
+        )];
         let mut out = Vec::new();
         write_text_report(&mut out, &reports, false).unwrap();
         let text = String::from_utf8(out).unwrap();

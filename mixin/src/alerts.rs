@@ -676,6 +676,25 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 cases: denied,
             }],
         },
+        Alert {
+            name: "AwsconnConfigReloadFailed",
+            severity: Severity::Warning,
+            summary: "The exporter refused its reloaded configuration: it runs the previous one.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!("awsconn_config_last_reload_successful{{{s}}} == 0"),
+                for_: f.config_reload_failed,
+                description: "The exporter at {{ $labels.instance }} refused the configuration file it was asked to reload (SIGHUP or POST /-/reload) and still runs the previous one, so the change has not taken effect and the next restart will fail the same way. Fix: `aws-connectivity-exporter check-config --config FILE` names the field and line; correct the file and reload again.".into(),
+                cases: gauge_cases(
+                    &Series::new(config, "awsconn_config_last_reload_successful", &[]),
+                    "0",
+                    "1",
+                    f.config_reload_failed,
+                ),
+            }],
+        },
     ]
 }
 

@@ -491,6 +491,9 @@ fn exporter(config: &Config) -> Value {
     let panels = [
         panel(Kind::Stat, "Up", "none", "1 while Prometheus scrapes the exporter.")
             .query(format!("min(up{{{i}}})"), ""),
+        panel(Kind::Stat, "Configuration", "none", "1 while the latest configuration reload worked; 0 while a refused file waits to be fixed (the previous configuration runs).")
+            .query(format!("min(awsconn_config_last_reload_successful{{{i}}})"), "")
+            .pass_fail(),
         panel(Kind::Stat, "Collectors failing", "none", "Collector polls whose latest attempt failed.")
             .query(format!("count(awsconn_collector_success{{{s}, instance=~\"$instance\"}} == 0) or vector(0)"), "")
             .red_from(1.0),
@@ -514,6 +517,10 @@ fn exporter(config: &Config) -> Value {
             ),
         panel(Kind::TimeSeries, "AWS request latency (p99)", "s", "99th percentile of the attempts' duration per service.")
             .query(format!("histogram_quantile(0.99, sum by (service, le) (rate(awsconn_aws_api_request_duration_seconds_bucket{{{i}}}[$__rate_interval])))"), "{{service}}"),
+        panel(Kind::TimeSeries, "Memory", "bytes", "Resident memory of each exporter process.")
+            .query(format!("process_resident_memory_bytes{{{i}}}"), "{{instance}}"),
+        panel(Kind::TimeSeries, "CPU", "percentunit", "CPU time of each exporter process per second.")
+            .query(format!("rate(process_cpu_seconds_total{{{i}}}[$__rate_interval])"), "{{instance}}"),
         panel(Kind::TimeSeries, "CloudWatch metrics requested", "short", "Metrics requested from GetMetricData per second: what CloudWatch bills.")
             .query(format!("sum(rate(awsconn_cloudwatch_metrics_requested_total{{{i}}}[$__rate_interval]))"), "metrics/s"),
         panel(Kind::TimeSeries, "Incomplete AWS answers", "short", "Items AWS returned without a field the exporter needs (left out).")

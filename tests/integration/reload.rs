@@ -16,24 +16,32 @@ fn config(regions: &[&str], lookback: &str) -> String {
     )
 }
 
+/// `n` integration timeouts in the execution log, `ago_ms` before now; `tag`
+/// keeps their request ids apart from other batches.
+fn timeout_events(n: i64, ago_ms: i64, tag: &str) -> Vec<(i64, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    (0..n)
+        .map(|i| {
+            (
+                now - ago_ms + i,
+                format!(
+                    "(0f0e0d0c-1111-2222-3333-{tag}{i:04}) Execution failed due to a timeout error"
+                ),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_paths(&[US, EU]);
     let api = seeded[US]["rest_api"].as_str().unwrap();
     let group = format!("API-Gateway-Execution-Logs_{api}/prod");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let events: Vec<(i64, String)> = (0..7)
-        .map(|i| {
-            (
-                now - 60_000 + i,
-                format!("(0f0e0d0c-1111-2222-3333-44445555{i:04}) Execution failed due to a timeout error"),
-            )
-        })
-        .collect();
+    let events = timeout_events(7, 60_000, "44445555");
     emulator.put_log_events(US, &group, &events);
 
     let dir = tempfile::tempdir().unwrap();
@@ -126,18 +134,7 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
         (polled_at(&text) >= after_reload + 2.0).then_some(text)
     });
     assert_eq!(sample(&text, &timeouts), Some(7.0), "{text}");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let more: Vec<(i64, String)> = (0..3)
-        .map(|i| {
-            (
-                now - 1_000 + i,
-                format!("(0f0e0d0c-1111-2222-3333-55556666{i:04}) Execution failed due to a timeout error"),
-            )
-        })
-        .collect();
+    let more = timeout_events(3, 1_000, "55556666");
     emulator.put_log_events(US, &group, &more);
     wait_for(
         "the new events to be counted",
