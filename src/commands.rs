@@ -197,6 +197,8 @@ pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
+    // Registered first: a SIGHUP from now on reloads instead of ending the process.
+    let hangups = hangup_signals();
     let listener = web::bind(&global.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
@@ -211,7 +213,7 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
     let mut targets = poller.target_keys();
     let mut polls = poller.spawn();
     let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(4);
-    spawn_hangup_listener(reloads.clone());
+    spawn_hangup_listener(hangups, reloads.clone());
     let router = web::router(
         store.clone(),
         &global.telemetry_path,
@@ -260,6 +262,9 @@ async fn reload(
     let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
     polls.abort_all();
     while polls.join_next().await.is_some() {}
+    // An aborted poll may still be finishing on another thread: from here
+    // on its record is dropped, so it cannot land on a re-keyed target.
+    store.next_generation();
     let poller = Poller::new(&config, &aws, store.clone()).await;
     let new_targets = poller.target_keys();
     let moved = targets
@@ -278,24 +283,36 @@ async fn reload(
     Ok(())
 }
 
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
 /// SIGHUP asks for a reload, as it does of every Prometheus component.
-fn spawn_hangup_listener(reloads: tokio::sync::mpsc::Sender<web::ReloadRequest>) {
+fn hangup_signals() -> Hangups {
     #[cfg(unix)]
-    tokio::spawn(async move {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
+    {
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        if hangups.is_err() {
             tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            if reloads.send(None).await.is_err() {
-                return;
-            }
         }
-    });
+        hangups.ok()
+    }
+}
+
+fn spawn_hangup_listener(hangups: Hangups, reloads: tokio::sync::mpsc::Sender<web::ReloadRequest>) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if reloads.send(None).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
     #[cfg(not(unix))]
-    drop(reloads);
+    let _ = (hangups, reloads);
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -376,11 +376,12 @@ fn default_connect_timeout() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Durations are written the way Prometheus users write them: `30s`, `5m`, `1h30m`.
-/// The longest duration any setting takes: far beyond every sensible
-/// interval or window, and far below what timers and clocks overflow on.
-const LONGEST: Duration = Duration::from_secs(366 * 86_400);
+/// The longest duration any setting takes: beyond every sensible interval
+/// or window (`link_activity_window` goes to 455 days), and far below what
+/// timers and clocks overflow on.
+const LONGEST: Duration = Duration::from_secs(500 * 86_400);
 
+/// Durations are written the way Prometheus users write them: `30s`, `5m`, `1h30m`.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     let parsed = humantime::parse_duration(&text).map_err(|e| {
@@ -390,7 +391,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })?;
     if parsed > LONGEST {
         return Err(serde::de::Error::custom(format!(
-            "duration {text:?} is longer than a year"
+            "duration {text:?} is longer than 500 days"
         )));
     }
     Ok(parsed)
@@ -574,7 +575,7 @@ mod tests {
     fn durations_past_a_year_are_refused_with_their_field() {
         for text in [
             "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 300000000000y}}\n",
-            "regions: [us-east-1]\naws: {connect_timeout: 400d}\n",
+            "regions: [us-east-1]\naws: {connect_timeout: 600d}\n",
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(

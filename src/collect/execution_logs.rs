@@ -198,6 +198,8 @@ impl Collector for ExecutionLogsCollector {
             let from_file = saved.get(&source.group).filter(|c| {
                 let possible = cursor_is_possible(c, now);
                 if !possible && in_memory.is_none() {
+                    // Never written back: refused once, not on every poll.
+                    all_cursors.remove(&source.group);
                     tracing::warn!(
                         log_group = %source.group,
                         position_ms = c.position_ms,

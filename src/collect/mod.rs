@@ -63,7 +63,7 @@ pub(crate) fn forget(collector: &str, inventory: &mut Inventory) {
             inventory.link_activity = None;
         }
         "interconnect" => inventory.interconnect = None,
-        _ => {}
+        other => unreachable!("collector {other} has no part of the inventory to forget"),
     }
 }
 
@@ -163,6 +163,9 @@ pub struct Target {
     /// The configured account it polls (which, with the region, identifies
     /// the target across a configuration reload).
     account: AccountConfig,
+    /// The store's generation when the target was made: its polls record
+    /// only while the store is still in it.
+    generation: u64,
 }
 
 impl Target {
@@ -197,6 +200,7 @@ pub struct Poller {
 
 impl Poller {
     pub async fn new(config: &Config, aws: &Aws, store: Arc<Store>) -> Poller {
+        let generation = store.generation();
         let mut targets = Vec::new();
         for account in config.effective_accounts() {
             for region in &config.regions {
@@ -206,6 +210,7 @@ impl Poller {
                     aws: aws.scope(&account, region).await,
                     fallback_account: fallback_account(&account),
                     account: account.clone(),
+                    generation,
                 });
             }
         }
@@ -315,7 +320,14 @@ async fn run_one(
     let failure = match result {
         Ok(Ok(fragment)) => {
             tracing::debug!(collector = name, %scope, ?duration, "poll succeeded");
-            if store.record_success(name, target.index, scope.clone(), fragment, duration) {
+            if store.record_success(
+                target.generation,
+                name,
+                target.index,
+                scope.clone(),
+                fragment,
+                duration,
+            ) {
                 tracing::info!(collector = name, %scope, "poll succeeded again");
             }
             return true;
@@ -337,7 +349,14 @@ async fn run_one(
         ),
     };
     let (kind, error) = failure;
-    if store.record_failure(name, target.index, scope.clone(), duration, &kind) {
+    if store.record_failure(
+        target.generation,
+        name,
+        target.index,
+        scope.clone(),
+        duration,
+        &kind,
+    ) {
         tracing::warn!(
             collector = name,
             %scope,

@@ -45,6 +45,10 @@ struct State {
     /// The enabled collectors: one without a success for a target leaves
     /// that target's checks that need it unknown.
     enabled: Vec<&'static str>,
+    /// Which configuration's polls may record: a reload moves it on, so a
+    /// poll of the previous configuration that finishes late cannot write
+    /// under a target index that now means another target.
+    generation: u64,
 }
 
 /// The failure name of a poll cancelled at its timeout.
@@ -170,9 +174,25 @@ impl Store {
         &self.telemetry
     }
 
+    /// The generation polls record under now (see `next_generation`).
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Starts a new generation: from now on, records of polls started under
+    /// an older one are dropped. A reload calls it before it builds the new
+    /// poller.
+    pub fn next_generation(&self) -> u64 {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.generation
+    }
+
     /// Records a successful poll; returns true when it ends a run of failures.
+    /// A poll of an older generation is dropped (false).
     pub fn record_success(
         &self,
+        generation: u64,
         collector: &'static str,
         target: usize,
         scope: Scope,
@@ -180,6 +200,9 @@ impl Store {
         duration: Duration,
     ) -> bool {
         let mut state = self.lock();
+        if state.generation != generation {
+            return false;
+        }
         let entry = state
             .inventories
             .entry(target)
@@ -199,6 +222,7 @@ impl Store {
     /// every poll.
     pub fn record_failure(
         &self,
+        generation: u64,
         collector: &'static str,
         target: usize,
         scope: Scope,
@@ -206,6 +230,9 @@ impl Store {
         failure: &str,
     ) -> bool {
         let mut state = self.lock();
+        if state.generation != generation {
+            return false;
+        }
         let is_new = state.failures.get(&(collector, target)).map(String::as_str) != Some(failure);
         if is_new {
             state
@@ -390,12 +417,65 @@ mod tests {
         String::from_utf8(store.exposition().text.to_vec()).unwrap()
     }
 
+    /// A reload re-keys what the store knows by target, forgets targets no
+    /// longer configured, and drops a late record of the old configuration.
+    #[test]
+    fn a_reload_moves_targets_and_drops_late_records() {
+        let store = Store::new(ApiTelemetry::default());
+        store.expect_collectors(&["vpc_links"], 2);
+        let old = store.generation();
+        for (target, id) in [(0, "gone"), (1, "kept")] {
+            store.record_success(
+                old,
+                "vpc_links",
+                target,
+                scope(),
+                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Duration::from_millis(5),
+            );
+        }
+        let new = store.next_generation();
+        assert_ne!(new, old);
+        // A poll of the old configuration finishing now writes nothing.
+        assert!(!store.record_success(
+            old,
+            "vpc_links",
+            0,
+            scope(),
+            Fragment::VpcLinks(vec![link("late")], vec![]),
+            Duration::from_millis(5),
+        ));
+        store.retarget(&BTreeMap::from([(1, 0)]));
+        let ids = |target| -> Vec<String> {
+            store
+                .inventory(target)
+                .vpc_links
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| l.id)
+                .collect()
+        };
+        assert_eq!(ids(0), ["kept"]);
+        assert!(ids(1).is_empty());
+        let t = text(&store);
+        assert!(!t.contains("vpc_link_id=\"gone\"") && !t.contains("vpc_link_id=\"late\""), "{t}");
+    }
+
+    /// Every collector's part of an inventory can be forgotten.
+    #[test]
+    fn every_collector_can_be_forgotten() {
+        for (collector, _) in crate::config::CollectorsConfig::default().iter() {
+            super::super::forget(collector, &mut Inventory::default());
+        }
+    }
+
     #[test]
     fn a_failure_keeps_the_last_good_data() {
         let store = Store::new(ApiTelemetry::default());
         store.expect_collectors(&["vpc_links"], 1);
         assert!(!store.is_ready());
         store.record_success(
+            0,
             "vpc_links",
             0,
             scope(),
@@ -404,9 +484,23 @@ mod tests {
         );
         assert!(store.is_ready());
         assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
-        assert!(store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
-        assert!(!store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
-        assert!(store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "refused"));
+        assert!(store.record_failure(0, "vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
+        assert!(!store.record_failure(
+            0,
+            "vpc_links",
+            0,
+            scope(),
+            Duration::from_secs(1),
+            "denied"
+        ));
+        assert!(store.record_failure(
+            0,
+            "vpc_links",
+            0,
+            scope(),
+            Duration::from_secs(1),
+            "refused"
+        ));
         let after = text(&store);
         assert!(after.contains("vpc_link_id=\"abc\""), "{after}");
         assert!(after.contains("awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"} 0"), "{after}");
@@ -432,7 +526,7 @@ mod tests {
     #[test]
     fn a_failure_before_any_success_has_no_last_success() {
         let store = Store::new(ApiTelemetry::default());
-        store.record_failure("vpc_links", 0, scope(), Duration::from_secs(1), "denied");
+        store.record_failure(0, "vpc_links", 0, scope(), Duration::from_secs(1), "denied");
         let t = text(&store);
         assert!(
             t.contains("awsconn_collector_success{collector=\"vpc_links\""),

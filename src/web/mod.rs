@@ -48,7 +48,7 @@ pub fn router(
         reloads,
     };
     Router::new()
-        .route("/-/reload", axum::routing::post(reload))
+        .route("/-/reload", axum::routing::post(reload).put(reload))
         .route(telemetry_path, get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
@@ -142,7 +142,7 @@ fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-/// `POST /-/reload`: reads the configuration file again; 200 when the new
+/// `POST` (or `PUT`, as Prometheus takes) `/-/reload`: reads the configuration file again; 200 when the new
 /// one runs, 500 with the reason when it is refused (the old one runs on).
 async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
     let Some(reloads) = state.reloads else {

@@ -401,7 +401,6 @@ impl Server {
         String::from_utf8(body).unwrap()
     }
 
-    /// Sends SIGTERM and returns the exit status.
     /// Sends a signal (`HUP`, ...) to the exporter.
     pub fn signal(&self, name: &str) {
         let child = self.child.as_ref().expect("running");
@@ -419,6 +418,7 @@ impl Server {
             .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
+    /// Sends SIGTERM and returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill")

@@ -91,12 +91,21 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
     assert_eq!(sample(&text, &timeouts), Some(7.0));
     assert_eq!(server.get("/-/reload").0, 405, "a reload is a POST");
 
-    // SIGHUP with a valid file: the new region is polled, the old one keeps
-    // its counts and cursors, and the process lives on. The new lookback is
-    // too short to reach the first events: an exporter that forgot its
-    // cursors would count 0 of them, one that forgot its counts would
-    // count them twice.
-    std::fs::write(&path, config(&[US, EU], "20s")).unwrap();
+    // Events a few seconds old, counted before the reload.
+    emulator.put_log_events(US, &group, &timeout_events(2, 5_000, "77778888"));
+    wait_for(
+        "the recent events to be counted",
+        Duration::from_secs(30),
+        || (sample(&server.metrics(), &timeouts) == Some(9.0)).then_some(()),
+    );
+
+    // SIGHUP with a valid file: the new region is polled first, so the
+    // kept one moves to another position; it keeps its counts and cursors,
+    // and the process lives on. An exporter that forgot its counts would
+    // count from 0 (the new lookback cannot reach the first events); one
+    // that forgot its cursors would count the recent events again (the new
+    // lookback reaches them).
+    std::fs::write(&path, config(&[EU, US], "20s")).unwrap();
     server.signal("HUP");
     let text = wait_for(
         "the reloaded configuration to poll",
@@ -120,7 +129,7 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
         .unwrap()
             >= started
     );
-    // A few more polls of the kept region after the reload: still 7.
+    // A few more polls of the kept region after the reload: still 9.
     let polled_at = |text: &str| {
         sample(
             text,
@@ -133,13 +142,13 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
         let text = server.metrics();
         (polled_at(&text) >= after_reload + 2.0).then_some(text)
     });
-    assert_eq!(sample(&text, &timeouts), Some(7.0), "{text}");
+    assert_eq!(sample(&text, &timeouts), Some(9.0), "{text}");
     let more = timeout_events(3, 1_000, "55556666");
     emulator.put_log_events(US, &group, &more);
     wait_for(
         "the new events to be counted",
         Duration::from_secs(30),
-        || (sample(&server.metrics(), &timeouts) == Some(10.0)).then_some(()),
+        || (sample(&server.metrics(), &timeouts) == Some(12.0)).then_some(()),
     );
     assert!(server.is_running());
     // Reload through the API works too.
