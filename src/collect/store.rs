@@ -458,7 +458,10 @@ mod tests {
         assert_eq!(ids(0), ["kept"]);
         assert!(ids(1).is_empty());
         let t = text(&store);
-        assert!(!t.contains("vpc_link_id=\"gone\"") && !t.contains("vpc_link_id=\"late\""), "{t}");
+        assert!(
+            !t.contains("vpc_link_id=\"gone\"") && !t.contains("vpc_link_id=\"late\""),
+            "{t}"
+        );
     }
 
     /// Every collector's part of an inventory can be forgotten.
