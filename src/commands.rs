@@ -174,11 +174,16 @@ pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
 
 /// Builds the store and the poller for a configuration.
 async fn poller(config: &Config) -> (Arc<Store>, Poller) {
-    let telemetry = ApiTelemetry::default();
-    let aws = Aws::load(&config.aws, &config.regions[0], telemetry.clone()).await;
-    let store = Store::new(telemetry);
-    let poller = Poller::new(config, &aws, store.clone()).await;
+    let store = Store::new(ApiTelemetry::default());
+    let poller = poller_for(config, &store).await;
     (store, poller)
+}
+
+/// The poller of a configuration, recording into `store` (whose AWS
+/// self-metrics the new clients report to).
+async fn poller_for(config: &Config, store: &Arc<Store>) -> Poller {
+    let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
+    Poller::new(config, &aws, store.clone()).await
 }
 
 pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
@@ -259,13 +264,12 @@ async fn reload(
     targets: &mut Vec<(crate::config::AccountConfig, String)>,
 ) -> anyhow::Result<()> {
     let config = load_config(global)?;
-    let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
     polls.abort_all();
     while polls.join_next().await.is_some() {}
     // An aborted poll may still be finishing on another thread: from here
     // on its record is dropped, so it cannot land on a re-keyed target.
     store.next_generation();
-    let poller = Poller::new(&config, &aws, store.clone()).await;
+    let poller = poller_for(&config, store).await;
     let new_targets = poller.target_keys();
     let moved = targets
         .iter()

@@ -917,6 +917,11 @@ mod tests {
     }
 
     fn text() -> String {
+        text_of(&snapshot())
+    }
+
+    /// The exposition of a snapshot, diagnosed as the store would.
+    fn text_of(snapshot: &Snapshot) -> String {
         let build = BuildInfo {
             version: "1.2.3",
             revision: "abc",
@@ -924,10 +929,9 @@ mod tests {
             rustc_version: "1.95.0",
             target: "x86_64-unknown-linux-gnu",
         };
-        let snapshot = snapshot();
         let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
         encode(
-            families(&snapshot, &build, &reports),
+            families(snapshot, &build, &reports),
             vec![],
             &mut Registry::default(),
         )
@@ -1041,13 +1045,6 @@ mod tests {
     /// `awsconn_vpc_link_check`, and keeps the link from being healthy.
     #[test]
     fn unknown_checks_are_their_own_series() {
-        let build = BuildInfo {
-            version: "1.2.3",
-            revision: "abc",
-            branch: "main",
-            rustc_version: "1.95.0",
-            target: "x86_64-unknown-linux-gnu",
-        };
         let mut snapshot = snapshot();
         for inventory in snapshot.inventories.values_mut() {
             inventory.unavailable = BTreeMap::from([(
@@ -1055,12 +1052,7 @@ mod tests {
                 "it fails: cloudwatchlogs FilterLogEvents: AccessDeniedException".to_owned(),
             )]);
         }
-        let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
-        let t = encode(
-            families(&snapshot, &build, &reports),
-            vec![],
-            &mut Registry::default(),
-        );
+        let t = text_of(&snapshot);
         let us = "account=\"123456789012\",region=\"us-east-1\"";
         assert_eq!(
             value_of(

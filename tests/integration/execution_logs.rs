@@ -153,14 +153,48 @@ fn config(state: &std::path::Path, interval: &str) -> tempfile::NamedTempFile {
     ))
 }
 
+/// The whole-paths world (`seed.py --paths`): its REST API logs its prod
+/// stage at INFO; a state file in a directory of its own.
+struct LogWorld {
+    emulator: Emulator,
+    seeded: serde_json::Value,
+    dir: tempfile::TempDir,
+}
+
+impl LogWorld {
+    fn new() -> LogWorld {
+        let emulator = Emulator::start("{}");
+        let seeded = emulator.seed_paths(&[US]);
+        LogWorld {
+            emulator,
+            seeded,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn api(&self) -> &str {
+        self.seeded[US]["rest_api"].as_str().unwrap()
+    }
+
+    fn group(&self) -> String {
+        format!("API-Gateway-Execution-Logs_{}/prod", self.api())
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state.json")
+    }
+}
+
 #[test]
 fn counts_are_exact_across_pages_late_arrivals_and_restarts() {
-    let emulator = Emulator::start("{}");
-    let seeded = emulator.seed_paths(&[US]);
-    let api = seeded[US]["rest_api"].as_str().unwrap();
-    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
+    let world = LogWorld::new();
+    let (emulator, seeded, api, group, state) = (
+        &world.emulator,
+        &world.seeded,
+        world.api(),
+        world.group(),
+        world.state(),
+    );
     let mut seq = 0;
 
     // More events than one FilterLogEvents page (10,000).
@@ -326,12 +360,9 @@ fn http_api_access_logs_are_classified() {
 /// the lookback rather than silenced.
 #[test]
 fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
-    let emulator = Emulator::start("{}");
-    let seeded = emulator.seed_paths(&[US]);
-    let api = seeded[US]["rest_api"].as_str().unwrap();
-    let group = format!("API-Gateway-Execution-Logs_{api}/prod");
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
+    let world = LogWorld::new();
+    let (emulator, api, group, state) =
+        (&world.emulator, world.api(), world.group(), world.state());
     let mut seq = 0;
     let (events, first) = batch(&mut seq, now_ms() - 5 * 60_000, 20);
     emulator.put_log_events(US, &group, &events);

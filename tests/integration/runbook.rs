@@ -27,6 +27,19 @@ fn world() -> (Emulator, Value) {
     (emulator, seeded)
 }
 
+/// `diagnose --output json` over the world, which must find a failure (exit 1).
+fn diagnose_failing(emulator: &Emulator) -> Value {
+    let config = config_file(CONFIG);
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--output", "json", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn s(v: &Value) -> String {
     v.as_str()
         .unwrap_or_else(|| panic!("not a string: {v}"))
@@ -190,15 +203,7 @@ const HTTP_CHECKS: &[&str] = &[
 #[test]
 fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
     let (emulator, seeded) = world();
-    let config = config_file(CONFIG);
-    let out = crate::harness::exporter(&emulator.url)
-        .args(["diagnose", "--output", "json", "--config"])
-        .arg(config.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = diagnose_failing(&emulator);
     let by_id: BTreeMap<String, &Value> = report["vpc_links"]
         .as_array()
         .unwrap()
@@ -425,14 +430,8 @@ fn a_call_denied_from_the_start_leaves_no_link_healthy_and_hides_nothing_else() 
     scenario["load_balancers"][format!("{US}/tls-errors-nlb")] =
         json!({"state": "failed", "reason": "the load balancer failed"});
     emulator.set_scenario(&scenario);
+    let report = diagnose_failing(&emulator);
     let config = config_file(CONFIG);
-    let out = crate::harness::exporter(&emulator.url)
-        .args(["diagnose", "--output", "json", "--config"])
-        .arg(config.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let links = report["vpc_links"].as_array().unwrap();
     assert_eq!(links.len(), seeded["links"].as_object().unwrap().len());
     let by_name = |name: &str| links.iter().find(|l| l["name"] == name).unwrap();
