@@ -2,6 +2,7 @@
 //! the subcommand, each also readable from an `AWSCONN_…` environment variable.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -51,6 +52,74 @@ pub struct GlobalArgs {
         value_parser = telemetry_path
     )]
     pub telemetry_path: String,
+
+    /// Web configuration file in the exporter-toolkit format: TLS (with client
+    /// certificates), basic auth with bcrypt hashes, response headers, a rate
+    /// limit. Read again when it or a certificate it names changes.
+    #[arg(
+        long = "web.config.file",
+        global = true,
+        env = "AWSCONN_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Most requests answered at once; past it the answer is 503. 0: no limit.
+    #[arg(
+        long = "web.max-requests",
+        global = true,
+        env = "AWSCONN_WEB_MAX_REQUESTS",
+        default_value_t = 40,
+        value_name = "N"
+    )]
+    pub max_requests: usize,
+
+    /// Most connections open at once (lowered to stay below the
+    /// file-descriptor limit); past it the connection that waited longest
+    /// without a request in flight is closed.
+    #[arg(
+        long = "web.max-connections",
+        global = true,
+        env = "AWSCONN_WEB_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
+
+    /// Time a client has to send a request's header, from the connection
+    /// (TLS handshake included) or from the request's first byte.
+    #[arg(
+        long = "web.read-header-timeout",
+        global = true,
+        env = "AWSCONN_WEB_READ_HEADER_TIMEOUT",
+        default_value = "10s",
+        value_name = "DURATION",
+        value_parser = timeout
+    )]
+    pub read_header_timeout: Duration,
+
+    /// Time a kept-alive connection may stay silent after an answer.
+    #[arg(
+        long = "web.idle-timeout",
+        global = true,
+        env = "AWSCONN_WEB_IDLE_TIMEOUT",
+        default_value = "2m",
+        value_name = "DURATION",
+        value_parser = timeout
+    )]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM, time left to requests in flight before every connection is cut.
+    #[arg(
+        long = "web.shutdown-timeout",
+        global = true,
+        env = "AWSCONN_WEB_SHUTDOWN_TIMEOUT",
+        default_value = "5s",
+        value_name = "DURATION",
+        value_parser = timeout
+    )]
+    pub shutdown_timeout: Duration,
 
     /// Take configuration reloads over HTTP (`POST /-/reload`), as Prometheus'
     /// flag of the same name does; SIGHUP reloads either way.
@@ -147,6 +216,28 @@ fn telemetry_path(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// A server timeout: above zero, at most a day.
+fn timeout(value: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if d.is_zero() || d > Duration::from_secs(86_400) {
+        return Err("must be above 0s and at most 1d".into());
+    }
+    Ok(d)
+}
+
+impl GlobalArgs {
+    /// The web server's limits and deadlines, from the `--web.*` flags.
+    pub fn web_limits(&self) -> crate::web::server::Limits {
+        crate::web::server::Limits {
+            max_requests: self.max_requests,
+            max_connections: self.max_connections as usize,
+            read_header_timeout: self.read_header_timeout,
+            idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +256,20 @@ mod tests {
         assert_eq!(cli.global.listen_address, ":9740");
         assert_eq!(cli.global.telemetry_path, "/metrics");
         assert_eq!(cli.global.log_format, LogFormat::Logfmt);
+        let web = cli.global.web_limits();
+        assert_eq!(web.max_requests, 40);
+        assert_eq!(web.max_connections, 512);
+        assert_eq!(web.read_header_timeout, Duration::from_secs(10));
+        assert_eq!(web.idle_timeout, Duration::from_secs(120));
+        assert_eq!(web.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn server_timeouts_are_bounded() {
+        assert!(timeout("0s").is_err());
+        assert!(timeout("2d").is_err());
+        assert!(timeout("soon").is_err());
+        assert_eq!(timeout("250ms").unwrap(), Duration::from_millis(250));
     }
 
     #[test]

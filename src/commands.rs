@@ -74,7 +74,19 @@ fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `check-config`: the configuration loaded; say what it polls.
-pub fn check_config(config: &Config) -> anyhow::Result<ExitCode> {
+pub fn check_config(
+    config: &Config,
+    web: Option<&web::server::WebConfig>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(web) = web.filter(|w| w.file().is_some()) {
+        let settings = web.settings();
+        print_stdout(&format!(
+            "web configuration is valid: TLS {}, {} basic-auth user(s), {} header(s)\n",
+            if settings.tls.is_some() { "on" } else { "off" },
+            settings.users.len(),
+            settings.headers.len(),
+        ))?;
+    }
     print_stdout(&format!(
         "configuration is valid: {} account(s), regions {}, collectors {}\n",
         config.effective_accounts().len(),
@@ -201,7 +213,19 @@ pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCode> {
+/// Reads `--web.config.file` (none: plain HTTP without authentication).
+pub fn load_web_config(
+    global: &GlobalArgs,
+) -> Result<Arc<web::server::WebConfig>, web::config::WebConfigError> {
+    let stats = Arc::new(web::stats::WebStats::default());
+    web::server::WebConfig::load(global.web_config_file.clone(), stats).map(Arc::new)
+}
+
+pub async fn serve(
+    global: &GlobalArgs,
+    config: Config,
+    web_config: Arc<web::server::WebConfig>,
+) -> anyhow::Result<ExitCode> {
     // Registered first: a SIGHUP from now on reloads instead of ending the process.
     let hangups = hangup_signals();
     let listener = web::bind(&global.listen_address)
@@ -212,6 +236,7 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         version = crate::render::BuildInfo::long_version(),
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         telemetry_path = %global.telemetry_path,
+        tls = web_config.tls(),
         regions = %config.regions.join(","),
         "listening"
     );
@@ -224,9 +249,17 @@ pub async fn serve(global: &GlobalArgs, config: Config) -> anyhow::Result<ExitCo
         &global.telemetry_path,
         !global.disable_exporter_metrics,
         global.enable_lifecycle.then_some(reloads),
+        web_config.stats(),
     );
     // The server runs on its own task: scrapes never wait on a reload.
-    let mut server = tokio::spawn(web::serve(listener, router, shutdown_signal()));
+    let mut server = tokio::spawn(web::server::serve(
+        listener,
+        router,
+        web_config.clone(),
+        global.web_limits(),
+        crate::process::fd_limit(),
+        shutdown_signal(),
+    ));
     loop {
         tokio::select! {
             served = &mut server => {

@@ -21,9 +21,21 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    // The web configuration, for the commands that serve or check it.
+    let web = if matches!(command, Command::Serve | Command::CheckConfig) {
+        match commands::load_web_config(&cli.global) {
+            Ok(web) => Some(web),
+            Err(e) => {
+                eprintln!("invalid web configuration: {e}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        }
+    } else {
+        None
+    };
     // Commands that need no AWS and no runtime.
     match &command {
-        Command::CheckConfig => return report(commands::check_config(&config)),
+        Command::CheckConfig => return report(commands::check_config(&config, web.as_deref())),
         Command::IamPolicy => return report(commands::iam_policy(&config)),
         _ => {}
     }
@@ -39,7 +51,10 @@ fn main() -> ExitCode {
     };
     report(runtime.block_on(async {
         match command {
-            Command::Serve => commands::serve(&cli.global, config).await,
+            Command::Serve => {
+                let web = web.expect("loaded for serve above");
+                commands::serve(&cli.global, config, web).await
+            }
             Command::Once => commands::once(config).await,
             Command::Diagnose { vpc_link, output } => {
                 commands::diagnose(config, vpc_link.as_deref(), output).await

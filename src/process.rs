@@ -57,9 +57,7 @@ fn register(registry: &mut Registry) -> Option<()> {
             ConstGauge::new(open as f64),
         );
     }
-    if let Ok(limits) = me.limits()
-        && let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit
-    {
+    if let Some(max) = fd_limit() {
         registry.register(
             "process_max_fds",
             "Maximum number of open file descriptors",
@@ -67,6 +65,22 @@ fn register(registry: &mut Registry) -> Option<()> {
         );
     }
     Some(())
+}
+
+/// The process' soft limit on open file descriptors; none when unlimited
+/// or unknown.
+#[cfg(target_os = "linux")]
+pub fn fd_limit() -> Option<u64> {
+    let limits = procfs::process::Process::myself().ok()?.limits().ok()?;
+    match limits.max_open_files.soft_limit {
+        procfs::process::LimitValue::Value(max) => Some(max),
+        procfs::process::LimitValue::Unlimited => None,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn fd_limit() -> Option<u64> {
+    None
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -1,9 +1,16 @@
 //! HTTP only: serves the bytes the poller rendered. No handler calls AWS.
+//!
+//! `server` owns connections (TLS, deadlines, limits, credentials), `config`
+//! reads `--web.config.file`; the routes below only answer.
 
+mod auth;
+pub mod config;
 mod landing;
 pub mod links;
+pub mod server;
+pub mod stats;
+mod tls;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -31,6 +38,8 @@ struct AppState {
     process_metrics: bool,
     /// Where `POST /-/reload` asks for a reload (`serve --web.enable-lifecycle` only).
     reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    /// The web server's own metrics, appended to every scrape.
+    web_stats: Arc<stats::WebStats>,
 }
 
 /// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/`,
@@ -40,12 +49,14 @@ pub fn router(
     telemetry_path: &str,
     process_metrics: bool,
     reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
+    web_stats: Arc<stats::WebStats>,
 ) -> Router {
     let state = AppState {
         store,
         telemetry_path: Arc::from(telemetry_path),
         process_metrics,
         reloads,
+        web_stats,
     };
     Router::new()
         .route("/-/reload", axum::routing::post(reload).put(reload))
@@ -75,17 +86,6 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
-/// Serves until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let exposition = state.store.exposition();
     let gzip = headers
@@ -93,28 +93,27 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
-    // The pre-rendered exposition as it is; the process metrics, read now,
-    // after it (as a second gzip member when compressed: RFC 1952 allows
-    // several, and Prometheus reads them all).
-    let process = if state.process_metrics {
-        crate::process::exposition()
-    } else {
-        String::new()
-    };
+    // The pre-rendered exposition as it is; the web server's and process
+    // metrics, read now, after it (as a second gzip member when compressed:
+    // RFC 1952 allows several, and Prometheus reads them all).
+    let mut live = state.web_stats.exposition();
+    if state.process_metrics {
+        live.push_str(&crate::process::exposition());
+    }
     let mut response = if gzip {
         let mut body = exposition.gzip.to_vec();
-        if !process.is_empty() {
-            body.extend(crate::collect::gzip(process.as_bytes()));
+        if !live.is_empty() {
+            body.extend(crate::collect::gzip(live.as_bytes()));
         }
         let mut r = body.into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
-    } else if process.is_empty() {
+    } else if live.is_empty() {
         exposition.text.clone().into_response()
     } else {
         let mut body = exposition.text.to_vec();
-        body.extend_from_slice(process.as_bytes());
+        body.extend_from_slice(live.as_bytes());
         body.into_response()
     };
     let h = response.headers_mut();

@@ -58,6 +58,40 @@ fn invalid_config_stops_once_and_serve_with_exit_2() {
 }
 
 #[test]
+fn an_invalid_web_config_stops_check_config_and_serve_with_exit_2() {
+    let config = config_file("regions: [eu-west-1]\n");
+    let web = config_file(
+        "tls_server_config:\n  cert_file: missing.pem\nbasic_auth_users:\n  prometheus: plaintext\n",
+    );
+    let typo = config_file("basic_auth_users: {}\nhttp_server_config:\n  headerz: {}\n");
+    for (file, says) in [
+        (web.path(), "not a bcrypt hash"),
+        (typo.path(), "line 3"),
+    ] {
+        for sub in ["check-config", "serve"] {
+            let (code, _, stderr) = run(&[
+                sub,
+                "--config",
+                config.path().to_str().unwrap(),
+                "--web.config.file",
+                file.to_str().unwrap(),
+                "--web.listen-address=127.0.0.1:0",
+            ]);
+            assert_eq!(code, 2, "{sub}: {stderr}");
+            assert!(
+                stderr.contains("invalid web configuration"),
+                "{sub}: {stderr}"
+            );
+            assert!(stderr.contains(says), "{sub}: {stderr}");
+        }
+    }
+    for bad in ["--web.read-header-timeout=0s", "--web.max-connections=0"] {
+        let (code, _, stderr) = run(&[bad, "check-config"]);
+        assert_eq!(code, 2, "{bad}: {stderr}");
+    }
+}
+
+#[test]
 fn config_from_the_environment() {
     let config = config_file("regions: [eu-west-1]\n");
     let out = Command::new(EXPORTER)

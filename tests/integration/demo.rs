@@ -23,7 +23,10 @@ use awsconn_mixin::dashboards::{
 };
 use serde_json::Value;
 
-use crate::harness::{EXPORTER, free_port, http_request, repo, seed_py, try_http_get, wait_for};
+use crate::harness::{
+    EXPORTER, encode, free_port, get_json, http_request, query, repo, seed_py, try_http_get,
+    wait_for,
+};
 
 /// The running demo; stopped (SIGTERM, which its trap passes on) when
 /// dropped, so a failing assertion leaves no process behind.
@@ -122,26 +125,6 @@ impl Webhook {
             })
             .collect()
     }
-}
-
-fn get_json(base: &str, path: &str) -> Option<Value> {
-    let (status, _, body) = try_http_get(base, path, &[]).ok()?;
-    (status == 200).then(|| serde_json::from_slice(&body).ok())?
-}
-
-fn encode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// Runs an instant query on Prometheus; the result vector.
-fn query(prometheus: &str, expr: &str) -> Vec<Value> {
-    let answer = get_json(prometheus, &format!("/api/v1/query?query={}", encode(expr)))
-        .unwrap_or_else(|| panic!("query failed: {expr}"));
-    assert_eq!(answer["status"], "success", "{expr}: {answer}");
-    answer["data"]["result"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Names what an alert is about: its link's name, or the resource label.

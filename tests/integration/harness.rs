@@ -161,7 +161,12 @@ pub fn seed_py<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> serde
 
 /// The exporter binary with an environment that reaches only the emulator.
 pub fn exporter(endpoint: &str) -> Command {
-    let mut cmd = Command::new(EXPORTER);
+    with_exporter_env(Command::new(EXPORTER), endpoint)
+}
+
+/// `cmd` (the exporter, or a shell that runs it) with an environment that
+/// reaches only the emulator.
+pub fn with_exporter_env(mut cmd: Command, endpoint: &str) -> Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_ENDPOINT_URL", endpoint)
@@ -302,6 +307,27 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A JSON answer to a GET (None unless 200 with JSON).
+pub fn get_json(base: &str, path: &str) -> Option<serde_json::Value> {
+    let (status, _, body) = try_http_get(base, path, &[]).ok()?;
+    (status == 200).then(|| serde_json::from_slice(&body).ok())?
+}
+
+pub fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Runs an instant query on Prometheus; the result vector.
+pub fn query(prometheus: &str, expr: &str) -> Vec<serde_json::Value> {
+    let answer = get_json(prometheus, &format!("/api/v1/query?query={}", encode(expr)))
+        .unwrap_or_else(|| panic!("query failed: {expr}"));
+    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    answer["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The value of one exact series in an exposition, if present.

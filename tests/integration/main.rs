@@ -15,3 +15,4 @@ mod network_paths;
 mod reload;
 mod runbook;
 mod vpc_links;
+mod web;
