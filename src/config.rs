@@ -60,7 +60,7 @@ fn default_tls_error_window() -> Duration {
     Duration::from_secs(3600)
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, Hash)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {
     /// Role to assume for this account; absent means the ambient credentials.

@@ -16,7 +16,7 @@ pub fn init(level: LogLevel, format: LogFormat) {
     // The SDK's own crates are chatty at debug; keep them at warn unless asked.
     let filter = EnvFilter::try_from_env("AWSCONN_LOG_FILTER").unwrap_or_else(|_| {
         EnvFilter::new(format!(
-            "{level},aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,h2=warn,rustls=warn"
+            "{level},aws_config=warn,aws_config::sts=error,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,hyper=warn,h2=warn,rustls=warn"
         ))
     });
     let result = match format {

@@ -40,6 +40,15 @@ pub struct Aws {
     base: SdkConfig,
     telemetry: ApiTelemetry,
     limits: Arc<ServiceLimits>,
+    accounts: Arc<std::sync::Mutex<std::collections::HashMap<AccountConfig, Arc<AccountShared>>>>,
+}
+
+/// What every region of one configured account shares: its credentials
+/// (one AssumeRole per expiry, not one per region) and its id (one
+/// GetCallerIdentity, not one per region).
+struct AccountShared {
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    id: OnceCell<String>,
 }
 
 /// A bound on concurrent work per AWS service, shared by every account and region.
@@ -101,32 +110,69 @@ impl Aws {
             base,
             telemetry,
             limits: Arc::new(ServiceLimits::new(settings.max_concurrent_requests)),
+            accounts: Arc::default(),
         }
     }
 
     /// Clients for one account in one region. For an account with a role the
-    /// credentials come from STS AssumeRole (refreshed by the SDK).
+    /// credentials come from STS AssumeRole (refreshed by the SDK), shared by
+    /// the account's regions.
     pub async fn scope(&self, account: &AccountConfig, region: &str) -> AwsScope {
-        let region = Region::new(region.to_owned());
-        let mut builder = self.base.to_builder().region(region.clone());
-        if let Some(role_arn) = &account.role_arn {
-            let mut role = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-                .session_name(
+        let shared = self.account(account).await;
+        let mut builder = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_owned()));
+        if let Some(credentials) = &shared.credentials {
+            builder = builder.credentials_provider(credentials.clone());
+        }
+        AwsScope::new(
+            builder.build(),
+            self.telemetry.clone(),
+            self.limits.clone(),
+            shared,
+        )
+    }
+
+    async fn account(&self, account: &AccountConfig) -> Arc<AccountShared> {
+        if let Some(known) = self.lock_accounts().get(account) {
+            return known.clone();
+        }
+        let credentials = match &account.role_arn {
+            None => None,
+            Some(role_arn) => {
+                let mut role = aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name(
                     account
                         .session_name
                         .clone()
                         .unwrap_or_else(|| "aws-connectivity-exporter".to_owned()),
+                );
+                if let Some(id) = &account.external_id {
+                    role = role.external_id(id);
+                }
+                let provider = role.configure(&self.base).build().await;
+                Some(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(
+                        sts::CountedCredentials::new(provider, role_arn, self.telemetry.clone()),
+                    ),
                 )
-                .region(region);
-            if let Some(id) = &account.external_id {
-                role = role.external_id(id);
             }
-            let provider = role.configure(&self.base).build().await;
-            builder = builder.credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            );
-        }
-        AwsScope::new(builder.build(), self.telemetry.clone(), self.limits.clone())
+        };
+        let shared = Arc::new(AccountShared {
+            credentials,
+            id: OnceCell::new(),
+        });
+        self.lock_accounts()
+            .entry(account.clone())
+            .or_insert(shared)
+            .clone()
+    }
+
+    fn lock_accounts(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<AccountConfig, Arc<AccountShared>>>
+    {
+        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -145,14 +191,19 @@ struct ScopeClients {
     ec2: aws_sdk_ec2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
-    account_id: OnceCell<String>,
+    account: Arc<AccountShared>,
     region: String,
     telemetry: ApiTelemetry,
     limits: Arc<ServiceLimits>,
 }
 
 impl AwsScope {
-    fn new(config: SdkConfig, telemetry: ApiTelemetry, limits: Arc<ServiceLimits>) -> AwsScope {
+    fn new(
+        config: SdkConfig,
+        telemetry: ApiTelemetry,
+        limits: Arc<ServiceLimits>,
+        account: Arc<AccountShared>,
+    ) -> AwsScope {
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let interceptor = TelemetryInterceptor::new(telemetry.clone());
         let sts = aws_sdk_sts::Client::from_conf(
@@ -205,7 +256,7 @@ impl AwsScope {
                 ec2,
                 logs,
                 cloudwatch,
-                account_id: OnceCell::new(),
+                account,
                 region,
                 telemetry,
                 limits,
@@ -214,10 +265,12 @@ impl AwsScope {
     }
 
     /// The account id the credentials belong to (STS GetCallerIdentity),
-    /// asked once and then remembered; a failure is retried on the next call.
+    /// asked once per account (whichever region asks first) and then
+    /// remembered; a failure is retried on the next call.
     pub async fn account_id(&self) -> Result<String, AwsError> {
         self.inner
-            .account_id
+            .account
+            .id
             .get_or_try_init(|| async {
                 let _slot = self.inner.limits.acquire("sts").await;
                 sts::caller_account(&self.inner.sts).await
@@ -233,7 +286,7 @@ impl AwsScope {
 
     /// The account id if STS has already answered.
     pub fn known_account_id(&self) -> Option<String> {
-        self.inner.account_id.get().cloned()
+        self.inner.account.id.get().cloned()
     }
 
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.

@@ -27,6 +27,9 @@ pub enum Outcome {
     /// action (`iam-policy` prints the one the configuration needs).
     Denied,
     Error,
+    /// The caller stopped waiting (the collector's timeout) while the
+    /// attempt was in flight: it reached AWS, and never came back.
+    Timeout,
 }
 
 impl Outcome {
@@ -36,6 +39,7 @@ impl Outcome {
             Outcome::Throttled => "throttled",
             Outcome::Denied => "denied",
             Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
         }
     }
 }
@@ -283,11 +287,47 @@ pub fn service_label(sdk_name: &str) -> String {
         .collect()
 }
 
+/// An attempt in flight, recorded exactly once: by `read_after_attempt`
+/// when it ends, or, when the caller gives up on the call first (the
+/// collector's timeout drops it, and the SDK's state with it), when the last
+/// handle on it is dropped, as a `timeout`. Without this, attempts cut off
+/// by a timeout reach AWS and are never counted.
 #[derive(Debug, Clone)]
-struct AttemptStart(Instant);
+struct AttemptInFlight(std::sync::Arc<Attempt>);
 
-impl Storable for AttemptStart {
+#[derive(Debug)]
+struct Attempt {
+    start: Instant,
+    /// Taken by whoever records the attempt.
+    unrecorded: std::sync::Mutex<Option<(ApiTelemetry, String, String)>>,
+}
+
+impl Attempt {
+    fn take(&self) -> Option<(ApiTelemetry, String, String)> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if let Some((telemetry, service, operation)) = self.take() {
+            let seconds = self.start.elapsed().as_secs_f64();
+            telemetry.record(&service, &operation, Outcome::Timeout, Some(seconds));
+        }
+    }
+}
+
+impl Storable for AttemptInFlight {
     type Storer = StoreReplace<Self>;
+}
+
+fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
+    cfg.load::<Metadata>()
+        .map(|m| (service_label(m.service()), m.name().to_owned()))
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()))
 }
 
 /// The SDK interceptor that feeds [`ApiTelemetry`].
@@ -313,8 +353,16 @@ impl Intercept for TelemetryInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let (service, operation) = service_and_operation(cfg);
         cfg.interceptor_state()
-            .store_put(AttemptStart(Instant::now()));
+            .store_put(AttemptInFlight(std::sync::Arc::new(Attempt {
+                start: Instant::now(),
+                unrecorded: std::sync::Mutex::new(Some((
+                    self.telemetry.clone(),
+                    service,
+                    operation,
+                ))),
+            })));
         Ok(())
     }
 
@@ -324,13 +372,12 @@ impl Intercept for TelemetryInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let (service, operation) = cfg
-            .load::<Metadata>()
-            .map(|m| (service_label(m.service()), m.name().to_owned()))
-            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-        let seconds = cfg
-            .load::<AttemptStart>()
-            .map(|s| s.0.elapsed().as_secs_f64());
+        let attempt = cfg.load::<AttemptInFlight>().cloned();
+        let Some((_, service, operation)) = attempt.as_ref().and_then(|a| a.0.take()) else {
+            // Not seen starting, or already recorded.
+            return Ok(());
+        };
+        let seconds = attempt.map(|a| a.0.start.elapsed().as_secs_f64());
         let failed_to_parse = matches!(context.output_or_error(), Some(Err(_)));
         let outcome = match context.response() {
             Some(response) => {
@@ -359,6 +406,41 @@ impl Intercept for TelemetryInterceptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attempt_dropped_in_flight_is_recorded_once_as_a_timeout() {
+        let telemetry = ApiTelemetry::default();
+        let start = || {
+            std::sync::Arc::new(Attempt {
+                start: Instant::now(),
+                unrecorded: std::sync::Mutex::new(Some((
+                    telemetry.clone(),
+                    "ec2".to_string(),
+                    "DescribeVpcEndpointConnections".to_string(),
+                ))),
+            })
+        };
+        let cut = start();
+        let copy = cut.clone();
+        drop(cut);
+        assert_eq!(
+            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
+            0
+        );
+        drop(copy);
+        assert_eq!(
+            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
+            1
+        );
+        // Recorded when it ended: nothing more when dropped.
+        let ended = start();
+        assert!(ended.take().is_some());
+        drop(ended);
+        assert_eq!(
+            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
+            1
+        );
+    }
 
     #[test]
     fn service_labels_are_crate_style() {

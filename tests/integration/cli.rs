@@ -64,10 +64,7 @@ fn an_invalid_web_config_stops_check_config_and_serve_with_exit_2() {
         "tls_server_config:\n  cert_file: missing.pem\nbasic_auth_users:\n  prometheus: plaintext\n",
     );
     let typo = config_file("basic_auth_users: {}\nhttp_server_config:\n  headerz: {}\n");
-    for (file, says) in [
-        (web.path(), "not a bcrypt hash"),
-        (typo.path(), "line 3"),
-    ] {
+    for (file, says) in [(web.path(), "not a bcrypt hash"), (typo.path(), "line 3")] {
         for sub in ["check-config", "serve"] {
             let (code, _, stderr) = run(&[
                 sub,

@@ -340,18 +340,43 @@ fn iam_policy_matches_the_operations_of_a_full_poll() {
 }
 
 /// One account denied does not touch another: each account's collectors
-/// report on their own.
+/// report on their own. An account's regions share its id and its role's
+/// credentials, and AssumeRole is counted and its failure logged once.
 #[test]
 fn a_denied_account_fails_alone() {
     let emulator = Emulator::start(
-        r#"{"faults": [{"access_key_prefix": "ASIA", "kind": "error", "status": 403, "code": "AccessDenied", "message": "User is not authorized"}]}"#,
+        r#"{"faults": [
+            {"service": "sts", "operation": "AssumeRole", "kind": "error", "status": 403, "code": "AccessDenied", "message": "not allowed to assume", "times": 1},
+            {"access_key_prefix": "ASIA", "kind": "error", "status": 403, "code": "AccessDenied", "message": "User is not authorized"}]}"#,
     );
     emulator.seed(&[US]);
     let config = config_file(
-        "accounts:\n  - {}\n  - role_arn: arn:aws:iam::111111111111:role/awsconn-read\n    external_id: example\nregions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\naws: {max_attempts: 1}\n",
+        "accounts:\n  - {}\n  - role_arn: arn:aws:iam::111111111111:role/awsconn-read\n    external_id: example\nregions: [us-east-1, eu-west-1]\ncollectors: {interconnect: {enabled: false}}\naws: {max_attempts: 1}\n",
     );
     let (ok, text, stderr) = once(&emulator.url, config.path());
     assert!(!ok, "one account fails");
+    let sts = |operation: &str, outcome: &str| {
+        sample(
+            &text,
+            &format!("awsconn_aws_api_requests_total{{service=\"sts\",operation=\"{operation}\",outcome=\"{outcome}\"}}"),
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(
+        sts("GetCallerIdentity", "ok"),
+        1.0,
+        "one account, two regions, one question\n{text}"
+    );
+    assert!(sts("AssumeRole", "denied") >= 1.0, "{text}");
+    assert_eq!(
+        stderr.matches("AssumeRole failed").count(),
+        1,
+        "logged once\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("STS refused to grant assume role"),
+        "{stderr}"
+    );
     for collector in ["vpc_links", "load_balancers", "endpoints", "network_rules"] {
         let ambient = format!(
             "awsconn_collector_success{{collector=\"{collector}\",{}}}",
@@ -411,6 +436,15 @@ fn a_poll_past_its_timeout_is_cancelled_and_counted() {
             &format!("awsconn_collector_timeouts_total{{collector=\"vpc_links\",{l}}}")
         ),
         Some(0.0)
+    );
+    // The attempt it cut off reached AWS: counted, with its own outcome.
+    assert_eq!(
+        sample(
+            &text,
+            "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeLoadBalancers\",outcome=\"timeout\"}"
+        ),
+        Some(1.0),
+        "{text}"
     );
     assert!(stderr.contains("timed out"), "{stderr}");
 }
