@@ -7,6 +7,7 @@
 
 mod apigateway;
 mod apigatewayv2;
+pub mod budget;
 mod cloudwatch;
 mod ec2;
 mod elbv2;
@@ -206,44 +207,53 @@ impl AwsScope {
     ) -> AwsScope {
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let interceptor = TelemetryInterceptor::new(telemetry.clone());
+        let budget = budget::RetryBudget;
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let apigateway = aws_sdk_apigateway::Client::from_conf(
             aws_sdk_apigateway::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let apigatewayv2 = aws_sdk_apigatewayv2::Client::from_conf(
             aws_sdk_apigatewayv2::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let interconnect = aws_sdk_interconnect::Client::from_conf(
             aws_sdk_interconnect::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
             aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let ec2 = aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&config)
                 .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
                 .build(),
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(&config)
                 .interceptor(interceptor)
+                .interceptor(budget)
                 .build(),
         );
         AwsScope {

@@ -309,10 +309,16 @@ async fn run_one(
 ) -> bool {
     let started = Instant::now();
     let known = store.inventory(target.index);
-    let result = tokio::time::timeout(settings.timeout, async {
-        target.aws.account_id().await?;
-        collector.collect(&target.aws, &known).await
-    })
+    // The retries of every call fit inside the timeout: sustained
+    // throttling ends the poll as throttled, not as a timeout.
+    let deadline = started + settings.timeout;
+    let result = tokio::time::timeout(
+        settings.timeout,
+        crate::aws::budget::within(deadline, async {
+            target.aws.account_id().await?;
+            collector.collect(&target.aws, &known).await
+        }),
+    )
     .await;
     let duration = started.elapsed();
     let scope = target.scope();

@@ -449,6 +449,40 @@ fn a_poll_past_its_timeout_is_cancelled_and_counted() {
     assert!(stderr.contains("timed out"), "{stderr}");
 }
 
+/// Sustained throttling in the default adaptive retry mode: the retries and
+/// their waits fit inside the collector's timeout, so the poll ends as
+/// throttled (AWS's error, counted), not as a timeout that says nothing.
+#[test]
+fn sustained_throttling_reads_as_throttling_not_as_a_timeout() {
+    let emulator = Emulator::start(
+        r#"{"faults": [{"service": "elasticloadbalancing", "operation": "DescribeLoadBalancers", "kind": "throttle"}]}"#,
+    );
+    emulator.seed(&[US]);
+    let config = config_file(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  load_balancers: {interval: 60s, timeout: 4s}\naws: {retry_mode: adaptive, max_attempts: 10}\n",
+    );
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(!ok);
+    let l = labels(US);
+    let series = |name: &str| format!("{name}{{collector=\"load_balancers\",{l}}}");
+    assert_eq!(
+        sample(&text, &series("awsconn_collector_success")),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, &series("awsconn_collector_timeouts_total")),
+        Some(0.0),
+        "the retries ran past the timeout\n{stderr}"
+    );
+    let throttled = sample(
+        &text,
+        "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeLoadBalancers\",outcome=\"throttled\"}",
+    )
+    .unwrap_or(0.0);
+    assert!(throttled >= 2.0, "it did retry: {throttled}\n{text}");
+    assert!(stderr.contains("Throttling"), "{stderr}");
+}
+
 /// `diagnose` runs the runbook on the same inventory: each broken hop is
 /// named with its object, cause and fix; exit 1 when any check fails.
 #[test]
