@@ -89,7 +89,7 @@ impl Intercept for RetryBudget {
                 retry.with_max_backoff(wait)
             }
             // No retry fits: this attempt is the last, and its error the answer.
-            None => retry.with_max_attempts(u32::try_from(attempts).unwrap_or(u32::MAX).max(1)),
+            None => retry.with_max_attempts(attempts.max(1)),
         };
         cfg.interceptor_state().store_put(bounded);
         Ok(())
