@@ -4,12 +4,14 @@
 Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --paths ENDPOINT_URL [REGION ...]
        seed.py --runbook ENDPOINT_URL [REGION ...]
+       seed.py --hostile ENDPOINT_URL [REGION ...]
        seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
        seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
        seed.py --delete-listeners ENDPOINT_URL REGION LOAD_BALANCER_NAME
 
 --paths seeds whole network paths instead (see seed_paths); --runbook one
-path per failure of the VPC-link runbook (see seed_runbook).
+path per failure of the VPC-link runbook (see seed_runbook); --hostile a
+REST and an HTTP path whose names are hostile (see seed_hostile).
 
 Per region (see seed_region): a healthy REST link (V1) through its NLB and
 endpoint service, a REST link whose NLB is gone, and two HTTP links (V2).
@@ -470,6 +472,57 @@ def delete_listeners(endpoint, region, name):
     return {"deleted": len(listeners)}
 
 
+# Markup, quotes, backslashes, a newline, a terminal escape, exposition
+# syntax and long unicode: what a name from AWS must never break.
+HOSTILE = ('<script>alert(1)</script> "dq" \'sq\' \\back\\slash\nnew line \x1b[31mred '
+           '{le="+Inf"} # EOF ' + "Ünïcødé ✓ 日本語 🚀 " * 12)
+
+
+def seed_hostile(endpoint, region):
+    """A REST path (API -> V1 link -> NLB -> target group) and an HTTP path
+    (API -> V2 link -> ALB listener) with HOSTILE in every name AWS lets a
+    user choose freely. Load balancer and target group names are not among
+    them: AWS allows 32 letters, digits and hyphens there."""
+    ec2 = client("ec2", endpoint, region)
+    elb = client("elbv2", endpoint, region)
+    apigw = client("apigateway", endpoint, region)
+    apigw2 = client("apigatewayv2", endpoint, region)
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+        for cidr, az in (("10.40.1.0/24", "a"), ("10.40.2.0/24", "b"))
+    ]
+    nlb = elb.create_load_balancer(Name="hostile-nlb", Subnets=subnets, Type="network",
+                                   Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name="hostile-tg", Protocol="TCP", Port=8080, VpcId=vpc,
+                                 TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "10.40.1.10", "Port": 8080}])
+    elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    alb = elb.create_load_balancer(Name="hostile-alb", Subnets=subnets, Type="application",
+                                   Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]["ListenerArn"]
+
+    rest_link = apigw.create_vpc_link(name=HOSTILE, description=HOSTILE, targetArns=[nlb])["id"]
+    api = apigw.create_rest_api(name=HOSTILE, description=HOSTILE)["id"]
+    root = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="HTTP_PROXY",
+                          integrationHttpMethod="GET", uri="http://hostile.internal.example.com/",
+                          connectionType="VPC_LINK", connectionId=rest_link)
+    apigw.create_stage(restApiId=api, stageName="prod", deploymentId=apigw.create_deployment(restApiId=api)["id"])
+
+    http_link = apigw2.create_vpc_link(Name=HOSTILE, SubnetIds=subnets)["VpcLinkId"]
+    http_api = apigw2.create_api(Name=HOSTILE, ProtocolType="HTTP", Description=HOSTILE)["ApiId"]
+    apigw2.create_integration(ApiId=http_api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                              IntegrationUri=listener, ConnectionType="VPC_LINK", ConnectionId=http_link,
+                              PayloadFormatVersion="1.0")
+    apigw2.create_stage(ApiId=http_api, StageName="$default")
+    return {"hostile": HOSTILE, "rest_link": rest_link, "http_link": http_link,
+            "rest_api": api, "http_api": http_api}
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--delete-listeners"]:
@@ -481,7 +534,7 @@ def main():
     if args[:1] == ["--log-events"]:
         print(json.dumps(put_log_events(*args[1:5])))
         return
-    seed = {"--paths": seed_paths, "--runbook": seed_runbook}.get(args[0] if args else "", None)
+    seed = {"--paths": seed_paths, "--runbook": seed_runbook, "--hostile": seed_hostile}.get(args[0] if args else "", None)
     if seed:
         args = args[1:]
     else:

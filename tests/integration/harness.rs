@@ -96,6 +96,11 @@ impl Emulator {
         seed_py(&self.seed_args(&["--runbook"], regions))
     }
 
+    /// Paths whose freely chosen names are hostile (see seed.py's HOSTILE).
+    pub fn seed_hostile(&self, regions: &[&str]) -> serde_json::Value {
+        seed_py(&self.seed_args(&["--hostile"], regions))
+    }
+
     /// Puts log events (timestamp in ms, message) into a group, creating it if needed.
     pub fn put_log_events(&self, region: &str, group: &str, events: &[(i64, String)]) {
         let mut file = tempfile::NamedTempFile::new().unwrap();

@@ -10,6 +10,7 @@ mod cloudwatch;
 mod demo;
 mod execution_logs;
 mod harness;
+mod injection;
 mod interconnect;
 mod network_paths;
 mod reload;
