@@ -388,6 +388,9 @@ pub struct ExecutionLogs {
     /// Saved cursors refused because they could not be true (in the future,
     /// or before the epoch): their groups were read from the lookback instead.
     pub rejected_cursors: u64,
+    /// Problems with the state file, by kind (`unreadable`, `corrupt`,
+    /// `foreign`, `bad_entry`, `write_failed`).
+    pub state_file_errors: std::collections::BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -562,6 +562,17 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
         scope_labels(scope),
         logs.rejected_cursors as f64,
     );
+    for kind in crate::collect::execution_logs::STATE_FILE_ERRORS {
+        let mut labels = scope_labels(scope);
+        labels.push(("error", (*kind).to_string()));
+        f.add(
+            "awsconn_execution_log_state_file_errors",
+            "Problems with the execution-log state file: unreadable, corrupt (set aside as FILE.corrupt), foreign (another format or version, set aside as FILE.foreign), bad_entry (one cursor dropped, the rest kept), write_failed",
+            Kind::Counter,
+            labels,
+            logs.state_file_errors.get(kind).copied().unwrap_or(0) as f64,
+        );
+    }
     for ((api_id, stage), tally) in &logs.counts {
         let mut base = scope_labels(scope);
         base.push(("api_id", api_id.clone()));

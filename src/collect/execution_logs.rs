@@ -92,21 +92,94 @@ struct StateFile {
     scopes: BTreeMap<String, BTreeMap<String, LogCursor>>,
 }
 
-fn load_state(path: &Path) -> StateFile {
-    match std::fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
-            Ok(state) if state.version == 1 => state,
-            Ok(_) | Err(_) => {
-                tracing::warn!(path = %path.display(), "the execution-log state file is unreadable; starting afresh from the lookback");
-                StateFile::default()
-            }
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile::default(),
+/// What can be wrong with the state file (the `error` label of
+/// `awsconn_execution_log_state_file_errors_total`).
+pub const STATE_FILE_ERRORS: &[&str] = &[
+    "unreadable",
+    "corrupt",
+    "foreign",
+    "bad_entry",
+    "write_failed",
+];
+
+/// Reads the state file, trusting what can be trusted: a file that is not
+/// JSON (truncated, overwritten) or of another format is set aside beside it
+/// (`.corrupt`, `.foreign`) for a person to look at, never overwritten, and
+/// every group starts from the lookback; in a good file a malformed cursor
+/// is dropped alone and the others are kept. Each problem is logged and
+/// counted (the second value).
+fn load_state(path: &Path) -> (StateFile, BTreeMap<&'static str, u64>) {
+    let mut problems = BTreeMap::new();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return (StateFile::default(), problems);
+        }
         Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read the execution-log state file; starting afresh from the lookback");
-            StateFile::default()
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the execution-log state file; every log group starts from the lookback");
+            problems.insert("unreadable", 1);
+            return (StateFile::default(), problems);
+        }
+    };
+    let (state, bad_entries) = match parse_state(&bytes) {
+        Ok(parsed) => parsed,
+        Err(kind) => {
+            let aside = path.with_extension(format!(
+                "{}.{kind}",
+                path.extension().and_then(|e| e.to_str()).unwrap_or("state")
+            ));
+            let moved = std::fs::rename(path, &aside);
+            tracing::warn!(
+                path = %path.display(),
+                set_aside = %aside.display(),
+                moved = moved.is_ok(),
+                problem = kind,
+                "the execution-log state file cannot be used (not JSON, or not this exporter's format); it is set aside and every log group starts from the lookback"
+            );
+            problems.insert(kind, 1);
+            return (StateFile::default(), problems);
+        }
+    };
+    if bad_entries > 0 {
+        tracing::warn!(path = %path.display(), dropped = bad_entries, "malformed cursors in the execution-log state file were dropped; their log groups start from the lookback, the others resume");
+        problems.insert("bad_entry", bad_entries);
+    }
+    (state, problems)
+}
+
+/// Parses a state file: `Err("corrupt")` when it is not JSON, `Err("foreign")`
+/// when it is JSON of another shape or version; else the state with the
+/// number of malformed cursors left out.
+fn parse_state(bytes: &[u8]) -> Result<(StateFile, u64), &'static str> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| "corrupt")?;
+    if value.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
+        return Err("foreign");
+    }
+    let scopes = value
+        .get("scopes")
+        .and_then(serde_json::Value::as_object)
+        .ok_or("foreign")?;
+    let mut state = StateFile {
+        version: 1,
+        scopes: BTreeMap::new(),
+    };
+    let mut bad = 0;
+    for (scope, groups) in scopes {
+        let Some(groups) = groups.as_object() else {
+            bad += 1;
+            continue;
+        };
+        let cursors = state.scopes.entry(scope.clone()).or_default();
+        for (group, cursor) in groups {
+            match serde_json::from_value::<LogCursor>(cursor.clone()) {
+                Ok(cursor) => {
+                    cursors.insert(group.clone(), cursor);
+                }
+                Err(_) => bad += 1,
+            }
         }
     }
+    Ok((state, bad))
 }
 
 /// Writes the state atomically: a reader sees the old file or the new one, never half.
@@ -123,13 +196,15 @@ pub struct ExecutionLogsCollector {
     config: ExecutionLogsConfig,
     /// Cursors from the state file, for groups this process has not read yet.
     saved: Mutex<StateFile>,
+    /// Problems met loading the state file, reported by the first poll.
+    load_problems: Mutex<BTreeMap<&'static str, u64>>,
     /// The last read error per group, so a persistent one is logged once.
     errors: Mutex<BTreeMap<String, String>>,
 }
 
 impl ExecutionLogsCollector {
     pub fn new(config: ExecutionLogsConfig) -> Self {
-        let saved = config
+        let (saved, problems) = config
             .state_file
             .as_deref()
             .map(load_state)
@@ -137,6 +212,7 @@ impl ExecutionLogsCollector {
         Self {
             config,
             saved: Mutex::new(saved),
+            load_problems: Mutex::new(problems),
             errors: Mutex::new(BTreeMap::new()),
         }
     }
@@ -187,6 +263,9 @@ impl Collector for ExecutionLogsCollector {
         let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
 
         let mut delta = ExecutionLogs::default();
+        // Counted once, by whichever scope polls first.
+        delta.state_file_errors =
+            std::mem::take(&mut *self.load_problems.lock().unwrap_or_else(|p| p.into_inner()));
         let now = now_ms();
         // What the state file will hold: every cursor saved or read, so a
         // group that is not read this time (its read failed, or its API is
@@ -275,6 +354,7 @@ impl Collector for ExecutionLogsCollector {
             saved.scopes.insert(scope_key, all_cursors);
             if let Err(e) = save_state(path, &saved) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write the execution-log state file");
+                *delta.state_file_errors.entry("write_failed").or_default() += 1;
             }
         }
         Ok(Fragment::ExecutionLogs(delta))
@@ -401,13 +481,54 @@ mod tests {
                 },
             );
         save_state(&path, &state).unwrap();
-        assert_eq!(load_state(&path).scopes, state.scopes);
-        std::fs::write(&path, b"{ not json").unwrap();
-        assert!(load_state(&path).scopes.is_empty());
+        let (loaded, problems) = load_state(&path);
+        assert_eq!(loaded.scopes, state.scopes);
+        assert!(problems.is_empty());
+        let (missing, problems) = load_state(&dir.path().join("missing.json"));
         assert!(
-            load_state(&dir.path().join("missing.json"))
-                .scopes
-                .is_empty()
+            missing.scopes.is_empty() && problems.is_empty(),
+            "no file: no problem"
         );
+
+        // Truncated: nothing to trust; set aside, not overwritten.
+        let good = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+        let (loaded, problems) = load_state(&path);
+        assert!(loaded.scopes.is_empty());
+        assert_eq!(problems, [("corrupt", 1)].into());
+        assert!(!path.exists());
+        assert_eq!(
+            std::fs::read(dir.path().join("state.json.corrupt")).unwrap(),
+            &good[..good.len() / 2]
+        );
+
+        // Another format or version: set aside too.
+        for foreign in [
+            &b"{\"version\": 2, \"scopes\": {}}"[..],
+            b"[1, 2, 3]",
+            b"{\"cursors\": {}}",
+        ] {
+            std::fs::write(&path, foreign).unwrap();
+            let (loaded, problems) = load_state(&path);
+            assert!(loaded.scopes.is_empty());
+            assert_eq!(
+                problems,
+                [("foreign", 1)].into(),
+                "{}",
+                String::from_utf8_lossy(foreign)
+            );
+            assert!(dir.path().join("state.json.foreign").exists());
+        }
+
+        // One malformed cursor: dropped alone, the others resume.
+        std::fs::write(
+            &path,
+            br#"{"version": 1, "scopes": {"1/us-east-1": {"g": {"position_ms": 42, "recent_ids": {}}, "h": {"position_ms": "soon"}}, "2/eu-west-1": 7}}"#,
+        )
+        .unwrap();
+        let (loaded, problems) = load_state(&path);
+        assert_eq!(loaded.scopes["1/us-east-1"]["g"].position_ms, 42);
+        assert!(!loaded.scopes["1/us-east-1"].contains_key("h"));
+        assert_eq!(problems, [("bad_entry", 2)].into());
     }
 }

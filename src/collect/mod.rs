@@ -85,6 +85,9 @@ impl Fragment {
                 logs.cursors.extend(delta.cursors);
                 logs.groups = delta.groups;
                 logs.rejected_cursors += delta.rejected_cursors;
+                for (kind, n) in delta.state_file_errors {
+                    *logs.state_file_errors.entry(kind).or_default() += n;
+                }
                 for (stage, tally) in delta.counts {
                     logs.counts.entry(stage).or_default().merge(&tally);
                 }

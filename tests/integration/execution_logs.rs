@@ -419,4 +419,31 @@ fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
     assert!(stderr.contains("cannot be true"), "{stderr}");
     // Read from the lookback: the events in it are counted (again, knowingly).
     check(&text, api, &first).unwrap_or_else(|e| panic!("after the refused cursor: {e}"));
+
+    // A truncated state file: said, counted, set aside for a person, and
+    // the groups start from the lookback.
+    let whole = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &whole[..whole.len() / 2]).unwrap();
+    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+    assert!(ok, "{stderr}");
+    let errors = |error: &str| {
+        sample(
+            &text,
+            &format!(
+                "awsconn_execution_log_state_file_errors_total{{account=\"123456789012\",region=\"{US}\",error=\"{error}\"}}"
+            ),
+        )
+    };
+    assert_eq!(errors("corrupt"), Some(1.0), "{text}");
+    assert_eq!(errors("write_failed"), Some(0.0));
+    assert!(stderr.contains("set aside"), "{stderr}");
+    let aside = state.with_extension("json.corrupt");
+    assert_eq!(std::fs::read(&aside).unwrap(), &whole[..whole.len() / 2]);
+    assert!(
+        saved(&state)["scopes"][&scope][&group]["position_ms"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "written anew"
+    );
 }

@@ -16,7 +16,8 @@ fn hostile_names_stay_inert_in_every_output() {
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_hostile(&[US]);
     let hostile = seeded[US]["hostile"].as_str().unwrap().to_string();
-    let config = config_file("regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n");
+    let config =
+        config_file("regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n");
     let server = Server::start(&emulator.url, config.path(), &[]);
     wait_for("the first poll", Duration::from_secs(30), || {
         (server.get("/ready").0 == 200).then_some(())
@@ -36,13 +37,20 @@ fn hostile_names_stay_inert_in_every_output() {
         .replace('"', "\\\"")
         .replace('\n', "\\n");
     let info = format!("name=\"{escaped}\"");
-    assert_eq!(text.matches(&info).count(), 2, "both links named, escaped\n{text}");
+    assert_eq!(
+        text.matches(&info).count(),
+        2,
+        "both links named, escaped\n{text}"
+    );
 
     // /links: the markup is text, not markup.
     let (status, _, body) = server.get("/links");
     assert_eq!(status, 200);
     let page = String::from_utf8(body).unwrap();
-    assert!(!page.contains("<script>alert(1)"), "markup from AWS reached the page");
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "markup from AWS reached the page"
+    );
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.contains("Ünïcødé ✓ 日本語 🚀"));
 
@@ -56,7 +64,10 @@ fn hostile_names_stay_inert_in_every_output() {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     let links = report["vpc_links"].as_array().unwrap();
     assert_eq!(links.len(), 2);
-    assert!(links.iter().all(|l| l["name"] == hostile.as_str()), "{report}");
+    assert!(
+        links.iter().all(|l| l["name"] == hostile.as_str()),
+        "{report}"
+    );
 
     // diagnose's text: no control character reaches the terminal.
     let out = exporter(&emulator.url)
