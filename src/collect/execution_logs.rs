@@ -262,10 +262,13 @@ impl Collector for ExecutionLogsCollector {
         let lookback = i64::try_from(self.config.lookback.as_millis()).unwrap_or(i64::MAX);
         let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
 
-        let mut delta = ExecutionLogs::default();
-        // Counted once, by whichever scope polls first.
-        delta.state_file_errors =
-            std::mem::take(&mut *self.load_problems.lock().unwrap_or_else(|p| p.into_inner()));
+        // State-file problems are counted once, by whichever scope polls first.
+        let mut delta = ExecutionLogs {
+            state_file_errors: std::mem::take(
+                &mut *self.load_problems.lock().unwrap_or_else(|p| p.into_inner()),
+            ),
+            ..Default::default()
+        };
         let now = now_ms();
         // What the state file will hold: every cursor saved or read, so a
         // group that is not read this time (its read failed, or its API is
