@@ -353,6 +353,42 @@ impl Tally {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any bytes: counted, never a panic; a line is at most one event
+        /// and one class.
+        #[test]
+        fn any_bytes_are_counted_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let mut tally = Tally::new();
+            tally.add_lines(&bytes);
+            let events = bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !trim_line_end(l).is_empty())
+                .count() as u64;
+            proptest::prop_assert_eq!(tally.lines, events);
+            let classified: u64 = tally.classes().map(|(_, n)| n).sum();
+            proptest::prop_assert!(classified <= tally.lines);
+        }
+
+        /// Known messages with any request-id prefix and any tail are still
+        /// recognised as execution failures of some class.
+        #[test]
+        fn execution_failures_survive_noise_around_them(
+            id in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            tail in "\\PC{0,80}",
+            which in 0usize..3,
+        ) {
+            let message = [
+                "Execution failed due to a timeout error",
+                "Execution failed due to configuration error: There was an internal error while executing your request",
+                "Execution failed due to an internal error",
+            ][which];
+            let line = format!("({id}) {message}{tail}");
+            let mut tally = Tally::new();
+            let class = tally.add_event(line.as_bytes());
+            proptest::prop_assert!(class.is_some(), "{line:?}");
+        }
+    }
+
     /// AwsconnIntegrationErrors (mixin/) has a rule, cause and fix per class.
     #[test]
     fn the_mixin_alerts_on_every_class() {

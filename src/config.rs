@@ -570,6 +570,112 @@ fn is_role_arn(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Every field of the documented example, set to a value of the wrong
+    /// kind in turn: one error, naming the line, and the field or its value.
+    #[test]
+    fn every_field_wrong_in_turn_is_named_with_its_line() {
+        let example = include_str!("../examples/config.yaml");
+        let lines: Vec<&str> = example.lines().collect();
+        let mut tried = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let body = line.trim_start();
+            let indent = &line[..line.len() - body.len()];
+            let (dash, body) = match body.strip_prefix("- ") {
+                Some(rest) => ("- ", rest),
+                None => ("", body),
+            };
+            if body.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = body.split_once(':') else {
+                continue;
+            };
+            if value.trim().is_empty() || value.trim().starts_with('#') || key.contains(' ') {
+                continue; // a mapping follows on the next lines
+            }
+            let wrong = format!("{indent}{dash}{key}: {{wrong: [1]}}");
+            let mut edited = lines.clone();
+            edited[i] = &wrong;
+            let err = Config::parse(&edited.join("\n"))
+                .expect_err(&format!("line {}: {key} took a mapping", i + 1))
+                .to_string();
+            assert!(
+                err.contains(&format!("line {}", i + 1)),
+                "{key} (line {}): {err}",
+                i + 1
+            );
+            assert!(err.contains(key) || err.contains("wrong"), "{key}: {err}");
+            tried += 1;
+        }
+        assert!(tried >= 25, "only {tried} fields tried");
+    }
+
+    /// A billion laughs: refused, quickly, without the memory it asks for.
+    #[test]
+    fn yaml_alias_bombs_are_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for name in 'b'..='j' {
+            text.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = name;
+        }
+        text.push_str("regions: [us-east-1]\n");
+        assert!(Config::parse(&text).is_err());
+        let nested = format!(
+            "regions: {}us-east-1{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert!(Config::parse(&nested).is_err());
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, parsing ends with a config or an error.
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,300}") {
+            let _ = Config::parse(&text);
+        }
+
+        /// YAML-looking text built from the config's own keys: still no panic.
+        #[test]
+        fn parsing_config_like_text_never_panics(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "regions", "collectors", "vpc_links", "interval", "timeout", "enabled",
+                    "aws", "max_attempts", "accounts", "role_arn", ":", " ", "\n", "  ",
+                    "[", "]", "{", "}", ",", "-", "&a", "*a", "60s", "1e9", "-1", "~", "\"",
+                    "us-east-1", "true", "!!str", "#",
+                ]),
+                0..60,
+            )
+        ) {
+            let _ = Config::parse(&parts.concat());
+        }
+
+        /// What goes in comes out: regions, intervals, timeouts and attempts.
+        #[test]
+        fn valid_settings_round_trip(
+            regions in proptest::sample::subsequence(
+                vec!["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"], 1..5),
+            interval in 1u64..86_400,
+            timeout_share in 1u64..=100,
+            attempts in 1u32..20,
+        ) {
+            let timeout = (interval * timeout_share / 100).max(1);
+            let text = format!(
+                "regions: [{}]\ncollectors:\n  vpc_links: {{interval: {interval}s, timeout: {timeout}s}}\naws: {{max_attempts: {attempts}}}\n",
+                regions.join(", ")
+            );
+            let config = Config::parse(&text).unwrap();
+            proptest::prop_assert_eq!(&config.regions, &regions);
+            proptest::prop_assert_eq!(config.collectors.vpc_links.interval, Duration::from_secs(interval));
+            proptest::prop_assert_eq!(config.collectors.vpc_links.timeout, Duration::from_secs(timeout));
+            proptest::prop_assert_eq!(config.aws.max_attempts, attempts);
+        }
+    }
+
     /// A duration that passes check-config must not overflow a timer later.
     #[test]
     fn durations_past_500_days_are_refused_with_their_field() {

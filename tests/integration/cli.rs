@@ -223,3 +223,73 @@ fn version_names_the_build() {
         "{line}"
     );
 }
+
+/// The peak resident memory of a running process, in bytes (Linux).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Bytes a running process has read so far (Linux).
+fn bytes_read(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("rchar:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `classify` reads in constant memory: a 200 MB line through a pipe, and
+/// /dev/zero (one endless line of NULs), stay far below their size.
+#[test]
+fn classify_holds_constant_memory_on_a_200_mb_line_and_dev_zero() {
+    const LIMIT: u64 = 64 << 20;
+    let mut child = Command::new(EXPORTER)
+        .arg("classify")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..200 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    stdin
+        .write_all(
+            b"\n(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to a timeout error\n",
+        )
+        .unwrap();
+    let peak = peak_rss(child.id());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let counted: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counted["lines"], 2);
+    assert_eq!(counted["classes"]["integration_timeout"], 1);
+    assert!(peak < LIMIT, "a 200 MB line took {peak} bytes");
+
+    let mut zero = Command::new(EXPORTER)
+        .args(["classify", "/dev/zero"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = zero.id();
+    crate::harness::wait_for(
+        "1 GB of /dev/zero to be read",
+        std::time::Duration::from_secs(60),
+        || (bytes_read(pid) > 1 << 30).then_some(()),
+    );
+    let peak = peak_rss(pid);
+    zero.kill().unwrap();
+    let _ = zero.wait();
+    assert!(peak < LIMIT, "/dev/zero took {peak} bytes after 1 GB");
+}
