@@ -605,3 +605,41 @@ fn diagnose_names_each_broken_hop() {
     );
     assert!(!text.contains('\x1b'), "no colour when not a terminal");
 }
+
+/// AWS adds states before the exporter knows them. Every enum it reads, set
+/// to a value nobody knows yet: exported as it comes (the state sets gain
+/// the value, with 1), never called healthy, and everything stays valid.
+#[test]
+fn unknown_enum_values_are_exported_as_they_come_and_never_healthy() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let us = &seeded[US];
+    let instance = us["instances"][0].as_str().unwrap();
+    let service = us["endpoint_service_id"].as_str().unwrap();
+    emulator.set_scenario(&json!({
+        "vpc_links": {"orders-rest-link": {"status": "REBOOTING", "status_message": "new in 2027"}},
+        "load_balancers": {"orders-nlb": {"state": "hibernating"}},
+        "target_health": {"orders-tg": {instance: {"state": "zombie"}}},
+        "endpoint_connections": {service: [{"vpc_endpoint_id": "vpce-0123456789abcdef0", "owner": "123456789012", "state": "quantumEntangled"}]},
+    }));
+    let config = config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    promtool_check_metrics(&text).unwrap_or_else(|e| panic!("{e}"));
+    let link = us["vpc_links"]["orders-rest-link"].as_str().unwrap();
+    let l = labels(US);
+    for (family, value) in [
+        ("awsconn_vpc_link_status", "status=\"rebooting\""),
+        ("awsconn_load_balancer_state", "state=\"hibernating\""),
+        ("awsconn_target_group_targets", "state=\"zombie\""),
+        ("awsconn_endpoint_connection_state", "state=\"quantumentangled\""),
+    ] {
+        let found = text
+            .lines()
+            .find(|line| line.starts_with(family) && line.contains(value))
+            .unwrap_or_else(|| panic!("{family} lacks {value}\n{text}"));
+        assert!(found.ends_with(" 1"), "{found}");
+    }
+    let healthy = format!("awsconn_vpc_link_healthy{{{l},vpc_link_id=\"{link}\"}}");
+    assert_eq!(sample(&text, &healthy), Some(0.0), "{text}");
+}
