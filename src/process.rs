@@ -21,6 +21,26 @@ pub fn exposition() -> String {
     out
 }
 
+/// The async runtime's live tasks (`awsconn_runtime_tasks_alive`): a task
+/// leak shows as growth, as an fd leak does in `process_open_fds`. Empty
+/// outside a runtime.
+pub fn runtime_exposition() -> String {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return String::new();
+    };
+    let mut registry = Registry::default();
+    registry.register(
+        "awsconn_runtime_tasks_alive",
+        "Tasks alive in the exporter's async runtime",
+        ConstGauge::new(handle.metrics().num_alive_tasks() as i64),
+    );
+    let mut out = String::new();
+    if prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).is_err() {
+        return String::new();
+    }
+    out
+}
+
 #[cfg(target_os = "linux")]
 fn register(registry: &mut Registry) -> Option<()> {
     let me = procfs::process::Process::myself().ok()?;

@@ -97,6 +97,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     // metrics, read now, after it (as a second gzip member when compressed:
     // RFC 1952 allows several, and Prometheus reads them all).
     let mut live = state.web_stats.exposition();
+    live.push_str(&crate::process::runtime_exposition());
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }

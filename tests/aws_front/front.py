@@ -8,7 +8,10 @@ in each service's real wire protocol, what moto cannot:
   * scenario overrides for states moto never produces (VPC link statuses
     other than AVAILABLE, ...), applied to moto's answers;
   * injected faults per service/operation: throttling, 5xx errors, delays,
-    connection resets and malformed bodies.
+    connection resets, malformed bodies and truncated ones (half the body
+    promised, then the connection closes); a fault may strike every request,
+    a number of times ("times") or a share of them ("probability", drawn
+    from the scenario's "seed").
 
 The scenario is a JSON file (see scenarios/*.json and README.md beside this
 file) and can be replaced at run time with PUT /_front/scenario. Requests
@@ -21,6 +24,7 @@ standard AWS_ENDPOINT_URL variables, exactly as it would reach AWS.
 import argparse
 import http.client
 import json
+import random
 import re
 import socket
 import sys
@@ -168,6 +172,9 @@ class Front:
             self.scenario = scenario or {}
             # Remaining uses of each fault; a fault without "times" is permanent.
             self.fault_uses = [f.get("times") for f in self.scenario.get("faults", [])]
+            # A fault with "probability" strikes that share of its requests,
+            # drawn from a generator seeded by the scenario: repeatable.
+            self.random = random.Random(self.scenario.get("seed", 0))
 
     def count(self, service, operation):
         with self.lock:
@@ -184,6 +191,8 @@ class Front:
                 if fault.get("region", "*") not in ("*", region):
                     continue
                 if not access_key.startswith(fault.get("access_key_prefix", "")):
+                    continue
+                if "probability" in fault and self.random.random() >= float(fault["probability"]):
                     continue
                 uses = self.fault_uses[i]
                 if uses is not None:
@@ -264,6 +273,11 @@ def make_handler(front):
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if getattr(self, "truncate", False):
+                # Half the body promised, then the connection closes.
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
         def control(self, body):
@@ -291,7 +305,8 @@ def make_handler(front):
                 front.count(service, operation)
             region = signed_region(self.headers)
             fault = front.take_fault(service, operation, region, signed_access_key(self.headers))
-            if fault:
+            self.truncate = bool(fault) and fault.get("kind") == "truncated"
+            if fault and not self.truncate:
                 kind = fault.get("kind", "error")
                 if kind == "delay":
                     time.sleep(float(fault.get("seconds", 1)))

@@ -9,6 +9,7 @@ mod cli;
 mod cloudwatch;
 mod demo;
 mod execution_logs;
+mod faults;
 mod harness;
 mod injection;
 mod interconnect;

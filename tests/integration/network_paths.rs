@@ -622,7 +622,8 @@ fn unknown_enum_values_are_exported_as_they_come_and_never_healthy() {
         "target_health": {"orders-tg": {instance: {"state": "zombie"}}},
         "endpoint_connections": {service: [{"vpc_endpoint_id": "vpce-0123456789abcdef0", "owner": "123456789012", "state": "quantumEntangled"}]},
     }));
-    let config = config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
+    let config =
+        config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
     let (ok, text, stderr) = once(&emulator.url, config.path());
     assert!(ok, "{stderr}");
     promtool_check_metrics(&text).unwrap_or_else(|e| panic!("{e}"));
@@ -632,7 +633,10 @@ fn unknown_enum_values_are_exported_as_they_come_and_never_healthy() {
         ("awsconn_vpc_link_status", "status=\"rebooting\""),
         ("awsconn_load_balancer_state", "state=\"hibernating\""),
         ("awsconn_target_group_targets", "state=\"zombie\""),
-        ("awsconn_endpoint_connection_state", "state=\"quantumentangled\""),
+        (
+            "awsconn_endpoint_connection_state",
+            "state=\"quantumentangled\"",
+        ),
     ] {
         let found = text
             .lines()
