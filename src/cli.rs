@@ -70,9 +70,10 @@ pub struct GlobalArgs {
         global = true,
         env = "AWSCONN_WEB_MAX_REQUESTS",
         default_value_t = 40,
-        value_name = "N"
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000)
     )]
-    pub max_requests: usize,
+    pub max_requests: u32,
 
     /// Most connections open at once (lowered to stay below the
     /// file-descriptor limit); past it the connection that waited longest
@@ -83,7 +84,7 @@ pub struct GlobalArgs {
         env = "AWSCONN_WEB_MAX_CONNECTIONS",
         default_value_t = 512,
         value_name = "N",
-        value_parser = clap::value_parser!(u32).range(1..)
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
     pub max_connections: u32,
 
@@ -229,7 +230,7 @@ impl GlobalArgs {
     /// The web server's limits and deadlines, from the `--web.*` flags.
     pub fn web_limits(&self) -> crate::web::server::Limits {
         crate::web::server::Limits {
-            max_requests: self.max_requests,
+            max_requests: self.max_requests as usize,
             max_connections: self.max_connections as usize,
             read_header_timeout: self.read_header_timeout,
             idle_timeout: self.idle_timeout,

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(runtime.block_on(async {
+    let result = runtime.block_on(async {
         match command {
             Command::Serve => {
                 let web = web.expect("loaded for serve above");
@@ -63,7 +63,11 @@ fn main() -> ExitCode {
                 unreachable!("handled above")
             }
         }
-    }))
+    });
+    // Work left on blocking threads (a bcrypt comparison, a DNS lookup)
+    // gets a moment, not a say in when the process ends.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    report(result)
 }
 
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {

@@ -24,6 +24,9 @@ use tokio_rustls::rustls;
 pub struct WebConfigError {
     pub path: String,
     pub message: String,
+    /// The files it was read from, as far as it got: a fix to any of them
+    /// (a certificate created later, say) is noticed.
+    pub stamps: FileStamps,
 }
 
 /// What the server applies to every connection and request.
@@ -69,27 +72,24 @@ pub struct RateLimit {
 }
 
 /// The files a loaded configuration came from, with their modification time
-/// and size when read: when any differs, the configuration is read again.
+/// and size taken just before they were read: when any differs, the
+/// configuration is read again (a change made while it was being read
+/// included).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FileStamps(Vec<(PathBuf, Option<(SystemTime, u64)>)>);
+pub struct FileStamps(Vec<(PathBuf, Stamp)>);
+
+/// A file's modification time and size, if it exists.
+type Stamp = Option<(SystemTime, u64)>;
 
 impl FileStamps {
-    /// The files' stamps as they are now.
-    pub fn of_paths(paths: Vec<PathBuf>) -> FileStamps {
-        FileStamps(
-            paths
-                .into_iter()
-                .map(|p| {
-                    let stamp = stamp(&p);
-                    (p, stamp)
-                })
-                .collect(),
-        )
-    }
-
     /// The files stamped.
     pub fn paths(&self) -> Vec<PathBuf> {
         self.0.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// True when the configuration file itself was empty when read.
+    pub fn empty_config(&self) -> bool {
+        matches!(self.0.first(), Some((_, Some((_, 0)))))
     }
 
     /// True when a file was changed, replaced, created or removed since.
@@ -98,7 +98,7 @@ impl FileStamps {
     }
 }
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+fn stamp(path: &Path) -> Stamp {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }
@@ -191,27 +191,42 @@ const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 /// key files it names; returns the settings and the stamps of every file
 /// read, so a change to any of them is noticed.
 pub fn load(path: &Path) -> Result<(WebSettings, FileStamps), WebConfigError> {
-    let shown = path.display().to_string();
-    let fail = |message: String| WebConfigError {
-        path: shown.clone(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let (settings, mut files) = parse(&text, dir).map_err(fail)?;
-    files.insert(0, path.to_path_buf());
-    Ok((settings, FileStamps::of_paths(files)))
+    let mut files = vec![(path.to_path_buf(), stamp(path))];
+    let result = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|text| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            parse_into(&text, dir, &mut files)
+        });
+    let stamps = FileStamps(files);
+    match result {
+        Ok(settings) => Ok((settings, stamps)),
+        Err(message) => Err(WebConfigError {
+            path: path.display().to_string(),
+            message,
+            stamps,
+        }),
+    }
 }
 
 /// Parses configuration text whose relative paths are relative to `dir`;
 /// returns the settings and the files they were read from.
 pub fn parse(text: &str, dir: &Path) -> Result<(WebSettings, Vec<PathBuf>), String> {
+    let mut files = Vec::new();
+    let settings = parse_into(text, dir, &mut files)?;
+    Ok((settings, files.into_iter().map(|(p, _)| p).collect()))
+}
+
+fn parse_into(
+    text: &str,
+    dir: &Path,
+    files: &mut Vec<(PathBuf, Stamp)>,
+) -> Result<WebSettings, String> {
     let file: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
         serde_saphyr::from_str(text).map_err(|e| e.to_string())?
     };
-    let mut files = Vec::new();
     for (user, hash) in &file.basic_auth_users {
         hash.parse::<bcrypt::HashParts>().map_err(|e| {
             format!("basic_auth_users: {user:?}: not a bcrypt hash ({e}); make one with `htpasswd -nBC 10 \"\" | tr -d ':\\n'`")
@@ -235,20 +250,17 @@ pub fn parse(text: &str, dir: &Path) -> Result<(WebSettings, Vec<PathBuf>), Stri
             &file.tls_server_config,
             file.http_server_config.http2,
             dir,
-            &mut files,
+            files,
         )?))
     } else {
         None
     };
-    Ok((
-        WebSettings {
-            tls,
-            users: file.basic_auth_users,
-            headers,
-            rate_limit,
-        },
-        files,
-    ))
+    Ok(WebSettings {
+        tls,
+        users: file.basic_auth_users,
+        headers,
+        rate_limit,
+    })
 }
 
 fn headers(
@@ -319,26 +331,28 @@ impl ClientAuth {
     }
 }
 
+/// A PEM from its file (stamped before it is read) or, without one, from
+/// the inline field: the file wins, as in the toolkit.
 fn read_pem(
     inline: &Option<String>,
     file: &Option<PathBuf>,
     field: &str,
     dir: &Path,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<(PathBuf, Stamp)>,
 ) -> Result<Option<Vec<u8>>, String> {
-    match (inline, file) {
-        (Some(text), _) => Ok(Some(text.as_bytes().to_vec())),
-        (None, Some(file)) => {
+    match (file, inline) {
+        (Some(file), _) => {
             let path = dir.join(file);
+            files.push((path.clone(), stamp(&path)));
             let bytes = std::fs::read(&path).map_err(|e| {
                 format!(
                     "tls_server_config.{field}_file: cannot read {}: {e}",
                     path.display()
                 )
             })?;
-            files.push(path);
             Ok(Some(bytes))
         }
+        (None, Some(text)) => Ok(Some(text.as_bytes().to_vec())),
         (None, None) => Ok(None),
     }
 }
@@ -347,7 +361,7 @@ fn tls(
     c: &TlsFile,
     http2: bool,
     dir: &Path,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<(PathBuf, Stamp)>,
 ) -> Result<rustls::ServerConfig, String> {
     let cert_pem = read_pem(&c.cert, &c.cert_file, "cert", dir, files)?
         .ok_or("tls_server_config: missing one of cert or cert_file")?;

@@ -5,11 +5,16 @@
 //! What a hostile or broken client can do, and what stops it:
 //! - open connections and send nothing, or a header byte at a time
 //!   (slowloris): `--web.read-header-timeout` closes them, counted from the
-//!   accept (TLS handshake included) or from the first byte of a request;
+//!   accept (TLS handshake included) or from the first byte of a request
+//!   after an answer (a partial request pipelined behind a whole one is
+//!   held to the idle timeout instead);
 //! - hold connections idle: `--web.idle-timeout` after the last answer;
 //! - open more connections than there are file descriptors: at
-//!   `--web.max-connections` the connection that waited longest without a
-//!   request in flight is closed to make room, so a scrape always gets in;
+//!   `--web.max-connections` a connection serving nothing is closed to make
+//!   room (first those that never finished a request or wait for their
+//!   credentials), so a scrape gets in unless the flood outpaces its
+//!   handshake;
+//! - flood wrong passwords: see `auth` (one bcrypt at a time, 16 waiting);
 //! - send many requests at once: past `--web.max-requests` in flight, 503;
 //! - keep the process alive after SIGTERM: `--web.shutdown-timeout` cuts
 //!   whatever is still open.
@@ -33,7 +38,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, watch};
 use tower::ServiceExt;
 
-use super::auth::BasicAuth;
+use super::auth::{BasicAuth, Verdict};
 use super::config::{self, FileStamps, WebSettings};
 use super::stats::{Closed, Refused, WebStats};
 
@@ -145,6 +150,13 @@ impl WebConfig {
             return;
         }
         match config::load(path) {
+            Ok((_, new_stamps)) if new_stamps.empty_config() => {
+                // Most likely a file being rewritten in place: serving
+                // without credentials on its account would be wrong.
+                *stamps = new_stamps;
+                self.stats.config_read(false);
+                tracing::error!(file = %path.display(), "web configuration not reloaded: the file is empty (to serve without one, restart without --web.config.file)");
+            }
             Ok((settings, new_stamps)) if settings.tls.is_some() == self.tls() => {
                 self.current.store(Arc::new(settings));
                 *stamps = new_stamps;
@@ -157,8 +169,9 @@ impl WebConfig {
                 tracing::error!(file = %path.display(), "web configuration not reloaded: turning TLS on or off takes a restart");
             }
             Err(e) => {
-                // Remember the stamps of the bad file: one error per change.
-                *stamps = FileStamps::of_paths(stamps.paths());
+                // One error per change; a fix to any file it got to (a
+                // certificate created later, say) is noticed.
+                *stamps = e.stamps.clone();
                 self.stats.config_read(false);
                 tracing::error!(error = %e, "web configuration not reloaded; the previous one stays in force");
             }
@@ -209,8 +222,14 @@ impl Shared {
 
 /// One open connection, as the sweeper and the limit see it.
 struct Connection {
-    /// Requests being answered now.
+    /// Requests being answered now (waiting for their credentials included).
     in_flight: AtomicU32,
+    /// Of those, the ones past authentication: a connection serving one is
+    /// never closed to make room.
+    serving: AtomicU32,
+    /// HTTP/2: bytes are frames (pings, window updates), not the start of a
+    /// request, so only the idle deadline applies between requests.
+    h2: AtomicBool,
     /// Requests received so far.
     requests: AtomicU64,
     /// When the connection was accepted (ms since the table's start).
@@ -246,6 +265,8 @@ impl Table {
         let now = self.now();
         let conn = Arc::new(Connection {
             in_flight: AtomicU32::new(0),
+            serving: AtomicU32::new(0),
+            h2: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             accepted: now,
             idle_since: AtomicU64::new(now),
@@ -292,26 +313,25 @@ impl Table {
         }
     }
 
-    /// Closes the connection that waited longest with nothing in flight,
-    /// those that never sent a whole request first. False when every
-    /// connection is busy answering.
+    /// Closes one connection to make room: of those serving nothing, first
+    /// the ones that never finished a request or still wait for their
+    /// credentials to be checked, longest first; then idle kept-alive ones.
+    /// False when every connection is serving a request.
     fn shed_one(&self) -> bool {
         let open = self.lock();
         let victim = open
             .values()
             .filter(|c| {
-                c.in_flight.load(Ordering::Relaxed) == 0 && !c.closing.load(Ordering::Relaxed)
+                c.serving.load(Ordering::Relaxed) == 0 && !c.closing.load(Ordering::Relaxed)
             })
             .min_by_key(|c| {
                 let requests = c.requests.load(Ordering::Relaxed);
-                (
-                    requests > 0,
-                    if requests == 0 {
-                        c.accepted
-                    } else {
-                        c.idle_since.load(Ordering::Relaxed)
-                    },
-                )
+                let waiting = c.in_flight.load(Ordering::Relaxed) > 0;
+                if requests == 0 || waiting {
+                    (0, c.accepted)
+                } else {
+                    (1, c.idle_since.load(Ordering::Relaxed))
+                }
             });
         match victim {
             Some(c) => {
@@ -350,27 +370,70 @@ impl Table {
     }
 }
 
-/// A request being answered: counted in flight on its connection until dropped.
-struct Active<'a> {
-    conn: &'a Connection,
-    table: &'a Table,
+/// A request being answered: in flight on its connection until dropped,
+/// which is when its whole body has been handed to the connection.
+struct Active {
+    conn: Arc<Connection>,
+    start: Instant,
+    serving: bool,
 }
 
-impl<'a> Active<'a> {
-    fn begin(conn: &'a Connection, table: &'a Table) -> Active<'a> {
+impl Active {
+    fn begin(conn: Arc<Connection>, start: Instant) -> Active {
         conn.in_flight.fetch_add(1, Ordering::Relaxed);
         conn.requests.fetch_add(1, Ordering::Relaxed);
         conn.pending_since.store(0, Ordering::Relaxed);
-        Active { conn, table }
+        Active {
+            conn,
+            start,
+            serving: false,
+        }
+    }
+
+    /// Past authentication: its connection is no longer one to close for room.
+    fn serving(&mut self) {
+        if !self.serving {
+            self.serving = true;
+            self.conn.serving.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
-impl Drop for Active<'_> {
+impl Drop for Active {
     fn drop(&mut self) {
-        self.conn
-            .idle_since
-            .store(self.table.now(), Ordering::Relaxed);
+        if self.serving {
+            self.conn.serving.fetch_sub(1, Ordering::Relaxed);
+        }
+        let now = self.start.elapsed().as_millis() as u64;
+        self.conn.idle_since.store(now, Ordering::Relaxed);
         self.conn.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A response body that keeps its request in flight until it is all sent
+/// (or the connection drops it).
+struct Guarded {
+    body: Body,
+    _active: Active,
+}
+
+impl http_body::Body for Guarded {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -390,6 +453,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before
+            && !self.conn.h2.load(Ordering::Relaxed)
             && self.conn.in_flight.load(Ordering::Relaxed) == 0
             && self.conn.pending_since.load(Ordering::Relaxed) == 0
         {
@@ -565,6 +629,7 @@ async fn connection(
                 _ = stopping.changed() => return,
             };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            conn.h2.store(h2, Ordering::Relaxed);
             serve_http(stream, h2, &shared, &conn, &mut stopping).await;
         }
     }
@@ -603,12 +668,10 @@ async fn serve_http<S>(
             () = conn.close.notified() => return,
             changed = stopping.changed(), if !graceful => {
                 let _ = changed;
+                // Answers being written are finished; idle connections close
+                // at once; the shutdown deadline cuts the rest.
                 graceful = true;
                 served.as_mut().graceful_shutdown();
-                // Nothing in flight: nothing to wait for.
-                if conn.in_flight.load(Ordering::Relaxed) == 0 {
-                    return;
-                }
             }
         }
     }
@@ -627,43 +690,60 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     Guard(Some(f))
 }
 
-async fn handle(request: Request<Incoming>, shared: &Shared, conn: &Connection) -> Response<Body> {
-    let _active = Active::begin(conn, &shared.table);
+async fn handle(
+    request: Request<Incoming>,
+    shared: &Shared,
+    conn: &Arc<Connection>,
+) -> Response<Body> {
+    let mut active = Active::begin(conn.clone(), shared.table.start);
     let settings = shared.config.settings();
-    let mut response = respond(request, shared, &settings).await;
-    let headers = response.headers_mut();
+    let response = respond(request, shared, &settings, &mut active).await;
+    let (mut parts, body) = response.into_parts();
     for (name, value) in &settings.headers {
-        headers.insert(name.clone(), value.clone());
+        parts.headers.insert(name.clone(), value.clone());
     }
-    response
+    Response::from_parts(
+        parts,
+        Body::new(Guarded {
+            body,
+            _active: active,
+        }),
+    )
 }
 
 async fn respond(
     request: Request<Incoming>,
     shared: &Shared,
     settings: &WebSettings,
+    active: &mut Active,
 ) -> Response<Body> {
     if shared.rate_limited(settings) {
         shared.stats.refused(Refused::RateLimited);
         return plain(StatusCode::TOO_MANY_REQUESTS, "too many requests\n");
     }
-    if !settings.users.is_empty()
-        && !shared
-            .auth
-            .allows(
-                &settings.users,
-                request.headers().get(header::AUTHORIZATION),
-            )
-            .await
-    {
-        shared.stats.refused(Refused::Unauthorized);
-        let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"aws-connectivity-exporter\""),
-        );
-        return response;
+    if !settings.users.is_empty() {
+        let authorization = request.headers().get(header::AUTHORIZATION);
+        match shared.auth.check(&settings.users, authorization).await {
+            Verdict::Allowed => {}
+            Verdict::Busy => {
+                shared.stats.refused(Refused::AuthBusy);
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many credentials waiting to be checked; try again\n",
+                );
+            }
+            Verdict::Denied => {
+                shared.stats.refused(Refused::Unauthorized);
+                let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"aws-connectivity-exporter\""),
+                );
+                return response;
+            }
+        }
     }
+    active.serving();
     let _permit = match &shared.in_flight {
         None => None,
         Some(slots) => match slots.clone().try_acquire_owned() {
@@ -760,6 +840,55 @@ mod tests {
         server.await.unwrap().unwrap();
     }
 
+    /// Writes a certificate and key for localhost under `name`.
+    fn certificate(dir: &std::path::Path, name: &str) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+
+    #[test]
+    fn reloads_refuse_an_empty_file_and_notice_a_certificate_that_appears_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        certificate(dir.path(), "old");
+        let tls = |name: &str| {
+            format!(
+                "tls_server_config: {{cert_file: {name}.pem, key_file: {name}.key}}\nbasic_auth_users: {{}}\n"
+            )
+        };
+        std::fs::write(&path, tls("old")).unwrap();
+        let stats = Arc::new(WebStats::default());
+        let config = WebConfig::load(Some(path.clone()), stats.clone()).unwrap();
+        let ok = || {
+            stats
+                .exposition()
+                .lines()
+                .any(|l| l == "awsconn_web_config_last_reload_successful 1")
+        };
+        let first = config.current.load_full();
+
+        // Emptied in place (a rewrite half done): refused, the old one serves.
+        std::fs::write(&path, "").unwrap();
+        config.reload_if_changed();
+        assert!(!ok());
+        assert!(Arc::ptr_eq(&first, &config.current.load_full()));
+
+        // Pointed at a certificate not there yet: refused...
+        std::fs::write(&path, tls("new")).unwrap();
+        config.reload_if_changed();
+        assert!(!ok());
+        // ...and taken once it appears, without touching the file.
+        certificate(dir.path(), "new");
+        config.reload_if_changed();
+        assert!(ok(), "{}", stats.exposition());
+        assert!(!Arc::ptr_eq(&first, &config.current.load_full()));
+    }
+
     #[test]
     fn the_connection_limit_stays_below_the_fd_limit() {
         let l = limits();
@@ -784,11 +913,20 @@ mod tests {
         let t = table();
         let (_, busy) = t.register();
         busy.in_flight.store(1, Ordering::Relaxed);
+        busy.serving.store(1, Ordering::Relaxed);
         let (_, idle) = t.register();
         idle.requests.store(3, Ordering::Relaxed);
         let (_, silent) = t.register();
+        let (_, waiting) = t.register();
+        waiting.requests.store(1, Ordering::Relaxed);
+        waiting.in_flight.store(1, Ordering::Relaxed);
         assert!(t.shed_one());
         assert!(silent.closing.load(Ordering::Relaxed));
+        assert!(t.shed_one());
+        assert!(
+            waiting.closing.load(Ordering::Relaxed),
+            "waiting for its credentials"
+        );
         assert!(t.shed_one());
         assert!(idle.closing.load(Ordering::Relaxed));
         assert!(!t.shed_one(), "the busy one stays");

@@ -82,7 +82,11 @@ fn an_invalid_web_config_stops_check_config_and_serve_with_exit_2() {
             assert!(stderr.contains(says), "{sub}: {stderr}");
         }
     }
-    for bad in ["--web.read-header-timeout=0s", "--web.max-connections=0"] {
+    for bad in [
+        "--web.read-header-timeout=0s",
+        "--web.max-connections=0",
+        "--web.max-requests=18446744073709551615",
+    ] {
         let (code, _, stderr) = run(&[bad, "check-config"]);
         assert_eq!(code, 2, "{bad}: {stderr}");
     }
