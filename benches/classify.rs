@@ -3,8 +3,8 @@
 //! benign request/response chatter, one line per request says `Method
 //! completed with status`, and a share of requests fail with each class.
 //!
-//! Set `AWSCONN_BENCH_LOG=/path` to also write the corpus there, so that
-//! `scripts/bench-classify` can time the binary and `grep -cF` on the same bytes.
+//! Set `AWSCONN_BENCH_LOG=/path` to also write the corpus there. The
+//! binary against `grep -cF` on 1 GiB is `scripts/bench classify`.
 
 use std::hint::black_box;
 
