@@ -122,9 +122,7 @@ fn failure_class(rest: &[u8]) -> ErrorClass {
 fn configuration_error_class(detail: &[u8]) -> ErrorClass {
     if detail.starts_with(b"There was an internal error while executing your request") {
         ErrorClass::VpcLinkInternal
-    } else if detail.starts_with(b"Host name '")
-        && memchr::memmem::find(detail, b"' does not match the certificate subject").is_some()
-    {
+    } else if detail.starts_with(b"Host name '") && NO_MATCH.find(detail).is_some() {
         ErrorClass::TlsHostnameMismatch
     } else if detail.starts_with(b"PKIX path") {
         ErrorClass::TlsUntrustedCertificate
@@ -149,6 +147,12 @@ fn parse_status(rest: &[u8]) -> Option<u16> {
             .fold(0u16, |n, d| n * 10 + u16::from(d - b'0')),
     )
 }
+
+/// Built once: building a searcher per TLS line cost more than the search.
+static NO_MATCH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| {
+        memchr::memmem::Finder::new(b"' does not match the certificate subject")
+    });
 
 fn trim_line_end(mut line: &[u8]) -> &[u8] {
     while let [head @ .., b'\n' | b'\r'] = line {
@@ -367,6 +371,29 @@ mod tests {
             proptest::prop_assert_eq!(tally.lines, events);
             let classified: u64 = tally.classes().map(|(_, n)| n).sum();
             proptest::prop_assert!(classified <= tally.lines);
+        }
+
+        /// Counting a buffer at once is counting its lines one by one.
+        #[test]
+        fn a_buffer_counts_as_its_lines(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "(0f0e0d0c-1111-2222-3333-444455556666) ", "Execution failed due to ",
+                    "Method completed with status: ", "200", "a timeout error",
+                    "configuration error: ", "PKIX path", "\n", "\r\n", "\r", "x", " ",
+                    "Thu Aug 04 17:48:21 UTC 2022 : ", "(", ")",
+                ]),
+                0..80,
+            )
+        ) {
+            let buf = parts.concat();
+            let mut whole = Tally::new();
+            whole.add_lines(buf.as_bytes());
+            let mut each = Tally::new();
+            for line in buf.as_bytes().split(|b| *b == b'\n') {
+                each.add_line(line);
+            }
+            proptest::prop_assert_eq!(whole, each);
         }
 
         /// Known messages with any request-id prefix and any tail are still
