@@ -412,7 +412,12 @@ mod tests {
             let line = format!("({id}) {message}{tail}");
             let mut tally = Tally::new();
             let class = tally.add_event(line.as_bytes());
-            proptest::prop_assert!(class.is_some(), "{line:?}");
+            let expected = [
+                ErrorClass::IntegrationTimeout,
+                ErrorClass::VpcLinkInternal,
+                ErrorClass::TargetReset,
+            ][which];
+            proptest::prop_assert_eq!(class, Some(expected), "{:?}", line);
         }
     }
 

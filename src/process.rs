@@ -14,11 +14,7 @@ pub fn exposition() -> String {
     if register(&mut registry).is_none() {
         return String::new();
     }
-    let mut out = String::new();
-    if prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).is_err() {
-        return String::new();
-    }
-    out
+    crate::render::encode_text(&registry)
 }
 
 /// The async runtime's live tasks (`awsconn_runtime_tasks_alive`): a task
@@ -34,11 +30,7 @@ pub fn runtime_exposition() -> String {
         "Tasks alive in the exporter's async runtime",
         ConstGauge::new(handle.metrics().num_alive_tasks() as i64),
     );
-    let mut out = String::new();
-    if prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).is_err() {
-        return String::new();
-    }
-    out
+    crate::render::encode_text(&registry)
 }
 
 #[cfg(target_os = "linux")]

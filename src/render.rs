@@ -554,6 +554,16 @@ fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &Endpoint
     }
 }
 
+/// A registry in the Prometheus text format; empty when it cannot be
+/// encoded (a family is left out, never made up).
+pub fn encode_text(registry: &prometheus_client::registry::Registry) -> String {
+    let mut out = String::new();
+    if prometheus_client::encoding::prometheus_text::encode(&mut out, registry).is_err() {
+        return String::new();
+    }
+    out
+}
+
 fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs) {
     f.add(
         "awsconn_execution_log_cursors_rejected",

@@ -1,7 +1,9 @@
 //! The retry budget: a call's retries (and their waits, adaptive mode's
 //! included) fit inside the collector's timeout, so that a poll under
 //! sustained throttling ends as *throttled*, with AWS's error, instead of
-//! being cut off as a timeout that says nothing about why.
+//! being cut off as a timeout that says nothing about why. Not bounded: the
+//! adaptive rate limiter's wait before a call's first attempt, and the
+//! retries inside AssumeRole (its STS client is the SDK's own).
 //!
 //! The collector's deadline travels with the poll as a task-local
 //! ([`within`]); after every failed attempt an interceptor bounds the SDK's
@@ -21,6 +23,14 @@ use aws_smithy_types::retry::RetryConfig;
 
 tokio::task_local! {
     static DEADLINE: Instant;
+}
+
+/// True inside a poll whose deadline has passed (an attempt dropped then
+/// was cut off by the collector's timeout).
+pub fn deadline_passed() -> bool {
+    DEADLINE
+        .try_with(|deadline| Instant::now() >= *deadline)
+        .unwrap_or(false)
 }
 
 /// Runs `poll` with `deadline` as the end of every AWS call's retries in it.

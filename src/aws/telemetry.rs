@@ -27,9 +27,12 @@ pub enum Outcome {
     /// action (`iam-policy` prints the one the configuration needs).
     Denied,
     Error,
-    /// The caller stopped waiting (the collector's timeout) while the
-    /// attempt was in flight: it reached AWS, and never came back.
+    /// The poll's deadline (the collector's timeout) passed while the
+    /// attempt was in flight: it was sent, and never came back.
     Timeout,
+    /// The caller stopped waiting before its deadline (a sibling call
+    /// failed, a reload, shutdown) while the attempt was under way.
+    Cancelled,
 }
 
 impl Outcome {
@@ -40,6 +43,7 @@ impl Outcome {
             Outcome::Denied => "denied",
             Outcome::Error => "error",
             Outcome::Timeout => "timeout",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -288,10 +292,11 @@ pub fn service_label(sdk_name: &str) -> String {
 }
 
 /// An attempt in flight, recorded exactly once: by `read_after_attempt`
-/// when it ends, or, when the caller gives up on the call first (the
-/// collector's timeout drops it, and the SDK's state with it), when the last
-/// handle on it is dropped, as a `timeout`. Without this, attempts cut off
-/// by a timeout reach AWS and are never counted.
+/// when it ends, or, when the caller gives up on the call first (and the
+/// SDK's state is dropped with it), when the last handle on it is dropped:
+/// as a `timeout` when the poll's deadline has passed, else `cancelled`.
+/// Without this, attempts cut off by a timeout reach AWS and are never
+/// counted.
 #[derive(Debug, Clone)]
 struct AttemptInFlight(std::sync::Arc<Attempt>);
 
@@ -315,7 +320,13 @@ impl Drop for Attempt {
     fn drop(&mut self) {
         if let Some((telemetry, service, operation)) = self.take() {
             let seconds = self.start.elapsed().as_secs_f64();
-            telemetry.record(&service, &operation, Outcome::Timeout, Some(seconds));
+            // Dropped inside the poll's scope: its deadline is known here.
+            let outcome = if super::budget::deadline_passed() {
+                Outcome::Timeout
+            } else {
+                Outcome::Cancelled
+            };
+            telemetry.record(&service, &operation, outcome, Some(seconds));
         }
     }
 }
@@ -407,39 +418,38 @@ impl Intercept for TelemetryInterceptor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_attempt_dropped_in_flight_is_recorded_once_as_a_timeout() {
+    fn attempt(telemetry: &ApiTelemetry) -> std::sync::Arc<Attempt> {
+        std::sync::Arc::new(Attempt {
+            start: Instant::now(),
+            unrecorded: std::sync::Mutex::new(Some((
+                telemetry.clone(),
+                "ec2".to_string(),
+                "DescribeVpcEndpointConnections".to_string(),
+            ))),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_attempt_dropped_in_flight_is_recorded_once_as_timeout_or_cancelled() {
         let telemetry = ApiTelemetry::default();
-        let start = || {
-            std::sync::Arc::new(Attempt {
-                start: Instant::now(),
-                unrecorded: std::sync::Mutex::new(Some((
-                    telemetry.clone(),
-                    "ec2".to_string(),
-                    "DescribeVpcEndpointConnections".to_string(),
-                ))),
-            })
-        };
-        let cut = start();
+        let count = |outcome| telemetry.count("ec2", "DescribeVpcEndpointConnections", outcome);
+        // Dropped when the last handle goes, outside a poll: cancelled.
+        let cut = attempt(&telemetry);
         let copy = cut.clone();
         drop(cut);
-        assert_eq!(
-            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
-            0
-        );
+        assert_eq!(count(Outcome::Cancelled), 0);
         drop(copy);
-        assert_eq!(
-            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
-            1
-        );
+        assert_eq!(count(Outcome::Cancelled), 1);
+        // Dropped in a poll whose deadline has passed: timed out.
+        let late = attempt(&telemetry);
+        let past = Instant::now() - std::time::Duration::from_secs(1);
+        super::super::budget::within(past, async move { drop(late) }).await;
+        assert_eq!(count(Outcome::Timeout), 1);
         // Recorded when it ended: nothing more when dropped.
-        let ended = start();
+        let ended = attempt(&telemetry);
         assert!(ended.take().is_some());
         drop(ended);
-        assert_eq!(
-            telemetry.count("ec2", "DescribeVpcEndpointConnections", Outcome::Timeout),
-            1
-        );
+        assert_eq!((count(Outcome::Timeout), count(Outcome::Cancelled)), (1, 1));
     }
 
     #[test]

@@ -124,15 +124,10 @@ fn load_state(path: &Path) -> (StateFile, BTreeMap<&'static str, u64>) {
     let (state, bad_entries) = match parse_state(&bytes) {
         Ok(parsed) => parsed,
         Err(kind) => {
-            let aside = path.with_extension(format!(
-                "{}.{kind}",
-                path.extension().and_then(|e| e.to_str()).unwrap_or("state")
-            ));
-            let moved = std::fs::rename(path, &aside);
+            let aside = set_aside(path, kind);
             tracing::warn!(
                 path = %path.display(),
-                set_aside = %aside.display(),
-                moved = moved.is_ok(),
+                set_aside = %aside.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                 problem = kind,
                 "the execution-log state file cannot be used (not JSON, or not this exporter's format); it is set aside and every log group starts from the lookback"
             );
@@ -145,6 +140,22 @@ fn load_state(path: &Path) -> (StateFile, BTreeMap<&'static str, u64>) {
         problems.insert("bad_entry", bad_entries);
     }
     (state, problems)
+}
+
+/// Renames an unusable state file to `FILE.KIND` (`FILE.KIND.1`, ... when
+/// taken), never over an earlier one; `None` when it cannot be moved.
+fn set_aside(path: &Path, kind: &str) -> Option<PathBuf> {
+    let free = (0..100).map(|n| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{kind}"));
+        if n > 0 {
+            name.push(format!(".{n}"));
+        }
+        PathBuf::from(name)
+    });
+    let aside = free.into_iter().find(|p| !p.exists())?;
+    std::fs::rename(path, &aside).ok()?;
+    Some(aside)
 }
 
 /// Parses a state file: `Err("corrupt")` when it is not JSON, `Err("foreign")`
@@ -262,13 +273,10 @@ impl Collector for ExecutionLogsCollector {
         let lookback = i64::try_from(self.config.lookback.as_millis()).unwrap_or(i64::MAX);
         let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
 
-        // State-file problems are counted once, by whichever scope polls first.
-        let mut delta = ExecutionLogs {
-            state_file_errors: std::mem::take(
-                &mut *self.load_problems.lock().unwrap_or_else(|p| p.into_inner()),
-            ),
-            ..Default::default()
-        };
+        // State-file problems are counted once, by whichever scope's poll
+        // ends first: a poll cut short gives them back.
+        let problems = Unreported::take(&self.load_problems);
+        let mut delta = ExecutionLogs::default();
         let now = now_ms();
         // What the state file will hold: every cursor saved or read, so a
         // group that is not read this time (its read failed, or its API is
@@ -360,7 +368,38 @@ impl Collector for ExecutionLogsCollector {
                 *delta.state_file_errors.entry("write_failed").or_default() += 1;
             }
         }
+        for (kind, n) in problems.report() {
+            *delta.state_file_errors.entry(kind).or_default() += n;
+        }
         Ok(Fragment::ExecutionLogs(delta))
+    }
+}
+
+/// State-file problems taken by a poll to report; given back unless reported.
+struct Unreported<'a> {
+    home: &'a Mutex<BTreeMap<&'static str, u64>>,
+    problems: BTreeMap<&'static str, u64>,
+}
+
+impl<'a> Unreported<'a> {
+    fn take(home: &'a Mutex<BTreeMap<&'static str, u64>>) -> Self {
+        let problems = std::mem::take(&mut *home.lock().unwrap_or_else(|p| p.into_inner()));
+        Unreported { home, problems }
+    }
+
+    fn report(mut self) -> BTreeMap<&'static str, u64> {
+        std::mem::take(&mut self.problems)
+    }
+}
+
+impl Drop for Unreported<'_> {
+    fn drop(&mut self) {
+        if !self.problems.is_empty() {
+            let mut home = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            for (kind, n) in std::mem::take(&mut self.problems) {
+                *home.entry(kind).or_default() += n;
+            }
+        }
     }
 }
 

@@ -285,19 +285,11 @@ fn headers(
             let value = HeaderValue::from_str(value).map_err(|_| {
                 format!("http_server_config.headers: {canonical}: {value:?} is not a valid header value")
             })?;
-            Ok((HeaderName::from_static(lowercase(canonical)), value))
+            let name = HeaderName::from_bytes(canonical.as_bytes())
+                .map_err(|_| format!("http_server_config.headers: {canonical}: not a header name"))?;
+            Ok((name, value))
         })
         .collect()
-}
-
-fn lowercase(name: &'static str) -> &'static str {
-    match name {
-        "Strict-Transport-Security" => "strict-transport-security",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-Frame-Options" => "x-frame-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "content-security-policy",
-    }
 }
 
 /// How the server asks for client certificates (the toolkit's names).
@@ -727,14 +719,8 @@ mod tests {
     #[test]
     fn the_example_file_is_valid_beside_its_certificates() {
         let dir = tempfile::tempdir().unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.path().join("server.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
-        std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        let pem = super::super::tls::test_certificate(dir.path(), "server");
+        std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/web-config.yml");
         let path = dir.path().join("web-config.yml");
         std::fs::copy(example, &path).unwrap();

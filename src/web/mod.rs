@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -101,21 +102,16 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }
+    // Sent as two buffers: the cached exposition is shared, never copied.
     let mut response = if gzip {
-        let mut body = exposition.gzip.to_vec();
-        if !live.is_empty() {
-            body.extend(crate::collect::gzip(live.as_bytes()));
-        }
-        let mut r = body.into_response();
+        let live = bytes::Bytes::from(crate::collect::gzip(live.as_bytes()));
+        let mut r = Body::new(TwoParts(Some(exposition.gzip.clone()), Some(live))).into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
-    } else if live.is_empty() {
-        exposition.text.clone().into_response()
     } else {
-        let mut body = exposition.text.to_vec();
-        body.extend_from_slice(live.as_bytes());
-        body.into_response()
+        let live = bytes::Bytes::from(live);
+        Body::new(TwoParts(Some(exposition.text.clone()), Some(live))).into_response()
     };
     let h = response.headers_mut();
     h.insert(
@@ -124,6 +120,31 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     response
+}
+
+/// A body of two buffers, one after the other, with its exact length.
+struct TwoParts(Option<bytes::Bytes>, Option<bytes::Bytes>);
+
+impl http_body::Body for TwoParts {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let next = self.0.take().or_else(|| self.1.take());
+        std::task::Poll::Ready(next.map(|part| Ok(http_body::Frame::data(part))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none() && self.1.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let len = |part: &Option<bytes::Bytes>| part.as_ref().map_or(0, |b| b.len() as u64);
+        http_body::SizeHint::with_exact(len(&self.0) + len(&self.1))
+    }
 }
 
 /// True when an `Accept-Encoding` value allows gzip (and does not give it q=0).

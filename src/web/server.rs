@@ -157,6 +157,16 @@ impl WebConfig {
                 self.stats.config_read(false);
                 tracing::error!(file = %path.display(), "web configuration not reloaded: the file is empty (to serve without one, restart without --web.config.file)");
             }
+            Ok((settings, new_stamps))
+                if settings.users.is_empty() && !self.current.load().users.is_empty() =>
+            {
+                // A half-written file, most likely; removing every user
+                // would open the port to anyone.
+                let _ = settings;
+                *stamps = new_stamps;
+                self.stats.config_read(false);
+                tracing::error!(file = %path.display(), "web configuration not reloaded: it has no basic_auth_users while the running one has (to serve without authentication, restart)");
+            }
             Ok((settings, new_stamps)) if settings.tls.is_some() == self.tls() => {
                 self.current.store(Arc::new(settings));
                 *stamps = new_stamps;
@@ -376,6 +386,8 @@ struct Active {
     conn: Arc<Connection>,
     start: Instant,
     serving: bool,
+    /// Its `--web.max-requests` slot, held until the body is sent.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Active {
@@ -387,6 +399,7 @@ impl Active {
             conn,
             start,
             serving: false,
+            slot: None,
         }
     }
 
@@ -744,7 +757,7 @@ async fn respond(
         }
     }
     active.serving();
-    let _permit = match &shared.in_flight {
+    active.slot = match &shared.in_flight {
         None => None,
         Some(slots) => match slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -833,29 +846,22 @@ mod tests {
                 .exposition()
                 .contains("awsconn_web_requests_refused_total{reason=\"max_requests\"} 1")
         );
-        // Shutdown lets the request in flight finish.
+        // Shutdown lets the request in flight finish: released only once
+        // the listener is closed.
         stop.send(()).unwrap();
+        while TcpStream::connect(address).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
         release.notify_one();
         assert!(slow.await.unwrap().contains("200"));
         server.await.unwrap().unwrap();
-    }
-
-    /// Writes a certificate and key for localhost under `name`.
-    fn certificate(dir: &std::path::Path, name: &str) {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
 
     #[test]
     fn reloads_refuse_an_empty_file_and_notice_a_certificate_that_appears_later() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("web.yml");
-        certificate(dir.path(), "old");
+        super::super::tls::test_certificate(dir.path(), "old");
         let tls = |name: &str| {
             format!(
                 "tls_server_config: {{cert_file: {name}.pem, key_file: {name}.key}}\nbasic_auth_users: {{}}\n"
@@ -883,7 +889,7 @@ mod tests {
         config.reload_if_changed();
         assert!(!ok());
         // ...and taken once it appears, without touching the file.
-        certificate(dir.path(), "new");
+        super::super::tls::test_certificate(dir.path(), "new");
         config.reload_if_changed();
         assert!(ok(), "{}", stats.exposition());
         assert!(!Arc::ptr_eq(&first, &config.current.load_full()));

@@ -24,6 +24,13 @@ pub enum Closed {
 }
 
 impl Closed {
+    const ALL: [Closed; 4] = [
+        Closed::HeaderTimeout,
+        Closed::IdleTimeout,
+        Closed::OverLimit,
+        Closed::TlsHandshake,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Closed::HeaderTimeout => "header_timeout",
@@ -48,6 +55,13 @@ pub enum Refused {
 }
 
 impl Refused {
+    const ALL: [Refused; 4] = [
+        Refused::Unauthorized,
+        Refused::MaxRequests,
+        Refused::RateLimited,
+        Refused::AuthBusy,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Refused::Unauthorized => "unauthorized",
@@ -113,19 +127,10 @@ impl Default for WebStats {
             config_time.clone(),
         );
         // Every reason from the start: a rate() needs the zero.
-        for c in [
-            Closed::HeaderTimeout,
-            Closed::IdleTimeout,
-            Closed::OverLimit,
-            Closed::TlsHandshake,
-        ] {
+        for c in Closed::ALL {
             drop(closed.get_or_create(&Reason { reason: c.label() }));
         }
-        for r in [
-            Refused::Unauthorized,
-            Refused::MaxRequests,
-            Refused::RateLimited,
-        ] {
+        for r in Refused::ALL {
             drop(refused.get_or_create(&Reason { reason: r.label() }));
         }
         WebStats {
@@ -183,11 +188,7 @@ impl WebStats {
 
     /// The families in the Prometheus text format (no `# EOF`).
     pub fn exposition(&self) -> String {
-        let mut out = String::new();
-        if prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry).is_err() {
-            return String::new();
-        }
-        out
+        crate::render::encode_text(&self.registry)
     }
 }
 
@@ -206,6 +207,8 @@ mod tests {
             "awsconn_web_connections_closed_total{reason=\"over_limit\"} 0",
             "awsconn_web_requests_refused_total{reason=\"unauthorized\"} 1",
             "awsconn_web_requests_refused_total{reason=\"max_requests\"} 0",
+            "awsconn_web_requests_refused_total{reason=\"auth_busy\"} 0",
+            "awsconn_web_connections_closed_total{reason=\"tls_handshake_failed\"} 0",
             "awsconn_web_config_last_reload_successful 1",
         ] {
             assert!(

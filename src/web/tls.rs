@@ -168,6 +168,20 @@ fn ip_address(bytes: &[u8]) -> Option<std::net::IpAddr> {
     }
 }
 
+/// Writes a self-signed certificate for localhost and its key as
+/// `DIR/NAME.pem` and `DIR/NAME.key`; returns the certificate's PEM.
+#[cfg(test)]
+pub(crate) fn test_certificate(dir: &std::path::Path, name: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    cert.pem()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

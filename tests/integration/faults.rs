@@ -73,7 +73,7 @@ fn attempts(text: &str, service: &str, operation: &str, outcome: &str) -> f64 {
 }
 
 #[test]
-fn every_fault_of_every_call_degrades_one_collector_and_recovers() {
+fn every_fault_of_every_call_fails_its_collector_and_recovers() {
     let emulator = Emulator::start("{}");
     emulator.seed_paths(&[US]);
     let config = config_file(

@@ -382,6 +382,17 @@ pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
     if other.is_empty() { Ok(()) } else { Err(said) }
 }
 
+/// A child process (Prometheus, a shell running the exporter) killed and
+/// reaped on drop, so a failing test leaves none behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `serve` process, stopped with SIGTERM on drop.
 pub struct Server {
     child: Option<Child>,

@@ -646,4 +646,16 @@ fn unknown_enum_values_are_exported_as_they_come_and_never_healthy() {
     }
     let healthy = format!("awsconn_vpc_link_healthy{{{l},vpc_link_id=\"{link}\"}}");
     assert_eq!(sample(&text, &healthy), Some(0.0), "{text}");
+    // A state nobody knows is not a state that passes.
+    for check in ["link_available", "load_balancer_active"] {
+        let judged = text
+            .lines()
+            .find(|line| {
+                line.starts_with("awsconn_vpc_link_check{")
+                    && line.contains(&format!("vpc_link_id=\"{link}\""))
+                    && line.contains(&format!("check=\"{check}\""))
+            })
+            .unwrap_or_else(|| panic!("no {check} for {link}\n{text}"));
+        assert!(judged.ends_with(" 0"), "{judged}");
+    }
 }
