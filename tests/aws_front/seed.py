@@ -39,6 +39,16 @@ def client(service, endpoint, region):
     )
 
 
+def vpc_with_subnets(ec2, region, octet):
+    """A VPC 10.OCTET.0.0/16 with a subnet in each of two zones."""
+    vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{octet}.{n}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
+        for n, az in ((1, "a"), (2, "b"))
+    ]
+    return vpc, subnets
+
+
 def seed_region(endpoint, region):
     """Per region: `orders-rest-link` (V1) to NLB `orders-nlb`, which listens
     on TCP 443 and forwards to one running instance on 8080, through an
@@ -52,11 +62,7 @@ def seed_region(endpoint, region):
     apigw = client("apigateway", endpoint, region)
     apigw2 = client("apigatewayv2", endpoint, region)
 
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
-        for cidr, az in (("10.20.1.0/24", "a"), ("10.20.2.0/24", "b"))
-    ]
+    vpc, subnets = vpc_with_subnets(ec2, region, 20)
     sg = ec2.create_security_group(GroupName="backend", Description="backend", VpcId=vpc)["GroupId"]
     # The NLB has no security group of its own: the targets admit its subnets.
     ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
@@ -125,11 +131,7 @@ def seed_paths(endpoint, region):
     apigw = client("apigateway", endpoint, region)
     apigw2 = client("apigatewayv2", endpoint, region)
 
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
-        for cidr, az in (("10.30.1.0/24", "a"), ("10.30.2.0/24", "b"))
-    ]
+    vpc, subnets = vpc_with_subnets(ec2, region, 30)
     lb_sg = ec2.create_security_group(GroupName="lb-sg", Description="load balancers", VpcId=vpc)["GroupId"]
     target_sg = ec2.create_security_group(GroupName="target-sg", Description="targets", VpcId=vpc)["GroupId"]
     link_sg = ec2.create_security_group(GroupName="link-sg", Description="vpc link", VpcId=vpc)["GroupId"]
@@ -487,11 +489,7 @@ def seed_hostile(endpoint, region):
     elb = client("elbv2", endpoint, region)
     apigw = client("apigateway", endpoint, region)
     apigw2 = client("apigatewayv2", endpoint, region)
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{region}{az}")["Subnet"]["SubnetId"]
-        for cidr, az in (("10.40.1.0/24", "a"), ("10.40.2.0/24", "b"))
-    ]
+    vpc, subnets = vpc_with_subnets(ec2, region, 40)
     nlb = elb.create_load_balancer(Name="hostile-nlb", Subnets=subnets, Type="network",
                                    Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
     tg = elb.create_target_group(Name="hostile-tg", Protocol="TCP", Port=8080, VpcId=vpc,

@@ -274,17 +274,25 @@ fn tls_client_certificates_basic_auth_reloads_and_a_real_prometheus() {
         !no_cert.ok && no_cert.status == 0,
         "answered without a client certificate"
     );
-    let stranger = curl(&[
-        "--cacert",
-        &ca,
-        "--cert",
-        &pki.path("stranger.pem").display().to_string(),
-        "--key",
-        &pki.path("stranger.key").display().to_string(),
-        "-u",
-        &userpass,
-        &metrics,
-    ]);
+    // A client certificate from somebody else's CA.
+    let (stranger_cert, stranger_key) = (
+        pki.path("stranger.pem").display().to_string(),
+        pki.path("stranger.key").display().to_string(),
+    );
+    let as_stranger = || {
+        curl(&[
+            "--cacert",
+            &ca,
+            "--cert",
+            &stranger_cert,
+            "--key",
+            &stranger_key,
+            "-u",
+            &userpass,
+            &metrics,
+        ])
+    };
+    let stranger = as_stranger();
     assert!(
         !stranger.ok && stranger.status == 0,
         "answered a certificate of another CA"
@@ -355,18 +363,11 @@ fn tls_client_certificates_basic_auth_reloads_and_a_real_prometheus() {
         Duration::from_secs(10),
         || (curl(&["--cacert", &ca, "-u", &userpass, &metrics]).status == 200).then_some(()),
     );
-    let stranger = curl(&[
-        "--cacert",
-        &ca,
-        "--cert",
-        &pki.path("stranger.pem").display().to_string(),
-        "--key",
-        &pki.path("stranger.key").display().to_string(),
-        "-u",
-        &userpass,
-        &metrics,
-    ]);
-    assert_eq!(stranger.status, 0, "a certificate given is still verified");
+    assert_eq!(
+        as_stranger().status,
+        0,
+        "a certificate given is still verified"
+    );
 
     // A broken file is refused; the last good one stays in force, and says so.
     rewrite(
