@@ -172,7 +172,7 @@ fn classify_missing_file_is_a_clear_error() {
     let (code, _, stderr) = run(&["classify", "/nonexistent/execution.log"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("cannot open /nonexistent/execution.log"),
+        stderr.contains("cannot read /nonexistent/execution.log: No such file"),
         "{stderr}"
     );
 }
