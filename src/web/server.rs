@@ -329,22 +329,23 @@ impl Table {
     /// False when every connection is serving a request.
     fn shed_one(&self) -> bool {
         let open = self.lock();
+        // Ties (the same millisecond) go to the one accepted first.
         let victim = open
-            .values()
-            .filter(|c| {
+            .iter()
+            .filter(|(_, c)| {
                 c.serving.load(Ordering::Relaxed) == 0 && !c.closing.load(Ordering::Relaxed)
             })
-            .min_by_key(|c| {
+            .min_by_key(|(id, c)| {
                 let requests = c.requests.load(Ordering::Relaxed);
                 let waiting = c.in_flight.load(Ordering::Relaxed) > 0;
                 if requests == 0 || waiting {
-                    (0, c.accepted)
+                    (0, c.accepted, **id)
                 } else {
-                    (1, c.idle_since.load(Ordering::Relaxed))
+                    (1, c.idle_since.load(Ordering::Relaxed), **id)
                 }
             });
         match victim {
-            Some(c) => {
+            Some((_, c)) => {
                 c.closing.store(true, Ordering::Relaxed);
                 c.close.notify_one();
                 true
