@@ -82,11 +82,6 @@ pub struct FileStamps(Vec<(PathBuf, Stamp)>);
 type Stamp = Option<(SystemTime, u64)>;
 
 impl FileStamps {
-    /// The files stamped.
-    pub fn paths(&self) -> Vec<PathBuf> {
-        self.0.iter().map(|(p, _)| p.clone()).collect()
-    }
-
     /// True when the configuration file itself was empty when read.
     pub fn empty_config(&self) -> bool {
         matches!(self.0.first(), Some((_, Some((_, 0)))))
@@ -209,14 +204,8 @@ pub fn load(path: &Path) -> Result<(WebSettings, FileStamps), WebConfigError> {
     }
 }
 
-/// Parses configuration text whose relative paths are relative to `dir`;
-/// returns the settings and the files they were read from.
-pub fn parse(text: &str, dir: &Path) -> Result<(WebSettings, Vec<PathBuf>), String> {
-    let mut files = Vec::new();
-    let settings = parse_into(text, dir, &mut files)?;
-    Ok((settings, files.into_iter().map(|(p, _)| p).collect()))
-}
-
+/// Parses configuration text whose relative paths are relative to `dir`,
+/// adding each file it reads, stamped, to `files`.
 fn parse_into(
     text: &str,
     dir: &Path,
@@ -615,7 +604,7 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<WebSettings, String> {
-        parse(text, Path::new(".")).map(|(s, _)| s)
+        parse_into(text, Path::new("."), &mut Vec::new())
     }
 
     #[test]
@@ -728,7 +717,7 @@ mod tests {
         assert!(settings.tls.is_some());
         assert_eq!(settings.users.len(), 1);
         assert_eq!(settings.headers.len(), 2);
-        assert_eq!(stamps.paths().len(), 4, "the file, certificate, key and CA");
+        assert_eq!(stamps.0.len(), 4, "the file, certificate, key and CA");
     }
 
     #[test]

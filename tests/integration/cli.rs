@@ -138,14 +138,19 @@ fn check_sample_counts(json: &serde_json::Value) {
     assert_eq!(json["statuses"]["200"], 1, "{json}");
 }
 
-#[test]
-fn classify_reads_stdin() {
-    let mut child = Command::new(EXPORTER)
+/// `classify` reading stdin from a pipe this test writes, its output piped back.
+fn classify_from_a_pipe() -> std::process::Child {
+    Command::new(EXPORTER)
         .arg("classify")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn classify_reads_stdin() {
+    let mut child = classify_from_a_pipe();
     child.stdin.take().unwrap().write_all(SAMPLE_LOG).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -256,12 +261,7 @@ fn bytes_read(pid: u32) -> u64 {
 #[test]
 fn classify_holds_constant_memory_on_a_200_mb_line_and_dev_zero() {
     const LIMIT: u64 = 64 << 20;
-    let mut child = Command::new(EXPORTER)
-        .arg("classify")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = classify_from_a_pipe();
     let mut stdin = child.stdin.take().unwrap();
     let chunk = vec![b'x'; 1 << 20];
     for _ in 0..200 {
