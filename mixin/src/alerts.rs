@@ -293,7 +293,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
             ("port", "8443"),
         ],
         summary: "An integration calls a port the load balancer does not listen on.",
-        description: "An integration calls port {{ $labels.port }} of load balancer {{ $labels.load_balancer }}, which has no listener on that port, so the connection fails and callers get HTTP 500. Fix: add a listener on port {{ $labels.port }}, or correct the port in the integration URI or the stage variable that sets it, then redeploy the API.",
+        description: "{{ if $labels.listener }}An integration names listener {{ $labels.listener }}, which load balancer {{ $labels.load_balancer }} does not have{{ else }}An integration calls port {{ $labels.port }} of load balancer {{ $labels.load_balancer }}, which has no listener on that port{{ end }}, so the connection fails and callers get HTTP 500. Fix: {{ if $labels.listener }}point the integration at a listener the load balancer has, or create the listener again{{ else }}add a listener on port {{ $labels.port }}, or correct the port in the integration URI or the stage variable that sets it{{ end }}, then redeploy the API.",
     },
     CheckAlert {
         check: "endpoint_service_available",
@@ -682,18 +682,32 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             summary: "The exporter refused its reloaded configuration: it runs the previous one.",
             scope: Scope::Exporter,
             collectors: &[],
-            rules: vec![Rule {
-                labels: Vec::new(),
-                expr: format!("awsconn_config_last_reload_successful{{{s}}} == 0"),
-                for_: f.config_reload_failed,
-                description: "The exporter at {{ $labels.instance }} refused the configuration file it was asked to reload (SIGHUP or POST /-/reload) and still runs the previous one, so the change has not taken effect and the next restart will fail the same way. Fix: `aws-connectivity-exporter check-config --config FILE` names the field and line; correct the file and reload again.".into(),
-                cases: gauge_cases(
-                    &Series::new(config, "awsconn_config_last_reload_successful", &[]),
-                    "0",
-                    "1",
-                    f.config_reload_failed,
-                ),
-            }],
+            rules: vec![
+                Rule {
+                    labels: vec![("file", "config".into())],
+                    expr: format!("awsconn_config_last_reload_successful{{{s}}} == 0"),
+                    for_: f.config_reload_failed,
+                    description: "The exporter at {{ $labels.instance }} refused the configuration file it was asked to reload (SIGHUP or POST /-/reload) and still runs the previous one, so the change has not taken effect and the next restart will fail the same way. Fix: `aws-connectivity-exporter check-config --config FILE` names the field and line; correct the file and reload again.".into(),
+                    cases: gauge_cases(
+                        &Series::new(config, "awsconn_config_last_reload_successful", &[]),
+                        "0",
+                        "1",
+                        f.config_reload_failed,
+                    ),
+                },
+                Rule {
+                    labels: vec![("file", "web_config".into())],
+                    expr: format!("awsconn_web_config_last_reload_successful{{{s}}} == 0"),
+                    for_: f.config_reload_failed,
+                    description: "The exporter at {{ $labels.instance }} found its web configuration file (--web.config.file) or a certificate it names changed and invalid, and still serves with the previous one, so the change (a new certificate, a password) has not taken effect and the next restart will fail on the same file. Fix: `aws-connectivity-exporter check-config --web.config.file FILE` names the field and line; correct the file (or the certificate) and the exporter re-reads it by itself.".into(),
+                    cases: gauge_cases(
+                        &Series::new(config, "awsconn_web_config_last_reload_successful", &[]),
+                        "0",
+                        "1",
+                        f.config_reload_failed,
+                    ),
+                },
+            ],
         },
     ]
 }

@@ -61,7 +61,7 @@ pub(super) async fn apis(
     let mut apis = Vec::with_capacity(ids.len());
     for (id, name) in ids {
         let (integrations, stages) =
-            tokio::try_join!(integrations(client, &id), stages(client, &id))?;
+            tokio::try_join!(integrations(client, &id), stages(client, &id, telemetry))?;
         apis.push(Api {
             id,
             name,
@@ -117,7 +117,11 @@ async fn integrations(
     Ok(out)
 }
 
-async fn stages(client: &aws_sdk_apigateway::Client, api_id: &str) -> Result<Vec<Stage>, AwsError> {
+async fn stages(
+    client: &aws_sdk_apigateway::Client,
+    api_id: &str,
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<Stage>, AwsError> {
     let out = client
         .get_stages()
         .rest_api_id(api_id)
@@ -128,8 +132,12 @@ async fn stages(client: &aws_sdk_apigateway::Client, api_id: &str) -> Result<Vec
         .item()
         .iter()
         .filter_map(|stage| {
+            let Some(name) = stage.stage_name().filter(|n| !n.is_empty()) else {
+                telemetry.skipped_item("apigateway", "GetStages", "missing stageName");
+                return None;
+            };
             Some(Stage {
-                name: stage.stage_name().filter(|n| !n.is_empty())?.to_owned(),
+                name: name.to_owned(),
                 variables: stage
                     .variables()
                     .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -80,7 +80,10 @@ pub(super) async fn vpc_links(
 }
 
 /// Every HTTP API with its VPC-link integrations and its stages.
-pub(super) async fn apis(client: &aws_sdk_apigatewayv2::Client) -> Result<Vec<Api>, AwsError> {
+pub(super) async fn apis(
+    client: &aws_sdk_apigatewayv2::Client,
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<Api>, AwsError> {
     let listed: Vec<(String, String)> = all_pages!(
         "GetApis",
         |token| client
@@ -91,16 +94,19 @@ pub(super) async fn apis(client: &aws_sdk_apigatewayv2::Client) -> Result<Vec<Ap
             .items()
             .iter()
             .filter(|a| a.protocol_type().is_none_or(|p| p.as_str() == "HTTP"))
-            .filter_map(|a| Some((
-                a.api_id()?.to_owned(),
-                a.name().unwrap_or_default().to_owned()
-            )))
+            .filter_map(|a| {
+                let Some(id) = a.api_id().filter(|id| !id.is_empty()) else {
+                    telemetry.skipped_item("apigatewayv2", "GetApis", "missing id");
+                    return None;
+                };
+                Some((id.to_owned(), a.name().unwrap_or_default().to_owned()))
+            })
             .collect::<Vec<_>>()
     );
     let mut apis = Vec::with_capacity(listed.len());
     for (id, name) in listed {
         let (integrations, stages) =
-            tokio::try_join!(integrations(client, &id), stages(client, &id))?;
+            tokio::try_join!(integrations(client, &id), stages(client, &id, telemetry))?;
         apis.push(Api {
             id,
             name,
@@ -147,6 +153,7 @@ async fn integrations(
 async fn stages(
     client: &aws_sdk_apigatewayv2::Client,
     api_id: &str,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<Stage>, AwsError> {
     Ok(all_pages!(
         "GetStages",
@@ -159,8 +166,12 @@ async fn stages(
             .items()
             .iter()
             .filter_map(|s| {
+                let Some(name) = s.stage_name().filter(|n| !n.is_empty()) else {
+                    telemetry.skipped_item("apigatewayv2", "GetStages", "missing stageName");
+                    return None;
+                };
                 Some(Stage {
-                    name: s.stage_name().filter(|n| !n.is_empty())?.to_owned(),
+                    name: name.to_owned(),
                     variables: s
                         .stage_variables()
                         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -9,11 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 
-use super::AwsError;
+use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
     EndpointConnection, EndpointService, NetworkAcl, NetworkAclEntry, NetworkInterface,
     NetworkRules, SecurityGroup, SecurityGroupRule, Subnet, normalize_state,
 };
+
+/// The SDK crate's name for the service, as in every self-metric.
+const SERVICE: &str = "ec2";
 
 /// Values per filter: EC2 accepts up to 200.
 const FILTER_CHUNK: usize = 200;
@@ -38,6 +41,7 @@ fn port_range(from: Option<i32>, to: Option<i32>) -> Option<(u16, u16)> {
 pub(super) async fn endpoint_services(
     client: &aws_sdk_ec2::Client,
     load_balancers: &BTreeSet<String>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<EndpointService>, AwsError> {
     let mut services = Vec::new();
     let mut pages = client
@@ -47,7 +51,7 @@ pub(super) async fn endpoint_services(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            AwsError::from_sdk("ec2", "DescribeVpcEndpointServiceConfigurations", e)
+            AwsError::from_sdk(SERVICE, "DescribeVpcEndpointServiceConfigurations", e)
         })?;
         for s in page.service_configurations() {
             let nlbs = s.network_load_balancer_arns().to_vec();
@@ -55,6 +59,11 @@ pub(super) async fn endpoint_services(
                 continue;
             }
             let Some(id) = s.service_id().filter(|i| !i.is_empty()) else {
+                telemetry.skipped_item(
+                    SERVICE,
+                    "DescribeVpcEndpointServiceConfigurations",
+                    "missing serviceId",
+                );
                 continue;
             };
             services.push(EndpointService {
@@ -84,7 +93,7 @@ pub(super) async fn endpoint_services(
             let page = match page {
                 Ok(page) => page,
                 Err(e) => {
-                    let e = AwsError::from_sdk("ec2", "DescribeVpcEndpointConnections", e);
+                    let e = AwsError::from_sdk(SERVICE, "DescribeVpcEndpointConnections", e);
                     tracing::debug!(error = %e, "endpoint connections unread");
                     for id in chunk {
                         by_service.remove(id);
@@ -95,6 +104,12 @@ pub(super) async fn endpoint_services(
             };
             for c in page.vpc_endpoint_connections() {
                 let (Some(service), Some(endpoint)) = (c.service_id(), c.vpc_endpoint_id()) else {
+                    let reason = if c.service_id().is_none() {
+                        "missing serviceId"
+                    } else {
+                        "missing vpcEndpointId"
+                    };
+                    telemetry.skipped_item(SERVICE, "DescribeVpcEndpointConnections", reason);
                     continue;
                 };
                 by_service
@@ -133,6 +148,7 @@ pub struct NetworkQuery {
 pub(super) async fn network_rules(
     client: &aws_sdk_ec2::Client,
     query: &NetworkQuery,
+    telemetry: &ApiTelemetry,
 ) -> Result<NetworkRules, AwsError> {
     let mut interfaces = Vec::new();
     for (name, values) in [
@@ -148,9 +164,14 @@ pub(super) async fn network_rules(
                 .send();
             while let Some(page) = pages.next().await {
                 let page =
-                    page.map_err(|e| AwsError::from_sdk("ec2", "DescribeNetworkInterfaces", e))?;
+                    page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeNetworkInterfaces", e))?;
                 for eni in page.network_interfaces() {
                     let Some(id) = eni.network_interface_id() else {
+                        telemetry.skipped_item(
+                            SERVICE,
+                            "DescribeNetworkInterfaces",
+                            "missing networkInterfaceId",
+                        );
                         continue;
                     };
                     if interfaces.iter().any(|i: &NetworkInterface| i.id == id) {
@@ -191,9 +212,9 @@ pub(super) async fn network_rules(
     }
     subnet_ids.remove("");
 
-    let security_groups = security_groups(client, &group_ids).await?;
-    let network_acls = network_acls(client, &subnet_ids).await?;
-    let subnets = subnets(client, &subnet_ids).await?;
+    let security_groups = security_groups(client, &group_ids, telemetry).await?;
+    let network_acls = network_acls(client, &subnet_ids, telemetry).await?;
+    let subnets = subnets(client, &subnet_ids, telemetry).await?;
 
     let mut prefix_lists = BTreeMap::new();
     let referenced: BTreeSet<String> = security_groups
@@ -210,12 +231,17 @@ pub(super) async fn network_rules(
             .send();
         while let Some(page) = pages.next().await {
             let page =
-                page.map_err(|e| AwsError::from_sdk("ec2", "GetManagedPrefixListEntries", e))?;
-            cidrs.extend(
-                page.entries()
-                    .iter()
-                    .filter_map(|e| e.cidr().map(str::to_owned)),
-            );
+                page.map_err(|e| AwsError::from_sdk(SERVICE, "GetManagedPrefixListEntries", e))?;
+            for entry in page.entries() {
+                match entry.cidr() {
+                    Some(cidr) => cidrs.push(cidr.to_owned()),
+                    None => telemetry.skipped_item(
+                        SERVICE,
+                        "GetManagedPrefixListEntries",
+                        "missing cidr",
+                    ),
+                }
+            }
         }
         prefix_lists.insert(id, cidrs);
     }
@@ -232,6 +258,7 @@ pub(super) async fn network_rules(
 async fn security_groups(
     client: &aws_sdk_ec2::Client,
     ids: &BTreeSet<String>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<SecurityGroup>, AwsError> {
     let ids: Vec<String> = ids.iter().filter(|i| !i.is_empty()).cloned().collect();
     let mut out = Vec::new();
@@ -244,14 +271,34 @@ async fn security_groups(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ec2", "DescribeSecurityGroups", e))?;
+            let page =
+                page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSecurityGroups", e))?;
             for g in page.security_groups() {
-                let Some(id) = g.group_id() else { continue };
+                let Some(id) = g.group_id() else {
+                    telemetry.skipped_item(SERVICE, "DescribeSecurityGroups", "missing groupId");
+                    continue;
+                };
+                let rules = |permissions: &[aws_sdk_ec2::types::IpPermission]| {
+                    permissions
+                        .iter()
+                        .filter_map(|p| {
+                            rule(p)
+                                .map_err(|reason| {
+                                    telemetry.skipped_item(
+                                        SERVICE,
+                                        "DescribeSecurityGroups",
+                                        reason,
+                                    )
+                                })
+                                .ok()
+                        })
+                        .collect()
+                };
                 out.push(SecurityGroup {
                     id: id.to_owned(),
                     vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
-                    ingress: g.ip_permissions().iter().map(rule).collect(),
-                    egress: g.ip_permissions_egress().iter().map(rule).collect(),
+                    ingress: rules(g.ip_permissions()),
+                    egress: rules(g.ip_permissions_egress()),
                 });
             }
         }
@@ -259,14 +306,27 @@ async fn security_groups(
     Ok(out)
 }
 
-fn rule(p: &aws_sdk_ec2::types::IpPermission) -> SecurityGroupRule {
-    let protocol = p.ip_protocol().unwrap_or("-1").to_ascii_lowercase();
-    SecurityGroupRule {
-        ports: if protocol == "-1" {
-            None
-        } else {
-            port_range(p.from_port(), p.to_port())
-        },
+/// Whether a protocol's rules and entries carry a port range (TCP and UDP, by
+/// name or number): without one they cannot be read.
+fn has_ports(protocol: &str) -> bool {
+    matches!(protocol, "tcp" | "6" | "udp" | "17")
+}
+
+/// A security-group rule, or why it cannot be read. Rules only allow, so one
+/// that cannot be read is left out (and counted): it can make a check fail,
+/// never pass. Read as "all traffic", a rule without its protocol would.
+fn rule(p: &aws_sdk_ec2::types::IpPermission) -> Result<SecurityGroupRule, &'static str> {
+    let protocol = p
+        .ip_protocol()
+        .filter(|p| !p.is_empty())
+        .ok_or("rule without ipProtocol")?
+        .to_ascii_lowercase();
+    let ports = port_range(p.from_port(), p.to_port());
+    if has_ports(&protocol) && ports.is_none() {
+        return Err("rule without fromPort/toPort");
+    }
+    Ok(SecurityGroupRule {
+        ports: if protocol == "-1" { None } else { ports },
         protocol,
         ipv4_cidrs: p
             .ip_ranges()
@@ -288,7 +348,7 @@ fn rule(p: &aws_sdk_ec2::types::IpPermission) -> SecurityGroupRule {
             .iter()
             .filter_map(|l| l.prefix_list_id().map(str::to_owned))
             .collect(),
-    }
+    })
 }
 
 /// The subnets' CIDRs: the addresses that load balancer nodes, link ENIs and
@@ -296,6 +356,7 @@ fn rule(p: &aws_sdk_ec2::types::IpPermission) -> SecurityGroupRule {
 async fn subnets(
     client: &aws_sdk_ec2::Client,
     ids: &BTreeSet<String>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<Subnet>, AwsError> {
     let ids: Vec<String> = ids.iter().cloned().collect();
     let mut out = Vec::new();
@@ -308,9 +369,12 @@ async fn subnets(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ec2", "DescribeSubnets", e))?;
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSubnets", e))?;
             for s in page.subnets() {
-                let Some(id) = s.subnet_id() else { continue };
+                let Some(id) = s.subnet_id() else {
+                    telemetry.skipped_item(SERVICE, "DescribeSubnets", "missing subnetId");
+                    continue;
+                };
                 out.push(Subnet {
                     id: id.to_owned(),
                     vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
@@ -335,6 +399,7 @@ async fn subnets(
 async fn network_acls(
     client: &aws_sdk_ec2::Client,
     subnets: &BTreeSet<String>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<NetworkAcl>, AwsError> {
     let subnets: Vec<String> = subnets.iter().cloned().collect();
     let mut out: Vec<NetworkAcl> = Vec::new();
@@ -345,31 +410,23 @@ async fn network_acls(
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk("ec2", "DescribeNetworkAcls", e))?;
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeNetworkAcls", e))?;
             for acl in page.network_acls() {
                 let Some(id) = acl.network_acl_id() else {
+                    telemetry.skipped_item(SERVICE, "DescribeNetworkAcls", "missing networkAclId");
                     continue;
                 };
                 if out.iter().any(|a| a.id == id) {
                     continue;
                 }
-                let mut entries: Vec<NetworkAclEntry> = acl
-                    .entries()
-                    .iter()
-                    .filter_map(|e| {
-                        Some(NetworkAclEntry {
-                            rule_number: e.rule_number()?,
-                            egress: e.egress().unwrap_or(false),
-                            protocol: e.protocol().unwrap_or("-1").to_owned(),
-                            allow: e
-                                .rule_action()
-                                .is_some_and(|a| a.as_str().eq_ignore_ascii_case("allow")),
-                            ipv4_cidr: e.cidr_block().map(str::to_owned),
-                            ipv6_cidr: e.ipv6_cidr_block().map(str::to_owned),
-                            ports: e.port_range().and_then(|r| port_range(r.from(), r.to())),
-                        })
-                    })
-                    .collect();
+                let mut entries = Vec::new();
+                for e in acl.entries() {
+                    let read = acl_entry(e);
+                    if let Some(reason) = read.unreadable {
+                        telemetry.skipped_item(SERVICE, "DescribeNetworkAcls", reason);
+                    }
+                    entries.extend(read.entries);
+                }
                 entries.sort_by_key(|e| (e.egress, e.rule_number));
                 out.push(NetworkAcl {
                     id: id.to_owned(),
@@ -385,4 +442,192 @@ async fn network_acls(
         }
     }
     Ok(out)
+}
+
+/// What an ACL entry is taken to be, and why it could not be read as sent.
+#[derive(Debug, PartialEq)]
+struct ReadEntry {
+    entries: Vec<NetworkAclEntry>,
+    unreadable: Option<&'static str>,
+}
+
+/// An ACL entry as AWS sent it, or, when a field it needs is missing, the
+/// reading that admits least: an allow is left out, a deny (or an entry of
+/// unknown action) denies every protocol and port, to every address when it
+/// names none, in both directions when its direction is missing, and first
+/// when its number is. A check can then fail on it, never pass.
+fn acl_entry(e: &aws_sdk_ec2::types::NetworkAclEntry) -> ReadEntry {
+    let protocol = e.protocol().filter(|p| !p.is_empty());
+    let action = e.rule_action().map(|a| a.as_str().to_ascii_lowercase());
+    let ports = e.port_range().and_then(|r| port_range(r.from(), r.to()));
+    let ipv4_cidr = e.cidr_block().map(str::to_owned);
+    let ipv6_cidr = e.ipv6_cidr_block().map(str::to_owned);
+    let unreadable = if e.rule_number().is_none() {
+        Some("entry without ruleNumber")
+    } else if e.egress().is_none() {
+        Some("entry without egress")
+    } else if protocol.is_none() {
+        Some("entry without protocol")
+    } else if !matches!(action.as_deref(), Some("allow" | "deny")) {
+        Some("entry without ruleAction")
+    } else if protocol.is_some_and(has_ports) && ports.is_none() {
+        Some("entry without portRange")
+    } else if ipv4_cidr.is_none() && ipv6_cidr.is_none() {
+        Some("entry without cidrBlock")
+    } else {
+        None
+    };
+    if unreadable.is_none() {
+        let protocol = protocol.unwrap_or_default();
+        return ReadEntry {
+            entries: vec![NetworkAclEntry {
+                rule_number: e.rule_number().unwrap_or_default(),
+                egress: e.egress().unwrap_or_default(),
+                protocol: protocol.to_owned(),
+                allow: action.as_deref() == Some("allow"),
+                ipv4_cidr,
+                ipv6_cidr,
+                ports: if protocol == "-1" { None } else { ports },
+            }],
+            unreadable,
+        };
+    }
+    if action.as_deref() == Some("allow") {
+        return ReadEntry {
+            entries: Vec::new(),
+            unreadable,
+        };
+    }
+    let directions = match e.egress() {
+        Some(egress) => vec![egress],
+        None => vec![false, true],
+    };
+    let cidrs: Vec<(Option<String>, Option<String>)> = match (ipv4_cidr, ipv6_cidr) {
+        (None, None) => vec![
+            (Some("0.0.0.0/0".to_owned()), None),
+            (None, Some("::/0".to_owned())),
+        ],
+        (v4, v6) => vec![(v4, v6)],
+    };
+    let mut entries = Vec::new();
+    for egress in directions {
+        for (ipv4_cidr, ipv6_cidr) in &cidrs {
+            entries.push(NetworkAclEntry {
+                rule_number: e.rule_number().unwrap_or(0),
+                egress,
+                protocol: "-1".to_owned(),
+                allow: false,
+                ipv4_cidr: ipv4_cidr.clone(),
+                ipv6_cidr: ipv6_cidr.clone(),
+                ports: None,
+            });
+        }
+    }
+    ReadEntry {
+        entries,
+        unreadable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::types::{IpPermission, NetworkAclEntry as Entry, PortRange, RuleAction};
+
+    use super::*;
+
+    fn entry() -> aws_sdk_ec2::types::builders::NetworkAclEntryBuilder {
+        Entry::builder()
+            .rule_number(100)
+            .egress(false)
+            .protocol("6")
+            .rule_action(RuleAction::Allow)
+            .cidr_block("10.0.0.0/16")
+            .port_range(PortRange::builder().from(443).to(443).build())
+    }
+
+    #[test]
+    fn a_whole_entry_is_read_as_sent() {
+        let read = acl_entry(&entry().build());
+        assert_eq!(read.unreadable, None);
+        assert_eq!(read.entries.len(), 1);
+        let e = &read.entries[0];
+        assert!(e.allow && !e.egress && e.rule_number == 100);
+        assert_eq!((e.protocol.as_str(), e.ports), ("6", Some((443, 443))));
+    }
+
+    /// Each field missing in turn: an allow is left out, a deny widens.
+    #[test]
+    fn an_entry_missing_a_field_admits_least() {
+        let allow_cases = [
+            (entry().set_rule_number(None), "entry without ruleNumber"),
+            (entry().set_egress(None), "entry without egress"),
+            (entry().set_protocol(None), "entry without protocol"),
+            (entry().set_port_range(None), "entry without portRange"),
+            (entry().set_cidr_block(None), "entry without cidrBlock"),
+        ];
+        for (builder, reason) in allow_cases {
+            let read = acl_entry(&builder.build());
+            assert_eq!(read.unreadable, Some(reason));
+            assert!(
+                read.entries.is_empty(),
+                "an unreadable allow grants nothing"
+            );
+        }
+        // No action: taken as a deny of everything, first, both ways, everywhere.
+        let read = acl_entry(
+            &entry()
+                .set_rule_action(None)
+                .set_rule_number(None)
+                .set_egress(None)
+                .set_cidr_block(None)
+                .build(),
+        );
+        assert_eq!(read.unreadable, Some("entry without ruleNumber"));
+        assert_eq!(read.entries.len(), 4, "{read:?}");
+        assert!(
+            read.entries
+                .iter()
+                .all(|e| !e.allow && e.rule_number == 0 && e.protocol == "-1" && e.ports.is_none())
+        );
+        assert!(read.entries.iter().any(|e| e.egress));
+        assert!(
+            read.entries
+                .iter()
+                .any(|e| e.ipv6_cidr.as_deref() == Some("::/0"))
+        );
+        // A deny without its ports denies every port of its addresses.
+        let read = acl_entry(
+            &entry()
+                .rule_action(RuleAction::Deny)
+                .set_port_range(None)
+                .build(),
+        );
+        assert_eq!(read.unreadable, Some("entry without portRange"));
+        assert_eq!(read.entries.len(), 1);
+        let e = &read.entries[0];
+        assert!(!e.allow && e.ports.is_none() && e.protocol == "-1");
+        assert_eq!(e.ipv4_cidr.as_deref(), Some("10.0.0.0/16"));
+    }
+
+    #[test]
+    fn a_rule_without_protocol_or_ports_is_left_out() {
+        let whole = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443);
+        let rule_read = rule(&whole.clone().build()).unwrap();
+        assert_eq!(rule_read.ports, Some((443, 443)));
+        assert_eq!(
+            rule(&whole.clone().set_ip_protocol(None).build()),
+            Err("rule without ipProtocol")
+        );
+        assert_eq!(
+            rule(&whole.clone().set_to_port(None).build()),
+            Err("rule without fromPort/toPort")
+        );
+        // All traffic and ICMP carry no ports.
+        let all = rule(&IpPermission::builder().ip_protocol("-1").build()).unwrap();
+        assert_eq!((all.protocol.as_str(), all.ports), ("-1", None));
+        assert!(rule(&IpPermission::builder().ip_protocol("icmp").build()).is_ok());
+    }
 }

@@ -5,13 +5,15 @@
 
 use std::collections::BTreeSet;
 
-use super::AwsError;
+use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
     Listener, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth, normalize_state,
 };
 
 /// The API's maximum page size for the describe calls.
 const PAGE_SIZE: i32 = 400;
+
+const SERVICE: &str = "elasticloadbalancingv2";
 
 fn port(value: Option<i32>) -> Option<u16> {
     value.and_then(|p| u16::try_from(p).ok())
@@ -24,6 +26,7 @@ fn port(value: Option<i32>) -> Option<u16> {
 pub(super) async fn load_balancing(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     wanted: Option<&BTreeSet<String>>,
+    telemetry: &ApiTelemetry,
 ) -> Result<LoadBalancing, AwsError> {
     let mut load_balancers = Vec::new();
     let mut pages = client
@@ -32,11 +35,10 @@ pub(super) async fn load_balancing(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            AwsError::from_sdk("elasticloadbalancingv2", "DescribeLoadBalancers", e)
-        })?;
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeLoadBalancers", e))?;
         for lb in page.load_balancers() {
             let Some(arn) = lb.load_balancer_arn().filter(|a| !a.is_empty()) else {
+                telemetry.skipped_item(SERVICE, "DescribeLoadBalancers", "missing LoadBalancerArn");
                 continue;
             };
             if wanted.is_some_and(|w| !w.contains(arn)) {
@@ -80,9 +82,9 @@ pub(super) async fn load_balancing(
         .unwrap_or_default();
 
     for lb in &mut load_balancers {
-        lb.listeners = listeners(client, &lb.arn).await?;
+        lb.listeners = listeners(client, &lb.arn, telemetry).await?;
     }
-    let target_groups = target_groups(client, &found).await?;
+    let target_groups = target_groups(client, &found, telemetry).await?;
     Ok(LoadBalancing {
         load_balancers,
         target_groups,
@@ -93,6 +95,7 @@ pub(super) async fn load_balancing(
 async fn listeners(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     lb_arn: &str,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<Listener>, AwsError> {
     let mut out = Vec::new();
     let mut pages = client
@@ -102,10 +105,14 @@ async fn listeners(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeListeners", e))?;
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeListeners", e))?;
         for l in page.listeners() {
-            let Some(port) = port(l.port()) else { continue };
+            // A listener without a port cannot be matched to an integration:
+            // counted, and the link's listener check says the port is not found.
+            let Some(port) = port(l.port()) else {
+                telemetry.skipped_item(SERVICE, "DescribeListeners", "missing Port");
+                continue;
+            };
             let mut groups: Vec<String> = Vec::new();
             for action in l.default_actions() {
                 groups.extend(action.target_group_arn().map(str::to_owned));
@@ -142,6 +149,7 @@ async fn listeners(
 async fn target_groups(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     load_balancers: &BTreeSet<String>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<TargetGroup>, AwsError> {
     let mut groups = Vec::new();
     if load_balancers.is_empty() {
@@ -153,10 +161,10 @@ async fn target_groups(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(|e| AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetGroups", e))?;
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetGroups", e))?;
         for tg in page.target_groups() {
             let Some(arn) = tg.target_group_arn().filter(|a| !a.is_empty()) else {
+                telemetry.skipped_item(SERVICE, "DescribeTargetGroups", "missing TargetGroupArn");
                 continue;
             };
             let lbs = tg.load_balancer_arns().to_vec();
@@ -196,7 +204,7 @@ async fn target_groups(
         {
             Ok(out) => out,
             Err(e) => {
-                let e = AwsError::from_sdk("elasticloadbalancingv2", "DescribeTargetHealth", e);
+                let e = AwsError::from_sdk(SERVICE, "DescribeTargetHealth", e);
                 tracing::debug!(target_group = %group.arn, error = %e, "target health unread");
                 group.health_unread = Some(e.to_string());
                 continue;
@@ -206,10 +214,14 @@ async fn target_groups(
             .target_health_descriptions()
             .iter()
             .filter_map(|d| {
+                let Some(id) = d.target().and_then(|t| t.id()).filter(|i| !i.is_empty()) else {
+                    telemetry.skipped_item(SERVICE, "DescribeTargetHealth", "missing Target.Id");
+                    return None;
+                };
                 let target = d.target()?;
                 let health = d.target_health();
                 Some(TargetHealth {
-                    id: target.id()?.to_owned(),
+                    id: id.to_owned(),
                     port: port(target.port()),
                     state: normalize_state(
                         health

@@ -1,6 +1,6 @@
 //! CloudWatch Logs: FilterLogEvents, every page.
 
-use super::AwsError;
+use super::{AwsError, telemetry::ApiTelemetry};
 use crate::logs::LogEvent;
 
 /// The API's maximum events per page.
@@ -12,6 +12,7 @@ pub(super) async fn events(
     start_ms: i64,
     end_ms: i64,
     pattern: Option<&str>,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<LogEvent>, AwsError> {
     let mut pages = client
         .filter_log_events()
@@ -27,8 +28,16 @@ pub(super) async fn events(
         let page = page.map_err(|e| AwsError::from_sdk("cloudwatchlogs", "FilterLogEvents", e))?;
         for e in page.events() {
             // An event without an id cannot be de-duplicated; without a
-            // timestamp it cannot be placed. Neither happens in practice.
-            let (Some(id), Some(ts)) = (e.event_id(), e.timestamp()) else {
+            // timestamp it cannot be placed. Neither happens in practice;
+            // were it to, it is counted, never silently lost.
+            let (Some(id), Some(ts)) = (e.event_id().filter(|i| !i.is_empty()), e.timestamp())
+            else {
+                let reason = if e.timestamp().is_none() {
+                    "missing timestamp"
+                } else {
+                    "missing eventId"
+                };
+                telemetry.skipped_item("cloudwatchlogs", "FilterLogEvents", reason);
                 continue;
             };
             out.push(LogEvent {

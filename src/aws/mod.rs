@@ -316,7 +316,7 @@ impl AwsScope {
         let _slot = self.inner.limits.acquire("apigateway").await;
         let (mut rest, http) = tokio::try_join!(
             apigateway::apis(&self.inner.apigateway, &self.inner.telemetry),
-            apigatewayv2::apis(&self.inner.apigatewayv2)
+            apigatewayv2::apis(&self.inner.apigatewayv2, &self.inner.telemetry)
         )?;
         rest.extend(http);
         Ok(rest)
@@ -328,7 +328,7 @@ impl AwsScope {
         wanted: Option<&BTreeSet<String>>,
     ) -> Result<LoadBalancing, AwsError> {
         let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
-        elbv2::load_balancing(&self.inner.elbv2, wanted).await
+        elbv2::load_balancing(&self.inner.elbv2, wanted, &self.inner.telemetry).await
     }
 
     /// Endpoint services of these load balancers, with their connections.
@@ -337,13 +337,13 @@ impl AwsScope {
         load_balancers: &BTreeSet<String>,
     ) -> Result<Vec<EndpointService>, AwsError> {
         let _slot = self.inner.limits.acquire("ec2").await;
-        ec2::endpoint_services(&self.inner.ec2, load_balancers).await
+        ec2::endpoint_services(&self.inner.ec2, load_balancers, &self.inner.telemetry).await
     }
 
     /// Security groups, NACLs, prefix lists and interfaces for a query.
     pub async fn network_rules(&self, query: &NetworkQuery) -> Result<NetworkRules, AwsError> {
         let _slot = self.inner.limits.acquire("ec2").await;
-        ec2::network_rules(&self.inner.ec2, query).await
+        ec2::network_rules(&self.inner.ec2, query, &self.inner.telemetry).await
     }
 
     /// Log events of a group in `[start_ms, end_ms]`, every page, optionally
@@ -356,7 +356,15 @@ impl AwsScope {
         pattern: Option<&str>,
     ) -> Result<Vec<crate::logs::LogEvent>, AwsError> {
         let _slot = self.inner.limits.acquire("cloudwatchlogs").await;
-        logs::events(&self.inner.logs, group, start_ms, end_ms, pattern).await
+        logs::events(
+            &self.inner.logs,
+            group,
+            start_ms,
+            end_ms,
+            pattern,
+            &self.inner.telemetry,
+        )
+        .await
     }
 
     /// The newest datapoint (epoch seconds, value) of each query in

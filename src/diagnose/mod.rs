@@ -463,9 +463,38 @@ impl<'a> LinkPath<'a> {
             .find(|l| l.arn == arn)
     }
 
-    /// `listener_port`: the load balancer listens on every port an integration calls.
+    /// Listeners that integrations name (HTTP APIs name a listener ARN) and
+    /// their load balancer, which exists, does not have: the stage that names
+    /// each. Such an integration calls no port at all.
+    fn missing_listeners(&self) -> BTreeMap<String, (String, String)> {
+        let mut out = BTreeMap::new();
+        for u in &self.uses {
+            if u.port.is_some() || !u.target.contains(":listener/") {
+                continue;
+            }
+            let Some(lb) = load_balancer_arn(&u.target) else {
+                continue;
+            };
+            if self.balancer(&lb).is_some() && self.listener_by_arn(&u.target).is_none() {
+                out.entry(u.target.clone())
+                    .or_insert_with(|| (lb, format!("{} of API {}", u.stage, u.api_id)));
+            }
+        }
+        out
+    }
+
+    /// `listener_port`: the load balancer listens on every port an integration
+    /// calls, and has every listener an integration names.
     fn listener_port(&self) -> Vec<Check> {
         let mut out = Vec::new();
+        for (listener, (lb, stage)) in self.missing_listeners() {
+            out.push(failed(
+                "listener_port",
+                BTreeMap::from([("load_balancer", lb), ("listener", listener.clone())]),
+                format!("Stage {stage} integrates with listener {listener}, which the load balancer does not have (deleted, or not readable)."),
+                "Point the integration at a listener the load balancer has (or create the listener again), and redeploy the API.".into(),
+            ));
+        }
         for ((arn, port), stage) in self.called_ports() {
             let Some(lb) = self.balancer(&arn) else {
                 continue;
@@ -1204,6 +1233,24 @@ mod tests {
                 .iter()
                 .all(|c| c.ok)
         );
+    }
+
+    /// An HTTP API integration names a listener its load balancer does not
+    /// have (deleted, or left out of an answer it could not be read from):
+    /// `listener_port` fails naming the listener, and the link is not healthy.
+    #[test]
+    fn a_listener_named_by_an_integration_and_gone_fails() {
+        let mut inventory = fixtures::v2_path();
+        assert!(fixtures::view_one(&inventory).report.healthy);
+        let lb = inventory.load_balancing.as_mut().unwrap();
+        lb.load_balancers[0].listeners.clear();
+        let report = fixtures::view_one(&inventory).report;
+        assert!(!report.healthy);
+        let check = &only(&report, "listener_port")[0];
+        assert!(!check.ok && check.unknown.is_none(), "{check:#?}");
+        assert_eq!(check.object["listener"], fixtures::LISTENER);
+        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert!(check.cause.as_deref().unwrap().contains("does not have"));
     }
 
     /// Enforcement on, and the security groups not read yet: unknown, not failed.

@@ -267,6 +267,13 @@ def make_handler(front):
         def log_message(self, fmt, *args):  # quiet: the tests read stdout
             pass
 
+        def answer(self, service, operation, status, headers, body):
+            """An answer from AWS (moto or the front's doubles), with the
+            scenario's `strip` applied."""
+            if status == 200:
+                body = patches.strip_fields(front.scenario, service, operation, headers, body)
+            return self.send(status, headers, body)
+
         def send(self, status, headers, body):
             self.send_response(status)
             for k, v in (headers.items() if isinstance(headers, dict) else headers):
@@ -333,14 +340,14 @@ def make_handler(front):
                     ))
             if service == "interconnect":
                 # moto has no Interconnect: the front is the service.
-                return self.send(*interconnect.answer(front.scenario, region, self.command, self.path, self.headers, body))
+                return self.answer(service, operation, *interconnect.answer(front.scenario, region, self.command, self.path, self.headers, body))
             if service == "monitoring":
                 translated = cloudwatch.answer(front.forward, self.command, self.path, self.headers, body)
                 if translated is not None:
-                    return self.send(*translated)
+                    return self.answer(service, operation, *translated)
             if service == "ec2" and operation == "DescribeVpcEndpointConnections":
                 # moto does not implement it (HTML 500): answered from the scenario.
-                return self.send(*patches.endpoint_connections(front.scenario, query_params(self.path, self.headers, body)))
+                return self.answer(service, operation, *patches.endpoint_connections(front.scenario, query_params(self.path, self.headers, body)))
             patches.remember_put_integration(self.command, self.path, body)
             upstream_path = self.path
             if front.scenario.get("page_size", {}).get(f"{service}:{operation}"):
@@ -358,7 +365,7 @@ def make_handler(front):
                     data = patches.patch_load_balancers(front.scenario, region, data)
                 elif service == "elasticloadbalancing" and operation == "DescribeTargetHealth":
                     data = patches.patch_target_health(front.scenario, query_params(self.path, self.headers, body), data)
-            return self.send(status, headers, data)
+            return self.answer(service, operation, status, headers, data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
 

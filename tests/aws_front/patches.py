@@ -11,15 +11,23 @@ Scenario keys:
   "endpoint_connections": {SERVICE_ID: [{"vpc_endpoint_id": "vpce-1",
                      "owner": "123456789012", "state": "pendingAcceptance"}]}
 
+  "strip":          [{"service": "ec2", "operation": "DescribeSecurityGroups",
+                     "field": "ipProtocol"}]: every element (XML) or key (JSON,
+                     CBOR) of that name removed from the answer, at any depth:
+                     an answer with an optional field missing
+
 moto drops the `connectionId` of REST integrations: the front remembers what
 each PutIntegration sent and puts it back into GetResources answers.
 """
 
+import datetime
 import json
 import re
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
+
+import cbor2
 
 ELB_NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -167,3 +175,43 @@ def endpoint_connections(scenario, request_params):
         "</DescribeVpcEndpointConnectionsResponse>"
     )
     return 200, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
+
+
+def _drop_keys(doc, fields):
+    if isinstance(doc, dict):
+        return {k: _drop_keys(v, fields) for k, v in doc.items() if k not in fields}
+    if isinstance(doc, list):
+        return [_drop_keys(v, fields) for v in doc]
+    return doc
+
+
+def _drop_elements(parent, fields):
+    for child in list(parent):
+        if child.tag.rsplit("}", 1)[-1] in fields:
+            parent.remove(child)
+        else:
+            _drop_elements(child, fields)
+
+
+def strip_fields(scenario, service, operation, headers, data):
+    """The scenario's `strip`: the answer without the named fields."""
+    fields = {
+        s["field"]
+        for s in scenario.get("strip") or []
+        if s.get("service") == service and s.get("operation") == operation
+    }
+    if not fields or not data:
+        return data
+    items = headers.items() if isinstance(headers, dict) else headers
+    content_type = next((v for k, v in items if k.lower() == "content-type"), "")
+    if "cbor" in content_type:
+        doc = _drop_keys(cbor2.loads(data), fields)
+        return cbor2.dumps(doc, datetime_as_timestamp=True, timezone=datetime.timezone.utc)
+    if data.lstrip().startswith(b"<"):
+        root = ET.fromstring(data)
+        _drop_elements(root, fields)
+        ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+        if ns:
+            ET.register_namespace("", ns)
+        return ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return json.dumps(_drop_keys(json.loads(data), fields)).encode()

@@ -659,3 +659,152 @@ fn unknown_enum_values_are_exported_as_they_come_and_never_healthy() {
         assert!(judged.ends_with(" 0"), "{judged}");
     }
 }
+
+/// Answers with optional fields missing, one field per family: states read
+/// as `unknown`, network rules read in the way that admits least, items the
+/// exporter cannot place left out and counted. No check passes on a field
+/// that is missing, every collector still succeeds, and the exposition
+/// stays valid.
+#[test]
+fn answers_missing_optional_fields_never_pass_and_are_counted() {
+    let emulator = Emulator::start("{}");
+    let seeded = emulator.seed_paths(&[US]);
+    let config =
+        config_file("regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n");
+    let strip = |fields: &[(&str, &str, &str)]| {
+        let strip: Vec<_> = fields
+            .iter()
+            .map(|(service, operation, field)| {
+                json!({"service": service, "operation": operation, "field": field})
+            })
+            .collect();
+        let service = seeded[US]["endpoint_service_id"].as_str().unwrap();
+        emulator.set_scenario(&json!({
+            "strip": strip,
+            "endpoint_connections": {service: [
+                {"vpc_endpoint_id": "vpce-0apigw000000001", "owner": "392220576650", "state": "available"}
+            ]},
+        }));
+        let (ok, text, stderr) = once(&emulator.url, config.path());
+        assert!(ok, "{stderr}\n{text}");
+        promtool_check_metrics(&text).unwrap_or_else(|e| panic!("{e}"));
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("awsconn_collector_success{"))
+        {
+            assert!(
+                line.ends_with(" 1"),
+                "a missing optional field fails no collector: {line}"
+            );
+        }
+        text
+    };
+    let values = |text: &str, family: &str, part: &str| -> Vec<f64> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(part))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let incomplete = |text: &str, service: &str, operation: &str, reason: &str| {
+        let l = format!("service=\"{service}\",operation=\"{operation}\",reason=\"{reason}\"");
+        sample(text, &format!("awsconn_aws_incomplete_items_total{{{l}}}")).unwrap_or(0.0)
+    };
+
+    let text = strip(&[
+        ("apigateway", "GetVpcLinks", "status"),
+        ("apigatewayv2", "GetVpcLinks", "vpcLinkStatus"),
+        ("elasticloadbalancing", "DescribeLoadBalancers", "State"),
+        (
+            "elasticloadbalancing",
+            "DescribeTargetHealth",
+            "TargetHealth",
+        ),
+        (
+            "ec2",
+            "DescribeVpcEndpointServiceConfigurations",
+            "serviceState",
+        ),
+        ("ec2", "DescribeVpcEndpointConnections", "vpcEndpointState"),
+        ("ec2", "DescribeSecurityGroups", "ipProtocol"),
+        ("ec2", "DescribeNetworkAcls", "ruleAction"),
+    ]);
+    for (family, state) in [
+        ("awsconn_vpc_link_status", "status=\"unknown\""),
+        ("awsconn_load_balancer_state", "state=\"unknown\""),
+        ("awsconn_endpoint_service_state", "state=\"unknown\""),
+        ("awsconn_endpoint_connection_state", "state=\"unknown\""),
+    ] {
+        let found = values(&text, family, state);
+        assert!(
+            !found.is_empty() && found.iter().all(|v| *v == 1.0),
+            "{family} {state}: {found:?}\n{text}"
+        );
+    }
+    assert!(
+        values(&text, "awsconn_target_group_targets", "state=\"unknown\"")
+            .iter()
+            .any(|v| *v >= 1.0),
+        "targets without a health state are counted as unknown\n{text}"
+    );
+    for check in [
+        "link_available",
+        "load_balancer_active",
+        "targets_healthy",
+        "endpoint_service_available",
+        "endpoint_connection_available",
+        "security_groups_admit",
+        "network_acls_admit",
+    ] {
+        let judged = values(
+            &text,
+            "awsconn_vpc_link_check",
+            &format!("check=\"{check}\""),
+        );
+        assert!(!judged.is_empty(), "{check} is judged\n{text}");
+        assert!(
+            judged.iter().all(|v| *v == 0.0),
+            "{check} passes on a missing field: {judged:?}"
+        );
+    }
+    let healthy = values(&text, "awsconn_vpc_link_healthy", "vpc_link_id=");
+    assert!(
+        !healthy.is_empty() && healthy.iter().all(|v| *v == 0.0),
+        "{healthy:?}"
+    );
+    for (operation, reason) in [
+        ("DescribeSecurityGroups", "rule without ipProtocol"),
+        ("DescribeNetworkAcls", "entry without ruleAction"),
+    ] {
+        assert!(
+            incomplete(&text, "ec2", operation, reason) >= 1.0,
+            "{reason}\n{text}"
+        );
+    }
+
+    // Fields without which an item cannot be placed: the item is left out
+    // and counted, and the check that needed it does not pass.
+    for (operation, field, reason, check) in [
+        ("DescribeListeners", "Port", "missing Port", "listener_port"),
+        (
+            "DescribeTargetHealth",
+            "Id",
+            "missing Target.Id",
+            "targets_healthy",
+        ),
+    ] {
+        let text = strip(&[("elasticloadbalancing", operation, field)]);
+        let counted = incomplete(&text, "elasticloadbalancingv2", operation, reason);
+        assert!(counted >= 1.0, "{reason}\n{text}");
+        let judged = values(
+            &text,
+            "awsconn_vpc_link_check",
+            &format!("check=\"{check}\""),
+        );
+        assert!(
+            !judged.is_empty() && judged.iter().all(|v| *v == 0.0),
+            "{check} without {field}: {judged:?}\n{text}"
+        );
+        let healthy = values(&text, "awsconn_vpc_link_healthy", "vpc_link_id=");
+        assert!(healthy.iter().all(|v| *v == 0.0), "{field}: {healthy:?}");
+    }
+}
