@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::inventory::{ApiType, Inventory};
-use crate::resolve::resolve_all;
+use crate::topology::Topology;
 
 /// One day, the period of the link-activity queries.
 pub const DAY_S: i64 = 86_400;
@@ -83,24 +83,10 @@ pub fn elb_dimension(arn: &str) -> Option<&str> {
 /// The `Count` queries that tell when requests last went through each V2
 /// link: one per API that routes through a V2 link (HTTP APIs by `ApiId`,
 /// REST APIs by `ApiName`, every stage together), with the links it uses.
-pub fn link_activity_queries(inventory: &Inventory) -> Vec<(MetricQuery, BTreeSet<String>)> {
-    let v2: BTreeSet<&str> = inventory
-        .vpc_links
-        .iter()
-        .flatten()
-        .filter(|l| l.api_type == ApiType::Http)
-        .map(|l| l.id.as_str())
-        .collect();
-    let Some(apis) = inventory.apis.as_deref() else {
-        return Vec::new();
-    };
-    let (resolved, _) = resolve_all(apis);
+pub fn link_activity_queries(topology: &Topology) -> Vec<(MetricQuery, BTreeSet<String>)> {
     let mut by_query: BTreeMap<MetricQuery, BTreeSet<String>> = BTreeMap::new();
-    for r in resolved
-        .iter()
-        .filter(|r| v2.contains(r.vpc_link_id.as_str()))
-    {
-        let Some(api) = apis.iter().find(|a| a.id == r.api_id) else {
+    for (api_id, links) in topology.v2_links_by_api() {
+        let Some(api) = topology.api(api_id) else {
             continue;
         };
         let query = match api.api_type {
@@ -111,10 +97,7 @@ pub fn link_activity_queries(inventory: &Inventory) -> Vec<(MetricQuery, BTreeSe
                 MetricQuery::new("AWS/ApiGateway", "Count", "Sum", &[("ApiName", &api.name)])
             }
         };
-        by_query
-            .entry(query)
-            .or_default()
-            .insert(r.vpc_link_id.clone());
+        by_query.entry(query).or_default().extend(links);
     }
     by_query.into_iter().collect()
 }
@@ -385,7 +368,7 @@ mod tests {
         v1.name = "legacy".into();
         v1.integrations[0].connection_id = "v1link".into();
         inventory.apis.as_mut().unwrap().extend([rest, v1]);
-        let queries = link_activity_queries(&inventory);
+        let queries = link_activity_queries(&Topology::build(&inventory));
         let asked: Vec<String> = queries
             .iter()
             .map(|(q, links)| {

@@ -5,6 +5,7 @@ use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -13,7 +14,7 @@ use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::collect::{Poller, Store};
 use crate::config::{Config, ConfigError};
-use crate::diagnose::{self, LinkReport};
+use crate::diagnose::LinkReport;
 use crate::web;
 
 /// Exit code for an invalid configuration or command line.
@@ -285,9 +286,9 @@ async fn poller_for(config: &Config, store: &Arc<Store>) -> Poller {
 pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
     let (store, poller) = poller(&config).await;
     let all_ok = poller.poll_once().await;
-    let exposition = store.exposition();
+    let published = store.publish();
     let mut out = std::io::stdout().lock();
-    out.write_all(&exposition.text)
+    out.write_all(&published.exposition.text)
         .context("writing to stdout")?;
     out.flush().context("writing to stdout")?;
     Ok(if all_ok {
@@ -305,6 +306,10 @@ pub fn load_web_config(
     web::server::WebConfig::load(global.web_config_file.clone(), stats).map(Arc::new)
 }
 
+/// How long the publisher waits after a collector records, for the others
+/// finishing with it: a round of polls becomes one publish, not one each.
+const PUBLISH_DEBOUNCE: Duration = Duration::from_millis(100);
+
 pub async fn serve(
     global: &GlobalArgs,
     config: Config,
@@ -316,6 +321,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
     let (store, poller) = poller(&config).await;
+    tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
     tracing::info!(
         version = crate::render::BuildInfo::long_version(),
         address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
@@ -464,9 +470,13 @@ pub async fn diagnose(
 ) -> anyhow::Result<ExitCode> {
     let (store, poller) = poller(&config).await;
     let all_polled = poller.poll_once().await;
-    let snapshot = store.snapshot();
-    let reports: Vec<LinkReport> = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis)
-        .into_iter()
+    // The findings this poll was published with: diagnosed once.
+    let published = store.publish();
+    let reports: Vec<&LinkReport> = published
+        .findings
+        .links
+        .iter()
+        .map(|view| &view.report)
         .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
         .collect();
     if let Some(id) = vpc_link.filter(|_| reports.is_empty()) {
@@ -497,7 +507,7 @@ pub async fn diagnose(
 
 fn write_text_report(
     out: &mut impl Write,
-    reports: &[LinkReport],
+    reports: &[&LinkReport],
     colour: bool,
 ) -> std::io::Result<()> {
     let paint = |code: &str, text: &str| {
@@ -645,7 +655,7 @@ mod tests {
             account: "123456789012".into(),
             region: "us-east-1".into(),
             healthy: false,
-            checks: vec![diagnose::Check {
+            checks: vec![crate::diagnose::Check {
                 check: "link_available",
                 ok: false,
                 object: [("vpc_link", object.to_owned())].into(),
@@ -659,14 +669,14 @@ mod tests {
 
     #[test]
     fn text_report_escapes_control_characters_from_aws() {
-        let reports = vec![failed_link(
+        let report = failed_link(
             "evil\x1b[2J\rname",
             "abc\x07",
             "AWS says: \x1b]0;title\x07",
             None,
-        )];
+        );
         let mut out = Vec::new();
-        write_text_report(&mut out, &reports, false).unwrap();
+        write_text_report(&mut out, &[&report], false).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             !text.contains('\x1b') && !text.contains('\x07') && !text.contains('\r'),
@@ -677,14 +687,14 @@ mod tests {
 
     #[test]
     fn text_report_without_colour() {
-        let reports = vec![failed_link(
+        let report = failed_link(
             "orders",
             "abc",
             "The VPC link is FAILED.",
             Some(50 * 86_400 + 3_600),
-        )];
+        );
         let mut out = Vec::new();
-        write_text_report(&mut out, &reports, false).unwrap();
+        write_text_report(&mut out, &[&report], false).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("VPC link abc (orders, rest API) in 123456789012/us-east-1: UNHEALTHY"),

@@ -3,8 +3,9 @@
 //! a private integration fails.
 //!
 //! Data flows one way: [`aws`] (the only module that talks to AWS) fills the
-//! [`inventory`]; [`diagnose`] turns it into findings; [`render`] turns both
-//! into an exposition that [`collect::Store`] publishes and [`web`] serves.
+//! [`inventory`]; [`topology`] resolves its paths once per publish;
+//! [`diagnose`] turns them into findings; [`render`] turns both into an
+//! exposition that [`collect::Store`] publishes and [`web`] serves.
 
 pub mod aws;
 pub mod classify;
@@ -20,4 +21,5 @@ pub mod logs;
 pub mod process;
 pub mod render;
 pub mod resolve;
+pub mod topology;
 pub mod web;

@@ -17,10 +17,10 @@ use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
 use crate::inventory::{
-    Api, EndpointConnection, EndpointService, ExecutionLogs, Interconnect, InterconnectConnection,
+    EndpointConnection, EndpointService, ExecutionLogs, Interconnect, InterconnectConnection,
     InterconnectEnvironment, Inventory, LoadBalancer, LoadBalancing, Scope, TargetHealth, VpcLink,
 };
-use crate::resolve;
+use crate::topology::Topology;
 
 /// Label names and values of one sample, in the order they are written.
 pub type Labels = Vec<(&'static str, String)>;
@@ -58,6 +58,8 @@ pub struct CollectorStatus {
     pub last_success: Option<SystemTime>,
     /// Polls cancelled because they ran past the collector's timeout, since start.
     pub timeouts: u64,
+    /// Polls finished (succeeded, failed or timed out), since start.
+    pub polls: u64,
 }
 
 /// Version facts for `awsconn_build_info`.
@@ -208,6 +210,7 @@ fn scope_labels(scope: &Scope) -> Labels {
 /// The metric families of a snapshot and its diagnosis, in a stable order.
 pub fn families<'r>(
     snapshot: &Snapshot,
+    topologies: &[(&Scope, Topology)],
     build: &BuildInfo,
     reports: impl IntoIterator<Item = &'r LinkReport>,
 ) -> Vec<Family> {
@@ -242,14 +245,13 @@ pub fn families<'r>(
     for status in &snapshot.statuses {
         collector_status(&mut f, status);
     }
-    for (scope, inventory) in &snapshot.inventories {
-        if let Some(links) = &inventory.vpc_links {
-            for link in links {
-                vpc_link(&mut f, scope, link);
-            }
+    for &(scope, ref topology) in topologies {
+        let inventory = topology.inventory;
+        for link in topology.vpc_links() {
+            vpc_link(&mut f, scope, link);
         }
-        if let Some(apis) = &inventory.apis {
-            integration_families(&mut f, scope, apis, inventory.load_balancing.as_ref());
+        if inventory.apis.is_some() {
+            integration_families(&mut f, scope, topology);
         }
         if let Some(lb) = &inventory.load_balancing {
             load_balancing_families(&mut f, scope, lb, snapshot.per_target_health);
@@ -293,6 +295,13 @@ fn collector_status(f: &mut Families, s: &CollectorStatus) {
         Kind::Counter,
         labels.clone(),
         s.timeouts as f64,
+    );
+    f.add(
+        "awsconn_collector_polls",
+        "Polls of this account and region the collector finished (succeeded, failed or timed out); the exposition that shows a count includes that poll",
+        Kind::Counter,
+        labels.clone(),
+        s.polls as f64,
     );
     if let Some(at) = s.last_success {
         let epoch = unix_seconds(at);
@@ -346,20 +355,12 @@ fn vpc_link(f: &mut Families, scope: &Scope, link: &VpcLink) {
     }
 }
 
-fn integration_families(f: &mut Families, scope: &Scope, apis: &[Api], lb: Option<&LoadBalancing>) {
-    let listener = |arn: &str| {
-        lb.into_iter()
-            .flat_map(|lb| &lb.load_balancers)
-            .flat_map(|b| &b.listeners)
-            .find(|l| l.arn == arn)
-    };
-    let (resolved, unresolved) = resolve::resolve_all(apis);
+fn integration_families(f: &mut Families, scope: &Scope, topology: &Topology) {
     let mut seen = std::collections::BTreeSet::new();
-    for r in resolved {
-        let (port, protocol) = match (r.port, listener(&r.target)) {
-            (Some(port), _) => (port.to_string(), r.protocol.clone()),
-            (None, Some(l)) => (l.port.to_string(), l.protocol.to_ascii_lowercase()),
-            (None, None) => (String::new(), r.protocol.clone()),
+    for r in &topology.resolved {
+        let (port, protocol) = match topology.port(r) {
+            Some(p) => (p.port.to_string(), p.protocol),
+            None => (String::new(), r.protocol.clone()),
         };
         let mut labels = scope_labels(scope);
         labels.extend([
@@ -382,14 +383,14 @@ fn integration_families(f: &mut Families, scope: &Scope, apis: &[Api], lb: Optio
             );
         }
     }
-    for u in unresolved {
+    for u in &topology.unresolved {
         let mut labels = scope_labels(scope);
         labels.extend([
-            ("api_id", u.api_id),
+            ("api_id", u.api_id.clone()),
             ("api_type", u.api_type.as_str().to_owned()),
-            ("stage", u.stage),
-            ("integration", u.integration),
-            ("reason", u.reason),
+            ("stage", u.stage.clone()),
+            ("integration", u.integration.clone()),
+            ("reason", u.reason.clone()),
         ]);
         f.add(
             "awsconn_integration_unresolved",
@@ -931,6 +932,7 @@ mod tests {
                 duration: Duration::from_millis(1500),
                 last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
                 timeouts: 2,
+                polls: 7,
             }],
             per_target_health: false,
             diagnosis: diagnose::Clock::default(),
@@ -950,9 +952,19 @@ mod tests {
             rustc_version: "1.95.0",
             target: "x86_64-unknown-linux-gnu",
         };
-        let reports = diagnose::diagnose(&snapshot.inventories, &snapshot.diagnosis);
+        let topologies: Vec<(&Scope, Topology)> = snapshot
+            .inventories
+            .iter()
+            .map(|(scope, inventory)| (scope, Topology::build(inventory)))
+            .collect();
+        let views = diagnose::views(topologies.iter().map(|(s, t)| (*s, t)), &snapshot.diagnosis);
         encode(
-            families(snapshot, &build, &reports),
+            families(
+                snapshot,
+                &topologies,
+                &build,
+                views.iter().map(|v| &v.report),
+            ),
             vec![],
             &mut Registry::default(),
         )
@@ -1055,6 +1067,10 @@ mod tests {
         assert_eq!(
             value_of(&t, &format!("awsconn_collector_timeouts_total{labels}")).as_deref(),
             Some("2")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_collector_polls_total{labels}")).as_deref(),
+            Some("7")
         );
         assert_eq!(
             value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\",branch=\"main\",rustc_version=\"1.95.0\",target=\"x86_64-unknown-linux-gnu\"}").as_deref(),

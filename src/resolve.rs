@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::inventory::{Api, ApiType, Integration, Inventory, Stage};
+use crate::inventory::{Api, ApiType, Integration, Stage};
 
 /// What an integration calls in one stage.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,22 +173,6 @@ pub fn resolve(
     })
 }
 
-/// The load balancers the VPC links of a scope lead to: V1 link targets and
-/// the load balancers (or their listeners) that integrations name.
-pub fn linked_load_balancers(inventory: &Inventory) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = inventory
-        .vpc_links
-        .iter()
-        .flatten()
-        .flat_map(|l| l.target_arns.iter().cloned())
-        .collect();
-    if let Some(apis) = &inventory.apis {
-        let (resolved, _) = resolve_all(apis);
-        out.extend(resolved.iter().filter_map(|r| load_balancer_arn(&r.target)));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,12 +309,12 @@ mod tests {
             insecure_skip_verification: false,
         };
         let a = api(ApiType::Http, integration, vec![stage("$default", &[])]);
-        let inventory = Inventory {
+        let inventory = crate::inventory::Inventory {
             apis: Some(vec![a]),
             ..Default::default()
         };
         assert_eq!(
-            linked_load_balancers(&inventory),
+            crate::topology::Topology::build(&inventory).linked_load_balancers(),
             BTreeSet::from([
                 "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"
                     .to_owned()

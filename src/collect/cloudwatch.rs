@@ -58,7 +58,7 @@ impl CloudWatch {
         if window == 0 {
             return Ok(None);
         }
-        let queries = link_activity_queries(known);
+        let queries = link_activity_queries(&crate::topology::Topology::build(known));
         let links: std::collections::BTreeSet<&String> =
             queries.iter().flat_map(|(_, links)| links).collect();
         let refresh = self.config.link_activity_refresh.as_secs() as i64;

@@ -1,13 +1,12 @@
 //! PrivateLink: the endpoint services of the links' NLBs and API Gateway's
 //! endpoint connections to them.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 
 use super::{Collector, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
+use crate::topology::Topology;
 
 pub struct Endpoints;
 
@@ -22,20 +21,7 @@ impl Collector for Endpoints {
     }
 
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let nlbs: BTreeSet<String> = known
-            .load_balancing
-            .iter()
-            .flat_map(|lb| &lb.load_balancers)
-            .filter(|lb| lb.lb_type == "network")
-            .map(|lb| lb.arn.clone())
-            .chain(
-                known
-                    .vpc_links
-                    .iter()
-                    .flatten()
-                    .flat_map(|l| l.target_arns.iter().cloned()),
-            )
-            .collect();
+        let nlbs = Topology::build(known).network_load_balancers();
         if nlbs.is_empty() {
             return Ok(Fragment::EndpointServices(Vec::new()));
         }

@@ -7,7 +7,7 @@ use super::{Collector, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::LoadBalancerScope;
 use crate::inventory::{Inventory, LoadBalancing};
-use crate::resolve::linked_load_balancers;
+use crate::topology::Topology;
 
 pub struct LoadBalancers {
     pub scope: LoadBalancerScope,
@@ -27,7 +27,7 @@ impl Collector for LoadBalancers {
         let lb = match self.scope {
             LoadBalancerScope::All => aws.load_balancing(None).await?,
             LoadBalancerScope::Linked => {
-                let wanted = linked_load_balancers(known);
+                let wanted = Topology::build(known).linked_load_balancers();
                 if wanted.is_empty() {
                     // No link leads anywhere: nothing to ask AWS.
                     LoadBalancing::default()

@@ -1,6 +1,11 @@
-//! The last good data of every collector and scope, and the exposition
-//! rendered from it. Scrapes read the pre-encoded bytes through an atomic
-//! swap; they never wait on AWS nor on a poll in progress.
+//! The last good data of every collector and scope, and what is published
+//! from it. Collectors only record their outcome and signal; one publisher
+//! ([`Store::run_publisher`]) coalesces the signals, takes a snapshot under
+//! the lock, and outside it diagnoses once and renders the exposition from
+//! those same findings, then swaps both in one [`Published`]. Scrapes and
+//! `/links` read that through an atomic swap: they never wait on AWS, on a
+//! poll, nor on a publish in progress, and never see the exposition of one
+//! publish beside the findings of another.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,6 +21,7 @@ use super::Fragment;
 use crate::aws::ApiTelemetry;
 use crate::inventory::{Inventory, Scope};
 use crate::render::{self, BuildInfo, CollectorStatus, ReloadStatus, Snapshot};
+use crate::topology::Topology;
 
 /// The runbook's latest findings: every link's checks and path, for `/links`.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +38,13 @@ pub struct Findings {
 pub struct Exposition {
     pub text: Bytes,
     pub gzip: Bytes,
+}
+
+/// One publish: the exposition and the findings it was rendered from.
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    pub exposition: Exposition,
+    pub findings: Findings,
 }
 
 #[derive(Default)]
@@ -57,8 +70,13 @@ pub const TIMEOUT: &str = "timeout";
 pub struct Store {
     state: Mutex<State>,
     reload: Mutex<ReloadStatus>,
-    published: ArcSwap<Exposition>,
-    findings: ArcSwap<Findings>,
+    published: ArcSwap<Published>,
+    /// Signalled by every record; the publisher waits on it. A signal sent
+    /// while nobody waits is kept, so none is lost, and many coalesce.
+    changed: tokio::sync::Notify,
+    /// Held while a publish renders, so two publishes never race to swap an
+    /// older snapshot over a newer one.
+    publishing: Mutex<()>,
     telemetry: ApiTelemetry,
     build: BuildInfo,
     expected_runs: AtomicUsize,
@@ -76,8 +94,9 @@ impl Store {
                 successful: true,
                 last_success: SystemTime::now(),
             }),
-            published: ArcSwap::from_pointee(Exposition::default()),
-            findings: ArcSwap::from_pointee(Findings::default()),
+            published: ArcSwap::from_pointee(Published::default()),
+            changed: tokio::sync::Notify::new(),
+            publishing: Mutex::new(()),
             telemetry,
             build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
@@ -85,7 +104,7 @@ impl Store {
             per_target_health: AtomicBool::new(false),
             tls_error_window_ms: std::sync::atomic::AtomicI64::new(3_600_000),
         });
-        store.publish(&store.lock());
+        store.publish();
         store
     }
 
@@ -109,7 +128,7 @@ impl Store {
                 reload.last_success = SystemTime::now();
             }
         }
-        self.publish(&self.lock());
+        self.changed.notify_one();
     }
 
     /// Keeps what the store knows across a configuration reload: `moved`
@@ -142,7 +161,7 @@ impl Store {
                 super::forget(collector, inventory);
             }
         }
-        self.publish(&state);
+        self.changed.notify_one();
     }
 
     /// The enabled collectors and the number of targets: every (collector,
@@ -155,19 +174,15 @@ impl Store {
         self.update_readiness(&state);
     }
 
-    /// True once every collector has finished its first poll of every target.
+    /// True once what is published includes every collector's first poll of
+    /// every target.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.published.load().findings.ready
     }
 
-    /// The latest rendered exposition.
-    pub fn exposition(&self) -> Arc<Exposition> {
+    /// The latest publish: the exposition and the findings it shows.
+    pub fn published(&self) -> Arc<Published> {
         self.published.load_full()
-    }
-
-    /// The latest findings of the runbook checks.
-    pub fn findings(&self) -> Arc<Findings> {
-        self.findings.load_full()
     }
 
     pub fn telemetry(&self) -> &ApiTelemetry {
@@ -212,7 +227,7 @@ impl Store {
         let recovered = state.failures.remove(&(collector, target)).is_some();
         Self::set_status(&mut state, collector, target, scope, true, duration, false);
         self.update_readiness(&state);
-        self.publish(&state);
+        self.changed.notify_one();
         recovered
     }
 
@@ -252,7 +267,7 @@ impl Store {
             failure == TIMEOUT,
         );
         self.update_readiness(&state);
-        self.publish(&state);
+        self.changed.notify_one();
         is_new
     }
 
@@ -268,6 +283,7 @@ impl Store {
         let previous = state.statuses.get(&(collector, target));
         let previous_success = previous.and_then(|s| s.last_success);
         let timeouts = previous.map_or(0, |s| s.timeouts) + u64::from(timed_out);
+        let polls = previous.map_or(0, |s| s.polls) + 1;
         state.statuses.insert(
             (collector, target),
             CollectorStatus {
@@ -281,6 +297,7 @@ impl Store {
                     previous_success
                 },
                 timeouts,
+                polls,
             },
         );
     }
@@ -298,11 +315,6 @@ impl Store {
             .get(&target)
             .map(|(_, inventory)| inventory.clone())
             .unwrap_or_default()
-    }
-
-    /// A copy of what the store holds, for rendering and reports.
-    pub fn snapshot(&self) -> Snapshot {
-        self.snapshot_of(&self.lock())
     }
 
     fn snapshot_of(&self, state: &State) -> Snapshot {
@@ -351,25 +363,72 @@ impl Store {
             .collect()
     }
 
-    fn publish(&self, state: &State) {
-        let snapshot = self.snapshot_of(state);
-        // One diagnosis serves both the metrics and the /links page.
-        let links = crate::diagnose::views(&snapshot.inventories, &snapshot.diagnosis);
-        let families = render::families(&snapshot, &self.build, links.iter().map(|v| &v.report));
+    /// Publishes what the store holds now: a snapshot taken under the lock,
+    /// then, outside it, one diagnosis, and the exposition rendered from
+    /// those findings; both are swapped in together. `once`, `diagnose` and
+    /// the tests call it directly; `serve` leaves it to the publisher.
+    pub fn publish(&self) -> Arc<Published> {
+        let _one_at_a_time = self
+            .publishing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (snapshot, ready) = {
+            let state = self.lock();
+            (self.snapshot_of(&state), self.ready.load(Ordering::SeqCst))
+        };
+        // The paths resolved once per scope; one diagnosis of them serves
+        // the metrics and the /links page.
+        let topologies: Vec<(&Scope, Topology)> = snapshot
+            .inventories
+            .iter()
+            .map(|(scope, inventory)| (scope, Topology::build(inventory)))
+            .collect();
+        let links = crate::diagnose::views(
+            topologies.iter().map(|(scope, t)| (*scope, t)),
+            &snapshot.diagnosis,
+        );
+        let families = render::families(
+            &snapshot,
+            &topologies,
+            &self.build,
+            links.iter().map(|v| &v.report),
+        );
         let dynamic = render::dynamic_families(&snapshot);
         let mut registry = Registry::default();
         self.telemetry.register(&mut registry);
         let text = render::encode(families, dynamic, &mut registry);
         let gzip = gzip(text.as_bytes());
-        self.published.store(Arc::new(Exposition {
-            text: Bytes::from(text),
-            gzip: Bytes::from(gzip),
-        }));
-        self.findings.store(Arc::new(Findings {
-            links,
-            at: Some(SystemTime::now()),
-            ready: self.is_ready(),
-        }));
+        let published = Arc::new(Published {
+            exposition: Exposition {
+                text: Bytes::from(text),
+                gzip: Bytes::from(gzip),
+            },
+            findings: Findings {
+                links,
+                at: Some(SystemTime::now()),
+                ready,
+            },
+        });
+        self.published.store(published.clone());
+        published
+    }
+
+    /// The publisher: after each change, waits `debounce` for the changes
+    /// that follow (a round of collectors finishing together), then
+    /// publishes once, on a blocking thread so that no scrape waits behind
+    /// the rendering. Runs until the store is dropped by everyone else.
+    pub async fn run_publisher(self: Arc<Self>, debounce: Duration) {
+        loop {
+            self.changed.notified().await;
+            tokio::time::sleep(debounce).await;
+            let store = self.clone();
+            if tokio::task::spawn_blocking(move || store.publish())
+                .await
+                .is_err()
+            {
+                tracing::error!("publishing the exposition panicked; the previous one is kept");
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -413,8 +472,9 @@ mod tests {
         }
     }
 
+    /// Publishes what the store holds and returns the exposition.
     fn text(store: &Store) -> String {
-        String::from_utf8(store.exposition().text.to_vec()).unwrap()
+        String::from_utf8(store.publish().exposition.text.to_vec()).unwrap()
     }
 
     /// A reload re-keys what the store knows by target, forgets targets no
@@ -485,8 +545,9 @@ mod tests {
             Fragment::VpcLinks(vec![link("abc")], vec![]),
             Duration::from_millis(5),
         );
-        assert!(store.is_ready());
+        assert!(!store.is_ready(), "not before the poll is published");
         assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
+        assert!(store.is_ready());
         assert!(store.record_failure(0, "vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
         assert!(!store.record_failure(
             0,
@@ -518,7 +579,7 @@ mod tests {
     #[test]
     fn exposition_is_also_gzipped() {
         let store = Store::new(ApiTelemetry::default());
-        let exposition = store.exposition();
+        let exposition = store.published().exposition.clone();
         let mut decoder = flate2::read::GzDecoder::new(&exposition.gzip[..]);
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut decoder, &mut plain).unwrap();

@@ -188,5 +188,42 @@ pub fn view_one(inventory: &Inventory) -> LinkView {
         account: "1".into(),
         region: "us-east-1".into(),
     };
-    views([(&scope, inventory)], &Clock::default()).remove(0)
+    view_in(&scope, inventory)
+}
+
+/// The checks and path of the first link of an inventory in `scope`, at the epoch.
+pub fn view_in(scope: &Scope, inventory: &Inventory) -> LinkView {
+    let topology = crate::topology::Topology::build(inventory);
+    views([(scope, &topology)], &Clock::default()).remove(0)
+}
+
+/// The fixture's path as a REST link (V1) to its load balancer, with an
+/// endpoint service whose connections are `states`.
+pub fn v1_path(states: &[&str]) -> Inventory {
+    use crate::inventory::{EndpointConnection, EndpointService};
+    let mut inventory = v2_path();
+    let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
+    link.api_type = ApiType::Rest;
+    link.target_arns = vec![ALB.into()];
+    let api = &mut inventory.apis.as_mut().unwrap()[0];
+    api.api_type = ApiType::Rest;
+    api.integrations[0].uri = "https://web.internal/".into();
+    inventory.endpoint_services = Some(vec![EndpointService {
+        connections_unread: None,
+        service_id: "vpce-svc-1".into(),
+        service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
+        state: "available".into(),
+        load_balancer_arns: vec![ALB.into()],
+        acceptance_required: true,
+        connections: states
+            .iter()
+            .enumerate()
+            .map(|(i, state)| EndpointConnection {
+                vpc_endpoint_id: format!("vpce-{i}"),
+                owner: "392220576650".into(),
+                state: (*state).into(),
+            })
+            .collect(),
+    }]);
+    inventory
 }

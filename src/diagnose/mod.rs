@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use crate::classify::ErrorClass;
 use crate::inventory::{ApiType, Inventory, Listener, LoadBalancer, Scope, TargetGroup, VpcLink};
-use crate::resolve::{ResolvedIntegration, load_balancer_arn, resolve_all};
+use crate::resolve::{ResolvedIntegration, load_balancer_arn};
+use crate::topology::Topology;
 
 /// One runbook check of one VPC link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -176,41 +177,34 @@ impl Default for Clock {
     }
 }
 
-/// Runs every check for every VPC link of every scope.
+/// Runs every check for every VPC link of every scope: the reports alone
+/// (tests; the exporter publishes [`views`]).
+#[cfg(test)]
 pub fn diagnose<'a>(
     inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
     clock: &Clock,
 ) -> Vec<LinkReport> {
-    run(inventories, clock, false)
+    let scopes: Vec<(&Scope, Topology)> = inventories
+        .into_iter()
+        .map(|(scope, inventory)| (scope, Topology::build(inventory)))
+        .collect();
+    views(scopes.iter().map(|(s, t)| (*s, t)), clock)
         .into_iter()
         .map(|v| v.report)
         .collect()
 }
 
-/// Like `diagnose`, with each link's path hop by hop (the `/links` page).
+/// Runs every check for every VPC link of every scope, and lays each link's
+/// path out hop by hop with its checks (the `/links` page).
 pub fn views<'a>(
-    inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
+    scopes: impl IntoIterator<Item = (&'a Scope, &'a Topology<'a>)>,
     clock: &Clock,
-) -> Vec<LinkView> {
-    run(inventories, clock, true)
-}
-
-fn run<'a>(
-    inventories: impl IntoIterator<Item = (&'a Scope, &'a Inventory)>,
-    clock: &Clock,
-    with_hops: bool,
 ) -> Vec<LinkView> {
     let mut views = Vec::new();
-    for (scope, inventory) in inventories {
-        // A check whose facts a disabled or not-yet-run collector would
-        // supply is left out, not failed.
-        let (resolved, _) = inventory
-            .apis
-            .as_deref()
-            .map(resolve_all)
-            .unwrap_or_default();
-        for link in inventory.vpc_links.iter().flatten() {
-            let path = LinkPath::new(inventory, link, &resolved);
+    for (scope, topology) in scopes {
+        let inventory = topology.inventory;
+        for link in topology.vpc_links() {
+            let path = LinkPath::new(topology, link);
             let mut checks = vec![link_available(link)];
             checks.extend(path.load_balancer_active());
             checks.extend(path.listener_port());
@@ -237,11 +231,7 @@ fn run<'a>(
                 checks,
                 idle_seconds: idle_seconds(inventory, link, clock.now_ms),
             };
-            let hops = if with_hops {
-                path.hops(&report)
-            } else {
-                Vec::new()
-            };
+            let hops = path.hops(&report);
             views.push(LinkView { report, hops });
         }
     }
@@ -344,51 +334,31 @@ fn passed(check: &'static str, object: BTreeMap<&'static str, String>) -> Check 
 /// One link and what it leads to: the integrations that use it (per stage)
 /// and the load balancers they reach.
 struct LinkPath<'a> {
+    topology: &'a Topology<'a>,
     inventory: &'a Inventory,
     link: &'a VpcLink,
     uses: Vec<&'a ResolvedIntegration>,
     /// Target load balancer ARNs: V1 the link's targets, V2 the integrations'.
-    targets: Vec<String>,
+    targets: &'a [String],
 }
 
 impl<'a> LinkPath<'a> {
-    fn new(
-        inventory: &'a Inventory,
-        link: &'a VpcLink,
-        resolved: &'a [ResolvedIntegration],
-    ) -> Self {
-        let uses: Vec<&ResolvedIntegration> = resolved
-            .iter()
-            .filter(|r| r.vpc_link_id == link.id)
-            .collect();
-        let mut targets: Vec<String> = link.target_arns.clone();
-        if link.api_type == ApiType::Http || targets.is_empty() {
-            targets.extend(uses.iter().filter_map(|u| load_balancer_arn(&u.target)));
-        }
-        targets.sort();
-        targets.dedup();
+    fn new(topology: &'a Topology<'a>, link: &'a VpcLink) -> Self {
         Self {
-            inventory,
+            topology,
+            inventory: topology.inventory,
             link,
-            uses,
-            targets,
+            uses: topology.uses(&link.id),
+            targets: topology.link_load_balancers(&link.id),
         }
     }
 
     fn balancer(&self, arn: &str) -> Option<&'a LoadBalancer> {
-        self.inventory
-            .load_balancing
-            .as_ref()?
-            .load_balancers
-            .iter()
-            .find(|lb| lb.arn == arn)
+        self.topology.load_balancer(arn)
     }
 
     fn is_missing(&self, arn: &str) -> bool {
-        self.inventory
-            .load_balancing
-            .as_ref()
-            .is_some_and(|lb| lb.missing_load_balancers.iter().any(|m| m == arn))
+        self.topology.is_missing(arn)
     }
 
     /// `load_balancer_active`: every target load balancer exists and is active.
@@ -397,7 +367,7 @@ impl<'a> LinkPath<'a> {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for arn in &self.targets {
+        for arn in self.targets {
             let object = BTreeMap::from([("load_balancer", arn.clone())]);
             if self.is_missing(arn) {
                 out.push(failed(
@@ -438,12 +408,7 @@ impl<'a> LinkPath<'a> {
                 Some(lb) => vec![lb],
                 None => self.link.target_arns.clone(),
             };
-            let port = match (u.port, self.listener_by_arn(&u.target)) {
-                (Some(p), _) => Some(p),
-                (None, Some(l)) => Some(l.port),
-                _ => None,
-            };
-            if let Some(port) = port {
+            if let Some(port) = self.topology.port(u).map(|p| p.port) {
                 for lb in lbs {
                     out.entry((lb, port))
                         .or_insert_with(|| format!("{} of API {}", u.stage, u.api_id));
@@ -451,16 +416,6 @@ impl<'a> LinkPath<'a> {
             }
         }
         out
-    }
-
-    fn listener_by_arn(&self, arn: &str) -> Option<&'a Listener> {
-        self.inventory
-            .load_balancing
-            .as_ref()?
-            .load_balancers
-            .iter()
-            .flat_map(|lb| &lb.listeners)
-            .find(|l| l.arn == arn)
     }
 
     /// Listeners that integrations name (HTTP APIs name a listener ARN) and
@@ -475,7 +430,7 @@ impl<'a> LinkPath<'a> {
             let Some(lb) = load_balancer_arn(&u.target) else {
                 continue;
             };
-            if self.balancer(&lb).is_some() && self.listener_by_arn(&u.target).is_none() {
+            if self.balancer(&lb).is_some() && self.topology.listener(&u.target).is_none() {
                 out.entry(u.target.clone())
                     .or_insert_with(|| (lb, format!("{} of API {}", u.stage, u.api_id)));
             }
@@ -639,7 +594,7 @@ impl<'a> LinkPath<'a> {
     fn used_listeners(&self) -> Vec<(&'a LoadBalancer, &'a Listener)> {
         let called = self.called_ports();
         let mut out = Vec::new();
-        for arn in &self.targets {
+        for arn in self.targets {
             let Some(balancer) = self.balancer(arn) else {
                 continue;
             };
@@ -656,13 +611,10 @@ impl<'a> LinkPath<'a> {
 
     /// The target groups behind the used listeners, each once, with the load balancer in front.
     fn used_target_groups(&self) -> Vec<(&'a LoadBalancer, &'a TargetGroup)> {
-        let Some(lb) = &self.inventory.load_balancing else {
-            return Vec::new();
-        };
         let mut out: Vec<(&LoadBalancer, &TargetGroup)> = Vec::new();
         for (balancer, listener) in self.used_listeners() {
             for arn in &listener.target_group_arns {
-                let Some(group) = lb.target_groups.iter().find(|g| &g.arn == arn) else {
+                let Some(group) = self.topology.target_group(arn) else {
                     continue;
                 };
                 if !out.iter().any(|(_, g)| g.arn == group.arn) {
@@ -771,7 +723,7 @@ impl<'a> LinkPath<'a> {
     /// traffic from API Gateway has no address of yours to allow).
     fn privatelink_inbound_rules(&self) -> Vec<Check> {
         let mut out = Vec::new();
-        for arn in &self.targets {
+        for arn in self.targets {
             let Some(lb) = self.balancer(arn) else {
                 continue;
             };
@@ -1092,37 +1044,6 @@ mod tests {
         );
     }
 
-    /// The fixture's path as a REST link (V1) to its load balancer, with an
-    /// endpoint service whose connections are `states`.
-    fn v1_path(states: &[&str]) -> Inventory {
-        use crate::inventory::{EndpointConnection, EndpointService};
-        let mut inventory = fixtures::v2_path();
-        let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
-        link.api_type = ApiType::Rest;
-        link.target_arns = vec![fixtures::ALB.into()];
-        let api = &mut inventory.apis.as_mut().unwrap()[0];
-        api.api_type = ApiType::Rest;
-        api.integrations[0].uri = "https://web.internal/".into();
-        inventory.endpoint_services = Some(vec![EndpointService {
-            connections_unread: None,
-            service_id: "vpce-svc-1".into(),
-            service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
-            state: "available".into(),
-            load_balancer_arns: vec![fixtures::ALB.into()],
-            acceptance_required: true,
-            connections: states
-                .iter()
-                .enumerate()
-                .map(|(i, state)| EndpointConnection {
-                    vpc_endpoint_id: format!("vpce-{i}"),
-                    owner: "392220576650".into(),
-                    state: (*state).into(),
-                })
-                .collect(),
-        }]);
-        inventory
-    }
-
     fn only(report: &LinkReport, check: &str) -> Vec<Check> {
         report
             .checks
@@ -1136,7 +1057,7 @@ mod tests {
     /// link is never healthy on missing data, and says which collector and why.
     #[test]
     fn missing_data_of_an_enabled_collector_is_unknown_never_healthy() {
-        let mut inventory = v1_path(&["available"]);
+        let mut inventory = fixtures::v1_path(&["available"]);
         assert!(fixtures::view_one(&inventory).report.healthy);
         inventory.load_balancing = None;
         inventory.unavailable = BTreeMap::from([(
@@ -1196,7 +1117,7 @@ mod tests {
     /// their check unknown while the service's state is still judged.
     #[test]
     fn one_unread_call_leaves_only_its_check_unknown() {
-        let mut inventory = v1_path(&["healthy"]);
+        let mut inventory = fixtures::v1_path(&["healthy"]);
         let lb = inventory.load_balancing.as_mut().unwrap();
         lb.load_balancers[0].state = "failed".into();
         lb.target_groups[0].targets.clear();
@@ -1256,7 +1177,7 @@ mod tests {
     /// Enforcement on, and the security groups not read yet: unknown, not failed.
     #[test]
     fn privatelink_enforcement_without_security_groups_is_unknown() {
-        let mut inventory = v1_path(&["available"]);
+        let mut inventory = fixtures::v1_path(&["available"]);
         let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
         lb.privatelink_inbound_rules = Some("on".into());
         inventory.network_rules = None;
@@ -1275,7 +1196,7 @@ mod tests {
 
     #[test]
     fn load_balancer_active_passes_fails_and_finds_deleted_ones() {
-        let mut inventory = v1_path(&["available"]);
+        let mut inventory = fixtures::v1_path(&["available"]);
         let report = fixtures::view_one(&inventory).report;
         assert!(report.healthy, "{report:#?}");
         assert!(only(&report, "load_balancer_active")[0].ok);
@@ -1313,7 +1234,7 @@ mod tests {
 
     #[test]
     fn endpoint_service_and_connection_checks() {
-        let report = fixtures::view_one(&v1_path(&["rejected", "available"])).report;
+        let report = fixtures::view_one(&fixtures::v1_path(&["rejected", "available"])).report;
         let connection = &only(&report, "endpoint_connection_available")[0];
         assert!(connection.ok, "one available connection is enough");
         assert_eq!(connection.object["vpc_endpoint_id"], "vpce-1");
@@ -1328,7 +1249,7 @@ mod tests {
             (&["expired"][..], "Recreate the VPC link"),
             (&[][..], "Recreate the VPC link"),
         ] {
-            let report = fixtures::view_one(&v1_path(states)).report;
+            let report = fixtures::view_one(&fixtures::v1_path(states)).report;
             let check = &only(&report, "endpoint_connection_available")[0];
             assert!(!check.ok, "{states:?}");
             assert_eq!(check.object["service_id"], "vpce-svc-1");
@@ -1338,7 +1259,7 @@ mod tests {
             );
         }
 
-        let mut inventory = v1_path(&["available"]);
+        let mut inventory = fixtures::v1_path(&["available"]);
         inventory.endpoint_services.as_mut().unwrap()[0].state = "deleted".into();
         let check = &only(
             &fixtures::view_one(&inventory).report,
@@ -1364,7 +1285,7 @@ mod tests {
         // V2 links have no PrivateLink hop; without endpoint data no check either.
         let report = fixtures::view_one(&fixtures::v2_path()).report;
         assert!(only(&report, "endpoint_service_available").is_empty());
-        let mut inventory = v1_path(&["available"]);
+        let mut inventory = fixtures::v1_path(&["available"]);
         inventory.endpoint_services = None;
         assert!(
             only(
@@ -1378,7 +1299,7 @@ mod tests {
     #[test]
     fn privatelink_inbound_rules_off_open_and_restrictive() {
         let enforced = |setting: Option<&str>, ingress| {
-            let mut inventory = v1_path(&["available"]);
+            let mut inventory = fixtures::v1_path(&["available"]);
             inventory.load_balancing.as_mut().unwrap().load_balancers[0]
                 .privatelink_inbound_rules = setting.map(str::to_owned);
             inventory.network_rules.as_mut().unwrap().security_groups[1].ingress = ingress;

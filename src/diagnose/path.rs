@@ -198,7 +198,7 @@ impl LinkPath<'_> {
 
         let called = self.called_ports();
         let used = self.used_listeners();
-        for arn in &self.targets {
+        for arn in self.targets {
             if link.api_type == ApiType::Rest {
                 self.endpoint_hops(arn, &mut b);
             }
@@ -271,12 +271,7 @@ impl LinkPath<'_> {
             by_stage.entry((&u.api_id, &u.stage)).or_default().push(u);
         }
         for ((api_id, stage), uses) in by_stage {
-            let api = self
-                .inventory
-                .apis
-                .iter()
-                .flatten()
-                .find(|a| a.id == api_id);
+            let api = self.topology.api(api_id);
             let api_type = api.map_or(uses[0].api_type, |a| a.api_type);
             let name = api.map_or(api_id, |a| a.name.as_str());
             b.push(

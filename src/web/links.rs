@@ -294,8 +294,7 @@ fn finding(html: &mut String, check: &Check, region: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures::{tcp, v2_path};
-    use crate::diagnose::{Clock, views};
+    use crate::diagnose::fixtures::{tcp, v2_path, view_in};
     use crate::inventory::Scope;
 
     fn findings(break_target_group: bool, region: &str) -> Findings {
@@ -309,7 +308,7 @@ mod tests {
             region: region.into(),
         };
         Findings {
-            links: views([(&scope, &inventory)], &Clock::default()),
+            links: vec![view_in(&scope, &inventory)],
             at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
             ready: true,
         }
@@ -330,7 +329,7 @@ mod tests {
             region: "us-east-1".into(),
         };
         let findings = Findings {
-            links: views([(&scope, &inventory)], &Clock::default()),
+            links: vec![view_in(&scope, &inventory)],
             at: None,
             ready: true,
         };

@@ -88,7 +88,8 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let exposition = state.store.exposition();
+    let published = state.store.published();
+    let exposition = &published.exposition;
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -207,9 +208,9 @@ async fn links_page(
     State(state): State<AppState>,
     axum::extract::Query(query): axum::extract::Query<LinksQuery>,
 ) -> Html<String> {
-    let findings = state.store.findings();
+    let published = state.store.published();
     Html(links::page(
-        &findings,
+        &published.findings,
         query.vpc_link.as_deref().filter(|id| !id.is_empty()),
     ))
 }

@@ -258,8 +258,8 @@ fn serve_accumulates_every_event_once_over_many_polls() {
         check(&server.metrics(), &api, &total).ok()
     });
     // Several more polls re-read the overlap window: still counted once.
-    std::thread::sleep(Duration::from_millis(3000));
-    check(&server.metrics(), &api, &total).unwrap();
+    let text = server.wait_polls("execution_logs", server.polls("execution_logs") + 3);
+    check(&text, &api, &total).unwrap();
 }
 
 #[test]

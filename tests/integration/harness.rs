@@ -344,6 +344,18 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// The fewest `awsconn_collector_polls_total` of `collector` over its scopes.
+pub fn polls_in(exposition: &str, collector: &str) -> u64 {
+    let prefix = format!("awsconn_collector_polls_total{{collector=\"{collector}\",");
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .min()
+        .unwrap_or(0)
+}
+
 /// Runs `promtool check metrics` on an exposition; returns its output on failure.
 pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
     let mut child = Command::new("promtool")
@@ -441,6 +453,26 @@ impl Server {
         let (status, _, body) = self.get("/metrics");
         assert_eq!(status, 200);
         String::from_utf8(body).unwrap()
+    }
+
+    /// The fewest polls `collector` has finished in any scope, as the
+    /// exposition says (0 before the first is published).
+    pub fn polls(&self, collector: &str) -> u64 {
+        polls_in(&self.metrics(), collector)
+    }
+
+    /// Waits until `collector` has finished at least `n` polls in every
+    /// scope, and returns the exposition that shows it (which includes what
+    /// those polls found: counts and data are published together).
+    pub fn wait_polls(&self, collector: &str, n: u64) -> String {
+        wait_for(
+            &format!("{n} polls of {collector}"),
+            Duration::from_secs(60),
+            || {
+                let text = self.metrics();
+                (polls_in(&text, collector) >= n).then_some(text)
+            },
+        )
     }
 
     /// Sends a signal (`HUP`, ...) to the exporter.

@@ -1,10 +1,8 @@
 //! AWS Interconnect – multicloud: the real SDK client against the front's
 //! double of the service, which speaks Smithy RPC v2 CBOR (moto has none).
 
-use std::time::Duration;
-
 use crate::harness::{
-    Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample, wait_for,
+    Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample,
 };
 
 const SCENARIO: &str = r#"{
@@ -178,12 +176,8 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut server =
         Server::start_with_log(&emulator.url, config.path(), &[], log.reopen().unwrap());
-    wait_for("/ready", Duration::from_secs(30), || {
-        (server.get("/ready").0 == 200).then_some(())
-    });
-    // Let several polls fail the same way.
-    std::thread::sleep(Duration::from_millis(3500));
-    let text = server.metrics();
+    // Several polls fail the same way.
+    let text = server.wait_polls("interconnect", 4);
     let eu = "account=\"123456789012\",region=\"eu-west-1\"";
     assert_eq!(
         sample(

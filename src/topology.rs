@@ -1,0 +1,272 @@
+//! The resolved paths of one scope, built once per publish from its
+//! inventory: API → stage → integration → VPC link → load balancer →
+//! listener → target groups, with the API's name and the port each
+//! integration calls. Rendering, the diagnosis (and so `/links`), the
+//! load-balancer and endpoint collectors and the CloudWatch queries all read
+//! it; nothing else resolves an integration or decides which load balancers
+//! a link leads to. Pure, and indexed: a lookup by ARN is a hash lookup,
+//! however many load balancers the scope has.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::inventory::{Api, ApiType, Inventory, Listener, LoadBalancer, TargetGroup, VpcLink};
+use crate::resolve::{self, ResolvedIntegration, Unresolved, load_balancer_arn};
+
+/// One scope's paths. Borrows the inventory it was built from.
+#[derive(Debug)]
+pub struct Topology<'a> {
+    pub inventory: &'a Inventory,
+    /// Every integration through a VPC link, in every stage, resolved.
+    pub resolved: Vec<ResolvedIntegration>,
+    /// Integrations that cannot be resolved in a stage (a finding).
+    pub unresolved: Vec<Unresolved>,
+    apis: HashMap<&'a str, &'a Api>,
+    load_balancers: HashMap<&'a str, &'a LoadBalancer>,
+    listeners: HashMap<&'a str, (&'a LoadBalancer, &'a Listener)>,
+    target_groups: HashMap<&'a str, &'a TargetGroup>,
+    missing: BTreeSet<&'a str>,
+    /// By VPC link id: what the link carries and where it leads.
+    links: HashMap<&'a str, LinkRoutes>,
+}
+
+/// The integrations that use one VPC link and the load balancers it leads to.
+#[derive(Debug, Default)]
+struct LinkRoutes {
+    /// Indices into `Topology::resolved`.
+    uses: Vec<usize>,
+    load_balancers: Vec<String>,
+}
+
+/// The port an integration calls, and its protocol: as the URI says, or,
+/// for an HTTP API integration that names a listener, the listener's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub port: u16,
+    /// `http`/`https` from the URI, or the listener's protocol lower-cased.
+    pub protocol: String,
+}
+
+impl<'a> Topology<'a> {
+    /// Resolves every integration of the inventory and indexes what they lead to.
+    pub fn build(inventory: &'a Inventory) -> Topology<'a> {
+        let (resolved, unresolved) = inventory
+            .apis
+            .as_deref()
+            .map(resolve::resolve_all)
+            .unwrap_or_default();
+        let apis = inventory
+            .apis
+            .iter()
+            .flatten()
+            .map(|a| (a.id.as_str(), a))
+            .collect();
+        let mut load_balancers = HashMap::new();
+        let mut listeners = HashMap::new();
+        let mut target_groups = HashMap::new();
+        let mut missing = BTreeSet::new();
+        if let Some(lb) = &inventory.load_balancing {
+            for balancer in &lb.load_balancers {
+                load_balancers.insert(balancer.arn.as_str(), balancer);
+                for listener in &balancer.listeners {
+                    listeners.insert(listener.arn.as_str(), (balancer, listener));
+                }
+            }
+            for group in &lb.target_groups {
+                target_groups.insert(group.arn.as_str(), group);
+            }
+            missing.extend(lb.missing_load_balancers.iter().map(String::as_str));
+        }
+        let mut links: HashMap<&'a str, LinkRoutes> = HashMap::new();
+        for (i, r) in resolved.iter().enumerate() {
+            if let Some(link) = inventory
+                .vpc_links
+                .iter()
+                .flatten()
+                .find(|l| l.id == r.vpc_link_id)
+            {
+                links.entry(link.id.as_str()).or_default().uses.push(i);
+            }
+        }
+        for link in inventory.vpc_links.iter().flatten() {
+            let routes = links.entry(link.id.as_str()).or_default();
+            // V1: the link's targets; V2 (or a V1 link that names none): the
+            // load balancers its integrations name, directly or by listener.
+            let mut targets = link.target_arns.clone();
+            if link.api_type == ApiType::Http || targets.is_empty() {
+                targets.extend(
+                    routes
+                        .uses
+                        .iter()
+                        .filter_map(|&i| load_balancer_arn(&resolved[i].target)),
+                );
+            }
+            targets.sort();
+            targets.dedup();
+            routes.load_balancers = targets;
+        }
+        Topology {
+            inventory,
+            resolved,
+            unresolved,
+            apis,
+            load_balancers,
+            listeners,
+            target_groups,
+            missing,
+            links,
+        }
+    }
+
+    /// The VPC links of the scope, as the inventory lists them.
+    pub fn vpc_links(&self) -> impl Iterator<Item = &'a VpcLink> + use<'a> {
+        self.inventory.vpc_links.iter().flatten()
+    }
+
+    pub fn api(&self, id: &str) -> Option<&'a Api> {
+        self.apis.get(id).copied()
+    }
+
+    pub fn load_balancer(&self, arn: &str) -> Option<&'a LoadBalancer> {
+        self.load_balancers.get(arn).copied()
+    }
+
+    /// A listener by ARN, with its load balancer.
+    pub fn listener(&self, arn: &str) -> Option<(&'a LoadBalancer, &'a Listener)> {
+        self.listeners.get(arn).copied()
+    }
+
+    pub fn target_group(&self, arn: &str) -> Option<&'a TargetGroup> {
+        self.target_groups.get(arn).copied()
+    }
+
+    /// A load balancer a link targets that AWS says does not exist.
+    pub fn is_missing(&self, arn: &str) -> bool {
+        self.missing.contains(arn)
+    }
+
+    /// The integrations (per stage) that use a link.
+    pub fn uses(&self, link_id: &str) -> Vec<&ResolvedIntegration> {
+        self.links
+            .get(link_id)
+            .map(|r| r.uses.iter().map(|&i| &self.resolved[i]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The load balancers a link leads to: a V1 link's targets; for a V2 link
+    /// the load balancers its integrations name (directly or by listener).
+    pub fn link_load_balancers(&self, link_id: &str) -> &[String] {
+        self.links
+            .get(link_id)
+            .map_or(&[], |r| r.load_balancers.as_slice())
+    }
+
+    /// The port an integration calls (see [`Port`]); `None` when the URI
+    /// names no port and no listener that is known.
+    pub fn port(&self, r: &ResolvedIntegration) -> Option<Port> {
+        match (r.port, self.listener(&r.target)) {
+            (Some(port), _) => Some(Port {
+                port,
+                protocol: r.protocol.clone(),
+            }),
+            (None, Some((_, l))) => Some(Port {
+                port: l.port,
+                protocol: l.protocol.to_ascii_lowercase(),
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// The load balancers the scope's VPC links lead to, and those any
+    /// integration names: what the load-balancer collector asks about.
+    pub fn linked_load_balancers(&self) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = self
+            .links
+            .values()
+            .flat_map(|r| r.load_balancers.iter().cloned())
+            .collect();
+        out.extend(
+            self.resolved
+                .iter()
+                .filter_map(|r| load_balancer_arn(&r.target)),
+        );
+        out
+    }
+
+    /// The network load balancers that may have an endpoint service: those
+    /// known to be NLBs, and the V1 links' targets (always NLBs), which are
+    /// asked about even before the load-balancer collector has read them.
+    pub fn network_load_balancers(&self) -> BTreeSet<String> {
+        self.inventory
+            .load_balancing
+            .iter()
+            .flat_map(|lb| &lb.load_balancers)
+            .filter(|lb| lb.lb_type == "network")
+            .map(|lb| lb.arn.clone())
+            .chain(self.vpc_links().flat_map(|l| l.target_arns.iter().cloned()))
+            .collect()
+    }
+
+    /// Per API, the V2 links its integrations route through.
+    pub fn v2_links_by_api(&self) -> BTreeMap<&'a str, BTreeSet<String>> {
+        let mut out: BTreeMap<&'a str, BTreeSet<String>> = BTreeMap::new();
+        for link in self.vpc_links().filter(|l| l.api_type == ApiType::Http) {
+            for r in self.uses(&link.id) {
+                if let Some(api) = self.api(&r.api_id) {
+                    out.entry(api.id.as_str())
+                        .or_default()
+                        .insert(link.id.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+
+    #[test]
+    fn a_v2_link_leads_to_the_load_balancer_of_the_listener_it_names() {
+        let inventory = fixtures::v2_path();
+        let t = Topology::build(&inventory);
+        assert_eq!(t.link_load_balancers("v2link"), [fixtures::ALB]);
+        let uses = t.uses("v2link");
+        assert_eq!(uses.len(), 1);
+        // The URI is the listener's ARN: the port is the listener's.
+        assert_eq!(
+            t.port(uses[0]),
+            Some(Port {
+                port: 443,
+                protocol: "https".into()
+            })
+        );
+        assert_eq!(t.listener(fixtures::LISTENER).unwrap().1.port, 443);
+        assert!(t.target_group(fixtures::TG).is_some());
+        assert_eq!(
+            t.linked_load_balancers(),
+            BTreeSet::from([fixtures::ALB.to_owned()])
+        );
+        assert!(t.network_load_balancers().is_empty());
+        assert_eq!(
+            t.v2_links_by_api(),
+            BTreeMap::from([("http1", BTreeSet::from(["v2link".to_owned()]))])
+        );
+    }
+
+    #[test]
+    fn a_v1_link_leads_to_its_targets_even_before_they_are_read() {
+        let mut inventory = fixtures::v1_path(&["healthy"]);
+        inventory.load_balancing = None;
+        let t = Topology::build(&inventory);
+        let link = t.vpc_links().next().unwrap();
+        assert_eq!(t.link_load_balancers(&link.id), link.target_arns.as_slice());
+        assert_eq!(
+            t.network_load_balancers(),
+            link.target_arns.iter().cloned().collect()
+        );
+        assert!(t.load_balancer(&link.target_arns[0]).is_none());
+        assert!(!t.is_missing(&link.target_arns[0]));
+    }
+}
