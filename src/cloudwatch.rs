@@ -4,21 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::inventory::{ApiType, Inventory};
+use crate::inventory::{ApiType, Inventory, MetricQuery};
 use crate::topology::Topology;
-
-/// One day, the period of the link-activity queries.
-pub const DAY_S: i64 = 86_400;
-
-/// One metric and statistic to fetch.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MetricQuery {
-    pub namespace: String,
-    pub metric: String,
-    pub stat: String,
-    /// Dimension name and value pairs, in a stable order.
-    pub dimensions: Vec<(String, String)>,
-}
 
 impl MetricQuery {
     fn new(namespace: &str, metric: &str, stat: &str, dimensions: &[(&str, &str)]) -> Self {
@@ -354,7 +341,7 @@ mod tests {
 
     #[test]
     fn link_activity_asks_once_per_api_of_a_v2_link() {
-        use crate::diagnose::fixtures::v2_path;
+        use crate::testkit::v2_path;
         let mut inventory = v2_path();
         // A REST API on the same V2 link, and one on a V1 link (not asked about).
         let mut rest = inventory.apis.as_ref().unwrap()[0].clone();
@@ -362,7 +349,7 @@ mod tests {
         rest.name = "orders".into();
         rest.api_type = ApiType::Rest;
         rest.integrations[0].uri = "https://orders.internal/".into();
-        rest.integrations[0].integration_target = Some(crate::diagnose::fixtures::ALB.to_owned());
+        rest.integrations[0].integration_target = Some(crate::testkit::ALB.to_owned());
         let mut v1 = rest.clone();
         v1.id = "r2".into();
         v1.name = "legacy".into();

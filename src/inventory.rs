@@ -400,6 +400,30 @@ pub struct LogGroupStatus {
     pub ok: bool,
 }
 
+/// What can be wrong with the execution-log state file (the keys of
+/// `ExecutionLogs::state_file_errors`, the `error` label of
+/// `awsconn_execution_log_state_file_errors_total`).
+pub const STATE_FILE_ERRORS: &[&str] = &[
+    "unreadable",
+    "corrupt",
+    "foreign",
+    "bad_entry",
+    "write_failed",
+];
+
+/// One day: the resolution of link activity (CloudWatch `Count` per day).
+pub const DAY_S: i64 = 86_400;
+
+/// One CloudWatch metric and statistic to fetch (built by [`crate::cloudwatch`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricQuery {
+    pub namespace: String,
+    pub metric: String,
+    pub stat: String,
+    /// Dimension name and value pairs, in a stable order.
+    pub dimensions: Vec<(String, String)>,
+}
+
 /// When requests last went through the APIs that use each V2 link: HTTP-side
 /// links go INACTIVE after 60 days without traffic. From CloudWatch `Count`,
 /// one day at a time.
@@ -426,7 +450,7 @@ pub struct Inventory {
     pub network_rules: Option<NetworkRules>,
     pub execution_logs: Option<ExecutionLogs>,
     /// CloudWatch metrics and their newest complete value.
-    pub cloudwatch: Option<Vec<(crate::cloudwatch::MetricQuery, f64)>>,
+    pub cloudwatch: Option<Vec<(MetricQuery, f64)>>,
     /// From the `cloudwatch` collector too: V2 links' last requests.
     pub link_activity: Option<LinkActivity>,
     pub interconnect: Option<Interconnect>,

@@ -21,5 +21,7 @@ pub mod logs;
 pub mod process;
 pub mod render;
 pub mod resolve;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod topology;
 pub mod web;

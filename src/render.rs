@@ -573,7 +573,7 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
         scope_labels(scope),
         logs.rejected_cursors as f64,
     );
-    for kind in crate::collect::execution_logs::STATE_FILE_ERRORS {
+    for kind in crate::inventory::STATE_FILE_ERRORS {
         let mut labels = scope_labels(scope);
         labels.push(("error", (*kind).to_string()));
         f.add(
@@ -857,24 +857,15 @@ impl Collector for FrozenFamilies {
 mod tests {
     use super::*;
     use crate::inventory::ApiType;
-
-    fn scope(region: &str) -> Scope {
-        Scope {
-            account: "123456789012".into(),
-            region: region.into(),
-        }
-    }
+    use crate::testkit::{self, scope_in as scope};
 
     fn link(id: &str, api_type: ApiType, status: &str, targets: &[&str]) -> VpcLink {
         VpcLink {
-            id: id.into(),
             name: format!("{id}-name"),
             api_type,
             status: status.into(),
-            status_message: None,
             target_arns: targets.iter().map(|t| t.to_string()).collect(),
-            subnet_ids: vec![],
-            security_group_ids: vec![],
+            ..testkit::vpc_link(id)
         }
     }
 
@@ -1215,14 +1206,11 @@ mod tests {
 #[cfg(test)]
 mod dynamic_tests {
     use super::*;
-    use crate::cloudwatch::MetricQuery;
+    use crate::inventory::MetricQuery;
 
     #[test]
     fn cloudwatch_metrics_become_snake_case_families() {
-        let scope = Scope {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
+        let scope = crate::testkit::scope();
         let query = MetricQuery {
             namespace: "AWS/PrivateLinkServices".into(),
             metric: "RstPacketsSent".into(),

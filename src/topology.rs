@@ -225,13 +225,13 @@ impl<'a> Topology<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures;
+    use crate::testkit;
 
     #[test]
     fn a_v2_link_leads_to_the_load_balancer_of_the_listener_it_names() {
-        let inventory = fixtures::v2_path();
+        let inventory = testkit::v2_path();
         let t = Topology::build(&inventory);
-        assert_eq!(t.link_load_balancers("v2link"), [fixtures::ALB]);
+        assert_eq!(t.link_load_balancers("v2link"), [testkit::ALB]);
         let uses = t.uses("v2link");
         assert_eq!(uses.len(), 1);
         // The URI is the listener's ARN: the port is the listener's.
@@ -242,11 +242,11 @@ mod tests {
                 protocol: "https".into()
             })
         );
-        assert_eq!(t.listener(fixtures::LISTENER).unwrap().1.port, 443);
-        assert!(t.target_group(fixtures::TG).is_some());
+        assert_eq!(t.listener(testkit::LISTENER).unwrap().1.port, 443);
+        assert!(t.target_group(testkit::TG).is_some());
         assert_eq!(
             t.linked_load_balancers(),
-            BTreeSet::from([fixtures::ALB.to_owned()])
+            BTreeSet::from([testkit::ALB.to_owned()])
         );
         assert!(t.network_load_balancers().is_empty());
         assert_eq!(
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_v1_link_leads_to_its_targets_even_before_they_are_read() {
-        let mut inventory = fixtures::v1_path(&["healthy"]);
+        let mut inventory = testkit::v1_path(&["healthy"]);
         inventory.load_balancing = None;
         let t = Topology::build(&inventory);
         let link = t.vpc_links().next().unwrap();

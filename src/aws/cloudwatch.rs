@@ -7,7 +7,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_smithy_types::DateTime;
 
 use super::{AwsError, telemetry::ApiTelemetry};
-use crate::cloudwatch::MetricQuery;
+use crate::inventory::MetricQuery;
 
 /// The API's maximum queries per GetMetricData call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;

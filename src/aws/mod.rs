@@ -373,7 +373,7 @@ impl AwsScope {
     /// for when a `Count` last saw a request.
     pub async fn newest_datapoints(
         &self,
-        queries: &[crate::cloudwatch::MetricQuery],
+        queries: &[crate::inventory::MetricQuery],
         (start_s, end_s): (i64, i64),
         period_s: i32,
         keep: fn(f64) -> bool,

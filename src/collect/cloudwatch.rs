@@ -8,11 +8,9 @@ use async_trait::async_trait;
 
 use super::{Collector, Fragment};
 use crate::aws::{AwsError, AwsScope};
-use crate::cloudwatch::{
-    DAY_S, MetricQuery, default_queries, last_requests, link_activity_queries, query_range,
-};
+use crate::cloudwatch::{default_queries, last_requests, link_activity_queries, query_range};
 use crate::config::CloudWatchConfig;
-use crate::inventory::{Inventory, LinkActivity};
+use crate::inventory::{DAY_S, Inventory, LinkActivity, MetricQuery};
 
 pub struct CloudWatch {
     pub config: CloudWatchConfig,

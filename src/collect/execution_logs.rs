@@ -92,16 +92,6 @@ struct StateFile {
     scopes: BTreeMap<String, BTreeMap<String, LogCursor>>,
 }
 
-/// What can be wrong with the state file (the `error` label of
-/// `awsconn_execution_log_state_file_errors_total`).
-pub const STATE_FILE_ERRORS: &[&str] = &[
-    "unreadable",
-    "corrupt",
-    "foreign",
-    "bad_entry",
-    "write_failed",
-];
-
 /// Reads the state file, trusting what can be trusted: a file that is not
 /// JSON (truncated, overwritten) or of another format is set aside beside it
 /// (`.corrupt`, `.foreign`) for a person to look at, never overwritten, and

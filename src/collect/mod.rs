@@ -41,7 +41,7 @@ pub enum Fragment {
     ExecutionLogs(ExecutionLogs),
     /// Metric values, and the V2 links' last requests (`None` when not asked for).
     CloudWatch(
-        Vec<(crate::cloudwatch::MetricQuery, f64)>,
+        Vec<(crate::inventory::MetricQuery, f64)>,
         Option<crate::inventory::LinkActivity>,
     ),
     Interconnect(Interconnect),

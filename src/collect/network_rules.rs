@@ -94,14 +94,10 @@ mod tests {
     fn query_covers_links_load_balancers_and_targets() {
         let inventory = Inventory {
             vpc_links: Some(vec![VpcLink {
-                id: "v2".into(),
-                name: "v2".into(),
                 api_type: ApiType::Http,
-                status: "available".into(),
-                status_message: None,
-                target_arns: vec![],
                 subnet_ids: vec!["subnet-link".into()],
                 security_group_ids: vec!["sg-link".into()],
+                ..crate::testkit::vpc_link("v2")
             }]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {

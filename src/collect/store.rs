@@ -450,27 +450,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{ApiType, VpcLink};
-
-    fn scope() -> Scope {
-        Scope {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-        }
-    }
-
-    fn link(id: &str) -> VpcLink {
-        VpcLink {
-            id: id.into(),
-            name: id.into(),
-            api_type: ApiType::Rest,
-            status: "available".into(),
-            status_message: None,
-            target_arns: vec![],
-            subnet_ids: vec![],
-            security_group_ids: vec![],
-        }
-    }
+    use crate::testkit::{scope, vpc_link as link};
 
     /// Publishes what the store holds and returns the exposition.
     fn text(store: &Store) -> String {

@@ -424,8 +424,8 @@ fn acl_failure(
 #[cfg(test)]
 mod tests {
     use super::super::LinkReport;
-    use super::super::fixtures::{ALB, TG, acl_entry, tcp, v2_path, view_one};
     use crate::inventory::{ApiType, Inventory, SecurityGroup};
+    use crate::testkit::{ALB, TG, acl_entry, tcp, v2_path, view_one};
 
     fn diagnose_one(inventory: &Inventory) -> LinkReport {
         view_one(inventory).report

@@ -5,8 +5,6 @@
 //! cause and the fix in the words an on-call engineer needs.
 
 mod admission;
-#[cfg(test)]
-pub(crate) mod fixtures;
 pub mod path;
 pub mod rules;
 
@@ -144,7 +142,7 @@ pub struct LinkReport {
 impl LinkReport {
     /// Whole days since the last request (`idle_seconds`), as people read it.
     pub fn idle_days(&self) -> Option<i64> {
-        self.idle_seconds.map(|s| s / crate::cloudwatch::DAY_S)
+        self.idle_seconds.map(|s| s / crate::inventory::DAY_S)
     }
 }
 
@@ -778,17 +776,15 @@ impl<'a> LinkPath<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit;
 
     fn link(status: &str, api_type: ApiType) -> VpcLink {
         VpcLink {
-            id: "abc123".into(),
             name: "orders".into(),
             api_type,
             status: status.into(),
             status_message: Some("NLB not found".into()),
-            target_arns: vec![],
-            subnet_ids: vec![],
-            security_group_ids: vec![],
+            ..testkit::vpc_link("abc123")
         }
     }
 
@@ -820,10 +816,7 @@ mod tests {
 
     #[test]
     fn reports_cover_every_link_of_every_scope() {
-        let scope = Scope {
-            account: "123456789012".into(),
-            region: "eu-west-1".into(),
-        };
+        let scope = testkit::scope_in("eu-west-1");
         let inventory = Inventory {
             vpc_links: Some(vec![
                 link("available", ApiType::Rest),
@@ -914,10 +907,7 @@ mod tests {
     }
 
     fn run(inventory: &Inventory) -> LinkReport {
-        let scope = Scope {
-            account: "1".into(),
-            region: "us-east-1".into(),
-        };
+        let scope = testkit::scope();
         diagnose([(&scope, inventory)], &Clock::default()).remove(0)
     }
 
@@ -1004,10 +994,7 @@ mod tests {
             .or_default()
             .insert(ErrorClass::IntegrationTimeout, 1_900_000);
         inventory.execution_logs = Some(logs);
-        let scope = Scope {
-            account: "1".into(),
-            region: "us-east-1".into(),
-        };
+        let scope = testkit::scope();
         let recent = Clock {
             now_ms: 1_500_000,
             tls_error_window_ms: 600_000,
@@ -1057,14 +1044,14 @@ mod tests {
     /// link is never healthy on missing data, and says which collector and why.
     #[test]
     fn missing_data_of_an_enabled_collector_is_unknown_never_healthy() {
-        let mut inventory = fixtures::v1_path(&["available"]);
-        assert!(fixtures::view_one(&inventory).report.healthy);
+        let mut inventory = testkit::v1_path(&["available"]);
+        assert!(testkit::view_one(&inventory).report.healthy);
         inventory.load_balancing = None;
         inventory.unavailable = BTreeMap::from([(
             "load_balancers",
             "it fails: elasticloadbalancingv2 DescribeTargetHealth: AccessDenied".to_owned(),
         )]);
-        let report = fixtures::view_one(&inventory).report;
+        let report = testkit::view_one(&inventory).report;
         assert!(!report.healthy, "{report:#?}");
         let unknown: Vec<&str> = report
             .checks
@@ -1107,7 +1094,7 @@ mod tests {
         // A collector that is disabled (not in `unavailable`) leaves its
         // checks out, as before: nothing is missing that was asked for.
         inventory.unavailable.clear();
-        let report = fixtures::view_one(&inventory).report;
+        let report = testkit::view_one(&inventory).report;
         assert!(report.checks.iter().all(|c| c.unknown.is_none()));
     }
 
@@ -1117,7 +1104,7 @@ mod tests {
     /// their check unknown while the service's state is still judged.
     #[test]
     fn one_unread_call_leaves_only_its_check_unknown() {
-        let mut inventory = fixtures::v1_path(&["healthy"]);
+        let mut inventory = testkit::v1_path(&["healthy"]);
         let lb = inventory.load_balancing.as_mut().unwrap();
         lb.load_balancers[0].state = "failed".into();
         lb.target_groups[0].targets.clear();
@@ -1125,11 +1112,11 @@ mod tests {
             Some("elasticloadbalancingv2 DescribeTargetHealth failed: AccessDenied".into());
         inventory.endpoint_services.as_mut().unwrap()[0].connections_unread =
             Some("ec2 DescribeVpcEndpointConnections failed: UnauthorizedOperation".into());
-        let report = fixtures::view_one(&inventory).report;
+        let report = testkit::view_one(&inventory).report;
         assert!(!report.healthy);
         let targets = &only(&report, "targets_healthy")[0];
         assert_eq!(targets.unknown, Some("load_balancers"));
-        assert_eq!(targets.object["target_group"], fixtures::TG);
+        assert_eq!(targets.object["target_group"], testkit::TG);
         assert!(
             targets
                 .cause
@@ -1161,23 +1148,23 @@ mod tests {
     /// `listener_port` fails naming the listener, and the link is not healthy.
     #[test]
     fn a_listener_named_by_an_integration_and_gone_fails() {
-        let mut inventory = fixtures::v2_path();
-        assert!(fixtures::view_one(&inventory).report.healthy);
+        let mut inventory = testkit::v2_path();
+        assert!(testkit::view_one(&inventory).report.healthy);
         let lb = inventory.load_balancing.as_mut().unwrap();
         lb.load_balancers[0].listeners.clear();
-        let report = fixtures::view_one(&inventory).report;
+        let report = testkit::view_one(&inventory).report;
         assert!(!report.healthy);
         let check = &only(&report, "listener_port")[0];
         assert!(!check.ok && check.unknown.is_none(), "{check:#?}");
-        assert_eq!(check.object["listener"], fixtures::LISTENER);
-        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert_eq!(check.object["listener"], testkit::LISTENER);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
         assert!(check.cause.as_deref().unwrap().contains("does not have"));
     }
 
     /// Enforcement on, and the security groups not read yet: unknown, not failed.
     #[test]
     fn privatelink_enforcement_without_security_groups_is_unknown() {
-        let mut inventory = fixtures::v1_path(&["available"]);
+        let mut inventory = testkit::v1_path(&["available"]);
         let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
         lb.privatelink_inbound_rules = Some("on".into());
         inventory.network_rules = None;
@@ -1185,7 +1172,7 @@ mod tests {
             "network_rules",
             "its first poll has not finished".to_owned(),
         )]);
-        let report = fixtures::view_one(&inventory).report;
+        let report = testkit::view_one(&inventory).report;
         let check = &only(&report, "privatelink_inbound_rules")[0];
         assert_eq!(check.unknown, Some("network_rules"), "{check:#?}");
         assert!(
@@ -1196,8 +1183,8 @@ mod tests {
 
     #[test]
     fn load_balancer_active_passes_fails_and_finds_deleted_ones() {
-        let mut inventory = fixtures::v1_path(&["available"]);
-        let report = fixtures::view_one(&inventory).report;
+        let mut inventory = testkit::v1_path(&["available"]);
+        let report = testkit::view_one(&inventory).report;
         assert!(report.healthy, "{report:#?}");
         assert!(only(&report, "load_balancer_active")[0].ok);
 
@@ -1205,11 +1192,11 @@ mod tests {
         lb.state = "active_impaired".into();
         lb.state_reason = Some("one AZ is impaired".into());
         let check = &only(
-            &fixtures::view_one(&inventory).report,
+            &testkit::view_one(&inventory).report,
             "load_balancer_active",
         )[0];
         assert!(!check.ok);
-        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
         assert!(
             check
                 .cause
@@ -1220,8 +1207,8 @@ mod tests {
 
         let lb = inventory.load_balancing.as_mut().unwrap();
         lb.load_balancers.clear();
-        lb.missing_load_balancers = vec![fixtures::ALB.into()];
-        let report = fixtures::view_one(&inventory).report;
+        lb.missing_load_balancers = vec![testkit::ALB.into()];
+        let report = testkit::view_one(&inventory).report;
         let check = &only(&report, "load_balancer_active")[0];
         assert!(!check.ok);
         assert!(check.cause.as_deref().unwrap().contains("no longer exists"));
@@ -1234,7 +1221,7 @@ mod tests {
 
     #[test]
     fn endpoint_service_and_connection_checks() {
-        let report = fixtures::view_one(&fixtures::v1_path(&["rejected", "available"])).report;
+        let report = testkit::view_one(&testkit::v1_path(&["rejected", "available"])).report;
         let connection = &only(&report, "endpoint_connection_available")[0];
         assert!(connection.ok, "one available connection is enough");
         assert_eq!(connection.object["vpc_endpoint_id"], "vpce-1");
@@ -1249,7 +1236,7 @@ mod tests {
             (&["expired"][..], "Recreate the VPC link"),
             (&[][..], "Recreate the VPC link"),
         ] {
-            let report = fixtures::view_one(&fixtures::v1_path(states)).report;
+            let report = testkit::view_one(&testkit::v1_path(states)).report;
             let check = &only(&report, "endpoint_connection_available")[0];
             assert!(!check.ok, "{states:?}");
             assert_eq!(check.object["service_id"], "vpce-svc-1");
@@ -1259,10 +1246,10 @@ mod tests {
             );
         }
 
-        let mut inventory = fixtures::v1_path(&["available"]);
+        let mut inventory = testkit::v1_path(&["available"]);
         inventory.endpoint_services.as_mut().unwrap()[0].state = "deleted".into();
         let check = &only(
-            &fixtures::view_one(&inventory).report,
+            &testkit::view_one(&inventory).report,
             "endpoint_service_available",
         )[0];
         assert!(!check.ok);
@@ -1270,7 +1257,7 @@ mod tests {
 
         inventory.endpoint_services = Some(vec![]);
         let check = &only(
-            &fixtures::view_one(&inventory).report,
+            &testkit::view_one(&inventory).report,
             "endpoint_service_available",
         )[0];
         assert!(!check.ok);
@@ -1283,13 +1270,13 @@ mod tests {
         );
 
         // V2 links have no PrivateLink hop; without endpoint data no check either.
-        let report = fixtures::view_one(&fixtures::v2_path()).report;
+        let report = testkit::view_one(&testkit::v2_path()).report;
         assert!(only(&report, "endpoint_service_available").is_empty());
-        let mut inventory = fixtures::v1_path(&["available"]);
+        let mut inventory = testkit::v1_path(&["available"]);
         inventory.endpoint_services = None;
         assert!(
             only(
-                &fixtures::view_one(&inventory).report,
+                &testkit::view_one(&inventory).report,
                 "endpoint_connection_available"
             )
             .is_empty()
@@ -1299,12 +1286,12 @@ mod tests {
     #[test]
     fn privatelink_inbound_rules_off_open_and_restrictive() {
         let enforced = |setting: Option<&str>, ingress| {
-            let mut inventory = fixtures::v1_path(&["available"]);
+            let mut inventory = testkit::v1_path(&["available"]);
             inventory.load_balancing.as_mut().unwrap().load_balancers[0]
                 .privatelink_inbound_rules = setting.map(str::to_owned);
             inventory.network_rules.as_mut().unwrap().security_groups[1].ingress = ingress;
             only(
-                &fixtures::view_one(&inventory).report,
+                &testkit::view_one(&inventory).report,
                 "privatelink_inbound_rules",
             )
         };
@@ -1313,10 +1300,10 @@ mod tests {
             "no security groups: no setting"
         );
         assert!(enforced(Some("off"), vec![])[0].ok);
-        assert!(enforced(Some("on"), vec![fixtures::tcp(443, &["0.0.0.0/0"], &[])])[0].ok);
-        let check = &enforced(Some("on"), vec![fixtures::tcp(443, &["10.0.0.0/8"], &[])])[0];
+        assert!(enforced(Some("on"), vec![testkit::tcp(443, &["0.0.0.0/0"], &[])])[0].ok);
+        let check = &enforced(Some("on"), vec![testkit::tcp(443, &["10.0.0.0/8"], &[])])[0];
         assert!(!check.ok);
-        assert_eq!(check.object["load_balancer"], fixtures::ALB);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
         assert!(check.cause.as_deref().unwrap().contains("port 443"));
         assert!(
             check

@@ -452,9 +452,9 @@ fn target_summary(group: &TargetGroup) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::LinkView;
-    use super::super::fixtures::{ALB, TG, tcp, v2_path, view_one as view};
     use super::HopKind;
     use crate::inventory::{ApiType, EndpointConnection, EndpointService};
+    use crate::testkit::{ALB, TG, tcp, v2_path, view_one as view};
 
     /// (kind, depth, label, green) of each hop.
     fn outline(v: &LinkView) -> Vec<(&'static str, u8, String, bool)> {

@@ -301,8 +301,8 @@ pub fn network_acl_admits_flow(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures::acl_entry as entry;
     use crate::inventory::NetworkAclEntry;
+    use crate::testkit::acl_entry as entry;
 
     fn cidr(text: &str) -> Cidr {
         Cidr::parse(text).unwrap()

@@ -294,8 +294,7 @@ fn finding(html: &mut String, check: &Check, region: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::fixtures::{tcp, v2_path, view_in};
-    use crate::inventory::Scope;
+    use crate::testkit::{scope, scope_in, tcp, v2_path, view_in};
 
     fn findings(break_target_group: bool, region: &str) -> Findings {
         let mut inventory = v2_path();
@@ -303,10 +302,7 @@ mod tests {
             inventory.network_rules.as_mut().unwrap().security_groups[2].ingress =
                 vec![tcp(9090, &[], &["sg-lb"])];
         }
-        let scope = Scope {
-            account: "123456789012".into(),
-            region: region.into(),
-        };
+        let scope = scope_in(region);
         Findings {
             links: vec![view_in(&scope, &inventory)],
             at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
@@ -324,10 +320,7 @@ mod tests {
             "network_rules",
             "it fails: ec2 DescribeSecurityGroups: UnauthorizedOperation".to_owned(),
         )]);
-        let scope = Scope {
-            account: "123456789012".into(),
-            region: "us-east-1".into(),
-        };
+        let scope = scope();
         let findings = Findings {
             links: vec![view_in(&scope, &inventory)],
             at: None,

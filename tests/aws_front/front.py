@@ -116,23 +116,6 @@ def query_params(path, headers, body):
     return params
 
 
-def cbor_text(s):
-    data = s.encode()
-    n = len(data)
-    if n < 24:
-        return bytes([0x60 + n]) + data
-    if n < 256:
-        return bytes([0x78, n]) + data
-    return bytes([0x79, n >> 8, n & 0xFF]) + data
-
-
-def cbor_map(pairs):
-    out = bytes([0xA0 + len(pairs)])
-    for k, v in pairs:
-        out += cbor_text(k) + cbor_text(v)
-    return out
-
-
 def error_response(service, code, message, status):
     """An AWS error in the service's own protocol: (status, headers, body)."""
     protocol = PROTOCOLS.get(service, "rest-json")
@@ -143,7 +126,7 @@ def error_response(service, code, message, status):
     if protocol == "json":
         return status, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"__type": code, "message": message}).encode()
     if protocol == "cbor":
-        return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, cbor_map([("__type", code), ("message", message)])
+        return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, cbor2.dumps({"__type": code, "message": message})
     if protocol == "ec2":
         body = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>front</RequestID></Response>"
         return status, {"Content-Type": "text/xml"}, body.encode()

@@ -83,73 +83,23 @@ pub struct Image {
 }
 
 impl Image {
-    /// Decodes a non-interlaced 8-bit RGB or RGBA PNG (what Chromium writes).
-    pub fn decode(png: &[u8]) -> Image {
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
-        let mut at = 8;
-        let (mut width, mut height, mut channels) = (0, 0, 0);
-        let mut data = Vec::new();
-        while at + 8 <= png.len() {
-            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
-            let kind = &png[at + 4..at + 8];
-            let body = &png[at + 8..at + 8 + len];
-            match kind {
-                b"IHDR" => {
-                    width = u32::from_be_bytes(body[0..4].try_into().unwrap()) as usize;
-                    height = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
-                    assert_eq!(body[8], 8, "bit depth");
-                    channels = match body[9] {
-                        2 => 3,
-                        6 => 4,
-                        other => panic!("PNG colour type {other}"),
-                    };
-                    assert_eq!(body[12], 0, "interlaced PNG");
-                }
-                b"IDAT" => data.extend_from_slice(body),
-                b"IEND" => break,
-                _ => {}
-            }
-            at += 12 + len;
-        }
-        let mut raw = Vec::new();
-        flate2::read::ZlibDecoder::new(&data[..])
-            .read_to_end(&mut raw)
-            .unwrap();
-        let stride = width * channels;
-        let mut pixels = vec![0u8; stride * height];
-        for y in 0..height {
-            let line = &raw[y * (stride + 1)..(y + 1) * (stride + 1)];
-            let filter = line[0];
-            for x in 0..stride {
-                let a = if x >= channels {
-                    pixels[y * stride + x - channels]
-                } else {
-                    0
-                };
-                let b = if y > 0 {
-                    pixels[(y - 1) * stride + x]
-                } else {
-                    0
-                };
-                let c = if y > 0 && x >= channels {
-                    pixels[(y - 1) * stride + x - channels]
-                } else {
-                    0
-                };
-                let predicted = match filter {
-                    0 => 0,
-                    1 => a,
-                    2 => b,
-                    3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
-                    4 => paeth(a, b, c),
-                    other => panic!("PNG filter {other}"),
-                };
-                pixels[y * stride + x] = line[1 + x].wrapping_add(predicted);
-            }
-        }
+    /// Decodes an 8-bit RGB or RGBA PNG (what Chromium writes).
+    pub fn decode(data: &[u8]) -> Image {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(data))
+            .read_info()
+            .expect("a PNG");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("a PNG of sane size")];
+        let frame = reader.next_frame(&mut pixels).expect("a PNG frame");
+        assert_eq!(frame.bit_depth, png::BitDepth::Eight, "bit depth");
+        let channels = match frame.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            other => panic!("PNG colour type {other:?}"),
+        };
+        pixels.truncate(frame.buffer_size());
         Image {
-            width,
-            height,
+            width: frame.width as usize,
+            height: frame.height as usize,
             channels,
             pixels,
         }
@@ -161,21 +111,5 @@ impl Image {
             .chunks_exact(self.channels)
             .filter(|p| p[..3] == rgb)
             .count()
-    }
-}
-
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let p = i16::from(a) + i16::from(b) - i16::from(c);
-    let (pa, pb, pc) = (
-        (p - i16::from(a)).abs(),
-        (p - i16::from(b)).abs(),
-        (p - i16::from(c)).abs(),
-    );
-    if pa <= pb && pa <= pc {
-        a
-    } else if pb <= pc {
-        b
-    } else {
-        c
     }
 }

@@ -1,12 +1,45 @@
-//! Plain-value inventories for the diagnosis tests: a whole V2 path whose
-//! hops the tests break one at a time.
+//! Builders of the domain's plain values for every unit test, in one place:
+//! a scope, a VPC link, whole V1 and V2 paths whose hops the tests break one
+//! at a time, and the network rules they pass through. Override a field with
+//! struct update syntax (`VpcLink { status: "failed".into(), ..vpc_link("l1") }`).
 
-use super::{Clock, LinkView, views};
+use crate::diagnose::{Clock, LinkView, views};
 use crate::inventory::{
     Api, ApiType, Integration, Inventory, Listener, LoadBalancer, LoadBalancing, NetworkAcl,
     NetworkAclEntry, NetworkInterface, NetworkRules, Scope, SecurityGroup, SecurityGroupRule,
     Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
 };
+
+/// The account every test scope is in.
+pub const ACCOUNT: &str = "123456789012";
+
+/// The test account in `region`.
+pub fn scope_in(region: &str) -> Scope {
+    Scope {
+        account: ACCOUNT.into(),
+        region: region.into(),
+    }
+}
+
+/// The test account in us-east-1.
+pub fn scope() -> Scope {
+    scope_in("us-east-1")
+}
+
+/// An available REST (V1) link named after its id, with no targets,
+/// subnets or security groups.
+pub fn vpc_link(id: &str) -> VpcLink {
+    VpcLink {
+        id: id.into(),
+        name: id.into(),
+        api_type: ApiType::Rest,
+        status: "available".into(),
+        status_message: None,
+        target_arns: vec![],
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+    }
+}
 
 pub const ALB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1";
 pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2";
@@ -83,14 +116,11 @@ pub fn open_acl(id: &str, subnets: &[&str]) -> NetworkAcl {
 /// listener 443 -> target group (ip, 8080) -> 10.0.3.10 (subnet-target, sg-target).
 pub fn v2_path() -> Inventory {
     let link = VpcLink {
-        id: "v2link".into(),
         name: "web".into(),
         api_type: ApiType::Http,
-        status: "available".into(),
-        status_message: None,
-        target_arns: vec![],
         subnet_ids: vec!["subnet-link".into()],
         security_group_ids: vec!["sg-link".into()],
+        ..vpc_link("v2link")
     };
     Inventory {
         vpc_links: Some(vec![link]),
@@ -181,14 +211,10 @@ pub fn v2_path() -> Inventory {
     }
 }
 
-/// The checks and path of the first link of an inventory, in us-east-1 at
+/// The checks and path of the first link of an inventory, in [`scope`] at
 /// the epoch (`Clock::default()`).
 pub fn view_one(inventory: &Inventory) -> LinkView {
-    let scope = Scope {
-        account: "1".into(),
-        region: "us-east-1".into(),
-    };
-    view_in(&scope, inventory)
+    view_in(&scope(), inventory)
 }
 
 /// The checks and path of the first link of an inventory in `scope`, at the epoch.
