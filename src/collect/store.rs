@@ -119,7 +119,8 @@ impl Store {
         self.tls_error_window_ms.store(ms, Ordering::SeqCst);
     }
 
-    /// Records a configuration reload: its outcome, and when it worked.
+    /// Records a configuration reload (its outcome, and when it worked) and
+    /// publishes it at once.
     pub fn record_reload(&self, successful: bool) {
         {
             let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +129,9 @@ impl Store {
                 reload.last_success = SystemTime::now();
             }
         }
-        self.changed.notify_one();
+        // Published before the reload is answered: whoever asked for it
+        // reads its outcome in the very next scrape.
+        self.publish();
     }
 
     /// Keeps what the store knows across a configuration reload: `moved`

@@ -33,6 +33,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import cbor2
+
 import cloudwatch
 import interconnect
 import patches
