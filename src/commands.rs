@@ -108,7 +108,9 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|a| a.role_arn.clone())
         .collect();
-    let policy = crate::aws::iam::policy(config.collectors.enabled_names(), &roles);
+    let operations =
+        crate::collect::enabled_descriptors(&config.collectors).flat_map(|d| d.operations);
+    let policy = crate::aws::iam::policy(operations, &roles);
     print_stdout(&format!(
         "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()

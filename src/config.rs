@@ -282,7 +282,7 @@ impl Default for LoadBalancersConfig {
 macro_rules! schedule_of {
     ($($config:ty),*) => {$(
         impl $config {
-            fn schedule(&self) -> CollectorConfig {
+            pub fn schedule(&self) -> CollectorConfig {
                 CollectorConfig {
                     enabled: self.enabled,
                     interval: self.interval,

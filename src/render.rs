@@ -16,10 +16,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
-use crate::inventory::{
-    EndpointConnection, EndpointService, ExecutionLogs, Interconnect, InterconnectConnection,
-    InterconnectEnvironment, Inventory, LoadBalancer, LoadBalancing, Scope, TargetHealth, VpcLink,
-};
+use crate::inventory::{Inventory, Scope};
 use crate::topology::Topology;
 
 /// Label names and values of one sample, in the order they are written.
@@ -135,13 +132,13 @@ pub struct Snapshot {
 /// Collects families by name so that samples of every scope end up in one
 /// family (the exposition format allows each family once).
 #[derive(Default)]
-struct Families {
+pub struct Families {
     order: Vec<&'static str>,
     by_name: BTreeMap<&'static str, Family>,
 }
 
 impl Families {
-    fn add(
+    pub fn add(
         &mut self,
         name: &'static str,
         help: &'static str,
@@ -163,7 +160,7 @@ impl Families {
 
     /// A state set: one sample per known state plus the current one if it is
     /// new, 1 for the current state and 0 for the others.
-    fn state_set(
+    pub fn state_set(
         &mut self,
         name: &'static str,
         help: &'static str,
@@ -186,7 +183,7 @@ impl Families {
         }
     }
 
-    fn into_vec(mut self) -> Vec<Family> {
+    pub fn into_vec(mut self) -> Vec<Family> {
         self.order
             .iter()
             .filter_map(|name| self.by_name.remove(name))
@@ -194,13 +191,14 @@ impl Families {
     }
 }
 
-fn unix_seconds(at: SystemTime) -> f64 {
+pub fn unix_seconds(at: SystemTime) -> f64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64()
 }
 
-fn scope_labels(scope: &Scope) -> Labels {
+/// The `account` and `region` labels every scoped series starts with.
+pub fn scope_labels(scope: &Scope) -> Labels {
     vec![
         ("account", scope.account.clone()),
         ("region", scope.region.clone()),
@@ -213,6 +211,7 @@ pub fn families<'r>(
     topologies: &[(&Scope, Topology)],
     build: &BuildInfo,
     reports: impl IntoIterator<Item = &'r LinkReport>,
+    per_scope: impl Fn(&mut Families, &Scope, &Topology),
 ) -> Vec<Family> {
     let mut f = Families::default();
     f.add(
@@ -246,25 +245,7 @@ pub fn families<'r>(
         collector_status(&mut f, status);
     }
     for &(scope, ref topology) in topologies {
-        let inventory = topology.inventory;
-        for link in topology.vpc_links() {
-            vpc_link(&mut f, scope, link);
-        }
-        if inventory.apis.is_some() {
-            integration_families(&mut f, scope, topology);
-        }
-        if let Some(lb) = &inventory.load_balancing {
-            load_balancing_families(&mut f, scope, lb, snapshot.per_target_health);
-        }
-        for service in inventory.endpoint_services.iter().flatten() {
-            endpoint_service_families(&mut f, scope, service);
-        }
-        if let Some(logs) = &inventory.execution_logs {
-            execution_log_families(&mut f, scope, logs);
-        }
-        if let Some(interconnect) = &inventory.interconnect {
-            interconnect_families(&mut f, scope, interconnect);
-        }
+        per_scope(&mut f, scope, topology);
     }
     for report in reports {
         link_checks(&mut f, report);
@@ -315,246 +296,6 @@ fn collector_status(f: &mut Families, s: &CollectorStatus) {
     }
 }
 
-fn vpc_link(f: &mut Families, scope: &Scope, link: &VpcLink) {
-    let mut base = scope_labels(scope);
-    base.push(("vpc_link_id", link.id.clone()));
-
-    let mut info = base.clone();
-    info.push(("name", link.name.clone()));
-    info.push(("api_type", link.api_type.as_str().to_owned()));
-    info.push(("version", link.api_type.link_version().to_owned()));
-    f.add(
-        "awsconn_vpc_link_info",
-        "A VPC link of API Gateway; always 1",
-        Kind::Gauge,
-        info,
-        1.0,
-    );
-
-    let mut status = base.clone();
-    status.push(("api_type", link.api_type.as_str().to_owned()));
-    f.state_set(
-        "awsconn_vpc_link_status",
-        "Status of the VPC link: 1 for the current status, 0 for the others",
-        &status,
-        "status",
-        link.api_type.known_link_statuses(),
-        &link.status,
-    );
-
-    for target in &link.target_arns {
-        let mut labels = base.clone();
-        labels.push(("target_arn", target.clone()));
-        f.add(
-            "awsconn_vpc_link_target_info",
-            "A load balancer that a VPC link targets; always 1",
-            Kind::Gauge,
-            labels,
-            1.0,
-        );
-    }
-}
-
-fn integration_families(f: &mut Families, scope: &Scope, topology: &Topology) {
-    let mut seen = std::collections::BTreeSet::new();
-    for r in &topology.resolved {
-        let (port, protocol) = match topology.port(r) {
-            Some(p) => (p.port.to_string(), p.protocol),
-            None => (String::new(), r.protocol.clone()),
-        };
-        let mut labels = scope_labels(scope);
-        labels.extend([
-            ("api_id", r.api_id.clone()),
-            ("api_type", r.api_type.as_str().to_owned()),
-            ("stage", r.stage.clone()),
-            ("vpc_link_id", r.vpc_link_id.clone()),
-            ("target", r.target.clone()),
-            ("port", port),
-            ("protocol", protocol),
-        ]);
-        // Several methods calling the same target are one series.
-        if seen.insert(labels.clone()) {
-            f.add(
-                "awsconn_integration_info",
-                "An API integration through a VPC link in a stage, stage variables resolved; always 1",
-                Kind::Gauge,
-                labels,
-                1.0,
-            );
-        }
-    }
-    for u in &topology.unresolved {
-        let mut labels = scope_labels(scope);
-        labels.extend([
-            ("api_id", u.api_id.clone()),
-            ("api_type", u.api_type.as_str().to_owned()),
-            ("stage", u.stage.clone()),
-            ("integration", u.integration.clone()),
-            ("reason", u.reason.clone()),
-        ]);
-        f.add(
-            "awsconn_integration_unresolved",
-            "An integration that cannot be resolved in a stage (a missing stage variable, an unreadable URI); always 1",
-            Kind::Gauge,
-            labels,
-            1.0,
-        );
-    }
-}
-
-fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, per_target: bool) {
-    for balancer in &lb.load_balancers {
-        let mut base = scope_labels(scope);
-        base.push(("load_balancer", balancer.arn.clone()));
-        let mut state = base.clone();
-        state.push(("type", balancer.lb_type.clone()));
-        f.state_set(
-            "awsconn_load_balancer_state",
-            "State of the load balancer: 1 for the current state, 0 for the others",
-            &state,
-            "state",
-            LoadBalancer::KNOWN_STATES,
-            &balancer.state,
-        );
-        for listener in &balancer.listeners {
-            let mut labels = base.clone();
-            labels.push(("port", listener.port.to_string()));
-            labels.push(("protocol", listener.protocol.to_ascii_lowercase()));
-            f.add(
-                "awsconn_load_balancer_listener_info",
-                "A listener of the load balancer; always 1",
-                Kind::Gauge,
-                labels,
-                1.0,
-            );
-        }
-        if let Some(enforced) = &balancer.privatelink_inbound_rules {
-            f.add(
-                "awsconn_load_balancer_privatelink_inbound_rules_enforced",
-                "1 if security group inbound rules are enforced on PrivateLink traffic to the load balancer",
-                Kind::Gauge,
-                base,
-                f64::from(u8::from(enforced == "on")),
-            );
-        }
-    }
-    // A load balancer a link targets that AWS no longer knows: deleted.
-    for arn in &lb.missing_load_balancers {
-        let mut labels = scope_labels(scope);
-        labels.push(("load_balancer", arn.clone()));
-        labels.push(("type", String::new()));
-        f.state_set(
-            "awsconn_load_balancer_state",
-            "State of the load balancer: 1 for the current state, 0 for the others",
-            &labels,
-            "state",
-            LoadBalancer::KNOWN_STATES,
-            "not_found",
-        );
-    }
-    // A group whose health could not be read has no counts: zeros would
-    // read as "no healthy target" (its runbook check says unknown instead).
-    for group in lb
-        .target_groups
-        .iter()
-        .filter(|g| g.health_unread.is_none())
-    {
-        let mut counts: BTreeMap<&str, u32> =
-            TargetHealth::KNOWN_STATES.iter().map(|s| (*s, 0)).collect();
-        let mut reasons: BTreeMap<&str, u32> = BTreeMap::new();
-        for target in &group.targets {
-            *counts.entry(target.state.as_str()).or_insert(0) += 1;
-            if let Some(reason) = target
-                .reason
-                .as_deref()
-                .filter(|_| target.state != "healthy")
-            {
-                *reasons.entry(reason).or_insert(0) += 1;
-            }
-        }
-        for balancer in &group.load_balancer_arns {
-            let mut base = scope_labels(scope);
-            base.push(("load_balancer", balancer.clone()));
-            base.push(("target_group", group.arn.clone()));
-            for (state, n) in &counts {
-                let mut labels = base.clone();
-                labels.push(("state", (*state).to_owned()));
-                f.add(
-                    "awsconn_target_group_targets",
-                    "Targets of the target group by health state",
-                    Kind::Gauge,
-                    labels,
-                    f64::from(*n),
-                );
-            }
-            for (reason, n) in &reasons {
-                let mut labels = base.clone();
-                labels.push(("reason", (*reason).to_owned()));
-                f.add(
-                    "awsconn_target_group_unhealthy_reasons",
-                    "Targets of the target group that are not healthy, by reason",
-                    Kind::Gauge,
-                    labels,
-                    f64::from(*n),
-                );
-            }
-        }
-        if per_target {
-            for target in &group.targets {
-                let mut labels = scope_labels(scope);
-                labels.extend([
-                    ("target_group", group.arn.clone()),
-                    ("target", target.id.clone()),
-                    (
-                        "port",
-                        target.port.map(|p| p.to_string()).unwrap_or_default(),
-                    ),
-                ]);
-                f.state_set(
-                    "awsconn_target_health",
-                    "Health of one target: 1 for the current state, 0 for the others",
-                    &labels,
-                    "state",
-                    TargetHealth::KNOWN_STATES,
-                    &target.state,
-                );
-            }
-        }
-    }
-}
-
-fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &EndpointService) {
-    for balancer in &service.load_balancer_arns {
-        let mut labels = scope_labels(scope);
-        labels.push(("service_id", service.service_id.clone()));
-        labels.push(("load_balancer", balancer.clone()));
-        f.state_set(
-            "awsconn_endpoint_service_state",
-            "State of the PrivateLink endpoint service: 1 for the current state, 0 for the others",
-            &labels,
-            "state",
-            EndpointService::KNOWN_STATES,
-            &service.state,
-        );
-    }
-    for connection in &service.connections {
-        let mut labels = scope_labels(scope);
-        labels.extend([
-            ("service_id", service.service_id.clone()),
-            ("vpc_endpoint_id", connection.vpc_endpoint_id.clone()),
-            ("endpoint_owner", connection.owner.clone()),
-        ]);
-        f.state_set(
-            "awsconn_endpoint_connection_state",
-            "State of the endpoint connection: 1 for the current state, 0 for the others",
-            &labels,
-            "state",
-            EndpointConnection::KNOWN_STATES,
-            &connection.state,
-        );
-    }
-}
-
 /// A registry in the Prometheus text format; empty when it cannot be
 /// encoded (a family is left out, never made up).
 pub fn encode_text(registry: &prometheus_client::registry::Registry) -> String {
@@ -563,132 +304,6 @@ pub fn encode_text(registry: &prometheus_client::registry::Registry) -> String {
         return String::new();
     }
     out
-}
-
-fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs) {
-    f.add(
-        "awsconn_execution_log_cursors_rejected",
-        "Saved execution-log cursors refused because they could not be true (in the future, or before 1970); those groups were read from the lookback",
-        Kind::Counter,
-        scope_labels(scope),
-        logs.rejected_cursors as f64,
-    );
-    for kind in crate::inventory::STATE_FILE_ERRORS {
-        let mut labels = scope_labels(scope);
-        labels.push(("error", (*kind).to_string()));
-        f.add(
-            "awsconn_execution_log_state_file_errors",
-            "Problems with the execution-log state file: unreadable, corrupt (set aside as FILE.corrupt), foreign (another format or version, set aside as FILE.foreign), bad_entry (one cursor dropped, the rest kept), write_failed",
-            Kind::Counter,
-            labels,
-            logs.state_file_errors.get(kind).copied().unwrap_or(0) as f64,
-        );
-    }
-    for ((api_id, stage), tally) in &logs.counts {
-        let mut base = scope_labels(scope);
-        base.push(("api_id", api_id.clone()));
-        base.push(("stage", stage.clone()));
-        f.add(
-            "awsconn_execution_log_lines",
-            "Execution-log events read (after the server-side filter)",
-            Kind::Counter,
-            base.clone(),
-            tally.lines as f64,
-        );
-        for (class, n) in tally.classes() {
-            let mut labels = base.clone();
-            labels.push(("class", class.as_str().to_owned()));
-            f.add(
-                "awsconn_execution_errors",
-                "Integration failures in the execution log, by class",
-                Kind::Counter,
-                labels,
-                n as f64,
-            );
-        }
-        for (status, n) in &tally.statuses {
-            let mut labels = base.clone();
-            labels.push(("status", status.to_string()));
-            f.add(
-                "awsconn_execution_responses",
-                "Responses in the execution log (Method completed with status), by status",
-                Kind::Counter,
-                labels,
-                *n as f64,
-            );
-        }
-    }
-    for (group, status) in &logs.groups {
-        let mut labels = scope_labels(scope);
-        labels.extend([
-            ("api_id", status.api_id.clone()),
-            ("stage", status.stage.clone()),
-            ("log_group", group.clone()),
-        ]);
-        f.add(
-            "awsconn_execution_log_read_success",
-            "1 if the latest read of the log group succeeded",
-            Kind::Gauge,
-            labels,
-            f64::from(u8::from(status.ok)),
-        );
-    }
-}
-
-fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interconnect) {
-    for c in &interconnect.connections {
-        let mut base = scope_labels(scope);
-        base.push(("connection_id", c.id.clone()));
-        let mut info = base.clone();
-        info.extend([
-            ("description", c.description.clone()),
-            ("provider", c.provider.clone()),
-            ("location", c.location.clone()),
-            ("environment_id", c.environment_id.clone()),
-            ("attach_point", c.attach_point.clone()),
-        ]);
-        f.add(
-            "awsconn_interconnect_connection_info",
-            "An AWS Interconnect multicloud connection; always 1",
-            Kind::Gauge,
-            info,
-            1.0,
-        );
-        f.state_set(
-            "awsconn_interconnect_connection_state",
-            "State of the Interconnect connection: 1 for the current state, 0 for the others",
-            &base,
-            "state",
-            InterconnectConnection::KNOWN_STATES,
-            &c.state,
-        );
-        // Prometheus base units are bytes: `1Gbps` is exported as 1.25e8.
-        if let Some(bps) = c.bandwidth_bps {
-            f.add(
-                "awsconn_interconnect_connection_bandwidth_bytes_per_second",
-                "Provisioned bandwidth of the Interconnect connection, in bytes per second",
-                Kind::Gauge,
-                base,
-                bps / 8.0,
-            );
-        }
-    }
-    for e in &interconnect.environments {
-        let mut labels = scope_labels(scope);
-        labels.extend([
-            ("environment_id", e.id.clone()),
-            ("provider", e.provider.clone()),
-            ("location", e.location.clone()),
-        ]);
-        f.state_set(
-            "awsconn_interconnect_environment_state",
-            "State of the Interconnect environment: 1 for the current state, 0 for the others",
-            &labels,
-            "state",
-            InterconnectEnvironment::KNOWN_STATES,
-            &e.state,
-        );
-    }
 }
 
 fn link_checks(f: &mut Families, report: &LinkReport) {
@@ -856,7 +471,9 @@ impl Collector for FrozenFamilies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::ApiType;
+    use crate::inventory::{
+        ApiType, Interconnect, InterconnectConnection, InterconnectEnvironment, VpcLink,
+    };
     use crate::testkit::{self, scope_in as scope};
 
     fn link(id: &str, api_type: ApiType, status: &str, targets: &[&str]) -> VpcLink {
@@ -955,6 +572,7 @@ mod tests {
                 &topologies,
                 &build,
                 views.iter().map(|v| &v.report),
+                |f, scope, topology| crate::collect::render_scope(f, scope, topology, snapshot),
             ),
             vec![],
             &mut Registry::default(),

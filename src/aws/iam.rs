@@ -1,5 +1,6 @@
-//! The least-privilege IAM policy: every AWS operation each collector calls,
-//! as IAM actions. The table is checked against the operations the
+//! The least-privilege IAM policy: the AWS operations the enabled collectors
+//! call (each collector declares its own, `collect::Descriptor::operations`),
+//! as IAM actions. The policy is checked against the operations the
 //! self-metrics layer records during a full poll (tests/integration).
 
 use std::collections::BTreeSet;
@@ -8,46 +9,6 @@ use serde_json::json;
 
 /// Operations every poll makes whatever the collectors: the account id.
 pub const ALWAYS: &[(&str, &str)] = &[("sts", "GetCallerIdentity")];
-
-/// The operations a collector calls, as (SDK service label, operation).
-pub fn operations(collector: &str) -> &'static [(&'static str, &'static str)] {
-    match collector {
-        "vpc_links" => &[
-            ("apigateway", "GetVpcLinks"),
-            ("apigateway", "GetRestApis"),
-            ("apigateway", "GetResources"),
-            ("apigateway", "GetStages"),
-            ("apigatewayv2", "GetVpcLinks"),
-            ("apigatewayv2", "GetApis"),
-            ("apigatewayv2", "GetIntegrations"),
-            ("apigatewayv2", "GetStages"),
-        ],
-        "load_balancers" => &[
-            ("elasticloadbalancingv2", "DescribeLoadBalancers"),
-            ("elasticloadbalancingv2", "DescribeListeners"),
-            ("elasticloadbalancingv2", "DescribeTargetGroups"),
-            ("elasticloadbalancingv2", "DescribeTargetHealth"),
-        ],
-        "endpoints" => &[
-            ("ec2", "DescribeVpcEndpointServiceConfigurations"),
-            ("ec2", "DescribeVpcEndpointConnections"),
-        ],
-        "network_rules" => &[
-            ("ec2", "DescribeNetworkInterfaces"),
-            ("ec2", "DescribeSecurityGroups"),
-            ("ec2", "DescribeNetworkAcls"),
-            ("ec2", "DescribeSubnets"),
-            ("ec2", "GetManagedPrefixListEntries"),
-        ],
-        "execution_logs" => &[("cloudwatchlogs", "FilterLogEvents")],
-        "cloudwatch" => &[("cloudwatch", "GetMetricData")],
-        "interconnect" => &[
-            ("interconnect", "ListConnections"),
-            ("interconnect", "ListEnvironments"),
-        ],
-        _ => &[],
-    }
-}
 
 /// The IAM action for an operation. API Gateway authorizes by HTTP verb:
 /// every read above is `apigateway:GET`.
@@ -60,20 +21,19 @@ pub fn action(service: &str, operation: &str) -> String {
     }
 }
 
-/// The policy document for the enabled collectors and the roles to assume.
+/// The policy document for these operations (service label, operation) of
+/// the enabled collectors, and the roles to assume.
 pub fn policy<'a>(
-    collectors: impl IntoIterator<Item = &'a str>,
+    operations: impl IntoIterator<Item = &'a (&'static str, &'static str)>,
     roles: &[String],
 ) -> serde_json::Value {
     let mut actions: BTreeSet<String> = ALWAYS.iter().map(|(s, o)| action(s, o)).collect();
     let mut api_gateway = false;
-    for collector in collectors {
-        for (service, operation) in operations(collector) {
-            if service.starts_with("apigateway") {
-                api_gateway = true;
-            } else {
-                actions.insert(action(service, operation));
-            }
+    for (service, operation) in operations {
+        if service.starts_with("apigateway") {
+            api_gateway = true;
+        } else {
+            actions.insert(action(service, operation));
         }
     }
     let mut statements = vec![json!({
@@ -126,8 +86,14 @@ mod tests {
     }
 
     #[test]
-    fn only_enabled_collectors_are_granted() {
-        let p = policy(["interconnect"], &[]);
+    fn only_the_operations_asked_for_are_granted() {
+        let p = policy(
+            &[
+                ("interconnect", "ListConnections"),
+                ("interconnect", "ListEnvironments"),
+            ],
+            &[],
+        );
         let actions = p["Statement"][0]["Action"].as_array().unwrap();
         let actions: Vec<&str> = actions.iter().map(|a| a.as_str().unwrap()).collect();
         assert_eq!(
@@ -144,7 +110,7 @@ mod tests {
     #[test]
     fn roles_get_an_assume_statement() {
         let p = policy(
-            ["vpc_links"],
+            &[("apigateway", "GetVpcLinks")],
             &["arn:aws:iam::111122223333:role/r".to_owned()],
         );
         let statements = p["Statement"].as_array().unwrap();

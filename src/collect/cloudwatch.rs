@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use super::{Collector, Fragment};
+use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::cloudwatch::{default_queries, last_requests, link_activity_queries, query_range};
 use crate::config::CloudWatchConfig;
 use crate::inventory::{DAY_S, Inventory, LinkActivity, MetricQuery};
+use std::sync::Arc;
 
 pub struct CloudWatch {
     pub config: CloudWatchConfig,
@@ -92,15 +93,6 @@ impl CloudWatch {
 
 #[async_trait]
 impl Collector for CloudWatch {
-    fn name(&self) -> &'static str {
-        "cloudwatch"
-    }
-
-    /// After the load balancers (1) and endpoint services (2) it builds queries for.
-    fn stage(&self) -> u8 {
-        3
-    }
-
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -136,3 +128,22 @@ impl Collector for CloudWatch {
         ))
     }
 }
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "cloudwatch",
+    stage: 3,
+    operations: &[("cloudwatch", "GetMetricData")],
+    schedule: |c| c.cloudwatch.schedule(),
+    build: |config| {
+        Arc::new(CloudWatch {
+            config: config.collectors.cloudwatch.clone(),
+        })
+    },
+    forget: |inventory| {
+        inventory.cloudwatch = None;
+        inventory.link_activity = None;
+    },
+    // Its families are named after the metrics asked for: rendered by
+    // `render::dynamic_families`; the link activity shows in the checks.
+    render: super::renders_nothing,
+};

@@ -1,25 +1,20 @@
 //! PrivateLink: the endpoint services of the links' NLBs and API Gateway's
 //! endpoint connections to them.
 
+use crate::inventory::{EndpointConnection, EndpointService, Scope};
+use crate::render::{Families, Snapshot, scope_labels};
 use async_trait::async_trait;
 
-use super::{Collector, Fragment};
+use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
 use crate::topology::Topology;
+use std::sync::Arc;
 
 pub struct Endpoints;
 
 #[async_trait]
 impl Collector for Endpoints {
-    fn name(&self) -> &'static str {
-        "endpoints"
-    }
-
-    fn stage(&self) -> u8 {
-        2
-    }
-
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         let nlbs = Topology::build(known).network_load_balancers();
         if nlbs.is_empty() {
@@ -28,5 +23,57 @@ impl Collector for Endpoints {
         Ok(Fragment::EndpointServices(
             aws.endpoint_services(&nlbs).await?,
         ))
+    }
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "endpoints",
+    stage: 2,
+    operations: &[
+        ("ec2", "DescribeVpcEndpointServiceConfigurations"),
+        ("ec2", "DescribeVpcEndpointConnections"),
+    ],
+    schedule: |c| c.endpoints,
+    build: |_| Arc::new(Endpoints),
+    forget: |inventory| inventory.endpoint_services = None,
+    render,
+};
+
+/// `awsconn_endpoint_*`.
+fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
+    for service in topology.inventory.endpoint_services.iter().flatten() {
+        endpoint_service_families(f, scope, service);
+    }
+}
+
+fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &EndpointService) {
+    for balancer in &service.load_balancer_arns {
+        let mut labels = scope_labels(scope);
+        labels.push(("service_id", service.service_id.clone()));
+        labels.push(("load_balancer", balancer.clone()));
+        f.state_set(
+            "awsconn_endpoint_service_state",
+            "State of the PrivateLink endpoint service: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            EndpointService::KNOWN_STATES,
+            &service.state,
+        );
+    }
+    for connection in &service.connections {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("service_id", service.service_id.clone()),
+            ("vpc_endpoint_id", connection.vpc_endpoint_id.clone()),
+            ("endpoint_owner", connection.owner.clone()),
+        ]);
+        f.state_set(
+            "awsconn_endpoint_connection_state",
+            "State of the endpoint connection: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            EndpointConnection::KNOWN_STATES,
+            &connection.state,
+        );
     }
 }

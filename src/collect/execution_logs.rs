@@ -6,6 +6,9 @@
 //! format carries `$context.integrationErrorMessage` its access-log group,
 //! and the groups the config names. A group that cannot be read fails alone.
 
+use crate::inventory::Scope;
+use crate::render::{Families, Kind, Snapshot, scope_labels};
+use crate::topology::Topology;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,12 +17,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Collector, Fragment};
+use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::classify::Tally;
 use crate::config::ExecutionLogsConfig;
 use crate::inventory::{ApiType, ExecutionLogs, Inventory, LogGroupStatus};
 use crate::logs::{self, EXECUTION_LOG_FILTER, LineFormat, LogCursor};
+use std::sync::Arc;
 
 /// One log group to read and what its lines are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,14 +247,6 @@ fn now_ms() -> i64 {
 
 #[async_trait]
 impl Collector for ExecutionLogsCollector {
-    fn name(&self) -> &'static str {
-        "execution_logs"
-    }
-
-    fn stage(&self) -> u8 {
-        1
-    }
-
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         let account = aws.account_id().await?;
         let scope_key = format!("{account}/{}", aws.region());
@@ -390,6 +386,97 @@ impl Drop for Unreported<'_> {
                 *home.entry(kind).or_default() += n;
             }
         }
+    }
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "execution_logs",
+    stage: 1,
+    operations: &[("cloudwatchlogs", "FilterLogEvents")],
+    schedule: |c| c.execution_logs.schedule(),
+    build: |config| {
+        Arc::new(ExecutionLogsCollector::new(
+            config.collectors.execution_logs.clone(),
+        ))
+    },
+    forget: |inventory| inventory.execution_logs = None,
+    render,
+};
+
+/// `awsconn_execution_*`.
+fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
+    if let Some(logs) = &topology.inventory.execution_logs {
+        execution_log_families(f, scope, logs);
+    }
+}
+
+fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs) {
+    f.add(
+        "awsconn_execution_log_cursors_rejected",
+        "Saved execution-log cursors refused because they could not be true (in the future, or before 1970); those groups were read from the lookback",
+        Kind::Counter,
+        scope_labels(scope),
+        logs.rejected_cursors as f64,
+    );
+    for kind in crate::inventory::STATE_FILE_ERRORS {
+        let mut labels = scope_labels(scope);
+        labels.push(("error", (*kind).to_string()));
+        f.add(
+            "awsconn_execution_log_state_file_errors",
+            "Problems with the execution-log state file: unreadable, corrupt (set aside as FILE.corrupt), foreign (another format or version, set aside as FILE.foreign), bad_entry (one cursor dropped, the rest kept), write_failed",
+            Kind::Counter,
+            labels,
+            logs.state_file_errors.get(kind).copied().unwrap_or(0) as f64,
+        );
+    }
+    for ((api_id, stage), tally) in &logs.counts {
+        let mut base = scope_labels(scope);
+        base.push(("api_id", api_id.clone()));
+        base.push(("stage", stage.clone()));
+        f.add(
+            "awsconn_execution_log_lines",
+            "Execution-log events read (after the server-side filter)",
+            Kind::Counter,
+            base.clone(),
+            tally.lines as f64,
+        );
+        for (class, n) in tally.classes() {
+            let mut labels = base.clone();
+            labels.push(("class", class.as_str().to_owned()));
+            f.add(
+                "awsconn_execution_errors",
+                "Integration failures in the execution log, by class",
+                Kind::Counter,
+                labels,
+                n as f64,
+            );
+        }
+        for (status, n) in &tally.statuses {
+            let mut labels = base.clone();
+            labels.push(("status", status.to_string()));
+            f.add(
+                "awsconn_execution_responses",
+                "Responses in the execution log (Method completed with status), by status",
+                Kind::Counter,
+                labels,
+                *n as f64,
+            );
+        }
+    }
+    for (group, status) in &logs.groups {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("api_id", status.api_id.clone()),
+            ("stage", status.stage.clone()),
+            ("log_group", group.clone()),
+        ]);
+        f.add(
+            "awsconn_execution_log_read_success",
+            "1 if the latest read of the log group succeeded",
+            Kind::Gauge,
+            labels,
+            f64::from(u8::from(status.ok)),
+        );
     }
 }
 

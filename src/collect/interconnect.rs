@@ -1,20 +1,96 @@
 //! AWS Interconnect – multicloud connections and environments.
 
+use crate::inventory::{Interconnect, InterconnectConnection, InterconnectEnvironment, Scope};
+use crate::render::{Families, Kind, Snapshot, scope_labels};
+use crate::topology::Topology;
 use async_trait::async_trait;
 
-use super::{Collector, Fragment};
+use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
+use std::sync::Arc;
 
 pub struct InterconnectCollector;
 
 #[async_trait]
 impl Collector for InterconnectCollector {
-    fn name(&self) -> &'static str {
-        "interconnect"
-    }
-
     async fn collect(&self, aws: &AwsScope, _known: &Inventory) -> Result<Fragment, AwsError> {
         Ok(Fragment::Interconnect(aws.interconnect().await?))
+    }
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "interconnect",
+    stage: 0,
+    operations: &[
+        ("interconnect", "ListConnections"),
+        ("interconnect", "ListEnvironments"),
+    ],
+    schedule: |c| c.interconnect,
+    build: |_| Arc::new(InterconnectCollector),
+    forget: |inventory| inventory.interconnect = None,
+    render,
+};
+
+/// `awsconn_interconnect_*`.
+fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
+    if let Some(interconnect) = &topology.inventory.interconnect {
+        interconnect_families(f, scope, interconnect);
+    }
+}
+
+fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interconnect) {
+    for c in &interconnect.connections {
+        let mut base = scope_labels(scope);
+        base.push(("connection_id", c.id.clone()));
+        let mut info = base.clone();
+        info.extend([
+            ("description", c.description.clone()),
+            ("provider", c.provider.clone()),
+            ("location", c.location.clone()),
+            ("environment_id", c.environment_id.clone()),
+            ("attach_point", c.attach_point.clone()),
+        ]);
+        f.add(
+            "awsconn_interconnect_connection_info",
+            "An AWS Interconnect multicloud connection; always 1",
+            Kind::Gauge,
+            info,
+            1.0,
+        );
+        f.state_set(
+            "awsconn_interconnect_connection_state",
+            "State of the Interconnect connection: 1 for the current state, 0 for the others",
+            &base,
+            "state",
+            InterconnectConnection::KNOWN_STATES,
+            &c.state,
+        );
+        // Prometheus base units are bytes: `1Gbps` is exported as 1.25e8.
+        if let Some(bps) = c.bandwidth_bps {
+            f.add(
+                "awsconn_interconnect_connection_bandwidth_bytes_per_second",
+                "Provisioned bandwidth of the Interconnect connection, in bytes per second",
+                Kind::Gauge,
+                base,
+                bps / 8.0,
+            );
+        }
+    }
+    for e in &interconnect.environments {
+        let mut labels = scope_labels(scope);
+        labels.extend([
+            ("environment_id", e.id.clone()),
+            ("provider", e.provider.clone()),
+            ("location", e.location.clone()),
+        ]);
+        f.state_set(
+            "awsconn_interconnect_environment_state",
+            "State of the Interconnect environment: 1 for the current state, 0 for the others",
+            &labels,
+            "state",
+            InterconnectEnvironment::KNOWN_STATES,
+            &e.state,
+        );
     }
 }

@@ -1,5 +1,13 @@
-//! Polling: one collector per signal family (one file each), each with its
-//! own interval and timeout, for every configured account and region.
+//! Polling: one collector per signal family, each with its own interval and
+//! timeout, for every configured account and region.
+//!
+//! A collector lives in one file, `collect/<name>.rs`: its [`Descriptor`]
+//! (name, first-round stage, the AWS operations it calls, its config
+//! section, what it contributes to the inventory and forgets when disabled,
+//! and the metric families it renders) and its [`Collector`] impl; it is
+//! listed once, in [`COLLECTORS`]. The enabled list, `iam-policy`, the
+//! store and the exposition are derived from that table (node_exporter's
+//! `registerCollector`, YACE's service table).
 //!
 //! A collector returns a [`Fragment`] of the inventory; the [`Store`] keeps
 //! the last good fragment of every collector and scope, so one collector's
@@ -23,11 +31,13 @@ use tokio::task::JoinSet;
 pub use store::{Exposition, Findings, Store, TIMEOUT, gzip};
 
 use crate::aws::{Aws, AwsError, AwsScope};
-use crate::config::{AccountConfig, CollectorConfig, Config};
+use crate::config::{AccountConfig, CollectorConfig, CollectorsConfig, Config};
 use crate::inventory::{
     Api, EndpointService, ExecutionLogs, Interconnect, Inventory, LoadBalancing, NetworkRules,
     Scope, VpcLink,
 };
+use crate::render::{Families, Snapshot};
+use crate::topology::Topology;
 
 /// The part of a scope's inventory that one collector produces.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,25 +57,64 @@ pub enum Fragment {
     Interconnect(Interconnect),
 }
 
-/// Drops what `collector` contributed to an inventory (it is no longer enabled).
-pub(crate) fn forget(collector: &str, inventory: &mut Inventory) {
-    match collector {
-        "vpc_links" => {
-            inventory.vpc_links = None;
-            inventory.apis = None;
-        }
-        "load_balancers" => inventory.load_balancing = None,
-        "endpoints" => inventory.endpoint_services = None,
-        "network_rules" => inventory.network_rules = None,
-        "execution_logs" => inventory.execution_logs = None,
-        "cloudwatch" => {
-            inventory.cloudwatch = None;
-            inventory.link_activity = None;
-        }
-        "interconnect" => inventory.interconnect = None,
-        other => unreachable!("collector {other} has no part of the inventory to forget"),
+/// A collector as the rest of the exporter knows it, declared once in the
+/// collector's own file.
+pub struct Descriptor {
+    /// The key under `collectors:` in the config, and the `collector` label.
+    pub name: &'static str,
+    /// The first round runs in stages: 0 reads AWS alone (API Gateway,
+    /// Interconnect), 1 what the VPC links lead to, 2 what hangs off load
+    /// balancers, 3 what needs all of those (CloudWatch queries).
+    pub stage: u8,
+    /// Every AWS operation it calls, as (SDK service label, operation):
+    /// its part of the IAM policy.
+    pub operations: &'static [(&'static str, &'static str)],
+    /// Its schedule (enabled, interval, timeout) in the configuration.
+    pub schedule: fn(&CollectorsConfig) -> CollectorConfig,
+    /// Builds it from the configuration.
+    pub build: fn(&Config) -> Arc<dyn Collector>,
+    /// Drops what it contributed to an inventory (it is no longer enabled).
+    pub forget: fn(&mut Inventory),
+    /// Renders its families for one scope.
+    pub render: fn(&mut Families, &Scope, &Topology, &Snapshot),
+}
+
+/// Every collector, in the order of the configuration and the exposition.
+pub const COLLECTORS: &[&Descriptor] = &[
+    &vpc_links::DESCRIPTOR,
+    &load_balancers::DESCRIPTOR,
+    &endpoints::DESCRIPTOR,
+    &network_rules::DESCRIPTOR,
+    &execution_logs::DESCRIPTOR,
+    &cloudwatch::DESCRIPTOR,
+    &interconnect::DESCRIPTOR,
+];
+
+/// The collector of this name.
+pub fn descriptor(name: &str) -> Option<&'static Descriptor> {
+    COLLECTORS.iter().copied().find(|d| d.name == name)
+}
+
+/// The collectors the configuration enables.
+pub fn enabled_descriptors(
+    config: &CollectorsConfig,
+) -> impl Iterator<Item = &'static Descriptor> + '_ {
+    COLLECTORS
+        .iter()
+        .copied()
+        .filter(|d| (d.schedule)(config).enabled)
+}
+
+/// Renders every collector's families of one scope (each renders only what
+/// its part of the inventory holds).
+pub fn render_scope(f: &mut Families, scope: &Scope, topology: &Topology, snapshot: &Snapshot) {
+    for d in COLLECTORS {
+        (d.render)(f, scope, topology, snapshot);
     }
 }
+
+/// Renders nothing: a collector whose findings show only through checks.
+fn renders_nothing(_: &mut Families, _: &Scope, _: &Topology, _: &Snapshot) {}
 
 impl Fragment {
     /// Replaces this collector's part of the inventory with the new data.
@@ -108,47 +157,28 @@ impl Fragment {
     }
 }
 
-/// One signal family polled from AWS.
+/// One signal family polled from AWS (its [`Descriptor`] says the rest).
 #[async_trait]
 pub trait Collector: Send + Sync + 'static {
-    /// The collector's key under `collectors:` in the config, and its `collector` label.
-    fn name(&self) -> &'static str;
-
-    /// Collectors that read what others found run after them in the first
-    /// round: 0 (API Gateway, Interconnect), 1 (load balancers), 2 (what
-    /// hangs off load balancers: endpoint services, network rules).
-    fn stage(&self) -> u8 {
-        0
-    }
-
     /// Polls AWS. `known` is the scope's inventory as the other collectors last left it.
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError>;
 }
 
-/// The collectors the config enables, with their settings.
-pub fn enabled_collectors(config: &Config) -> Vec<(Arc<dyn Collector>, CollectorConfig)> {
-    config
-        .collectors
-        .iter()
-        .filter(|(_, settings)| settings.enabled)
-        .map(|(name, settings)| {
-            let collector: Arc<dyn Collector> = match name {
-                "vpc_links" => Arc::new(vpc_links::VpcLinks),
-                "load_balancers" => Arc::new(load_balancers::LoadBalancers {
-                    scope: config.collectors.load_balancers.scope,
-                }),
-                "endpoints" => Arc::new(endpoints::Endpoints),
-                "network_rules" => Arc::new(network_rules::NetworkRulesCollector),
-                "cloudwatch" => Arc::new(cloudwatch::CloudWatch {
-                    config: config.collectors.cloudwatch.clone(),
-                }),
-                "execution_logs" => Arc::new(execution_logs::ExecutionLogsCollector::new(
-                    config.collectors.execution_logs.clone(),
-                )),
-                "interconnect" => Arc::new(interconnect::InterconnectCollector),
-                other => unreachable!("collector {other} is configured but not built"),
-            };
-            (collector, settings)
+/// An enabled collector: what it is, the built collector, and its schedule.
+#[derive(Clone)]
+pub struct Enabled {
+    pub descriptor: &'static Descriptor,
+    pub collector: Arc<dyn Collector>,
+    pub settings: CollectorConfig,
+}
+
+/// The collectors the config enables, built, with their settings.
+pub fn enabled_collectors(config: &Config) -> Vec<Enabled> {
+    enabled_descriptors(&config.collectors)
+        .map(|descriptor| Enabled {
+            descriptor,
+            collector: (descriptor.build)(config),
+            settings: (descriptor.schedule)(&config.collectors),
         })
         .collect()
 }
@@ -197,7 +227,7 @@ fn fallback_account(account: &AccountConfig) -> String {
 /// Every collector for every target: what `serve` runs forever and `once` runs once.
 pub struct Poller {
     targets: Vec<Target>,
-    collectors: Vec<(Arc<dyn Collector>, CollectorConfig)>,
+    collectors: Vec<Enabled>,
     store: Arc<Store>,
 }
 
@@ -218,7 +248,7 @@ impl Poller {
             }
         }
         let collectors = enabled_collectors(config);
-        let names: Vec<&'static str> = collectors.iter().map(|(c, _)| c.name()).collect();
+        let names: Vec<&'static str> = collectors.iter().map(|c| c.descriptor.name).collect();
         store.expect_collectors(&names, targets.len());
         store.set_per_target_health(config.collectors.load_balancers.per_target_health);
         store.set_tls_error_window(config.diagnosis.tls_error_window);
@@ -252,22 +282,19 @@ impl Poller {
             // others' findings have them; then every collector on its own clock.
             poll_in_stages(&self.collectors, &self.targets, &self.store).await;
             let mut loops = JoinSet::new();
-            for (collector, settings) in &self.collectors {
+            for enabled in &self.collectors {
                 for target in &self.targets {
-                    let (collector, settings, target, store) = (
-                        collector.clone(),
-                        *settings,
-                        target.clone(),
-                        self.store.clone(),
-                    );
+                    let (enabled, target, store) =
+                        (enabled.clone(), target.clone(), self.store.clone());
                     loops.spawn(async move {
-                        let start = tokio::time::Instant::now() + settings.interval;
-                        let mut ticks = tokio::time::interval_at(start, settings.interval);
+                        let interval = enabled.settings.interval;
+                        let start = tokio::time::Instant::now() + interval;
+                        let mut ticks = tokio::time::interval_at(start, interval);
                         // A poll that overran its slot is not made up for with a burst.
                         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                         loop {
                             ticks.tick().await;
-                            run_one(&*collector, &settings, &target, &store).await;
+                            run_one(&enabled, &target, &store).await;
                         }
                     });
                 }
@@ -278,22 +305,17 @@ impl Poller {
     }
 }
 
-async fn poll_in_stages(
-    collectors: &[(Arc<dyn Collector>, CollectorConfig)],
-    targets: &[Target],
-    store: &Arc<Store>,
-) -> bool {
-    let mut stages: Vec<u8> = collectors.iter().map(|(c, _)| c.stage()).collect();
+async fn poll_in_stages(collectors: &[Enabled], targets: &[Target], store: &Arc<Store>) -> bool {
+    let mut stages: Vec<u8> = collectors.iter().map(|c| c.descriptor.stage).collect();
     stages.sort_unstable();
     stages.dedup();
     let mut all_ok = true;
     for stage in stages {
         let mut runs = JoinSet::new();
-        for (collector, settings) in collectors.iter().filter(|(c, _)| c.stage() == stage) {
+        for enabled in collectors.iter().filter(|c| c.descriptor.stage == stage) {
             for target in targets {
-                let (collector, settings, target, store) =
-                    (collector.clone(), *settings, target.clone(), store.clone());
-                runs.spawn(async move { run_one(&*collector, &settings, &target, &store).await });
+                let (enabled, target, store) = (enabled.clone(), target.clone(), store.clone());
+                runs.spawn(async move { run_one(&enabled, &target, &store).await });
             }
         }
         while let Some(done) = runs.join_next().await {
@@ -304,12 +326,8 @@ async fn poll_in_stages(
 }
 
 /// Runs one collector for one target within its timeout and records the result.
-async fn run_one(
-    collector: &dyn Collector,
-    settings: &CollectorConfig,
-    target: &Target,
-    store: &Store,
-) -> bool {
+async fn run_one(enabled: &Enabled, target: &Target, store: &Store) -> bool {
+    let (collector, settings) = (&enabled.collector, &enabled.settings);
     let started = Instant::now();
     let known = store.inventory(target.index);
     // The retries of every call fit inside the timeout: sustained
@@ -325,7 +343,7 @@ async fn run_one(
     .await;
     let duration = started.elapsed();
     let scope = target.scope();
-    let name = collector.name();
+    let name = enabled.descriptor.name;
     let failure = match result {
         Ok(Ok(fragment)) => {
             tracing::debug!(collector = name, %scope, ?duration, "poll succeeded");
@@ -392,14 +410,25 @@ mod tests {
         assert_eq!(fallback_account(&AccountConfig::default()), "unknown");
     }
 
+    /// The table and the configuration's sections name the same
+    /// collectors, in the same order, each with its own schedule.
     #[test]
-    fn every_configured_collector_is_built() {
+    fn every_configured_collector_is_declared_and_built() {
         let config = Config::parse("regions: [us-east-1]").unwrap();
-        let names: Vec<_> = enabled_collectors(&config)
+        let declared: Vec<_> = COLLECTORS
             .iter()
-            .map(|(c, _)| c.name())
+            .map(|d| (d.name, (d.schedule)(&config.collectors)))
             .collect();
-        let configured: Vec<_> = config.collectors.iter().map(|(n, _)| n).collect();
-        assert_eq!(names, configured);
+        let configured: Vec<_> = config.collectors.iter().collect();
+        assert_eq!(declared, configured);
+        let built: Vec<_> = enabled_collectors(&config)
+            .iter()
+            .map(|c| c.descriptor.name)
+            .collect();
+        assert_eq!(built, config.collectors.enabled_names().collect::<Vec<_>>());
+        for d in COLLECTORS {
+            assert!(!d.operations.is_empty(), "{} calls AWS", d.name);
+            assert!(d.stage <= 3, "{}", d.name);
+        }
     }
 }

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 
-use super::{Collector, Fragment};
+use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope, NetworkQuery};
 use crate::inventory::Inventory;
+use std::sync::Arc;
 
 pub struct NetworkRulesCollector;
 
@@ -43,20 +44,29 @@ pub fn query(known: &Inventory) -> NetworkQuery {
 
 #[async_trait]
 impl Collector for NetworkRulesCollector {
-    fn name(&self) -> &'static str {
-        "network_rules"
-    }
-
-    fn stage(&self) -> u8 {
-        2
-    }
-
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         Ok(Fragment::NetworkRules(
             aws.network_rules(&query(known)).await?,
         ))
     }
 }
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "network_rules",
+    stage: 2,
+    operations: &[
+        ("ec2", "DescribeNetworkInterfaces"),
+        ("ec2", "DescribeSecurityGroups"),
+        ("ec2", "DescribeNetworkAcls"),
+        ("ec2", "DescribeSubnets"),
+        ("ec2", "GetManagedPrefixListEntries"),
+    ],
+    schedule: |c| c.network_rules,
+    build: |_| Arc::new(NetworkRulesCollector),
+    forget: |inventory| inventory.network_rules = None,
+    // What the security groups and ACLs say shows in the checks.
+    render: super::renders_nothing,
+};
 
 #[cfg(test)]
 mod tests {

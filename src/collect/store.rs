@@ -158,10 +158,12 @@ impl Store {
             .filter_map(|((c, old), f)| moved.get(&old).map(|&new| ((c, new), f)))
             .collect();
         // What a collector no longer enabled found is not reported any more.
-        let all = crate::config::CollectorsConfig::default();
         for (_, inventory) in state.inventories.values_mut() {
-            for (collector, _) in all.iter().filter(|(c, _)| !enabled.contains(c)) {
-                super::forget(collector, inventory);
+            for d in super::COLLECTORS
+                .iter()
+                .filter(|d| !enabled.contains(&d.name))
+            {
+                (d.forget)(inventory);
             }
         }
         self.changed.notify_one();
@@ -395,6 +397,7 @@ impl Store {
             &topologies,
             &self.build,
             links.iter().map(|v| &v.report),
+            |f, scope, topology| super::render_scope(f, scope, topology, &snapshot),
         );
         let dynamic = render::dynamic_families(&snapshot);
         let mut registry = Registry::default();
@@ -507,12 +510,35 @@ mod tests {
         );
     }
 
-    /// Every collector's part of an inventory can be forgotten.
+    /// A collector disabled by a reload takes its part of the inventory
+    /// with it, and only its part.
     #[test]
-    fn every_collector_can_be_forgotten() {
-        for (collector, _) in crate::config::CollectorsConfig::default().iter() {
-            super::super::forget(collector, &mut Inventory::default());
-        }
+    fn a_collector_disabled_by_a_reload_is_forgotten() {
+        let store = Store::new(ApiTelemetry::default());
+        store.expect_collectors(&["vpc_links", "interconnect"], 1);
+        let g = store.generation();
+        store.record_success(
+            g,
+            "vpc_links",
+            0,
+            scope(),
+            Fragment::VpcLinks(vec![link("kept")], vec![]),
+            Duration::ZERO,
+        );
+        store.record_success(
+            g,
+            "interconnect",
+            0,
+            scope(),
+            Fragment::Interconnect(Default::default()),
+            Duration::ZERO,
+        );
+        assert!(store.inventory(0).interconnect.is_some());
+        store.expect_collectors(&["vpc_links"], 1);
+        store.retarget(&BTreeMap::from([(0, 0)]));
+        let inventory = store.inventory(0);
+        assert!(inventory.interconnect.is_none());
+        assert_eq!(inventory.vpc_links.unwrap()[0].id, "kept");
     }
 
     #[test]
