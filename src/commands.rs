@@ -664,6 +664,7 @@ mod tests {
                 cause: Some(cause.into()),
                 unknown: None,
                 fix: Some("Recreate it.".into()),
+                place: Default::default(),
             }],
             idle_seconds,
         }

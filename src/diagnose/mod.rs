@@ -1,20 +1,25 @@
-//! The VPC-link runbook as data: inventory in, one finding per check out.
+//! The VPC-link runbook as data: topology in, one finding per check out.
 //! Pure: no I/O, unit-tested with plain values.
 //!
-//! Each check says what it looked at (`object`), and when it fails, the
-//! cause and the fix in the words an on-call engineer needs.
+//! Every check is declared once in [`checks::CHECKS`] (name, the hops it
+//! judges, its object labels, the collectors it needs, its evaluation); a
+//! family of checks is one file under `checks/`, with its cause and fix
+//! texts. Each finding says what it looked at (`object`) and which hop of
+//! the path it judges (`place`, where `/links` shows it and what colours
+//! that hop), and when it fails, the cause and the fix in the words an
+//! on-call engineer needs.
 
-mod admission;
+pub mod checks;
 pub mod path;
 pub mod rules;
 
+pub use checks::{CHECKS, CheckSpec, Judges};
 pub use path::{Hop, HopKind, LinkView};
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::classify::ErrorClass;
 use crate::inventory::{ApiType, Inventory, Listener, LoadBalancer, Scope, TargetGroup, VpcLink};
 use crate::resolve::{ResolvedIntegration, load_balancer_arn};
 use crate::topology::Topology;
@@ -36,64 +41,69 @@ pub struct Check {
     /// of the path either.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<&'static str>,
+    /// The hop it judges, set by the check that made it.
+    #[serde(skip)]
+    pub place: Place,
 }
 
-/// The collectors each check needs besides `vpc_links` (which found the
-/// link), and whether it applies to REST (V1) links only.
-const NEEDS: &[(&str, &[&str], bool)] = &[
-    ("load_balancer_active", &["load_balancers"], false),
-    ("listener_port", &["load_balancers"], false),
-    // Of the link's NLBs, those that exist (load_balancers) have an endpoint service.
-    (
-        "endpoint_service_available",
-        &["load_balancers", "endpoints"],
-        true,
-    ),
-    (
-        "endpoint_connection_available",
-        &["load_balancers", "endpoints"],
-        true,
-    ),
-    ("targets_healthy", &["load_balancers"], false),
-    (
-        "security_groups_admit",
-        &["load_balancers", "network_rules"],
-        false,
-    ),
-    (
-        "network_acls_admit",
-        &["load_balancers", "network_rules"],
-        false,
-    ),
-    (
-        "privatelink_inbound_rules",
-        &["load_balancers", "network_rules"],
-        true,
-    ),
-    ("no_tls_errors", &["execution_logs"], false),
-];
+/// The hop of a link's path a check judges, by the object it names: where
+/// `/links` shows the check, and the key of the hop that stands for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Place {
+    /// The VPC link itself (and checks that could not be placed anywhere else).
+    #[default]
+    Link,
+    /// A stage of an API.
+    Api(String, String),
+    /// An endpoint service.
+    Service(String),
+    /// A connection of a service: the one named, or (`None`) any that is not available.
+    Connection(String, Option<String>),
+    /// The endpoint service a load balancer lacks.
+    NoService(String),
+    LoadBalancer(String),
+    Listener(String, u16),
+    TargetGroup(String),
+}
+
+impl Place {
+    /// The kind of hop this is.
+    pub fn judges(&self) -> Judges {
+        match self {
+            Place::Link => Judges::Link,
+            Place::Api(..) => Judges::Stage,
+            Place::Service(_) | Place::NoService(_) => Judges::EndpointService,
+            Place::Connection(..) => Judges::EndpointConnection,
+            Place::LoadBalancer(_) => Judges::LoadBalancer,
+            Place::Listener(..) => Judges::Listener,
+            Place::TargetGroup(_) => Judges::TargetGroup,
+        }
+    }
+}
 
 /// The checks a link could not get because a collector they need has not
 /// succeeded: unknown, with the collector and why, so that a link is never
 /// reported healthy on data that is missing.
 fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<Check> {
     let mut out = Vec::new();
-    for &(check, needs, rest_only) in NEEDS {
-        if rest_only && link.api_type != ApiType::Rest {
+    for spec in CHECKS {
+        if spec.rest_only && link.api_type != ApiType::Rest {
             continue;
         }
-        if made.iter().any(|c| c.check == check) {
+        if made.iter().any(|c| c.check == spec.name) {
             continue;
         }
-        let Some((&collector, why)) = needs
+        let Some((&collector, why)) = spec
+            .needs
             .iter()
             .find_map(|c| inventory.unavailable.get_key_value(c))
         else {
             continue;
         };
         out.push(unknown(
-            check,
+            spec.name,
             BTreeMap::new(),
+            Place::Link,
             collector,
             &format!("this check needs what the {collector} collector reads, and {why}"),
         ));
@@ -105,6 +115,7 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
 fn unknown(
     check: &'static str,
     mut object: BTreeMap<&'static str, String>,
+    place: Place,
     collector: &'static str,
     why: &str,
 ) -> Check {
@@ -118,6 +129,7 @@ fn unknown(
             "Make the {collector} collector's calls succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
         )),
         unknown: Some(collector),
+        place,
     }
 }
 
@@ -203,20 +215,12 @@ pub fn views<'a>(
         let inventory = topology.inventory;
         for link in topology.vpc_links() {
             let path = LinkPath::new(topology, link);
-            let mut checks = vec![link_available(link)];
-            checks.extend(path.load_balancer_active());
-            checks.extend(path.listener_port());
-            if link.api_type == ApiType::Rest {
-                checks.extend(path.endpoint_service_available());
-                checks.extend(path.endpoint_connection_available());
+            let mut checks = Vec::new();
+            for spec in CHECKS {
+                if !spec.rest_only || link.api_type == ApiType::Rest {
+                    checks.extend((spec.evaluate)(&path, clock));
+                }
             }
-            checks.extend(path.targets_healthy());
-            checks.extend(path.security_groups_admit());
-            checks.extend(path.network_acls_admit());
-            if link.api_type == ApiType::Rest {
-                checks.extend(path.privatelink_inbound_rules());
-            }
-            checks.extend(path.no_tls_errors(clock));
             let unknown = unknown_checks(inventory, link, &checks);
             checks.extend(unknown);
             let report = LinkReport {
@@ -236,75 +240,10 @@ pub fn views<'a>(
     views
 }
 
-/// `link_available`: the link is AVAILABLE (an HTTP link must not be INACTIVE).
-pub fn link_available(link: &VpcLink) -> Check {
-    let object = BTreeMap::from([("vpc_link", link.id.clone())]);
-    let detail = link
-        .status_message
-        .as_deref()
-        .filter(|m| !m.is_empty())
-        .map(|m| format!(" AWS says: {m}"))
-        .unwrap_or_default();
-    let (cause, fix) = match (link.status.as_str(), link.api_type) {
-        ("available", _) => {
-            return Check {
-                check: "link_available",
-                ok: true,
-                object,
-                cause: None,
-                fix: None,
-                unknown: None,
-            };
-        }
-        ("failed", _) => (
-            format!("The VPC link is FAILED.{detail}"),
-            "A failed link does not recover: create a new VPC link, point the API's integrations at it, and redeploy the API.".to_owned(),
-        ),
-        ("inactive", ApiType::Http) => (
-            format!("The VPC link is INACTIVE: HTTP API links that carry no traffic for 60 days are deactivated.{detail}"),
-            "Send a request through an integration that uses the link; API Gateway then reactivates it (PENDING, then AVAILABLE). Keep a synthetic probe on low-traffic routes.".to_owned(),
-        ),
-        ("pending", _) => (
-            format!("The VPC link is still PENDING, so API Gateway cannot route through it yet.{detail}"),
-            "Wait for it to become AVAILABLE; if it stays pending, check that the target load balancer exists and the link's subnets and security groups are valid.".to_owned(),
-        ),
-        ("deleting", _) => (
-            format!("The VPC link is being deleted.{detail}"),
-            "Create a new VPC link, point the API's integrations at it, and redeploy the API.".to_owned(),
-        ),
-        (other, _) => (
-            format!("The VPC link reports status {}, not AVAILABLE.{detail}", other.to_ascii_uppercase()),
-            "Check the link in the API Gateway console; recreate it if it does not become AVAILABLE.".to_owned(),
-        ),
-    };
-    Check {
-        check: "link_available",
-        ok: false,
-        object,
-        cause: Some(cause),
-        fix: Some(fix),
-        unknown: None,
-    }
-}
-
-fn tls_fix(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::TlsHostnameMismatch => {
-            "Make the integration's host name (or tlsConfig.serverNameToVerify) match the certificate the TLS listener or target presents."
-        }
-        ErrorClass::TlsUntrustedCertificate => {
-            "Use an unexpired certificate from a CA that API Gateway trusts; insecureSkipVerification does not skip this check."
-        }
-        ErrorClass::TlsKeyMismatch => {
-            "The key and the certificate do not belong together: check the CA, certificate and key files on the target."
-        }
-        _ => "Check the TLS configuration of the listener and the target.",
-    }
-}
-
 fn failed(
     check: &'static str,
     object: BTreeMap<&'static str, String>,
+    place: Place,
     cause: String,
     fix: String,
 ) -> Check {
@@ -315,10 +254,11 @@ fn failed(
         cause: Some(cause),
         fix: Some(fix),
         unknown: None,
+        place,
     }
 }
 
-fn passed(check: &'static str, object: BTreeMap<&'static str, String>) -> Check {
+fn passed(check: &'static str, object: BTreeMap<&'static str, String>, place: Place) -> Check {
     Check {
         check,
         ok: true,
@@ -326,6 +266,7 @@ fn passed(check: &'static str, object: BTreeMap<&'static str, String>) -> Check 
         cause: None,
         fix: None,
         unknown: None,
+        place,
     }
 }
 
@@ -357,45 +298,6 @@ impl<'a> LinkPath<'a> {
 
     fn is_missing(&self, arn: &str) -> bool {
         self.topology.is_missing(arn)
-    }
-
-    /// `load_balancer_active`: every target load balancer exists and is active.
-    fn load_balancer_active(&self) -> Vec<Check> {
-        if self.inventory.load_balancing.is_none() {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for arn in self.targets {
-            let object = BTreeMap::from([("load_balancer", arn.clone())]);
-            if self.is_missing(arn) {
-                out.push(failed(
-                    "load_balancer_active",
-                    object,
-                    format!("The load balancer {arn} that the VPC link leads to no longer exists."),
-                    "Create the load balancer again, or create a VPC link to an existing one; point the integrations at it and redeploy the API.".into(),
-                ));
-                continue;
-            }
-            let Some(lb) = self.balancer(arn) else {
-                continue;
-            };
-            if lb.state == "active" {
-                out.push(passed("load_balancer_active", object));
-            } else {
-                let reason = lb
-                    .state_reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
-                out.push(failed(
-                    "load_balancer_active",
-                    object,
-                    format!("The load balancer is {}{reason}, not active.", lb.state.to_ascii_uppercase()),
-                    "Wait while it is provisioning; if it is failed or impaired, check its subnets and Availability Zones in the EC2 console.".into(),
-                ));
-            }
-        }
-        out
     }
 
     /// The (load balancer, port) pairs the integrations call, with a stage that calls each.
@@ -436,155 +338,10 @@ impl<'a> LinkPath<'a> {
         out
     }
 
-    /// `listener_port`: the load balancer listens on every port an integration
-    /// calls, and has every listener an integration names.
-    fn listener_port(&self) -> Vec<Check> {
-        let mut out = Vec::new();
-        for (listener, (lb, stage)) in self.missing_listeners() {
-            out.push(failed(
-                "listener_port",
-                BTreeMap::from([("load_balancer", lb), ("listener", listener.clone())]),
-                format!("Stage {stage} integrates with listener {listener}, which the load balancer does not have (deleted, or not readable)."),
-                "Point the integration at a listener the load balancer has (or create the listener again), and redeploy the API.".into(),
-            ));
-        }
-        for ((arn, port), stage) in self.called_ports() {
-            let Some(lb) = self.balancer(&arn) else {
-                continue;
-            };
-            let object =
-                BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
-            if lb.listeners.iter().any(|l| l.port == port) {
-                out.push(passed("listener_port", object));
-            } else {
-                let ports: Vec<String> = lb.listeners.iter().map(|l| l.port.to_string()).collect();
-                let listening = if ports.is_empty() {
-                    "none".to_owned()
-                } else {
-                    ports.join(", ")
-                };
-                out.push(failed(
-                    "listener_port",
-                    object,
-                    format!("Stage {stage} calls port {port}, but the load balancer has no listener on it (listeners: {listening})."),
-                    format!("Add a listener on port {port}, or change the integration URI (or the stage variable it uses) to a port the load balancer listens on, and redeploy the API."),
-                ));
-            }
-        }
-        out
-    }
-
     fn nlb_targets(&self) -> impl Iterator<Item = &String> {
         self.targets
             .iter()
             .filter(|arn| self.balancer(arn).is_some())
-    }
-
-    /// `endpoint_service_available` (V1): the NLB's endpoint service is available.
-    fn endpoint_service_available(&self) -> Vec<Check> {
-        let Some(services) = &self.inventory.endpoint_services else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for arn in self.nlb_targets() {
-            let mine: Vec<_> = services
-                .iter()
-                .filter(|s| s.load_balancer_arns.contains(arn))
-                .collect();
-            if mine.is_empty() {
-                out.push(failed(
-                    "endpoint_service_available",
-                    BTreeMap::from([("load_balancer", arn.clone())]),
-                    "No VPC endpoint service fronts the NLB: API Gateway cannot reach it through PrivateLink.".into(),
-                    "API Gateway creates the endpoint service with the VPC link: recreate the VPC link for this NLB and redeploy the API.".into(),
-                ));
-            }
-            for service in mine {
-                let object = BTreeMap::from([
-                    ("load_balancer", arn.clone()),
-                    ("service_id", service.service_id.clone()),
-                ]);
-                if service.state == "available" {
-                    out.push(passed("endpoint_service_available", object));
-                } else {
-                    out.push(failed(
-                        "endpoint_service_available",
-                        object,
-                        format!("The endpoint service {} is {}, not available.", service.service_id, service.state.to_ascii_uppercase()),
-                        "A deleted or failed endpoint service does not come back: recreate the VPC link and redeploy the API.".into(),
-                    ));
-                }
-            }
-        }
-        out
-    }
-
-    /// `endpoint_connection_available` (V1): API Gateway's endpoint connection is available.
-    fn endpoint_connection_available(&self) -> Vec<Check> {
-        let Some(services) = &self.inventory.endpoint_services else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for arn in self.nlb_targets() {
-            for service in services
-                .iter()
-                .filter(|s| s.load_balancer_arns.contains(arn))
-            {
-                if let Some(error) = &service.connections_unread {
-                    out.push(unknown(
-                        "endpoint_connection_available",
-                        BTreeMap::from([("service_id", service.service_id.clone())]),
-                        "endpoints",
-                        &format!("the endpoint service's connections could not be read: {error}"),
-                    ));
-                    continue;
-                }
-                if let Some(c) = service.connections.iter().find(|c| c.state == "available") {
-                    out.push(passed(
-                        "endpoint_connection_available",
-                        BTreeMap::from([
-                            ("service_id", service.service_id.clone()),
-                            ("vpc_endpoint_id", c.vpc_endpoint_id.clone()),
-                        ]),
-                    ));
-                    continue;
-                }
-                let states: Vec<String> = service
-                    .connections
-                    .iter()
-                    .map(|c| format!("{} is {}", c.vpc_endpoint_id, c.state))
-                    .collect();
-                let fix = if service
-                    .connections
-                    .iter()
-                    .any(|c| c.state == "pendingacceptance")
-                {
-                    "Accept the pending endpoint connection on the endpoint service (VPC console, Endpoint services, Endpoint connections), or turn off 'acceptance required'."
-                } else if service.connections.iter().any(|c| c.state == "rejected") {
-                    "A rejected connection stays rejected: recreate the VPC link, accept its connection, and redeploy the API."
-                } else {
-                    "Recreate the VPC link so that API Gateway connects to the endpoint service again, and redeploy the API."
-                };
-                out.push(failed(
-                    "endpoint_connection_available",
-                    BTreeMap::from([("service_id", service.service_id.clone())]),
-                    if states.is_empty() {
-                        format!(
-                            "The endpoint service {} has no endpoint connection from API Gateway.",
-                            service.service_id
-                        )
-                    } else {
-                        format!(
-                            "No endpoint connection of {} is available: {}.",
-                            service.service_id,
-                            states.join(", ")
-                        )
-                    },
-                    fix.into(),
-                ));
-            }
-        }
-        out
     }
 
     /// The listeners the integrations call, with their load balancers: every
@@ -623,159 +380,13 @@ impl<'a> LinkPath<'a> {
         out.sort_by(|a, b| a.1.arn.cmp(&b.1.arn));
         out
     }
-
-    /// `targets_healthy`: each target group behind a used listener has a healthy target.
-    fn targets_healthy(&self) -> Vec<Check> {
-        let mut out = Vec::new();
-        for (_, group) in self.used_target_groups() {
-            let object = BTreeMap::from([("target_group", group.arn.clone())]);
-            if let Some(error) = &group.health_unread {
-                out.push(unknown(
-                    "targets_healthy",
-                    object,
-                    "load_balancers",
-                    &format!("the targets' health could not be read: {error}"),
-                ));
-                continue;
-            }
-            if group.targets.iter().any(|t| t.state == "healthy") {
-                out.push(passed("targets_healthy", object));
-                continue;
-            }
-            let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-            for t in &group.targets {
-                let key = match &t.reason {
-                    Some(reason) => format!("{} ({reason})", t.state),
-                    None => t.state.clone(),
-                };
-                *counts.entry(key).or_default() += 1;
-            }
-            let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            out.push(failed(
-                "targets_healthy",
-                object,
-                if group.targets.is_empty() {
-                    format!("The target group {} has no registered targets.", group.name)
-                } else {
-                    format!("No healthy target in {}: {}.", group.name, summary.join(", "))
-                },
-                "Check that the application listens on the target port and answers the health check, that the targets' security groups admit the load balancer, and that unused targets are in an enabled Availability Zone and running.".into(),
-            ));
-        }
-        out
-    }
-
-    /// `no_tls_errors`: no TLS-class execution error in the last window, for
-    /// every stage that uses the link and whose log is read.
-    fn no_tls_errors(&self, clock: &Clock) -> Vec<Check> {
-        let Some(logs) = &self.inventory.execution_logs else {
-            return Vec::new();
-        };
-        let mut stages: Vec<(String, String)> = self
-            .uses
-            .iter()
-            .map(|u| (u.api_id.clone(), u.stage.clone()))
-            .collect();
-        stages.sort();
-        stages.dedup();
-        let mut out = Vec::new();
-        for (api_id, stage) in stages {
-            let read = logs
-                .groups
-                .values()
-                .any(|g| g.api_id == api_id && g.stage == stage);
-            if !read {
-                continue;
-            }
-            let object = BTreeMap::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
-            let since = clock.now_ms - clock.tls_error_window_ms;
-            let recent: Vec<(ErrorClass, i64)> = logs
-                .newest_errors
-                .get(&(api_id.clone(), stage.clone()))
-                .into_iter()
-                .flatten()
-                .filter(|(class, at)| class.is_tls() && **at >= since)
-                .map(|(class, at)| (*class, *at))
-                .collect();
-            let Some((class, _)) = recent.iter().max_by_key(|(_, at)| *at) else {
-                out.push(passed("no_tls_errors", object));
-                continue;
-            };
-            let counts = logs.counts.get(&(api_id.clone(), stage.clone()));
-            let total = counts.map_or(0, |t| t.class_count(*class));
-            out.push(failed(
-                "no_tls_errors",
-                object,
-                format!(
-                    "Stage {stage} of API {api_id} logged {class} errors in the last {} min ({total} since the exporter started).",
-                    clock.tls_error_window_ms / 60_000
-                ),
-                tls_fix(*class).into(),
-            ));
-        }
-        out
-    }
-
-    /// `privatelink_inbound_rules` (V1): enforcement is off, or the NLB's
-    /// security groups admit the listener ports from anywhere (PrivateLink
-    /// traffic from API Gateway has no address of yours to allow).
-    fn privatelink_inbound_rules(&self) -> Vec<Check> {
-        let mut out = Vec::new();
-        for arn in self.targets {
-            let Some(lb) = self.balancer(arn) else {
-                continue;
-            };
-            let Some(enforced) = lb.privatelink_inbound_rules.as_deref() else {
-                continue;
-            };
-            let object = BTreeMap::from([("load_balancer", arn.clone())]);
-            if enforced != "on" {
-                out.push(passed("privatelink_inbound_rules", object));
-                continue;
-            }
-            // Without the security groups the verdict is unknown, not a failure.
-            let Some(rules) = self.inventory.network_rules.as_ref() else {
-                continue;
-            };
-            let groups: Vec<_> = rules
-                .security_groups
-                .iter()
-                .filter(|g| lb.security_group_ids.contains(&g.id))
-                .collect();
-            let lists = rules.prefix_lists.clone();
-            let anywhere = rules::Peer {
-                cidrs: rules::Cidr::parse("0.0.0.0/0").into_iter().collect(),
-                security_groups: Vec::new(),
-            };
-            let blocked: Vec<String> = lb
-                .listeners
-                .iter()
-                .filter(|l| {
-                    !rules::security_groups_admit(&groups, false, l.port, &anywhere, &lists)
-                })
-                .map(|l| l.port.to_string())
-                .collect();
-            if blocked.is_empty() {
-                out.push(passed("privatelink_inbound_rules", object));
-            } else {
-                out.push(failed(
-                    "privatelink_inbound_rules",
-                    object,
-                    format!(
-                        "\"Enforce inbound rules on PrivateLink traffic\" is on and the NLB's security groups do not admit port {} from the PrivateLink traffic.",
-                        blocked.join(", ")
-                    ),
-                    "Turn the enforcement off in the NLB's security settings (API Gateway's traffic arrives through PrivateLink), or add inbound rules for the listener ports.".into(),
-                ));
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::ErrorClass;
+    use crate::diagnose::checks::link_available;
     use crate::testkit;
 
     fn link(status: &str, api_type: ApiType) -> VpcLink {

@@ -1,12 +1,15 @@
 //! A VPC link's path hop by hop, for the `/links` page: what the link
 //! connects in the order traffic flows (API → integration → VPC link →
 //! endpoint service and connection → load balancer → listener → target
-//! group → target), with every check of the report placed on the hop it
-//! judges. Pure: inventory and report in, hops out.
+//! group → target), with every check of the report on the hop it judges
+//! (`Check::place`, set by the check). A hop a check judges takes its
+//! colour from its checks alone; only members no check judges one by one
+//! (a target, one endpoint connection among several) show their own state.
+//! Pure: topology and report in, hops out.
 
 use std::collections::BTreeMap;
 
-use super::{Check, LinkPath, LinkReport};
+use super::{LinkPath, LinkReport, Place};
 use crate::inventory::{ApiType, TargetGroup};
 
 /// At most this many targets are listed per target group; the rest are counted.
@@ -54,8 +57,8 @@ pub struct Hop {
     pub label: String,
     /// State and facts: "available", "TCP", "2 healthy, 1 unused".
     pub detail: String,
-    /// False when the hop's own state is bad, whether or not a check says so
-    /// (an unhealthy target, a listener that does not exist).
+    /// False when the hop's own state is bad where no check judges it one
+    /// by one: an unhealthy target, a rejected endpoint connection.
     pub state_ok: bool,
     /// Indices into the report's checks that judge this hop.
     pub checks: Vec<usize>,
@@ -90,48 +93,6 @@ impl Hop {
 pub struct LinkView {
     pub report: LinkReport,
     pub hops: Vec<Hop>,
-}
-
-/// Where a check belongs, by the check and the object it names; also the
-/// key of the hop that stands for each place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Place {
-    Api(String, String),
-    Link,
-    Service(String),
-    /// A connection of a service: the one named, or (`None`) any that is not available.
-    Connection(String, Option<String>),
-    /// The endpoint service a load balancer lacks.
-    NoService(String),
-    LoadBalancer(String),
-    Listener(String, u16),
-    TargetGroup(String),
-}
-
-fn place(check: &Check) -> Place {
-    let o = |k: &str| check.object.get(k).cloned();
-    match (check.check, o("load_balancer"), o("service_id")) {
-        ("listener_port", Some(lb), _) => {
-            let port = o("port").and_then(|p| p.parse().ok()).unwrap_or(0);
-            return Place::Listener(lb, port);
-        }
-        ("endpoint_connection_available", _, Some(service)) => {
-            return Place::Connection(service, o("vpc_endpoint_id"));
-        }
-        ("endpoint_service_available", Some(lb), None) => return Place::NoService(lb),
-        _ => {}
-    }
-    if let Some(group) = o("target_group") {
-        Place::TargetGroup(group)
-    } else if let Some(service) = o("service_id") {
-        Place::Service(service)
-    } else if let Some(lb) = o("load_balancer") {
-        Place::LoadBalancer(lb)
-    } else if let (Some(api), Some(stage)) = (o("api_id"), o("stage")) {
-        Place::Api(api, stage)
-    } else {
-        Place::Link
-    }
 }
 
 /// Hops under construction, each with the place it stands for (if any).
@@ -187,14 +148,7 @@ impl LinkPath<'_> {
             ),
         );
         let link_index = b.hops.len();
-        b.push(
-            if link.status == "available" {
-                link_hop
-            } else {
-                link_hop.bad()
-            },
-            Some(Place::Link),
-        );
+        b.push(link_hop, Some(Place::Link));
 
         let called = self.called_ports();
         let used = self.used_listeners();
@@ -203,20 +157,13 @@ impl LinkPath<'_> {
                 self.endpoint_hops(arn, &mut b);
             }
             let balancer = self.balancer(arn);
-            let (label, detail, ok) = match balancer {
-                Some(lb) => (
-                    lb.name.clone(),
-                    format!("{} · {}", lb.lb_type, lb.state),
-                    lb.state == "active",
-                ),
-                None if self.is_missing(arn) => {
-                    (arn.clone(), "not found: deleted".to_owned(), false)
-                }
-                None => (arn.clone(), "not collected yet".to_owned(), true),
+            let (label, detail) = match balancer {
+                Some(lb) => (lb.name.clone(), format!("{} · {}", lb.lb_type, lb.state)),
+                None if self.is_missing(arn) => (arn.clone(), "not found: deleted".to_owned()),
+                None => (arn.clone(), "not collected yet".to_owned()),
             };
-            let hop = Hop::new(HopKind::LoadBalancer, 1, arn, label, detail);
             b.push(
-                if ok { hop } else { hop.bad() },
+                Hop::new(HopKind::LoadBalancer, 1, arn, label, detail),
                 Some(Place::LoadBalancer(arn.clone())),
             );
             let Some(lb) = balancer else { continue };
@@ -250,15 +197,14 @@ impl LinkPath<'_> {
                         "",
                         format!(":{port}"),
                         "no listener on this port".to_owned(),
-                    )
-                    .bad(),
+                    ),
                     Some(Place::Listener(arn.clone(), port)),
                 );
             }
         }
 
         for (i, check) in report.checks.iter().enumerate() {
-            let at = b.hop_for(&place(check), link_index);
+            let at = b.hop_for(&check.place, link_index);
             b.hops[at].checks.push(i);
         }
         b.hops
@@ -316,25 +262,19 @@ impl LinkPath<'_> {
                     "",
                     "none".to_owned(),
                     "no endpoint service fronts this NLB".to_owned(),
-                )
-                .bad(),
+                ),
                 Some(Place::NoService(arn.to_owned())),
             );
         }
         for service in mine {
-            let hop = Hop::new(
-                HopKind::EndpointService,
-                1,
-                &service.service_id,
-                service.service_id.clone(),
-                service.state.clone(),
-            );
             b.push(
-                if service.state == "available" {
-                    hop
-                } else {
-                    hop.bad()
-                },
+                Hop::new(
+                    HopKind::EndpointService,
+                    1,
+                    &service.service_id,
+                    service.service_id.clone(),
+                    service.state.clone(),
+                ),
                 Some(Place::Service(service.service_id.clone())),
             );
             if service.connections.is_empty() {
@@ -345,8 +285,7 @@ impl LinkPath<'_> {
                         &service.service_id,
                         "none".to_owned(),
                         "API Gateway has no connection to the service".to_owned(),
-                    )
-                    .bad(),
+                    ),
                     Some(Place::Connection(service.service_id.clone(), None)),
                 );
             }
@@ -374,13 +313,7 @@ impl LinkPath<'_> {
     }
 
     fn target_group_hops(&self, arn: &str, b: &mut Builder) {
-        let Some(group) = self
-            .inventory
-            .load_balancing
-            .iter()
-            .flat_map(|lb| &lb.target_groups)
-            .find(|g| g.arn == arn)
-        else {
+        let Some(group) = self.topology.target_group(arn) else {
             return;
         };
         b.push(

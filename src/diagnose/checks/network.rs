@@ -20,8 +20,8 @@
 
 use std::collections::BTreeMap;
 
-use super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
-use super::{Check, LinkPath, failed, passed};
+use super::super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
+use super::super::{Check, LinkPath, Place, failed, passed};
 use crate::inventory::{
     ApiType, LoadBalancer, NetworkAcl, NetworkRules, SecurityGroup, Subnet, TargetGroup,
 };
@@ -66,34 +66,40 @@ struct Hop<'a> {
     purpose: &'static str,
     /// The label naming the hop beside the rule set: `load_balancer` or `target_group`.
     via: (&'static str, String),
+    /// That hop of the path, where the finding shows.
+    place: Place,
 }
 
 fn join(items: impl IntoIterator<Item = String>) -> String {
     items.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// The hop an object is on, and its failure if one was found.
+type Verdict = (Place, Option<(String, String)>);
+
 /// Checks keyed by their object; a failure found for an object wins over a pass.
 #[derive(Default)]
-struct Verdicts(BTreeMap<BTreeMap<&'static str, String>, Option<(String, String)>>);
+struct Verdicts(BTreeMap<BTreeMap<&'static str, String>, Verdict>);
 
 impl Verdicts {
     fn record(
         &mut self,
         object: BTreeMap<&'static str, String>,
+        place: &Place,
         failure: Option<(String, String)>,
     ) {
-        let entry = self.0.entry(object).or_insert(None);
-        if entry.is_none() {
-            *entry = failure;
+        let entry = self.0.entry(object).or_insert((place.clone(), None));
+        if entry.1.is_none() {
+            entry.1 = failure;
         }
     }
 
     fn into_checks(self, check: &'static str) -> Vec<Check> {
         self.0
             .into_iter()
-            .map(|(object, failure)| match failure {
-                None => passed(check, object),
-                Some((cause, fix)) => failed(check, object, cause, fix),
+            .map(|(object, (place, failure))| match failure {
+                None => passed(check, object, place),
+                Some((cause, fix)) => failed(check, object, place, cause, fix),
             })
             .collect()
     }
@@ -191,6 +197,7 @@ impl<'a> LinkPath<'a> {
                     port: listener.port,
                     purpose: "",
                     via: ("load_balancer", lb.arn.clone()),
+                    place: Place::LoadBalancer(lb.arn.clone()),
                 });
             }
         }
@@ -203,6 +210,7 @@ impl<'a> LinkPath<'a> {
                     port,
                     purpose,
                     via: ("target_group", group.arn.clone()),
+                    place: Place::TargetGroup(group.arn.clone()),
                 });
             }
         }
@@ -222,7 +230,7 @@ impl<'a> LinkPath<'a> {
 
     /// `security_groups_admit`: on every hop, the client's groups let the
     /// connection out and the server's let it in.
-    pub(super) fn security_groups_admit(&self) -> Vec<Check> {
+    pub(in crate::diagnose) fn security_groups_admit(&self) -> Vec<Check> {
         let Some(net) = self.network() else {
             return Vec::new();
         };
@@ -265,7 +273,11 @@ impl<'a> LinkPath<'a> {
                         ),
                     )
                 });
-                verdicts.record(object(hop.client.security_groups, "egress"), failure);
+                verdicts.record(
+                    object(hop.client.security_groups, "egress"),
+                    &hop.place,
+                    failure,
+                );
             }
             // Into the server.
             let server_groups = self.groups(hop.server.security_groups);
@@ -298,7 +310,11 @@ impl<'a> LinkPath<'a> {
                         ),
                     )
                 });
-                verdicts.record(object(hop.server.security_groups, "ingress"), failure);
+                verdicts.record(
+                    object(hop.server.security_groups, "ingress"),
+                    &hop.place,
+                    failure,
+                );
             }
         }
         verdicts.into_checks("security_groups_admit")
@@ -313,7 +329,7 @@ impl<'a> LinkPath<'a> {
 
     /// `network_acls_admit`: on every hop that crosses subnets, the ACLs of
     /// both subnets let the connection through both ways.
-    pub(super) fn network_acls_admit(&self) -> Vec<Check> {
+    pub(in crate::diagnose) fn network_acls_admit(&self) -> Vec<Check> {
         if self.network().is_none() {
             return Vec::new();
         }
@@ -348,7 +364,7 @@ impl<'a> LinkPath<'a> {
                                 &hop.server.what,
                             )
                         });
-                        verdicts.record(acl_object(acl, &hop), failure);
+                        verdicts.record(acl_object(acl, &hop), &hop.place, failure);
                     }
                     // The server's ACL, from the client's subnet (or the preserved client's).
                     if let Some(acl) = server_acl {
@@ -369,7 +385,7 @@ impl<'a> LinkPath<'a> {
                             )),
                             _ => None,
                         };
-                        verdicts.record(acl_object(acl, &hop), failure);
+                        verdicts.record(acl_object(acl, &hop), &hop.place, failure);
                     }
                 }
             }
@@ -423,7 +439,7 @@ fn acl_failure(
 
 #[cfg(test)]
 mod tests {
-    use super::super::LinkReport;
+    use crate::diagnose::LinkReport;
     use crate::inventory::{ApiType, Inventory, SecurityGroup};
     use crate::testkit::{ALB, TG, acl_entry, tcp, v2_path, view_one};
 

@@ -1,0 +1,91 @@
+//! `load_balancer_active` and `listener_port`: the load balancers a link
+//! leads to exist and are active, and listen where the integrations call.
+
+use std::collections::BTreeMap;
+
+use super::super::{Check, LinkPath, Place, failed, passed};
+
+impl LinkPath<'_> {
+    /// `load_balancer_active`: every target load balancer exists and is active.
+    pub(in crate::diagnose) fn load_balancer_active(&self) -> Vec<Check> {
+        if self.inventory.load_balancing.is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for arn in self.targets {
+            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            let place = Place::LoadBalancer(arn.clone());
+            if self.is_missing(arn) {
+                out.push(failed(
+                    "load_balancer_active",
+                    object,
+                    place,
+                    format!("The load balancer {arn} that the VPC link leads to no longer exists."),
+                    "Create the load balancer again, or create a VPC link to an existing one; point the integrations at it and redeploy the API.".into(),
+                ));
+                continue;
+            }
+            let Some(lb) = self.balancer(arn) else {
+                continue;
+            };
+            if lb.state == "active" {
+                out.push(passed("load_balancer_active", object, place));
+            } else {
+                let reason = lb
+                    .state_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                out.push(failed(
+                    "load_balancer_active",
+                    object,
+                    place,
+                    format!("The load balancer is {}{reason}, not active.", lb.state.to_ascii_uppercase()),
+                    "Wait while it is provisioning; if it is failed or impaired, check its subnets and Availability Zones in the EC2 console.".into(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `listener_port`: the load balancer listens on every port an integration
+    /// calls, and has every listener an integration names.
+    pub(in crate::diagnose) fn listener_port(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for (listener, (lb, stage)) in self.missing_listeners() {
+            out.push(failed(
+                "listener_port",
+                BTreeMap::from([("load_balancer", lb.clone()), ("listener", listener.clone())]),
+                Place::LoadBalancer(lb),
+                format!("Stage {stage} integrates with listener {listener}, which the load balancer does not have (deleted, or not readable)."),
+                "Point the integration at a listener the load balancer has (or create the listener again), and redeploy the API.".into(),
+            ));
+        }
+        for ((arn, port), stage) in self.called_ports() {
+            let Some(lb) = self.balancer(&arn) else {
+                continue;
+            };
+            let object =
+                BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
+            let place = Place::Listener(arn.clone(), port);
+            if lb.listeners.iter().any(|l| l.port == port) {
+                out.push(passed("listener_port", object, place));
+            } else {
+                let ports: Vec<String> = lb.listeners.iter().map(|l| l.port.to_string()).collect();
+                let listening = if ports.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ports.join(", ")
+                };
+                out.push(failed(
+                    "listener_port",
+                    object,
+                    place,
+                    format!("Stage {stage} calls port {port}, but the load balancer has no listener on it (listeners: {listening})."),
+                    format!("Add a listener on port {port}, or change the integration URI (or the stage variable it uses) to a port the load balancer listens on, and redeploy the API."),
+                ));
+            }
+        }
+        out
+    }
+}

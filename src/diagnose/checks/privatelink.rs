@@ -1,0 +1,182 @@
+//! The PrivateLink hop of REST (V1) links: `endpoint_service_available`,
+//! `endpoint_connection_available` and `privatelink_inbound_rules`.
+
+use std::collections::BTreeMap;
+
+use super::super::{Check, LinkPath, Place, failed, passed, rules, unknown};
+
+impl LinkPath<'_> {
+    /// `endpoint_service_available` (V1): the NLB's endpoint service is available.
+    pub(in crate::diagnose) fn endpoint_service_available(&self) -> Vec<Check> {
+        let Some(services) = &self.inventory.endpoint_services else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for arn in self.nlb_targets() {
+            let mine: Vec<_> = services
+                .iter()
+                .filter(|s| s.load_balancer_arns.contains(arn))
+                .collect();
+            if mine.is_empty() {
+                out.push(failed(
+                    "endpoint_service_available",
+                    BTreeMap::from([("load_balancer", arn.clone())]),
+                    Place::NoService(arn.clone()),
+                    "No VPC endpoint service fronts the NLB: API Gateway cannot reach it through PrivateLink.".into(),
+                    "API Gateway creates the endpoint service with the VPC link: recreate the VPC link for this NLB and redeploy the API.".into(),
+                ));
+            }
+            for service in mine {
+                let object = BTreeMap::from([
+                    ("load_balancer", arn.clone()),
+                    ("service_id", service.service_id.clone()),
+                ]);
+                let place = Place::Service(service.service_id.clone());
+                if service.state == "available" {
+                    out.push(passed("endpoint_service_available", object, place));
+                } else {
+                    out.push(failed(
+                        "endpoint_service_available",
+                        object,
+                        place,
+                        format!("The endpoint service {} is {}, not available.", service.service_id, service.state.to_ascii_uppercase()),
+                        "A deleted or failed endpoint service does not come back: recreate the VPC link and redeploy the API.".into(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// `endpoint_connection_available` (V1): API Gateway's endpoint connection is available.
+    pub(in crate::diagnose) fn endpoint_connection_available(&self) -> Vec<Check> {
+        let Some(services) = &self.inventory.endpoint_services else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for arn in self.nlb_targets() {
+            for service in services
+                .iter()
+                .filter(|s| s.load_balancer_arns.contains(arn))
+            {
+                if let Some(error) = &service.connections_unread {
+                    out.push(unknown(
+                        "endpoint_connection_available",
+                        BTreeMap::from([("service_id", service.service_id.clone())]),
+                        Place::Connection(service.service_id.clone(), None),
+                        "endpoints",
+                        &format!("the endpoint service's connections could not be read: {error}"),
+                    ));
+                    continue;
+                }
+                if let Some(c) = service.connections.iter().find(|c| c.state == "available") {
+                    out.push(passed(
+                        "endpoint_connection_available",
+                        BTreeMap::from([
+                            ("service_id", service.service_id.clone()),
+                            ("vpc_endpoint_id", c.vpc_endpoint_id.clone()),
+                        ]),
+                        Place::Connection(
+                            service.service_id.clone(),
+                            Some(c.vpc_endpoint_id.clone()),
+                        ),
+                    ));
+                    continue;
+                }
+                let states: Vec<String> = service
+                    .connections
+                    .iter()
+                    .map(|c| format!("{} is {}", c.vpc_endpoint_id, c.state))
+                    .collect();
+                let fix = if service
+                    .connections
+                    .iter()
+                    .any(|c| c.state == "pendingacceptance")
+                {
+                    "Accept the pending endpoint connection on the endpoint service (VPC console, Endpoint services, Endpoint connections), or turn off 'acceptance required'."
+                } else if service.connections.iter().any(|c| c.state == "rejected") {
+                    "A rejected connection stays rejected: recreate the VPC link, accept its connection, and redeploy the API."
+                } else {
+                    "Recreate the VPC link so that API Gateway connects to the endpoint service again, and redeploy the API."
+                };
+                out.push(failed(
+                    "endpoint_connection_available",
+                    BTreeMap::from([("service_id", service.service_id.clone())]),
+                    Place::Connection(service.service_id.clone(), None),
+                    if states.is_empty() {
+                        format!(
+                            "The endpoint service {} has no endpoint connection from API Gateway.",
+                            service.service_id
+                        )
+                    } else {
+                        format!(
+                            "No endpoint connection of {} is available: {}.",
+                            service.service_id,
+                            states.join(", ")
+                        )
+                    },
+                    fix.into(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// `privatelink_inbound_rules` (V1): enforcement is off, or the NLB's
+    /// security groups admit the listener ports from anywhere (PrivateLink
+    /// traffic from API Gateway has no address of yours to allow).
+    pub(in crate::diagnose) fn privatelink_inbound_rules(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for arn in self.targets {
+            let Some(lb) = self.balancer(arn) else {
+                continue;
+            };
+            let Some(enforced) = lb.privatelink_inbound_rules.as_deref() else {
+                continue;
+            };
+            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            let place = Place::LoadBalancer(arn.clone());
+            if enforced != "on" {
+                out.push(passed("privatelink_inbound_rules", object, place));
+                continue;
+            }
+            // Without the security groups the verdict is unknown, not a failure.
+            let Some(rules) = self.inventory.network_rules.as_ref() else {
+                continue;
+            };
+            let groups: Vec<_> = rules
+                .security_groups
+                .iter()
+                .filter(|g| lb.security_group_ids.contains(&g.id))
+                .collect();
+            let lists = rules.prefix_lists.clone();
+            let anywhere = rules::Peer {
+                cidrs: rules::Cidr::parse("0.0.0.0/0").into_iter().collect(),
+                security_groups: Vec::new(),
+            };
+            let blocked: Vec<String> = lb
+                .listeners
+                .iter()
+                .filter(|l| {
+                    !rules::security_groups_admit(&groups, false, l.port, &anywhere, &lists)
+                })
+                .map(|l| l.port.to_string())
+                .collect();
+            if blocked.is_empty() {
+                out.push(passed("privatelink_inbound_rules", object, place));
+            } else {
+                out.push(failed(
+                    "privatelink_inbound_rules",
+                    object,
+                    place,
+                    format!(
+                        "\"Enforce inbound rules on PrivateLink traffic\" is on and the NLB's security groups do not admit port {} from the PrivateLink traffic.",
+                        blocked.join(", ")
+                    ),
+                    "Turn the enforcement off in the NLB's security settings (API Gateway's traffic arrives through PrivateLink), or add inbound rules for the listener ports.".into(),
+                ));
+            }
+        }
+        out
+    }
+}
