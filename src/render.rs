@@ -1,9 +1,13 @@
-//! Inventory + collector statuses -> metric families -> exposition text.
+//! Metric families -> exposition text: the exporter's own families (build,
+//! reloads, collector statuses), the runbook checks' families, the
+//! CloudWatch families (named after the metrics asked for), and the
+//! [`Families`] collector that each collector renders its own families into
+//! (`collect/<name>.rs`).
 //!
 //! `families` is pure: plain values in, plain values out, so every series
 //! the contract names is unit-tested without AWS. `encode` turns families
 //! (plus the live API-call telemetry) into Prometheus text through
-//! prometheus-client, once per poll; scrapes then serve those bytes.
+//! prometheus-client, once per publish; scrapes then serve those bytes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -127,6 +131,10 @@ pub struct Snapshot {
     pub per_target_health: bool,
     /// When the snapshot was taken and how the checks judge time.
     pub diagnosis: diagnose::Clock,
+    /// Publishes so far, this one included.
+    pub publishes: u64,
+    /// How long the previous publish took (snapshot to swap).
+    pub previous_publish: Duration,
 }
 
 /// Collects families by name so that samples of every scope end up in one
@@ -240,6 +248,20 @@ pub fn families<'r>(
         Kind::Gauge,
         vec![],
         unix_seconds(snapshot.reload.last_success),
+    );
+    f.add(
+        "awsconn_exposition_publishes",
+        "Times the exposition and the findings were published (one per round of polls that finish together, after a short pause)",
+        Kind::Counter,
+        vec![],
+        snapshot.publishes as f64,
+    );
+    f.add(
+        "awsconn_exposition_publish_duration_seconds",
+        "How long the previous publish took: snapshot, topology, diagnosis, render, encode, gzip",
+        Kind::Gauge,
+        vec![],
+        snapshot.previous_publish.as_secs_f64(),
     );
     for status in &snapshot.statuses {
         collector_status(&mut f, status);
@@ -544,6 +566,8 @@ mod tests {
             }],
             per_target_health: false,
             diagnosis: diagnose::Clock::default(),
+            publishes: 3,
+            previous_publish: Duration::from_millis(12),
         }
     }
 
@@ -680,6 +704,14 @@ mod tests {
         assert_eq!(
             value_of(&t, &format!("awsconn_collector_polls_total{labels}")).as_deref(),
             Some("7")
+        );
+        assert_eq!(
+            value_of(&t, "awsconn_exposition_publishes_total").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            value_of(&t, "awsconn_exposition_publish_duration_seconds").as_deref(),
+            Some("0.012")
         );
         assert_eq!(
             value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\",branch=\"main\",rustc_version=\"1.95.0\",target=\"x86_64-unknown-linux-gnu\"}").as_deref(),

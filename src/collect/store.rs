@@ -75,8 +75,8 @@ pub struct Store {
     /// while nobody waits is kept, so none is lost, and many coalesce.
     changed: tokio::sync::Notify,
     /// Held while a publish renders, so two publishes never race to swap an
-    /// older snapshot over a newer one.
-    publishing: Mutex<()>,
+    /// older snapshot over a newer one; it counts them and times the last.
+    publishing: Mutex<(u64, Duration)>,
     telemetry: ApiTelemetry,
     build: BuildInfo,
     expected_runs: AtomicUsize,
@@ -96,7 +96,7 @@ impl Store {
             }),
             published: ArcSwap::from_pointee(Published::default()),
             changed: tokio::sync::Notify::new(),
-            publishing: Mutex::new(()),
+            publishing: Mutex::new((0, Duration::ZERO)),
             telemetry,
             build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
@@ -344,6 +344,8 @@ impl Store {
                     .unwrap_or(0),
                 tls_error_window_ms: self.tls_error_window_ms.load(Ordering::SeqCst),
             },
+            publishes: 0,
+            previous_publish: Duration::ZERO,
         }
     }
 
@@ -373,14 +375,18 @@ impl Store {
     /// those findings; both are swapped in together. `once`, `diagnose` and
     /// the tests call it directly; `serve` leaves it to the publisher.
     pub fn publish(&self) -> Arc<Published> {
-        let _one_at_a_time = self
+        let mut one_at_a_time = self
             .publishing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (snapshot, ready) = {
+        let started = std::time::Instant::now();
+        let (mut snapshot, ready) = {
             let state = self.lock();
             (self.snapshot_of(&state), self.ready.load(Ordering::SeqCst))
         };
+        one_at_a_time.0 += 1;
+        snapshot.publishes = one_at_a_time.0;
+        snapshot.previous_publish = one_at_a_time.1;
         // The paths resolved once per scope; one diagnosis of them serves
         // the metrics and the /links page.
         let topologies: Vec<(&Scope, Topology)> = snapshot
@@ -416,6 +422,7 @@ impl Store {
             },
         });
         self.published.store(published.clone());
+        one_at_a_time.1 = started.elapsed();
         published
     }
 
@@ -583,6 +590,34 @@ mod tests {
             ),
             "{after}"
         );
+    }
+
+    /// A round of records (7 collectors × 2 scopes, as fast as they come)
+    /// is one publish, not fourteen, and the exposition says how many.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_publisher_coalesces_a_round_into_one_publish() {
+        let store = Store::new(ApiTelemetry::default());
+        let names = ["a", "b", "c", "d", "e", "f", "g"];
+        store.expect_collectors(&names, 2);
+        tokio::spawn(store.clone().run_publisher(Duration::from_millis(500)));
+        let g = store.generation();
+        for target in 0..2 {
+            for name in names {
+                store.record_failure(g, name, target, scope(), Duration::ZERO, "denied");
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !store.is_ready() {
+            assert!(std::time::Instant::now() < deadline, "never published");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let text = String::from_utf8(store.published().exposition.text.to_vec()).unwrap();
+        // The store's first publish (build info alone), then the round.
+        assert!(
+            text.contains("awsconn_exposition_publishes_total 2\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("awsconn_collector_polls_total{").count(), 14);
     }
 
     #[test]
