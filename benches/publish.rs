@@ -12,13 +12,17 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use awsconn::aws::ApiTelemetry;
 use awsconn::collect::{Fragment, Store};
 use awsconn::inventory::{
-    Api, ApiType, EndpointConnection, EndpointService, Integration, Listener, LoadBalancer,
-    LoadBalancing, NetworkAcl, NetworkAclEntry, NetworkInterface, NetworkRules, Scope,
-    SecurityGroup, SecurityGroupRule, Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
+    Api, ApiType, EndpointConnection, EndpointService, Integration, Inventory, Listener,
+    LoadBalancer, LoadBalancing, NetworkAcl, NetworkAclEntry, NetworkInterface, NetworkRules,
+    Scope, SecurityGroup, SecurityGroupRule, Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
 };
+use awsconn::render::{self, BuildInfo, Snapshot};
+use awsconn::topology::Topology;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const LINKS_PER_SCOPE: usize = 5;
@@ -282,6 +286,58 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Where the time of one publish goes, step by step, on the same inventory.
+fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
+    let mut inventories = BTreeMap::new();
+    for s in 0..scopes {
+        let mut inventory = Inventory::default();
+        for (_, fragment) in fragments(s) {
+            fragment.apply(&mut inventory);
+        }
+        inventories.insert(
+            Scope {
+                account: format!("{}", 100_000_000_000 + s),
+                region: "us-east-1".into(),
+            },
+            inventory,
+        );
+    }
+    let mut steps = Vec::new();
+    let t = Instant::now();
+    let snapshot = Snapshot {
+        inventories: black_box(inventories.clone()),
+        ..Default::default()
+    };
+    steps.push(("snapshot (a copy of every inventory)", t.elapsed()));
+    let t = Instant::now();
+    let topologies: Vec<(&Scope, Topology)> = snapshot
+        .inventories
+        .iter()
+        .map(|(scope, inventory)| (scope, Topology::build(inventory)))
+        .collect();
+    steps.push(("topology", t.elapsed()));
+    let t = Instant::now();
+    let views =
+        awsconn::diagnose::views(topologies.iter().map(|(s, t)| (*s, t)), &snapshot.diagnosis);
+    steps.push(("diagnosis (every check, and the /links hops)", t.elapsed()));
+    let t = Instant::now();
+    let families = render::families(
+        &snapshot,
+        &topologies,
+        &BuildInfo::current(),
+        views.iter().map(|v| &v.report),
+        |f, scope, topology| awsconn::collect::render_scope(f, scope, topology, &snapshot),
+    );
+    steps.push(("families (labels and values)", t.elapsed()));
+    let t = Instant::now();
+    let text = render::encode(families, Vec::new(), &mut Default::default());
+    steps.push(("encode (text format)", t.elapsed()));
+    let t = Instant::now();
+    black_box(awsconn::collect::gzip(text.as_bytes()));
+    steps.push(("gzip", t.elapsed()));
+    steps
+}
+
 /// The mean time of one publish over `rounds`, after one to warm up.
 fn time_publish(store: &Store, rounds: u32) -> Duration {
     store.publish();
@@ -336,6 +392,12 @@ fn bench(c: &mut Criterion) {
             "| publish time per link, {scopes} scopes | {:.1} µs | flat as scopes grow |",
             t.as_secs_f64() * 1e6
         );
+    }
+    eprintln!();
+    eprintln!("| step of one publish, 200 scopes | time |");
+    eprintln!("|---|---|");
+    for (step, t) in breakdown(200) {
+        eprintln!("| {step} | {:.1} ms |", t.as_secs_f64() * 1e3);
     }
     eprintln!();
     c.bench_function("publish/200 scopes, 1000 links", |b| {

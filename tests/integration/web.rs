@@ -437,7 +437,6 @@ fn slowloris_past_the_fd_limit_then_sigterm_within_its_deadline() {
             .filter(|r| r.0 == 200)
     });
 
-
     let flood: Vec<TcpStream> = (0..1000)
         .filter_map(|i| slowloris(port, i % 2 == 0))
         .collect();
