@@ -61,6 +61,7 @@ fn open_acl(id: String, subnets: Vec<String>) -> NetworkAcl {
         ipv4_cidr: Some("0.0.0.0/0".into()),
         ipv6_cidr: None,
         ports: None,
+        unreadable: None,
     };
     NetworkAcl {
         id,
@@ -228,6 +229,7 @@ fn fragments(s: usize) -> Vec<(&'static str, Fragment)> {
                 load_balancers,
                 target_groups,
                 missing_load_balancers: vec![],
+                unreadable_load_balancers: 0,
             }),
         ),
         ("endpoints", Fragment::EndpointServices(services)),

@@ -303,6 +303,7 @@ mod tests {
                     targets: vec![],
                 }],
                 missing_load_balancers: vec![],
+                unreadable_load_balancers: 0,
             }),
             endpoint_services: Some(vec![EndpointService {
                 connections_unread: None,

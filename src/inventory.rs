@@ -253,6 +253,9 @@ pub struct LoadBalancing {
     pub target_groups: Vec<TargetGroup>,
     /// ARNs asked for (the links' targets) that AWS no longer knows: deleted.
     pub missing_load_balancers: Vec<String>,
+    /// Load balancers AWS listed without their ARN: while there are any, a
+    /// load balancer not found may be one of them, so none is called deleted.
+    pub unreadable_load_balancers: usize,
 }
 
 /// A PrivateLink endpoint service (DescribeVpcEndpointServiceConfigurations).
@@ -339,6 +342,9 @@ pub struct NetworkAclEntry {
     pub ipv4_cidr: Option<String>,
     pub ipv6_cidr: Option<String>,
     pub ports: Option<(u16, u16)>,
+    /// Set when AWS sent the entry without a field it needs (why): it is
+    /// then read as a deny of everything, and said so.
+    pub unreadable: Option<&'static str>,
 }
 
 /// A network interface: where a target or a V2 link lives, and its security groups.

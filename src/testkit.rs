@@ -97,6 +97,7 @@ pub fn acl_entry(
         ipv4_cidr: (!cidr.contains(':')).then(|| cidr.to_owned()),
         ipv6_cidr: cidr.contains(':').then(|| cidr.to_owned()),
         ports,
+        unreadable: None,
     }
 }
 
@@ -180,6 +181,7 @@ pub fn v2_path() -> Inventory {
                 }],
             }],
             missing_load_balancers: vec![],
+            unreadable_load_balancers: 0,
         }),
         network_rules: Some(NetworkRules {
             security_groups: vec![

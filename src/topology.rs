@@ -160,6 +160,16 @@ impl<'a> Topology<'a> {
             .map_or(&[], |r| r.load_balancers.as_slice())
     }
 
+    /// The load balancers an integration through `link` reaches: the one
+    /// its target names (directly or by listener), else the link's targets
+    /// (a REST integration calls a host name; the V1 link carries it to its NLB).
+    pub fn called_load_balancers(&self, link: &VpcLink, r: &ResolvedIntegration) -> Vec<String> {
+        match load_balancer_arn(&r.target) {
+            Some(lb) => vec![lb],
+            None => link.target_arns.clone(),
+        }
+    }
+
     /// The port an integration calls (see [`Port`]); `None` when the URI
     /// names no port and no listener that is known.
     pub fn port(&self, r: &ResolvedIntegration) -> Option<Port> {

@@ -488,6 +488,7 @@ fn acl_entry(e: &aws_sdk_ec2::types::NetworkAclEntry) -> ReadEntry {
                 ipv4_cidr,
                 ipv6_cidr,
                 ports: if protocol == "-1" { None } else { ports },
+                unreadable: None,
             }],
             unreadable,
         };
@@ -520,6 +521,7 @@ fn acl_entry(e: &aws_sdk_ec2::types::NetworkAclEntry) -> ReadEntry {
                 ipv4_cidr: ipv4_cidr.clone(),
                 ipv6_cidr: ipv6_cidr.clone(),
                 ports: None,
+                unreadable,
             });
         }
     }

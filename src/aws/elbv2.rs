@@ -29,6 +29,7 @@ pub(super) async fn load_balancing(
     telemetry: &ApiTelemetry,
 ) -> Result<LoadBalancing, AwsError> {
     let mut load_balancers = Vec::new();
+    let mut unreadable = 0;
     let mut pages = client
         .describe_load_balancers()
         .page_size(PAGE_SIZE)
@@ -39,6 +40,7 @@ pub(super) async fn load_balancing(
         for lb in page.load_balancers() {
             let Some(arn) = lb.load_balancer_arn().filter(|a| !a.is_empty()) else {
                 telemetry.skipped_item(SERVICE, "DescribeLoadBalancers", "missing LoadBalancerArn");
+                unreadable += 1;
                 continue;
             };
             if wanted.is_some_and(|w| !w.contains(arn)) {
@@ -77,7 +79,9 @@ pub(super) async fn load_balancing(
         }
     }
     let found: BTreeSet<String> = load_balancers.iter().map(|lb| lb.arn.clone()).collect();
+    // One listed without its ARN may be any of those not found.
     let missing_load_balancers = wanted
+        .filter(|_| unreadable == 0)
         .map(|w| w.difference(&found).cloned().collect())
         .unwrap_or_default();
 
@@ -89,6 +93,7 @@ pub(super) async fn load_balancing(
         load_balancers,
         target_groups,
         missing_load_balancers,
+        unreadable_load_balancers: unreadable,
     })
 }
 

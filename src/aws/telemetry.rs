@@ -123,21 +123,33 @@ impl ApiTelemetry {
     }
 
     /// Counts an item AWS returned without a field the exporter cannot do
-    /// without (an id): it is left out, and this says so.
+    /// without (an id): it is left out (or read in the way that admits
+    /// least), and this says so: a warning the first time for each
+    /// operation and reason, the counter every time.
     pub fn skipped_item(&self, service: &str, operation: &str, reason: &str) {
-        tracing::warn!(
-            service,
-            operation,
-            reason,
-            "AWS returned an incomplete item; it was left out"
-        );
-        self.skipped
+        let before = self
+            .skipped
             .get_or_create(&SkippedLabels {
                 service: service.to_owned(),
                 operation: operation.to_owned(),
                 reason: reason.to_owned(),
             })
             .inc();
+        if before == 0 {
+            tracing::warn!(
+                service,
+                operation,
+                reason,
+                "AWS returned an incomplete item; it was left out (awsconn_aws_incomplete_items_total counts the next ones)"
+            );
+        } else {
+            tracing::debug!(
+                service,
+                operation,
+                reason,
+                "AWS returned an incomplete item"
+            );
+        }
     }
 
     /// Counts metrics requested from CloudWatch GetMetricData (what it bills).

@@ -129,6 +129,7 @@ mod tests {
                     group("lambda", &["arn:aws:lambda:x"]),
                 ],
                 missing_load_balancers: vec![],
+                unreadable_load_balancers: 0,
             }),
             ..Default::default()
         };

@@ -62,6 +62,18 @@ struct State {
     /// poll of the previous configuration that finishes late cannot write
     /// under a target index that now means another target.
     generation: u64,
+    /// Bumped by every change a publish shows: a publish that would show
+    /// no change since the last one is skipped.
+    changes: u64,
+}
+
+/// What the publisher remembers between publishes.
+#[derive(Default)]
+struct Publishing {
+    count: u64,
+    last_duration: Duration,
+    /// `State::changes` as the latest publish saw it.
+    shown: Option<u64>,
 }
 
 /// The failure name of a poll cancelled at its timeout.
@@ -75,8 +87,9 @@ pub struct Store {
     /// while nobody waits is kept, so none is lost, and many coalesce.
     changed: tokio::sync::Notify,
     /// Held while a publish renders, so two publishes never race to swap an
-    /// older snapshot over a newer one; it counts them and times the last.
-    publishing: Mutex<(u64, Duration)>,
+    /// older snapshot over a newer one; it counts them, times the last, and
+    /// remembers which change it showed.
+    publishing: Mutex<Publishing>,
     telemetry: ApiTelemetry,
     build: BuildInfo,
     expected_runs: AtomicUsize,
@@ -96,7 +109,7 @@ impl Store {
             }),
             published: ArcSwap::from_pointee(Published::default()),
             changed: tokio::sync::Notify::new(),
-            publishing: Mutex::new((0, Duration::ZERO)),
+            publishing: Mutex::new(Publishing::default()),
             telemetry,
             build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
@@ -166,6 +179,7 @@ impl Store {
                 (d.forget)(inventory);
             }
         }
+        state.changes += 1;
         self.changed.notify_one();
     }
 
@@ -232,6 +246,7 @@ impl Store {
         let recovered = state.failures.remove(&(collector, target)).is_some();
         Self::set_status(&mut state, collector, target, scope, true, duration, false);
         self.update_readiness(&state);
+        state.changes += 1;
         self.changed.notify_one();
         recovered
     }
@@ -272,6 +287,7 @@ impl Store {
             failure == TIMEOUT,
         );
         self.update_readiness(&state);
+        state.changes += 1;
         self.changed.notify_one();
         is_new
     }
@@ -372,21 +388,36 @@ impl Store {
 
     /// Publishes what the store holds now: a snapshot taken under the lock,
     /// then, outside it, one diagnosis, and the exposition rendered from
-    /// those findings; both are swapped in together. `once`, `diagnose` and
-    /// the tests call it directly; `serve` leaves it to the publisher.
+    /// those findings; both are swapped in together. `once`, `diagnose`, a
+    /// configuration reload and the tests call it directly; the polls of
+    /// `serve` leave it to the publisher.
     pub fn publish(&self) -> Arc<Published> {
-        let mut one_at_a_time = self
+        self.publish_if(true)
+    }
+
+    /// Publishes, unless `always` is false and nothing changed since the
+    /// latest publish (a signal that came in while it was being made).
+    fn publish_if(&self, always: bool) -> Arc<Published> {
+        let mut publishing = self
             .publishing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let started = std::time::Instant::now();
-        let (mut snapshot, ready) = {
+        let (mut snapshot, ready, changes) = {
             let state = self.lock();
-            (self.snapshot_of(&state), self.ready.load(Ordering::SeqCst))
+            if !always && publishing.shown == Some(state.changes) {
+                return self.published();
+            }
+            (
+                self.snapshot_of(&state),
+                self.ready.load(Ordering::SeqCst),
+                state.changes,
+            )
         };
-        one_at_a_time.0 += 1;
-        snapshot.publishes = one_at_a_time.0;
-        snapshot.previous_publish = one_at_a_time.1;
+        publishing.count += 1;
+        publishing.shown = Some(changes);
+        snapshot.publishes = publishing.count;
+        snapshot.previous_publish = publishing.last_duration;
         // The paths resolved once per scope; one diagnosis of them serves
         // the metrics and the /links page.
         let topologies: Vec<(&Scope, Topology)> = snapshot
@@ -422,20 +453,21 @@ impl Store {
             },
         });
         self.published.store(published.clone());
-        one_at_a_time.1 = started.elapsed();
+        publishing.last_duration = started.elapsed();
         published
     }
 
     /// The publisher: after each change, waits `debounce` for the changes
     /// that follow (a round of collectors finishing together), then
     /// publishes once, on a blocking thread so that no scrape waits behind
-    /// the rendering. Runs until the store is dropped by everyone else.
+    /// the rendering; a signal that arrived while it waited, and changed
+    /// nothing since, publishes nothing more. Runs as long as the runtime.
     pub async fn run_publisher(self: Arc<Self>, debounce: Duration) {
         loop {
             self.changed.notified().await;
             tokio::time::sleep(debounce).await;
             let store = self.clone();
-            if tokio::task::spawn_blocking(move || store.publish())
+            if tokio::task::spawn_blocking(move || store.publish_if(false))
                 .await
                 .is_err()
             {
@@ -611,6 +643,9 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "never published");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Past two more pauses: the signals that came in during the first
+        // changed nothing more, and publish nothing more.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         let text = String::from_utf8(store.published().exposition.text.to_vec()).unwrap();
         // The store's first publish (build info alone), then the round.
         assert!(

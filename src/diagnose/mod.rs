@@ -304,10 +304,7 @@ impl<'a> LinkPath<'a> {
     fn called_ports(&self) -> BTreeMap<(String, u16), String> {
         let mut out = BTreeMap::new();
         for u in &self.uses {
-            let lbs: Vec<String> = match load_balancer_arn(&u.target) {
-                Some(lb) => vec![lb],
-                None => self.link.target_arns.clone(),
-            };
+            let lbs = self.topology.called_load_balancers(self.link, u);
             if let Some(port) = self.topology.port(u).map(|p| p.port) {
                 for lb in lbs {
                     out.entry((lb, port))
@@ -348,6 +345,9 @@ impl<'a> LinkPath<'a> {
     /// listener of a target load balancer when no integration names a port.
     fn used_listeners(&self) -> Vec<(&'a LoadBalancer, &'a Listener)> {
         let called = self.called_ports();
+        // No port called at all: every listener may be, unless the
+        // integrations name listeners that are gone (then none is used).
+        let all = called.is_empty() && self.missing_listeners().is_empty();
         let mut out = Vec::new();
         for arn in self.targets {
             let Some(balancer) = self.balancer(arn) else {
@@ -357,7 +357,7 @@ impl<'a> LinkPath<'a> {
                 balancer
                     .listeners
                     .iter()
-                    .filter(|l| called.is_empty() || called.contains_key(&(arn.clone(), l.port)))
+                    .filter(|l| all || called.contains_key(&(arn.clone(), l.port)))
                     .map(|l| (balancer, l)),
             );
         }
@@ -511,6 +511,7 @@ mod tests {
                     }],
                 }],
                 missing_load_balancers: vec![],
+                unreadable_load_balancers: 0,
             }),
             ..Default::default()
         };

@@ -3,8 +3,10 @@
 //! endpoint service and connection → load balancer → listener → target
 //! group → target), with every check of the report on the hop it judges
 //! (`Check::place`, set by the check). A hop a check judges takes its
-//! colour from its checks alone; only members no check judges one by one
-//! (a target, one endpoint connection among several) show their own state.
+//! colour from its checks; its own state colours it only when no check
+//! could be made for it (its collector failed), and members no check judges
+//! one by one (a target, one endpoint connection among several) show their
+//! own state.
 //! Pure: topology and report in, hops out.
 
 use std::collections::BTreeMap;
@@ -100,12 +102,30 @@ pub struct LinkView {
 struct Builder {
     hops: Vec<Hop>,
     places: Vec<Option<Place>>,
+    /// Per hop: whether its own state is good, for when no check lands on it.
+    own_ok: Vec<bool>,
 }
 
 impl Builder {
     fn push(&mut self, hop: Hop, place: Option<Place>) {
+        self.push_judged(hop, place, true);
+    }
+
+    /// A hop a check judges; `own_ok` colours it only if no check lands on it.
+    fn push_judged(&mut self, hop: Hop, place: Option<Place>, own_ok: bool) {
         self.hops.push(hop);
         self.places.push(place);
+        self.own_ok.push(own_ok);
+    }
+
+    /// After the checks are placed: a hop no check landed on shows its own state.
+    fn finish(mut self) -> Vec<Hop> {
+        for (hop, own_ok) in self.hops.iter_mut().zip(&self.own_ok) {
+            if hop.checks.is_empty() && !own_ok {
+                hop.state_ok = false;
+            }
+        }
+        self.hops
     }
 
     /// The hop a check belongs on: its place exactly; for a connection
@@ -148,7 +168,7 @@ impl LinkPath<'_> {
             ),
         );
         let link_index = b.hops.len();
-        b.push(link_hop, Some(Place::Link));
+        b.push_judged(link_hop, Some(Place::Link), link.status == "available");
 
         let called = self.called_ports();
         let used = self.used_listeners();
@@ -157,14 +177,21 @@ impl LinkPath<'_> {
                 self.endpoint_hops(arn, &mut b);
             }
             let balancer = self.balancer(arn);
-            let (label, detail) = match balancer {
-                Some(lb) => (lb.name.clone(), format!("{} · {}", lb.lb_type, lb.state)),
-                None if self.is_missing(arn) => (arn.clone(), "not found: deleted".to_owned()),
-                None => (arn.clone(), "not collected yet".to_owned()),
+            let (label, detail, ok) = match balancer {
+                Some(lb) => (
+                    lb.name.clone(),
+                    format!("{} · {}", lb.lb_type, lb.state),
+                    lb.state == "active",
+                ),
+                None if self.is_missing(arn) => {
+                    (arn.clone(), "not found: deleted".to_owned(), false)
+                }
+                None => (arn.clone(), "not collected yet".to_owned(), true),
             };
-            b.push(
+            b.push_judged(
                 Hop::new(HopKind::LoadBalancer, 1, arn, label, detail),
                 Some(Place::LoadBalancer(arn.clone())),
+                ok,
             );
             let Some(lb) = balancer else { continue };
             // The listeners called, then the ports called that have none.
@@ -190,7 +217,7 @@ impl LinkPath<'_> {
                 }
             }
             for port in missing {
-                b.push(
+                b.push_judged(
                     Hop::new(
                         HopKind::Listener,
                         2,
@@ -199,6 +226,7 @@ impl LinkPath<'_> {
                         "no listener on this port".to_owned(),
                     ),
                     Some(Place::Listener(arn.clone(), port)),
+                    false,
                 );
             }
         }
@@ -207,7 +235,7 @@ impl LinkPath<'_> {
             let at = b.hop_for(&check.place, link_index);
             b.hops[at].checks.push(i);
         }
-        b.hops
+        b.finish()
     }
 
     fn api_hops(&self, b: &mut Builder) {
@@ -255,7 +283,7 @@ impl LinkPath<'_> {
             .filter(|s| s.load_balancer_arns.iter().any(|a| a == arn))
             .collect();
         if mine.is_empty() && self.balancer(arn).is_some() {
-            b.push(
+            b.push_judged(
                 Hop::new(
                     HopKind::EndpointService,
                     1,
@@ -264,10 +292,11 @@ impl LinkPath<'_> {
                     "no endpoint service fronts this NLB".to_owned(),
                 ),
                 Some(Place::NoService(arn.to_owned())),
+                false,
             );
         }
         for service in mine {
-            b.push(
+            b.push_judged(
                 Hop::new(
                     HopKind::EndpointService,
                     1,
@@ -276,9 +305,10 @@ impl LinkPath<'_> {
                     service.state.clone(),
                 ),
                 Some(Place::Service(service.service_id.clone())),
+                service.state == "available",
             );
             if service.connections.is_empty() {
-                b.push(
+                b.push_judged(
                     Hop::new(
                         HopKind::EndpointConnection,
                         2,
@@ -287,6 +317,7 @@ impl LinkPath<'_> {
                         "API Gateway has no connection to the service".to_owned(),
                     ),
                     Some(Place::Connection(service.service_id.clone(), None)),
+                    false,
                 );
             }
             for c in &service.connections {
@@ -520,5 +551,33 @@ mod tests {
             "endpoint_connection_available"
         );
         assert!(v.hops[1].ok(&v.report), "the service itself is available");
+    }
+
+    /// The load balancers unread (their collector failing): the PrivateLink
+    /// checks cannot be made, and the hops still show their own state.
+    #[test]
+    fn a_hop_no_check_could_judge_shows_its_own_state() {
+        let mut inventory = crate::testkit::v1_path(&[]);
+        inventory.endpoint_services.as_mut().unwrap()[0].state = "failed".into();
+        inventory.load_balancing = None;
+        inventory.unavailable =
+            std::collections::BTreeMap::from([("load_balancers", "it fails".to_owned())]);
+        let v = view(&inventory);
+        let hop = |kind: &str| {
+            v.hops
+                .iter()
+                .find(|h| h.kind.title() == kind)
+                .unwrap_or_else(|| panic!("no {kind} hop: {:#?}", v.hops))
+        };
+        assert!(hop("Endpoint service").checks.is_empty());
+        assert!(
+            !hop("Endpoint service").ok(&v.report),
+            "a failed service is not green"
+        );
+        assert!(
+            !hop("Endpoint connection").ok(&v.report),
+            "no connection is not green"
+        );
+        assert!(!v.report.healthy);
     }
 }

@@ -127,7 +127,7 @@ fn link_activity_is_reused_until_it_is_stale() {
             .unwrap_or(0);
         let server = crate::harness::Server::start(&emulator.url, config.path(), &[]);
         // Three more polls of the collector after the first.
-        let metrics = server.wait_polls("cloudwatch", 4);
+        let metrics = server.wait_polls("cloudwatch", 1, 4);
         assert!(
             metrics.contains("awsconn_vpc_link_idle_seconds{account=\"123456789012\",region=\"us-east-1\",vpc_link_id="),
             "{metrics}"

@@ -258,7 +258,7 @@ fn serve_accumulates_every_event_once_over_many_polls() {
         check(&server.metrics(), &api, &total).ok()
     });
     // Several more polls re-read the overlap window: still counted once.
-    let text = server.wait_polls("execution_logs", server.polls("execution_logs") + 3);
+    let text = server.wait_polls("execution_logs", 1, server.polls("execution_logs") + 3);
     check(&text, &api, &total).unwrap();
 }
 

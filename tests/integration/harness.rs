@@ -1,5 +1,5 @@
 //! Processes the tests run: the AWS front with its in-process moto server,
-//! and the exporter binary; plus a minimal HTTP client for loopback.
+//! and the exporter binary; plus HTTP on loopback (ureq, one connection per request).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -328,16 +328,15 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
     })
 }
 
-/// The fewest `awsconn_collector_polls_total` of `collector` over its scopes.
-pub fn polls_in(exposition: &str, collector: &str) -> u64 {
+/// `awsconn_collector_polls_total` of `collector`, one per scope.
+pub fn polls_in(exposition: &str, collector: &str) -> Vec<u64> {
     let prefix = format!("awsconn_collector_polls_total{{collector=\"{collector}\",");
     exposition
         .lines()
         .filter(|l| l.starts_with(&prefix))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
-        .min()
-        .unwrap_or(0)
+        .collect()
 }
 
 /// Runs `promtool check metrics` on an exposition; returns its output on failure.
@@ -443,18 +442,23 @@ impl Server {
     /// exposition says (0 before the first is published).
     pub fn polls(&self, collector: &str) -> u64 {
         polls_in(&self.metrics(), collector)
+            .into_iter()
+            .min()
+            .unwrap_or(0)
     }
 
-    /// Waits until `collector` has finished at least `n` polls in every
-    /// scope, and returns the exposition that shows it (which includes what
-    /// those polls found: counts and data are published together).
-    pub fn wait_polls(&self, collector: &str, n: u64) -> String {
+    /// Waits until `collector` has finished at least `n` polls in each of
+    /// its `scopes` scopes, and returns the exposition that shows it (which
+    /// includes what those polls found: counts and data are published
+    /// together).
+    pub fn wait_polls(&self, collector: &str, scopes: usize, n: u64) -> String {
         wait_for(
-            &format!("{n} polls of {collector}"),
+            &format!("{n} polls of {collector} in {scopes} scopes"),
             Duration::from_secs(60),
             || {
                 let text = self.metrics();
-                (polls_in(&text, collector) >= n).then_some(text)
+                let polls = polls_in(&text, collector);
+                (polls.len() >= scopes && polls.iter().all(|p| *p >= n)).then_some(text)
             },
         )
     }

@@ -177,7 +177,7 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
     let mut server =
         Server::start_with_log(&emulator.url, config.path(), &[], log.reopen().unwrap());
     // Several polls fail the same way.
-    let text = server.wait_polls("interconnect", 4);
+    let text = server.wait_polls("interconnect", 2, 4);
     let eu = "account=\"123456789012\",region=\"eu-west-1\"";
     assert_eq!(
         sample(

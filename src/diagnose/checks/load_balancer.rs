@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{Check, LinkPath, Place, failed, passed};
+use super::super::{Check, LinkPath, Place, failed, passed, unknown};
 
 impl LinkPath<'_> {
     /// `load_balancer_active`: every target load balancer exists and is active.
@@ -26,6 +26,20 @@ impl LinkPath<'_> {
                 continue;
             }
             let Some(lb) = self.balancer(arn) else {
+                let unreadable = self
+                    .inventory
+                    .load_balancing
+                    .as_ref()
+                    .map_or(0, |l| l.unreadable_load_balancers);
+                if unreadable > 0 {
+                    out.push(unknown(
+                        "load_balancer_active",
+                        object,
+                        place,
+                        "load_balancers",
+                        &format!("AWS listed {unreadable} load balancers without their ARN, and this one may be among them"),
+                    ));
+                }
                 continue;
             };
             if lb.state == "active" {

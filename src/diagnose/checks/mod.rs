@@ -116,7 +116,14 @@ pub const CHECKS: &[CheckSpec] = &[
     CheckSpec {
         name: "network_acls_admit",
         judges: &[Judges::LoadBalancer, Judges::TargetGroup],
-        object: &["network_acl", "load_balancer", "target_group", "port"],
+        // `subnet` instead of `network_acl` when the subnet's ACL was not read.
+        object: &[
+            "network_acl",
+            "subnet",
+            "load_balancer",
+            "target_group",
+            "port",
+        ],
         needs: &["load_balancers", "network_rules"],
         rest_only: false,
         evaluate: |path, _| path.network_acls_admit(),

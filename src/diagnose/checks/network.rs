@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use super::super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
-use super::super::{Check, LinkPath, Place, failed, passed};
+use super::super::{Check, LinkPath, Place, failed, passed, unknown};
 use crate::inventory::{
     ApiType, LoadBalancer, NetworkAcl, NetworkRules, SecurityGroup, Subnet, TargetGroup,
 };
@@ -74,35 +74,66 @@ fn join(items: impl IntoIterator<Item = String>) -> String {
     items.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-/// The hop an object is on, and its failure if one was found.
-type Verdict = (Place, Option<(String, String)>);
+/// What was found for one object, worst last: a failure wins over a rule
+/// set that could not be read, which wins over a pass.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Passed,
+    /// A rule set the hop needs was not in the answer: why.
+    Unread(String),
+    /// Cause and fix.
+    Failed(String, String),
+}
 
-/// Checks keyed by their object; a failure found for an object wins over a pass.
+impl From<Option<(String, String)>> for Outcome {
+    fn from(failure: Option<(String, String)>) -> Self {
+        match failure {
+            None => Outcome::Passed,
+            Some((cause, fix)) => Outcome::Failed(cause, fix),
+        }
+    }
+}
+
+/// Checks keyed by their object, each on its hop with its worst outcome.
 #[derive(Default)]
-struct Verdicts(BTreeMap<BTreeMap<&'static str, String>, Verdict>);
+struct Verdicts(BTreeMap<BTreeMap<&'static str, String>, (Place, Outcome)>);
 
 impl Verdicts {
     fn record(
         &mut self,
         object: BTreeMap<&'static str, String>,
         place: &Place,
-        failure: Option<(String, String)>,
+        outcome: impl Into<Outcome>,
     ) {
-        let entry = self.0.entry(object).or_insert((place.clone(), None));
-        if entry.1.is_none() {
-            entry.1 = failure;
+        let outcome = outcome.into();
+        let entry = self
+            .0
+            .entry(object)
+            .or_insert((place.clone(), Outcome::Passed));
+        if outcome > entry.1 {
+            entry.1 = outcome;
         }
     }
 
     fn into_checks(self, check: &'static str) -> Vec<Check> {
         self.0
             .into_iter()
-            .map(|(object, (place, failure))| match failure {
-                None => passed(check, object, place),
-                Some((cause, fix)) => failed(check, object, place, cause, fix),
+            .map(|(object, (place, outcome))| match outcome {
+                Outcome::Passed => passed(check, object, place),
+                Outcome::Failed(cause, fix) => failed(check, object, place, cause, fix),
+                Outcome::Unread(why) => unknown(check, object, place, "network_rules", &why),
             })
             .collect()
     }
+}
+
+/// The named security groups the answer lacks (never guessed open).
+fn unread<'g>(named: &'g [String], found: &[&SecurityGroup]) -> Vec<&'g str> {
+    named
+        .iter()
+        .filter(|id| !found.iter().any(|g| &&g.id == id))
+        .map(String::as_str)
+        .collect()
 }
 
 impl<'a> LinkPath<'a> {
@@ -247,7 +278,18 @@ impl<'a> LinkPath<'a> {
             };
             // Out of the client. No groups (an NLB without any): nothing to stop it.
             let client_groups = self.groups(hop.client.security_groups);
-            if !client_groups.is_empty() {
+            let missing = unread(hop.client.security_groups, &client_groups);
+            if !missing.is_empty() {
+                verdicts.record(
+                    object(hop.client.security_groups, "egress"),
+                    &hop.place,
+                    Outcome::Unread(format!(
+                        "security group {} of {} was not in EC2's answer",
+                        missing.join(", "),
+                        hop.client.what
+                    )),
+                );
+            } else if !client_groups.is_empty() {
                 let ok = rules::security_groups_admit(
                     &client_groups,
                     true,
@@ -281,7 +323,18 @@ impl<'a> LinkPath<'a> {
             }
             // Into the server.
             let server_groups = self.groups(hop.server.security_groups);
-            if !server_groups.is_empty() {
+            let missing = unread(hop.server.security_groups, &server_groups);
+            if !missing.is_empty() {
+                verdicts.record(
+                    object(hop.server.security_groups, "ingress"),
+                    &hop.place,
+                    Outcome::Unread(format!(
+                        "security group {} of {} was not in EC2's answer",
+                        missing.join(", "),
+                        hop.server.what
+                    )),
+                );
+            } else if !server_groups.is_empty() {
                 let admits = |client: &Side| {
                     rules::security_groups_admit(
                         &server_groups,
@@ -347,6 +400,25 @@ impl<'a> LinkPath<'a> {
                     }
                     let client_acl = self.acl_of(&client_subnet.id);
                     let server_acl = self.acl_of(&server_subnet.id);
+                    // Every subnet has an ACL (its VPC's default at least):
+                    // one not in the answer is not known, never open.
+                    for (subnet, acl) in [(client_subnet, client_acl), (server_subnet, server_acl)]
+                    {
+                        if acl.is_none() {
+                            verdicts.record(
+                                BTreeMap::from([
+                                    ("subnet", subnet.id.clone()),
+                                    (hop.via.0, hop.via.1.clone()),
+                                    ("port", hop.port.to_string()),
+                                ]),
+                                &hop.place,
+                                Outcome::Unread(format!(
+                                    "the network ACL of subnet {} was not in EC2's answer",
+                                    subnet.id
+                                )),
+                            );
+                        }
+                    }
                     // The client's ACL, toward each of the server's addresses.
                     if let Some(acl) = client_acl {
                         let blocked = hop.server.cidrs.iter().find_map(|peer| {
@@ -421,6 +493,26 @@ fn acl_failure(
     } else {
         format!("{}-{}", block.ports.0, block.ports.1)
     };
+    // An entry AWS sent without a field it needs was read as a deny of
+    // everything: say so, rather than send anyone after a deny that may not be.
+    let unreadable = block.rule_number.and_then(|n| {
+        acl.entries
+            .iter()
+            .find(|e| e.rule_number == n && e.egress == block.egress)
+            .and_then(|e| e.unreadable)
+    });
+    if let (Some(n), Some(why)) = (block.rule_number, unreadable) {
+        return (
+            format!(
+                "Network ACL {} of subnet {} ({what}): an entry (number {n}) came from AWS without a field it needs ({why}), so it is read as a deny of everything; it may stop {action} TCP {ports} {toward} {peer} ({peer_what}).",
+                acl.id, subnet.id
+            ),
+            format!(
+                "Look at the entry in the VPC console (or `aws ec2 describe-network-acls --network-acl-ids {}`): if it allows this traffic the path may be fine; `awsconn_aws_incomplete_items_total` counts such answers.",
+                acl.id
+            ),
+        );
+    }
     let placement = match block.rule_number {
         Some(n) => format!("numbered below {n} (or remove that deny)"),
         None => "(nothing allows it now: the default deny applies)".to_owned(),
@@ -520,6 +612,49 @@ mod tests {
 
     fn groups_mut(inventory: &mut Inventory) -> &mut Vec<SecurityGroup> {
         &mut inventory.network_rules.as_mut().unwrap().security_groups
+    }
+
+    /// A security group or an ACL the answer lacks (its id missing, say)
+    /// is not known, never open: the hop it guards is unknown, the link
+    /// not healthy.
+    #[test]
+    fn rule_sets_missing_from_the_answer_are_unknown_never_open() {
+        let mut inventory = v2_path();
+        groups_mut(&mut inventory).retain(|g| g.id != "sg-target");
+        inventory
+            .network_rules
+            .as_mut()
+            .unwrap()
+            .network_acls
+            .retain(|a| a.id != "acl-lb");
+        let report = diagnose_one(&inventory);
+        assert!(!report.healthy);
+        let unknown: Vec<(&str, String)> = report
+            .checks
+            .iter()
+            .filter(|c| c.unknown.is_some())
+            .map(|c| (c.check, c.cause.clone().unwrap()))
+            .collect();
+        assert!(
+            unknown
+                .iter()
+                .any(|(check, cause)| *check == "security_groups_admit"
+                    && cause.contains(
+                        "security group sg-target of target 10.0.3.10 was not in EC2's answer"
+                    )),
+            "{unknown:#?}"
+        );
+        assert!(
+            unknown
+                .iter()
+                .any(|(check, cause)| *check == "network_acls_admit"
+                    && cause.contains("subnet-lb was not in EC2's answer")),
+            "{unknown:#?}"
+        );
+        assert!(
+            report.checks.iter().all(|c| c.ok || c.unknown.is_some()),
+            "nothing the answer had fails: {report:#?}"
+        );
     }
 
     #[test]
