@@ -783,27 +783,61 @@ fn answers_missing_optional_fields_never_pass_and_are_counted() {
 
     // Fields without which an item cannot be placed: the item is left out
     // and counted, and the check that needed it does not pass.
-    for (operation, field, reason, check) in [
-        ("DescribeListeners", "Port", "missing Port", "listener_port"),
+    // (service, service label, operation, field, reason, the check that
+    // must not pass, whether it is unknown rather than failed)
+    for (service, label, operation, field, reason, check, unknown) in [
         (
+            "elasticloadbalancing",
+            "elasticloadbalancingv2",
+            "DescribeListeners",
+            "Port",
+            "missing Port",
+            "listener_port",
+            false,
+        ),
+        (
+            "elasticloadbalancing",
+            "elasticloadbalancingv2",
             "DescribeTargetHealth",
             "Id",
             "missing Target.Id",
             "targets_healthy",
+            false,
+        ),
+        (
+            "ec2",
+            "ec2",
+            "DescribeSecurityGroups",
+            "groupId",
+            "missing groupId",
+            "security_groups_admit",
+            true,
         ),
     ] {
-        let text = strip(&[("elasticloadbalancing", operation, field)]);
-        let counted = incomplete(&text, "elasticloadbalancingv2", operation, reason);
+        let text = strip(&[(service, operation, field)]);
+        let counted = incomplete(&text, label, operation, reason);
         assert!(counted >= 1.0, "{reason}\n{text}");
-        let judged = values(
-            &text,
-            "awsconn_vpc_link_check",
-            &format!("check=\"{check}\""),
-        );
+        let family = if unknown {
+            "awsconn_vpc_link_check_unknown"
+        } else {
+            "awsconn_vpc_link_check"
+        };
+        let judged = values(&text, family, &format!("check=\"{check}\""));
         assert!(
-            !judged.is_empty() && judged.iter().all(|v| *v == 0.0),
+            !judged.is_empty() && judged.iter().all(|v| *v == if unknown { 1.0 } else { 0.0 }),
             "{check} without {field}: {judged:?}\n{text}"
         );
+        if unknown {
+            let passed = values(
+                &text,
+                "awsconn_vpc_link_check",
+                &format!("check=\"{check}\""),
+            );
+            assert!(
+                passed.iter().all(|v| *v == 0.0),
+                "{check} passes without {field}"
+            );
+        }
         let healthy = values(&text, "awsconn_vpc_link_healthy", "vpc_link_id=");
         assert!(
             !healthy.is_empty() && healthy.iter().all(|v| *v == 0.0),
