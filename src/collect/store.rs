@@ -95,6 +95,10 @@ pub struct Store {
     expected_runs: AtomicUsize,
     ready: AtomicBool,
     per_target_health: AtomicBool,
+    /// Set from a reload's new generation until its targets are re-keyed:
+    /// the publisher waits, so no publish shows the new collector list
+    /// beside the old configuration's data.
+    reloading: AtomicBool,
     tls_error_window_ms: std::sync::atomic::AtomicI64,
 }
 
@@ -115,6 +119,7 @@ impl Store {
             expected_runs: AtomicUsize::new(usize::MAX),
             ready: AtomicBool::new(false),
             per_target_health: AtomicBool::new(false),
+            reloading: AtomicBool::new(false),
             tls_error_window_ms: std::sync::atomic::AtomicI64::new(3_600_000),
         });
         store.publish();
@@ -180,6 +185,7 @@ impl Store {
             }
         }
         state.changes += 1;
+        self.reloading.store(false, Ordering::SeqCst);
         self.changed.notify_one();
     }
 
@@ -215,8 +221,9 @@ impl Store {
 
     /// Starts a new generation: from now on, records of polls started under
     /// an older one are dropped. A reload calls it before it builds the new
-    /// poller.
+    /// poller; the publisher then waits for [`Store::retarget`].
     pub fn next_generation(&self) -> u64 {
+        self.reloading.store(true, Ordering::SeqCst);
         let mut state = self.lock();
         state.generation += 1;
         state.generation
@@ -405,7 +412,8 @@ impl Store {
         let started = std::time::Instant::now();
         let (mut snapshot, ready, changes) = {
             let state = self.lock();
-            if !always && publishing.shown == Some(state.changes) {
+            let reloading = self.reloading.load(Ordering::SeqCst);
+            if !always && (reloading || publishing.shown == Some(state.changes)) {
                 return self.published();
             }
             (
@@ -549,21 +557,55 @@ mod tests {
         );
     }
 
+    /// A store expecting `collectors` in one scope, whose `vpc_links` found one link.
+    fn store_with_link(collectors: &[&'static str], id: &str) -> Arc<Store> {
+        let store = Store::new(ApiTelemetry::default());
+        store.expect_collectors(collectors, 1);
+        store.record_success(
+            store.generation(),
+            "vpc_links",
+            0,
+            scope(),
+            Fragment::VpcLinks(vec![link(id)], vec![]),
+            Duration::ZERO,
+        );
+        store
+    }
+
+    /// Between a reload's new generation and its re-keyed targets the
+    /// publisher publishes nothing (the new collector list beside the old
+    /// data would show checks unknown that are not).
+    #[test]
+    fn the_publisher_waits_out_a_reload() {
+        let store = store_with_link(&["vpc_links"], "kept");
+        let count = |p: &Published| {
+            String::from_utf8_lossy(&p.exposition.text)
+                .lines()
+                .find_map(|l| l.strip_prefix("awsconn_exposition_publishes_total "))
+                .map(str::to_owned)
+        };
+        store.next_generation();
+        store.expect_collectors(&["vpc_links", "interconnect"], 1);
+        assert_eq!(
+            count(&store.publish_if(false)).as_deref(),
+            Some("1"),
+            "waits"
+        );
+        store.retarget(&BTreeMap::from([(0, 0)]));
+        assert_eq!(count(&store.publish_if(false)).as_deref(), Some("2"));
+        assert_eq!(
+            count(&store.publish_if(false)).as_deref(),
+            Some("2"),
+            "no change since"
+        );
+    }
+
     /// A collector disabled by a reload takes its part of the inventory
     /// with it, and only its part.
     #[test]
     fn a_collector_disabled_by_a_reload_is_forgotten() {
-        let store = Store::new(ApiTelemetry::default());
-        store.expect_collectors(&["vpc_links", "interconnect"], 1);
+        let store = store_with_link(&["vpc_links", "interconnect"], "kept");
         let g = store.generation();
-        store.record_success(
-            g,
-            "vpc_links",
-            0,
-            scope(),
-            Fragment::VpcLinks(vec![link("kept")], vec![]),
-            Duration::ZERO,
-        );
         store.record_success(
             g,
             "interconnect",

@@ -496,13 +496,9 @@ mod tests {
 
     #[test]
     fn a_port_without_a_listener_is_a_red_hop_of_its_own() {
-        let mut inventory = v2_path();
-        let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
-        link.api_type = ApiType::Rest;
-        link.target_arns = vec![ALB.into()];
-        let api = &mut inventory.apis.as_mut().unwrap()[0];
-        api.api_type = ApiType::Rest;
-        api.integrations[0].uri = "https://web.internal:8443/".into();
+        let mut inventory = crate::testkit::v1_path(&["available"]);
+        inventory.apis.as_mut().unwrap()[0].integrations[0].uri =
+            "https://web.internal:8443/".into();
         let v = view(&inventory);
         every_check_placed_once(&v);
         let listener = v.hops.iter().find(|h| h.kind == HopKind::Listener).unwrap();
