@@ -74,15 +74,25 @@ fn join(items: impl IntoIterator<Item = String>) -> String {
     items.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-/// What was found for one object, worst last: a failure wins over a rule
-/// set that could not be read, which wins over a pass.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// What was found for one object: a failure wins over a rule set that
+/// could not be read, which wins over a pass; the first of a rank stays.
+#[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Passed,
     /// A rule set the hop needs was not in the answer: why.
     Unread(String),
     /// Cause and fix.
     Failed(String, String),
+}
+
+impl Outcome {
+    fn rank(&self) -> u8 {
+        match self {
+            Outcome::Passed => 0,
+            Outcome::Unread(_) => 1,
+            Outcome::Failed(..) => 2,
+        }
+    }
 }
 
 impl From<Option<(String, String)>> for Outcome {
@@ -110,7 +120,7 @@ impl Verdicts {
             .0
             .entry(object)
             .or_insert((place.clone(), Outcome::Passed));
-        if outcome > entry.1 {
+        if outcome.rank() > entry.1.rank() {
             entry.1 = outcome;
         }
     }
