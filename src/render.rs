@@ -125,7 +125,7 @@ impl Default for ReloadStatus {
 pub struct Snapshot {
     /// How the latest configuration reload went.
     pub reload: ReloadStatus,
-    pub inventories: BTreeMap<Scope, Inventory>,
+    pub inventories: BTreeMap<Scope, std::sync::Arc<Inventory>>,
     pub statuses: Vec<CollectorStatus>,
     /// Export `awsconn_target_health` per target (opt-in: cardinality).
     pub per_target_health: bool,
@@ -554,7 +554,10 @@ mod tests {
         );
         Snapshot {
             reload: ReloadStatus::default(),
-            inventories,
+            inventories: inventories
+                .into_iter()
+                .map(|(scope, inventory)| (scope, std::sync::Arc::new(inventory)))
+                .collect(),
             statuses: vec![CollectorStatus {
                 collector: "vpc_links",
                 scope: scope("us-east-1"),
@@ -725,7 +728,7 @@ mod tests {
     fn unknown_checks_are_their_own_series() {
         let mut snapshot = snapshot();
         for inventory in snapshot.inventories.values_mut() {
-            inventory.unavailable = BTreeMap::from([(
+            std::sync::Arc::make_mut(inventory).unavailable = BTreeMap::from([(
                 "execution_logs",
                 "it fails: cloudwatchlogs FilterLogEvents: AccessDeniedException".to_owned(),
             )]);
@@ -876,7 +879,10 @@ mod dynamic_tests {
             },
         );
         let snapshot = Snapshot {
-            inventories,
+            inventories: inventories
+                .into_iter()
+                .map(|(scope, inventory)| (scope, std::sync::Arc::new(inventory)))
+                .collect(),
             ..Default::default()
         };
         let text = encode(

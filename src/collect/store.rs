@@ -50,7 +50,9 @@ pub struct Published {
 #[derive(Default)]
 struct State {
     /// By target index: the scope labels as last known and the inventory.
-    inventories: BTreeMap<usize, (Scope, Inventory)>,
+    /// Shared with the snapshots that publishes take (a change copies one
+    /// scope's inventory if a publish still holds it, never all of them).
+    inventories: BTreeMap<usize, (Scope, Arc<Inventory>)>,
     /// By (collector, target index).
     statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
     /// The latest failure of each (collector, target) that has not recovered since.
@@ -181,7 +183,7 @@ impl Store {
                 .iter()
                 .filter(|d| !enabled.contains(&d.name))
             {
-                (d.forget)(inventory);
+                (d.forget)(Arc::make_mut(inventory));
             }
         }
         state.changes += 1;
@@ -247,9 +249,9 @@ impl Store {
         let entry = state
             .inventories
             .entry(target)
-            .or_insert_with(|| (scope.clone(), Inventory::default()));
+            .or_insert_with(|| (scope.clone(), Arc::default()));
         entry.0 = scope.clone();
-        fragment.apply(&mut entry.1);
+        fragment.apply(Arc::make_mut(&mut entry.1));
         let recovered = state.failures.remove(&(collector, target)).is_some();
         Self::set_status(&mut state, collector, target, scope, true, duration, false);
         self.update_readiness(&state);
@@ -337,7 +339,7 @@ impl Store {
     }
 
     /// The inventory of one target as the collectors last left it.
-    pub fn inventory(&self, target: usize) -> Inventory {
+    pub fn inventory(&self, target: usize) -> Arc<Inventory> {
         self.lock()
             .inventories
             .get(&target)
@@ -345,15 +347,27 @@ impl Store {
             .unwrap_or_default()
     }
 
-    fn snapshot_of(&self, state: &State) -> Snapshot {
+    /// What every inventory says it does not know, brought up to date (a
+    /// copy only of the inventories whose answer changed).
+    fn refresh_unavailable(state: &mut State) {
+        let targets: Vec<usize> = state.inventories.keys().copied().collect();
+        for target in targets {
+            let unavailable = Self::unavailable(state, target);
+            if let Some((_, inventory)) = state.inventories.get_mut(&target)
+                && inventory.unavailable != unavailable
+            {
+                Arc::make_mut(inventory).unavailable = unavailable;
+            }
+        }
+    }
+
+    /// A snapshot: the inventories shared, not copied.
+    fn snapshot_of(&self, state: &mut State) -> Snapshot {
+        Self::refresh_unavailable(state);
         let inventories = state
             .inventories
-            .iter()
-            .map(|(&target, (scope, inventory))| {
-                let mut inventory = inventory.clone();
-                inventory.unavailable = Self::unavailable(state, target);
-                (scope.clone(), inventory)
-            })
+            .values()
+            .map(|(scope, inventory)| (scope.clone(), inventory.clone()))
             .collect();
         Snapshot {
             reload: *self.reload.lock().unwrap_or_else(|p| p.into_inner()),
@@ -411,13 +425,13 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let started = std::time::Instant::now();
         let (mut snapshot, ready, changes) = {
-            let state = self.lock();
+            let mut state = self.lock();
             let reloading = self.reloading.load(Ordering::SeqCst);
             if !always && (reloading || publishing.shown == Some(state.changes)) {
                 return self.published();
             }
             (
-                self.snapshot_of(&state),
+                self.snapshot_of(&mut state),
                 self.ready.load(Ordering::SeqCst),
                 state.changes,
             )
@@ -543,6 +557,7 @@ mod tests {
             store
                 .inventory(target)
                 .vpc_links
+                .clone()
                 .unwrap_or_default()
                 .into_iter()
                 .map(|l| l.id)
@@ -619,7 +634,7 @@ mod tests {
         store.retarget(&BTreeMap::from([(0, 0)]));
         let inventory = store.inventory(0);
         assert!(inventory.interconnect.is_none());
-        assert_eq!(inventory.vpc_links.unwrap()[0].id, "kept");
+        assert_eq!(inventory.vpc_links.as_ref().unwrap()[0].id, "kept");
     }
 
     #[test]
