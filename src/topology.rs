@@ -76,15 +76,15 @@ impl<'a> Topology<'a> {
             }
             missing.extend(lb.missing_load_balancers.iter().map(String::as_str));
         }
-        let mut links: HashMap<&'a str, LinkRoutes> = HashMap::new();
+        let mut links: HashMap<&'a str, LinkRoutes> = inventory
+            .vpc_links
+            .iter()
+            .flatten()
+            .map(|l| (l.id.as_str(), LinkRoutes::default()))
+            .collect();
         for (i, r) in resolved.iter().enumerate() {
-            if let Some(link) = inventory
-                .vpc_links
-                .iter()
-                .flatten()
-                .find(|l| l.id == r.vpc_link_id)
-            {
-                links.entry(link.id.as_str()).or_default().uses.push(i);
+            if let Some(routes) = links.get_mut(r.vpc_link_id.as_str()) {
+                routes.uses.push(i);
             }
         }
         for link in inventory.vpc_links.iter().flatten() {

@@ -170,8 +170,7 @@ impl LinkPath<'_> {
         let link_index = b.hops.len();
         b.push_judged(link_hop, Some(Place::Link), link.status == "available");
 
-        let called = self.called_ports();
-        let used = self.used_listeners();
+        let (called, used) = (&self.called, &self.used);
         for arn in self.targets {
             if link.api_type == ApiType::Rest {
                 self.endpoint_hops(arn, &mut b);

@@ -66,17 +66,18 @@ impl LinkPath<'_> {
     /// calls, and has every listener an integration names.
     pub(in crate::diagnose) fn listener_port(&self) -> Vec<Check> {
         let mut out = Vec::new();
-        for (listener, (lb, stage)) in self.missing_listeners() {
+        for (listener, (lb, stage)) in &self.missing {
             out.push(failed(
                 "listener_port",
                 BTreeMap::from([("load_balancer", lb.clone()), ("listener", listener.clone())]),
-                Place::LoadBalancer(lb),
+                Place::LoadBalancer(lb.clone()),
                 format!("Stage {stage} integrates with listener {listener}, which the load balancer does not have (deleted, or not readable)."),
                 "Point the integration at a listener the load balancer has (or create the listener again), and redeploy the API.".into(),
             ));
         }
-        for ((arn, port), stage) in self.called_ports() {
-            let Some(lb) = self.balancer(&arn) else {
+        for ((arn, port), stage) in &self.called {
+            let port = *port;
+            let Some(lb) = self.balancer(arn) else {
                 continue;
             };
             let object =

@@ -230,7 +230,7 @@ impl<'a> LinkPath<'a> {
         let mut hops = Vec::new();
         let v2 = self.link.api_type == ApiType::Http;
         if v2 {
-            for (lb, listener) in self.used_listeners() {
+            for (lb, listener) in self.used.iter().copied() {
                 hops.push(Hop {
                     client: self.link_side(),
                     server: self.balancer_side(lb),
@@ -242,7 +242,7 @@ impl<'a> LinkPath<'a> {
                 });
             }
         }
-        for (lb, group) in self.used_target_groups() {
+        for (lb, group) in self.groups.iter().copied() {
             for (target, port, purpose) in self.target_sides(group) {
                 hops.push(Hop {
                     client: self.balancer_side(lb),

@@ -9,7 +9,7 @@ impl LinkPath<'_> {
     /// `targets_healthy`: each target group behind a used listener has a healthy target.
     pub(in crate::diagnose) fn targets_healthy(&self) -> Vec<Check> {
         let mut out = Vec::new();
-        for (_, group) in self.used_target_groups() {
+        for (_, group) in &self.groups {
             let object = BTreeMap::from([("target_group", group.arn.clone())]);
             let place = Place::TargetGroup(group.arn.clone());
             if let Some(error) = &group.health_unread {
