@@ -278,17 +278,8 @@ mod tests {
             ]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {
-                    arn: lb.into(),
                     name: "orders".into(),
-                    lb_type: "network".into(),
-                    state: "active".into(),
-                    state_reason: None,
-                    scheme: "internal".into(),
-                    vpc_id: "v".into(),
-                    subnet_ids: vec![],
-                    security_group_ids: vec![],
-                    privatelink_inbound_rules: None,
-                    listeners: vec![],
+                    ..crate::testkit::load_balancer(lb)
                 }],
                 target_groups: vec![TargetGroup {
                     health_unread: None,

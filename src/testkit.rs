@@ -41,6 +41,24 @@ pub fn vpc_link(id: &str) -> VpcLink {
     }
 }
 
+/// An active internal NLB named `lb` in vpc-1, without subnets, security
+/// groups or listeners.
+pub fn load_balancer(arn: &str) -> LoadBalancer {
+    LoadBalancer {
+        arn: arn.into(),
+        name: "lb".into(),
+        lb_type: "network".into(),
+        state: "active".into(),
+        state_reason: None,
+        scheme: "internal".into(),
+        vpc_id: "vpc-1".into(),
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+        privatelink_inbound_rules: None,
+        listeners: vec![],
+    }
+}
+
 pub const ALB: &str = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/1";
 pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/web/1/2";
 pub const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/3";
@@ -144,16 +162,10 @@ pub fn v2_path() -> Inventory {
         }]),
         load_balancing: Some(LoadBalancing {
             load_balancers: vec![LoadBalancer {
-                arn: ALB.into(),
                 name: "web".into(),
                 lb_type: "application".into(),
-                state: "active".into(),
-                state_reason: None,
-                scheme: "internal".into(),
-                vpc_id: "vpc-1".into(),
                 subnet_ids: vec!["subnet-lb".into()],
                 security_group_ids: vec!["sg-lb".into()],
-                privatelink_inbound_rules: None,
                 listeners: vec![Listener {
                     arn: LISTENER.into(),
                     port: 443,
@@ -161,6 +173,7 @@ pub fn v2_path() -> Inventory {
                     certificate_arns: vec![],
                     target_group_arns: vec![TG.into()],
                 }],
+                ..load_balancer(ALB)
             }],
             target_groups: vec![TargetGroup {
                 health_unread: None,

@@ -111,17 +111,10 @@ mod tests {
             }]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {
-                    arn: "lb".into(),
-                    name: "lb".into(),
-                    lb_type: "network".into(),
-                    state: "active".into(),
-                    state_reason: None,
-                    scheme: "internal".into(),
-                    vpc_id: "vpc-1".into(),
                     subnet_ids: vec!["subnet-lb".into()],
                     security_group_ids: vec!["sg-lb".into()],
                     privatelink_inbound_rules: Some("on".into()),
-                    listeners: vec![],
+                    ..crate::testkit::load_balancer("lb")
                 }],
                 target_groups: vec![
                     group("ip", &["10.0.0.5"]),

@@ -508,15 +508,7 @@ mod tests {
             }]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {
-                    arn: nlb.into(),
                     name: "orders".into(),
-                    lb_type: "network".into(),
-                    state: "active".into(),
-                    state_reason: None,
-                    scheme: "internal".into(),
-                    vpc_id: "vpc-1".into(),
-                    subnet_ids: vec![],
-                    security_group_ids: vec![],
                     privatelink_inbound_rules: Some("off".into()),
                     listeners: vec![Listener {
                         arn: "l1".into(),
@@ -525,6 +517,7 @@ mod tests {
                         certificate_arns: vec![],
                         target_group_arns: vec!["tg1".into()],
                     }],
+                    ..testkit::load_balancer(nlb)
                 }],
                 target_groups: vec![TargetGroup {
                     health_unread: None,

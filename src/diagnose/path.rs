@@ -416,7 +416,6 @@ fn target_summary(group: &TargetGroup) -> String {
 mod tests {
     use super::super::LinkView;
     use super::HopKind;
-    use crate::inventory::{ApiType, EndpointConnection, EndpointService};
     use crate::testkit::{ALB, TG, tcp, v2_path, view_one as view};
 
     /// (kind, depth, label, green) of each hop.
@@ -509,24 +508,8 @@ mod tests {
 
     #[test]
     fn v1_endpoint_service_and_connection_hops() {
-        let mut inventory = v2_path();
-        let link = &mut inventory.vpc_links.as_mut().unwrap()[0];
-        link.api_type = ApiType::Rest;
-        link.target_arns = vec![ALB.into()];
+        let mut inventory = crate::testkit::v1_path(&["rejected"]);
         inventory.apis = None;
-        inventory.endpoint_services = Some(vec![EndpointService {
-            connections_unread: None,
-            service_id: "vpce-svc-1".into(),
-            service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
-            state: "available".into(),
-            load_balancer_arns: vec![ALB.into()],
-            acceptance_required: true,
-            connections: vec![EndpointConnection {
-                vpc_endpoint_id: "vpce-1".into(),
-                owner: "392220576650".into(),
-                state: "rejected".into(),
-            }],
-        }]);
         let v = view(&inventory);
         every_check_placed_once(&v);
         let kinds: Vec<&str> = v.hops.iter().map(|h| h.kind.title()).collect();
