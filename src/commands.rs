@@ -290,8 +290,9 @@ pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
     let all_ok = poller.poll_once().await;
     let published = store.publish();
     let mut out = std::io::stdout().lock();
-    out.write_all(&published.exposition.text)
-        .context("writing to stdout")?;
+    for buffer in published.exposition.buffers() {
+        out.write_all(buffer).context("writing to stdout")?;
+    }
     out.flush().context("writing to stdout")?;
     Ok(if all_ok {
         ExitCode::SUCCESS
@@ -310,7 +311,7 @@ pub fn load_web_config(
 
 /// How long the publisher waits after a collector records, for the others
 /// finishing with it: a round of polls becomes one publish, not one each.
-const PUBLISH_DEBOUNCE: Duration = Duration::from_millis(100);
+pub const PUBLISH_DEBOUNCE: Duration = Duration::from_millis(100);
 
 pub async fn serve(
     global: &GlobalArgs,
@@ -476,8 +477,7 @@ pub async fn diagnose(
     let published = store.publish();
     let reports: Vec<&LinkReport> = published
         .findings
-        .links
-        .iter()
+        .links()
         .map(|view| &view.report)
         .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
         .collect();

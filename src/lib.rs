@@ -4,8 +4,9 @@
 //!
 //! Data flows one way: [`aws`] (the only module that talks to AWS) fills the
 //! [`inventory`]; [`topology`] resolves its paths once per publish;
-//! [`diagnose`] turns them into findings; [`render`] turns both into an
-//! exposition that [`collect::Store`] publishes and [`web`] serves.
+//! [`diagnose`] turns them into findings; [`render`] turns both into
+//! families encoded per scope, which [`exposition`] joins into what
+//! [`collect::Store`] publishes and [`web`] serves.
 
 pub mod aws;
 pub mod classify;
@@ -15,6 +16,7 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod diagnose;
+pub mod exposition;
 pub mod inventory;
 pub mod logging;
 pub mod logs;

@@ -1,25 +1,22 @@
 //! Metric families -> exposition text: the exporter's own families (build,
-//! reloads, collector statuses), the runbook checks' families, the
-//! CloudWatch families (named after the metrics asked for), and the
-//! [`Families`] collector that each collector renders its own families into
+//! reloads, publishes, collector statuses), the runbook checks' families,
+//! the CloudWatch families (named after the metrics asked for), and the
+//! [`Families`] that each collector renders its own families into
 //! (`collect/<name>.rs`).
 //!
-//! `families` is pure: plain values in, plain values out, so every series
-//! the contract names is unit-tested without AWS. `encode` turns families
-//! (plus the live API-call telemetry) into Prometheus text through
-//! prometheus-client, once per publish; scrapes then serve those bytes.
+//! Rendering is pure: plain values in, text out, so every series the
+//! contract names is unit-tested without AWS. [`Families`] writes each
+//! sample's line as it is added ([`crate::exposition::text`]) and
+//! [`Families::encode`] hands the part over; the live registries (API-call
+//! telemetry) go through prometheus-client ([`encode_registry`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
+use crate::exposition::{Encoded, text};
 use crate::inventory::{Inventory, Scope};
 use crate::topology::Topology;
 
@@ -31,21 +28,6 @@ pub enum Kind {
     Gauge,
     /// Written with a `_total` suffix added to the family name.
     Counter,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub labels: Labels,
-    pub value: f64,
-}
-
-/// One metric family: a name, its help text and its samples.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Family {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub kind: Kind,
-    pub samples: Vec<Sample>,
 }
 
 /// The outcome of a collector's latest poll of one scope.
@@ -126,26 +108,62 @@ pub struct Snapshot {
     /// How the latest configuration reload went.
     pub reload: ReloadStatus,
     pub inventories: BTreeMap<Scope, std::sync::Arc<Inventory>>,
+    /// The store's revision of each scope's data: a scope rendered at the
+    /// same revision keeps its part. A scope without one is rendered every
+    /// publish.
+    pub revisions: BTreeMap<Scope, u64>,
     pub statuses: Vec<CollectorStatus>,
     /// Export `awsconn_target_health` per target (opt-in: cardinality).
     pub per_target_health: bool,
     /// When the snapshot was taken and how the checks judge time.
     pub diagnosis: diagnose::Clock,
+}
+
+/// The publisher's own figures, shown among the exporter's families.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PublishStats {
     /// Publishes so far, this one included.
     pub publishes: u64,
     /// How long the previous publish took (snapshot to swap).
-    pub previous_publish: Duration,
+    pub previous_duration: Duration,
+    /// Scope parts rendered so far, this publish's included (a scope whose
+    /// data had not changed kept its part and is not counted).
+    pub scope_renders: u64,
 }
 
-/// Collects families by name so that samples of every scope end up in one
-/// family (the exposition format allows each family once).
+/// One family as its samples are added: its sample lines so far.
+struct FamilyText {
+    name: &'static str,
+    help: &'static str,
+    kind: Kind,
+    lines: String,
+}
+
+/// Families by name, in the order they first appear, so that every sample
+/// of a family ends up in it (the exposition format allows each family
+/// once). A sample is written as its line when it is added.
 #[derive(Default)]
 pub struct Families {
-    order: Vec<&'static str>,
-    by_name: BTreeMap<&'static str, Family>,
+    families: Vec<FamilyText>,
+    index: HashMap<&'static str, usize>,
 }
 
 impl Families {
+    /// The lines of family `name`, begun if new (its first help and kind stay).
+    fn lines(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut FamilyText {
+        let families = &mut self.families;
+        let i = *self.index.entry(name).or_insert_with(|| {
+            families.push(FamilyText {
+                name,
+                help,
+                kind,
+                lines: String::new(),
+            });
+            families.len() - 1
+        });
+        &mut self.families[i]
+    }
+
     pub fn add(
         &mut self,
         name: &'static str,
@@ -154,16 +172,27 @@ impl Families {
         labels: Labels,
         value: f64,
     ) {
-        let family = self.by_name.entry(name).or_insert_with(|| {
-            self.order.push(name);
-            Family {
-                name,
-                help,
-                kind,
-                samples: Vec::new(),
-            }
-        });
-        family.samples.push(Sample { labels, value });
+        let family = self.lines(name, help, kind);
+        let counter = family.kind == Kind::Counter;
+        let labels = labels.iter().map(|(k, v)| (*k, v.as_str()));
+        text::sample(&mut family.lines, name, counter, labels, value);
+    }
+
+    /// A sample labelled `base` and then `extra`: many samples that share
+    /// their first labels without a copy of them each.
+    pub fn add_with(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        base: &Labels,
+        extra: (&'static str, &str),
+        value: f64,
+    ) {
+        let family = self.lines(name, help, kind);
+        let counter = family.kind == Kind::Counter;
+        let labels = base.iter().map(|(k, v)| (*k, v.as_str())).chain([extra]);
+        text::sample(&mut family.lines, name, counter, labels, value);
     }
 
     /// A state set: one sample per known state plus the current one if it is
@@ -177,25 +206,45 @@ impl Families {
         known: &[&str],
         current: &str,
     ) {
+        let family = self.lines(name, help, Kind::Gauge);
+        let counter = family.kind == Kind::Counter;
         let extra = (!known.contains(&current)).then_some(current);
         for state in known.iter().copied().chain(extra) {
-            let mut l = labels.clone();
-            l.push((state_label, state.to_owned()));
-            self.add(
-                name,
-                help,
-                Kind::Gauge,
-                l,
-                f64::from(u8::from(state == current)),
-            );
+            let labels = labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain([(state_label, state)]);
+            let value = f64::from(u8::from(state == current));
+            text::sample(&mut family.lines, name, counter, labels, value);
         }
     }
 
-    pub fn into_vec(mut self) -> Vec<Family> {
-        self.order
-            .iter()
-            .filter_map(|name| self.by_name.remove(name))
-            .collect()
+    /// The families as one encoded part, the CloudWatch families after them.
+    pub fn encode(self, dynamic: &[DynamicFamily]) -> Encoded {
+        let header = |name: &str, counter: bool, help: &str| {
+            let mut header = String::new();
+            text::header(&mut header, name, counter, help);
+            header
+        };
+        let own = self.families.into_iter().map(|f| {
+            let counter = f.kind == Kind::Counter;
+            // Named as written, as `Encoded::parse` names a family.
+            let name = if counter {
+                format!("{}_total", f.name)
+            } else {
+                f.name.to_owned()
+            };
+            (name, header(f.name, counter, f.help), f.lines)
+        });
+        let cloudwatch = dynamic.iter().map(|f| {
+            let mut lines = String::new();
+            for (labels, value) in &f.samples {
+                let labels = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                text::sample(&mut lines, &f.name, false, labels, *value);
+            }
+            (f.name.clone(), header(&f.name, false, &f.help), lines)
+        });
+        Encoded::from_families(own.chain(cloudwatch))
     }
 }
 
@@ -213,14 +262,9 @@ pub fn scope_labels(scope: &Scope) -> Labels {
     ]
 }
 
-/// The metric families of a snapshot and its diagnosis, in a stable order.
-pub fn families<'r>(
-    snapshot: &Snapshot,
-    topologies: &[(&Scope, Topology)],
-    build: &BuildInfo,
-    reports: impl IntoIterator<Item = &'r LinkReport>,
-    per_scope: impl Fn(&mut Families, &Scope, &Topology),
-) -> Vec<Family> {
+/// The exporter's own families: build, reloads, publishes and the
+/// collectors' statuses (the part of the exposition that is not a scope's).
+pub fn exporter_families(snapshot: &Snapshot, stats: &PublishStats, build: &BuildInfo) -> Families {
     let mut f = Families::default();
     f.add(
         "awsconn_build_info",
@@ -254,25 +298,42 @@ pub fn families<'r>(
         "Times the exposition and the findings were published (one per round of polls that finish together, after a short pause)",
         Kind::Counter,
         vec![],
-        snapshot.publishes as f64,
+        stats.publishes as f64,
     );
     f.add(
         "awsconn_exposition_publish_duration_seconds",
-        "How long the previous publish took: snapshot, topology, diagnosis, render, encode, gzip",
+        "How long the previous publish took: snapshot, and for the scopes whose data changed topology, diagnosis, render and encode",
         Kind::Gauge,
         vec![],
-        snapshot.previous_publish.as_secs_f64(),
+        stats.previous_duration.as_secs_f64(),
+    );
+    f.add(
+        "awsconn_exposition_scope_renders",
+        "Account×region scopes rendered by publishes (topology, diagnosis, families); a scope whose data had not changed keeps its part and is not counted",
+        Kind::Counter,
+        vec![],
+        stats.scope_renders as f64,
     );
     for status in &snapshot.statuses {
         collector_status(&mut f, status);
     }
-    for &(scope, ref topology) in topologies {
-        per_scope(&mut f, scope, topology);
-    }
+    f
+}
+
+/// One scope's families: what its collectors render (`render`), then its
+/// links' checks from their reports.
+pub fn scope_families<'r>(
+    scope: &Scope,
+    topology: &Topology,
+    reports: impl IntoIterator<Item = &'r LinkReport>,
+    render: impl FnOnce(&mut Families, &Scope, &Topology),
+) -> Families {
+    let mut f = Families::default();
+    render(&mut f, scope, topology);
     for report in reports {
         link_checks(&mut f, report);
     }
-    f.into_vec()
+    f
 }
 
 fn collector_status(f: &mut Families, s: &CollectorStatus) {
@@ -391,103 +452,47 @@ pub struct DynamicFamily {
     pub samples: Vec<(Vec<(String, String)>, f64)>,
 }
 
-/// The CloudWatch families of a snapshot, one per metric name across scopes.
-pub fn dynamic_families(snapshot: &Snapshot) -> Vec<DynamicFamily> {
+/// The CloudWatch families of one scope, one per metric name.
+pub fn dynamic_families(scope: &Scope, inventory: &Inventory) -> Vec<DynamicFamily> {
     let mut by_name: BTreeMap<String, DynamicFamily> = BTreeMap::new();
-    for (scope, inventory) in &snapshot.inventories {
-        for (query, value) in inventory.cloudwatch.iter().flatten() {
-            let name = query.metric_name();
-            let family = by_name
-                .entry(name.clone())
-                .or_insert_with(|| DynamicFamily {
-                    name,
-                    help: format!(
-                        "CloudWatch {} {} ({}), newest complete period",
-                        query.namespace, query.metric, query.stat
-                    ),
-                    samples: Vec::new(),
-                });
-            let mut labels = vec![
-                ("account".to_owned(), scope.account.clone()),
-                ("region".to_owned(), scope.region.clone()),
-            ];
-            for (k, v) in &query.dimensions {
-                let key = crate::cloudwatch::snake_case(k);
-                // A dimension named like a scope label keeps both, distinguishable.
-                let key = if key == "account" || key == "region" {
-                    format!("dimension_{key}")
-                } else {
-                    key
-                };
-                labels.push((key, v.clone()));
-            }
-            // Label sets must be unique within a family.
-            if !family.samples.iter().any(|(l, _)| *l == labels) {
-                family.samples.push((labels, *value));
-            }
+    for (query, value) in inventory.cloudwatch.iter().flatten() {
+        let name = query.metric_name();
+        let family = by_name
+            .entry(name.clone())
+            .or_insert_with(|| DynamicFamily {
+                name,
+                help: format!(
+                    "CloudWatch {} {} ({}), newest complete period",
+                    query.namespace, query.metric, query.stat
+                ),
+                samples: Vec::new(),
+            });
+        let mut labels = vec![
+            ("account".to_owned(), scope.account.clone()),
+            ("region".to_owned(), scope.region.clone()),
+        ];
+        for (k, v) in &query.dimensions {
+            let key = crate::cloudwatch::snake_case(k);
+            // A dimension named like a scope label keeps both, distinguishable.
+            let key = if key == "account" || key == "region" {
+                format!("dimension_{key}")
+            } else {
+                key
+            };
+            labels.push((key, v.clone()));
+        }
+        // Label sets must be unique within a family.
+        if !family.samples.iter().any(|(l, _)| *l == labels) {
+            family.samples.push((labels, *value));
         }
     }
     by_name.into_values().collect()
 }
 
-/// Encodes snapshot families, with the families registered in `live`, as
-/// Prometheus text (format 0.0.4).
-pub fn encode(families: Vec<Family>, dynamic: Vec<DynamicFamily>, live: &mut Registry) -> String {
-    live.register_collector(Box::new(FrozenFamilies(families)));
-    live.register_collector(Box::new(FrozenDynamic(dynamic)));
-    let mut out = String::new();
-    // Writing into a String cannot fail; an error here would be a bug in a
-    // label encoder, and an empty page is better than a crashed exporter.
-    if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, live) {
-        tracing::error!(error = %e, "encoding the exposition failed");
-    }
-    out
-}
-
-#[derive(Debug)]
-struct FrozenDynamic(Vec<DynamicFamily>);
-
-impl Collector for FrozenDynamic {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in &self.0 {
-            let mut metric =
-                encoder.encode_descriptor(&family.name, &family.help, None, MetricType::Gauge)?;
-            for (labels, value) in &family.samples {
-                ConstGauge::new(*value).encode(metric.encode_family(labels)?)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct FrozenFamilies(Vec<Family>);
-
-impl Collector for FrozenFamilies {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in &self.0 {
-            let metric_type = match family.kind {
-                Kind::Gauge => MetricType::Gauge,
-                Kind::Counter => MetricType::Counter,
-            };
-            let mut metric =
-                encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
-            for sample in &family.samples {
-                let enc = metric.encode_family(&sample.labels)?;
-                // Whole numbers are written without a fraction (`1`, not `1.0`).
-                let whole = sample.value.fract() == 0.0 && sample.value.abs() < 9.0e15;
-                match (family.kind, whole) {
-                    (Kind::Gauge, true) => ConstGauge::new(sample.value as i64).encode(enc)?,
-                    (Kind::Gauge, false) => ConstGauge::new(sample.value).encode(enc)?,
-                    (Kind::Counter, true) if sample.value >= 0.0 => {
-                        ConstCounter::new(sample.value as u64).encode(enc)?
-                    }
-                    (Kind::Counter, _) => ConstCounter::new(sample.value).encode(enc)?,
-                }
-            }
-        }
-        Ok(())
-    }
+/// The families registered in `registry` (live metrics, encoded by
+/// prometheus-client) as an encoded part.
+pub fn encode_registry(registry: &Registry) -> Encoded {
+    Encoded::parse(encode_text(registry))
 }
 
 #[cfg(test)]
@@ -569,8 +574,7 @@ mod tests {
             }],
             per_target_health: false,
             diagnosis: diagnose::Clock::default(),
-            publishes: 3,
-            previous_publish: Duration::from_millis(12),
+            revisions: BTreeMap::new(),
         }
     }
 
@@ -578,7 +582,7 @@ mod tests {
         text_of(&snapshot())
     }
 
-    /// The exposition of a snapshot, diagnosed as the store would.
+    /// The exposition of a snapshot, diagnosed and rendered as a publish does.
     fn text_of(snapshot: &Snapshot) -> String {
         let build = BuildInfo {
             version: "1.2.3",
@@ -587,23 +591,18 @@ mod tests {
             rustc_version: "1.95.0",
             target: "x86_64-unknown-linux-gnu",
         };
-        let topologies: Vec<(&Scope, Topology)> = snapshot
-            .inventories
-            .iter()
-            .map(|(scope, inventory)| (scope, Topology::build(inventory)))
-            .collect();
-        let views = diagnose::views(topologies.iter().map(|(s, t)| (*s, t)), &snapshot.diagnosis);
-        encode(
-            families(
-                snapshot,
-                &topologies,
-                &build,
-                views.iter().map(|v| &v.report),
-                |f, scope, topology| crate::collect::render_scope(f, scope, topology, snapshot),
-            ),
-            vec![],
-            &mut Registry::default(),
-        )
+        let stats = PublishStats {
+            publishes: 3,
+            previous_duration: Duration::from_millis(12),
+            scope_renders: 5,
+        };
+        let assembled = crate::collect::publish::Parts::default().publish(
+            snapshot,
+            stats,
+            &build,
+            &crate::aws::ApiTelemetry::default(),
+        );
+        String::from_utf8(assembled.exposition.to_vec()).unwrap()
     }
 
     fn value_of(text: &str, series: &str) -> Option<String> {
@@ -715,6 +714,11 @@ mod tests {
         assert_eq!(
             value_of(&t, "awsconn_exposition_publish_duration_seconds").as_deref(),
             Some("0.012")
+        );
+        // 5 before, and this publish rendered both scopes.
+        assert_eq!(
+            value_of(&t, "awsconn_exposition_scope_renders_total").as_deref(),
+            Some("7")
         );
         assert_eq!(
             value_of(&t, "awsconn_build_info{version=\"1.2.3\",revision=\"abc\",branch=\"main\",rustc_version=\"1.95.0\",target=\"x86_64-unknown-linux-gnu\"}").as_deref(),
@@ -833,26 +837,131 @@ mod tests {
         );
     }
 
+    pub(super) fn encoded_text(encoded: &Encoded) -> String {
+        let exposition = crate::exposition::Exposition::assemble([encoded]);
+        String::from_utf8(exposition.to_vec()).unwrap()
+    }
+
+    /// The families' own writer and prometheus-client write the same bytes
+    /// for the same samples: names, counters' `_total`, escaping in help
+    /// texts and label values, whole numbers, fractions, huge, tiny and
+    /// non-finite values.
     #[test]
-    fn counters_get_the_total_suffix() {
-        let families = vec![Family {
-            name: "awsconn_example_events",
-            help: "Example",
-            kind: Kind::Counter,
-            samples: vec![Sample {
-                labels: vec![("a", "b\"c".into())],
-                value: 3.0,
-            }],
-        }];
-        let t = encode(families, vec![], &mut Registry::default());
-        assert!(
-            t.contains("# TYPE awsconn_example_events_total counter"),
-            "{t}"
+    fn families_are_written_as_prometheus_client_writes_them() {
+        use prometheus_client::collector::Collector;
+        use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+        use prometheus_client::metrics::MetricType;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+
+        type Samples = Vec<(Labels, f64)>;
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            3.0,
+            0.5,
+            -2.25,
+            0.012,
+            1e-7,
+            1e21,
+            9.5e15,
+            1_700_000_000.0,
+            125_000_000.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+        ];
+        let labels = |i: usize| -> Labels {
+            match i % 4 {
+                0 => vec![],
+                1 => vec![("a", "plain".into())],
+                2 => vec![
+                    ("a", "quote \" back \\ new\nline".into()),
+                    ("b", "ünïcode <b>".into()),
+                ],
+                _ => vec![
+                    ("account", "123456789012".into()),
+                    ("region", String::new()),
+                ],
+            }
+        };
+        let samples: Samples = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (labels(i), *v))
+            .collect();
+        let families: [(&'static str, &'static str, Kind); 3] = [
+            (
+                "awsconn_example_gauge",
+                "A gauge; help with \\ and\na newline",
+                Kind::Gauge,
+            ),
+            ("awsconn_example_events", "Events", Kind::Counter),
+            ("awsconn_example_empty_help", "", Kind::Gauge),
+        ];
+
+        let mut ours = Families::default();
+        for (name, help, kind) in families {
+            for (labels, value) in &samples {
+                ours.add(name, help, kind, labels.clone(), *value);
+            }
+        }
+        ours.state_set(
+            "awsconn_example_state",
+            "A state set",
+            &vec![("id", "x".into())],
+            "state",
+            &["up", "down"],
+            "sideways",
         );
-        assert!(
-            t.contains("awsconn_example_events_total{a=\"b\\\"c\"} 3"),
-            "{t}"
-        );
+        let ours = encoded_text(&ours.encode(&[]));
+
+        /// The samples as prometheus-client encodes them.
+        #[derive(Debug)]
+        struct Reference(Vec<(&'static str, &'static str, Kind, Samples)>);
+        impl Collector for Reference {
+            fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+                for (name, help, kind, samples) in &self.0 {
+                    let metric_type = match kind {
+                        Kind::Gauge => MetricType::Gauge,
+                        Kind::Counter => MetricType::Counter,
+                    };
+                    let mut metric = encoder.encode_descriptor(name, help, None, metric_type)?;
+                    for (labels, value) in samples {
+                        let enc = metric.encode_family(labels)?;
+                        let whole = value.fract() == 0.0 && value.abs() < 9.0e15;
+                        match (kind, whole) {
+                            (Kind::Gauge, true) => ConstGauge::new(*value as i64).encode(enc)?,
+                            (Kind::Gauge, false) => ConstGauge::new(*value).encode(enc)?,
+                            (Kind::Counter, true) if *value >= 0.0 => {
+                                ConstCounter::new(*value as u64).encode(enc)?
+                            }
+                            (Kind::Counter, _) => ConstCounter::new(*value).encode(enc)?,
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+        let state: Samples = ["up", "down", "sideways"]
+            .iter()
+            .map(|s| {
+                let labels = vec![("id", "x".to_owned()), ("state", (*s).to_owned())];
+                (labels, f64::from(u8::from(*s == "sideways")))
+            })
+            .collect();
+        let mut reference: Vec<_> = families
+            .iter()
+            .map(|&(name, help, kind)| (name, help, kind, samples.clone()))
+            .collect();
+        reference.push(("awsconn_example_state", "A state set", Kind::Gauge, state));
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Reference(reference)));
+        assert_eq!(ours, encode_text(&registry));
     }
 }
 
@@ -885,11 +994,9 @@ mod dynamic_tests {
                 .collect(),
             ..Default::default()
         };
-        let text = encode(
-            vec![],
-            dynamic_families(&snapshot),
-            &mut Registry::default(),
-        );
+        let (scope, inventory) = snapshot.inventories.iter().next().unwrap();
+        let text =
+            tests::encoded_text(&Families::default().encode(&dynamic_families(scope, inventory)));
         assert!(
             text.contains(
                 "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum gauge"

@@ -137,24 +137,22 @@ fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, 
             base.push(("load_balancer", balancer.clone()));
             base.push(("target_group", group.arn.clone()));
             for (state, n) in &counts {
-                let mut labels = base.clone();
-                labels.push(("state", (*state).to_owned()));
-                f.add(
+                f.add_with(
                     "awsconn_target_group_targets",
                     "Targets of the target group by health state",
                     Kind::Gauge,
-                    labels,
+                    &base,
+                    ("state", state),
                     f64::from(*n),
                 );
             }
             for (reason, n) in &reasons {
-                let mut labels = base.clone();
-                labels.push(("reason", (*reason).to_owned()));
-                f.add(
+                f.add_with(
                     "awsconn_target_group_unhealthy_reasons",
                     "Targets of the target group that are not healthy, by reason",
                     Kind::Gauge,
-                    labels,
+                    &base,
+                    ("reason", reason),
                     f64::from(*n),
                 );
             }

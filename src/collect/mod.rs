@@ -19,6 +19,7 @@ pub mod execution_logs;
 pub mod interconnect;
 pub mod load_balancers;
 pub mod network_rules;
+pub mod publish;
 mod store;
 pub mod vpc_links;
 
@@ -28,7 +29,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::task::JoinSet;
 
-pub use store::{Exposition, Findings, Store, TIMEOUT, gzip};
+pub use store::{Findings, Published, Store, TIMEOUT};
 
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, CollectorsConfig, Config};
@@ -117,6 +118,41 @@ pub fn render_scope(f: &mut Families, scope: &Scope, topology: &Topology, snapsh
 fn renders_nothing(_: &mut Families, _: &Scope, _: &Topology, _: &Snapshot) {}
 
 impl Fragment {
+    /// Whether applying this fragment would change `inventory`. A poll that
+    /// found what the previous one found changes nothing, and its scope is
+    /// not rendered again (the store keeps the rendered part).
+    pub fn changes(&self, inventory: &Inventory) -> bool {
+        fn differs<T: PartialEq>(slot: &Option<T>, new: &T) -> bool {
+            slot.as_ref() != Some(new)
+        }
+        match self {
+            Fragment::VpcLinks(links, apis) => {
+                differs(&inventory.vpc_links, links) || differs(&inventory.apis, apis)
+            }
+            Fragment::LoadBalancing(lb) => differs(&inventory.load_balancing, lb),
+            Fragment::EndpointServices(services) => differs(&inventory.endpoint_services, services),
+            Fragment::NetworkRules(rules) => differs(&inventory.network_rules, rules),
+            Fragment::ExecutionLogs(delta) => {
+                let Some(logs) = &inventory.execution_logs else {
+                    return true;
+                };
+                delta.rejected_cursors > 0
+                    || delta.state_file_errors.values().any(|&n| n > 0)
+                    || delta.counts.values().any(|t| *t != Default::default())
+                    || !delta.newest_errors.values().all(|n| n.is_empty())
+                    || delta.groups != logs.groups
+                    || delta
+                        .cursors
+                        .iter()
+                        .any(|(group, cursor)| logs.cursors.get(group) != Some(cursor))
+            }
+            Fragment::CloudWatch(values, activity) => {
+                differs(&inventory.cloudwatch, values) || inventory.link_activity != *activity
+            }
+            Fragment::Interconnect(interconnect) => differs(&inventory.interconnect, interconnect),
+        }
+    }
+
     /// Replaces this collector's part of the inventory with the new data.
     pub fn apply(self, inventory: &mut Inventory) {
         match self {

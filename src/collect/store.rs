@@ -2,57 +2,73 @@
 //! from it. Collectors only record their outcome and signal; one publisher
 //! ([`Store::run_publisher`]) coalesces the signals, takes a snapshot under
 //! the lock, and outside it diagnoses once and renders the exposition from
-//! those same findings, then swaps both in one [`Published`]. Scrapes and
+//! those same findings (only the scopes whose data changed: see
+//! [`super::publish`]), then swaps both in one [`Published`]. Scrapes and
 //! `/links` read that through an atomic swap: they never wait on AWS, on a
 //! poll, nor on a publish in progress, and never see the exposition of one
 //! publish beside the findings of another.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
-use bytes::Bytes;
-use prometheus_client::registry::Registry;
-
 use super::Fragment;
+use super::publish::Parts;
 use crate::aws::ApiTelemetry;
+use crate::diagnose::LinkView;
+use crate::exposition::Exposition;
 use crate::inventory::{Inventory, Scope};
-use crate::render::{self, BuildInfo, CollectorStatus, ReloadStatus, Snapshot};
-use crate::topology::Topology;
+use crate::render::{BuildInfo, CollectorStatus, PublishStats, ReloadStatus, Snapshot};
+use arc_swap::ArcSwap;
 
 /// The runbook's latest findings: every link's checks and path, for `/links`.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
-    pub links: Vec<crate::diagnose::LinkView>,
+    /// Each scope's links, in scope order (shared with the scope's
+    /// rendered part, which a later publish may keep).
+    pub scopes: Vec<Arc<[LinkView]>>,
     /// When the inventory they judge was published; `None` before the first publish.
     pub at: Option<SystemTime>,
     /// Whether every collector had finished its first poll then.
     pub ready: bool,
 }
 
-/// A rendered exposition, plain and gzip-compressed.
-#[derive(Debug, Clone, Default)]
-pub struct Exposition {
-    pub text: Bytes,
-    pub gzip: Bytes,
+impl Findings {
+    /// Every link's findings, scope by scope.
+    pub fn links(&self) -> impl Iterator<Item = &LinkView> {
+        self.scopes.iter().flat_map(|links| links.iter())
+    }
 }
 
 /// One publish: the exposition and the findings it was rendered from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Published {
     pub exposition: Exposition,
     pub findings: Findings,
+    /// Scopes this publish rendered; the others kept their parts.
+    pub rendered: usize,
+}
+
+/// One target's data as the collectors left it.
+struct Held {
+    /// The scope labels as last known.
+    scope: Scope,
+    /// Shared with the snapshots that publishes take (a change copies one
+    /// scope's inventory if a publish still holds it, never all of them).
+    inventory: Arc<Inventory>,
+    /// Moved on by every change of `inventory` (from the store-wide
+    /// counter, so never reused): a publish keeps a scope's rendered part
+    /// while its revision stays.
+    revision: u64,
 }
 
 #[derive(Default)]
 struct State {
-    /// By target index: the scope labels as last known and the inventory.
-    /// Shared with the snapshots that publishes take (a change copies one
-    /// scope's inventory if a publish still holds it, never all of them).
-    inventories: BTreeMap<usize, (Scope, Arc<Inventory>)>,
+    /// By target index.
+    inventories: BTreeMap<usize, Held>,
+    /// The latest revision handed out.
+    revisions: u64,
     /// By (collector, target index).
     statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
     /// The latest failure of each (collector, target) that has not recovered since.
@@ -74,8 +90,12 @@ struct State {
 struct Publishing {
     count: u64,
     last_duration: Duration,
+    /// Scope parts rendered so far.
+    scope_renders: u64,
     /// `State::changes` as the latest publish saw it.
     shown: Option<u64>,
+    /// The scopes' rendered parts, kept while their data stays.
+    parts: Parts,
 }
 
 /// The failure name of a poll cancelled at its timeout.
@@ -177,15 +197,20 @@ impl Store {
             .filter(|((collector, _), _)| keep(collector))
             .filter_map(|((c, old), f)| moved.get(&old).map(|&new| ((c, new), f)))
             .collect();
-        // What a collector no longer enabled found is not reported any more.
-        for (_, inventory) in state.inventories.values_mut() {
+        // What a collector no longer enabled found is not reported any more;
+        // every scope is rendered again under the new configuration.
+        let mut revision = state.revisions;
+        for held in state.inventories.values_mut() {
             for d in super::COLLECTORS
                 .iter()
                 .filter(|d| !enabled.contains(&d.name))
             {
-                (d.forget)(Arc::make_mut(inventory));
+                (d.forget)(Arc::make_mut(&mut held.inventory));
             }
+            revision += 1;
+            held.revision = revision;
         }
+        state.revisions = revision;
         state.changes += 1;
         self.reloading.store(false, Ordering::SeqCst);
         self.changed.notify_one();
@@ -246,12 +271,20 @@ impl Store {
         if state.generation != generation {
             return false;
         }
-        let entry = state
-            .inventories
-            .entry(target)
-            .or_insert_with(|| (scope.clone(), Arc::default()));
-        entry.0 = scope.clone();
-        fragment.apply(Arc::make_mut(&mut entry.1));
+        state.revisions += 1;
+        let revision = state.revisions;
+        let held = state.inventories.entry(target).or_insert_with(|| Held {
+            scope: scope.clone(),
+            inventory: Arc::default(),
+            revision,
+        });
+        held.scope = scope.clone();
+        // A poll that found what the previous one did leaves the data, and
+        // its rendered part, as they are.
+        if fragment.changes(&held.inventory) {
+            fragment.apply(Arc::make_mut(&mut held.inventory));
+            held.revision = revision;
+        }
         let recovered = state.failures.remove(&(collector, target)).is_some();
         Self::set_status(&mut state, collector, target, scope, true, duration, false);
         self.update_readiness(&state);
@@ -283,8 +316,8 @@ impl Store {
                 .failures
                 .insert((collector, target), failure.to_owned());
         }
-        if let Some(entry) = state.inventories.get_mut(&target) {
-            entry.0 = scope.clone();
+        if let Some(held) = state.inventories.get_mut(&target) {
+            held.scope = scope.clone();
         }
         Self::set_status(
             &mut state,
@@ -343,20 +376,24 @@ impl Store {
         self.lock()
             .inventories
             .get(&target)
-            .map(|(_, inventory)| inventory.clone())
+            .map(|held| held.inventory.clone())
             .unwrap_or_default()
     }
 
     /// What every inventory says it does not know, brought up to date (a
-    /// copy only of the inventories whose answer changed).
+    /// copy only of the inventories whose answer changed, and a new
+    /// revision for them).
     fn refresh_unavailable(state: &mut State) {
         let targets: Vec<usize> = state.inventories.keys().copied().collect();
         for target in targets {
             let unavailable = Self::unavailable(state, target);
-            if let Some((_, inventory)) = state.inventories.get_mut(&target)
-                && inventory.unavailable != unavailable
+            let revision = state.revisions + 1;
+            if let Some(held) = state.inventories.get_mut(&target)
+                && held.inventory.unavailable != unavailable
             {
-                Arc::make_mut(inventory).unavailable = unavailable;
+                Arc::make_mut(&mut held.inventory).unavailable = unavailable;
+                held.revision = revision;
+                state.revisions = revision;
             }
         }
     }
@@ -367,11 +404,17 @@ impl Store {
         let inventories = state
             .inventories
             .values()
-            .map(|(scope, inventory)| (scope.clone(), inventory.clone()))
+            .map(|held| (held.scope.clone(), held.inventory.clone()))
+            .collect();
+        let revisions = state
+            .inventories
+            .values()
+            .map(|held| (held.scope.clone(), held.revision))
             .collect();
         Snapshot {
             reload: *self.reload.lock().unwrap_or_else(|p| p.into_inner()),
             inventories,
+            revisions,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
             diagnosis: crate::diagnose::Clock {
@@ -381,8 +424,6 @@ impl Store {
                     .unwrap_or(0),
                 tls_error_window_ms: self.tls_error_window_ms.load(Ordering::SeqCst),
             },
-            publishes: 0,
-            previous_publish: Duration::ZERO,
         }
     }
 
@@ -424,7 +465,7 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let started = std::time::Instant::now();
-        let (mut snapshot, ready, changes) = {
+        let (snapshot, ready, changes) = {
             let mut state = self.lock();
             let reloading = self.reloading.load(Ordering::SeqCst);
             if !always && (reloading || publishing.shown == Some(state.changes)) {
@@ -438,42 +479,27 @@ impl Store {
         };
         publishing.count += 1;
         publishing.shown = Some(changes);
-        snapshot.publishes = publishing.count;
-        snapshot.previous_publish = publishing.last_duration;
-        // The paths resolved once per scope; one diagnosis of them serves
-        // the metrics and the /links page.
-        let topologies: Vec<(&Scope, Topology)> = snapshot
-            .inventories
-            .iter()
-            .map(|(scope, inventory)| (scope, Topology::build(inventory)))
-            .collect();
-        let links = crate::diagnose::views(
-            topologies.iter().map(|(scope, t)| (*scope, t)),
-            &snapshot.diagnosis,
-        );
-        let families = render::families(
-            &snapshot,
-            &topologies,
-            &self.build,
-            links.iter().map(|v| &v.report),
-            |f, scope, topology| super::render_scope(f, scope, topology, &snapshot),
-        );
-        let dynamic = render::dynamic_families(&snapshot);
-        let mut registry = Registry::default();
-        self.telemetry.register(&mut registry);
-        let text = render::encode(families, dynamic, &mut registry);
-        let gzip = gzip(text.as_bytes());
+        let stats = PublishStats {
+            publishes: publishing.count,
+            previous_duration: publishing.last_duration,
+            scope_renders: publishing.scope_renders,
+        };
+        // Each changed scope's paths resolved once, diagnosed once, and
+        // rendered from those findings; the others keep their parts.
+        let assembled = publishing
+            .parts
+            .publish(&snapshot, stats, &self.build, &self.telemetry);
+        publishing.scope_renders += assembled.rendered as u64;
         let published = Arc::new(Published {
-            exposition: Exposition {
-                text: Bytes::from(text),
-                gzip: Bytes::from(gzip),
-            },
+            exposition: assembled.exposition,
             findings: Findings {
-                links,
+                scopes: assembled.links,
                 at: Some(SystemTime::now()),
                 ready,
             },
+            rendered: assembled.rendered,
         });
+
         self.published.store(published.clone());
         publishing.last_duration = started.elapsed();
         published
@@ -506,22 +532,14 @@ impl Store {
     }
 }
 
-/// `data` gzip-compressed, fast rather than small.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{scope, vpc_link as link};
+    use crate::testkit::{scope, scope_in, vpc_link as link};
 
     /// Publishes what the store holds and returns the exposition.
     fn text(store: &Store) -> String {
-        String::from_utf8(store.publish().exposition.text.to_vec()).unwrap()
+        String::from_utf8(store.publish().exposition.to_vec()).unwrap()
     }
 
     /// A reload re-keys what the store knows by target, forgets targets no
@@ -594,7 +612,7 @@ mod tests {
     fn the_publisher_waits_out_a_reload() {
         let store = store_with_link(&["vpc_links"], "kept");
         let count = |p: &Published| {
-            String::from_utf8_lossy(&p.exposition.text)
+            String::from_utf8_lossy(&p.exposition.to_vec())
                 .lines()
                 .find_map(|l| l.strip_prefix("awsconn_exposition_publishes_total "))
                 .map(str::to_owned)
@@ -703,7 +721,7 @@ mod tests {
         // Past two more pauses: the signals that came in during the first
         // changed nothing more, and publish nothing more.
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        let text = String::from_utf8(store.published().exposition.text.to_vec()).unwrap();
+        let text = String::from_utf8(store.published().exposition.to_vec()).unwrap();
         // The store's first publish (build info alone), then the round.
         assert!(
             text.contains("awsconn_exposition_publishes_total 2\n"),
@@ -712,15 +730,74 @@ mod tests {
         assert_eq!(text.matches("awsconn_collector_polls_total{").count(), 14);
     }
 
+    /// A publish renders only the scopes whose data changed; the others
+    /// keep their part, and the exposition reads as if all were rendered.
     #[test]
-    fn exposition_is_also_gzipped() {
+    fn a_publish_renders_only_the_scopes_that_changed() {
         let store = Store::new(ApiTelemetry::default());
-        let exposition = store.published().exposition.clone();
-        let mut decoder = flate2::read::GzDecoder::new(&exposition.gzip[..]);
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut decoder, &mut plain).unwrap();
-        assert_eq!(plain, exposition.text.to_vec());
-        assert!(text(&store).contains("awsconn_build_info{version="));
+        store.expect_collectors(&["vpc_links"], 2);
+        let record = |target: usize, id: &str| {
+            store.record_success(
+                store.generation(),
+                "vpc_links",
+                target,
+                scope_in(["us-east-1", "eu-west-1"][target]),
+                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Duration::ZERO,
+            );
+        };
+        record(0, "east");
+        record(1, "west");
+        assert_eq!(store.publish().rendered, 2);
+        // Both polled again: one found the same, one a new link.
+        record(0, "east");
+        record(1, "west2");
+        let published = store.publish();
+        assert_eq!(published.rendered, 1, "only the scope that changed");
+        let text = String::from_utf8(published.exposition.to_vec()).unwrap();
+        assert!(text.contains("vpc_link_id=\"east\""), "{text}");
+        assert!(text.contains("vpc_link_id=\"west2\""), "{text}");
+        assert!(!text.contains("vpc_link_id=\"west\""), "{text}");
+        assert_eq!(
+            text.matches("# TYPE awsconn_vpc_link_info gauge").count(),
+            1
+        );
+        assert!(
+            text.contains("awsconn_exposition_scope_renders_total 3\n"),
+            "{text}"
+        );
+        let ids: Vec<&str> = published
+            .findings
+            .links()
+            .map(|v| v.report.vpc_link_id.as_str())
+            .collect();
+        assert_eq!(ids, ["west2", "east"], "scope order: eu-west-1 first");
+        // Nothing new: nothing rendered, the same text but for the self-metrics.
+        let again = store.publish();
+        assert_eq!(again.rendered, 0);
+        let scoped = |p: &Published| {
+            String::from_utf8(p.exposition.to_vec())
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains("vpc_link"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(scoped(&again), scoped(&published));
+        // A failed poll leaves the last good data standing: nothing to render.
+        store.record_failure(
+            store.generation(),
+            "vpc_links",
+            1,
+            scope_in("eu-west-1"),
+            Duration::ZERO,
+            "denied",
+        );
+        assert_eq!(store.publish().rendered, 0);
+        // A reload renders every scope again.
+        store.next_generation();
+        store.retarget(&BTreeMap::from([(0, 0), (1, 1)]));
+        assert_eq!(store.publish().rendered, 2);
     }
 
     #[test]

@@ -113,8 +113,7 @@ fn utc(at: SystemTime) -> String {
 /// The page for the findings, narrowed to one link when `only` names it.
 pub fn page(findings: &Findings, only: Option<&str>) -> String {
     let links: Vec<&LinkView> = findings
-        .links
-        .iter()
+        .links()
         .filter(|v| only.is_none_or(|id| v.report.vpc_link_id == id))
         .collect();
     let unhealthy = links.iter().filter(|v| !v.report.healthy).count();
@@ -304,7 +303,7 @@ mod tests {
         }
         let scope = scope_in(region);
         Findings {
-            links: vec![view_in(&scope, &inventory)],
+            scopes: vec![vec![view_in(&scope, &inventory)].into()],
             at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
             ready: true,
         }
@@ -322,7 +321,7 @@ mod tests {
         )]);
         let scope = scope();
         let findings = Findings {
-            links: vec![view_in(&scope, &inventory)],
+            scopes: vec![vec![view_in(&scope, &inventory)].into()],
             at: None,
             ready: true,
         };

@@ -89,13 +89,12 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let published = state.store.published();
-    let exposition = &published.exposition;
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
-    // The pre-rendered exposition as it is; the web server's and process
+    // The published exposition as it is; the web server's and process
     // metrics, read now, after it (as a second gzip member when compressed:
     // RFC 1952 allows several, and Prometheus reads them all).
     let mut live = state.web_stats.exposition();
@@ -103,16 +102,28 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }
-    // Sent as two buffers: the cached exposition is shared, never copied.
+    // Sent as the published buffers, shared, never copied.
     let mut response = if gzip {
-        let live = bytes::Bytes::from(crate::collect::gzip(live.as_bytes()));
-        let mut r = Body::new(TwoParts(Some(exposition.gzip.clone()), Some(live))).into_response();
+        let compressed = match published.exposition.gzip_made() {
+            Some(compressed) => compressed,
+            // The first compressed scrape of a publish compresses it, off
+            // the async threads; the scrapes after it reuse that.
+            None => {
+                let published = published.clone();
+                tokio::task::spawn_blocking(move || published.exposition.gzip())
+                    .await
+                    .unwrap_or_default()
+            }
+        };
+        let live = bytes::Bytes::from(crate::exposition::gzip(live.as_bytes()));
+        let mut r = Body::new(Buffers::new(vec![compressed, live])).into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        let live = bytes::Bytes::from(live);
-        Body::new(TwoParts(Some(exposition.text.clone()), Some(live))).into_response()
+        let mut buffers = published.exposition.buffers().to_vec();
+        buffers.push(bytes::Bytes::from(live));
+        Body::new(Buffers::new(buffers)).into_response()
     };
     let h = response.headers_mut();
     h.insert(
@@ -123,10 +134,23 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     response
 }
 
-/// A body of two buffers, one after the other, with its exact length.
-struct TwoParts(Option<bytes::Bytes>, Option<bytes::Bytes>);
+/// A body of buffers sent one after the other, with its exact length.
+struct Buffers {
+    rest: std::collections::VecDeque<bytes::Bytes>,
+    len: u64,
+}
 
-impl http_body::Body for TwoParts {
+impl Buffers {
+    fn new(buffers: Vec<bytes::Bytes>) -> Self {
+        let len = buffers.iter().map(|b| b.len() as u64).sum();
+        Self {
+            rest: buffers.into_iter().filter(|b| !b.is_empty()).collect(),
+            len,
+        }
+    }
+}
+
+impl http_body::Body for Buffers {
     type Data = bytes::Bytes;
     type Error = std::convert::Infallible;
 
@@ -134,17 +158,34 @@ impl http_body::Body for TwoParts {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let next = self.0.take().or_else(|| self.1.take());
-        std::task::Poll::Ready(next.map(|part| Ok(http_body::Frame::data(part))))
+        // Small buffers (a scope's samples of one family) go out joined,
+        // a frame of at least FRAME bytes: one write, not thousands.
+        const FRAME: usize = 64 * 1024;
+        let Some(first) = self.rest.pop_front() else {
+            return std::task::Poll::Ready(None);
+        };
+        let frame = if first.len() >= FRAME || self.rest.front().is_none() {
+            first
+        } else {
+            let mut joined = bytes::BytesMut::with_capacity(FRAME * 2);
+            joined.extend_from_slice(&first);
+            while joined.len() < FRAME
+                && let Some(next) = self.rest.pop_front()
+            {
+                joined.extend_from_slice(&next);
+            }
+            joined.freeze()
+        };
+        self.len -= frame.len() as u64;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_none() && self.1.is_none()
+        self.rest.is_empty()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        let len = |part: &Option<bytes::Bytes>| part.as_ref().map_or(0, |b| b.len() as u64);
-        http_body::SizeHint::with_exact(len(&self.0) + len(&self.1))
+        http_body::SizeHint::with_exact(self.len)
     }
 }
 
