@@ -523,8 +523,11 @@ fn exporter(config: &Config) -> Value {
             .query(format!("rate(process_cpu_seconds_total{{{i}}}[$__rate_interval])"), "{{instance}}"),
         panel(Kind::TimeSeries, "CloudWatch metrics requested", "short", "Metrics requested from GetMetricData per second: what CloudWatch bills.")
             .query(format!("sum(rate(awsconn_cloudwatch_metrics_requested_total{{{i}}}[$__rate_interval]))"), "metrics/s"),
-        panel(Kind::TimeSeries, "Publish duration", "s", "How long one publish of the exposition and /links takes (snapshot, topology, diagnosis, render, encode, gzip): one per round of polls; it grows with the exposition's size.")
+        panel(Kind::TimeSeries, "Publish duration", "s", "How long one publish of the exposition and /links took: the snapshot, then topology, diagnosis and render of the scopes whose data changed since the publish before (the others keep their part).")
             .query(format!("awsconn_exposition_publish_duration_seconds{{{i}}}"), "{{instance}}"),
+        panel(Kind::TimeSeries, "Publishes and scope renders", "ops", "Publishes per second, and account×region scopes they rendered per second: a scope is rendered again when a poll changed its data, and at least once a minute. Renders near publishes × scopes mean the data changes on every poll.")
+            .query(format!("sum(rate(awsconn_exposition_publishes_total{{{i}}}[$__rate_interval]))"), "publishes")
+            .query(format!("sum(rate(awsconn_exposition_scope_renders_total{{{i}}}[$__rate_interval]))"), "scope renders"),
         panel(Kind::TimeSeries, "Incomplete AWS answers", "short", "Items AWS returned without a field the exporter needs (left out, or read in the way that admits least).")
             .query(format!("sum(increase(awsconn_aws_incomplete_items_total{{{i}}}[$__rate_interval])) or vector(0)"), "items"),
     ];
