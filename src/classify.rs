@@ -16,6 +16,7 @@ pub enum ErrorClass {
     VpcLinkInternal,
     TlsHostnameMismatch,
     TlsUntrustedCertificate,
+    TlsCertificateExpired,
     TlsKeyMismatch,
     InvalidHttpResponse,
     ConfigOther,
@@ -26,10 +27,11 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in the order of the contract table.
-    pub const ALL: [ErrorClass; 9] = [
+    pub const ALL: [ErrorClass; 10] = [
         ErrorClass::VpcLinkInternal,
         ErrorClass::TlsHostnameMismatch,
         ErrorClass::TlsUntrustedCertificate,
+        ErrorClass::TlsCertificateExpired,
         ErrorClass::TlsKeyMismatch,
         ErrorClass::InvalidHttpResponse,
         ErrorClass::ConfigOther,
@@ -44,6 +46,7 @@ impl ErrorClass {
             ErrorClass::VpcLinkInternal => "vpc_link_internal",
             ErrorClass::TlsHostnameMismatch => "tls_hostname_mismatch",
             ErrorClass::TlsUntrustedCertificate => "tls_untrusted_certificate",
+            ErrorClass::TlsCertificateExpired => "tls_certificate_expired",
             ErrorClass::TlsKeyMismatch => "tls_key_mismatch",
             ErrorClass::InvalidHttpResponse => "invalid_http_response",
             ErrorClass::ConfigOther => "config_other",
@@ -59,6 +62,7 @@ impl ErrorClass {
             self,
             ErrorClass::TlsHostnameMismatch
                 | ErrorClass::TlsUntrustedCertificate
+                | ErrorClass::TlsCertificateExpired
                 | ErrorClass::TlsKeyMismatch
         )
     }
@@ -124,6 +128,12 @@ fn configuration_error_class(detail: &[u8]) -> ErrorClass {
         ErrorClass::VpcLinkInternal
     } else if detail.starts_with(b"Host name '") && NO_MATCH.find(detail).is_some() {
         ErrorClass::TlsHostnameMismatch
+    } else if detail.starts_with(b"PKIX path validation failed")
+        && VALIDITY_FAILED.find(detail).is_some()
+    {
+        // The certificate is out of its validity period (expired, or not
+        // yet valid): another fix than an untrusted chain.
+        ErrorClass::TlsCertificateExpired
     } else if detail.starts_with(b"PKIX path") {
         ErrorClass::TlsUntrustedCertificate
     } else if detail.starts_with(b"Cannot verify ECDH ServerKeyExchange signature") {
@@ -153,6 +163,9 @@ static NO_MATCH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| {
         memchr::memmem::Finder::new(b"' does not match the certificate subject")
     });
+
+static VALIDITY_FAILED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"validity check failed"));
 
 fn trim_line_end(mut line: &[u8]) -> &[u8] {
     while let [head @ .., b'\n' | b'\r'] = line {
@@ -457,6 +470,15 @@ mod tests {
             ),
             (
                 "Execution failed due to configuration error: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed",
+                TlsCertificateExpired,
+            ),
+            (
+                "Execution failed due to configuration error: PKIX path validation failed: java.security.cert.CertPathValidatorException: Path does not chain with any of the trust anchors",
+                TlsUntrustedCertificate,
+            ),
+            (
+                // Validity is what validation checked, not what building did.
+                "Execution failed due to configuration error: PKIX path building failed: validity check failed",
                 TlsUntrustedCertificate,
             ),
             (
@@ -624,7 +646,10 @@ mod tests {
         assert_eq!(json["lines"], 3);
         assert_eq!(json["classes"]["integration_timeout"], 1);
         assert_eq!(json["classes"]["vpc_link_internal"], 0);
-        assert_eq!(json["classes"].as_object().unwrap().len(), 9);
+        assert_eq!(
+            json["classes"].as_object().unwrap().len(),
+            ErrorClass::ALL.len()
+        );
         assert_eq!(json["statuses"]["504"], 1);
     }
 

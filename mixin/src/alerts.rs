@@ -401,6 +401,10 @@ pub const ERROR_CLASSES: &[(&str, &str)] = &[
         "API Gateway cannot build a path from the backend's certificate to a trusted public CA. Fix: serve a certificate from a CA that API Gateway trusts, with its intermediate chain; insecureSkipVerification does not skip this check.",
     ),
     (
+        "tls_certificate_expired",
+        "The backend's certificate is out of its validity period (\"PKIX path validation failed ... validity check failed\": expired, or not yet valid). Fix: renew or replace the certificate on the TLS listener or target; API Gateway checks validity even with insecureSkipVerification.",
+    ),
+    (
         "tls_key_mismatch",
         "The backend's TLS key does not belong to its certificate (\"Cannot verify ECDH ServerKeyExchange signature\"). Fix: install the certificate together with its own private key and chain on the listener or target.",
     ),

@@ -668,6 +668,25 @@ mod tests {
                 .unwrap()
                 .ok
         );
+        // An expired certificate, newer than the mismatch: its own cause and fix.
+        let logs = inventory.execution_logs.as_mut().unwrap();
+        logs.newest_errors
+            .entry(("api1".to_owned(), "prod".to_owned()))
+            .or_default()
+            .insert(ErrorClass::TlsCertificateExpired, 1_200_000);
+        let report = diagnose([(&scope, &inventory)], &recent).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok);
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("tls_certificate_expired"),
+            "{tls:?}"
+        );
+        let fix = tls.fix.as_deref().unwrap();
+        assert!(fix.contains("Renew or replace the certificate"), "{fix}");
+        assert!(fix.contains("even with insecureSkipVerification"), "{fix}");
     }
 
     fn only(report: &LinkReport, check: &str) -> Vec<Check> {

@@ -25,7 +25,7 @@ struct Expected {
 /// A realistic batch: every class with each prefix form, responses, lines
 /// that only mention a message, and `filler` benign lines (to cross pages).
 fn batch(seq: &mut u64, base_ms: i64, filler: usize) -> (Vec<(i64, String)>, Expected) {
-    let failures: [(&str, &str); 8] = [
+    let failures: [(&str, &str); 9] = [
         (
             "vpc_link_internal",
             "Execution failed due to configuration error: There was an internal error while executing your request",
@@ -37,6 +37,10 @@ fn batch(seq: &mut u64, base_ms: i64, filler: usize) -> (Vec<(i64, String)>, Exp
         (
             "tls_untrusted_certificate",
             "Execution failed due to configuration error: PKIX path building failed: unable to find valid certification path to requested target",
+        ),
+        (
+            "tls_certificate_expired",
+            "Execution failed due to configuration error: PKIX path validation failed: java.security.cert.CertPathValidatorException: validity check failed",
         ),
         (
             "tls_key_mismatch",
@@ -118,6 +122,7 @@ fn check(text: &str, api: &str, expected: &Expected) -> Result<(), String> {
         "vpc_link_internal",
         "tls_hostname_mismatch",
         "tls_untrusted_certificate",
+        "tls_certificate_expired",
         "tls_key_mismatch",
         "invalid_http_response",
         "config_other",

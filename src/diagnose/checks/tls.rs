@@ -11,7 +11,10 @@ fn tls_fix(class: ErrorClass) -> &'static str {
             "Make the integration's host name (or tlsConfig.serverNameToVerify) match the certificate the TLS listener or target presents."
         }
         ErrorClass::TlsUntrustedCertificate => {
-            "Use an unexpired certificate from a CA that API Gateway trusts; insecureSkipVerification does not skip this check."
+            "Use a certificate from a CA that API Gateway trusts, served with its intermediate chain; insecureSkipVerification does not skip this check."
+        }
+        ErrorClass::TlsCertificateExpired => {
+            "Renew or replace the certificate on the TLS listener or target: it is out of its validity period, and API Gateway checks validity even with insecureSkipVerification."
         }
         ErrorClass::TlsKeyMismatch => {
             "The key and the certificate do not belong together: check the CA, certificate and key files on the target."
