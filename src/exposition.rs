@@ -1,9 +1,10 @@
-//! The exposition as it is served: encoded parts (the exporter's own
-//! families, and each scope's) assembled family by family into one list of
-//! shared buffers, never copied into one string. A scope whose data did not
-//! change keeps its encoded part from the publish before, so a publish
-//! encodes only what changed; the gzip form is made on the first scrape
-//! that asks for it, not by every publish.
+//! The Prometheus text format, and the exposition as it is served: [`text`]
+//! writes a family's lines; [`Encoded`] is one part (the exporter's own
+//! families, or one scope's), split by family; [`Exposition::assemble`]
+//! joins parts family by family into one list of shared buffers, never
+//! copied into one string, so a scope that kept its part costs nothing to
+//! join again; the gzip form is made on the first scrape that asks for it,
+//! not by every publish.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,7 +13,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 /// One family of an encoded part: its `# HELP`/`# TYPE` lines and its
-/// sample lines, slices of the part's one buffer.
+/// sample lines, as shared buffers.
 #[derive(Debug, Clone)]
 struct EncodedFamily {
     /// The name in the `# HELP` line (`_total` included for counters).
@@ -31,46 +32,52 @@ pub struct Encoded {
 
 impl Encoded {
     /// Splits text as prometheus-client writes it: each family a `# HELP`
-    /// line, a `# TYPE` line (and `# UNIT` where one is set), then its
+    /// line, its other descriptor lines (`# TYPE`, `# UNIT`), then its
     /// samples. A label value or help text never holds a raw newline (the
-    /// encoder escapes it), so lines are the unit.
+    /// encoder escapes it), so lines are the unit. A comment anywhere else
+    /// (an OpenMetrics `# EOF`, say) is left out: it would end the scrape
+    /// or be read as a family of its own.
     pub fn parse(mut text: String) -> Encoded {
         // Kept for as long as the scope's data stays: without the room the
         // encoder grew into (up to as much again).
         text.shrink_to_fit();
         let text = Bytes::from(text);
-        let mut families: Vec<EncodedFamily> = Vec::new();
+        // Per family: its name, and the byte ranges of its header and samples.
+        type Range = std::ops::Range<usize>;
+        let mut ranges: Vec<(Box<str>, Range, Option<Range>)> = Vec::new();
         let mut offset = 0;
         for line in text.split_inclusive(|&b| b == b'\n') {
-            let start = offset;
-            offset += line.len();
+            let (start, end) = (offset, offset + line.len());
+            offset = end;
             if let Some(rest) = line.strip_prefix(b"# HELP ") {
                 let name_len = rest.iter().position(|&b| b == b' ' || b == b'\n');
                 let name = String::from_utf8_lossy(&rest[..name_len.unwrap_or(rest.len())]);
-                families.push(EncodedFamily {
-                    name: name.into(),
-                    header: text.slice(start..offset),
-                    samples: Bytes::new(),
-                });
-            } else if let Some(family) = families.last_mut() {
-                if line.starts_with(b"# ") {
-                    // `# TYPE` and `# UNIT` follow the help line directly.
-                    family.header = extend(&text, &family.header, start, offset);
-                } else {
-                    family.samples = if family.samples.is_empty() {
-                        text.slice(start..offset)
-                    } else {
-                        extend(&text, &family.samples, start, offset)
-                    };
+                ranges.push((name.into(), start..end, None));
+            } else if let Some((_, header, samples)) = ranges.last_mut() {
+                let comment = line.starts_with(b"#");
+                match samples {
+                    None if comment && header.end == start => header.end = end,
+                    None if !comment && header.end == start => *samples = Some(start..end),
+                    Some(samples) if !comment && samples.end == start => samples.end = end,
+                    // A comment after samples, or a line after one: left out.
+                    _ => {}
                 }
             }
         }
-        Encoded { families }
+        Encoded {
+            families: ranges
+                .into_iter()
+                .map(|(name, header, samples)| EncodedFamily {
+                    name,
+                    header: text.slice(header),
+                    samples: samples.map_or_else(Bytes::new, |samples| text.slice(samples)),
+                })
+                .collect(),
+        }
     }
 
     /// Families written by [`text`]: each its name, its header and its
-    /// sample lines. The lines are kept as they are, without the room they
-    /// grew into (a shrink in place, not a copy).
+    /// sample lines, kept without the room they grew into.
     pub fn from_families(families: impl IntoIterator<Item = (String, String, String)>) -> Encoded {
         let bytes = |mut text: String| {
             text.shrink_to_fit();
@@ -87,45 +94,34 @@ impl Encoded {
                 .collect(),
         }
     }
-
-    /// Bytes of text this part holds.
-    pub fn len(&self) -> usize {
-        self.families
-            .iter()
-            .map(|f| f.header.len() + f.samples.len())
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.families.is_empty()
-    }
-}
-
-/// `slice` (a slice of `text`) grown to end at `end`, from its own start.
-fn extend(text: &Bytes, slice: &Bytes, start: usize, end: usize) -> Bytes {
-    let from = slice.as_ptr() as usize - text.as_ptr() as usize;
-    debug_assert_eq!(from + slice.len(), start);
-    text.slice(from..end)
 }
 
 /// Families written straight into their text, as prometheus-client writes
-/// them (a unit test holds the two to the same bytes): a family's samples
-/// become lines as they are added, so no label set outlives its line, and a
-/// scope's part is one buffer of the right size.
+/// them (a unit test in `render` holds the two to the same bytes): a
+/// family's samples become lines as they are added, so no label set
+/// outlives its line.
 pub mod text {
     use std::fmt::Write;
 
-    /// The `# HELP` and `# TYPE` lines of a family (`_total` added to a
-    /// counter's name).
+    /// What a counter's samples are called: its name with `_total`.
+    const COUNTER_SUFFIX: &str = "_total";
+
+    /// A family's name as its lines write it (and as [`super::Encoded`]
+    /// knows it).
+    pub fn written_name(name: &str, counter: bool) -> String {
+        let suffix = if counter { COUNTER_SUFFIX } else { "" };
+        format!("{name}{suffix}")
+    }
+
+    /// The `# HELP` and `# TYPE` lines of a family.
     pub fn header(out: &mut String, name: &str, counter: bool, help: &str) {
-        let total = if counter { "_total" } else { "" };
+        let name = written_name(name, counter);
         let kind = if counter { "counter" } else { "gauge" };
         out.push_str("# HELP ");
-        out.push_str(name);
-        out.push_str(total);
+        out.push_str(&name);
         out.push(' ');
         escape(out, help, false);
-        let _ = writeln!(out, "\n# TYPE {name}{total} {kind}");
+        let _ = writeln!(out, "\n# TYPE {name} {kind}");
     }
 
     /// One sample line. A whole number is written without a fraction (`1`,
@@ -139,7 +135,7 @@ pub mod text {
     ) {
         out.push_str(name);
         if counter {
-            out.push_str("_total");
+            out.push_str(COUNTER_SUFFIX);
         }
         let mut open = false;
         for (key, value) in labels {
@@ -247,7 +243,7 @@ impl Exposition {
         self.len == 0
     }
 
-    /// The text as one buffer (a copy: for `once` and the tests).
+    /// The text as one buffer (a copy: for the tests and the benchmark).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len);
         for part in &self.parts {
@@ -299,7 +295,6 @@ mod tests {
     fn parts_join_family_by_family_with_each_header_once() {
         let a = Encoded::parse(SCOPE_A.into());
         let b = Encoded::parse(SCOPE_B.into());
-        assert_eq!(a.len(), SCOPE_A.len());
         let exposition = Exposition::assemble([&a, &b]);
         let text = String::from_utf8(exposition.to_vec()).unwrap();
         assert_eq!(
@@ -309,6 +304,21 @@ mod tests {
              # HELP new New.\n# TYPE new gauge\n"
         );
         assert_eq!(exposition.len(), text.len());
+    }
+
+    /// A comment after a family's samples (an OpenMetrics `# EOF`) is left
+    /// out; the samples before and after it are not lost or doubled.
+    #[test]
+    fn a_comment_after_samples_is_left_out() {
+        let part = Encoded::parse(
+            "# HELP a A.\n# TYPE a gauge\na 1\n# EOF\na 2\n# HELP b B.\n# TYPE b gauge\nb 3\n"
+                .into(),
+        );
+        let text = String::from_utf8(Exposition::assemble([&part]).to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "# HELP a A.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b gauge\nb 3\n"
+        );
     }
 
     #[test]

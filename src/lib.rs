@@ -3,10 +3,10 @@
 //! a private integration fails.
 //!
 //! Data flows one way: [`aws`] (the only module that talks to AWS) fills the
-//! [`inventory`]; [`topology`] resolves its paths once per publish;
-//! [`diagnose`] turns them into findings; [`render`] turns both into
-//! families encoded per scope, which [`exposition`] joins into what
-//! [`collect::Store`] publishes and [`web`] serves.
+//! [`inventory`]; [`topology`] resolves a scope's paths once each time the
+//! scope is rendered; [`diagnose`] turns them into findings; [`render`]
+//! turns both into the scope's encoded families, which [`exposition`] joins
+//! into what [`collect::Store`] publishes and [`web`] serves.
 
 pub mod aws;
 pub mod classify;

@@ -19,7 +19,7 @@ pub mod execution_logs;
 pub mod interconnect;
 pub mod load_balancers;
 pub mod network_rules;
-pub mod publish;
+pub(crate) mod publish;
 mod store;
 pub mod vpc_links;
 
@@ -118,77 +118,68 @@ pub fn render_scope(f: &mut Families, scope: &Scope, topology: &Topology, snapsh
 fn renders_nothing(_: &mut Families, _: &Scope, _: &Topology, _: &Snapshot) {}
 
 impl Fragment {
-    /// Whether applying this fragment would change `inventory`. A poll that
-    /// found what the previous one found changes nothing, and its scope is
-    /// not rendered again (the store keeps the rendered part).
-    pub fn changes(&self, inventory: &Inventory) -> bool {
-        fn differs<T: PartialEq>(slot: &Option<T>, new: &T) -> bool {
-            slot.as_ref() != Some(new)
+    /// Replaces this collector's part of the inventory with the new data;
+    /// true if that changed it. A poll that found what the previous one
+    /// found changes nothing, and its scope keeps its rendered part.
+    pub fn apply(self, inventory: &mut Inventory) -> bool {
+        /// Sets `slot` to `new`; true if it held something else.
+        fn set<T: PartialEq>(slot: &mut Option<T>, new: T) -> bool {
+            let changed = slot.as_ref() != Some(&new);
+            if changed {
+                *slot = Some(new);
+            }
+            changed
         }
         match self {
             Fragment::VpcLinks(links, apis) => {
-                differs(&inventory.vpc_links, links) || differs(&inventory.apis, apis)
+                // Both, whatever the first says.
+                set(&mut inventory.vpc_links, links) | set(&mut inventory.apis, apis)
             }
-            Fragment::LoadBalancing(lb) => differs(&inventory.load_balancing, lb),
-            Fragment::EndpointServices(services) => differs(&inventory.endpoint_services, services),
-            Fragment::NetworkRules(rules) => differs(&inventory.network_rules, rules),
+            Fragment::LoadBalancing(lb) => set(&mut inventory.load_balancing, lb),
+            Fragment::EndpointServices(services) => set(&mut inventory.endpoint_services, services),
+            Fragment::NetworkRules(rules) => set(&mut inventory.network_rules, rules),
             Fragment::ExecutionLogs(delta) => {
-                let Some(logs) = &inventory.execution_logs else {
-                    return true;
-                };
-                delta.rejected_cursors > 0
-                    || delta.state_file_errors.values().any(|&n| n > 0)
-                    || delta.counts.values().any(|t| *t != Default::default())
-                    || !delta.newest_errors.values().all(|n| n.is_empty())
-                    || delta.groups != logs.groups
-                    || delta
-                        .cursors
-                        .iter()
-                        .any(|(group, cursor)| logs.cursors.get(group) != Some(cursor))
-            }
-            Fragment::CloudWatch(values, activity) => {
-                differs(&inventory.cloudwatch, values) || inventory.link_activity != *activity
-            }
-            Fragment::Interconnect(interconnect) => differs(&inventory.interconnect, interconnect),
-        }
-    }
-
-    /// Replaces this collector's part of the inventory with the new data.
-    pub fn apply(self, inventory: &mut Inventory) {
-        match self {
-            Fragment::VpcLinks(links, apis) => {
-                inventory.vpc_links = Some(links);
-                inventory.apis = Some(apis);
-            }
-            Fragment::LoadBalancing(lb) => inventory.load_balancing = Some(lb),
-            Fragment::EndpointServices(services) => inventory.endpoint_services = Some(services),
-            Fragment::NetworkRules(rules) => inventory.network_rules = Some(rules),
-            Fragment::ExecutionLogs(delta) => {
+                let mut changed = inventory.execution_logs.is_none();
                 let logs = inventory
                     .execution_logs
                     .get_or_insert_with(Default::default);
-                logs.cursors.extend(delta.cursors);
+                for (group, cursor) in delta.cursors {
+                    if logs.cursors.get(&group) != Some(&cursor) {
+                        logs.cursors.insert(group, cursor);
+                        changed = true;
+                    }
+                }
+                changed |= logs.groups != delta.groups;
                 logs.groups = delta.groups;
+                changed |= delta.rejected_cursors > 0;
                 logs.rejected_cursors += delta.rejected_cursors;
                 for (kind, n) in delta.state_file_errors {
+                    changed |= n > 0;
                     *logs.state_file_errors.entry(kind).or_default() += n;
                 }
                 for (stage, tally) in delta.counts {
-                    logs.counts.entry(stage).or_default().merge(&tally);
+                    // A stage seen for the first time shows, at zero.
+                    let counts = logs.counts.entry(stage);
+                    changed |= matches!(counts, std::collections::btree_map::Entry::Vacant(_))
+                        || tally != Default::default();
+                    counts.or_default().merge(&tally);
                 }
                 for (stage, newest) in delta.newest_errors {
                     let known = logs.newest_errors.entry(stage).or_default();
                     for (class, at) in newest {
-                        let kept = known.entry(class).or_insert(at);
+                        let kept = known.entry(class).or_insert(i64::MIN);
+                        changed |= at > *kept;
                         *kept = (*kept).max(at);
                     }
                 }
+                changed
             }
             Fragment::CloudWatch(values, activity) => {
-                inventory.cloudwatch = Some(values);
+                let changed = inventory.link_activity != activity;
                 inventory.link_activity = activity;
+                set(&mut inventory.cloudwatch, values) | changed
             }
-            Fragment::Interconnect(interconnect) => inventory.interconnect = Some(interconnect),
+            Fragment::Interconnect(interconnect) => set(&mut inventory.interconnect, interconnect),
         }
     }
 }
@@ -435,6 +426,112 @@ async fn run_one(enabled: &Enabled, target: &Target, store: &Store) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::{ErrorClass, Tally};
+    use crate::inventory::{LinkActivity, LogGroupStatus};
+
+    /// What a poll found a second time changes nothing, in every kind of
+    /// fragment; what differs does (else its data would never be stored).
+    #[test]
+    fn a_fragment_says_whether_it_changed_the_inventory() {
+        let mut inventory = Inventory::default();
+        let links = || Fragment::VpcLinks(vec![crate::testkit::vpc_link("a")], vec![]);
+        assert!(links().apply(&mut inventory));
+        assert!(!links().apply(&mut inventory));
+        let other = Fragment::VpcLinks(vec![crate::testkit::vpc_link("b")], vec![]);
+        assert!(other.apply(&mut inventory));
+        assert_eq!(inventory.vpc_links.as_ref().unwrap()[0].id, "b");
+
+        let cloudwatch = |value: f64, checked_at: i64| {
+            let activity = LinkActivity {
+                checked_at,
+                window_s: 60,
+                last_request: Default::default(),
+            };
+            let query = crate::inventory::MetricQuery {
+                namespace: "AWS/NetworkELB".into(),
+                metric: "TCP_ELB_Reset_Count".into(),
+                stat: "Sum".into(),
+                dimensions: vec![],
+            };
+            Fragment::CloudWatch(vec![(query, value)], Some(activity))
+        };
+        assert!(cloudwatch(1.0, 10).apply(&mut inventory));
+        assert!(!cloudwatch(1.0, 10).apply(&mut inventory));
+        assert!(cloudwatch(2.0, 10).apply(&mut inventory), "a value");
+        assert!(
+            cloudwatch(2.0, 20).apply(&mut inventory),
+            "the activity alone"
+        );
+        assert_eq!(inventory.link_activity.as_ref().unwrap().checked_at, 20);
+
+        let group = "API-Gateway-Execution-Logs_api1/prod".to_owned();
+        let stage = ("api1".to_owned(), "prod".to_owned());
+        let read = |delta: &mut ExecutionLogs| {
+            delta.groups.insert(
+                group.clone(),
+                LogGroupStatus {
+                    api_id: "api1".into(),
+                    stage: "prod".into(),
+                    ok: true,
+                },
+            );
+        };
+        let mut first = ExecutionLogs::default();
+        read(&mut first);
+        first.counts.insert(stage.clone(), Tally::new());
+        assert!(
+            Fragment::ExecutionLogs(first.clone()).apply(&mut inventory),
+            "first read"
+        );
+        assert!(
+            !Fragment::ExecutionLogs(first.clone()).apply(&mut inventory),
+            "nothing new: the same groups, no count, no error"
+        );
+        let mut counted = first.clone();
+        counted
+            .counts
+            .get_mut(&stage)
+            .unwrap()
+            .add_line(b"Execution failed due to a timeout error");
+        assert!(
+            Fragment::ExecutionLogs(counted).apply(&mut inventory),
+            "a count"
+        );
+        let mut moved = first.clone();
+        moved.cursors.insert(
+            group.clone(),
+            crate::logs::LogCursor {
+                position_ms: 5,
+                ..Default::default()
+            },
+        );
+        assert!(
+            Fragment::ExecutionLogs(moved.clone()).apply(&mut inventory),
+            "a cursor moved"
+        );
+        assert!(!Fragment::ExecutionLogs(moved.clone()).apply(&mut inventory));
+        let mut older = moved.clone();
+        older
+            .newest_errors
+            .insert(stage.clone(), [(ErrorClass::Other, 7)].into());
+        assert!(
+            Fragment::ExecutionLogs(older.clone()).apply(&mut inventory),
+            "a newest error"
+        );
+        older
+            .newest_errors
+            .insert(stage.clone(), [(ErrorClass::Other, 6)].into());
+        assert!(
+            !Fragment::ExecutionLogs(older).apply(&mut inventory),
+            "an older error than the newest known changes nothing"
+        );
+        let mut failed = moved;
+        failed.groups.get_mut(&group).unwrap().ok = false;
+        assert!(
+            Fragment::ExecutionLogs(failed).apply(&mut inventory),
+            "a group's read failed"
+        );
+    }
 
     #[test]
     fn fallback_account_comes_from_the_role_arn() {

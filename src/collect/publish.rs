@@ -1,12 +1,13 @@
-//! What one publish does with a snapshot. Each scope is its own part:
-//! topology, one diagnosis, its collectors' families and its checks,
-//! encoded. A scope whose data has not changed since the previous publish
+//! The rendering of one publish. Each account×region scope is its own
+//! part: topology, one diagnosis, its collectors' families and its checks,
+//! encoded. A scope whose data has not changed since it was last rendered
 //! keeps its part, so a publish costs what changed, not the whole
 //! organisation; the exporter's own families (statuses, self-metrics) are
-//! rendered every time. The parts are then joined into one exposition, and
-//! their findings set beside it.
+//! rendered every time. The parts are joined into one exposition, and their
+//! findings set beside it.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
@@ -18,21 +19,23 @@ use crate::inventory::{Inventory, Scope};
 use crate::render::{self, BuildInfo, PublishStats, Snapshot};
 use crate::topology::Topology;
 
-/// A scope whose data has not changed is still rendered again once its
-/// part is this old: what the checks read off the clock (the TLS-error
-/// window, idle seconds) moves on, at most this far behind.
-pub const RERENDER_AFTER_MS: i64 = 60_000;
+/// A scope whose data has not changed is still rendered again once a
+/// minute, so that what its checks read off the clock (the TLS-error window,
+/// idle seconds) moves on. Each scope has its own moment in the minute
+/// ([`due_after`]): unchanged scopes are rendered a few at a time, never
+/// all in one publish.
+const RERENDER_EVERY_MS: i64 = 60_000;
 
 /// One scope rendered: its links' findings and its encoded families.
 #[derive(Debug, Default)]
-pub struct ScopePart {
-    pub links: Arc<[LinkView]>,
-    pub encoded: Encoded,
+struct ScopePart {
+    links: Arc<[LinkView]>,
+    encoded: Encoded,
 }
 
 /// Renders one scope: its paths resolved once, diagnosed once, and the
 /// families of its collectors and checks encoded from those findings.
-pub fn render_scope_part(scope: &Scope, inventory: &Inventory, snapshot: &Snapshot) -> ScopePart {
+fn render_scope_part(scope: &Scope, inventory: &Inventory, snapshot: &Snapshot) -> ScopePart {
     let topology = Topology::build(inventory);
     let links = diagnose::views([(scope, &topology)], &snapshot.diagnosis);
     let families = render::scope_families(
@@ -60,37 +63,50 @@ struct Key {
 struct Cached {
     key: Key,
     rendered_at_ms: i64,
+    /// When it is rendered again even if its data stays (the clock moved).
+    due_ms: i64,
     part: Arc<ScopePart>,
 }
 
-/// The parts of the previous publish, by scope.
+/// The next moment after `now_ms` at which `scope` is rendered for the
+/// clock: its own phase of the minute, from a hash of its labels.
+fn due_after(scope: &Scope, now_ms: i64) -> i64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    scope.hash(&mut hasher);
+    let phase = (hasher.finish() % RERENDER_EVERY_MS as u64) as i64;
+    let into_period = (now_ms - phase).rem_euclid(RERENDER_EVERY_MS);
+    now_ms - into_period + RERENDER_EVERY_MS
+}
+
+/// The scopes' parts as last rendered, and how many renders there were.
 #[derive(Default)]
 pub struct Parts {
     by_scope: HashMap<Scope, Cached>,
+    renders: u64,
 }
 
-/// One publish's result.
-pub struct Assembled {
+/// What one publish renders: the exposition and the findings.
+pub struct Rendered {
     pub exposition: Exposition,
-    /// Every scope's findings, in scope order.
-    pub links: Vec<Arc<[LinkView]>>,
+    /// Each scope's links, in scope order.
+    pub links_by_scope: Vec<Arc<[LinkView]>>,
     /// Scopes rendered by this publish (the others kept their parts).
-    pub rendered: usize,
+    pub scopes_rendered: usize,
 }
 
 impl Parts {
-    /// Renders the scopes of `snapshot` whose part is missing, stale or
-    /// rendered from other data, keeps the others, forgets scopes that are
-    /// gone, and assembles the exposition: the exporter's own families and
-    /// `live` first, then every scope's. `stats.scope_renders` counts the
-    /// renders before this publish; this publish's are added to it.
-    pub fn publish(
+    /// Renders the scopes of `snapshot` whose part is missing, due for the
+    /// clock or rendered from other data, keeps the others, forgets scopes
+    /// that are gone, and joins the exposition: the exporter's own families
+    /// and the API-call telemetry first, then every scope's. The renders
+    /// are counted into `stats.scope_renders`.
+    pub fn render(
         &mut self,
         snapshot: &Snapshot,
         stats: PublishStats,
         build: &BuildInfo,
-        live: &ApiTelemetry,
-    ) -> Assembled {
+        telemetry: &ApiTelemetry,
+    ) -> Rendered {
         let now = snapshot.diagnosis.now_ms;
         let key_of = |scope: &Scope| {
             snapshot.revisions.get(scope).map(|&revision| Key {
@@ -106,13 +122,16 @@ impl Parts {
             .iter()
             .filter(|(scope, _)| {
                 let key = key_of(scope);
+                // A clock set back renders it too: its checks judged a
+                // time that has not come.
                 self.by_scope.get(*scope).is_none_or(|cached| {
-                    key != Some(cached.key) || now - cached.rendered_at_ms >= RERENDER_AFTER_MS
+                    key != Some(cached.key) || now >= cached.due_ms || now < cached.rendered_at_ms
                 })
             })
             .map(|(scope, inventory)| (scope, &**inventory))
             .collect();
-        let rendered = stale.len();
+        let scopes_rendered = stale.len();
+        self.renders += scopes_rendered as u64;
         let mut fresh: HashMap<&Scope, Arc<ScopePart>> = HashMap::new();
         // One thread: on two cores, rendering scopes in parallel cost a
         // third more CPU per link than it saved in time.
@@ -124,19 +143,20 @@ impl Parts {
                 let cached = Cached {
                     key,
                     rendered_at_ms: now,
+                    due_ms: due_after(scope, now),
                     part: part.clone(),
                 };
                 self.by_scope.insert(scope.clone(), cached);
             }
             fresh.insert(scope, part);
         }
-        let mut registry = Registry::default();
-        live.register(&mut registry);
         let stats = PublishStats {
-            scope_renders: stats.scope_renders + rendered as u64,
+            scope_renders: self.renders,
             ..stats
         };
         let own = render::exporter_families(snapshot, &stats, build).encode(&[]);
+        let mut registry = Registry::default();
+        telemetry.register(&mut registry);
         let telemetry = render::encode_registry(&registry);
         let parts: Vec<Arc<ScopePart>> = snapshot
             .inventories
@@ -153,10 +173,104 @@ impl Parts {
                 .into_iter()
                 .chain(parts.iter().map(|p| &p.encoded)),
         );
-        Assembled {
+        Rendered {
             exposition,
-            links: parts.iter().map(|p| p.links.clone()).collect(),
-            rendered,
+            links_by_scope: parts.iter().map(|p| p.links.clone()).collect(),
+            scopes_rendered,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    /// A snapshot of `n` scopes, each with one link, recorded at revision 1.
+    fn snapshot(n: usize, now_ms: i64) -> Snapshot {
+        let scopes: Vec<Scope> = (0..n)
+            .map(|i| Scope {
+                account: format!("{}", 100_000_000_000u64 + i as u64),
+                region: "us-east-1".into(),
+            })
+            .collect();
+        let inventory = Arc::new(Inventory {
+            vpc_links: Some(vec![testkit::vpc_link("link")]),
+            ..Default::default()
+        });
+        Snapshot {
+            inventories: scopes
+                .iter()
+                .map(|s| (s.clone(), inventory.clone()))
+                .collect(),
+            revisions: scopes.iter().map(|s| (s.clone(), 1)).collect(),
+            diagnosis: diagnose::Clock {
+                now_ms,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn render(parts: &mut Parts, snapshot: &Snapshot) -> usize {
+        let build = BuildInfo::current();
+        parts
+            .render(
+                snapshot,
+                PublishStats::default(),
+                &build,
+                &ApiTelemetry::default(),
+            )
+            .scopes_rendered
+    }
+
+    /// Unchanged scopes are rendered again for the clock once a minute
+    /// each, at their own moment: never all in one publish.
+    #[test]
+    fn unchanged_scopes_are_rendered_again_once_a_minute_spread_out() {
+        let start = 1_700_000_000_000;
+        let mut parts = Parts::default();
+        assert_eq!(render(&mut parts, &snapshot(100, start)), 100);
+        assert_eq!(render(&mut parts, &snapshot(100, start + 1)), 0);
+        let mut per_step = Vec::new();
+        // Every 5 s over two minutes.
+        for step in 1..=24 {
+            per_step.push(render(&mut parts, &snapshot(100, start + step * 5_000)));
+        }
+        let first_minute: usize = per_step[..12].iter().sum();
+        let second_minute: usize = per_step[12..].iter().sum();
+        assert_eq!(first_minute, 100, "each scope once: {per_step:?}");
+        assert_eq!(second_minute, 100, "{per_step:?}");
+        assert!(per_step.iter().all(|&n| n < 30), "spread: {per_step:?}");
+        // A clock set back an hour: everything is judged again at once.
+        assert_eq!(render(&mut parts, &snapshot(100, start - 3_600_000)), 100);
+        // A second later, only the few whose moment came.
+        assert!(render(&mut parts, &snapshot(100, start - 3_599_000)) < 10);
+    }
+
+    /// What else a part is rendered from: a new revision, the per-target
+    /// switch and the TLS-error window render it again; a scope that is
+    /// gone is forgotten.
+    #[test]
+    fn a_part_is_rendered_again_when_what_it_was_rendered_from_changes() {
+        let now = 1_700_000_000_000;
+        let mut parts = Parts::default();
+        let mut s = snapshot(3, now);
+        assert_eq!(render(&mut parts, &s), 3);
+        let first = s.revisions.keys().next().unwrap().clone();
+        s.revisions.insert(first, 2);
+        assert_eq!(render(&mut parts, &s), 1);
+        s.per_target_health = true;
+        assert_eq!(render(&mut parts, &s), 3);
+        s.diagnosis.tls_error_window_ms += 1;
+        assert_eq!(render(&mut parts, &s), 3);
+        let gone = s.inventories.keys().next().unwrap().clone();
+        s.inventories.remove(&gone);
+        assert_eq!(render(&mut parts, &s), 0);
+        assert_eq!(parts.by_scope.len(), 2);
+        // Data the store did not record (no revision) is never kept.
+        s.revisions.clear();
+        assert_eq!(render(&mut parts, &s), 2);
+        assert_eq!(render(&mut parts, &s), 2);
     }
 }

@@ -27,7 +27,7 @@ use arc_swap::ArcSwap;
 pub struct Findings {
     /// Each scope's links, in scope order (shared with the scope's
     /// rendered part, which a later publish may keep).
-    pub scopes: Vec<Arc<[LinkView]>>,
+    pub links_by_scope: Vec<Arc<[LinkView]>>,
     /// When the inventory they judge was published; `None` before the first publish.
     pub at: Option<SystemTime>,
     /// Whether every collector had finished its first poll then.
@@ -37,7 +37,7 @@ pub struct Findings {
 impl Findings {
     /// Every link's findings, scope by scope.
     pub fn links(&self) -> impl Iterator<Item = &LinkView> {
-        self.scopes.iter().flat_map(|links| links.iter())
+        self.links_by_scope.iter().flat_map(|links| links.iter())
     }
 }
 
@@ -47,7 +47,7 @@ pub struct Published {
     pub exposition: Exposition,
     pub findings: Findings,
     /// Scopes this publish rendered; the others kept their parts.
-    pub rendered: usize,
+    pub scopes_rendered: usize,
 }
 
 /// One target's data as the collectors left it.
@@ -90,8 +90,6 @@ struct State {
 struct Publishing {
     count: u64,
     last_duration: Duration,
-    /// Scope parts rendered so far.
-    scope_renders: u64,
     /// `State::changes` as the latest publish saw it.
     shown: Option<u64>,
     /// The scopes' rendered parts, kept while their data stays.
@@ -109,8 +107,8 @@ pub struct Store {
     /// while nobody waits is kept, so none is lost, and many coalesce.
     changed: tokio::sync::Notify,
     /// Held while a publish renders, so two publishes never race to swap an
-    /// older snapshot over a newer one; it counts them, times the last, and
-    /// remembers which change it showed.
+    /// older snapshot over a newer one; it counts them, times the last,
+    /// remembers which change it showed, and keeps the scopes' parts.
     publishing: Mutex<Publishing>,
     telemetry: ApiTelemetry,
     build: BuildInfo,
@@ -279,10 +277,9 @@ impl Store {
             revision,
         });
         held.scope = scope.clone();
-        // A poll that found what the previous one did leaves the data, and
-        // its rendered part, as they are.
-        if fragment.changes(&held.inventory) {
-            fragment.apply(Arc::make_mut(&mut held.inventory));
+        // A poll that found what the previous one did leaves the revision,
+        // and so the scope's rendered part, as they are.
+        if fragment.apply(Arc::make_mut(&mut held.inventory)) {
             held.revision = revision;
         }
         let recovered = state.failures.remove(&(collector, target)).is_some();
@@ -449,8 +446,9 @@ impl Store {
     }
 
     /// Publishes what the store holds now: a snapshot taken under the lock,
-    /// then, outside it, one diagnosis, and the exposition rendered from
-    /// those findings; both are swapped in together. `once`, `diagnose`, a
+    /// then, outside it, the scopes whose data changed diagnosed once and
+    /// rendered from those findings (the others keep their parts); the
+    /// exposition and the findings are swapped in together. `once`, `diagnose`, a
     /// configuration reload and the tests call it directly; the polls of
     /// `serve` leave it to the publisher.
     pub fn publish(&self) -> Arc<Published> {
@@ -482,22 +480,22 @@ impl Store {
         let stats = PublishStats {
             publishes: publishing.count,
             previous_duration: publishing.last_duration,
-            scope_renders: publishing.scope_renders,
+            // Counted by the parts.
+            scope_renders: 0,
         };
         // Each changed scope's paths resolved once, diagnosed once, and
         // rendered from those findings; the others keep their parts.
-        let assembled = publishing
+        let rendered = publishing
             .parts
-            .publish(&snapshot, stats, &self.build, &self.telemetry);
-        publishing.scope_renders += assembled.rendered as u64;
+            .render(&snapshot, stats, &self.build, &self.telemetry);
         let published = Arc::new(Published {
-            exposition: assembled.exposition,
+            exposition: rendered.exposition,
             findings: Findings {
-                scopes: assembled.links,
+                links_by_scope: rendered.links_by_scope,
                 at: Some(SystemTime::now()),
                 ready,
             },
-            rendered: assembled.rendered,
+            scopes_rendered: rendered.scopes_rendered,
         });
 
         self.published.store(published.clone());
@@ -748,12 +746,12 @@ mod tests {
         };
         record(0, "east");
         record(1, "west");
-        assert_eq!(store.publish().rendered, 2);
+        assert_eq!(store.publish().scopes_rendered, 2);
         // Both polled again: one found the same, one a new link.
         record(0, "east");
         record(1, "west2");
         let published = store.publish();
-        assert_eq!(published.rendered, 1, "only the scope that changed");
+        assert_eq!(published.scopes_rendered, 1, "only the scope that changed");
         let text = String::from_utf8(published.exposition.to_vec()).unwrap();
         assert!(text.contains("vpc_link_id=\"east\""), "{text}");
         assert!(text.contains("vpc_link_id=\"west2\""), "{text}");
@@ -774,7 +772,7 @@ mod tests {
         assert_eq!(ids, ["west2", "east"], "scope order: eu-west-1 first");
         // Nothing new: nothing rendered, the same text but for the self-metrics.
         let again = store.publish();
-        assert_eq!(again.rendered, 0);
+        assert_eq!(again.scopes_rendered, 0);
         let scoped = |p: &Published| {
             String::from_utf8(p.exposition.to_vec())
                 .unwrap()
@@ -793,11 +791,39 @@ mod tests {
             Duration::ZERO,
             "denied",
         );
-        assert_eq!(store.publish().rendered, 0);
+        assert_eq!(store.publish().scopes_rendered, 0);
         // A reload renders every scope again.
         store.next_generation();
         store.retarget(&BTreeMap::from([(0, 0), (1, 1)]));
-        assert_eq!(store.publish().rendered, 2);
+        assert_eq!(store.publish().scopes_rendered, 2);
+    }
+
+    /// What the checks say of a collector that never succeeded names its
+    /// failure: a new failure renders the scope again, a repeat does not.
+    #[test]
+    fn a_new_reason_for_missing_data_renders_the_scope_again() {
+        let store = store_with_link(&["vpc_links", "load_balancers"], "link");
+        let fail = |why: &str| {
+            let g = store.generation();
+            store.record_failure(g, "load_balancers", 0, scope(), Duration::ZERO, why);
+        };
+        fail("denied");
+        assert_eq!(store.publish().scopes_rendered, 1);
+        fail("denied");
+        assert_eq!(store.publish().scopes_rendered, 0);
+        fail("throttled");
+        let published = store.publish();
+        assert_eq!(published.scopes_rendered, 1);
+        let unknown = published
+            .findings
+            .links()
+            .flat_map(|v| &v.report.checks)
+            .find(|c| c.unknown == Some("load_balancers"))
+            .unwrap()
+            .cause
+            .clone()
+            .unwrap();
+        assert!(unknown.contains("throttled"), "{unknown}");
     }
 
     #[test]

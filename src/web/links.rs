@@ -303,7 +303,7 @@ mod tests {
         }
         let scope = scope_in(region);
         Findings {
-            scopes: vec![vec![view_in(&scope, &inventory)].into()],
+            links_by_scope: vec![vec![view_in(&scope, &inventory)].into()],
             at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_790_000_000)),
             ready: true,
         }
@@ -321,7 +321,7 @@ mod tests {
         )]);
         let scope = scope();
         let findings = Findings {
-            scopes: vec![vec![view_in(&scope, &inventory)].into()],
+            links_by_scope: vec![vec![view_in(&scope, &inventory)].into()],
             at: None,
             ready: true,
         };

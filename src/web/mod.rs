@@ -102,19 +102,24 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }
-    // Sent as the published buffers, shared, never copied.
-    let mut response = if gzip {
-        let compressed = match published.exposition.gzip_made() {
-            Some(compressed) => compressed,
+    // Sent as the published buffers, shared (small ones joined into frames).
+    let compressed = if gzip {
+        match published.exposition.gzip_made() {
+            Some(compressed) => Some(compressed),
             // The first compressed scrape of a publish compresses it, off
-            // the async threads; the scrapes after it reuse that.
+            // the async threads; the scrapes after it reuse that. Should
+            // that fail, this scrape is sent plain.
             None => {
                 let published = published.clone();
                 tokio::task::spawn_blocking(move || published.exposition.gzip())
                     .await
-                    .unwrap_or_default()
+                    .ok()
             }
-        };
+        }
+    } else {
+        None
+    };
+    let mut response = if let Some(compressed) = compressed {
         let live = bytes::Bytes::from(crate::exposition::gzip(live.as_bytes()));
         let mut r = Body::new(Buffers::new(vec![compressed, live])).into_response();
         r.headers_mut()
@@ -158,19 +163,21 @@ impl http_body::Body for Buffers {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        // Small buffers (a scope's samples of one family) go out joined,
-        // a frame of at least FRAME bytes: one write, not thousands.
+        // Small buffers (a scope's samples of one family) go out joined, up
+        // to FRAME bytes a frame: a few writes, not thousands. A big buffer
+        // goes out as it is, never copied.
         const FRAME: usize = 64 * 1024;
+        let small = |b: &bytes::Bytes| b.len() < FRAME;
         let Some(first) = self.rest.pop_front() else {
             return std::task::Poll::Ready(None);
         };
-        let frame = if first.len() >= FRAME || self.rest.front().is_none() {
+        let frame = if !small(&first) || !self.rest.front().is_some_and(small) {
             first
         } else {
             let mut joined = bytes::BytesMut::with_capacity(FRAME * 2);
             joined.extend_from_slice(&first);
             while joined.len() < FRAME
-                && let Some(next) = self.rest.pop_front()
+                && let Some(next) = self.rest.pop_front_if(|b| small(b))
             {
                 joined.extend_from_slice(&next);
             }
@@ -262,7 +269,47 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_gzip;
+    use super::{Buffers, accepts_gzip};
+    use bytes::Bytes;
+    use http_body::Body;
+
+    /// Small buffers go out joined, big ones as they are, empty ones not at
+    /// all; the length announced is always what is left to send.
+    #[test]
+    fn buffers_send_every_byte_in_order_with_an_exact_length() {
+        let small = |c: u8| Bytes::from(vec![c; 100]);
+        let big = Bytes::from(vec![b'B'; 200_000]);
+        let parts = vec![
+            small(b'a'),
+            Bytes::new(),
+            small(b'b'),
+            big.clone(),
+            small(b'c'),
+        ];
+        let want: Vec<u8> = parts.iter().flat_map(|b| b.to_vec()).collect();
+        let mut body = Buffers::new(parts);
+        let mut sent = Vec::new();
+        let mut frames = Vec::new();
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        loop {
+            let left = body.size_hint().exact().unwrap();
+            assert_eq!(left as usize, want.len() - sent.len());
+            match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+                std::task::Poll::Ready(Some(Ok(frame))) => {
+                    let data = frame.into_data().unwrap();
+                    frames.push(data.len());
+                    sent.extend_from_slice(&data);
+                }
+                std::task::Poll::Ready(None) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(sent, want);
+        assert!(body.is_end_stream());
+        // The two small ones joined; the big one as it is; the last alone.
+        assert_eq!(frames, [200, 200_000, 100]);
+    }
 
     #[test]
     fn accept_encoding_forms() {
