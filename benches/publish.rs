@@ -327,6 +327,22 @@ fn record_round(store: &Store, scopes: usize, round: usize) {
     }
 }
 
+/// Records a poll of one scope's load balancers (scope `round` mod 200)
+/// whose data differs from the round before.
+fn change_one_scope(store: &Store, round: usize) {
+    let s = round % 200;
+    let (_, fragment) = fragments(s, round).swap_remove(1);
+    let generation = store.generation();
+    store.record_success(
+        generation,
+        "load_balancers",
+        s,
+        scope(s),
+        fragment,
+        Duration::ZERO,
+    );
+}
+
 /// A store holding `scopes` scopes, every collector polled once.
 fn store(scopes: usize) -> Arc<Store> {
     let store = Store::new(ApiTelemetry::default());
@@ -521,18 +537,7 @@ fn bench(c: &mut Criterion) {
     // One scope's load balancers changed since the publish before.
     let (one_changed, one) = mean(
         20,
-        |r| {
-            let s = r % 200;
-            let (_, fragment) = fragments(s, r + 100).swap_remove(1);
-            full.record_success(
-                full.generation(),
-                "load_balancers",
-                s,
-                scope(s),
-                fragment,
-                Duration::ZERO,
-            );
-        },
+        |r| change_one_scope(&full, r + 100),
         || full.publish().scopes_rendered,
     );
     let one_changed_peak = heap_peak_mib();
@@ -614,16 +619,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 r += 1;
-                let s = r % 200;
-                let (_, fragment) = fragments(s, 5000 + r).swap_remove(1);
-                full.record_success(
-                    full.generation(),
-                    "load_balancers",
-                    s,
-                    scope(s),
-                    fragment,
-                    Duration::ZERO,
-                );
+                change_one_scope(&full, 5000 + r);
             },
             |()| black_box(full.publish()),
             BatchSize::PerIteration,
