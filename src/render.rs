@@ -260,7 +260,12 @@ pub fn scope_labels(scope: &Scope) -> Labels {
 
 /// The exporter's own families: build, reloads, publishes and the
 /// collectors' statuses (the part of the exposition that is not a scope's).
-pub fn exporter_families(snapshot: &Snapshot, stats: &PublishStats, build: &BuildInfo) -> Families {
+pub fn exporter_families<'s>(
+    snapshot: &Snapshot,
+    statuses: impl IntoIterator<Item = &'s CollectorStatus>,
+    stats: &PublishStats,
+    build: &BuildInfo,
+) -> Families {
     let mut f = Families::default();
     f.add(
         "awsconn_build_info",
@@ -310,7 +315,7 @@ pub fn exporter_families(snapshot: &Snapshot, stats: &PublishStats, build: &Buil
         vec![],
         stats.scope_renders as f64,
     );
-    for status in &snapshot.statuses {
+    for status in statuses {
         collector_status(&mut f, status);
     }
     f
@@ -597,6 +602,7 @@ mod tests {
             stats,
             &build,
             &crate::aws::ApiTelemetry::default(),
+            None,
         );
         String::from_utf8(rendered.exposition.to_vec()).unwrap()
     }

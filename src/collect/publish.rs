@@ -5,10 +5,16 @@
 //! organisation; the exporter's own families (statuses, self-metrics) are
 //! rendered every time. The parts are joined into one exposition, and their
 //! findings set beside it.
+//!
+//! The publisher renders within [`RENDER_BUDGET`]: when more scopes changed
+//! than fit (the first polls, a reload), the rest keep their previous part
+//! for one more publish, which follows at once. No publish then takes long,
+//! and the exposition being served is never held beside a whole new one.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use prometheus_client::registry::Registry;
 
@@ -16,7 +22,7 @@ use crate::aws::ApiTelemetry;
 use crate::diagnose::{self, LinkView};
 use crate::exposition::{Encoded, Exposition};
 use crate::inventory::{Inventory, Scope};
-use crate::render::{self, BuildInfo, PublishStats, Snapshot};
+use crate::render::{self, BuildInfo, CollectorStatus, PublishStats, Snapshot};
 use crate::topology::Topology;
 
 /// A scope whose data has not changed is still rendered again once a
@@ -25,6 +31,10 @@ use crate::topology::Topology;
 /// ([`due_after`]): unchanged scopes are rendered a few at a time, never
 /// all in one publish.
 const RERENDER_EVERY_MS: i64 = 60_000;
+
+/// How long the publisher renders scopes in one publish (one scope at the
+/// least): a few dozen scopes of an organisation.
+pub const RENDER_BUDGET: Duration = Duration::from_millis(10);
 
 /// One scope rendered: its links' findings and its encoded families.
 #[derive(Debug, Default)]
@@ -62,6 +72,10 @@ struct Key {
 
 struct Cached {
     key: Key,
+    /// The scope's collector statuses as they were then: a scope left for
+    /// the next publish shows these beside its part, so that a poll count
+    /// shown always comes with that poll's data.
+    statuses: Vec<CollectorStatus>,
     rendered_at_ms: i64,
     /// When it is rendered again even if its data stays (the clock moved).
     due_ms: i64,
@@ -92,6 +106,9 @@ pub struct Rendered {
     pub links_by_scope: Vec<Arc<[LinkView]>>,
     /// Scopes rendered by this publish (the others kept their parts).
     pub scopes_rendered: usize,
+    /// Scopes due to be rendered that did not fit in the budget: another
+    /// publish is needed.
+    pub scopes_pending: usize,
 }
 
 impl Parts {
@@ -99,14 +116,18 @@ impl Parts {
     /// clock or rendered from other data, keeps the others, forgets scopes
     /// that are gone, and joins the exposition: the exporter's own families
     /// and the API-call telemetry first, then every scope's. The renders
-    /// are counted into `stats.scope_renders`.
+    /// are counted into `stats.scope_renders`. With a `budget`, it stops
+    /// rendering once the budget is spent: scopes without a part first,
+    /// then those whose data changed, then those due for the clock.
     pub fn render(
         &mut self,
         snapshot: &Snapshot,
         stats: PublishStats,
         build: &BuildInfo,
         telemetry: &ApiTelemetry,
+        budget: Option<Duration>,
     ) -> Rendered {
+        let started = Instant::now();
         let now = snapshot.diagnosis.now_ms;
         let key_of = |scope: &Scope| {
             snapshot.revisions.get(scope).map(|&revision| Key {
@@ -117,31 +138,46 @@ impl Parts {
         };
         self.by_scope
             .retain(|scope, _| snapshot.inventories.contains_key(scope));
-        let stale: Vec<(&Scope, &Inventory)> = snapshot
+        // Why each scope must be rendered, most urgent first: no part yet,
+        // other data, the clock (set back too: its checks judged a time
+        // that has not come).
+        let mut stale: Vec<(u8, &Scope, &Inventory)> = snapshot
             .inventories
             .iter()
-            .filter(|(scope, _)| {
+            .filter_map(|(scope, inventory)| {
                 let key = key_of(scope);
-                // A clock set back renders it too: its checks judged a
-                // time that has not come.
-                self.by_scope.get(*scope).is_none_or(|cached| {
-                    key != Some(cached.key) || now >= cached.due_ms || now < cached.rendered_at_ms
-                })
+                let urgency = match self.by_scope.get(scope) {
+                    None => 0,
+                    Some(cached) if key != Some(cached.key) => 1,
+                    Some(cached) if now >= cached.due_ms || now < cached.rendered_at_ms => 2,
+                    Some(_) => return None,
+                };
+                Some((urgency, scope, &**inventory))
             })
-            .map(|(scope, inventory)| (scope, &**inventory))
             .collect();
-        let scopes_rendered = stale.len();
-        self.renders += scopes_rendered as u64;
+        stale.sort_by_key(|(urgency, _, _)| *urgency);
         let mut fresh: HashMap<&Scope, Arc<ScopePart>> = HashMap::new();
+        let mut scopes_rendered = 0;
         // One thread: on two cores, rendering scopes in parallel cost a
         // third more CPU per link than it saved in time.
-        for (scope, inventory) in stale {
+        for &(_, scope, inventory) in &stale {
+            if scopes_rendered > 0 && budget.is_some_and(|b| started.elapsed() >= b) {
+                break;
+            }
+            scopes_rendered += 1;
             let part = Arc::new(render_scope_part(scope, inventory, snapshot));
             // Data without a revision (built by hand, not recorded by the
             // store) is rendered every time, never kept.
             if let Some(key) = key_of(scope) {
+                let statuses = snapshot
+                    .statuses
+                    .iter()
+                    .filter(|s| s.scope == *scope)
+                    .cloned()
+                    .collect();
                 let cached = Cached {
                     key,
+                    statuses,
                     rendered_at_ms: now,
                     due_ms: due_after(scope, now),
                     part: part.clone(),
@@ -150,11 +186,30 @@ impl Parts {
             }
             fresh.insert(scope, part);
         }
+        self.renders += scopes_rendered as u64;
         let stats = PublishStats {
             scope_renders: self.renders,
             ..stats
         };
-        let own = render::exporter_families(snapshot, &stats, build).encode(&[]);
+        // Statuses as of each scope's part: now, but for a scope left for
+        // the next publish, as of its last render (none if it has no part
+        // yet: it is not shown at all).
+        let left: HashMap<&Scope, &[CollectorStatus]> = stale[scopes_rendered..]
+            .iter()
+            .map(|(_, scope, _)| {
+                let then = self
+                    .by_scope
+                    .get(*scope)
+                    .map_or(&[][..], |c| &c.statuses[..]);
+                (*scope, then)
+            })
+            .collect();
+        let statuses = snapshot
+            .statuses
+            .iter()
+            .filter(|s| !left.contains_key(&s.scope))
+            .chain(left.values().flat_map(|statuses| statuses.iter()));
+        let own = render::exporter_families(snapshot, statuses, &stats, build).encode(&[]);
         let mut registry = Registry::default();
         telemetry.register(&mut registry);
         let telemetry = render::encode_registry(&registry);
@@ -177,6 +232,7 @@ impl Parts {
             exposition,
             links_by_scope: parts.iter().map(|p| p.links.clone()).collect(),
             scopes_rendered,
+            scopes_pending: stale.len() - scopes_rendered,
         }
     }
 }
@@ -220,6 +276,7 @@ mod tests {
                 PublishStats::default(),
                 &build,
                 &ApiTelemetry::default(),
+                None,
             )
             .scopes_rendered
     }

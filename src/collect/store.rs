@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::Fragment;
-use super::publish::Parts;
+use super::publish::{Parts, RENDER_BUDGET};
 use crate::aws::ApiTelemetry;
 use crate::diagnose::LinkView;
 use crate::exposition::Exposition;
@@ -48,6 +48,8 @@ pub struct Published {
     pub findings: Findings,
     /// Scopes this publish rendered; the others kept their parts.
     pub scopes_rendered: usize,
+    /// Scopes left for the next publish (the publisher's render budget).
+    pub scopes_pending: usize,
 }
 
 /// One target's data as the collectors left it.
@@ -452,12 +454,22 @@ impl Store {
     /// configuration reload and the tests call it directly; the polls of
     /// `serve` leave it to the publisher.
     pub fn publish(&self) -> Arc<Published> {
-        self.publish_if(true)
+        self.publish_if(true, None)
+            .unwrap_or_else(|| self.published())
+    }
+
+    /// One publish as the publisher makes it: the scopes due to be rendered,
+    /// within [`RENDER_BUDGET`] (see `scopes_pending`).
+    pub fn publish_step(&self) -> Arc<Published> {
+        self.publish_if(true, Some(RENDER_BUDGET))
+            .unwrap_or_else(|| self.published())
     }
 
     /// Publishes, unless `always` is false and nothing changed since the
-    /// latest publish (a signal that came in while it was being made).
-    fn publish_if(&self, always: bool) -> Arc<Published> {
+    /// latest publish (a signal that came in while it was being made), or a
+    /// reload is under way: then `None`. Scopes left over by the `budget`
+    /// make the next publish due.
+    fn publish_if(&self, always: bool, budget: Option<Duration>) -> Option<Arc<Published>> {
         let mut publishing = self
             .publishing
             .lock()
@@ -467,7 +479,7 @@ impl Store {
             let mut state = self.lock();
             let reloading = self.reloading.load(Ordering::SeqCst);
             if !always && (reloading || publishing.shown == Some(state.changes)) {
-                return self.published();
+                return None;
             }
             (
                 self.snapshot_of(&mut state),
@@ -485,39 +497,53 @@ impl Store {
         };
         // Each changed scope's paths resolved once, diagnosed once, and
         // rendered from those findings; the others keep their parts.
-        let rendered = publishing
-            .parts
-            .render(&snapshot, stats, &self.build, &self.telemetry);
+        let rendered =
+            publishing
+                .parts
+                .render(&snapshot, stats, &self.build, &self.telemetry, budget);
+        if rendered.scopes_pending > 0 {
+            publishing.shown = None;
+        }
         let published = Arc::new(Published {
             exposition: rendered.exposition,
             findings: Findings {
                 links_by_scope: rendered.links_by_scope,
                 at: Some(SystemTime::now()),
-                ready,
+                // Ready once every collector's first poll is shown: every
+                // scope rendered from it.
+                ready: ready && rendered.scopes_pending == 0,
             },
             scopes_rendered: rendered.scopes_rendered,
+            scopes_pending: rendered.scopes_pending,
         });
 
         self.published.store(published.clone());
         publishing.last_duration = started.elapsed();
-        published
+        Some(published)
     }
 
     /// The publisher: after each change, waits `debounce` for the changes
     /// that follow (a round of collectors finishing together), then
-    /// publishes once, on a blocking thread so that no scrape waits behind
-    /// the rendering; a signal that arrived while it waited, and changed
-    /// nothing since, publishes nothing more. Runs as long as the runtime.
+    /// publishes, on a blocking thread so that no scrape waits behind the
+    /// rendering, within the render budget, again at once while scopes are
+    /// left over; a signal that arrived while it waited, and changed nothing
+    /// since, publishes nothing more. Runs as long as the runtime.
     pub async fn run_publisher(self: Arc<Self>, debounce: Duration) {
+        let mut pending = false;
         loop {
-            self.changed.notified().await;
-            tokio::time::sleep(debounce).await;
+            if !pending {
+                self.changed.notified().await;
+                tokio::time::sleep(debounce).await;
+            }
             let store = self.clone();
-            if tokio::task::spawn_blocking(move || store.publish_if(false))
+            match tokio::task::spawn_blocking(move || store.publish_if(false, Some(RENDER_BUDGET)))
                 .await
-                .is_err()
             {
-                tracing::error!("publishing the exposition panicked; the previous one is kept");
+                Ok(published) => pending = published.is_some_and(|p| p.scopes_pending > 0),
+                Err(_) => {
+                    pending = false;
+                    tracing::error!("publishing the exposition panicked; the previous one is kept");
+                }
             }
         }
     }
@@ -617,18 +643,11 @@ mod tests {
         };
         store.next_generation();
         store.expect_collectors(&["vpc_links", "interconnect"], 1);
-        assert_eq!(
-            count(&store.publish_if(false)).as_deref(),
-            Some("1"),
-            "waits"
-        );
+        assert!(store.publish_if(false, None).is_none(), "waits");
         store.retarget(&BTreeMap::from([(0, 0)]));
-        assert_eq!(count(&store.publish_if(false)).as_deref(), Some("2"));
-        assert_eq!(
-            count(&store.publish_if(false)).as_deref(),
-            Some("2"),
-            "no change since"
-        );
+        let published = store.publish_if(false, None).unwrap();
+        assert_eq!(count(&published).as_deref(), Some("2"));
+        assert!(store.publish_if(false, None).is_none(), "no change since");
     }
 
     /// A collector disabled by a reload takes its part of the inventory
@@ -796,6 +815,64 @@ mod tests {
         store.next_generation();
         store.retarget(&BTreeMap::from([(0, 0), (1, 1)]));
         assert_eq!(store.publish().scopes_rendered, 2);
+    }
+
+    /// The publisher renders within its budget: scopes left over keep
+    /// their previous part, are pending, and the store is not ready until
+    /// every scope is rendered. (A spent budget still renders one scope.)
+    #[test]
+    fn a_publish_within_the_budget_leaves_the_rest_for_the_next() {
+        let store = Store::new(ApiTelemetry::default());
+        let scopes = 5;
+        store.expect_collectors(&["vpc_links"], scopes);
+        let record = |target: usize, id: &str| {
+            store.record_success(
+                store.generation(),
+                "vpc_links",
+                target,
+                Scope {
+                    account: format!("{}", 100_000_000_000u64 + target as u64),
+                    region: "us-east-1".into(),
+                },
+                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Duration::ZERO,
+            );
+        };
+        for target in 0..scopes {
+            record(target, "old");
+        }
+        let step = || store.publish_if(true, Some(Duration::ZERO)).unwrap();
+        for shown in 1..=scopes {
+            let published = step();
+            assert_eq!(published.scopes_rendered, 1);
+            assert_eq!(published.scopes_pending, scopes - shown);
+            assert_eq!(published.findings.links().count(), shown);
+            assert_eq!(published.findings.ready, shown == scopes);
+        }
+        // Every scope changed: until rendered, each shows its previous part.
+        for target in 0..scopes {
+            record(target, "new");
+        }
+        let published = step();
+        let ids: Vec<&str> = published
+            .findings
+            .links()
+            .map(|v| v.report.vpc_link_id.as_str())
+            .collect();
+        assert_eq!(ids, ["new", "old", "old", "old", "old"]);
+        assert!(!published.findings.ready);
+        // A poll count shown comes with that poll's data: 2 for the scope
+        // rendered anew, still 1 for the others.
+        let text = String::from_utf8(published.exposition.to_vec()).unwrap();
+        let polls: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("awsconn_collector_polls_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(polls.len(), scopes, "{text}");
+        assert_eq!(polls.iter().filter(|&&n| n == "2").count(), 1, "{text}");
+        while step().scopes_pending > 0 {}
+        assert!(store.is_ready());
     }
 
     /// What the checks say of a collector that never succeeded names its
