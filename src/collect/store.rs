@@ -160,7 +160,7 @@ impl Store {
     }
 
     /// Records a configuration reload (its outcome, and when it worked) and
-    /// publishes it at once.
+    /// publishes it at once (within the publisher's render budget).
     pub fn record_reload(&self, successful: bool) {
         {
             let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
@@ -170,8 +170,11 @@ impl Store {
             }
         }
         // Published before the reload is answered: whoever asked for it
-        // reads its outcome in the very next scrape.
-        self.publish();
+        // reads its outcome in the very next scrape. The scopes that the
+        // new configuration renders anew follow, as the publisher goes.
+        if self.publish_step().scopes_pending > 0 {
+            self.changed.notify_one();
+        }
     }
 
     /// Keeps what the store knows across a configuration reload: `moved`
@@ -450,9 +453,9 @@ impl Store {
     /// Publishes what the store holds now: a snapshot taken under the lock,
     /// then, outside it, the scopes whose data changed diagnosed once and
     /// rendered from those findings (the others keep their parts); the
-    /// exposition and the findings are swapped in together. `once`, `diagnose`, a
-    /// configuration reload and the tests call it directly; the polls of
-    /// `serve` leave it to the publisher.
+    /// exposition and the findings are swapped in together, every scope
+    /// rendered. `once`, `diagnose` and the tests call it; `serve` leaves
+    /// publishing to the publisher, which renders within its budget.
     pub fn publish(&self) -> Arc<Published> {
         self.publish_if(true, None)
             .unwrap_or_else(|| self.published())
