@@ -193,7 +193,7 @@ pub mod text {
 /// form, made once on first use.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition {
-    parts: Vec<Bytes>,
+    buffers: Vec<Bytes>,
     len: usize,
     gzip: OnceLock<Bytes>,
 }
@@ -223,7 +223,7 @@ impl Exposition {
         }
         let len = buffers.iter().map(Bytes::len).sum();
         Exposition {
-            parts: buffers,
+            buffers,
             len,
             gzip: OnceLock::new(),
         }
@@ -231,7 +231,7 @@ impl Exposition {
 
     /// The buffers of the text, in order.
     pub fn buffers(&self) -> &[Bytes] {
-        &self.parts
+        &self.buffers
     }
 
     /// Bytes of text.
@@ -246,8 +246,8 @@ impl Exposition {
     /// The text as one buffer (a copy: for the tests and the benchmark).
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len);
-        for part in &self.parts {
-            out.extend_from_slice(part);
+        for buffer in &self.buffers {
+            out.extend_from_slice(buffer);
         }
         out
     }
@@ -257,9 +257,9 @@ impl Exposition {
         self.gzip
             .get_or_init(|| {
                 let mut encoder = gzip_encoder(self.len / 8);
-                for part in &self.parts {
+                for buffer in &self.buffers {
                     // Writing to a Vec cannot fail.
-                    let _ = encoder.write_all(part);
+                    let _ = encoder.write_all(buffer);
                 }
                 Bytes::from(encoder.finish().unwrap_or_default())
             })

@@ -149,8 +149,8 @@ pub struct Families {
 }
 
 impl Families {
-    /// The lines of family `name`, begun if new (its first help and kind stay).
-    fn lines(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut FamilyText {
+    /// Family `name` as written so far, begun if new (its first help and kind stay).
+    fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut FamilyText {
         let families = &mut self.families;
         let i = *self.index.entry(name).or_insert_with(|| {
             families.push(FamilyText {
@@ -172,7 +172,7 @@ impl Families {
         labels: Labels,
         value: f64,
     ) {
-        let family = self.lines(name, help, kind);
+        let family = self.family(name, help, kind);
         let counter = family.kind == Kind::Counter;
         let labels = labels.iter().map(|(k, v)| (*k, v.as_str()));
         text::sample(&mut family.lines, name, counter, labels, value);
@@ -189,7 +189,7 @@ impl Families {
         extra: (&'static str, &str),
         value: f64,
     ) {
-        let family = self.lines(name, help, kind);
+        let family = self.family(name, help, kind);
         let counter = family.kind == Kind::Counter;
         let labels = base.iter().map(|(k, v)| (*k, v.as_str())).chain([extra]);
         text::sample(&mut family.lines, name, counter, labels, value);
@@ -206,7 +206,7 @@ impl Families {
         known: &[&str],
         current: &str,
     ) {
-        let family = self.lines(name, help, Kind::Gauge);
+        let family = self.family(name, help, Kind::Gauge);
         let counter = family.kind == Kind::Counter;
         let extra = (!known.contains(&current)).then_some(current);
         for state in known.iter().copied().chain(extra) {
