@@ -164,6 +164,20 @@ impl Families {
         &mut self.families[i]
     }
 
+    /// Writes one sample's line into family `name`.
+    fn sample<'l>(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+        value: f64,
+    ) {
+        let family = self.family(name, help, kind);
+        let counter = family.kind == Kind::Counter;
+        text::sample(&mut family.lines, name, counter, labels, value);
+    }
+
     pub fn add(
         &mut self,
         name: &'static str,
@@ -172,10 +186,8 @@ impl Families {
         labels: Labels,
         value: f64,
     ) {
-        let family = self.family(name, help, kind);
-        let counter = family.kind == Kind::Counter;
         let labels = labels.iter().map(|(k, v)| (*k, v.as_str()));
-        text::sample(&mut family.lines, name, counter, labels, value);
+        self.sample(name, help, kind, labels, value);
     }
 
     /// A sample labelled `base` and then `extra`: many samples that share
@@ -189,10 +201,8 @@ impl Families {
         extra: (&'static str, &str),
         value: f64,
     ) {
-        let family = self.family(name, help, kind);
-        let counter = family.kind == Kind::Counter;
         let labels = base.iter().map(|(k, v)| (*k, v.as_str())).chain([extra]);
-        text::sample(&mut family.lines, name, counter, labels, value);
+        self.sample(name, help, kind, labels, value);
     }
 
     /// A state set: one sample per known state plus the current one if it is
@@ -206,16 +216,10 @@ impl Families {
         known: &[&str],
         current: &str,
     ) {
-        let family = self.family(name, help, Kind::Gauge);
-        let counter = family.kind == Kind::Counter;
         let extra = (!known.contains(&current)).then_some(current);
         for state in known.iter().copied().chain(extra) {
-            let labels = labels
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .chain([(state_label, state)]);
             let value = f64::from(u8::from(state == current));
-            text::sample(&mut family.lines, name, counter, labels, value);
+            self.add_with(name, help, Kind::Gauge, labels, (state_label, state), value);
         }
     }
 

@@ -157,6 +157,15 @@ impl Parts {
             .collect();
         stale.sort_by_key(|(urgency, _, _)| *urgency);
         let mut fresh: HashMap<&Scope, Arc<ScopePart>> = HashMap::new();
+        let mut statuses_of: HashMap<&Scope, Vec<CollectorStatus>> = HashMap::new();
+        if !stale.is_empty() {
+            for status in &snapshot.statuses {
+                statuses_of
+                    .entry(&status.scope)
+                    .or_default()
+                    .push(status.clone());
+            }
+        }
         let mut scopes_rendered = 0;
         // One thread: on two cores, rendering scopes in parallel cost a
         // third more CPU per link than it saved in time.
@@ -169,15 +178,9 @@ impl Parts {
             // Data without a revision (built by hand, not recorded by the
             // store) is rendered every time, never kept.
             if let Some(key) = key_of(scope) {
-                let statuses = snapshot
-                    .statuses
-                    .iter()
-                    .filter(|s| s.scope == *scope)
-                    .cloned()
-                    .collect();
                 let cached = Cached {
                     key,
-                    statuses,
+                    statuses: statuses_of.remove(scope).unwrap_or_default(),
                     rendered_at_ms: now,
                     due_ms: due_after(scope, now),
                     part: part.clone(),

@@ -65,12 +65,23 @@ struct Held {
     revision: u64,
 }
 
+/// A store-wide counter, so that a revision is never handed out twice.
+#[derive(Default)]
+struct Revisions(u64);
+
+impl Revisions {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// By target index.
     inventories: BTreeMap<usize, Held>,
-    /// The latest revision handed out.
-    revisions: u64,
+    /// Hands out the revisions of the inventories.
+    revisions: Revisions,
     /// By (collector, target index).
     statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
     /// The latest failure of each (collector, target) that has not recovered since.
@@ -202,7 +213,7 @@ impl Store {
             .collect();
         // What a collector no longer enabled found is not reported any more;
         // every scope is rendered again under the new configuration.
-        let mut revision = state.revisions;
+        let state = &mut *state;
         for held in state.inventories.values_mut() {
             for d in super::COLLECTORS
                 .iter()
@@ -210,10 +221,8 @@ impl Store {
             {
                 (d.forget)(Arc::make_mut(&mut held.inventory));
             }
-            revision += 1;
-            held.revision = revision;
+            held.revision = state.revisions.next();
         }
-        state.revisions = revision;
         state.changes += 1;
         self.reloading.store(false, Ordering::SeqCst);
         self.changed.notify_one();
@@ -274,8 +283,7 @@ impl Store {
         if state.generation != generation {
             return false;
         }
-        state.revisions += 1;
-        let revision = state.revisions;
+        let revision = state.revisions.next();
         let held = state.inventories.entry(target).or_insert_with(|| Held {
             scope: scope.clone(),
             inventory: Arc::default(),
@@ -389,13 +397,12 @@ impl Store {
         let targets: Vec<usize> = state.inventories.keys().copied().collect();
         for target in targets {
             let unavailable = Self::unavailable(state, target);
-            let revision = state.revisions + 1;
+            let state = &mut *state;
             if let Some(held) = state.inventories.get_mut(&target)
                 && held.inventory.unavailable != unavailable
             {
                 Arc::make_mut(&mut held.inventory).unavailable = unavailable;
-                held.revision = revision;
-                state.revisions = revision;
+                held.revision = state.revisions.next();
             }
         }
     }
@@ -519,7 +526,6 @@ impl Store {
             scopes_rendered: rendered.scopes_rendered,
             scopes_pending: rendered.scopes_pending,
         });
-
         self.published.store(published.clone());
         publishing.last_duration = started.elapsed();
         Some(published)
