@@ -290,8 +290,9 @@ pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
     let all_ok = poller.poll_once().await;
     let published = store.publish();
     let mut out = std::io::stdout().lock();
-    for buffer in published.exposition.buffers() {
-        out.write_all(buffer).context("writing to stdout")?;
+    for text in published.exposition.text() {
+        let text = text.context("inflating the exposition")?;
+        out.write_all(&text).context("writing to stdout")?;
     }
     out.flush().context("writing to stdout")?;
     Ok(if all_ok {

@@ -1,30 +1,139 @@
 //! The Prometheus text format, and the exposition as it is served: [`text`]
 //! writes a family's lines; [`Encoded`] is one part (the exporter's own
-//! families, or one scope's), split by family; [`Exposition::assemble`]
-//! joins parts family by family into one list of shared buffers, never
-//! copied into one string, so a scope that kept its part costs nothing to
-//! join again; the gzip form is made on the first scrape that asks for it,
-//! not by every publish.
+//! families, or one scope's), split by family and kept deflated;
+//! [`Exposition::assemble`] joins parts family by family into one list of
+//! shared chunks, never copied, so a scope that kept its part costs nothing
+//! to join again.
+//!
+//! Why deflated: the text is mostly label values written again and again (a
+//! load balancer's ARN on each of its samples), so it deflates to a
+//! twentieth. Each chunk ends in a full flush, which makes it independent of
+//! what was deflated before it: chunks taken in any order are one valid
+//! deflate stream, and a gzip header, a final block and a CRC (combined from
+//! the chunks' own) around them make the gzip body. A compressed scrape costs
+//! no compression; a plain one inflates chunk by chunk as it is sent.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::OnceLock;
 
 use bytes::Bytes;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// Text kept as raw deflate ending in a full flush, with the CRC-32 and
+/// length of the text, for the gzip trailer.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    deflated: Bytes,
+    crc: u32,
+    len: usize,
+}
+
+/// Text shorter than this is kept as a stored (uncompressed) block: a full
+/// flush clears the deflater's tables, which costs more than the few bytes
+/// that deflating a short text would save.
+const STORED_UNDER: usize = 2048;
+
+impl Chunk {
+    /// `text` deflated on its own (nothing before it is referred to).
+    fn deflate(text: &[u8]) -> Chunk {
+        if text.is_empty() {
+            return Chunk::default();
+        }
+        let deflated = if text.len() < STORED_UNDER {
+            stored_block(text)
+        } else {
+            compressed(text)
+        };
+        Chunk {
+            deflated: Bytes::from(deflated),
+            crc: crc32fast::hash(text),
+            len: text.len(),
+        }
+    }
+
+    /// The text back, inflated by `inflater` (reset first: a chunk refers
+    /// to nothing before it).
+    fn inflate(&self, inflater: &mut Decompress) -> std::io::Result<Bytes> {
+        inflater.reset(false);
+        // Room for one byte more than the text, so that the inflater reads
+        // the flush marker after it rather than stopping when full.
+        let mut out = Vec::with_capacity(self.len + 1);
+        let mut input = &self.deflated[..];
+        while !input.is_empty() {
+            let before = inflater.total_in();
+            let status = inflater
+                .decompress_vec(input, &mut out, FlushDecompress::Sync)
+                .map_err(std::io::Error::other)?;
+            let read = (inflater.total_in() - before) as usize;
+            input = &input[read..];
+            if read == 0 || status == Status::StreamEnd {
+                break;
+            }
+        }
+        if !input.is_empty() || out.len() != self.len {
+            return Err(std::io::Error::other(format!(
+                "an exposition chunk inflated to {} bytes, not {}",
+                out.len(),
+                self.len
+            )));
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+/// `text` (shorter than 64 KiB) as one stored deflate block (RFC 1951,
+/// 3.2.4). A chunk starts on a byte boundary, so the block is a byte for
+/// its type, then the length and its complement, then the text.
+fn stored_block(text: &[u8]) -> Vec<u8> {
+    let len = text.len() as u16;
+    let mut out = Vec::with_capacity(5 + text.len());
+    out.push(0);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(text);
+    out
+}
+
+/// `text` deflated, ending in a full flush.
+fn compressed(text: &[u8]) -> Vec<u8> {
+    thread_local! {
+        // Its tables are a few hundred KiB: made once per thread, not per
+        // chunk. A full flush leaves it as new for the next chunk.
+        static DEFLATER: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::fast(), false));
+    }
+    DEFLATER.with_borrow_mut(|deflater| {
+        let mut out = Vec::with_capacity(text.len() / 8 + 64);
+        let start = deflater.total_in();
+        loop {
+            let consumed = (deflater.total_in() - start) as usize;
+            // Deflating into memory fails only on misuse, which this is not.
+            let _ = deflater.compress_vec(&text[consumed..], &mut out, FlushCompress::Full);
+            let consumed = (deflater.total_in() - start) as usize;
+            // The flush is complete when it left room in the output.
+            if consumed == text.len() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        out.shrink_to_fit();
+        out
+    })
+}
 
 /// One family of an encoded part: its `# HELP`/`# TYPE` lines and its
-/// sample lines, as shared buffers.
+/// sample lines, each deflated.
 #[derive(Debug, Clone)]
 struct EncodedFamily {
     /// The name in the `# HELP` line (`_total` included for counters).
     name: Box<str>,
-    header: Bytes,
-    samples: Bytes,
+    header: Chunk,
+    samples: Chunk,
 }
 
 /// Families encoded in the Prometheus text format, split by family so that
 /// several parts can be joined into one exposition (the format allows each
-/// family once).
+/// family once), and deflated.
 #[derive(Debug, Clone, Default)]
 pub struct Encoded {
     families: Vec<EncodedFamily>,
@@ -37,11 +146,8 @@ impl Encoded {
     /// encoder escapes it), so lines are the unit. A comment anywhere else
     /// (an OpenMetrics `# EOF`, say) is left out: it would end the scrape
     /// or be read as a family of its own.
-    pub fn parse(mut text: String) -> Encoded {
-        // Kept for as long as the scope's data stays: without the room the
-        // encoder grew into (up to as much again).
-        text.shrink_to_fit();
-        let text = Bytes::from(text);
+    pub fn parse(text: &str) -> Encoded {
+        let text = text.as_bytes();
         // Per family: its name, and the byte ranges of its header and samples.
         type Range = std::ops::Range<usize>;
         let mut ranges: Vec<(Box<str>, Range, Option<Range>)> = Vec::new();
@@ -69,27 +175,23 @@ impl Encoded {
                 .into_iter()
                 .map(|(name, header, samples)| EncodedFamily {
                     name,
-                    header: text.slice(header),
-                    samples: samples.map_or_else(Bytes::new, |samples| text.slice(samples)),
+                    header: Chunk::deflate(&text[header]),
+                    samples: samples.map_or_else(Chunk::default, |s| Chunk::deflate(&text[s])),
                 })
                 .collect(),
         }
     }
 
     /// Families written by [`text`]: each its name, its header and its
-    /// sample lines, kept without the room they grew into.
+    /// sample lines.
     pub fn from_families(families: impl IntoIterator<Item = (String, String, String)>) -> Encoded {
-        let bytes = |mut text: String| {
-            text.shrink_to_fit();
-            Bytes::from(text)
-        };
         Encoded {
             families: families
                 .into_iter()
                 .map(|(name, header, samples)| EncodedFamily {
                     name: name.into(),
-                    header: bytes(header),
-                    samples: bytes(samples),
+                    header: Chunk::deflate(header.as_bytes()),
+                    samples: Chunk::deflate(samples.as_bytes()),
                 })
                 .collect(),
         }
@@ -189,21 +291,28 @@ pub mod text {
     }
 }
 
-/// One published exposition: the buffers to send, in order, and the gzip
-/// form, made once on first use.
+/// One published exposition: the deflated chunks of its text, in order,
+/// shared with the parts they came from.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition {
-    buffers: Vec<Bytes>,
+    chunks: Vec<Chunk>,
+    /// Bytes of text.
     len: usize,
-    gzip: OnceLock<Bytes>,
+    /// CRC-32 of the text.
+    crc: u32,
 }
+
+/// The gzip member header (RFC 1952): deflate, no name, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+/// An empty final deflate block (fixed Huffman): ends the chunks' stream.
+const DEFLATE_END: [u8; 2] = [0x03, 0x00];
 
 impl Exposition {
     /// Joins parts family by family, in the order the families first
     /// appear: each family's header once, then its samples from every part
-    /// that has it. Nothing is copied; the buffers are shared with the parts.
+    /// that has it. Nothing is copied or compressed again.
     pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Exposition {
-        let mut order: Vec<(&Bytes, Vec<&Bytes>)> = Vec::new();
+        let mut order: Vec<(&Chunk, Vec<&Chunk>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for part in parts {
             for family in &part.families {
@@ -211,27 +320,29 @@ impl Exposition {
                     order.push((&family.header, Vec::new()));
                     order.len() - 1
                 });
-                if !family.samples.is_empty() {
+                if family.samples.len > 0 {
                     order[i].1.push(&family.samples);
                 }
             }
         }
-        let mut buffers = Vec::with_capacity(order.iter().map(|(_, s)| 1 + s.len()).sum());
+        let mut chunks = Vec::with_capacity(order.iter().map(|(_, s)| 1 + s.len()).sum());
         for (header, samples) in order {
-            buffers.push(header.clone());
-            buffers.extend(samples.into_iter().cloned());
+            chunks.push(header.clone());
+            chunks.extend(samples.into_iter().cloned());
         }
-        let len = buffers.iter().map(Bytes::len).sum();
+        chunks.retain(|c| c.len > 0);
+        let mut crc = crc32fast::Hasher::new();
+        for chunk in &chunks {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(
+                chunk.crc,
+                chunk.len as u64,
+            ));
+        }
         Exposition {
-            buffers,
-            len,
-            gzip: OnceLock::new(),
+            len: chunks.iter().map(|c| c.len).sum(),
+            crc: crc.finalize(),
+            chunks,
         }
-    }
-
-    /// The buffers of the text, in order.
-    pub fn buffers(&self) -> &[Bytes] {
-        &self.buffers
     }
 
     /// Bytes of text.
@@ -243,42 +354,62 @@ impl Exposition {
         self.len == 0
     }
 
-    /// The text as one buffer (a copy: for the tests and the benchmark).
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
-        for buffer in &self.buffers {
-            out.extend_from_slice(buffer);
+    /// The text as one gzip member, in buffers to send one after the other:
+    /// the header, the chunks as they are kept, the end and the trailer.
+    pub fn gzip(&self) -> Vec<Bytes> {
+        let mut buffers = Vec::with_capacity(self.chunks.len() + 2);
+        buffers.push(Bytes::from_static(&GZIP_HEADER));
+        buffers.extend(self.chunks.iter().map(|c| c.deflated.clone()));
+        let mut end = Vec::with_capacity(DEFLATE_END.len() + 8);
+        end.extend_from_slice(&DEFLATE_END);
+        end.extend_from_slice(&self.crc.to_le_bytes());
+        // The length modulo 2^32, as RFC 1952 has it.
+        end.extend_from_slice(&(self.len as u32).to_le_bytes());
+        buffers.push(Bytes::from(end));
+        buffers
+    }
+
+    /// The text, inflated a chunk at a time as it is read.
+    pub fn text(&self) -> Text {
+        Text {
+            chunks: self.chunks.clone().into_iter(),
+            inflater: None,
         }
-        out
     }
 
-    /// The text gzip-compressed, made by the first caller and kept.
-    pub fn gzip(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| {
-                let mut encoder = gzip_encoder(self.len / 8);
-                for buffer in &self.buffers {
-                    // Writing to a Vec cannot fail.
-                    let _ = encoder.write_all(buffer);
-                }
-                Bytes::from(encoder.finish().unwrap_or_default())
-            })
-            .clone()
-    }
-
-    /// The gzip form if it has been made already.
-    pub fn gzip_made(&self) -> Option<Bytes> {
-        self.gzip.get().cloned()
+    /// The text as one buffer (for `once`, the tests and the benchmark).
+    pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len);
+        for chunk in self.text() {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
     }
 }
 
-fn gzip_encoder(capacity: usize) -> flate2::write::GzEncoder<Vec<u8>> {
-    flate2::write::GzEncoder::new(Vec::with_capacity(capacity), flate2::Compression::fast())
+/// An exposition's text, a chunk at a time: see [`Exposition::text`].
+pub struct Text {
+    chunks: std::vec::IntoIter<Chunk>,
+    /// Made on the first chunk.
+    inflater: Option<Decompress>,
+}
+
+impl Iterator for Text {
+    type Item = std::io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let chunk = self.chunks.next()?;
+        let inflater = self.inflater.get_or_insert_with(|| Decompress::new(false));
+        Some(chunk.inflate(inflater))
+    }
 }
 
 /// `data` gzip-compressed, fast rather than small.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = gzip_encoder(data.len() / 8);
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 8),
+        Compression::fast(),
+    );
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
@@ -290,20 +421,69 @@ mod tests {
 
     const SCOPE_A: &str = "# HELP up_total Up.\n# TYPE up_total counter\nup_total{s=\"a\"} 1\nup_total{s=\"a\",x=\"2\"} 2\n# HELP temp Temp.\n# TYPE temp gauge\n# UNIT temp celsius\ntemp{s=\"a\"} 3\n";
     const SCOPE_B: &str = "# HELP temp Temp.\n# TYPE temp gauge\n# UNIT temp celsius\ntemp{s=\"b\"} 4\n# HELP new New.\n# TYPE new gauge\n";
+    const JOINED: &str = "# HELP up_total Up.\n# TYPE up_total counter\nup_total{s=\"a\"} 1\nup_total{s=\"a\",x=\"2\"} 2\n\
+         # HELP temp Temp.\n# TYPE temp gauge\n# UNIT temp celsius\ntemp{s=\"a\"} 3\ntemp{s=\"b\"} 4\n\
+         # HELP new New.\n# TYPE new gauge\n";
+
+    fn text(exposition: &Exposition) -> String {
+        String::from_utf8(exposition.to_vec().unwrap()).unwrap()
+    }
+
+    /// The gzip body, read as Prometheus reads it.
+    fn gunzip(buffers: &[Bytes]) -> Vec<u8> {
+        let body: Vec<u8> = buffers.iter().flat_map(|b| b.iter().copied()).collect();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .unwrap();
+        plain
+    }
 
     #[test]
     fn parts_join_family_by_family_with_each_header_once() {
-        let a = Encoded::parse(SCOPE_A.into());
-        let b = Encoded::parse(SCOPE_B.into());
+        let a = Encoded::parse(SCOPE_A);
+        let b = Encoded::parse(SCOPE_B);
         let exposition = Exposition::assemble([&a, &b]);
-        let text = String::from_utf8(exposition.to_vec()).unwrap();
-        assert_eq!(
-            text,
-            "# HELP up_total Up.\n# TYPE up_total counter\nup_total{s=\"a\"} 1\nup_total{s=\"a\",x=\"2\"} 2\n\
-             # HELP temp Temp.\n# TYPE temp gauge\n# UNIT temp celsius\ntemp{s=\"a\"} 3\ntemp{s=\"b\"} 4\n\
-             # HELP new New.\n# TYPE new gauge\n"
+        assert_eq!(text(&exposition), JOINED);
+        assert_eq!(exposition.len(), JOINED.len());
+    }
+
+    /// The chunks, kept apart and joined in another order than they were
+    /// deflated in, are one gzip member that any reader takes whole.
+    #[test]
+    fn the_gzip_form_is_the_chunks_as_kept_and_holds_the_text() {
+        let b = Encoded::parse(SCOPE_B);
+        let a = Encoded::parse(SCOPE_A);
+        let exposition = Exposition::assemble([&a, &b]);
+        assert_eq!(gunzip(&exposition.gzip()), JOINED.as_bytes());
+        // The same chunks, not copies.
+        let kept = &a.families[0].samples.deflated;
+        assert!(
+            exposition
+                .gzip()
+                .iter()
+                .any(|b| b.as_ptr() == kept.as_ptr() && b.len() == kept.len())
         );
-        assert_eq!(exposition.len(), text.len());
+    }
+
+    /// Text of many MiB and of every byte (escaped label values are
+    /// arbitrary UTF-8) comes back whole, both ways.
+    #[test]
+    fn large_and_varied_text_comes_back_whole() {
+        let mut samples = String::new();
+        let mut n: u64 = 1;
+        for i in 0..200_000 {
+            // A cheap generator: text that does not deflate to nothing.
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            samples.push_str(&format!("big{{i=\"{i}\",v=\"{:x}é€\"}} {}\n", n >> 20, n % 1000));
+        }
+        let part = format!("# HELP big Big.\n# TYPE big gauge\n{samples}");
+        let other = Encoded::parse("# HELP big Big.\n# TYPE big gauge\nbig{i=\"x\"} 1\n");
+        let exposition = Exposition::assemble([&Encoded::parse(&part), &other]);
+        let expected = format!("{part}big{{i=\"x\"}} 1\n");
+        assert!(expected.len() > 4 << 20);
+        assert_eq!(text(&exposition), expected);
+        assert_eq!(gunzip(&exposition.gzip()), expected.as_bytes());
+        assert_eq!(exposition.len(), expected.len());
     }
 
     /// A comment after a family's samples (an OpenMetrics `# EOF`) is left
@@ -311,33 +491,28 @@ mod tests {
     #[test]
     fn a_comment_after_samples_is_left_out() {
         let part = Encoded::parse(
-            "# HELP a A.\n# TYPE a gauge\na 1\n# EOF\na 2\n# HELP b B.\n# TYPE b gauge\nb 3\n"
-                .into(),
+            "# HELP a A.\n# TYPE a gauge\na 1\n# EOF\na 2\n# HELP b B.\n# TYPE b gauge\nb 3\n",
         );
-        let text = String::from_utf8(Exposition::assemble([&part]).to_vec()).unwrap();
         assert_eq!(
-            text,
+            text(&Exposition::assemble([&part])),
             "# HELP a A.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b gauge\nb 3\n"
         );
     }
 
     #[test]
-    fn the_gzip_form_is_made_once_and_holds_the_text() {
-        let a = Encoded::parse(SCOPE_A.into());
-        let exposition = Exposition::assemble([&a]);
-        assert!(exposition.gzip_made().is_none());
-        let gzip = exposition.gzip();
-        assert_eq!(exposition.gzip_made().as_ref(), Some(&gzip));
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
-            .unwrap();
-        assert_eq!(plain, SCOPE_A.as_bytes());
-    }
-
-    #[test]
-    fn an_empty_exposition_is_empty() {
+    fn an_empty_exposition_is_empty_both_ways() {
         let exposition = Exposition::assemble([&Encoded::default()]);
         assert!(exposition.is_empty());
-        assert!(exposition.to_vec().is_empty());
+        assert!(exposition.to_vec().unwrap().is_empty());
+        assert!(gunzip(&exposition.gzip()).is_empty());
+    }
+
+    /// A chunk whose bytes were damaged is an error, not short text.
+    #[test]
+    fn a_damaged_chunk_is_an_error() {
+        let mut part = Encoded::parse(SCOPE_A);
+        let samples = &mut part.families[0].samples;
+        samples.deflated = samples.deflated.slice(..samples.deflated.len() / 2);
+        assert!(Exposition::assemble([&part]).to_vec().is_err());
     }
 }

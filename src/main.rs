@@ -6,6 +6,7 @@ use awsconn::cli::{Cli, Command};
 use awsconn::commands::{self, EXIT_INVALID};
 
 fn main() -> ExitCode {
+    awsconn::process::limit_malloc_arenas();
     let cli = Cli::parse();
     awsconn::logging::init(cli.global.log_level, cli.global.log_format);
     let command = cli.command.clone().unwrap_or(Command::Serve);

@@ -497,7 +497,7 @@ pub fn dynamic_families(scope: &Scope, inventory: &Inventory) -> Vec<DynamicFami
 /// The families registered in `registry` (live metrics, encoded by
 /// prometheus-client) as an encoded part.
 pub fn encode_registry(registry: &Registry) -> Encoded {
-    Encoded::parse(encode_text(registry))
+    Encoded::parse(&encode_text(registry))
 }
 
 #[cfg(test)]
@@ -608,7 +608,7 @@ mod tests {
             &crate::aws::ApiTelemetry::default(),
             None,
         );
-        String::from_utf8(rendered.exposition.to_vec()).unwrap()
+        String::from_utf8(rendered.exposition.to_vec().unwrap()).unwrap()
     }
 
     fn value_of(text: &str, series: &str) -> Option<String> {
@@ -845,7 +845,7 @@ mod tests {
 
     pub(super) fn encoded_text(encoded: &Encoded) -> String {
         let exposition = crate::exposition::Exposition::assemble([encoded]);
-        String::from_utf8(exposition.to_vec()).unwrap()
+        String::from_utf8(exposition.to_vec().unwrap()).unwrap()
     }
 
     /// The families' own writer and prometheus-client write the same bytes

@@ -572,7 +572,7 @@ mod tests {
 
     /// Publishes what the store holds and returns the exposition.
     fn text(store: &Store) -> String {
-        String::from_utf8(store.publish().exposition.to_vec()).unwrap()
+        String::from_utf8(store.publish().exposition.to_vec().unwrap()).unwrap()
     }
 
     /// A reload re-keys what the store knows by target, forgets targets no
@@ -645,7 +645,7 @@ mod tests {
     fn the_publisher_waits_out_a_reload() {
         let store = store_with_link(&["vpc_links"], "kept");
         let count = |p: &Published| {
-            String::from_utf8_lossy(&p.exposition.to_vec())
+            String::from_utf8_lossy(&p.exposition.to_vec().unwrap())
                 .lines()
                 .find_map(|l| l.strip_prefix("awsconn_exposition_publishes_total "))
                 .map(str::to_owned)
@@ -747,7 +747,7 @@ mod tests {
         // Past two more pauses: the signals that came in during the first
         // changed nothing more, and publish nothing more.
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        let text = String::from_utf8(store.published().exposition.to_vec()).unwrap();
+        let text = String::from_utf8(store.published().exposition.to_vec().unwrap()).unwrap();
         // The store's first publish (build info alone), then the round.
         assert!(
             text.contains("awsconn_exposition_publishes_total 2\n"),
@@ -780,7 +780,7 @@ mod tests {
         record(1, "west2");
         let published = store.publish();
         assert_eq!(published.scopes_rendered, 1, "only the scope that changed");
-        let text = String::from_utf8(published.exposition.to_vec()).unwrap();
+        let text = String::from_utf8(published.exposition.to_vec().unwrap()).unwrap();
         assert!(text.contains("vpc_link_id=\"east\""), "{text}");
         assert!(text.contains("vpc_link_id=\"west2\""), "{text}");
         assert!(!text.contains("vpc_link_id=\"west\""), "{text}");
@@ -802,7 +802,7 @@ mod tests {
         let again = store.publish();
         assert_eq!(again.scopes_rendered, 0);
         let scoped = |p: &Published| {
-            String::from_utf8(p.exposition.to_vec())
+            String::from_utf8(p.exposition.to_vec().unwrap())
                 .unwrap()
                 .lines()
                 .filter(|l| l.contains("vpc_link"))
@@ -872,7 +872,7 @@ mod tests {
         assert!(!published.findings.ready);
         // A poll count shown comes with that poll's data: 2 for the scope
         // rendered anew, still 1 for the others.
-        let text = String::from_utf8(published.exposition.to_vec()).unwrap();
+        let text = String::from_utf8(published.exposition.to_vec().unwrap()).unwrap();
         let polls: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("awsconn_collector_polls_total{"))

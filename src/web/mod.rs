@@ -102,33 +102,22 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }
-    // Sent as the published buffers, shared (small ones joined into frames).
-    let compressed = if gzip {
-        match published.exposition.gzip_made() {
-            Some(compressed) => Some(compressed),
-            // The first compressed scrape of a publish compresses it, off
-            // the async threads; the scrapes after it reuse that. Should
-            // that fail, this scrape is sent plain.
-            None => {
-                let published = published.clone();
-                tokio::task::spawn_blocking(move || published.exposition.gzip())
-                    .await
-                    .ok()
-            }
-        }
-    } else {
-        None
-    };
-    let mut response = if let Some(compressed) = compressed {
+    // The gzip form is the published chunks as they are kept; the plain
+    // text is inflated a chunk at a time as the client reads it.
+    let exposition = &published.exposition;
+    let mut response = if gzip {
         let live = bytes::Bytes::from(crate::exposition::gzip(live.as_bytes()));
-        let mut r = Body::new(Buffers::new(vec![compressed, live])).into_response();
+        let buffers = exposition.gzip();
+        let len = buffers.iter().map(|b| b.len()).sum::<usize>() + live.len();
+        let buffers = buffers.into_iter().chain([live]).map(Ok);
+        let mut r = Body::new(Buffers::new(buffers, len)).into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        let mut buffers = published.exposition.buffers().to_vec();
-        buffers.push(bytes::Bytes::from(live));
-        Body::new(Buffers::new(buffers)).into_response()
+        let len = exposition.len() + live.len();
+        let buffers = exposition.text().chain([Ok(bytes::Bytes::from(live))]);
+        Body::new(Buffers::new(buffers, len)).into_response()
     };
     let h = response.headers_mut();
     h.insert(
@@ -139,25 +128,30 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     response
 }
 
-/// A body of buffers sent one after the other, with its exact length.
-struct Buffers {
-    rest: std::collections::VecDeque<bytes::Bytes>,
+/// A body of buffers sent one after the other, with its exact length. The
+/// buffers are read as they are sent: a plain scrape inflates the next
+/// chunks of text only when the client has taken the ones before.
+struct Buffers<I: Iterator> {
+    rest: std::iter::Peekable<I>,
+    /// Bytes left to send.
     len: u64,
 }
 
-impl Buffers {
-    fn new(buffers: Vec<bytes::Bytes>) -> Self {
-        let len = buffers.iter().map(|b| b.len() as u64).sum();
+impl<I: Iterator<Item = std::io::Result<bytes::Bytes>>> Buffers<I> {
+    fn new(buffers: I, len: usize) -> Self {
         Self {
-            rest: buffers.into_iter().filter(|b| !b.is_empty()).collect(),
-            len,
+            rest: buffers.peekable(),
+            len: len as u64,
         }
     }
 }
 
-impl http_body::Body for Buffers {
+impl<I> http_body::Body for Buffers<I>
+where
+    I: Iterator<Item = std::io::Result<bytes::Bytes>> + Unpin,
+{
     type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
@@ -167,28 +161,35 @@ impl http_body::Body for Buffers {
         // to FRAME bytes a frame: a few writes, not thousands. A big buffer
         // goes out as it is, never copied.
         const FRAME: usize = 64 * 1024;
-        let small = |b: &bytes::Bytes| b.len() < FRAME;
-        let Some(first) = self.rest.pop_front() else {
-            return std::task::Poll::Ready(None);
+        let small = |b: &std::io::Result<bytes::Bytes>| b.as_ref().is_ok_and(|b| b.len() < FRAME);
+        let first = loop {
+            match self.rest.next() {
+                None => return std::task::Poll::Ready(None),
+                Some(Ok(b)) if b.is_empty() => continue,
+                Some(Ok(b)) => break b,
+                // A chunk that does not inflate ends the body short of its
+                // length: the client sees a broken transfer, not short text.
+                Some(Err(e)) => return std::task::Poll::Ready(Some(Err(e))),
+            }
         };
-        let frame = if !small(&first) || !self.rest.front().is_some_and(small) {
+        let frame = if first.len() >= FRAME || !self.rest.peek().is_some_and(small) {
             first
         } else {
             let mut joined = bytes::BytesMut::with_capacity(FRAME * 2);
             joined.extend_from_slice(&first);
             while joined.len() < FRAME
-                && let Some(next) = self.rest.pop_front_if(|b| small(b))
+                && let Some(Ok(next)) = self.rest.next_if(small)
             {
                 joined.extend_from_slice(&next);
             }
             joined.freeze()
         };
-        self.len -= frame.len() as u64;
+        self.len = self.len.saturating_sub(frame.len() as u64);
         std::task::Poll::Ready(Some(Ok(http_body::Frame::data(frame))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty()
+        self.len == 0
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -287,7 +288,7 @@ mod tests {
             small(b'c'),
         ];
         let want: Vec<u8> = parts.iter().flat_map(|b| b.to_vec()).collect();
-        let mut body = Buffers::new(parts);
+        let mut body = Buffers::new(parts.into_iter().map(Ok), want.len());
         let mut sent = Vec::new();
         let mut frames = Vec::new();
         let waker = std::task::Waker::noop();
