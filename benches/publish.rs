@@ -420,7 +420,10 @@ fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
     steps.push(("assemble (chunks shared, not copied)", t.elapsed()));
     let t = Instant::now();
     black_box(exposition.gzip());
-    steps.push(("a compressed scrape's body (the chunks as kept)", t.elapsed()));
+    steps.push((
+        "a compressed scrape's body (the chunks as kept)",
+        t.elapsed(),
+    ));
     let t = Instant::now();
     for text in exposition.text() {
         black_box(text.unwrap());
@@ -616,7 +619,13 @@ fn bench(c: &mut Criterion) {
         "inventory: 200 scopes, {links} VPC links, {} load balancers, {targets} targets; {checks} checks; exposition {:.1} MiB ({:.1} MiB gzip)",
         200 * LOAD_BALANCERS_PER_SCOPE,
         published.exposition.len() as f64 / 1048576.0,
-        published.exposition.gzip().iter().map(|b| b.len()).sum::<usize>() as f64 / 1048576.0,
+        published
+            .exposition
+            .gzip()
+            .iter()
+            .map(|b| b.len())
+            .sum::<usize>() as f64
+            / 1048576.0,
     );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     eprintln!("| figure | measured | goal |");

@@ -406,10 +406,8 @@ impl Iterator for Text {
 
 /// `data` gzip-compressed, fast rather than small.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8),
-        Compression::fast(),
-    );
+    let mut encoder =
+        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
@@ -473,8 +471,14 @@ mod tests {
         let mut n: u64 = 1;
         for i in 0..200_000 {
             // A cheap generator: text that does not deflate to nothing.
-            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            samples.push_str(&format!("big{{i=\"{i}\",v=\"{:x}é€\"}} {}\n", n >> 20, n % 1000));
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            samples.push_str(&format!(
+                "big{{i=\"{i}\",v=\"{:x}é€\"}} {}\n",
+                n >> 20,
+                n % 1000
+            ));
         }
         let part = format!("# HELP big Big.\n# TYPE big gauge\n{samples}");
         let other = Encoded::parse("# HELP big Big.\n# TYPE big gauge\nbig{i=\"x\"} 1\n");
