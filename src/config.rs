@@ -46,14 +46,26 @@ pub struct DiagnosisConfig {
     /// `no_tls_errors` fails while a TLS-class execution error is newer than this.
     #[serde(default = "default_tls_error_window", deserialize_with = "duration")]
     pub tls_error_window: Duration,
+    /// `certificate_valid` fails this long before a listener's certificate
+    /// expires.
+    #[serde(
+        default = "default_certificate_expiry_warning",
+        deserialize_with = "duration"
+    )]
+    pub certificate_expiry_warning: Duration,
 }
 
 impl Default for DiagnosisConfig {
     fn default() -> Self {
         Self {
             tls_error_window: default_tls_error_window(),
+            certificate_expiry_warning: default_certificate_expiry_warning(),
         }
     }
+}
+
+fn default_certificate_expiry_warning() -> Duration {
+    Duration::from_secs(14 * 86_400)
 }
 
 fn default_tls_error_window() -> Duration {
@@ -88,6 +100,8 @@ pub struct CollectorsConfig {
     pub cloudwatch: CloudWatchConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub interconnect: CollectorConfig,
+    #[serde(default = "CollectorConfig::standard")]
+    pub certificates: CollectorConfig,
 }
 
 /// A CloudWatch metric to fetch besides the default set.
@@ -233,6 +247,7 @@ impl Default for CollectorsConfig {
             execution_logs: ExecutionLogsConfig::default(),
             cloudwatch: CloudWatchConfig::default(),
             interconnect: CollectorConfig::standard(),
+            certificates: CollectorConfig::standard(),
         }
     }
 }
@@ -531,6 +546,7 @@ impl CollectorsConfig {
             ("execution_logs", self.execution_logs.schedule()),
             ("cloudwatch", self.cloudwatch.schedule()),
             ("interconnect", self.interconnect),
+            ("certificates", self.certificates),
         ]
         .into_iter()
     }

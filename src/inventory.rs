@@ -460,11 +460,77 @@ pub struct Inventory {
     /// From the `cloudwatch` collector too: V2 links' last requests.
     pub link_activity: Option<LinkActivity>,
     pub interconnect: Option<Interconnect>,
+    pub certificates: Option<Certificates>,
     /// What is not known: each enabled collector that has not succeeded for
     /// this scope yet, and why (its latest failure, or that its first poll
     /// has not finished). Filled by the store, not by AWS, so that a check
     /// without data is reported unknown, never passed.
     pub unavailable: BTreeMap<&'static str, String>,
+}
+
+/// The certificates of the TLS and HTTPS listeners the links use
+/// (DescribeListenerCertificates), with what ACM says of each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Certificates {
+    /// By listener ARN: the certificates it serves, the default first.
+    pub listeners: BTreeMap<String, Vec<ListenerCertificate>>,
+    /// By certificate ARN: what ACM says of it (ACM certificates only; an
+    /// IAM server certificate has no entry).
+    pub details: BTreeMap<String, CertificateDetail>,
+    /// ACM certificates that could not be described, and why.
+    pub unread: BTreeMap<String, String>,
+}
+
+/// One certificate of a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerCertificate {
+    pub arn: String,
+    /// The listener's default certificate: served when no other matches the
+    /// name the client sends (SNI).
+    pub is_default: bool,
+}
+
+/// What ACM's DescribeCertificate says of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateDetail {
+    pub domain: String,
+    /// Every name it covers (its subject alternative names, the domain
+    /// among them).
+    pub names: Vec<String>,
+    pub not_before_s: Option<i64>,
+    pub not_after_s: Option<i64>,
+    /// ACM's status lower-cased: `issued`, `expired`, `revoked`,
+    /// `pending_validation`, `inactive`, `validation_timed_out`, `failed`.
+    pub status: String,
+    /// How many AWS resources ACM says use it.
+    pub in_use_by: usize,
+}
+
+impl CertificateDetail {
+    /// Whether the certificate covers `host`, as a TLS client checks it
+    /// (RFC 6125): names compare without case, and a `*` as the whole
+    /// leftmost label stands for exactly one label.
+    pub fn covers(&self, host: &str) -> bool {
+        self.names
+            .iter()
+            .chain(std::iter::once(&self.domain))
+            .any(|name| name_matches(name, host))
+    }
+}
+
+/// `name` (a certificate's) matches `host` (RFC 6125, 6.4.3).
+pub fn name_matches(name: &str, host: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    let host = host.trim_end_matches('.');
+    if name.is_empty() || host.is_empty() {
+        return false;
+    }
+    match name.strip_prefix("*.") {
+        Some(parent) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
+        None => name.eq_ignore_ascii_case(host),
+    }
 }
 
 /// Reads an Interconnect bandwidth such as `1Gbps`, `500Mbps` or `1.5 Gbps`
@@ -501,6 +567,26 @@ pub fn normalize_state(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 6125: a wildcard is one whole leftmost label, names compare
+    /// without case, a trailing dot changes nothing.
+    #[test]
+    fn certificate_names_match_as_tls_clients_match_them() {
+        assert!(name_matches("api.example.com", "API.example.com."));
+        assert!(name_matches("*.example.com", "api.example.com"));
+        assert!(!name_matches("*.example.com", "example.com"));
+        assert!(!name_matches("*.example.com", "a.b.example.com"));
+        assert!(!name_matches("*.example.com", ".example.com"));
+        assert!(!name_matches("api.example.com", "www.example.com"));
+        assert!(!name_matches("", "example.com"));
+        assert!(!name_matches("a*.example.com", "ab.example.com"));
+        let detail = CertificateDetail {
+            domain: "example.com".into(),
+            names: vec!["*.example.com".into()],
+            ..Default::default()
+        };
+        assert!(detail.covers("example.com") && detail.covers("www.example.com"));
+    }
 
     #[test]
     fn states_are_lower_cased_and_never_empty() {

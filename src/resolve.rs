@@ -19,6 +19,9 @@ pub struct ResolvedIntegration {
     pub port: Option<u16>,
     /// `http`, `https`, or empty where the URI is an ARN.
     pub protocol: String,
+    /// The host name TLS is checked against: `tlsConfig.serverNameToVerify`
+    /// where set, else the URI's host; `None` for an ARN URI without one.
+    pub tls_host: Option<String>,
 }
 
 /// An integration that cannot be resolved in a stage: a finding, not an error.
@@ -156,9 +159,20 @@ pub fn resolve(
         .as_deref()
         .map(|t| substitute(t, &stage.variables).map_err(missing))
         .transpose()?;
-    let (target, port, protocol) = match parse_http_uri(&uri) {
-        Some((scheme, host, port)) => (integration_target.unwrap_or(host), Some(port), scheme),
-        None if uri.starts_with("arn:") => (uri, None, String::new()),
+    let server_name = integration
+        .tls_server_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .map(|n| substitute(n, &stage.variables).map_err(missing))
+        .transpose()?;
+    let (target, port, protocol, uri_host) = match parse_http_uri(&uri) {
+        Some((scheme, host, port)) => (
+            integration_target.unwrap_or_else(|| host.clone()),
+            Some(port),
+            scheme,
+            Some(host),
+        ),
+        None if uri.starts_with("arn:") => (uri, None, String::new(), None),
         None => return Err(format!("cannot read the integration URI {uri:?}")),
     };
     Ok(ResolvedIntegration {
@@ -170,6 +184,7 @@ pub fn resolve(
         target,
         port,
         protocol,
+        tls_host: server_name.or(uri_host),
     })
 }
 

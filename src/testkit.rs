@@ -288,3 +288,45 @@ pub fn with_logs_read(mut inventory: Inventory) -> Inventory {
     inventory.execution_logs = Some(logs);
     inventory
 }
+
+/// The fixture's ACM certificate.
+pub const CERTIFICATE: &str = "arn:aws:acm:us-east-1:1:certificate/web";
+
+/// The host name the fixture's integrations verify (the V1 URI's host; the
+/// V2 integration's `tlsConfig.serverNameToVerify`).
+pub const HOST: &str = "web.internal";
+
+/// The inventory with its HTTPS listener serving one ACM certificate, the
+/// default, for `names`, valid over `valid_s` (epoch seconds), and the
+/// HTTP API verifying [`HOST`].
+pub fn with_certificate(mut inventory: Inventory, names: &[&str], valid_s: (i64, i64)) -> Inventory {
+    use crate::inventory::{CertificateDetail, Certificates, ListenerCertificate};
+    for api in inventory.apis.iter_mut().flatten() {
+        if api.api_type == ApiType::Http {
+            for integration in &mut api.integrations {
+                integration.tls_server_name = Some(HOST.into());
+            }
+        }
+    }
+    let detail = CertificateDetail {
+        domain: names.first().copied().unwrap_or_default().into(),
+        names: names.iter().map(|n| (*n).to_owned()).collect(),
+        not_before_s: Some(valid_s.0),
+        not_after_s: Some(valid_s.1),
+        status: "issued".into(),
+        in_use_by: 1,
+    };
+    inventory.certificates = Some(Certificates {
+        listeners: [(
+            LISTENER.to_owned(),
+            vec![ListenerCertificate {
+                arn: CERTIFICATE.into(),
+                is_default: true,
+            }],
+        )]
+        .into(),
+        details: [(CERTIFICATE.to_owned(), detail)].into(),
+        unread: Default::default(),
+    });
+    inventory
+}

@@ -34,6 +34,7 @@ pub const COLLECTORS: &[&str] = &[
     "execution_logs",
     "cloudwatch",
     "interconnect",
+    "certificates",
 ];
 
 /// What an alert is about, which decides the extra annotations and the
@@ -261,6 +262,7 @@ const LINK_CONFIRM: &str = "Confirm with `aws-connectivity-exporter diagnose --v
 struct CheckAlert {
     check: &'static str,
     alert: &'static str,
+    severity: Severity,
     collectors: &'static [&'static str],
     /// The check's object labels in the test series.
     object: &'static [(&'static str, &'static str)],
@@ -273,6 +275,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "load_balancer_active",
         alert: "AwsconnLoadBalancerUnavailable",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[(
             "load_balancer",
@@ -284,6 +287,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "listener_port",
         alert: "AwsconnListenerPortMissing",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[
             (
@@ -298,6 +302,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "endpoint_service_available",
         alert: "AwsconnEndpointServiceUnavailable",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "endpoints"],
         object: &[
             (
@@ -312,6 +317,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "endpoint_connection_available",
         alert: "AwsconnEndpointConnectionUnavailable",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "endpoints"],
         object: &[("service_id", "vpce-svc-0123456789abcdef0")],
         summary: "API Gateway's PrivateLink connection to a REST VPC link's NLB is not available.",
@@ -320,6 +326,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "targets_healthy",
         alert: "AwsconnNoHealthyTargets",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[(
             "target_group",
@@ -331,6 +338,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "security_groups_admit",
         alert: "AwsconnSecurityGroupBlocks",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[
             ("security_group", "sg-0123456789abcdef0"),
@@ -347,6 +355,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "network_acls_admit",
         alert: "AwsconnNetworkAclBlocks",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[
             ("network_acl", "acl-0123456789abcdef0"),
@@ -362,6 +371,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "privatelink_inbound_rules",
         alert: "AwsconnPrivateLinkInboundRulesBlock",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[(
             "load_balancer",
@@ -373,10 +383,46 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "no_tls_errors",
         alert: "AwsconnTlsErrors",
+        severity: Severity::Critical,
         collectors: &["vpc_links", "execution_logs"],
         object: &[("api_id", "a1b2c3d4e5"), ("stage", "prod")],
         summary: "TLS handshakes between API Gateway and a VPC link's backend fail.",
         description: "The execution log of API {{ $labels.api_id }} stage {{ $labels.stage }} shows TLS failures towards the backend (host name mismatch, untrusted or expired certificate, key mismatch), and callers get HTTP 500. Fix: the integration's host name must match the certificate the TLS listener or target presents, which must chain to a public CA and be valid; insecureSkipVerification does not skip these checks. awsconn_execution_errors_total names the class.",
+    },
+    CheckAlert {
+        check: "certificate_matches_host",
+        alert: "AwsconnCertificateHostMismatch",
+        severity: Severity::Critical,
+        collectors: &["vpc_links", "load_balancers", "certificates"],
+        object: &[
+            (
+                "load_balancer",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+            ),
+            ("port", "443"),
+            ("host", "orders.internal.example.com"),
+        ],
+        summary: "No certificate of a TLS listener covers the host name an integration verifies.",
+        description: "No certificate of the TLS listener on port {{ $labels.port }} of load balancer {{ $labels.load_balancer }} covers {{ $labels.host }}, the host name the integration verifies (its URI's host, or tlsConfig.serverNameToVerify), so API Gateway fails the handshake with \"Host name ... does not match the certificate subject\" (tls_hostname_mismatch) and callers get HTTP 500; insecureSkipVerification does not skip this. Fix: add a certificate that covers {{ $labels.host }} to the listener (ACM, then the listener's certificate list), or change the integration's host name or serverNameToVerify to a name the certificate covers and redeploy.",
+    },
+    CheckAlert {
+        check: "certificate_valid",
+        alert: "AwsconnCertificateInvalid",
+        severity: Severity::Warning,
+        collectors: &["vpc_links", "load_balancers", "certificates"],
+        object: &[
+            (
+                "load_balancer",
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+            ),
+            ("port", "443"),
+            (
+                "certificate_arn",
+                "arn:aws:acm:eu-west-1:123456789012:certificate/0d5b7a3e-1f2c-4c1e-9a51-6c3e2f0b8d11",
+            ),
+        ],
+        summary: "The certificate a TLS listener serves an integration is expired, expiring, not yet valid or not issued.",
+        description: "Certificate {{ $labels.certificate_arn }}, which the TLS listener on port {{ $labels.port }} of load balancer {{ $labels.load_balancer }} serves for an integration's host name, is expired, not yet valid, expiring within the exporter's diagnosis.certificate_expiry_warning, or not ISSUED in ACM (revoked, failed); API Gateway checks validity even with insecureSkipVerification, and fails the handshake (tls_certificate_expired). AwsconnCertificateExpiring, which mutes this alert for the same certificate, grades the expiry by date. Fix: renew or replace the certificate and set it on the listener; diagnose says which of these it is.",
     },
 ];
 
@@ -438,7 +484,95 @@ pub fn alerts(config: &Config) -> Vec<Alert> {
     out.push(unknown_alert(config));
     out.extend(traffic_alerts(config));
     out.extend(interconnect_alerts(config));
+    out.push(certificate_expiring_alert(config));
     out
+}
+
+/// `AwsconnCertificateExpiring`: by the expiry date ACM gives, every
+/// certificate of the TLS listeners the links use, whether or not an
+/// integration's host name picks it. A warning, then critical, rule.
+fn certificate_expiring_alert(config: &Config) -> Alert {
+    let s = config.selector();
+    let t = &config.thresholds;
+    let f = config.for_.certificate_expiring;
+    let (warning, critical) = (
+        t.certificate_expiry_warning.seconds(),
+        t.certificate_expiry_critical.seconds(),
+    );
+    let metric = "awsconn_listener_certificate_expiry_timestamp_seconds";
+    let series = Series::new(config, metric, SCOPE_LABELS).with(&[
+        (
+            "load_balancer",
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
+        ),
+        ("port", "443"),
+        (
+            "certificate_arn",
+            "arn:aws:acm:eu-west-1:123456789012:certificate/0d5b7a3e-1f2c-4c1e-9a51-6c3e2f0b8d11",
+        ),
+        ("domain", "orders.internal.example.com"),
+    ]);
+    let eval = minutes(f) + 2;
+    let steps = eval + 10;
+    // The series holds the expiry time; promtool's clock starts at 0.
+    let expiring_in = |left_s: u64| format!("{}x{steps}", left_s + eval * 60);
+    let rule = |name: &str, left_s: u64, severity: &str| Rule {
+        labels: vec![("severity", severity.to_owned())],
+        expr: if severity == "critical" {
+            format!("{metric}{{{s}}} - time() < {critical}")
+        } else {
+            format!(
+                "{metric}{{{s}}} - time() < {warning}\nand {metric}{{{s}}} - time() >= {critical}"
+            )
+        },
+        for_: f,
+        description: format!(
+            "The certificate {{{{ $labels.certificate_arn }}}} ({{{{ $labels.domain }}}}) of the TLS listener on port {{{{ $labels.port }}}} of load balancer {{{{ $labels.load_balancer }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) has {{{{ $value | humanizeDuration }}}} left before it expires{}; API Gateway then fails every TLS handshake through it with \"PKIX path validation failed ... validity check failed\" (tls_certificate_expired), even with insecureSkipVerification. Fix: renew or replace it: an ACM certificate validated by DNS renews itself while its CNAME validation record stays in place (check the record and ACM's renewal status); an imported certificate must be imported again, with its chain, then set on the listener.",
+            if name == "expired" { " (a negative time: it has expired)" } else { "" }
+        ),
+        cases: Cases {
+            fires: vec![Case {
+                labels: series.label_map(),
+                value_text: Some(humanize_duration(left_s)),
+                ..case(name, vec![(series.text(), expiring_in(left_s))], eval)
+            }],
+            // Just outside the critical threshold is the warning rule's: a
+            // near miss is silent only above the warning one.
+            silent: [
+                Some(case(
+                    "healthy",
+                    vec![(series.text(), expiring_in(warning * 4))],
+                    eval,
+                )),
+                (severity == "warning").then(|| {
+                    case(
+                        "just outside the threshold",
+                        vec![(series.text(), expiring_in(warning + 3600))],
+                        eval,
+                    )
+                }),
+                Some(case(
+                    "short of for",
+                    vec![(series.text(), expiring_in(left_s))],
+                    minutes(f).saturating_sub(1),
+                )),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        },
+    };
+    Alert {
+        name: "AwsconnCertificateExpiring",
+        severity: Severity::Warning,
+        summary: "The certificate of a TLS listener on a VPC link's path expires soon.",
+        scope: Scope::Resource,
+        collectors: &["load_balancers", "certificates"],
+        rules: vec![
+            rule("expiring", warning / 2, "warning"),
+            rule("expired", critical / 2, "critical"),
+        ],
+    }
 }
 
 fn exporter_alerts(config: &Config) -> Vec<Alert> {
@@ -833,7 +967,7 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
                 .with(c.object);
             Alert {
                 name: c.alert,
-                severity: Severity::Critical,
+                severity: c.severity,
                 summary: c.summary,
                 scope: Scope::VpcLink,
                 collectors: c.collectors,
@@ -1216,7 +1350,7 @@ mod tests {
             CHECK_ALERTS.iter().map(|c| c.alert).collect();
         assert_eq!(checks.len(), CHECK_ALERTS.len(), "a check with two alerts");
         assert_eq!(alerts.len(), CHECK_ALERTS.len(), "an alert for two checks");
-        assert_eq!(checks.len(), 9);
+        assert_eq!(checks.len(), 11);
     }
 
     #[test]

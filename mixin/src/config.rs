@@ -91,6 +91,8 @@ pub struct ForDurations {
     /// Stuck outside `available` (`pending`, `updating`, ...).
     pub interconnect_connection_stuck: Duration,
     pub interconnect_environment_degraded: Duration,
+    /// `AwsconnCertificateExpiring`, both of its rules.
+    pub certificate_expiring: Duration,
 }
 
 /// The thresholds of the alerts that compare a number.
@@ -109,6 +111,11 @@ pub struct Thresholds {
     pub api_5xx_ratio: f64,
     /// `AwsconnTargetResets`: NLB target resets per CloudWatch period.
     pub target_resets: f64,
+    /// `AwsconnCertificateExpiring`: a listener's certificate expires within
+    /// this (warning)...
+    pub certificate_expiry_warning: Duration,
+    /// ...or within this, or has expired (critical).
+    pub certificate_expiry_critical: Duration,
 }
 
 /// Dashboard settings.
@@ -251,6 +258,15 @@ impl Config {
                 t.target_resets
             ));
         }
+        if !(t.certificate_expiry_critical < t.certificate_expiry_warning
+            && t.certificate_expiry_critical.seconds() >= 3600
+            && t.certificate_expiry_warning.seconds() <= 365 * 86_400)
+        {
+            return Err(format!(
+                "thresholds.certificate_expiry_critical ({}) must be at least 1h and shorter than thresholds.certificate_expiry_warning ({}), which must be at most 365d",
+                t.certificate_expiry_critical, t.certificate_expiry_warning
+            ));
+        }
         let longest = Duration::from_seconds(30 * 86_400);
         let f = &self.for_;
         for (name, d) in [
@@ -286,6 +302,7 @@ impl Config {
                 "for.interconnect_environment_degraded",
                 f.interconnect_environment_degraded,
             ),
+            ("for.certificate_expiring", f.certificate_expiring),
             ("thresholds.data_stale_after", t.data_stale_after),
             ("hold", self.hold),
         ] {

@@ -422,6 +422,11 @@ fn vpc_link(config: &Config) -> Value {
             .per_link(),
         panel(Kind::Table, "Listeners", "none", "Listeners of the links' load balancers: every port an integration calls needs one.")
             .query(format!("awsconn_load_balancer_listener_info{{{s}}} and {on_lb} {lbs}"), ""),
+        panel(Kind::Table, "Listener certificates: days left", "d", "Certificates of the TLS listeners of the links' load balancers: days until ACM's NotAfter (negative: expired). AwsconnCertificateExpiring warns at 14 days and pages at 3.")
+            .query(
+                format!("(awsconn_listener_certificate_expiry_timestamp_seconds{{{s}}} - time()) / 86400\n  and {on_lb} {lbs}"),
+                "",
+            ),
         panel(Kind::TimeSeries, "Execution errors by class", "reqps", "Integration failures of the APIs that use the links, by class.")
             .query(
                 format!("sum by (api_id, stage, class) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval])\n  and on (job, instance, account, region, api_id, stage) awsconn_integration_info{{{l}}})"),

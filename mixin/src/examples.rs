@@ -184,6 +184,21 @@ fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
         target_matchers: vec![alternation(&link_alerts)],
         equal: vec!["job", "instance", "account", "region", "vpc_link_id"],
     });
+    // A certificate's expiry, graded by date, says more than the check that
+    // also fails for it (once per link that uses it).
+    out.push(Inhibit {
+        source_matchers: vec!["alertname=\"AwsconnCertificateExpiring\"".into()],
+        target_matchers: vec!["alertname=\"AwsconnCertificateInvalid\"".into()],
+        equal: vec![
+            "job",
+            "instance",
+            "account",
+            "region",
+            "load_balancer",
+            "port",
+            "certificate_arn",
+        ],
+    });
     out
 }
 

@@ -2,12 +2,15 @@
 //! target health. A poll costs 1 DescribeLoadBalancers page per 400 load
 //! balancers, 1 DescribeListeners per load balancer kept, 1 DescribeTargetGroups
 //! page per 400 groups and 1 DescribeTargetHealth per target group kept.
+//! The certificates collector adds 1 DescribeListenerCertificates per TLS
+//! or HTTPS listener of a load balancer a link uses.
 
 use std::collections::BTreeSet;
 
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
-    Listener, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth, normalize_state,
+    Listener, ListenerCertificate, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth,
+    normalize_state,
 };
 
 /// The API's maximum page size for the describe calls.
@@ -243,4 +246,48 @@ async fn target_groups(
             .collect();
     }
     Ok(groups)
+}
+
+/// The certificates a listener serves (DescribeListenerCertificates, every
+/// page), the default first. A certificate listed without its ARN is
+/// counted and left out.
+pub(super) async fn listener_certificates(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    listener_arn: &str,
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<ListenerCertificate>, AwsError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .describe_listener_certificates()
+            .listener_arn(listener_arn)
+            .page_size(PAGE_SIZE)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeListenerCertificates", e))?;
+        for c in page.certificates() {
+            let Some(arn) = c.certificate_arn().filter(|a| !a.is_empty()) else {
+                telemetry.skipped_item(
+                    SERVICE,
+                    "DescribeListenerCertificates",
+                    "missing CertificateArn",
+                );
+                continue;
+            };
+            out.push(ListenerCertificate {
+                arn: arn.to_owned(),
+                is_default: c.is_default().unwrap_or(false),
+            });
+        }
+        match page.next_marker().filter(|m| !m.is_empty()) {
+            Some(next) => marker = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    // The default first, then by ARN: the same answer renders the same.
+    out.sort_by(|a, b| b.is_default.cmp(&a.is_default).then(a.arn.cmp(&b.arn)));
+    out.dedup_by(|a, b| a.arn == b.arn);
+    Ok(out)
 }

@@ -5,6 +5,7 @@
 //! chain, `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`),
 //! so the tests and the demo reach an emulator with no code path of their own.
 
+mod acm;
 mod apigateway;
 mod apigatewayv2;
 pub mod budget;
@@ -32,7 +33,9 @@ pub use telemetry::{ApiTelemetry, Outcome};
 use crate::config::{AccountConfig, AwsConfig, RetryMode};
 use std::collections::BTreeSet;
 
-use crate::inventory::{Api, EndpointService, Interconnect, LoadBalancing, NetworkRules, VpcLink};
+use crate::inventory::{
+    Api, Certificates, EndpointService, Interconnect, LoadBalancing, NetworkRules, VpcLink,
+};
 use telemetry::TelemetryInterceptor;
 
 /// Shared SDK configuration: loaded once, then specialised per account and region.
@@ -192,6 +195,7 @@ struct ScopeClients {
     ec2: aws_sdk_ec2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    acm: aws_sdk_acm::Client,
     account: Arc<AccountShared>,
     region: String,
     telemetry: ApiTelemetry,
@@ -252,6 +256,12 @@ impl AwsScope {
         );
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
             aws_sdk_cloudwatch::config::Builder::from(&config)
+                .interceptor(interceptor.clone())
+                .interceptor(budget.clone())
+                .build(),
+        );
+        let acm = aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(&config)
                 .interceptor(interceptor)
                 .interceptor(budget)
                 .build(),
@@ -266,6 +276,7 @@ impl AwsScope {
                 ec2,
                 logs,
                 cloudwatch,
+                acm,
                 account,
                 region,
                 telemetry,
@@ -388,6 +399,43 @@ impl AwsScope {
             keep,
         )
         .await
+    }
+
+    /// The certificates of these listeners, and what ACM says of each ACM
+    /// one. A listener whose certificates cannot be listed fails the poll;
+    /// a certificate ACM cannot describe (gone, access denied) is recorded
+    /// as unread, and the others are still reported.
+    pub async fn certificates(&self, listeners: &[String]) -> Result<Certificates, AwsError> {
+        let mut out = Certificates::default();
+        {
+            let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
+            for listener in listeners {
+                let certificates =
+                    elbv2::listener_certificates(&self.inner.elbv2, listener, &self.inner.telemetry)
+                        .await?;
+                out.listeners.insert(listener.clone(), certificates);
+            }
+        }
+        let arns: BTreeSet<&String> = out
+            .listeners
+            .values()
+            .flatten()
+            .map(|c| &c.arn)
+            .filter(|arn| acm::is_acm(arn))
+            .collect();
+        let _slot = self.inner.limits.acquire("acm").await;
+        for arn in arns {
+            match acm::describe(&self.inner.acm, arn, &self.inner.telemetry).await {
+                Ok(detail) => {
+                    out.details.insert(arn.clone(), detail);
+                }
+                Err(e) => {
+                    tracing::debug!(certificate = %arn, error = %e, "certificate not described");
+                    out.unread.insert(arn.clone(), e.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.

@@ -13,6 +13,7 @@
 //! the last good fragment of every collector and scope, so one collector's
 //! failure never blanks another's metrics, nor its own previous data.
 
+pub mod certificates;
 pub mod cloudwatch;
 pub mod endpoints;
 pub mod execution_logs;
@@ -34,8 +35,8 @@ pub use store::{Findings, Published, Store, TIMEOUT};
 use crate::aws::{Aws, AwsError, AwsScope};
 use crate::config::{AccountConfig, CollectorConfig, CollectorsConfig, Config};
 use crate::inventory::{
-    Api, EndpointService, ExecutionLogs, Interconnect, Inventory, LoadBalancing, NetworkRules,
-    Scope, VpcLink,
+    Api, Certificates, EndpointService, ExecutionLogs, Interconnect, Inventory, LoadBalancing,
+    NetworkRules, Scope, VpcLink,
 };
 use crate::render::{Families, Snapshot};
 use crate::topology::Topology;
@@ -56,6 +57,7 @@ pub enum Fragment {
         Option<crate::inventory::LinkActivity>,
     ),
     Interconnect(Interconnect),
+    Certificates(Certificates),
 }
 
 /// A collector as the rest of the exporter knows it, declared once in the
@@ -89,6 +91,7 @@ pub const COLLECTORS: &[&Descriptor] = &[
     &execution_logs::DESCRIPTOR,
     &cloudwatch::DESCRIPTOR,
     &interconnect::DESCRIPTOR,
+    &certificates::DESCRIPTOR,
 ];
 
 /// The collector of this name.
@@ -180,6 +183,7 @@ impl Fragment {
                 set(&mut inventory.cloudwatch, values) | changed
             }
             Fragment::Interconnect(interconnect) => set(&mut inventory.interconnect, interconnect),
+            Fragment::Certificates(certificates) => set(&mut inventory.certificates, certificates),
         }
     }
 }
@@ -278,7 +282,7 @@ impl Poller {
         let names: Vec<&'static str> = collectors.iter().map(|c| c.descriptor.name).collect();
         store.expect_collectors(&names, targets.len());
         store.set_per_target_health(config.collectors.load_balancers.per_target_health);
-        store.set_tls_error_window(config.diagnosis.tls_error_window);
+        store.set_diagnosis(config.diagnosis);
         Poller {
             targets,
             collectors,
@@ -440,6 +444,14 @@ mod tests {
         let other = Fragment::VpcLinks(vec![crate::testkit::vpc_link("b")], vec![]);
         assert!(other.apply(&mut inventory));
         assert_eq!(inventory.vpc_links.as_ref().unwrap()[0].id, "b");
+
+        let certificates = || {
+            let with = crate::testkit::with_certificate(Inventory::default(), &["a"], (0, 1));
+            Fragment::Certificates(with.certificates.unwrap())
+        };
+        assert!(certificates().apply(&mut inventory));
+        assert!(!certificates().apply(&mut inventory));
+        assert!(Fragment::Certificates(Default::default()).apply(&mut inventory));
 
         let cloudwatch = |value: f64, checked_at: i64| {
             let activity = LinkActivity {

@@ -67,7 +67,8 @@ struct Key {
     /// The store's revision of the scope's data.
     revision: u64,
     per_target_health: bool,
-    tls_error_window_ms: i64,
+    /// The checks' windows.
+    settings: crate::diagnose::Clock,
 }
 
 struct Cached {
@@ -133,7 +134,7 @@ impl Parts {
             snapshot.revisions.get(scope).map(|&revision| Key {
                 revision,
                 per_target_health: snapshot.per_target_health,
-                tls_error_window_ms: snapshot.diagnosis.tls_error_window_ms,
+                settings: snapshot.diagnosis.settings(),
             })
         };
         self.by_scope
@@ -323,6 +324,8 @@ mod tests {
         s.per_target_health = true;
         assert_eq!(render(&mut parts, &s), 3);
         s.diagnosis.tls_error_window_ms += 1;
+        assert_eq!(render(&mut parts, &s), 3);
+        s.diagnosis.certificate_warning_ms += 1;
         assert_eq!(render(&mut parts, &s), 3);
         let gone = s.inventories.keys().next().unwrap().clone();
         s.inventories.remove(&gone);

@@ -132,7 +132,8 @@ pub struct Store {
     /// the publisher waits, so no publish shows the new collector list
     /// beside the old configuration's data.
     reloading: AtomicBool,
-    tls_error_window_ms: std::sync::atomic::AtomicI64,
+    /// The windows of the checks (`diagnosis:` in the configuration).
+    diagnosis: Mutex<crate::config::DiagnosisConfig>,
 }
 
 impl Store {
@@ -153,7 +154,7 @@ impl Store {
             ready: AtomicBool::new(false),
             per_target_health: AtomicBool::new(false),
             reloading: AtomicBool::new(false),
-            tls_error_window_ms: std::sync::atomic::AtomicI64::new(3_600_000),
+            diagnosis: Mutex::default(),
         });
         store.publish();
         store
@@ -164,10 +165,9 @@ impl Store {
         self.per_target_health.store(on, Ordering::SeqCst);
     }
 
-    /// The window of the `no_tls_errors` check.
-    pub fn set_tls_error_window(&self, window: Duration) {
-        let ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        self.tls_error_window_ms.store(ms, Ordering::SeqCst);
+    /// The windows of the checks (`no_tls_errors`, `certificate_valid`).
+    pub fn set_diagnosis(&self, config: crate::config::DiagnosisConfig) {
+        *self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()) = config;
     }
 
     /// Records a configuration reload (its outcome, and when it worked) and
@@ -426,13 +426,13 @@ impl Store {
             revisions,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
-            diagnosis: crate::diagnose::Clock {
-                now_ms: SystemTime::now()
+            diagnosis: crate::diagnose::Clock::from_config(
+                SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
                     .unwrap_or(0),
-                tls_error_window_ms: self.tls_error_window_ms.load(Ordering::SeqCst),
-            },
+                &self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()),
+            ),
         }
     }
 

@@ -171,19 +171,36 @@ pub fn idle_seconds(inventory: &Inventory, link: &VpcLink, now_ms: i64) -> Optio
     })
 }
 
-/// The time the checks judge by: now, and how recent a TLS error must be to fail `no_tls_errors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The time the checks judge by, and the windows they judge with: how
+/// recent a TLS error must be to fail `no_tls_errors`, how soon a
+/// certificate may expire before `certificate_valid` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Clock {
     pub now_ms: i64,
     pub tls_error_window_ms: i64,
+    pub certificate_warning_ms: i64,
 }
 
 impl Default for Clock {
     fn default() -> Self {
-        Self {
-            now_ms: 0,
-            tls_error_window_ms: 3_600_000,
+        Self::from_config(0, &crate::config::DiagnosisConfig::default())
+    }
+}
+
+impl Clock {
+    /// The clock at `now_ms` with the windows of the configuration.
+    pub fn from_config(now_ms: i64, config: &crate::config::DiagnosisConfig) -> Clock {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Clock {
+            now_ms,
+            tls_error_window_ms: ms(config.tls_error_window),
+            certificate_warning_ms: ms(config.certificate_expiry_warning),
         }
+    }
+
+    /// The windows alone (what a render depends on besides the time).
+    pub fn settings(&self) -> Clock {
+        Clock { now_ms: 0, ..*self }
     }
 }
 
@@ -637,6 +654,7 @@ mod tests {
         let recent = Clock {
             now_ms: 1_500_000,
             tls_error_window_ms: 600_000,
+            ..Clock::default()
         };
         let report = diagnose([(&scope, &inventory)], &recent).remove(0);
         let tls = report
@@ -658,6 +676,7 @@ mod tests {
         let later = Clock {
             now_ms: 1_000_000 + 3_600_000,
             tls_error_window_ms: 600_000,
+            ..Clock::default()
         };
         let report = diagnose([(&scope, &inventory)], &later).remove(0);
         assert!(
@@ -727,7 +746,9 @@ mod tests {
                 "targets_healthy",
                 "security_groups_admit",
                 "network_acls_admit",
-                "privatelink_inbound_rules"
+                "privatelink_inbound_rules",
+                "certificate_matches_host",
+                "certificate_valid"
             ]
         );
         let check = &only(&report, "targets_healthy")[0];

@@ -5,6 +5,7 @@
 //! cause and fix texts. A new check is a function in one of these files
 //! (or a new file) and one entry in the table.
 
+mod certificates;
 mod link;
 mod load_balancer;
 mod network;
@@ -144,6 +145,22 @@ pub const CHECKS: &[CheckSpec] = &[
         rest_only: false,
         evaluate: |path, clock| path.no_tls_errors(clock),
     },
+    CheckSpec {
+        name: "certificate_matches_host",
+        judges: &[Judges::Listener],
+        object: &["load_balancer", "port", "host"],
+        needs: &["load_balancers", "certificates"],
+        rest_only: false,
+        evaluate: |path, _| path.certificate_matches_host(),
+    },
+    CheckSpec {
+        name: "certificate_valid",
+        judges: &[Judges::Listener],
+        object: &["load_balancer", "port", "certificate_arn"],
+        needs: &["load_balancers", "certificates"],
+        rest_only: false,
+        evaluate: |path, clock| path.certificate_valid(clock),
+    },
 ];
 
 /// The declaration of a check by name.
@@ -155,7 +172,7 @@ pub fn spec(name: &str) -> Option<&'static CheckSpec> {
 mod tests {
     use super::*;
     use crate::inventory::ApiType;
-    use crate::testkit::{v1_path, v2_path, view_one, with_logs_read};
+    use crate::testkit::{v1_path, v2_path, view_one, with_certificate, with_logs_read};
 
     /// Every finding of the test paths (healthy and broken in many ways)
     /// is declared: its name is in the table, it names only the declared
@@ -177,6 +194,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for inventory in [
             with_logs_read(v2_path()),
+            with_certificate(v1_path(&["available"]), &["other.example"], (0, 1)),
             v1_path(&["available"]),
             broken,
             unknown,
