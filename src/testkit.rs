@@ -299,7 +299,11 @@ pub const HOST: &str = "web.internal";
 /// The inventory with its HTTPS listener serving one ACM certificate, the
 /// default, for `names`, valid over `valid_s` (epoch seconds), and the
 /// HTTP API verifying [`HOST`].
-pub fn with_certificate(mut inventory: Inventory, names: &[&str], valid_s: (i64, i64)) -> Inventory {
+pub fn with_certificate(
+    mut inventory: Inventory,
+    names: &[&str],
+    valid_s: (i64, i64),
+) -> Inventory {
     use crate::inventory::{CertificateDetail, Certificates, ListenerCertificate};
     for api in inventory.apis.iter_mut().flatten() {
         if api.api_type == ApiType::Http {

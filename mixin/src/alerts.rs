@@ -528,7 +528,11 @@ fn certificate_expiring_alert(config: &Config) -> Alert {
         for_: f,
         description: format!(
             "The certificate {{{{ $labels.certificate_arn }}}} ({{{{ $labels.domain }}}}) of the TLS listener on port {{{{ $labels.port }}}} of load balancer {{{{ $labels.load_balancer }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) has {{{{ $value | humanizeDuration }}}} left before it expires{}; API Gateway then fails every TLS handshake through it with \"PKIX path validation failed ... validity check failed\" (tls_certificate_expired), even with insecureSkipVerification. Fix: renew or replace it: an ACM certificate validated by DNS renews itself while its CNAME validation record stays in place (check the record and ACM's renewal status); an imported certificate must be imported again, with its chain, then set on the listener.",
-            if name == "expired" { " (a negative time: it has expired)" } else { "" }
+            if name == "expired" {
+                " (a negative time: it has expired)"
+            } else {
+                ""
+            }
         ),
         cases: Cases {
             fires: vec![Case {

@@ -410,9 +410,12 @@ impl AwsScope {
         {
             let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
             for listener in listeners {
-                let certificates =
-                    elbv2::listener_certificates(&self.inner.elbv2, listener, &self.inner.telemetry)
-                        .await?;
+                let certificates = elbv2::listener_certificates(
+                    &self.inner.elbv2,
+                    listener,
+                    &self.inner.telemetry,
+                )
+                .await?;
                 out.listeners.insert(listener.clone(), certificates);
             }
         }

@@ -70,7 +70,10 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
                 ("load_balancer", lb.arn.clone()),
                 ("port", listener.port.to_string()),
                 ("certificate_arn", certificate.arn.clone()),
-                ("domain", detail.map(|d| d.domain.clone()).unwrap_or_default()),
+                (
+                    "domain",
+                    detail.map(|d| d.domain.clone()).unwrap_or_default(),
+                ),
             ]);
             if let Some(not_after) = detail.and_then(|d| d.not_after_s) {
                 f.add(

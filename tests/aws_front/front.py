@@ -46,6 +46,7 @@ PROTOCOLS = {
     "elasticloadbalancing": "query",
     "ec2": "ec2",
     "logs": "json",
+    "acm": "json",
     "monitoring": "cbor",
     "interconnect": "cbor",
 }

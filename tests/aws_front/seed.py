@@ -19,12 +19,17 @@ The link names are what scenarios refer to (see scenarios/demo.json).
 Prints a JSON document with the ids it created, by region.
 """
 
+import datetime
 import json
 import sys
 import time
 import urllib.request
 
 import boto3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 HTTP_LINKS = ["checkout-http-link", "legacy-http-link"]
 
@@ -233,7 +238,34 @@ RUNBOOK_REST = [
     "nacl-deny",          # the target subnet's NACL denies 8080 from the NLB's subnets before allowing all
     "enforcement-on",     # PrivateLink inbound-rule enforcement on (front), NLB SG admits only 10.0.0.0/8
     "tls-errors",         # the stage's execution log has TLS host-name errors (put by the test)
+    "certificate-mismatch",  # a TLS listener whose ACM certificate covers other.example.com, not the host called
+    "certificate-expiring",  # a TLS listener whose ACM certificate covers the host and expires in 10 days
 ]
+
+# The runbook paths whose NLB terminates TLS: the names their ACM
+# certificate covers, and the days it has left.
+RUNBOOK_CERTIFICATES = {
+    "certificate-mismatch": (["other.example.com", "*.other.example.com"], 365),
+    "certificate-expiring": (["certificate-expiring.internal.example.com"], 10),
+}
+
+
+def self_signed(names, days):
+    """A certificate for `names` (PEM) valid from a day ago for `days` days,
+    and its key: what `aws acm import-certificate` takes."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
 RUNBOOK_HTTP = [
     "healthy-http",       # HTTP API -> V2 link -> ALB -> IP target: every check passes
     "http-inactive",      # the V2 link is INACTIVE (front)
@@ -245,6 +277,7 @@ def seed_runbook(endpoint, region):
     elb = client("elbv2", endpoint, region)
     apigw = client("apigateway", endpoint, region)
     apigw2 = client("apigatewayv2", endpoint, region)
+    acm = client("acm", endpoint, region)
 
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
 
@@ -311,7 +344,13 @@ def seed_runbook(endpoint, region):
         tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=8080, VpcId=vpc,
                                      TargetType="instance", **health)["TargetGroups"][0]["TargetGroupArn"]
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": instance_id, "Port": 8080}])
-        elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+        tls = {}
+        certificate = None
+        if name in RUNBOOK_CERTIFICATES:
+            pem, key = self_signed(*RUNBOOK_CERTIFICATES[name])
+            certificate = acm.import_certificate(Certificate=pem, PrivateKey=key)["CertificateArn"]
+            tls = {"Protocol": "TLS", "Certificates": [{"CertificateArn": certificate}]}
+        elb.create_listener(LoadBalancerArn=nlb, Port=443, **({"Protocol": "TCP"} | tls),
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
         service_id = None
         if name != "nlb-deleted":
@@ -337,7 +376,7 @@ def seed_runbook(endpoint, region):
             apigw.update_stage(restApiId=api, stageName="prod",
                                patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
         out["links"][name] = {"vpc_link_id": link, "nlb_arn": nlb, "target_group": tg, "instance": instance_id,
-                              "endpoint_service_id": service_id, "rest_api": api}
+                              "endpoint_service_id": service_id, "rest_api": api, "certificate": certificate}
 
     for name in RUNBOOK_HTTP:
         _, address = instance(target_subnet, [target_sg])

@@ -201,6 +201,9 @@ fn wait_suppressed(alertmanager: &str, keys: &[&str], names: &BTreeMap<String, S
 /// The alerts the demo world must raise, as `alertname region subject`.
 const EXPECTED: &[&str] = &[
     "AwsconnApi5xxHigh us-east-1 tls-errors-api",
+    "AwsconnCertificateExpiring us-east-1 certificate-expiring-nlb",
+    "AwsconnCertificateHostMismatch us-east-1 certificate-mismatch-link",
+    "AwsconnCertificateInvalid us-east-1 certificate-expiring-link",
     "AwsconnEndpointConnectionUnavailable us-east-1 connection-rejected-link",
     "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
     "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
@@ -222,6 +225,7 @@ const EXPECTED: &[&str] = &[
 
 /// Inhibited by the world's failed and inactive links.
 const INHIBITED: &[&str] = &[
+    "AwsconnCertificateInvalid us-east-1 certificate-expiring-link",
     "AwsconnLoadBalancerUnavailable eu-west-1 payments-rest-link",
     "AwsconnVpcLinkIdle us-east-1 http-inactive-link",
 ];
@@ -411,8 +415,8 @@ fn demo_world_pages_exactly_what_is_broken() {
         .collect();
     assert_eq!(
         names.len(),
-        16,
-        "12 runbook links in us-east-1, 4 in eu-west-1: {names:?}"
+        18,
+        "14 runbook links in us-east-1, 4 in eu-west-1: {names:?}"
     );
     let (status, _, body) = try_http_get(&base, "/links", &[]).unwrap();
     let page = String::from_utf8(body).unwrap();

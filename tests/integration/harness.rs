@@ -340,6 +340,37 @@ pub fn polls_in(exposition: &str, collector: &str) -> Vec<u64> {
 }
 
 /// Runs `promtool check metrics` on an exposition; returns its output on failure.
+/// The AWS operations an exposition's self-metrics saw, as IAM actions.
+pub fn actions_seen(exposition: &str) -> std::collections::BTreeSet<String> {
+    exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("awsconn_aws_api_requests_total{service=\""))
+        .filter_map(|rest| {
+            let (service, rest) = rest.split_once('"')?;
+            let operation = rest.strip_prefix(",operation=\"")?.split('"').next()?;
+            Some(awsconn::aws::iam::action(service, operation))
+        })
+        .collect()
+}
+
+/// The IAM actions `iam-policy` grants for a configuration.
+pub fn actions_granted(config: &Path) -> std::collections::BTreeSet<String> {
+    let out = Command::new(EXPORTER)
+        .args(["iam-policy", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])

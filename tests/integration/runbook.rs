@@ -140,6 +140,31 @@ fn expected_failures(
             ),
         ),
         (
+            "certificate-mismatch",
+            (
+                "certificate_matches_host",
+                BTreeMap::from([
+                    ("load_balancer", l("certificate-mismatch", "nlb_arn")),
+                    ("port", "443".to_owned()),
+                    (
+                        "host",
+                        "certificate-mismatch.internal.example.com".to_owned(),
+                    ),
+                ]),
+            ),
+        ),
+        (
+            "certificate-expiring",
+            (
+                "certificate_valid",
+                BTreeMap::from([
+                    ("load_balancer", l("certificate-expiring", "nlb_arn")),
+                    ("port", "443".to_owned()),
+                    ("certificate_arn", l("certificate-expiring", "certificate")),
+                ]),
+            ),
+        ),
+        (
             "http-inactive",
             (
                 "link_available",
@@ -175,6 +200,14 @@ const CAUSES: &[(&str, &str)] = &[
     ),
     ("enforcement-on", "do not admit port 443"),
     ("tls-errors", "tls_hostname_mismatch"),
+    (
+        "certificate-mismatch",
+        "the listener's certificates cover other.example.com, *.other.example.com",
+    ),
+    (
+        "certificate-expiring",
+        "days (the warning is 14 days ahead)",
+    ),
     ("http-inactive", "INACTIVE"),
 ];
 
@@ -318,6 +351,35 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     assert_eq!(sample(&metrics, &healthy), Some(1.0));
     promtool_check_metrics(&metrics).unwrap_or_else(|e| panic!("promtool: {e}"));
 
+    // The certificates of the TLS listeners, as ACM has them: the expiring
+    // one's date, ten days after the seeding, and its listing.
+    let expiring = &seeded["links"]["certificate-expiring"];
+    let listener = format!(
+        "{l},load_balancer=\"{}\",port=\"443\",certificate_arn=\"{}\",domain=\"certificate-expiring.internal.example.com\"",
+        s(&expiring["nlb_arn"]),
+        s(&expiring["certificate"])
+    );
+    let expiry = format!("awsconn_listener_certificate_expiry_timestamp_seconds{{{listener}}}");
+    let at = sample(&metrics, &expiry).unwrap_or_else(|| panic!("{expiry}\n{metrics}")) as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now + 9 * DAY_S..now + 10 * DAY_S).contains(&at),
+        "{at} vs {now}"
+    );
+    let info = format!(
+        "awsconn_listener_certificate_info{{{listener},default=\"true\",status=\"issued\",in_use_by=\"1\"}}"
+    );
+    assert_eq!(sample(&metrics, &info), Some(1.0), "{info}\n{metrics}");
+    // Every AWS operation of the poll, the certificate calls among them,
+    // is granted by `iam-policy`.
+    let seen = crate::harness::actions_seen(&metrics);
+    assert!(seen.contains("acm:DescribeCertificate"), "{seen:?}");
+    let granted = crate::harness::actions_granted(config.path());
+    assert!(seen.is_subset(&granted), "{seen:?} not all in {granted:?}");
+
     let (status, headers, _) = server.get("/links");
     assert_eq!(status, 200);
     assert!(
@@ -356,6 +418,16 @@ fn the_links_page_shows_each_hop_in_a_browser() {
         "the NACL links to its console page: {}",
         red[0]
     );
+    // The listener whose certificate does not cover the host is red and
+    // names what the certificate covers.
+    let mismatch = section(&link("certificate-mismatch"));
+    let red: Vec<&str> = mismatch
+        .split("<li ")
+        .filter(|li| li.starts_with("class=\"hop bad"))
+        .collect();
+    assert_eq!(red.len(), 1, "one red hop: {mismatch}");
+    assert!(red[0].contains("data-kind=\"listener\""), "{}", red[0]);
+    assert!(red[0].contains("*.other.example.com"), "{}", red[0]);
     let good = section(&link("healthy"));
     assert!(good.starts_with("class=\"link ok\""), "{good}");
     assert!(!good.contains("class=\"hop bad"), "{good}");

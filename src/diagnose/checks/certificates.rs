@@ -157,7 +157,11 @@ impl<'a> LinkPath<'a> {
                 matching
             };
             for certificate in chosen {
-                let key = (call.load_balancer, call.listener.port, certificate.arn.as_str());
+                let key = (
+                    call.load_balancer,
+                    call.listener.port,
+                    certificate.arn.as_str(),
+                );
                 if judged.contains(&key) {
                     continue;
                 }
@@ -294,7 +298,9 @@ mod tests {
 
     fn one<'c>(checks: &'c [Check], name: &str) -> &'c Check {
         let mut found = checks.iter().filter(|c| c.check == name);
-        let check = found.next().unwrap_or_else(|| panic!("no {name} in {checks:?}"));
+        let check = found
+            .next()
+            .unwrap_or_else(|| panic!("no {name} in {checks:?}"));
         assert!(found.next().is_none(), "one {name}: {checks:?}");
         check
     }
@@ -324,11 +330,8 @@ mod tests {
 
     #[test]
     fn names_that_do_not_cover_the_host_fail_with_the_names_and_the_fix() {
-        let inventory = with_certificate(
-            v2_path(),
-            &["api.example.com", "*.web.internal"],
-            VALID_S,
-        );
+        let inventory =
+            with_certificate(v2_path(), &["api.example.com", "*.web.internal"], VALID_S);
         let checks = findings(&inventory);
         let matches = one(&checks, "certificate_matches_host");
         assert!(!matches.ok);
@@ -349,7 +352,10 @@ mod tests {
     #[test]
     fn expired_expiring_early_and_revoked_certificates_fail() {
         let cases = [
-            ((NOW_S - 400 * DAY_S, NOW_S - DAY_S), "expired on 1970-12-31"),
+            (
+                (NOW_S - 400 * DAY_S, NOW_S - DAY_S),
+                "expired on 1970-12-31",
+            ),
             ((NOW_S - 30 * DAY_S, NOW_S + 3 * DAY_S), "in 3 days"),
             ((NOW_S + DAY_S, NOW_S + 400 * DAY_S), "not valid before"),
         ];
@@ -359,7 +365,13 @@ mod tests {
             assert!(!valid.ok, "{valid_s:?}");
             let cause = valid.cause.as_deref().unwrap();
             assert!(cause.contains(says), "{cause}");
-            assert!(valid.fix.as_deref().unwrap().contains("insecureSkipVerification"));
+            assert!(
+                valid
+                    .fix
+                    .as_deref()
+                    .unwrap()
+                    .contains("insecureSkipVerification")
+            );
         }
         let mut revoked = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
         let certificates = revoked.certificates.as_mut().unwrap();
@@ -429,8 +441,7 @@ mod tests {
         let mut no_host = with_certificate(v2_path(), &[HOST], VALID_S);
         no_host.apis.as_mut().unwrap()[0].integrations[0].tls_server_name = None;
         let mut tcp = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
-        tcp.load_balancing.as_mut().unwrap().load_balancers[0].listeners[0].protocol =
-            "TCP".into();
+        tcp.load_balancing.as_mut().unwrap().load_balancers[0].listeners[0].protocol = "TCP".into();
         let mut http = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
         http.apis.as_mut().unwrap()[0].integrations[0].uri = "http://web.internal:443/".into();
         for inventory in [no_host, tcp, http] {
