@@ -218,6 +218,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
         load_balancers.push(LoadBalancer {
             arn: lb.clone(),
             name: format!("lb{b}"),
+            dns_name: format!("lb{b}-{s}.elb.us-east-1.amazonaws.com"),
             lb_type: "network".into(),
             state: "active".into(),
             state_reason: None,

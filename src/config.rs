@@ -102,6 +102,60 @@ pub struct CollectorsConfig {
     pub interconnect: CollectorConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub certificates: CollectorConfig,
+    #[serde(default)]
+    pub tls_probe: TlsProbeConfig,
+}
+
+/// The TLS probe (off by default): it connects to the load balancers, so it
+/// must run where they are reachable (see docs/operations.md).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsProbeConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// One probe (connect, handshake, request, status line) at most this long.
+    #[serde(default = "default_probe_timeout", deserialize_with = "duration")]
+    pub probe_timeout: Duration,
+    /// Probes in flight at once, per account and region.
+    #[serde(default = "default_probe_concurrency")]
+    pub concurrency: usize,
+    /// A PEM file of CAs trusted besides Mozilla's roots: for private test
+    /// set-ups only. API Gateway trusts only public CAs (or, with
+    /// insecureSkipVerification, any), so a chain that only this file
+    /// completes is one API Gateway refuses.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Where to connect instead of a load balancer's DNS name, by the load
+    /// balancer's ARN, name or DNS name: `host` (the integration's port is
+    /// kept) or `host:port`.
+    #[serde(default)]
+    pub addresses: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for TlsProbeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            probe_timeout: default_probe_timeout(),
+            concurrency: default_probe_concurrency(),
+            ca_file: None,
+            addresses: Default::default(),
+        }
+    }
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_probe_concurrency() -> usize {
+    8
 }
 
 /// A CloudWatch metric to fetch besides the default set.
@@ -248,6 +302,7 @@ impl Default for CollectorsConfig {
             cloudwatch: CloudWatchConfig::default(),
             interconnect: CollectorConfig::standard(),
             certificates: CollectorConfig::standard(),
+            tls_probe: TlsProbeConfig::default(),
         }
     }
 }
@@ -308,7 +363,12 @@ macro_rules! schedule_of {
     )*};
 }
 
-schedule_of!(LoadBalancersConfig, ExecutionLogsConfig, CloudWatchConfig);
+schedule_of!(
+    LoadBalancersConfig,
+    ExecutionLogsConfig,
+    CloudWatchConfig,
+    TlsProbeConfig
+);
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -502,6 +562,31 @@ impl Config {
                     .into(),
             );
         }
+        let probe = &self.collectors.tls_probe;
+        if probe.probe_timeout.is_zero() || probe.probe_timeout > probe.timeout {
+            return Err(
+                "collectors.tls_probe.probe_timeout: must be more than 0s and at most the collector's timeout"
+                    .into(),
+            );
+        }
+        if !(1..=256).contains(&probe.concurrency) {
+            return Err("collectors.tls_probe.concurrency: must be 1 to 256".into());
+        }
+        if let Some(path) = &probe.ca_file
+            && let Err(e) = std::fs::metadata(path)
+        {
+            return Err(format!(
+                "collectors.tls_probe.ca_file: cannot read {}: {e}",
+                path.display()
+            ));
+        }
+        for (key, address) in &probe.addresses {
+            if address.trim().is_empty() || address.contains('/') {
+                return Err(format!(
+                    "collectors.tls_probe.addresses.{key}: {address:?} is not a host or host:port"
+                ));
+            }
+        }
         let logs = &self.collectors.execution_logs;
         if logs.overlap > logs.lookback {
             return Err("collectors.execution_logs.overlap: must be at most the lookback".into());
@@ -547,6 +632,7 @@ impl CollectorsConfig {
             ("cloudwatch", self.cloudwatch.schedule()),
             ("interconnect", self.interconnect),
             ("certificates", self.certificates),
+            ("tls_probe", self.tls_probe.schedule()),
         ]
         .into_iter()
     }

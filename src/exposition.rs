@@ -81,7 +81,7 @@ impl Chunk {
     }
 }
 
-/// `text` (shorter than 64 KiB) as one stored deflate block (RFC 1951,
+/// `text` (at most 65 535 bytes) as one stored deflate block (RFC 1951,
 /// 3.2.4). A chunk starts on a byte boundary, so the block is a byte for
 /// its type, then the length and its complement, then the text.
 fn stored_block(text: &[u8]) -> Vec<u8> {
@@ -107,8 +107,15 @@ fn compressed(text: &[u8]) -> Vec<u8> {
         let start = deflater.total_in();
         loop {
             let consumed = (deflater.total_in() - start) as usize;
-            // Deflating into memory fails only on misuse, which this is not.
-            let _ = deflater.compress_vec(&text[consumed..], &mut out, FlushCompress::Full);
+            if deflater
+                .compress_vec(&text[consumed..], &mut out, FlushCompress::Full)
+                .is_err()
+            {
+                // Fails only on misuse; should it ever, the text is kept
+                // stored, and the deflater starts again.
+                deflater.reset();
+                return stored_blocks(text);
+            }
             let consumed = (deflater.total_in() - start) as usize;
             // The flush is complete when it left room in the output.
             if consumed == text.len() && out.len() < out.capacity() {
@@ -119,6 +126,15 @@ fn compressed(text: &[u8]) -> Vec<u8> {
         out.shrink_to_fit();
         out
     })
+}
+
+/// `text` of any length as stored blocks of at most 65 535 bytes each.
+fn stored_blocks(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 65_535 * 5 + 5);
+    for piece in text.chunks(u16::MAX as usize) {
+        out.extend_from_slice(&stored_block(piece));
+    }
+    out
 }
 
 /// One family of an encoded part: its `# HELP`/`# TYPE` lines and its
@@ -423,7 +439,7 @@ mod tests {
          # HELP temp Temp.\n# TYPE temp gauge\n# UNIT temp celsius\ntemp{s=\"a\"} 3\ntemp{s=\"b\"} 4\n\
          # HELP new New.\n# TYPE new gauge\n";
 
-    fn text(exposition: &Exposition) -> String {
+    fn text_of(exposition: &Exposition) -> String {
         String::from_utf8(exposition.to_vec().unwrap()).unwrap()
     }
 
@@ -441,7 +457,7 @@ mod tests {
         let a = Encoded::parse(SCOPE_A);
         let b = Encoded::parse(SCOPE_B);
         let exposition = Exposition::assemble([&a, &b]);
-        assert_eq!(text(&exposition), JOINED);
+        assert_eq!(text_of(&exposition), JOINED);
         assert_eq!(exposition.len(), JOINED.len());
     }
 
@@ -485,7 +501,7 @@ mod tests {
         let exposition = Exposition::assemble([&Encoded::parse(&part), &other]);
         let expected = format!("{part}big{{i=\"x\"}} 1\n");
         assert!(expected.len() > 4 << 20);
-        assert_eq!(text(&exposition), expected);
+        assert_eq!(text_of(&exposition), expected);
         assert_eq!(gunzip(&exposition.gzip()), expected.as_bytes());
         assert_eq!(exposition.len(), expected.len());
     }
@@ -498,7 +514,7 @@ mod tests {
             "# HELP a A.\n# TYPE a gauge\na 1\n# EOF\na 2\n# HELP b B.\n# TYPE b gauge\nb 3\n",
         );
         assert_eq!(
-            text(&Exposition::assemble([&part])),
+            text_of(&Exposition::assemble([&part])),
             "# HELP a A.\n# TYPE a gauge\na 1\n# HELP b B.\n# TYPE b gauge\nb 3\n"
         );
     }
@@ -509,6 +525,42 @@ mod tests {
         assert!(exposition.is_empty());
         assert!(exposition.to_vec().unwrap().is_empty());
         assert!(gunzip(&exposition.gzip()).is_empty());
+    }
+
+    /// Two compressed chunks made one after the other by the same deflater
+    /// join in the other order: a full flush leaves nothing to refer back to.
+    #[test]
+    fn compressed_chunks_join_in_any_order() {
+        let text = |tag: &str| -> String {
+            (0..2000)
+                .map(|i| {
+                    format!("{tag}{{load_balancer=\"arn:aws:elasticloadbalancing:lb/{i}\"}} 1\n")
+                })
+                .collect()
+        };
+        let (a, b) = (text("a"), text("b"));
+        let first = Encoded::parse(&format!("# HELP x X.\n# TYPE x gauge\n{a}"));
+        let second = Encoded::parse(&format!("# HELP x X.\n# TYPE x gauge\n{b}"));
+        assert!(
+            first.families[0].samples.deflated.len() < a.len() / 4,
+            "compressed"
+        );
+        let exposition = Exposition::assemble([&second, &first]);
+        let expected = format!("# HELP x X.\n# TYPE x gauge\n{b}{a}");
+        assert_eq!(text_of(&exposition), expected);
+        assert_eq!(gunzip(&exposition.gzip()), expected.as_bytes());
+    }
+
+    #[test]
+    fn stored_blocks_hold_any_length() {
+        let text: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let chunk = Chunk {
+            deflated: Bytes::from(stored_blocks(&text)),
+            crc: crc32fast::hash(&text),
+            len: text.len(),
+        };
+        let back = chunk.inflate(&mut Decompress::new(false)).unwrap();
+        assert_eq!(&back[..], &text[..]);
     }
 
     /// A chunk whose bytes were damaged is an error, not short text.

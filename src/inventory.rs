@@ -170,6 +170,8 @@ pub struct Stage {
 pub struct LoadBalancer {
     pub arn: String,
     pub name: String,
+    /// Where it answers (`DNSName`): what the TLS probe connects to.
+    pub dns_name: String,
     /// `network`, `application`, `gateway`.
     pub lb_type: String,
     /// Lower-cased state code (`active`, `provisioning`, `active_impaired`, `failed`).
@@ -461,6 +463,7 @@ pub struct Inventory {
     pub link_activity: Option<LinkActivity>,
     pub interconnect: Option<Interconnect>,
     pub certificates: Option<Certificates>,
+    pub tls_probes: Option<TlsProbes>,
     /// What is not known: each enabled collector that has not succeeded for
     /// this scope yet, and why (its latest failure, or that its first poll
     /// has not finished). Filled by the store, not by AWS, so that a check
@@ -494,8 +497,7 @@ pub struct ListenerCertificate {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CertificateDetail {
     pub domain: String,
-    /// Every name it covers (its subject alternative names, the domain
-    /// among them).
+    /// Its subject alternative names (ACM lists the domain among them).
     pub names: Vec<String>,
     pub not_before_s: Option<i64>,
     pub not_after_s: Option<i64>,
@@ -508,13 +510,17 @@ pub struct CertificateDetail {
 
 impl CertificateDetail {
     /// Whether the certificate covers `host`, as a TLS client checks it
-    /// (RFC 6125): names compare without case, and a `*` as the whole
-    /// leftmost label stands for exactly one label.
+    /// (RFC 6125): its subject alternative names, or its domain only when it
+    /// has none; names compare without case, and a `*` as the whole leftmost
+    /// label stands for exactly one label.
     pub fn covers(&self, host: &str) -> bool {
-        self.names
-            .iter()
-            .chain(std::iter::once(&self.domain))
-            .any(|name| name_matches(name, host))
+        self.checked_names().any(|name| name_matches(name, host))
+    }
+
+    /// The names a client checks the host name against.
+    pub fn checked_names(&self) -> impl Iterator<Item = &str> {
+        let domain = self.names.is_empty().then_some(self.domain.as_str());
+        self.names.iter().map(String::as_str).chain(domain)
     }
 }
 
@@ -531,6 +537,53 @@ pub fn name_matches(name: &str, host: &str) -> bool {
             .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(parent)),
         None => name.eq_ignore_ascii_case(host),
     }
+}
+
+/// What the TLS probe found, by the call it stands for: (load balancer
+/// ARN, port, host name).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsProbes {
+    pub outcomes: BTreeMap<(String, u16, String), ProbeOutcome>,
+}
+
+/// Where to connect and as whom.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProbeTarget {
+    /// `host:port` to connect to: the load balancer's DNS name, or an
+    /// address the configuration gives for it.
+    pub address: String,
+    /// The host name sent as SNI and checked against the certificate.
+    pub host: String,
+    /// REST's `insecureSkipVerification`: a certificate no trusted CA signed
+    /// is accepted, its dates and name still checked.
+    pub insecure_skip_verification: bool,
+}
+
+/// The certificate the server presented.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PresentedCertificate {
+    pub subject: String,
+    pub issuer: String,
+    pub not_after_s: i64,
+}
+
+/// What one probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    /// Where it connected.
+    pub address: String,
+    /// `None` when every check passed.
+    pub failure: Option<ProbeFailure>,
+    /// The leaf certificate, when one was presented.
+    pub certificate: Option<PresentedCertificate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    /// The execution-log class API Gateway would log.
+    pub class: crate::classify::ErrorClass,
+    /// What happened, for the check's cause.
+    pub detail: String,
 }
 
 /// Reads an Interconnect bandwidth such as `1Gbps`, `500Mbps` or `1.5 Gbps`
@@ -580,12 +633,18 @@ mod tests {
         assert!(!name_matches("api.example.com", "www.example.com"));
         assert!(!name_matches("", "example.com"));
         assert!(!name_matches("a*.example.com", "ab.example.com"));
+        // The domain counts only when there is no alternative name.
         let detail = CertificateDetail {
             domain: "example.com".into(),
             names: vec!["*.example.com".into()],
             ..Default::default()
         };
-        assert!(detail.covers("example.com") && detail.covers("www.example.com"));
+        assert!(!detail.covers("example.com") && detail.covers("www.example.com"));
+        let bare = CertificateDetail {
+            domain: "example.com".into(),
+            ..Default::default()
+        };
+        assert!(bare.covers("example.com"));
     }
 
     #[test]

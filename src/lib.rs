@@ -20,6 +20,7 @@ pub mod exposition;
 pub mod inventory;
 pub mod logging;
 pub mod logs;
+pub mod probe;
 pub mod process;
 pub mod render;
 pub mod resolve;

@@ -8,8 +8,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-/// Limits glibc's malloc to one arena, unless `MALLOC_ARENA_MAX` says
-/// otherwise. Called first thing, before any other thread exists.
+/// Limits glibc's malloc to one arena, unless `MALLOC_ARENA_MAX` or
+/// `GLIBC_TUNABLES` (`glibc.malloc.arena_max`) says otherwise. Called first thing, before any other thread exists.
 ///
 /// Why: glibc gives each thread that allocates an arena of its own (up to
 /// eight per core), and memory freed in one is not reused by another. The
@@ -23,7 +23,9 @@ use prometheus_client::registry::Registry;
 /// the same moment.
 pub fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
+        && !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"))
+    {
         // SAFETY: mallopt sets a tunable of the allocator; no other thread
         // allocates yet. Its result (0 when refused) leaves glibc's default.
         unsafe {

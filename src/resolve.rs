@@ -22,6 +22,9 @@ pub struct ResolvedIntegration {
     /// The host name TLS is checked against: `tlsConfig.serverNameToVerify`
     /// where set, else the URI's host; `None` for an ARN URI without one.
     pub tls_host: Option<String>,
+    /// REST's `tlsConfig.insecureSkipVerification`: API Gateway accepts a
+    /// certificate no trusted CA signed (it still checks its dates and name).
+    pub insecure_skip_verification: bool,
 }
 
 /// An integration that cannot be resolved in a stage: a finding, not an error.
@@ -159,12 +162,14 @@ pub fn resolve(
         .as_deref()
         .map(|t| substitute(t, &stage.variables).map_err(missing))
         .transpose()?;
+    // A server name naming an undefined stage variable leaves no host name
+    // to check (the certificate checks say nothing), rather than making the
+    // whole integration unresolved.
     let server_name = integration
         .tls_server_name
         .as_deref()
         .filter(|n| !n.is_empty())
-        .map(|n| substitute(n, &stage.variables).map_err(missing))
-        .transpose()?;
+        .and_then(|n| substitute(n, &stage.variables).ok());
     let (target, port, protocol, uri_host) = match parse_http_uri(&uri) {
         Some((scheme, host, port)) => (
             integration_target.unwrap_or_else(|| host.clone()),
@@ -185,6 +190,7 @@ pub fn resolve(
         port,
         protocol,
         tls_host: server_name.or(uri_host),
+        insecure_skip_verification: integration.insecure_skip_verification,
     })
 }
 

@@ -47,6 +47,7 @@ pub fn load_balancer(arn: &str) -> LoadBalancer {
     LoadBalancer {
         arn: arn.into(),
         name: "lb".into(),
+        dns_name: "lb-1.elb.us-east-1.amazonaws.com".into(),
         lb_type: "network".into(),
         state: "active".into(),
         state_reason: None,
@@ -332,5 +333,36 @@ pub fn with_certificate(
         details: [(CERTIFICATE.to_owned(), detail)].into(),
         unread: Default::default(),
     });
+    inventory
+}
+
+/// The inventory with every TLS call of its first link probed: passed, or
+/// failed with `failure` (a class and what happened).
+pub fn with_probe(
+    mut inventory: Inventory,
+    failure: Option<(crate::classify::ErrorClass, &str)>,
+) -> Inventory {
+    use crate::inventory::{ProbeFailure, ProbeOutcome, TlsProbes};
+    let topology = crate::topology::Topology::build(&inventory);
+    let link = topology.vpc_links().next().expect("a link");
+    let outcomes = topology
+        .tls_calls(link)
+        .into_iter()
+        .map(|call| {
+            let outcome = ProbeOutcome {
+                address: format!("{}:{}", call.load_balancer.dns_name, call.port),
+                failure: failure.map(|(class, detail)| ProbeFailure {
+                    class,
+                    detail: detail.into(),
+                }),
+                certificate: None,
+            };
+            (
+                (call.load_balancer.arn.clone(), call.port, call.host),
+                outcome,
+            )
+        })
+        .collect();
+    inventory.tls_probes = Some(TlsProbes { outcomes });
     inventory
 }

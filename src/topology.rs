@@ -37,6 +37,22 @@ struct LinkRoutes {
     load_balancers: Vec<String>,
 }
 
+/// An integration's TLS connection to a load balancer: where API Gateway
+/// connects, with which host name (SNI, and the name it checks), through
+/// which listener. What the certificate checks judge and the TLS probe tries.
+#[derive(Debug, Clone)]
+pub struct TlsCall<'a> {
+    pub load_balancer: &'a LoadBalancer,
+    pub port: u16,
+    /// The listener on that port: `None` when there is none (`listener_port`
+    /// fails then).
+    pub listener: Option<&'a Listener>,
+    pub host: String,
+    pub insecure_skip_verification: bool,
+    /// A stage that calls it (`STAGE of API ID`), for a cause to name.
+    pub stage: String,
+}
+
 /// The port an integration calls, and its protocol: as the URI says, or,
 /// for an HTTP API integration that names a listener, the listener's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +200,45 @@ impl<'a> Topology<'a> {
             }),
             (None, None) => None,
         }
+    }
+
+    /// Each TLS connection the integrations through `link` make to its load
+    /// balancers, once per (load balancer, port, host name): those whose
+    /// URI is `https`, or that name a TLS or HTTPS listener, and have a host
+    /// name to verify (`tlsConfig.serverNameToVerify`, else the URI's host).
+    pub fn tls_calls(&self, link: &VpcLink) -> Vec<TlsCall<'a>> {
+        let mut out: Vec<TlsCall<'a>> = Vec::new();
+        for r in self.uses(&link.id) {
+            let Some(host) = r.tls_host.as_deref().filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            let Some(port) = self.port(r) else {
+                continue;
+            };
+            if !matches!(port.protocol.as_str(), "https" | "tls") {
+                continue;
+            }
+            for arn in self.called_load_balancers(link, r) {
+                let Some(lb) = self.load_balancer(&arn) else {
+                    continue;
+                };
+                let known = out.iter().any(|c| {
+                    c.load_balancer.arn == lb.arn && c.port == port.port && c.host == host
+                });
+                if known {
+                    continue;
+                }
+                out.push(TlsCall {
+                    load_balancer: lb,
+                    port: port.port,
+                    listener: lb.listeners.iter().find(|l| l.port == port.port),
+                    host: host.to_owned(),
+                    insecure_skip_verification: r.insecure_skip_verification,
+                    stage: format!("{} of API {}", r.stage, r.api_id),
+                });
+            }
+        }
+        out
     }
 
     /// The load balancers the scope's VPC links lead to, and those any

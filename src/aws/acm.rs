@@ -34,11 +34,10 @@ pub(super) async fn describe(
             message: "the answer holds no certificate".into(),
         });
     };
-    let mut names: Vec<String> = c.subject_alternative_names().to_vec();
+    // The names a client checks: the subject alternative names (ACM lists
+    // the domain among them); the domain alone only when there are none.
+    let names: Vec<String> = c.subject_alternative_names().to_vec();
     let domain = c.domain_name().unwrap_or_default().to_owned();
-    if !domain.is_empty() && !names.contains(&domain) {
-        names.insert(0, domain.clone());
-    }
     Ok(CertificateDetail {
         domain,
         names,

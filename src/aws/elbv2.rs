@@ -52,6 +52,7 @@ pub(super) async fn load_balancing(
             load_balancers.push(LoadBalancer {
                 arn: arn.to_owned(),
                 name: lb.load_balancer_name().unwrap_or_default().to_owned(),
+                dns_name: lb.dns_name().unwrap_or_default().to_owned(),
                 lb_type: lb
                     .r#type()
                     .map(|t| t.as_str().to_ascii_lowercase())
@@ -286,8 +287,44 @@ pub(super) async fn listener_certificates(
             None => break,
         }
     }
-    // The default first, then by ARN: the same answer renders the same.
+    Ok(merged(out))
+}
+
+/// One entry per certificate: AWS lists the default certificate twice when
+/// it is also in the listener's certificate list (once with IsDefault true,
+/// once false). The default first, then by ARN: the same answer renders
+/// the same.
+fn merged(listed: Vec<ListenerCertificate>) -> Vec<ListenerCertificate> {
+    let mut by_arn: std::collections::BTreeMap<String, bool> = Default::default();
+    for c in listed {
+        *by_arn.entry(c.arn).or_default() |= c.is_default;
+    }
+    let mut out: Vec<ListenerCertificate> = by_arn
+        .into_iter()
+        .map(|(arn, is_default)| ListenerCertificate { arn, is_default })
+        .collect();
     out.sort_by(|a, b| b.is_default.cmp(&a.is_default).then(a.arn.cmp(&b.arn)));
-    out.dedup_by(|a, b| a.arn == b.arn);
-    Ok(out)
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_default_certificate_listed_twice_is_one_entry_and_the_default() {
+        let c = |arn: &str, is_default| ListenerCertificate {
+            arn: arn.into(),
+            is_default,
+        };
+        assert_eq!(
+            merged(vec![
+                c("b", false),
+                c("c", false),
+                c("a", false),
+                c("c", true)
+            ]),
+            [c("c", true), c("a", false), c("b", false)]
+        );
+    }
 }

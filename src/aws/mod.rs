@@ -415,8 +415,16 @@ impl AwsScope {
                     listener,
                     &self.inner.telemetry,
                 )
-                .await?;
-                out.listeners.insert(listener.clone(), certificates);
+                .await;
+                match certificates {
+                    Ok(certificates) => {
+                        out.listeners.insert(listener.clone(), certificates);
+                    }
+                    // Deleted since the load balancers were read: the next
+                    // poll of those no longer lists it.
+                    Err(e) if e.code.as_deref() == Some("ListenerNotFound") => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         let arns: BTreeSet<&String> = out

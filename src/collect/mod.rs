@@ -22,6 +22,7 @@ pub mod load_balancers;
 pub mod network_rules;
 pub(crate) mod publish;
 mod store;
+pub mod tls_probe;
 pub mod vpc_links;
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub enum Fragment {
     ),
     Interconnect(Interconnect),
     Certificates(Certificates),
+    TlsProbes(crate::inventory::TlsProbes),
 }
 
 /// A collector as the rest of the exporter knows it, declared once in the
@@ -92,6 +94,7 @@ pub const COLLECTORS: &[&Descriptor] = &[
     &cloudwatch::DESCRIPTOR,
     &interconnect::DESCRIPTOR,
     &certificates::DESCRIPTOR,
+    &tls_probe::DESCRIPTOR,
 ];
 
 /// The collector of this name.
@@ -183,7 +186,20 @@ impl Fragment {
                 set(&mut inventory.cloudwatch, values) | changed
             }
             Fragment::Interconnect(interconnect) => set(&mut inventory.interconnect, interconnect),
-            Fragment::Certificates(certificates) => set(&mut inventory.certificates, certificates),
+            Fragment::Certificates(mut certificates) => {
+                // A certificate ACM could not describe this time (a
+                // throttle) keeps what it said before: its dates are as
+                // true as they were, and its series do not flap.
+                if let Some(known) = &inventory.certificates {
+                    for arn in certificates.unread.keys() {
+                        if let Some(detail) = known.details.get(arn) {
+                            certificates.details.insert(arn.clone(), detail.clone());
+                        }
+                    }
+                }
+                set(&mut inventory.certificates, certificates)
+            }
+            Fragment::TlsProbes(probes) => set(&mut inventory.tls_probes, probes),
         }
     }
 }
@@ -451,6 +467,23 @@ mod tests {
         };
         assert!(certificates().apply(&mut inventory));
         assert!(!certificates().apply(&mut inventory));
+        // Undescribed this time: what ACM said before stays.
+        let mut unread = certificates();
+        let Fragment::Certificates(c) = &mut unread else {
+            unreachable!()
+        };
+        let arn = c.details.keys().next().unwrap().clone();
+        c.details.clear();
+        c.unread.insert(arn.clone(), "ThrottlingException".into());
+        assert!(unread.apply(&mut inventory), "the unread note is news");
+        assert!(
+            inventory
+                .certificates
+                .as_ref()
+                .unwrap()
+                .details
+                .contains_key(&arn)
+        );
         assert!(Fragment::Certificates(Default::default()).apply(&mut inventory));
 
         let cloudwatch = |value: f64, checked_at: i64| {
@@ -572,7 +605,9 @@ mod tests {
             .collect();
         assert_eq!(built, config.collectors.enabled_names().collect::<Vec<_>>());
         for d in COLLECTORS {
-            assert!(!d.operations.is_empty(), "{} calls AWS", d.name);
+            // The TLS probe connects to load balancers, not to AWS's APIs.
+            let calls_aws = d.name != "tls_probe";
+            assert_eq!(!d.operations.is_empty(), calls_aws, "{} calls AWS", d.name);
             assert!(d.stage <= 3, "{}", d.name);
         }
     }

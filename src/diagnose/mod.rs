@@ -746,9 +746,7 @@ mod tests {
                 "targets_healthy",
                 "security_groups_admit",
                 "network_acls_admit",
-                "privatelink_inbound_rules",
-                "certificate_matches_host",
-                "certificate_valid"
+                "privatelink_inbound_rules"
             ]
         );
         let check = &only(&report, "targets_healthy")[0];

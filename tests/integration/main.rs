@@ -16,5 +16,6 @@ mod interconnect;
 mod network_paths;
 mod reload;
 mod runbook;
+mod tls_probe;
 mod vpc_links;
 mod web;

@@ -24,43 +24,23 @@ struct TlsCall<'a> {
 }
 
 impl<'a> LinkPath<'a> {
-    /// Each (load balancer, TLS listener, host name) the integrations call,
-    /// once.
+    /// The integrations' TLS connections that a listener of the load
+    /// balancer terminates: its certificates are what API Gateway sees (a
+    /// TCP listener passes TLS through to the targets, which the probe sees).
     fn tls_calls(&self) -> Vec<TlsCall<'a>> {
-        let mut out: Vec<TlsCall<'a>> = Vec::new();
-        for &u in &self.uses {
-            let Some(host) = u.tls_host.as_deref().filter(|h| !h.is_empty()) else {
-                continue;
-            };
-            let Some(port) = self.topology.port(u) else {
-                continue;
-            };
-            for arn in self.topology.called_load_balancers(self.link, u) {
-                let Some(lb) = self.topology.load_balancer(&arn) else {
-                    continue;
-                };
-                let Some(listener) = lb.listeners.iter().find(|l| l.port == port.port) else {
-                    continue;
-                };
-                // Plain HTTP to a TLS listener is another failure; TLS to a
-                // TCP listener is the target's to answer (the probe's).
-                if port.protocol == "http" || !terminates_tls(listener) {
-                    continue;
-                }
-                let known = out.iter().any(|c| {
-                    c.load_balancer == lb.arn && c.listener.port == listener.port && c.host == host
-                });
-                if !known {
-                    out.push(TlsCall {
-                        load_balancer: &lb.arn,
-                        listener,
-                        host: host.to_owned(),
-                        stage: format!("{} of API {}", u.stage, u.api_id),
-                    });
-                }
-            }
-        }
-        out
+        self.topology
+            .tls_calls(self.link)
+            .into_iter()
+            .filter_map(|call| {
+                let listener = call.listener.filter(|l| terminates_tls(l))?;
+                Some(TlsCall {
+                    load_balancer: &call.load_balancer.arn,
+                    listener,
+                    host: call.host,
+                    stage: call.stage,
+                })
+            })
+            .collect()
     }
 
     /// `certificate_matches_host`: a certificate of the listener covers the
@@ -81,6 +61,10 @@ impl<'a> LinkPath<'a> {
                 out.push(not_read(MATCHES_HOST, object, place));
                 continue;
             };
+            if served.is_empty() {
+                out.push(none_listed(MATCHES_HOST, object, place));
+                continue;
+            }
             if served.iter().any(|c| covers(certificates, c, &call.host)) {
                 out.push(passed(MATCHES_HOST, object, place));
                 continue;
@@ -101,7 +85,7 @@ impl<'a> LinkPath<'a> {
             let names: Vec<&str> = served
                 .iter()
                 .filter_map(|c| certificates.details.get(&c.arn))
-                .flat_map(|d| d.names.iter().map(String::as_str))
+                .flat_map(|d| d.checked_names())
                 .collect();
             let names = if names.is_empty() {
                 "no names".to_owned()
@@ -145,56 +129,75 @@ impl<'a> LinkPath<'a> {
                 out.push(not_read(VALID, object, place));
                 continue;
             };
-            // What the listener answers the host name with: the certificates
-            // that cover it (chosen by SNI), else the default.
-            let matching: Vec<&ListenerCertificate> = served
+            // What the listener answers the host name with: a certificate
+            // that covers it (chosen by SNI; of several, a valid one, as a
+            // rotation leaves the old one attached), else the default.
+            let mut matching: Vec<(&ListenerCertificate, &CertificateDetail)> = served
                 .iter()
-                .filter(|c| covers(certificates, c, &call.host))
+                .filter_map(|c| Some((c, certificates.details.get(&c.arn)?)))
+                .filter(|(_, d)| d.covers(&call.host))
                 .collect();
-            let chosen = if matching.is_empty() {
-                served.iter().filter(|c| c.is_default).collect()
-            } else {
-                matching
+            matching.sort_by_key(|(_, d)| {
+                (
+                    matches!(judge(d, clock), Verdict::Valid),
+                    d.not_after_s.unwrap_or(i64::MIN),
+                )
+            });
+            let unnamed = served
+                .iter()
+                .find(|c| !certificates.details.contains_key(&c.arn));
+            let chosen = match (matching.last(), unnamed) {
+                (Some(&(c, _)), _) => Some(c),
+                // One whose names are unknown may be what SNI picks.
+                (None, Some(c)) => Some(c),
+                (None, None) => served.iter().find(|c| c.is_default),
             };
-            for certificate in chosen {
-                let key = (
-                    call.load_balancer,
-                    call.listener.port,
-                    certificate.arn.as_str(),
-                );
-                if judged.contains(&key) {
-                    continue;
-                }
-                judged.push(key);
+            let Some(certificate) = chosen else {
                 let object = BTreeMap::from([
                     ("load_balancer", call.load_balancer.to_owned()),
                     ("port", call.listener.port.to_string()),
-                    ("certificate_arn", certificate.arn.clone()),
                 ]);
-                let Some(detail) = certificates.details.get(&certificate.arn) else {
-                    out.push(unknown(
-                        VALID,
-                        object,
-                        place.clone(),
-                        "certificates",
-                        &unreadable(certificates, &certificate.arn),
-                    ));
-                    continue;
-                };
-                out.push(match invalid(detail, clock) {
-                    None => passed(VALID, object, place.clone()),
-                    Some(cause) => failed(
-                        VALID,
-                        object,
-                        place.clone(),
-                        format!(
-                            "The certificate the listener on port {} serves for {} ({}): {cause}.",
-                            call.listener.port, call.host, certificate.arn
-                        ),
-                        "Renew or replace the certificate (an ACM certificate validated by DNS renews itself while its validation record stays; an imported one must be imported again), and make it the listener's certificate. API Gateway checks validity even with insecureSkipVerification.".into(),
-                    ),
-                });
+                out.push(none_listed(VALID, object, place));
+                continue;
+            };
+            let key = (
+                call.load_balancer,
+                call.listener.port,
+                certificate.arn.as_str(),
+            );
+            if judged.contains(&key) {
+                continue;
             }
+            judged.push(key);
+            let object = BTreeMap::from([
+                ("load_balancer", call.load_balancer.to_owned()),
+                ("port", call.listener.port.to_string()),
+                ("certificate_arn", certificate.arn.clone()),
+            ]);
+            let Some(detail) = certificates.details.get(&certificate.arn) else {
+                out.push(unknown(
+                    VALID,
+                    object,
+                    place,
+                    "certificates",
+                    &unreadable(certificates, &certificate.arn),
+                ));
+                continue;
+            };
+            out.push(match judge(detail, clock) {
+                Verdict::Valid => passed(VALID, object, place),
+                Verdict::Unknown(why) => unknown(VALID, object, place, "certificates", &why),
+                Verdict::Invalid(cause) => failed(
+                    VALID,
+                    object,
+                    place,
+                    format!(
+                        "The certificate the listener on port {} serves for {} ({}): {cause}.",
+                        call.listener.port, call.host, certificate.arn
+                    ),
+                    "Renew or replace the certificate (an ACM certificate validated by DNS renews itself while its validation record stays; an imported one must be imported again), and make it the listener's certificate. API Gateway checks validity even with insecureSkipVerification.".into(),
+                ),
+            });
         }
         out
     }
@@ -207,42 +210,73 @@ fn covers(certificates: &Certificates, certificate: &ListenerCertificate, host: 
         .is_some_and(|d| d.covers(host))
 }
 
-/// Why a certificate is not good to serve now, if it is not.
-fn invalid(detail: &CertificateDetail, clock: &Clock) -> Option<String> {
+/// A certificate's standing now.
+enum Verdict {
+    Valid,
+    Invalid(String),
+    /// ACM's answer lacks what it takes to say.
+    Unknown(String),
+}
+
+/// A date as RFC 3339, or the raw seconds where it cannot be written so
+/// (before 1970, after 9999).
+fn date(s: i64) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let written = u64::try_from(s).ok().and_then(|s| {
+        let t = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s))?;
+        write!(out, "{}", humantime::format_rfc3339_seconds(t)).ok()
+    });
+    match written {
+        Some(()) => out,
+        None => format!("{s} s after the epoch"),
+    }
+}
+
+/// Whether a certificate is good to serve now, and if not why.
+fn judge(detail: &CertificateDetail, clock: &Clock) -> Verdict {
     let now_s = clock.now_ms.div_euclid(1000);
-    let date = |s: i64| {
-        u64::try_from(s)
-            .ok()
-            .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
-            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-            .unwrap_or_else(|| s.to_string())
+    let Some(after) = detail.not_after_s else {
+        return Verdict::Unknown("ACM gave no NotAfter for the certificate".into());
     };
-    if let Some(after) = detail.not_after_s
-        && after <= now_s
-    {
-        return Some(format!("expired on {}", date(after)));
+    if after <= now_s {
+        return Verdict::Invalid(format!("expired on {}", date(after)));
     }
     if let Some(before) = detail.not_before_s
         && before > now_s
     {
-        return Some(format!("not valid before {}", date(before)));
+        return Verdict::Invalid(format!("not valid before {}", date(before)));
     }
-    if !detail.status.is_empty() && detail.status != "issued" {
-        return Some(format!(
+    if detail.status.is_empty() {
+        return Verdict::Unknown("ACM gave no status for the certificate".into());
+    }
+    if detail.status != "issued" {
+        return Verdict::Invalid(format!(
             "ACM says it is {}",
             detail.status.to_ascii_uppercase()
         ));
     }
-    let after = detail.not_after_s?;
-    let left_ms = (after - now_s).saturating_mul(1000);
-    (left_ms < clock.certificate_warning_ms).then(|| {
-        format!(
+    let left_ms = after.saturating_sub(now_s).saturating_mul(1000);
+    if left_ms < clock.certificate_warning_ms {
+        return Verdict::Invalid(format!(
             "expires on {}, in {} days (the warning is {} days ahead)",
             date(after),
             left_ms / MS_PER_DAY,
             clock.certificate_warning_ms / MS_PER_DAY
-        )
-    })
+        ));
+    }
+    Verdict::Valid
+}
+
+/// A listener for which AWS listed no certificate (or no default one).
+fn none_listed(check: &'static str, object: BTreeMap<&'static str, String>, place: Place) -> Check {
+    unknown(
+        check,
+        object,
+        place,
+        "certificates",
+        "AWS listed no certificate for the listener that could be served for this host name",
+    )
 }
 
 /// A listener whose certificates the collector has not read yet.
@@ -447,5 +481,81 @@ mod tests {
         for inventory in [no_host, tcp, http] {
             assert!(findings(&inventory).is_empty());
         }
+    }
+
+    /// AWS listing nothing, ACM giving no end date, a date no calendar
+    /// writes: unknown or a cause, never a pass and never a panic.
+    #[test]
+    fn odd_answers_are_unknown_or_said_plainly() {
+        let base = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
+        let mut empty = base.clone();
+        empty
+            .certificates
+            .as_mut()
+            .unwrap()
+            .listeners
+            .values_mut()
+            .for_each(Vec::clear);
+        let checks = findings(&empty);
+        assert_eq!(checks.len(), 2);
+        assert!(checks.iter().all(|c| c.unknown == Some("certificates")));
+        let mut no_end = base.clone();
+        let detail = |i: &mut crate::inventory::Inventory| {
+            i.certificates
+                .as_mut()
+                .unwrap()
+                .details
+                .get_mut(CERTIFICATE)
+                .unwrap()
+                .clone()
+        };
+        let mut d = detail(&mut no_end);
+        d.not_after_s = None;
+        no_end
+            .certificates
+            .as_mut()
+            .unwrap()
+            .details
+            .insert(CERTIFICATE.into(), d);
+        let valid = findings(&no_end)
+            .into_iter()
+            .find(|c| c.check == "certificate_valid")
+            .unwrap();
+        assert_eq!(valid.unknown, Some("certificates"), "{valid:?}");
+        let mut far = base.clone();
+        let mut d = detail(&mut far);
+        d.not_before_s = Some(i64::MAX / 2);
+        d.not_after_s = Some(i64::MAX);
+        far.certificates
+            .as_mut()
+            .unwrap()
+            .details
+            .insert(CERTIFICATE.into(), d);
+        let valid = findings(&far)
+            .into_iter()
+            .find(|c| c.check == "certificate_valid")
+            .unwrap();
+        assert!(valid.cause.unwrap().contains("s after the epoch"));
+    }
+
+    /// During a rotation both certificates are attached: the valid one is
+    /// what a client gets, and what is judged.
+    #[test]
+    fn of_two_certificates_for_the_host_the_valid_one_is_judged() {
+        let mut inventory = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
+        let certificates = inventory.certificates.as_mut().unwrap();
+        let mut old = certificates.details[CERTIFICATE].clone();
+        old.not_after_s = Some(NOW_S - DAY_S);
+        certificates.details.insert("old".into(), old);
+        for served in certificates.listeners.values_mut() {
+            served.push(ListenerCertificate {
+                arn: "old".into(),
+                is_default: false,
+            });
+        }
+        let checks = findings(&inventory);
+        let valid = one(&checks, "certificate_valid");
+        assert!(valid.ok, "{valid:?}");
+        assert_eq!(valid.object["certificate_arn"], CERTIFICATE);
     }
 }

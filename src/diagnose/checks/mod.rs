@@ -149,7 +149,10 @@ pub const CHECKS: &[CheckSpec] = &[
         name: "certificate_matches_host",
         judges: &[Judges::Listener],
         object: &["load_balancer", "port", "host"],
-        needs: &["load_balancers", "certificates"],
+        // Not load_balancers: without them there is no listener to judge,
+        // and the load balancer's checks say unknown; with this collector
+        // turned off, the check says nothing.
+        needs: &["certificates"],
         rest_only: false,
         evaluate: |path, _| path.certificate_matches_host(),
     },
@@ -157,9 +160,20 @@ pub const CHECKS: &[CheckSpec] = &[
         name: "certificate_valid",
         judges: &[Judges::Listener],
         object: &["load_balancer", "port", "certificate_arn"],
-        needs: &["load_balancers", "certificates"],
+        // Not load_balancers: without them there is no listener to judge,
+        // and the load balancer's checks say unknown; with this collector
+        // turned off, the check says nothing.
+        needs: &["certificates"],
         rest_only: false,
         evaluate: |path, clock| path.certificate_valid(clock),
+    },
+    CheckSpec {
+        name: "tls_probe",
+        judges: &[Judges::Listener],
+        object: &["load_balancer", "port", "host"],
+        needs: &["tls_probe"],
+        rest_only: false,
+        evaluate: |path, _| path.tls_probe(),
     },
 ];
 
@@ -172,7 +186,9 @@ pub fn spec(name: &str) -> Option<&'static CheckSpec> {
 mod tests {
     use super::*;
     use crate::inventory::ApiType;
-    use crate::testkit::{v1_path, v2_path, view_one, with_certificate, with_logs_read};
+    use crate::testkit::{
+        v1_path, v2_path, view_one, with_certificate, with_logs_read, with_probe,
+    };
 
     /// Every finding of the test paths (healthy and broken in many ways)
     /// is declared: its name is in the table, it names only the declared
@@ -195,6 +211,10 @@ mod tests {
         for inventory in [
             with_logs_read(v2_path()),
             with_certificate(v1_path(&["available"]), &["other.example"], (0, 1)),
+            with_probe(
+                v1_path(&["available"]),
+                Some((crate::classify::ErrorClass::TlsKeyMismatch, "bad")),
+            ),
             v1_path(&["available"]),
             broken,
             unknown,

@@ -1,8 +1,9 @@
-//! `no_tls_errors`: no TLS-class execution error in the recent window.
+//! `no_tls_errors`: no TLS-class execution error in the recent window; and
+//! `tls_probe`: the TLS probe of each integration's target passed.
 
 use std::collections::BTreeMap;
 
-use super::super::{Check, Clock, LinkPath, Place, failed, passed};
+use super::super::{Check, Clock, LinkPath, Place, failed, passed, unknown};
 use crate::classify::ErrorClass;
 
 fn tls_fix(class: ErrorClass) -> &'static str {
@@ -19,11 +20,63 @@ fn tls_fix(class: ErrorClass) -> &'static str {
         ErrorClass::TlsKeyMismatch => {
             "The key and the certificate do not belong together: check the CA, certificate and key files on the target."
         }
+        ErrorClass::InvalidHttpResponse => {
+            "The backend answered something that is not HTTP: a TLS listener forwarding to a target that speaks TLS too is the usual cause. Make the listener TCP (the target terminates TLS) or the target speak plain HTTP behind the TLS listener."
+        }
+        ErrorClass::IntegrationTimeout => {
+            "Nothing answered in time: check that the listener's port is open to the VPC link (security groups, network ACLs) and that the targets are healthy; where the probe runs, check that it reaches the load balancer."
+        }
         _ => "Check the TLS configuration of the listener and the target.",
     }
 }
 
 impl LinkPath<'_> {
+    /// `tls_probe`: each TLS connection the integrations make was probed,
+    /// and passed every check API Gateway makes.
+    pub(in crate::diagnose) fn tls_probe(&self) -> Vec<Check> {
+        let Some(probes) = &self.inventory.tls_probes else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for call in self.topology.tls_calls(self.link) {
+            let object = BTreeMap::from([
+                ("load_balancer", call.load_balancer.arn.clone()),
+                ("port", call.port.to_string()),
+                ("host", call.host.clone()),
+            ]);
+            let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
+            let key = (call.load_balancer.arn.clone(), call.port, call.host.clone());
+            let Some(outcome) = probes.outcomes.get(&key) else {
+                out.push(unknown(
+                    "tls_probe",
+                    object,
+                    place,
+                    "tls_probe",
+                    "this connection has not been probed yet",
+                ));
+                continue;
+            };
+            match &outcome.failure {
+                None => out.push(passed("tls_probe", object, place)),
+                Some(failure) => out.push(failed(
+                    "tls_probe",
+                    object,
+                    place,
+                    format!(
+                        "Connecting to {} as API Gateway does for stage {} (SNI {}): {}. API Gateway logs this as {}.",
+                        if outcome.address.is_empty() { "the load balancer" } else { &outcome.address },
+                        call.stage,
+                        call.host,
+                        failure.detail,
+                        failure.class
+                    ),
+                    tls_fix(failure.class).into(),
+                )),
+            }
+        }
+        out
+    }
+
     /// `no_tls_errors`: no TLS-class execution error in the last window, for
     /// every stage that uses the link and whose log is read.
     pub(in crate::diagnose) fn no_tls_errors(&self, clock: &Clock) -> Vec<Check> {
@@ -75,5 +128,60 @@ impl LinkPath<'_> {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::classify::ErrorClass;
+    use crate::diagnose::Place;
+    use crate::testkit::{ALB, HOST, v1_path, view_one, with_probe};
+
+    fn probe_checks(inventory: &crate::inventory::Inventory) -> Vec<crate::diagnose::Check> {
+        view_one(inventory)
+            .report
+            .checks
+            .into_iter()
+            .filter(|c| c.check == "tls_probe")
+            .collect()
+    }
+
+    #[test]
+    fn a_probe_that_passed_passes_on_the_listener() {
+        let checks = probe_checks(&with_probe(v1_path(&["available"]), None));
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(checks[0].ok);
+        assert_eq!(checks[0].object["host"], HOST);
+        assert_eq!(checks[0].place, Place::Listener(ALB.into(), 443));
+    }
+
+    #[test]
+    fn a_failed_probe_says_what_api_gateway_will_log_and_the_fix() {
+        let inventory = with_probe(
+            v1_path(&["available"]),
+            Some((
+                ErrorClass::InvalidHttpResponse,
+                "the answer is a TLS record",
+            )),
+        );
+        let checks = probe_checks(&inventory);
+        let cause = checks[0].cause.as_deref().unwrap();
+        assert!(!checks[0].ok);
+        assert!(cause.contains("the answer is a TLS record"), "{cause}");
+        assert!(cause.contains("invalid_http_response"), "{cause}");
+        assert!(cause.contains("SNI web.internal"), "{cause}");
+        assert!(checks[0].fix.as_deref().unwrap().contains("TCP"));
+    }
+
+    /// A call the probe has not reached is unknown; with the probe off
+    /// there is no check at all.
+    #[test]
+    fn a_call_not_probed_is_unknown_and_no_probe_says_nothing() {
+        let mut inventory = with_probe(v1_path(&["available"]), None);
+        inventory.tls_probes.as_mut().unwrap().outcomes.clear();
+        let checks = probe_checks(&inventory);
+        assert_eq!(checks[0].unknown, Some("tls_probe"));
+        assert!(!checks[0].ok);
+        assert!(probe_checks(&v1_path(&["available"])).is_empty());
     }
 }
