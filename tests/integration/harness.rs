@@ -340,6 +340,17 @@ pub fn polls_in(exposition: &str, collector: &str) -> Vec<u64> {
 }
 
 /// Runs `promtool check metrics` on an exposition; returns its output on failure.
+/// A CA made for a test: its certificate, and the issuer that signs with it.
+pub fn test_ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    (cert, Issuer::new(params, key))
+}
+
 /// The AWS operations an exposition's self-metrics saw, as IAM actions.
 pub fn actions_seen(exposition: &str) -> std::collections::BTreeSet<String> {
     exposition

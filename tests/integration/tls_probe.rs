@@ -13,26 +13,17 @@ use std::time::Duration;
 use awsconn::classify::ErrorClass;
 use awsconn::inventory::{ProbeOutcome, ProbeTarget};
 use awsconn::probe::Prober;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{CertificateParams, DnType, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-use crate::harness::{Emulator, config_file, once, sample};
+use crate::harness::{Emulator, config_file, once, sample, test_ca as ca};
 
 /// The host name every probe sends and checks.
 const HOST: &str = "orders.internal.example.com";
-
-fn ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let cert = params.self_signed(&key).unwrap();
-    (cert, Issuer::new(params, key))
-}
 
 /// A leaf for `names`, valid `valid` (years from, to), and its key.
 fn leaf(

@@ -24,17 +24,10 @@ struct Pki {
 
 impl Pki {
     fn new() -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        use crate::harness::test_ca as ca;
+        use rcgen::{CertificateParams, Issuer, KeyPair};
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        let ca = |name: &str| {
-            let key = KeyPair::generate().unwrap();
-            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.distinguished_name.push(DnType::CommonName, name);
-            let cert = params.self_signed(&key).unwrap();
-            (cert, Issuer::new(params, key))
-        };
         let leaf = |names: &[&str], issuer: &Issuer<'_, KeyPair>, file: &str| {
             let key = KeyPair::generate().unwrap();
             let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
