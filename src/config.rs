@@ -563,27 +563,26 @@ impl Config {
             );
         }
         let probe = &self.collectors.tls_probe;
-        if probe.probe_timeout.is_zero() || probe.probe_timeout > probe.timeout {
+        // The probes of a poll must end before the collector's timeout
+        // (they stop at 90 % of it, and report what was left).
+        if probe.probe_timeout.is_zero() || probe.probe_timeout > probe.timeout.mul_f64(0.9) {
             return Err(
-                "collectors.tls_probe.probe_timeout: must be more than 0s and at most the collector's timeout"
+                "collectors.tls_probe.probe_timeout: must be more than 0s and at most 90 % of the collector's timeout"
                     .into(),
             );
         }
         if !(1..=256).contains(&probe.concurrency) {
             return Err("collectors.tls_probe.concurrency: must be 1 to 256".into());
         }
-        if let Some(path) = &probe.ca_file
-            && let Err(e) = std::fs::metadata(path)
+        if let Some(path) = probe.ca_file.as_deref().filter(|_| probe.enabled)
+            && let Err(e) = crate::probe::Prober::new(Some(path), probe.probe_timeout)
         {
-            return Err(format!(
-                "collectors.tls_probe.ca_file: cannot read {}: {e}",
-                path.display()
-            ));
+            return Err(format!("collectors.tls_probe.ca_file: {e}"));
         }
         for (key, address) in &probe.addresses {
-            if address.trim().is_empty() || address.contains('/') {
+            if !is_probe_address(address) {
                 return Err(format!(
-                    "collectors.tls_probe.addresses.{key}: {address:?} is not a host or host:port"
+                    "collectors.tls_probe.addresses.{key}: {address:?} is not a host, an IP address, host:port or [IPv6]:port"
                 ));
             }
         }
@@ -636,6 +635,32 @@ impl CollectorsConfig {
         ]
         .into_iter()
     }
+}
+
+/// A host name, an IP address, `host:port` or `[IPv6]:port`.
+fn is_probe_address(address: &str) -> bool {
+    let host_name = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 253
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    };
+    if address.parse::<std::net::IpAddr>().is_ok() || host_name(address) {
+        return true;
+    }
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split_once("]:").is_some_and(|(ip, port)| {
+            ip.parse::<std::net::Ipv6Addr>().is_ok() && port.parse::<u16>().is_ok()
+        });
+    }
+    address.rsplit_once(':').is_some_and(|(host, port)| {
+        (host_name(host) || host.parse::<std::net::Ipv4Addr>().is_ok())
+            && port.parse::<u16>().is_ok()
+    })
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
@@ -819,6 +844,36 @@ mod tests {
     fn the_mixin_knows_every_collector() {
         let keys: Vec<&str> = CollectorsConfig::default().iter().map(|(k, _)| k).collect();
         assert_eq!(keys, awsconn_mixin::alerts::COLLECTORS);
+    }
+
+    /// The probe's settings are refused where they could not work.
+    #[test]
+    fn tls_probe_settings_that_cannot_work_are_refused() {
+        let probe = |extra: &str| {
+            Config::parse(&format!(
+                "regions: [us-east-1]\ncollectors: {{tls_probe: {{enabled: true{extra}}}}}\n"
+            ))
+        };
+        assert!(probe("").is_ok());
+        for (bad, says) in [
+            (", timeout: 5s, probe_timeout: 5s", "90 %"),
+            (", concurrency: 0", "concurrency"),
+            (", ca_file: /nonexistent/ca.pem", "ca_file"),
+            (", addresses: {lb: \"host:abc\"}", "addresses.lb"),
+            (", addresses: {lb: \"10.0.0.5 \"}", "addresses.lb"),
+        ] {
+            let e = probe(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        for good in [
+            "10.0.0.5",
+            "lb.internal",
+            "lb.internal:8443",
+            "[fd00::5]:443",
+            "fd00::5",
+        ] {
+            assert!(is_probe_address(good), "{good}");
+        }
     }
 
     #[test]

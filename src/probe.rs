@@ -102,21 +102,33 @@ impl Prober {
 
     /// Probes one target; never fails: what went wrong is the outcome.
     pub async fn probe(&self, target: &ProbeTarget) -> ProbeOutcome {
-        match tokio::time::timeout(self.timeout, self.attempt(target)).await {
+        let recorder = Arc::new(Recorder {
+            inner: self.verifier.clone(),
+            insecure_skip_verification: target.insecure_skip_verification,
+            seen: Mutex::default(),
+        });
+        match tokio::time::timeout(self.timeout, self.attempt(target, &recorder)).await {
             Ok(outcome) => outcome,
-            Err(_) => failed(
-                target,
-                ErrorClass::IntegrationTimeout,
-                format!(
-                    "no answer from {} within {:?}",
-                    target.address, self.timeout
-                ),
-                None,
-            ),
+            Err(_) => {
+                // What was seen before time ran out still counts: the
+                // certificate, and how far the probe got.
+                let seen = recorder.seen();
+                failed(
+                    target,
+                    ErrorClass::IntegrationTimeout,
+                    format!(
+                        "no answer from {} within {:?} while {}",
+                        target.address,
+                        self.timeout,
+                        seen.stage.describe()
+                    ),
+                    seen.leaf.as_deref().and_then(presented),
+                )
+            }
         }
     }
 
-    async fn attempt(&self, target: &ProbeTarget) -> ProbeOutcome {
+    async fn attempt(&self, target: &ProbeTarget, recorder: &Arc<Recorder>) -> ProbeOutcome {
         let Ok(server_name) = ServerName::try_from(target.host.clone()) else {
             return failed(
                 target,
@@ -139,11 +151,7 @@ impl Prober {
                 );
             }
         };
-        let recorder = Arc::new(Recorder {
-            inner: self.verifier.clone(),
-            insecure_skip_verification: target.insecure_skip_verification,
-            seen: Mutex::default(),
-        });
+        recorder.record(|s| s.stage = Stage::Handshake);
         let config = match rustls::ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
         {
@@ -171,6 +179,7 @@ impl Prober {
                 return failed(target, class, detail, certificate);
             }
         };
+        recorder.record(|s| s.stage = Stage::Answer);
         let request = format!(
             "HEAD / HTTP/1.1\r\nHost: {}\r\nUser-Agent: aws-connectivity-exporter-tls-probe\r\nConnection: close\r\n\r\n",
             target.host
@@ -178,24 +187,23 @@ impl Prober {
         if let Err(e) = tls.write_all(request.as_bytes()).await {
             return failed(
                 target,
-                ErrorClass::Other,
-                format!("the request could not be sent over the TLS session: {e}"),
+                ErrorClass::TargetReset,
+                format!("the backend closed the connection before the request was sent: {e}"),
                 certificate,
             );
         }
+        // The first bytes of the answer; what was read counts even when the
+        // connection then breaks.
         let mut first = Vec::with_capacity(64);
         let mut buffer = [0u8; 64];
+        let mut broken = None;
         while first.len() < 5 {
             match tls.read(&mut buffer).await {
                 Ok(0) => break,
                 Ok(n) => first.extend_from_slice(&buffer[..n]),
                 Err(e) => {
-                    return failed(
-                        target,
-                        ErrorClass::InvalidHttpResponse,
-                        format!("the answer over the TLS session is not HTTP: {e}"),
-                        certificate,
-                    );
+                    broken = Some(e);
+                    break;
                 }
             }
         }
@@ -206,19 +214,29 @@ impl Prober {
                 certificate,
             };
         }
-        let detail = if first.is_empty() {
-            "the backend closed the TLS session without an HTTP answer".to_owned()
-        } else {
-            format!(
-                "the answer over the TLS session is not HTTP (it starts {}{}), as when a TLS listener forwards to a target that speaks TLS too",
-                hex(&first[..first.len().min(8)]),
-                if first.first() == Some(&0x15) || first.first() == Some(&0x16) {
-                    ": a TLS record"
-                } else {
-                    ""
-                }
-            )
-        };
+        if first.is_empty() {
+            // Closed or reset after the handshake, with no answer: as an NLB
+            // does when its target refuses or drops the connection. API
+            // Gateway logs an internal error for it.
+            let how = broken.map_or_else(|| "closed".to_owned(), |e| format!("broke it off ({e})"));
+            return failed(
+                target,
+                ErrorClass::TargetReset,
+                format!(
+                    "the TLS handshake passed, then the backend {how} without an HTTP answer (a target that refuses or resets the load balancer's connection)"
+                ),
+                certificate,
+            );
+        }
+        let detail = format!(
+            "the answer over the TLS session is not HTTP (it starts {}{}), as when a TLS listener forwards to a target that speaks TLS too",
+            hex(&first[..first.len().min(8)]),
+            if first.first() == Some(&0x15) || first.first() == Some(&0x16) {
+                ": a TLS record"
+            } else {
+                ""
+            }
+        );
         failed(target, ErrorClass::InvalidHttpResponse, detail, certificate)
     }
 }
@@ -249,9 +267,31 @@ fn presented(der: &[u8]) -> Option<PresentedCertificate> {
     })
 }
 
-/// What the verifier saw during one handshake.
+/// How far a probe got.
+#[derive(Debug, Default, Clone, Copy)]
+enum Stage {
+    #[default]
+    Connect,
+    Handshake,
+    Answer,
+}
+
+impl Stage {
+    fn describe(self) -> &'static str {
+        match self {
+            Stage::Connect => "connecting",
+            Stage::Handshake => "in the TLS handshake",
+            Stage::Answer => {
+                "waiting for the HTTP answer (the TLS checks had passed; API Gateway waits up to the integration's timeout, 29 s by default)"
+            }
+        }
+    }
+}
+
+/// What one probe saw: how far it got, and what the verifier saw.
 #[derive(Debug, Default, Clone)]
 struct Seen {
+    stage: Stage,
     leaf: Option<Vec<u8>>,
     failure: Option<ErrorClass>,
     reason: Option<String>,
@@ -354,9 +394,13 @@ impl ServerCertVerifier for Recorder {
             ocsp_response,
             now,
         );
+        // With insecureSkipVerification API Gateway accepts any chain (a
+        // self-signed certificate, one marked as a CA), and still checks
+        // the dates and the name.
         let verdict = match verdict {
-            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
-                if self.insecure_skip_verification =>
+            Err(e)
+                if self.insecure_skip_verification
+                    && certificate_class(&e) == ErrorClass::TlsUntrustedCertificate =>
             {
                 dates_and_name(end_entity, &server_name.to_str(), now)
                     .map(|()| ServerCertVerified::assertion())
@@ -413,12 +457,26 @@ impl ServerCertVerifier for Recorder {
 }
 
 impl Recorder {
+    /// A handshake signature that does not verify: the key is not the
+    /// certificate's. Any other refusal (an algorithm or key size the
+    /// client does not take) is said as it is.
     fn signature_failed(&self, error: &rustls::Error) {
+        let bad = matches!(
+            error,
+            rustls::Error::InvalidCertificate(CertificateError::BadSignature)
+        );
         self.record(|s| {
-            s.failure = Some(ErrorClass::TlsKeyMismatch);
-            s.reason = Some(format!(
-                "the handshake was not signed by the key of the certificate presented ({error}; Cannot verify ServerKeyExchange signature)"
-            ));
+            if bad {
+                s.failure = Some(ErrorClass::TlsKeyMismatch);
+                s.reason = Some(format!(
+                    "the handshake was not signed by the key of the certificate presented ({error}; Cannot verify ServerKeyExchange signature)"
+                ));
+            } else {
+                s.failure = Some(ErrorClass::TlsUntrustedCertificate);
+                s.reason = Some(format!(
+                    "the handshake's signature cannot be checked ({error}): an algorithm or key size the client refuses"
+                ));
+            }
         });
     }
 }

@@ -163,13 +163,14 @@ pub fn resolve(
         .map(|t| substitute(t, &stage.variables).map_err(missing))
         .transpose()?;
     // A server name naming an undefined stage variable leaves no host name
-    // to check (the certificate checks say nothing), rather than making the
-    // whole integration unresolved.
+    // to check (the certificate checks and the probe say nothing), rather
+    // than making the whole integration unresolved; the URI's host is not
+    // what API Gateway verifies then either.
     let server_name = integration
         .tls_server_name
         .as_deref()
         .filter(|n| !n.is_empty())
-        .and_then(|n| substitute(n, &stage.variables).ok());
+        .map(|n| substitute(n, &stage.variables).ok());
     let (target, port, protocol, uri_host) = match parse_http_uri(&uri) {
         Some((scheme, host, port)) => (
             integration_target.unwrap_or_else(|| host.clone()),
@@ -189,7 +190,10 @@ pub fn resolve(
         target,
         port,
         protocol,
-        tls_host: server_name.or(uri_host),
+        tls_host: match server_name {
+            Some(named) => named,
+            None => uri_host,
+        },
         insecure_skip_verification: integration.insecure_skip_verification,
     })
 }

@@ -203,7 +203,8 @@ impl<'a> Topology<'a> {
     }
 
     /// Each TLS connection the integrations through `link` make to its load
-    /// balancers, once per (load balancer, port, host name): those whose
+    /// balancers, once per (load balancer, port, host name; skipping the
+    /// chain's verification only if every such integration does): those whose
     /// URI is `https`, or that name a TLS or HTTPS listener, and have a host
     /// name to verify (`tlsConfig.serverNameToVerify`, else the URI's host).
     pub fn tls_calls(&self, link: &VpcLink) -> Vec<TlsCall<'a>> {
@@ -222,10 +223,13 @@ impl<'a> Topology<'a> {
                 let Some(lb) = self.load_balancer(&arn) else {
                     continue;
                 };
-                let known = out.iter().any(|c| {
+                let known = out.iter_mut().find(|c| {
                     c.load_balancer.arn == lb.arn && c.port == port.port && c.host == host
                 });
-                if known {
+                if let Some(known) = known {
+                    // One integration that verifies the chain is enough for
+                    // the chain to matter.
+                    known.insecure_skip_verification &= r.insecure_skip_verification;
                     continue;
                 }
                 out.push(TlsCall {

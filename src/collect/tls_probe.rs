@@ -116,16 +116,37 @@ impl Collector for TlsProbeCollector {
                 (target, outcome)
             });
         }
+        // Finish before the collector's timeout would throw every result
+        // away: what is not probed by then is said so, the rest kept.
+        let deadline = tokio::time::Instant::now() + self.config.timeout.mul_f64(0.9);
         let mut found = std::collections::BTreeMap::new();
-        while let Some(done) = probes.join_next().await {
-            if let Ok((target, outcome)) = done {
-                found.insert(target, outcome);
+        loop {
+            match tokio::time::timeout_at(deadline, probes.join_next()).await {
+                Ok(Some(Ok((target, outcome)))) => {
+                    found.insert(target, outcome);
+                }
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "a TLS probe task failed"),
+                Ok(None) => break,
+                Err(_) => {
+                    probes.abort_all();
+                    break;
+                }
             }
         }
+        let late = |target: &ProbeTarget| ProbeOutcome {
+            address: target.address.clone(),
+            failure: Some(ProbeFailure {
+                class: ErrorClass::IntegrationTimeout,
+                detail: format!(
+                    "not probed within the collector's timeout ({:?}): too many targets for collectors.tls_probe.concurrency",
+                    self.config.timeout
+                ),
+            }),
+            certificate: None,
+        };
         for (key, target) in calls {
-            if let Some(outcome) = found.get(&target) {
-                out.outcomes.insert(key, outcome.clone());
-            }
+            let outcome = found.get(&target).cloned().unwrap_or_else(|| late(&target));
+            out.outcomes.insert(key, outcome);
         }
         Ok(Fragment::TlsProbes(out))
     }
@@ -168,6 +189,7 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
             let mut labels = scope_labels(scope);
             labels.extend([
                 ("vpc_link_id", link.id.clone()),
+                ("load_balancer", call.load_balancer.arn.clone()),
                 ("target", call.host.clone()),
                 ("port", call.port.to_string()),
             ]);

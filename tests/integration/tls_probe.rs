@@ -25,6 +25,17 @@ use crate::harness::{Emulator, config_file, once, sample, test_ca as ca};
 /// The host name every probe sends and checks.
 const HOST: &str = "orders.internal.example.com";
 
+/// A self-signed certificate for `names` marked as a CA, as
+/// `openssl req -x509` makes them by default, and its key.
+fn self_signed_ca_leaf(names: &[&str]) -> (CertificateDer<'static>, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    (cert.der().clone(), key)
+}
+
 /// A leaf for `names`, valid `valid` (years from, to), and its key.
 fn leaf(
     names: &[&str],
@@ -92,6 +103,9 @@ async fn serve(cert: CertificateDer<'static>, key: &KeyPair, answer: &'static [u
 }
 
 const HTTP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+/// A backend that closes the session without a word (an NLB whose target
+/// refused the connection).
+const NOTHING: &[u8] = b"";
 /// What a target that expects TLS answers a plain request with: an alert.
 const TLS_ALERT: &[u8] = b"\x15\x03\x03\x00\x02\x02\x32";
 
@@ -111,6 +125,7 @@ fn each_tls_failure_is_named_as_api_gateway_logs_it() {
         let (expired, expired_key) = leaf(&[HOST], &trusted, Some((2020, 2021)));
         let (untrusted, untrusted_key) = leaf(&[HOST], &stranger, None);
         let other_key = KeyPair::generate().unwrap();
+        let (own, own_key) = self_signed_ca_leaf(&[HOST]);
 
         let cases: Vec<(&str, String, bool, Option<ErrorClass>)> = vec![
             (
@@ -142,6 +157,24 @@ fn each_tls_failure_is_named_as_api_gateway_logs_it() {
                 serve(untrusted, &untrusted_key, HTTP).await,
                 true,
                 None,
+            ),
+            (
+                "self-signed CA certificate with insecureSkipVerification",
+                serve(own.clone(), &own_key, HTTP).await,
+                true,
+                None,
+            ),
+            (
+                "self-signed CA certificate",
+                serve(own, &own_key, HTTP).await,
+                false,
+                Some(ErrorClass::TlsUntrustedCertificate),
+            ),
+            (
+                "closed after the handshake",
+                serve(good.clone(), &good_key, NOTHING).await,
+                false,
+                Some(ErrorClass::TargetReset),
             ),
             (
                 "key not the certificate's",
@@ -232,7 +265,7 @@ fn the_probe_collector_feeds_metrics_and_the_runbook_check() {
             .unwrap()
     });
     let l = format!(
-        "account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"{link}\",target=\"{HOST}\",port=\"443\""
+        "account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"{link}\",load_balancer=\"{nlb}\",target=\"{HOST}\",port=\"443\""
     );
     assert_eq!(
         sample(&text, &format!("awsconn_tls_probe_success{{{l}}}")),

@@ -58,6 +58,24 @@ impl LinkPath<'_> {
             };
             match &outcome.failure {
                 None => out.push(passed("tls_probe", object, place)),
+                // No TLS to judge: the probe did not reach the load balancer
+                // (from where the exporter runs), which says nothing of
+                // what API Gateway meets.
+                Some(failure)
+                    if outcome.certificate.is_none()
+                        && matches!(
+                            failure.class,
+                            ErrorClass::Other | ErrorClass::IntegrationTimeout
+                        ) =>
+                {
+                    out.push(unknown(
+                        "tls_probe",
+                        object,
+                        place,
+                        "tls_probe",
+                        &format!("the probe did not reach the load balancer: {}", failure.detail),
+                    ))
+                }
                 Some(failure) => out.push(failed(
                     "tls_probe",
                     object,
@@ -171,6 +189,24 @@ mod tests {
         assert!(cause.contains("invalid_http_response"), "{cause}");
         assert!(cause.contains("SNI web.internal"), "{cause}");
         assert!(checks[0].fix.as_deref().unwrap().contains("TCP"));
+    }
+
+    /// A probe that did not reach the load balancer judged no TLS: unknown,
+    /// not failed; a reset after the handshake is a failure.
+    #[test]
+    fn an_unreachable_load_balancer_is_unknown_a_reset_is_not() {
+        let unreachable = with_probe(
+            v1_path(&["available"]),
+            Some((ErrorClass::Other, "cannot connect: connection refused")),
+        );
+        let checks = probe_checks(&unreachable);
+        assert_eq!(checks[0].unknown, Some("tls_probe"), "{checks:?}");
+        let reset = with_probe(
+            v1_path(&["available"]),
+            Some((ErrorClass::TargetReset, "closed after the handshake")),
+        );
+        let checks = probe_checks(&reset);
+        assert!(!checks[0].ok && checks[0].unknown.is_none(), "{checks:?}");
     }
 
     /// A call the probe has not reached is unknown; with the probe off
