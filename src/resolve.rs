@@ -322,6 +322,38 @@ mod tests {
         );
     }
 
+    /// The host name TLS checks: serverNameToVerify (stage variables
+    /// resolved) over the URI's host; none when it names an undefined
+    /// variable, which leaves the integration itself resolved.
+    #[test]
+    fn the_tls_host_is_the_server_name_to_verify_else_the_uri_host() {
+        let integration = |server_name: Option<&str>| Integration {
+            name: "GET /".into(),
+            connection_id: "link1".into(),
+            uri: "https://nlb.internal/".into(),
+            integration_target: None,
+            tls_server_name: server_name.map(str::to_owned),
+            insecure_skip_verification: true,
+        };
+        let host = |server_name: Option<&str>| {
+            let a = api(
+                ApiType::Rest,
+                integration(server_name),
+                vec![stage("prod", &[("name", "api.example.com")])],
+            );
+            let (resolved, unresolved) = resolve_all(&[a]);
+            assert!(unresolved.is_empty(), "{unresolved:?}");
+            assert!(resolved[0].insecure_skip_verification);
+            resolved[0].tls_host.clone()
+        };
+        assert_eq!(host(None).as_deref(), Some("nlb.internal"));
+        assert_eq!(
+            host(Some("${stageVariables.name}")).as_deref(),
+            Some("api.example.com")
+        );
+        assert_eq!(host(Some("${stageVariables.undefined}")), None);
+    }
+
     #[test]
     fn http_integration_names_a_listener() {
         let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/1/2";
