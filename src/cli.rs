@@ -131,6 +131,38 @@ pub struct GlobalArgs {
     )]
     pub enable_lifecycle: bool,
 
+    /// This process's shard (0-based): it polls and exports only the
+    /// (account, region) scopes that a stable hash assigns to it, as
+    /// kube-state-metrics' `--shard` does. Needs `--total-shards`.
+    #[arg(
+        long = "shard",
+        global = true,
+        env = "AWSCONN_SHARD",
+        value_name = "N",
+        conflicts_with = "shard_from_hostname"
+    )]
+    pub shard: Option<u32>,
+
+    /// How many shards split the scopes; 1 polls them all.
+    #[arg(
+        long = "total-shards",
+        global = true,
+        env = "AWSCONN_TOTAL_SHARDS",
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=10_000)
+    )]
+    pub total_shards: u32,
+
+    /// Take the shard from the host name's trailing ordinal (`awsconn-2` is
+    /// shard 2), as a Kubernetes StatefulSet names its pods.
+    #[arg(
+        long = "shard-from-hostname",
+        global = true,
+        env = "AWSCONN_SHARD_FROM_HOSTNAME"
+    )]
+    pub shard_from_hostname: bool,
+
     /// Leave the exporter's own process metrics (process_*) out of the telemetry path.
     #[arg(
         long = "web.disable-exporter-metrics",

@@ -13,7 +13,7 @@ use crate::aws::{ApiTelemetry, Aws};
 use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::collect::{Poller, Store};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Shard};
 use crate::diagnose::LinkReport;
 use crate::web;
 
@@ -30,7 +30,32 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
                 .into(),
         });
     };
-    Config::load(path)
+    let mut config = Config::load(path)?;
+    config.shard = shard(global).map_err(|message| ConfigError::Invalid {
+        path: "--shard".into(),
+        message,
+    })?;
+    Ok(config)
+}
+
+/// The shard the command line names, by number or by host name.
+fn shard(global: &GlobalArgs) -> Result<Shard, String> {
+    if global.shard_from_hostname {
+        let hostname = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .ok_or("--shard-from-hostname: the host name cannot be read")?;
+        return Shard::from_hostname(&hostname, global.total_shards);
+    }
+    match global.shard {
+        Some(index) => Shard::new(index, global.total_shards),
+        None if global.total_shards > 1 => {
+            Err("--total-shards needs --shard or --shard-from-hostname".into())
+        }
+        None => Ok(Shard::default()),
+    }
 }
 
 /// Writes a command's answer to stdout. A reader that went away (`| head`)

@@ -37,6 +37,57 @@ pub struct Config {
     pub aws: AwsConfig,
     #[serde(default)]
     pub diagnosis: DiagnosisConfig,
+    /// Which scopes this process polls: from the command line, not the file.
+    #[serde(skip)]
+    pub shard: Shard,
+}
+
+/// One of `total` shards: the (account, region) scopes it polls are those
+/// a stable hash of their identity assigns to `index`. The hash (CRC-32 of
+/// the role ARN and the region) is the same in every build and on every
+/// machine, so the shards of one configuration never overlap or miss a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, total: 1 }
+    }
+}
+
+impl Shard {
+    /// A shard of `total`; `index` must be below it.
+    pub fn new(index: u32, total: u32) -> Result<Shard, String> {
+        if total == 0 || index >= total {
+            return Err(format!(
+                "shard {index} of {total}: the shard must be below --total-shards (0 to {})",
+                total.saturating_sub(1)
+            ));
+        }
+        Ok(Shard { index, total })
+    }
+
+    /// The shard of a StatefulSet pod's host name: its trailing ordinal
+    /// (`awsconn-2`, or `awsconn-2.awsconn.monitoring.svc`).
+    pub fn from_hostname(hostname: &str, total: u32) -> Result<Shard, String> {
+        let name = hostname.split('.').next().unwrap_or_default();
+        let ordinal = name
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse::<u32>().ok())
+            .ok_or_else(|| {
+                format!("host name {hostname:?} does not end in a StatefulSet ordinal (NAME-N)")
+            })?;
+        Shard::new(ordinal, total)
+    }
+
+    /// Whether this shard polls `account` in `region`.
+    pub fn owns(&self, account: &AccountConfig, region: &str) -> bool {
+        let key = format!("{}|{region}", account.role_arn.as_deref().unwrap_or(""));
+        crc32fast::hash(key.as_bytes()) % self.total == self.index
+    }
 }
 
 /// Settings of the runbook checks.
@@ -844,6 +895,45 @@ mod tests {
     fn the_mixin_knows_every_collector() {
         let keys: Vec<&str> = CollectorsConfig::default().iter().map(|(k, _)| k).collect();
         assert_eq!(keys, awsconn_mixin::alerts::COLLECTORS);
+    }
+
+    /// Every scope falls to exactly one shard, the same one on every machine
+    /// and in every build (the hash is pinned by a known value).
+    #[test]
+    fn shards_split_the_scopes_without_overlap_or_gap() {
+        let accounts: Vec<AccountConfig> = std::iter::once(AccountConfig::default())
+            .chain((0..20).map(|i| AccountConfig {
+                role_arn: Some(format!("arn:aws:iam::{:012}:role/awsconn", 100_000 + i)),
+                ..Default::default()
+            }))
+            .collect();
+        let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+        let shards: Vec<Shard> = (0..3).map(|i| Shard::new(i, 3).unwrap()).collect();
+        let mut per_shard = [0; 3];
+        for account in &accounts {
+            for region in regions {
+                let owners: Vec<u32> = shards
+                    .iter()
+                    .filter(|s| s.owns(account, region))
+                    .map(|s| s.index)
+                    .collect();
+                assert_eq!(owners.len(), 1, "{account:?} {region}");
+                per_shard[owners[0] as usize] += 1;
+            }
+        }
+        assert!(per_shard.iter().all(|&n| n >= 10), "{per_shard:?}");
+        // CRC-32 of "|us-east-1" is 0x9e9310ea: the ambient account's
+        // us-east-1 is shard 0 of 3, on every machine, in every build.
+        assert_eq!(crc32fast::hash(b"|us-east-1"), 0x9e93_10ea);
+        assert!(Shard::new(0, 3).unwrap().owns(&accounts[0], "us-east-1"));
+        assert!(Shard::default().owns(&accounts[0], "us-east-1"));
+        assert!(Shard::new(3, 3).is_err());
+        assert_eq!(
+            Shard::from_hostname("awsconn-2.awsconn.monitoring.svc", 3),
+            Ok(Shard { index: 2, total: 3 })
+        );
+        assert!(Shard::from_hostname("awsconn", 3).is_err());
+        assert!(Shard::from_hostname("awsconn-5", 3).is_err());
     }
 
     /// The probe's settings are refused where they could not work.

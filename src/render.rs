@@ -117,6 +117,8 @@ pub struct Snapshot {
     pub per_target_health: bool,
     /// When the snapshot was taken and how the checks judge time.
     pub diagnosis: diagnose::Clock,
+    /// Which of the shards this process is.
+    pub shard: crate::config::Shard,
 }
 
 /// The publisher's own figures, shown among the exporter's families.
@@ -283,6 +285,20 @@ pub fn exporter_families<'s>(
             ("target", build.target.to_owned()),
         ],
         1.0,
+    );
+    f.add(
+        "awsconn_shard_ordinal",
+        "This process's shard (--shard): it polls only the account and region scopes assigned to it",
+        Kind::Gauge,
+        vec![],
+        f64::from(snapshot.shard.index),
+    );
+    f.add(
+        "awsconn_total_shards",
+        "How many shards split the account and region scopes (--total-shards); 1 when one process polls them all",
+        Kind::Gauge,
+        vec![],
+        f64::from(snapshot.shard.total),
     );
     f.add(
         "awsconn_config_last_reload_successful",
@@ -580,6 +596,7 @@ mod tests {
             per_target_health: false,
             diagnosis: diagnose::Clock::default(),
             revisions: BTreeMap::new(),
+            shard: crate::config::Shard::new(1, 3).unwrap(),
         }
     }
 

@@ -282,8 +282,13 @@ impl Poller {
     pub async fn new(config: &Config, aws: &Aws, store: Arc<Store>) -> Poller {
         let generation = store.generation();
         let mut targets = Vec::new();
+        let mut scopes = 0;
         for account in config.effective_accounts() {
             for region in &config.regions {
+                scopes += 1;
+                if !config.shard.owns(&account, region) {
+                    continue;
+                }
                 targets.push(Target {
                     index: targets.len(),
                     region: region.clone(),
@@ -294,6 +299,16 @@ impl Poller {
                 });
             }
         }
+        if config.shard.total > 1 {
+            tracing::info!(
+                shard = config.shard.index,
+                total_shards = config.shard.total,
+                scopes = targets.len(),
+                of = scopes,
+                "polling this shard's account and region scopes"
+            );
+        }
+        store.set_shard(config.shard);
         let collectors = enabled_collectors(config);
         let names: Vec<&'static str> = collectors.iter().map(|c| c.descriptor.name).collect();
         store.expect_collectors(&names, targets.len());

@@ -134,6 +134,8 @@ pub struct Store {
     reloading: AtomicBool,
     /// The windows of the checks (`diagnosis:` in the configuration).
     diagnosis: Mutex<crate::config::DiagnosisConfig>,
+    /// This process's shard, shown among the exporter's families.
+    shard: Mutex<crate::config::Shard>,
 }
 
 impl Store {
@@ -155,6 +157,7 @@ impl Store {
             per_target_health: AtomicBool::new(false),
             reloading: AtomicBool::new(false),
             diagnosis: Mutex::default(),
+            shard: Mutex::default(),
         });
         store.publish();
         store
@@ -163,6 +166,11 @@ impl Store {
     /// Export per-target health series from now on (`load_balancers.per_target_health`).
     pub fn set_per_target_health(&self, on: bool) {
         self.per_target_health.store(on, Ordering::SeqCst);
+    }
+
+    /// This process's shard (`--shard`, `--total-shards`).
+    pub fn set_shard(&self, shard: crate::config::Shard) {
+        *self.shard.lock().unwrap_or_else(|p| p.into_inner()) = shard;
     }
 
     /// The windows of the checks (`no_tls_errors`, `certificate_valid`).
@@ -426,6 +434,7 @@ impl Store {
             revisions,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
+            shard: *self.shard.lock().unwrap_or_else(|p| p.into_inner()),
             diagnosis: crate::diagnose::Clock::from_config(
                 SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)

@@ -16,6 +16,7 @@ mod interconnect;
 mod network_paths;
 mod reload;
 mod runbook;
+mod shards;
 mod tls_probe;
 mod vpc_links;
 mod web;

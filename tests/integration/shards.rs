@@ -1,0 +1,114 @@
+//! Sharding: three shards of one configuration over a world of six regions
+//! export together exactly what one process exports, and no scope is
+//! polled by two of them.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{Emulator, config_file, exporter};
+
+const REGIONS: [&str; 6] = [
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
+
+/// The families that say what a scope holds (not how long a poll took).
+const SCOPE_FAMILIES: &[&str] = &[
+    "awsconn_vpc_link_info{",
+    "awsconn_vpc_link_status{",
+    "awsconn_vpc_link_check{",
+    "awsconn_vpc_link_healthy{",
+    "awsconn_load_balancer_state{",
+    "awsconn_endpoint_service_state{",
+    "awsconn_collector_success{",
+];
+
+/// `once` with extra arguments: its exposition.
+fn once_with(emulator: &Emulator, config: &std::path::Path, args: &[&str]) -> String {
+    let out = exporter(&emulator.url)
+        .arg("once")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("awsconn_build_info"),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn scope_lines(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| SCOPE_FAMILIES.iter().any(|f| l.starts_with(f)))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn regions_in(lines: &BTreeSet<String>) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.split("region=\"").nth(1)?.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn three_shards_export_together_what_one_process_exports() {
+    let emulator = Emulator::start("{}");
+    emulator.seed(&REGIONS);
+    let config = config_file(&format!(
+        "regions: [{}]\ncollectors: {{interconnect: {{enabled: false}}, cloudwatch: {{enabled: false}}}}\n",
+        REGIONS.join(", ")
+    ));
+    let whole = scope_lines(&once_with(&emulator, config.path(), &[]));
+    assert_eq!(regions_in(&whole).len(), REGIONS.len(), "{whole:#?}");
+
+    let mut union = BTreeSet::new();
+    let mut polled: Vec<BTreeSet<String>> = Vec::new();
+    for shard in 0..3 {
+        let shard = shard.to_string();
+        let text = once_with(
+            &emulator,
+            config.path(),
+            &["--shard", &shard, "--total-shards", "3"],
+        );
+        assert!(
+            text.contains(&format!("awsconn_shard_ordinal {shard}\n")),
+            "{text}"
+        );
+        assert!(text.contains("awsconn_total_shards 3\n"), "{text}");
+        let lines = scope_lines(&text);
+        polled.push(regions_in(&lines));
+        union.extend(lines);
+    }
+    assert_eq!(
+        union, whole,
+        "the shards together export what one process does"
+    );
+    // No region is polled by two shards, and every one by some shard.
+    let all: Vec<&String> = polled.iter().flatten().collect();
+    let distinct: BTreeSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), distinct.len(), "{polled:?}");
+    assert_eq!(distinct.len(), REGIONS.len(), "{polled:?}");
+
+    // A shard the total does not have is refused before any AWS call.
+    let out = exporter(&emulator.url)
+        .args(["once", "--config"])
+        .arg(config.path())
+        .args(["--shard", "3", "--total-shards", "3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must be below --total-shards"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
