@@ -30,12 +30,11 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
                 .into(),
         });
     };
-    let mut config = Config::load(path)?;
-    config.shard = shard(global).map_err(|message| ConfigError::Invalid {
+    let shard = shard(global).map_err(|message| ConfigError::Invalid {
         path: "--shard".into(),
         message,
     })?;
-    Ok(config)
+    Ok(Config::load(path)?.for_shard(shard))
 }
 
 /// The shard the command line names, by number or by host name.

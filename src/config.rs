@@ -58,6 +58,35 @@ impl Default for Shard {
     }
 }
 
+impl Config {
+    /// This configuration as shard `shard` runs it: its scopes, and its own
+    /// execution-log state file (`state.json` becomes
+    /// `state.shard-1-of-3.json`): each shard holds the cursors of its own
+    /// log groups, and shards sharing one file would overwrite each other's.
+    pub fn for_shard(mut self, shard: Shard) -> Config {
+        self.shard = shard;
+        if shard.total > 1
+            && let Some(path) = &mut self.collectors.execution_logs.state_file
+        {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = match path.extension() {
+                Some(ext) => format!(
+                    "{stem}.shard-{}-of-{}.{}",
+                    shard.index,
+                    shard.total,
+                    ext.to_string_lossy()
+                ),
+                None => format!("{stem}.shard-{}-of-{}", shard.index, shard.total),
+            };
+            path.set_file_name(name);
+        }
+        self
+    }
+}
+
 impl Shard {
     /// A shard of `total`; `index` must be below it.
     pub fn new(index: u32, total: u32) -> Result<Shard, String> {
@@ -932,8 +961,31 @@ mod tests {
             Shard::from_hostname("awsconn-2.awsconn.monitoring.svc", 3),
             Ok(Shard { index: 2, total: 3 })
         );
+        // A role's key is pinned too: "arn:aws:iam::100000000000:role/a|eu-west-1".
+        assert_eq!(
+            crc32fast::hash(b"arn:aws:iam::100000000000:role/a|eu-west-1"),
+            0xc7c9_2db7
+        );
         assert!(Shard::from_hostname("awsconn", 3).is_err());
         assert!(Shard::from_hostname("awsconn-5", 3).is_err());
+    }
+
+    /// Each shard keeps its own execution-log state file.
+    #[test]
+    fn a_shard_has_its_own_state_file() {
+        let config = Config::parse(
+            "regions: [us-east-1]\ncollectors: {execution_logs: {state_file: /var/lib/awsconn/state.json}}\n",
+        )
+        .unwrap();
+        let file = |c: Config| c.collectors.execution_logs.state_file.unwrap();
+        assert_eq!(
+            file(config.clone().for_shard(Shard::new(1, 3).unwrap())),
+            std::path::Path::new("/var/lib/awsconn/state.shard-1-of-3.json")
+        );
+        assert_eq!(
+            file(config.for_shard(Shard::default())),
+            std::path::Path::new("/var/lib/awsconn/state.json")
+        );
     }
 
     /// The probe's settings are refused where they could not work.

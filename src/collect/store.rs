@@ -244,6 +244,10 @@ impl Store {
         let mut state = self.lock();
         state.enabled = collectors.to_vec();
         self.update_readiness(&state);
+        // Published even when no poll will come (a shard with no scopes):
+        // the store is ready at once, and says which shard it is.
+        state.changes += 1;
+        self.changed.notify_one();
     }
 
     /// True once what is published includes every collector's first poll of

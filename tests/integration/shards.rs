@@ -1,10 +1,12 @@
 //! Sharding: three shards of one configuration over a world of six regions
-//! export together exactly what one process exports, and no scope is
-//! polled by two of them.
+//! export together exactly what one process exports, each polls the
+//! regions its pinned hash gives it and no other, and a shard that is given
+//! none is ready at once and says which shard it is.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use crate::harness::{Emulator, config_file, exporter};
+use crate::harness::{Emulator, Server, config_file, exporter, sample, wait_for};
 
 const REGIONS: [&str; 6] = [
     "us-east-1",
@@ -70,6 +72,12 @@ fn three_shards_export_together_what_one_process_exports() {
     let whole = scope_lines(&once_with(&emulator, config.path(), &[]));
     assert_eq!(regions_in(&whole).len(), REGIONS.len(), "{whole:#?}");
 
+    // CRC-32 of "|REGION" (the ambient account) mod 3, fixed for good.
+    let pinned: [&[&str]; 3] = [
+        &["ap-southeast-2", "eu-west-1", "us-east-1"],
+        &[],
+        &["eu-central-1", "sa-east-1", "us-west-2"],
+    ];
     let mut union = BTreeSet::new();
     let mut polled: Vec<BTreeSet<String>> = Vec::new();
     for shard in 0..3 {
@@ -97,6 +105,30 @@ fn three_shards_export_together_what_one_process_exports() {
     let distinct: BTreeSet<&String> = all.iter().copied().collect();
     assert_eq!(all.len(), distinct.len(), "{polled:?}");
     assert_eq!(distinct.len(), REGIONS.len(), "{polled:?}");
+    for (shard, regions) in pinned.iter().enumerate() {
+        let want: BTreeSet<String> = regions.iter().map(|r| (*r).to_owned()).collect();
+        assert_eq!(polled[shard], want, "shard {shard}");
+    }
+
+    // The shard with no scope, served: ready at once, and it says so.
+    let server = Server::start(
+        &emulator.url,
+        config.path(),
+        &["--shard", "1", "--total-shards", "3"],
+    );
+    wait_for(
+        "the empty shard to be ready",
+        Duration::from_secs(30),
+        || (server.get("/ready").0 == 200).then_some(()),
+    );
+    let metrics = server.metrics();
+    assert_eq!(
+        sample(&metrics, "awsconn_shard_ordinal"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, "awsconn_total_shards"), Some(3.0));
+    assert!(!metrics.contains("region=\""), "no scope: {metrics}");
 
     // A shard the total does not have is refused before any AWS call.
     let out = exporter(&emulator.url)
