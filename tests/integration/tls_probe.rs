@@ -67,12 +67,22 @@ impl ResolvesServerCert for Fixed {
 
 /// A TLS server on loopback; returns its address.
 async fn serve(cert: CertificateDer<'static>, key: &KeyPair, answer: &'static [u8]) -> String {
+    serve_versions(cert, key, answer, rustls::DEFAULT_VERSIONS).await
+}
+
+/// A TLS server on loopback speaking only `versions`; returns its address.
+async fn serve_versions(
+    cert: CertificateDer<'static>,
+    key: &KeyPair,
+    answer: &'static [u8],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> String {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let signing = provider.key_provider.load_private_key(der).unwrap();
     let certified = Arc::new(CertifiedKey::new(vec![cert], signing));
     let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(Fixed(certified)));
@@ -179,6 +189,13 @@ fn each_tls_failure_is_named_as_api_gateway_logs_it() {
             (
                 "key not the certificate's",
                 serve(good.clone(), &other_key, HTTP).await,
+                false,
+                Some(ErrorClass::TlsKeyMismatch),
+            ),
+            (
+                // API Gateway's "Cannot verify ECDH ServerKeyExchange signature".
+                "key not the certificate's, TLS 1.2",
+                serve_versions(good.clone(), &other_key, HTTP, &[&rustls::version::TLS12]).await,
                 false,
                 Some(ErrorClass::TlsKeyMismatch),
             ),
