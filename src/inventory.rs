@@ -202,6 +202,14 @@ pub struct Listener {
     pub target_group_arns: Vec<String>,
 }
 
+impl Listener {
+    /// Whether it terminates TLS, so that its certificates are what a caller
+    /// sees (a TCP listener passes TLS through to the targets).
+    pub fn terminates_tls(&self) -> bool {
+        self.protocol.eq_ignore_ascii_case("tls") || self.protocol.eq_ignore_ascii_case("https")
+    }
+}
+
 /// A target group with the health of each registered target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetGroup {

@@ -78,7 +78,7 @@ impl Prober {
             })?;
             let mut added = 0;
             let mut why = String::new();
-            for cert in rustls_pemfile_certs(&pem) {
+            for cert in pem_certificates(&pem) {
                 match cert.and_then(|c| roots.add(c).map_err(|e| e.to_string())) {
                     Ok(()) => added += 1,
                     Err(e) => why = format!(": {e}"),
@@ -250,7 +250,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The certificates of a PEM file.
-fn rustls_pemfile_certs(pem: &[u8]) -> Vec<Result<CertificateDer<'static>, String>> {
+fn pem_certificates(pem: &[u8]) -> Vec<Result<CertificateDer<'static>, String>> {
     use rustls::pki_types::pem::PemObject;
     CertificateDer::pem_slice_iter(pem)
         .map(|c| c.map_err(|e| e.to_string()))

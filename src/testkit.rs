@@ -357,10 +357,7 @@ pub fn with_probe(
                 }),
                 certificate: None,
             };
-            (
-                (call.load_balancer.arn.clone(), call.port, call.host),
-                outcome,
-            )
+            (call.probe_key(), outcome)
         })
         .collect();
     inventory.tls_probes = Some(TlsProbes { outcomes });

@@ -53,6 +53,14 @@ pub struct TlsCall<'a> {
     pub stage: String,
 }
 
+impl TlsCall<'_> {
+    /// What the TLS probe's outcome for this call is kept under: (load
+    /// balancer ARN, port, host name).
+    pub fn probe_key(&self) -> (String, u16, String) {
+        (self.load_balancer.arn.clone(), self.port, self.host.clone())
+    }
+}
+
 /// The port an integration calls, and its protocol: as the URI says, or,
 /// for an HTTP API integration that names a listener, the listener's.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,17 +9,11 @@ use async_trait::async_trait;
 
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
-use crate::inventory::{Certificates, Inventory, Listener, Scope};
+use crate::inventory::{Certificates, Inventory, Scope};
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use crate::topology::Topology;
 
 pub struct CertificatesCollector;
-
-/// A listener that terminates TLS, so that its certificates are what a
-/// caller sees (a TCP listener passes TLS through to the targets).
-pub fn terminates_tls(listener: &Listener) -> bool {
-    listener.protocol.eq_ignore_ascii_case("tls") || listener.protocol.eq_ignore_ascii_case("https")
-}
 
 #[async_trait]
 impl Collector for CertificatesCollector {
@@ -30,7 +24,7 @@ impl Collector for CertificatesCollector {
             .iter()
             .filter_map(|arn| topology.load_balancer(arn))
             .flat_map(|lb| &lb.listeners)
-            .filter(|l| terminates_tls(l) && !l.arn.is_empty())
+            .filter(|l| l.terminates_tls() && !l.arn.is_empty())
             .map(|l| l.arn.clone())
             .collect();
         if listeners.is_empty() {

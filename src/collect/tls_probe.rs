@@ -97,7 +97,7 @@ impl Collector for TlsProbeCollector {
             .vpc_links()
             .flat_map(|link| topology.tls_calls(link))
         {
-            let key = (call.load_balancer.arn.clone(), call.port, call.host.clone());
+            let key = call.probe_key();
             match target(&self.config, &call) {
                 Some(target) => calls.push((key, target)),
                 None => {
@@ -182,7 +182,7 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
     };
     for link in topology.vpc_links() {
         for call in topology.tls_calls(link) {
-            let key = (call.load_balancer.arn.clone(), call.port, call.host.clone());
+            let key = call.probe_key();
             let Some(outcome) = probes.outcomes.get(&key) else {
                 continue;
             };

@@ -7,38 +7,25 @@
 use std::collections::BTreeMap;
 
 use super::super::{Check, Clock, LinkPath, Place, failed, passed, unknown};
-use crate::collect::certificates::terminates_tls;
 use crate::inventory::{CertificateDetail, Certificates, Listener, ListenerCertificate};
+use crate::topology::TlsCall;
 
 const MATCHES_HOST: &str = "certificate_matches_host";
 const VALID: &str = "certificate_valid";
 const MS_PER_DAY: i64 = 86_400_000;
 
-/// One TLS listener an integration calls, with the host name it verifies.
-struct TlsCall<'a> {
-    load_balancer: &'a str,
-    listener: &'a Listener,
-    host: String,
-    /// A stage that calls it, for the cause.
-    stage: String,
-}
-
 impl<'a> LinkPath<'a> {
     /// The integrations' TLS connections that a listener of the load
-    /// balancer terminates: its certificates are what API Gateway sees (a
-    /// TCP listener passes TLS through to the targets, which the probe sees).
-    fn tls_calls(&self) -> Vec<TlsCall<'a>> {
+    /// balancer terminates, with that listener: its certificates are what
+    /// API Gateway sees (a TCP listener passes TLS through to the targets,
+    /// which the probe sees).
+    fn terminated_calls(&self) -> Vec<(TlsCall<'a>, &'a Listener)> {
         self.topology
             .tls_calls(self.link)
             .into_iter()
             .filter_map(|call| {
-                let listener = call.listener.filter(|l| terminates_tls(l))?;
-                Some(TlsCall {
-                    load_balancer: &call.load_balancer.arn,
-                    listener,
-                    host: call.host,
-                    stage: call.stage,
-                })
+                let listener = call.listener.filter(|l| l.terminates_tls())?;
+                Some((call, listener))
             })
             .collect()
     }
@@ -50,14 +37,15 @@ impl<'a> LinkPath<'a> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for call in self.tls_calls() {
+        for (call, listener) in self.terminated_calls() {
+            let load_balancer = &call.load_balancer.arn;
             let object = BTreeMap::from([
-                ("load_balancer", call.load_balancer.to_owned()),
-                ("port", call.listener.port.to_string()),
+                ("load_balancer", load_balancer.clone()),
+                ("port", call.port.to_string()),
                 ("host", call.host.clone()),
             ]);
-            let place = Place::Listener(call.load_balancer.to_owned(), call.listener.port);
-            let Some(served) = certificates.listeners.get(&call.listener.arn) else {
+            let place = Place::Listener(load_balancer.clone(), call.port);
+            let Some(served) = certificates.listeners.get(&listener.arn) else {
                 out.push(not_read(MATCHES_HOST, object, place));
                 continue;
             };
@@ -98,7 +86,7 @@ impl<'a> LinkPath<'a> {
                 place,
                 format!(
                     "Stage {} calls {} on port {}, but the listener's certificates cover {names}: API Gateway will fail the TLS handshake with \"Host name '{}' does not match the certificate subject\".",
-                    call.stage, call.host, call.listener.port, call.host
+                    call.stage, call.host, call.port, call.host
                 ),
                 format!(
                     "Add a certificate that covers {} to the listener (request it in ACM, then add it to the listener's certificates), or make the integration's host name (or tlsConfig.serverNameToVerify) a name the certificate covers, and redeploy the API.",
@@ -118,13 +106,13 @@ impl<'a> LinkPath<'a> {
         };
         let mut out = Vec::new();
         let mut judged: Vec<(&str, u16, &str)> = Vec::new();
-        let calls = self.tls_calls();
-        for call in &calls {
-            let place = Place::Listener(call.load_balancer.to_owned(), call.listener.port);
-            let Some(served) = certificates.listeners.get(&call.listener.arn) else {
+        for (call, listener) in self.terminated_calls() {
+            let load_balancer = call.load_balancer.arn.as_str();
+            let place = Place::Listener(load_balancer.to_owned(), call.port);
+            let Some(served) = certificates.listeners.get(&listener.arn) else {
                 let object = BTreeMap::from([
-                    ("load_balancer", call.load_balancer.to_owned()),
-                    ("port", call.listener.port.to_string()),
+                    ("load_balancer", load_balancer.to_owned()),
+                    ("port", call.port.to_string()),
                 ]);
                 out.push(not_read(VALID, object, place));
                 continue;
@@ -139,7 +127,7 @@ impl<'a> LinkPath<'a> {
                 .filter_map(|c| Some((c, certificates.details.get(&c.arn)?)))
                 .filter(|(_, d)| d.covers(&call.host))
                 .collect();
-            matching.sort_by_key(|(_, d)| {
+            matching.sort_by_cached_key(|(_, d)| {
                 std::cmp::Reverse((
                     matches!(judge(d, clock), Verdict::Valid),
                     d.not_after_s.unwrap_or(i64::MIN),
@@ -156,24 +144,20 @@ impl<'a> LinkPath<'a> {
             };
             let Some(certificate) = chosen else {
                 let object = BTreeMap::from([
-                    ("load_balancer", call.load_balancer.to_owned()),
-                    ("port", call.listener.port.to_string()),
+                    ("load_balancer", load_balancer.to_owned()),
+                    ("port", call.port.to_string()),
                 ]);
                 out.push(none_listed(VALID, object, place));
                 continue;
             };
-            let key = (
-                call.load_balancer,
-                call.listener.port,
-                certificate.arn.as_str(),
-            );
+            let key = (load_balancer, call.port, certificate.arn.as_str());
             if judged.contains(&key) {
                 continue;
             }
             judged.push(key);
             let object = BTreeMap::from([
-                ("load_balancer", call.load_balancer.to_owned()),
-                ("port", call.listener.port.to_string()),
+                ("load_balancer", load_balancer.to_owned()),
+                ("port", call.port.to_string()),
                 ("certificate_arn", certificate.arn.clone()),
             ]);
             let Some(detail) = certificates.details.get(&certificate.arn) else {
@@ -195,7 +179,7 @@ impl<'a> LinkPath<'a> {
                     place,
                     format!(
                         "The certificate the listener on port {} serves for {} ({}): {cause}.",
-                        call.listener.port, call.host, certificate.arn
+                        call.port, call.host, certificate.arn
                     ),
                     "Renew or replace the certificate (an ACM certificate validated by DNS renews itself while its validation record stays; an imported one must be imported again), and make it the listener's certificate. API Gateway checks validity even with insecureSkipVerification.".into(),
                 ),

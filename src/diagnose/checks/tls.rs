@@ -45,7 +45,7 @@ impl LinkPath<'_> {
                 ("host", call.host.clone()),
             ]);
             let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
-            let key = (call.load_balancer.arn.clone(), call.port, call.host.clone());
+            let key = call.probe_key();
             let Some(outcome) = probes.outcomes.get(&key) else {
                 out.push(unknown(
                     "tls_probe",
