@@ -166,8 +166,8 @@ pub struct AccountConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorsConfig {
-    #[serde(default = "CollectorConfig::standard")]
-    pub vpc_links: CollectorConfig,
+    #[serde(default)]
+    pub vpc_links: VpcLinksConfig,
     #[serde(default)]
     pub load_balancers: LoadBalancersConfig,
     #[serde(default = "CollectorConfig::standard")]
@@ -327,6 +327,50 @@ pub struct ExtraLogGroup {
     pub stage: String,
 }
 
+/// VPC links and the APIs whose integrations use them. The APIs are read
+/// incrementally: API Gateway's management API allows 10 requests a second
+/// per account (GetResources 5 every 2 seconds), too few to read every
+/// API in full on every poll.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VpcLinksConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Each API's stages (their deployments, variables and logging) are
+    /// read again at least this often, the APIs spread over the period; an
+    /// API whose deployments changed has its integrations read again at once.
+    /// `0s` (or anything up to the interval): on every poll.
+    #[serde(default = "default_revalidate", deserialize_with = "duration")]
+    pub revalidate: Duration,
+    /// Each API's integrations are read again at least this often, changed
+    /// deployments or not (an edit AWS gives no signal for).
+    #[serde(default = "default_full_refresh", deserialize_with = "duration")]
+    pub full_refresh: Duration,
+}
+
+impl Default for VpcLinksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            revalidate: default_revalidate(),
+            full_refresh: default_full_refresh(),
+        }
+    }
+}
+
+fn default_revalidate() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+fn default_full_refresh() -> Duration {
+    Duration::from_secs(60 * 60)
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionLogsConfig {
@@ -374,7 +418,7 @@ fn default_overlap() -> Duration {
 impl Default for CollectorsConfig {
     fn default() -> Self {
         Self {
-            vpc_links: CollectorConfig::standard(),
+            vpc_links: VpcLinksConfig::default(),
             load_balancers: LoadBalancersConfig::default(),
             endpoints: CollectorConfig::standard(),
             network_rules: CollectorConfig::standard(),
@@ -444,6 +488,7 @@ macro_rules! schedule_of {
 }
 
 schedule_of!(
+    VpcLinksConfig,
     LoadBalancersConfig,
     ExecutionLogsConfig,
     CloudWatchConfig,
@@ -484,7 +529,7 @@ pub enum RetryMode {
     Adaptive,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AwsConfig {
     #[serde(default)]
@@ -499,6 +544,14 @@ pub struct AwsConfig {
     /// regions: keeps a large estate under the API rate limits.
     #[serde(default = "default_max_concurrent_requests")]
     pub max_concurrent_requests: u32,
+    /// The share of each of AWS's request quotas (per account and region)
+    /// the exporter may use; the rest is left to the team's own tools.
+    #[serde(default = "default_quota_share")]
+    pub quota_share: f64,
+    /// AWS's quotas where an account's differ from the published defaults
+    /// (`crate::aws::quota::AWS_DEFAULTS`), by `service` or `service:Operation`.
+    #[serde(default)]
+    pub quotas: std::collections::BTreeMap<String, crate::aws::quota::Rate>,
 }
 
 impl Default for AwsConfig {
@@ -508,8 +561,14 @@ impl Default for AwsConfig {
             max_attempts: default_max_attempts(),
             connect_timeout: default_connect_timeout(),
             max_concurrent_requests: default_max_concurrent_requests(),
+            quota_share: default_quota_share(),
+            quotas: std::collections::BTreeMap::new(),
         }
     }
+}
+
+fn default_quota_share() -> f64 {
+    0.5
 }
 
 fn yes() -> bool {
@@ -624,6 +683,20 @@ impl Config {
         if self.aws.max_concurrent_requests == 0 {
             return Err("aws.max_concurrent_requests: must be at least 1".into());
         }
+        if !(self.aws.quota_share > 0.0 && self.aws.quota_share <= 1.0) {
+            return Err("aws.quota_share: must be more than 0 and at most 1".into());
+        }
+        for (key, quota) in &self.aws.quotas {
+            crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas: {e}"))?;
+            if !(quota.rate.is_finite() && quota.rate > 0.0) {
+                return Err(format!(
+                    "aws.quotas.{key}.rate: must be a number of requests a second above 0"
+                ));
+            }
+            if !(quota.burst.is_finite() && quota.burst >= 1.0) {
+                return Err(format!("aws.quotas.{key}.burst: must be at least 1"));
+            }
+        }
         let cw = &self.collectors.cloudwatch;
         let period = cw.period.as_secs();
         if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period.is_multiple_of(60))) {
@@ -703,7 +776,7 @@ impl CollectorsConfig {
     /// Every collector's schedule under its config key (the `collector` label).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, CollectorConfig)> {
         [
-            ("vpc_links", self.vpc_links),
+            ("vpc_links", self.vpc_links.schedule()),
             ("load_balancers", self.load_balancers.schedule()),
             ("endpoints", self.endpoints),
             ("network_rules", self.network_rules),
@@ -1035,6 +1108,42 @@ mod tests {
         )
         .unwrap();
         assert!(off.collectors.cloudwatch.link_activity_window.is_zero());
+    }
+
+    #[test]
+    fn quotas_take_a_share_and_overrides_by_service_or_operation() {
+        let c = Config::parse("regions: [us-east-1]").unwrap();
+        assert_eq!(c.aws.quota_share, 0.5);
+        assert!(c.aws.quotas.is_empty());
+        let c = Config::parse(
+            "regions: [us-east-1]\naws:\n  quota_share: 0.25\n  quotas:\n    apigateway: {rate: 20, burst: 80}\n    cloudwatchlogs:FilterLogEvents: {rate: 10, burst: 10}\n",
+        )
+        .unwrap();
+        assert_eq!(c.aws.quota_share, 0.25);
+        assert_eq!(c.aws.quotas["apigateway"].burst, 80.0);
+        for (bad, says) in [
+            ("quota_share: 0", "aws.quota_share"),
+            ("quota_share: 1.5", "aws.quota_share"),
+            (
+                "quotas: {apigatway: {rate: 1, burst: 1}}",
+                "unknown service \"apigatway\"",
+            ),
+            (
+                "quotas: {apigateway: {rate: 0, burst: 1}}",
+                "aws.quotas.apigateway.rate",
+            ),
+            (
+                "quotas: {apigateway: {rate: 1, burst: 0.5}}",
+                "aws.quotas.apigateway.burst",
+            ),
+            ("quotas: {apigateway: {rate: 1}}", "burst"),
+            ("quotas: {ec2:Describe*: {rate: 1, burst: 1}}", "operation"),
+        ] {
+            let err = Config::parse(&format!("regions: [us-east-1]\naws: {{{bad}}}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

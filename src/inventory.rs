@@ -136,6 +136,14 @@ pub struct Api {
     pub stages: Vec<Stage>,
 }
 
+/// An API as its list names it, before its stages and integrations are read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ApiRef {
+    pub id: String,
+    pub name: String,
+    pub api_type: ApiType,
+}
+
 /// An integration whose connection type is `VPC_LINK`, as written in the API
 /// (stage variables unresolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +165,9 @@ pub struct Integration {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stage {
     pub name: String,
+    /// The deployment the stage runs: what changes when the API is
+    /// deployed, so an unchanged one means unchanged integrations.
+    pub deployment_id: Option<String>,
     pub variables: std::collections::BTreeMap<String, String>,
     /// REST: `loggingLevel` of `*/*` method settings (`info`, `error`, `off`).
     pub logging_level: Option<String>,
@@ -404,6 +415,9 @@ pub struct ExecutionLogs {
     /// Saved cursors refused because they could not be true (in the future,
     /// or before the epoch): their groups were read from the lookback instead.
     pub rejected_cursors: u64,
+    /// Groups the latest poll left for the next: the quota had no slot for
+    /// them before its deadline.
+    pub deferred: u64,
     /// Problems with the state file, by kind (`unreadable`, `corrupt`,
     /// `foreign`, `bad_entry`, `write_failed`).
     pub state_file_errors: std::collections::BTreeMap<&'static str, u64>,

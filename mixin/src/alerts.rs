@@ -664,6 +664,8 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             ("service", "elasticloadbalancingv2"),
             ("operation", "DescribeTargetHealth"),
             ("outcome", outcome),
+            ("account", "123456789012"),
+            ("region", "eu-west-1"),
         ])
     };
     let thr_steps = minutes(f.aws_api_throttled) + 15;
@@ -674,7 +676,8 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
     let thr_near = (t.throttled_ratio * 100.0).ceil() as u64 - 1;
     let throttled = Cases {
         fires: vec![Case {
-            labels: requests("throttled").label_map_of(&["job", "instance", "service"]),
+            labels: requests("throttled")
+                .label_map_of(&["job", "instance", "account", "region", "service"]),
             value_text: Some(format!("{thr_fire}%")),
             ..case(
                 "above the threshold",
@@ -719,7 +722,13 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
     let den_steps = minutes(f.aws_access_denied) + 15;
     let denied = Cases {
         fires: vec![Case {
-            labels: requests("denied").label_map_of(&["job", "instance", "service", "operation"]),
+            labels: requests("denied").label_map_of(&[
+                "job",
+                "instance",
+                "account",
+                "service",
+                "operation",
+            ]),
             ..case(
                 "denied every minute",
                 vec![(requests("denied").text(), format!("0+1x{den_steps}"))],
@@ -812,11 +821,11 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "sum by (job, instance, service) (rate(awsconn_aws_api_requests_total{{{s}, outcome=\"throttled\"}}[5m]))\n  / sum by (job, instance, service) (rate(awsconn_aws_api_requests_total{{{s}}}[5m]))\n> {}",
+                    "sum by (job, instance, account, region, service) (rate(awsconn_aws_api_requests_total{{{s}, outcome=\"throttled\"}}[5m]))\n  / sum by (job, instance, account, region, service) (rate(awsconn_aws_api_requests_total{{{s}}}[5m]))\n> {}",
                     t.throttled_ratio
                 ),
                 for_: f.aws_api_throttled,
-                description: "{{ $value | humanizePercentage }} of the requests of {{ $labels.instance }} to {{ $labels.service }} were throttled over the last 5 minutes. Throttling is per account and region and shared with every other client, so the team's own tools are slowed too, and polls may time out. Fix: poll less often (collectors' interval), lower aws.max_concurrent_requests, or find the other heavy client of the same account.".into(),
+                description: "{{ $value | humanizePercentage }} of the requests of {{ $labels.instance }} to {{ $labels.service }} in account {{ $labels.account }}, {{ $labels.region }} were throttled over the last 5 minutes. The exporter keeps to its share of AWS's default quota (aws.quota_share), so another client of the same account and region is using the rest, or the account's quota is lower than the default; the team's own tools are slowed too, and polls may time out. Fix: find the other heavy client (CloudTrail), lower aws.quota_share, or set the account's real quota in aws.quotas.".into(),
                 cases: throttled,
             }],
         },
@@ -829,10 +838,10 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "sum by (job, instance, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
+                    "sum by (job, instance, account, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
                 ),
                 for_: f.aws_access_denied,
-                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
+                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
                 cases: denied,
             }],
         },

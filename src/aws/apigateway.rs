@@ -1,7 +1,7 @@
 //! API Gateway (REST APIs): VPC links V1.
 
 use super::{AwsError, telemetry::ApiTelemetry};
-use crate::inventory::{Api, ApiType, Integration, Stage, VpcLink, normalize_state};
+use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks: the API's maximum, so a poll costs as few calls as it can.
 const PAGE_SIZE: i32 = 500;
@@ -38,42 +38,36 @@ pub(super) async fn vpc_links(
     Ok(links)
 }
 
-/// Every REST API with its VPC-link integrations and its stages.
-pub(super) async fn apis(
+/// Every REST API, by id and name (GetRestApis: one call per 500).
+pub(super) async fn list(
     client: &aws_sdk_apigateway::Client,
     telemetry: &ApiTelemetry,
-) -> Result<Vec<Api>, AwsError> {
+) -> Result<Vec<ApiRef>, AwsError> {
     let mut pages = client
         .get_rest_apis()
         .limit(PAGE_SIZE)
         .into_paginator()
         .send();
-    let mut ids = Vec::new();
+    let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("apigateway", "GetRestApis", e))?;
         for api in page.items() {
             match api.id().filter(|id| !id.is_empty()) {
-                Some(id) => ids.push((id.to_owned(), api.name().unwrap_or_default().to_owned())),
+                Some(id) => out.push(ApiRef {
+                    id: id.to_owned(),
+                    name: api.name().unwrap_or_default().to_owned(),
+                    api_type: ApiType::Rest,
+                }),
                 None => telemetry.skipped_item("apigateway", "GetRestApis", "missing id"),
             }
         }
     }
-    let mut apis = Vec::with_capacity(ids.len());
-    for (id, name) in ids {
-        let (integrations, stages) =
-            tokio::try_join!(integrations(client, &id), stages(client, &id, telemetry))?;
-        apis.push(Api {
-            id,
-            name,
-            api_type: ApiType::Rest,
-            integrations,
-            stages,
-        });
-    }
-    Ok(apis)
+    Ok(out)
 }
 
-async fn integrations(
+/// The VPC-link integrations of one REST API (GetResources with its
+/// methods embedded, every page).
+pub(super) async fn integrations(
     client: &aws_sdk_apigateway::Client,
     api_id: &str,
 ) -> Result<Vec<Integration>, AwsError> {
@@ -117,7 +111,8 @@ async fn integrations(
     Ok(out)
 }
 
-async fn stages(
+/// The stages of one REST API (GetStages).
+pub(super) async fn stages(
     client: &aws_sdk_apigateway::Client,
     api_id: &str,
     telemetry: &ApiTelemetry,
@@ -138,6 +133,7 @@ async fn stages(
             };
             Some(Stage {
                 name: name.to_owned(),
+                deployment_id: stage.deployment_id().map(str::to_owned),
                 variables: stage
                     .variables()
                     .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

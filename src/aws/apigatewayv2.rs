@@ -2,7 +2,7 @@
 //! no SDK paginator, so this follows `nextToken` itself.
 
 use super::{AwsError, telemetry::ApiTelemetry};
-use crate::inventory::{Api, ApiType, Integration, Stage, VpcLink, normalize_state};
+use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks (a string in this API).
 const PAGE_SIZE: &str = "500";
@@ -79,12 +79,13 @@ pub(super) async fn vpc_links(
     ))
 }
 
-/// Every HTTP API with its VPC-link integrations and its stages.
-pub(super) async fn apis(
+/// Every HTTP API, by id and name (GetApis: one call per 500); WebSocket
+/// APIs have no VPC-link integrations to follow.
+pub(super) async fn list(
     client: &aws_sdk_apigatewayv2::Client,
     telemetry: &ApiTelemetry,
-) -> Result<Vec<Api>, AwsError> {
-    let listed: Vec<(String, String)> = all_pages!(
+) -> Result<Vec<ApiRef>, AwsError> {
+    Ok(all_pages!(
         "GetApis",
         |token| client
             .get_apis()
@@ -99,26 +100,18 @@ pub(super) async fn apis(
                     telemetry.skipped_item("apigatewayv2", "GetApis", "missing id");
                     return None;
                 };
-                Some((id.to_owned(), a.name().unwrap_or_default().to_owned()))
+                Some(ApiRef {
+                    id: id.to_owned(),
+                    name: a.name().unwrap_or_default().to_owned(),
+                    api_type: ApiType::Http,
+                })
             })
             .collect::<Vec<_>>()
-    );
-    let mut apis = Vec::with_capacity(listed.len());
-    for (id, name) in listed {
-        let (integrations, stages) =
-            tokio::try_join!(integrations(client, &id), stages(client, &id, telemetry))?;
-        apis.push(Api {
-            id,
-            name,
-            api_type: ApiType::Http,
-            integrations,
-            stages,
-        });
-    }
-    Ok(apis)
+    ))
 }
 
-async fn integrations(
+/// The VPC-link integrations of one HTTP API (GetIntegrations, every page).
+pub(super) async fn integrations(
     client: &aws_sdk_apigatewayv2::Client,
     api_id: &str,
 ) -> Result<Vec<Integration>, AwsError> {
@@ -150,7 +143,8 @@ async fn integrations(
     ))
 }
 
-async fn stages(
+/// The stages of one HTTP API (GetStages, every page).
+pub(super) async fn stages(
     client: &aws_sdk_apigatewayv2::Client,
     api_id: &str,
     telemetry: &ApiTelemetry,
@@ -172,6 +166,7 @@ async fn stages(
                 };
                 Some(Stage {
                     name: name.to_owned(),
+                    deployment_id: s.deployment_id().map(str::to_owned),
                     variables: s
                         .stage_variables()
                         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -33,6 +33,11 @@ pub fn deadline_passed() -> bool {
         .unwrap_or(false)
 }
 
+/// The deadline of the poll this runs in, if any.
+pub fn deadline() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
 /// Runs `poll` with `deadline` as the end of every AWS call's retries in it.
 pub async fn within<F: Future>(deadline: Instant, poll: F) -> F::Output {
     DEADLINE.scope(deadline, poll).await

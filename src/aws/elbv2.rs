@@ -215,6 +215,7 @@ async fn target_groups(
             Err(e) => {
                 let e = AwsError::from_sdk(SERVICE, "DescribeTargetHealth", e);
                 tracing::debug!(target_group = %group.arn, error = %e, "target health unread");
+                telemetry.skipped_item(SERVICE, "DescribeTargetHealth", "read failed");
                 group.health_unread = Some(e.to_string());
                 continue;
             }

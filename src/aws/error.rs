@@ -13,11 +13,23 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// The code of a call the exporter did not send because its share of the
+/// quota had no slot before the poll's deadline (no AWS code uses it).
+pub const QUOTA_EXHAUSTED: &str = "AwsconnQuotaExhausted";
+
 impl AwsError {
     pub(crate) fn from_sdk<E>(service: &'static str, operation: &'static str, err: E) -> AwsError
     where
-        E: ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if let Some(exhausted) = find_in_chain::<super::quota::Exhausted>(&err) {
+            return AwsError {
+                service,
+                operation,
+                code: Some(QUOTA_EXHAUSTED.to_owned()),
+                message: exhausted.to_string(),
+            };
+        }
         let message = match (err.code(), err.message()) {
             (Some(code), Some(text)) => format!("{code}: {text}"),
             (Some(code), None) => code.to_owned(),
@@ -30,6 +42,25 @@ impl AwsError {
             message,
         }
     }
+
+    /// Not sent: the exporter's share of the quota had no slot in time.
+    /// What was left unread waits for the next poll; AWS said nothing.
+    pub fn is_quota_exhausted(&self) -> bool {
+        self.code.as_deref() == Some(QUOTA_EXHAUSTED)
+    }
+}
+
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// Every error in the `source` chain, once each, joined by `: ` — readable

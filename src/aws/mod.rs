@@ -16,6 +16,7 @@ mod error;
 pub mod iam;
 mod interconnect;
 mod logs;
+pub mod quota;
 mod sts;
 pub mod telemetry;
 
@@ -28,13 +29,14 @@ use tokio::sync::OnceCell;
 
 pub use ec2::NetworkQuery;
 pub use error::AwsError;
-pub use telemetry::{ApiTelemetry, Outcome};
+pub use telemetry::{ApiTelemetry, CallScope, Outcome};
 
 use crate::config::{AccountConfig, AwsConfig, RetryMode};
 use std::collections::BTreeSet;
 
 use crate::inventory::{
-    Api, Certificates, EndpointService, Interconnect, LoadBalancing, NetworkRules, VpcLink,
+    ApiRef, ApiType, Certificates, EndpointService, Integration, Interconnect, LoadBalancing,
+    NetworkRules, Stage, VpcLink,
 };
 use telemetry::TelemetryInterceptor;
 
@@ -42,17 +44,58 @@ use telemetry::TelemetryInterceptor;
 #[derive(Clone)]
 pub struct Aws {
     base: SdkConfig,
+    /// The HTTP client of every scope (one connection pool), which each
+    /// scope wraps in its own quotas' pacing.
+    http: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
     telemetry: ApiTelemetry,
     limits: Arc<ServiceLimits>,
+    quotas: Arc<quota::Limits>,
     accounts: Arc<std::sync::Mutex<std::collections::HashMap<AccountConfig, Arc<AccountShared>>>>,
 }
 
 /// What every region of one configured account shares: its credentials
 /// (one AssumeRole per expiry, not one per region) and its id (one
 /// GetCallerIdentity, not one per region).
+#[derive(Debug)]
 struct AccountShared {
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     id: OnceCell<String>,
+    /// The `account` label until STS answers: the role ARN's account, or `unknown`.
+    fallback: String,
+}
+
+impl AccountShared {
+    fn label(&self) -> String {
+        self.id.get().unwrap_or(&self.fallback).clone()
+    }
+}
+
+/// The account label to use until STS answers: the role ARN's account, or `unknown`.
+fn fallback_account(account: &AccountConfig) -> String {
+    account
+        .role_arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|id| !id.is_empty())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// Whom one scope's calls are made for: the `account` and `region` labels
+/// of the AWS self-metrics, the account as far as it is known.
+#[derive(Debug)]
+pub(crate) struct Caller {
+    account: Arc<AccountShared>,
+    region: String,
+}
+
+impl Caller {
+    fn call_scope(&self) -> CallScope {
+        CallScope {
+            account: self.account.label(),
+            region: self.region.clone(),
+        }
+    }
 }
 
 /// A bound on concurrent work per AWS service, shared by every account and region.
@@ -110,19 +153,27 @@ impl Aws {
             .timeout_config(timeouts)
             .load()
             .await;
+        let http = http_client(&base);
         Aws {
             base,
+            http,
             telemetry,
             limits: Arc::new(ServiceLimits::new(settings.max_concurrent_requests)),
+            quotas: Arc::new(quota::Limits::new(settings.quota_share, &settings.quotas)),
             accounts: Arc::default(),
         }
     }
 
     /// Clients for one account in one region. For an account with a role the
     /// credentials come from STS AssumeRole (refreshed by the SDK), shared by
-    /// the account's regions.
+    /// the account's regions. Their requests are paced by the scope's own
+    /// share of AWS's quotas.
     pub async fn scope(&self, account: &AccountConfig, region: &str) -> AwsScope {
         let shared = self.account(account).await;
+        let caller = Arc::new(Caller {
+            account: shared.clone(),
+            region: region.to_owned(),
+        });
         let mut builder = self
             .base
             .to_builder()
@@ -130,11 +181,24 @@ impl Aws {
         if let Some(credentials) = &shared.credentials {
             builder = builder.credentials_provider(credentials.clone());
         }
+        match &self.http {
+            Some(http) => {
+                builder = builder.http_client(quota::QuotaHttpClient::new(
+                    http.clone(),
+                    Arc::new(quota::ScopeQuotas::new(self.quotas.clone())),
+                    self.telemetry.clone(),
+                    caller.clone(),
+                ));
+            }
+            None => tracing::warn!(
+                "the AWS SDK has no HTTP client to pace: requests are not held to the quotas"
+            ),
+        }
         AwsScope::new(
             builder.build(),
             self.telemetry.clone(),
             self.limits.clone(),
-            shared,
+            caller,
         )
     }
 
@@ -155,9 +219,22 @@ impl Aws {
                     role = role.external_id(id);
                 }
                 let provider = role.configure(&self.base).build().await;
+                let scope = CallScope {
+                    account: fallback_account(account),
+                    region: self
+                        .base
+                        .region()
+                        .map(|r| r.to_string())
+                        .unwrap_or_default(),
+                };
                 Some(
                     aws_credential_types::provider::SharedCredentialsProvider::new(
-                        sts::CountedCredentials::new(provider, role_arn, self.telemetry.clone()),
+                        sts::CountedCredentials::new(
+                            provider,
+                            role_arn,
+                            self.telemetry.clone(),
+                            scope,
+                        ),
                     ),
                 )
             }
@@ -165,6 +242,7 @@ impl Aws {
         let shared = Arc::new(AccountShared {
             credentials,
             id: OnceCell::new(),
+            fallback: fallback_account(account),
         });
         self.lock_accounts()
             .entry(account.clone())
@@ -178,6 +256,21 @@ impl Aws {
     {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The HTTP client the SDK would choose (the one configured, else its
+/// default HTTPS client), to wrap in the quotas' pacing.
+fn http_client(base: &SdkConfig) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+    use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+    base.http_client().or_else(|| {
+        let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+            BehaviorVersion::latest(),
+        )?;
+        plugin
+            .runtime_components(&RuntimeComponentsBuilder::new("awsconn"))
+            .http_client()
+    })
 }
 
 /// The clients of one account and region, with the account id cached once STS told it.
@@ -196,8 +289,7 @@ struct ScopeClients {
     logs: aws_sdk_cloudwatchlogs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
     acm: aws_sdk_acm::Client,
-    account: Arc<AccountShared>,
-    region: String,
+    caller: Arc<Caller>,
     telemetry: ApiTelemetry,
     limits: Arc<ServiceLimits>,
 }
@@ -207,10 +299,9 @@ impl AwsScope {
         config: SdkConfig,
         telemetry: ApiTelemetry,
         limits: Arc<ServiceLimits>,
-        account: Arc<AccountShared>,
+        caller: Arc<Caller>,
     ) -> AwsScope {
-        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        let interceptor = TelemetryInterceptor::new(telemetry.clone());
+        let interceptor = TelemetryInterceptor::new(telemetry.clone(), caller.clone());
         let budget = budget::RetryBudget;
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
@@ -277,8 +368,7 @@ impl AwsScope {
                 logs,
                 cloudwatch,
                 acm,
-                account,
-                region,
+                caller,
                 telemetry,
                 limits,
             }),
@@ -290,6 +380,7 @@ impl AwsScope {
     /// remembered; a failure is retried on the next call.
     pub async fn account_id(&self) -> Result<String, AwsError> {
         self.inner
+            .caller
             .account
             .id
             .get_or_try_init(|| async {
@@ -302,12 +393,13 @@ impl AwsScope {
 
     /// The region these clients call.
     pub fn region(&self) -> &str {
-        &self.inner.region
+        &self.inner.caller.region
     }
 
-    /// The account id if STS has already answered.
-    pub fn known_account_id(&self) -> Option<String> {
-        self.inner.account.id.get().cloned()
+    /// The account label as far as it is known: the id once STS has
+    /// answered, until then the role ARN's account, or `unknown`.
+    pub fn account_label(&self) -> String {
+        self.inner.caller.account.label()
     }
 
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.
@@ -322,15 +414,45 @@ impl AwsScope {
         interconnect::inventory(&self.inner.interconnect).await
     }
 
-    /// REST and HTTP APIs with their VPC-link integrations and stages.
-    pub async fn apis(&self) -> Result<Vec<Api>, AwsError> {
+    /// Every REST and HTTP API, by id and name: one call per 500 of each.
+    pub async fn list_apis(&self) -> Result<Vec<ApiRef>, AwsError> {
         let _slot = self.inner.limits.acquire("apigateway").await;
         let (mut rest, http) = tokio::try_join!(
-            apigateway::apis(&self.inner.apigateway, &self.inner.telemetry),
-            apigatewayv2::apis(&self.inner.apigatewayv2, &self.inner.telemetry)
+            apigateway::list(&self.inner.apigateway, &self.inner.telemetry),
+            apigatewayv2::list(&self.inner.apigatewayv2, &self.inner.telemetry)
         )?;
         rest.extend(http);
         Ok(rest)
+    }
+
+    /// The stages of one API, with the deployment each runs.
+    pub async fn api_stages(&self, api: &ApiRef) -> Result<Vec<Stage>, AwsError> {
+        let _slot = self.inner.limits.acquire("apigateway").await;
+        match api.api_type {
+            ApiType::Rest => {
+                apigateway::stages(&self.inner.apigateway, &api.id, &self.inner.telemetry).await
+            }
+            ApiType::Http => {
+                apigatewayv2::stages(&self.inner.apigatewayv2, &api.id, &self.inner.telemetry).await
+            }
+        }
+    }
+
+    /// The VPC-link integrations of one API.
+    pub async fn api_integrations(&self, api: &ApiRef) -> Result<Vec<Integration>, AwsError> {
+        let _slot = self.inner.limits.acquire("apigateway").await;
+        match api.api_type {
+            ApiType::Rest => apigateway::integrations(&self.inner.apigateway, &api.id).await,
+            ApiType::Http => apigatewayv2::integrations(&self.inner.apigatewayv2, &api.id).await,
+        }
+    }
+
+    /// Counts an item left out of what a collector read, or kept as last
+    /// read, in `awsconn_aws_incomplete_items_total`.
+    pub fn incomplete_item(&self, service: &str, operation: &str, reason: &str) {
+        self.inner
+            .telemetry
+            .skipped_item(service, operation, reason);
     }
 
     /// Load balancers (those in `wanted`, or all), listeners, target groups, target health.
@@ -453,5 +575,20 @@ impl AwsScope {
     pub async fn http_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
         let _slot = self.inner.limits.acquire("apigateway").await;
         apigatewayv2::vpc_links(&self.inner.apigatewayv2, &self.inner.telemetry).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_account_comes_from_the_role_arn() {
+        let with_role = AccountConfig {
+            role_arn: Some("arn:aws:iam::111122223333:role/r".into()),
+            ..Default::default()
+        };
+        assert_eq!(fallback_account(&with_role), "111122223333");
+        assert_eq!(fallback_account(&AccountConfig::default()), "unknown");
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct CountedCredentials {
     inner: aws_config::sts::AssumeRoleProvider,
     role_arn: String,
     telemetry: super::ApiTelemetry,
+    /// The role's account, and the region STS is called in.
+    scope: super::CallScope,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -36,11 +38,13 @@ impl CountedCredentials {
         inner: aws_config::sts::AssumeRoleProvider,
         role_arn: &str,
         telemetry: super::ApiTelemetry,
+        scope: super::CallScope,
     ) -> CountedCredentials {
         CountedCredentials {
             inner,
             role_arn: role_arn.to_owned(),
             telemetry,
+            scope,
             failing: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -58,6 +62,7 @@ impl CountedCredentials {
             )),
         };
         self.telemetry.record(
+            &self.scope,
             "sts",
             "AssumeRole",
             outcome,

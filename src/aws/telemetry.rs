@@ -1,13 +1,17 @@
 //! Self-metrics of AWS API calls, recorded by one SDK interceptor on every
 //! client: each HTTP attempt (retries included) is counted once with its
-//! outcome, so throttling shows even when a retry later succeeds.
+//! outcome and the account and region it was made for, so throttling shows
+//! even when a retry later succeeds, and shows where.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -59,6 +63,23 @@ struct CallLabels {
     service: String,
     operation: String,
     outcome: Outcome,
+    account: String,
+    region: String,
+}
+
+/// Whom a call is made for: the `account` and `region` labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct CallScope {
+    pub account: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct QuotaLabels {
+    service: String,
+    operation: String,
+    account: String,
+    region: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -90,6 +111,8 @@ pub struct ApiTelemetry {
     durations: Family<OperationLabels, Histogram, fn() -> Histogram>,
     skipped: Family<SkippedLabels, Counter>,
     metrics_requested: Counter,
+    quota_waits: Family<QuotaLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    quota_exhausted: Family<QuotaLabels, Counter>,
 }
 
 impl Default for ApiTelemetry {
@@ -99,17 +122,30 @@ impl Default for ApiTelemetry {
             durations: Family::new_with_constructor(duration_histogram),
             skipped: Family::default(),
             metrics_requested: Counter::default(),
+            quota_waits: Family::default(),
+            quota_exhausted: Family::default(),
         }
     }
 }
 
 impl ApiTelemetry {
-    pub fn record(&self, service: &str, operation: &str, outcome: Outcome, seconds: Option<f64>) {
+    /// Counts one attempt; `seconds` is how long it was on the wire (a wait
+    /// for the quota before it was sent is not part of it).
+    pub fn record(
+        &self,
+        scope: &CallScope,
+        service: &str,
+        operation: &str,
+        outcome: Outcome,
+        seconds: Option<f64>,
+    ) {
         self.requests
             .get_or_create(&CallLabels {
                 service: service.to_owned(),
                 operation: operation.to_owned(),
                 outcome,
+                account: scope.account.clone(),
+                region: scope.region.clone(),
             })
             .inc();
         if let Some(seconds) = seconds {
@@ -157,16 +193,55 @@ impl ApiTelemetry {
         self.metrics_requested.inc_by(n);
     }
 
-    /// How many attempts of `service`/`operation` ended with `outcome`.
-    pub fn count(&self, service: &str, operation: &str, outcome: Outcome) -> u64 {
+    /// How many attempts of `service`/`operation` for `scope` ended with `outcome`.
+    pub fn count(
+        &self,
+        scope: &CallScope,
+        service: &str,
+        operation: &str,
+        outcome: Outcome,
+    ) -> u64 {
         self.requests
             .get(&CallLabels {
                 service: service.to_owned(),
                 operation: operation.to_owned(),
                 outcome,
+                account: scope.account.clone(),
+                region: scope.region.clone(),
             })
             .map(|c| c.get())
             .unwrap_or(0)
+    }
+
+    fn quota_labels(scope: &CallScope, service: &str, operation: &str) -> QuotaLabels {
+        QuotaLabels {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+        }
+    }
+
+    /// A call waited `seconds` for its slot in the exporter's share of an AWS quota.
+    pub fn quota_waited(&self, scope: &CallScope, service: &str, operation: &str, seconds: f64) {
+        self.quota_waits
+            .get_or_create(&Self::quota_labels(scope, service, operation))
+            .inc_by(seconds);
+    }
+
+    /// A call was not sent: its quota had no slot before the poll's deadline.
+    pub fn quota_exhausted(&self, scope: &CallScope, service: &str, operation: &str) {
+        self.quota_exhausted
+            .get_or_create(&Self::quota_labels(scope, service, operation))
+            .inc();
+    }
+
+    /// Seconds calls of `service`/`operation` for `scope` waited for their quota.
+    pub fn quota_wait_seconds(&self, scope: &CallScope, service: &str, operation: &str) -> f64 {
+        self.quota_waits
+            .get(&Self::quota_labels(scope, service, operation))
+            .map(|c| c.get())
+            .unwrap_or(0.0)
     }
 
     /// Adds the families to a registry that is about to be encoded.
@@ -190,6 +265,16 @@ impl ApiTelemetry {
             "awsconn_aws_incomplete_items",
             "Items AWS returned without a required field, left out of the inventory",
             self.skipped.clone(),
+        );
+        registry.register(
+            "awsconn_aws_quota_wait_seconds",
+            "Time AWS calls waited for a slot in the exporter's share of AWS's request quota",
+            self.quota_waits.clone(),
+        );
+        registry.register(
+            "awsconn_aws_quota_exhausted",
+            "AWS calls not sent because the exporter's share of the quota had no slot before the poll's deadline",
+            self.quota_exhausted.clone(),
         );
     }
 }
@@ -310,35 +395,67 @@ pub fn service_label(sdk_name: &str) -> String {
 /// Without this, attempts cut off by a timeout reach AWS and are never
 /// counted.
 #[derive(Debug, Clone)]
-struct AttemptInFlight(std::sync::Arc<Attempt>);
+struct AttemptInFlight(Arc<Attempt>);
+
+/// What an attempt is, and what happened to it before it was sent.
+#[derive(Debug)]
+pub(super) struct Attempt {
+    start: Instant,
+    /// How long it waited for its quota before it was sent, in microseconds.
+    waited_us: AtomicU64,
+    /// Never sent: its quota had no slot in time (counted there, not here).
+    unsent: AtomicBool,
+    /// Taken by whoever records the attempt.
+    unrecorded: std::sync::Mutex<Option<Recorder>>,
+}
 
 #[derive(Debug)]
-struct Attempt {
-    start: Instant,
-    /// Taken by whoever records the attempt.
-    unrecorded: std::sync::Mutex<Option<(ApiTelemetry, String, String)>>,
+struct Recorder {
+    telemetry: ApiTelemetry,
+    scope: CallScope,
+    service: String,
+    operation: String,
 }
 
 impl Attempt {
-    fn take(&self) -> Option<(ApiTelemetry, String, String)> {
+    fn take(&self) -> Option<Recorder> {
         self.unrecorded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
     }
+
+    /// Seconds since it started, less its wait for the quota.
+    fn seconds_on_the_wire(&self) -> f64 {
+        let waited = std::time::Duration::from_micros(self.waited_us.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(waited).as_secs_f64()
+    }
+
+    pub(super) fn waited(&self, wait: std::time::Duration) {
+        let us = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.waited_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    pub(super) fn not_sent(&self) {
+        self.unsent.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if let Some((telemetry, service, operation)) = self.take() {
-            let seconds = self.start.elapsed().as_secs_f64();
+        if let Some(r) = self.take() {
+            if self.unsent.load(Ordering::Relaxed) {
+                return;
+            }
+            let seconds = self.seconds_on_the_wire();
             // Dropped inside the poll's scope: its deadline is known here.
             let outcome = if super::budget::deadline_passed() {
                 Outcome::Timeout
             } else {
                 Outcome::Cancelled
             };
-            telemetry.record(&service, &operation, outcome, Some(seconds));
+            r.telemetry
+                .record(&r.scope, &r.service, &r.operation, outcome, Some(seconds));
         }
     }
 }
@@ -347,21 +464,31 @@ impl Storable for AttemptInFlight {
     type Storer = StoreReplace<Self>;
 }
 
+/// What the HTTP layer learns of the attempt it sends (a request
+/// extension): which operation it is, for the quota that paces it.
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub service: String,
+    pub operation: String,
+    pub attempt: Arc<Attempt>,
+}
+
 fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
     cfg.load::<Metadata>()
         .map(|m| (service_label(m.service()), m.name().to_owned()))
         .unwrap_or_else(|| ("unknown".into(), "unknown".into()))
 }
 
-/// The SDK interceptor that feeds [`ApiTelemetry`].
+/// The SDK interceptor that feeds [`ApiTelemetry`] for one account and region.
 #[derive(Debug, Clone)]
 pub struct TelemetryInterceptor {
     telemetry: ApiTelemetry,
+    scope: Arc<super::Caller>,
 }
 
 impl TelemetryInterceptor {
-    pub fn new(telemetry: ApiTelemetry) -> Self {
-        Self { telemetry }
+    pub(super) fn new(telemetry: ApiTelemetry, scope: Arc<super::Caller>) -> Self {
+        Self { telemetry, scope }
     }
 }
 
@@ -378,14 +505,37 @@ impl Intercept for TelemetryInterceptor {
     ) -> Result<(), BoxError> {
         let (service, operation) = service_and_operation(cfg);
         cfg.interceptor_state()
-            .store_put(AttemptInFlight(std::sync::Arc::new(Attempt {
+            .store_put(AttemptInFlight(Arc::new(Attempt {
                 start: Instant::now(),
-                unrecorded: std::sync::Mutex::new(Some((
-                    self.telemetry.clone(),
+                waited_us: AtomicU64::new(0),
+                unsent: AtomicBool::new(false),
+                unrecorded: std::sync::Mutex::new(Some(Recorder {
+                    telemetry: self.telemetry.clone(),
+                    // The account as known when the attempt starts: the
+                    // first GetCallerIdentity is labelled with the role's
+                    // account, or `unknown`.
+                    scope: self.scope.call_scope(),
                     service,
                     operation,
-                ))),
+                })),
             })));
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(attempt) = cfg.load::<AttemptInFlight>() {
+            let (service, operation) = service_and_operation(cfg);
+            context.request_mut().add_extension(Call {
+                service,
+                operation,
+                attempt: attempt.0.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -395,12 +545,17 @@ impl Intercept for TelemetryInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let attempt = cfg.load::<AttemptInFlight>().cloned();
-        let Some((_, service, operation)) = attempt.as_ref().and_then(|a| a.0.take()) else {
-            // Not seen starting, or already recorded.
+        let Some(attempt) = cfg.load::<AttemptInFlight>().cloned() else {
             return Ok(());
         };
-        let seconds = attempt.map(|a| a.0.start.elapsed().as_secs_f64());
+        let Some(r) = attempt.0.take() else {
+            // Already recorded.
+            return Ok(());
+        };
+        if attempt.0.unsent.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let seconds = attempt.0.seconds_on_the_wire();
         let failed_to_parse = matches!(context.output_or_error(), Some(Err(_)));
         let outcome = match context.response() {
             Some(response) => {
@@ -420,8 +575,8 @@ impl Intercept for TelemetryInterceptor {
             // No response at all: connection refused, reset, timed out.
             None => Outcome::Error,
         };
-        self.telemetry
-            .record(&service, &operation, outcome, seconds);
+        r.telemetry
+            .record(&r.scope, &r.service, &r.operation, outcome, Some(seconds));
         Ok(())
     }
 }
@@ -430,21 +585,32 @@ impl Intercept for TelemetryInterceptor {
 mod tests {
     use super::*;
 
-    fn attempt(telemetry: &ApiTelemetry) -> std::sync::Arc<Attempt> {
-        std::sync::Arc::new(Attempt {
+    fn scope() -> CallScope {
+        CallScope {
+            account: "123456789012".into(),
+            region: "eu-west-1".into(),
+        }
+    }
+
+    fn attempt(telemetry: &ApiTelemetry) -> Arc<Attempt> {
+        Arc::new(Attempt {
             start: Instant::now(),
-            unrecorded: std::sync::Mutex::new(Some((
-                telemetry.clone(),
-                "ec2".to_string(),
-                "DescribeVpcEndpointConnections".to_string(),
-            ))),
+            waited_us: AtomicU64::new(0),
+            unsent: AtomicBool::new(false),
+            unrecorded: std::sync::Mutex::new(Some(Recorder {
+                telemetry: telemetry.clone(),
+                scope: scope(),
+                service: "ec2".to_string(),
+                operation: "DescribeVpcEndpointConnections".to_string(),
+            })),
         })
     }
 
     #[tokio::test]
     async fn an_attempt_dropped_in_flight_is_recorded_once_as_timeout_or_cancelled() {
         let telemetry = ApiTelemetry::default();
-        let count = |outcome| telemetry.count("ec2", "DescribeVpcEndpointConnections", outcome);
+        let count =
+            |outcome| telemetry.count(&scope(), "ec2", "DescribeVpcEndpointConnections", outcome);
         // Dropped when the last handle goes, outside a poll: cancelled.
         let cut = attempt(&telemetry);
         let copy = cut.clone();
@@ -462,6 +628,19 @@ mod tests {
         assert!(ended.take().is_some());
         drop(ended);
         assert_eq!((count(Outcome::Timeout), count(Outcome::Cancelled)), (1, 1));
+        // Never sent (no quota slot in time): not an attempt at all.
+        let unsent = attempt(&telemetry);
+        unsent.not_sent();
+        drop(unsent);
+        assert_eq!((count(Outcome::Timeout), count(Outcome::Cancelled)), (1, 1));
+    }
+
+    #[test]
+    fn the_wait_for_the_quota_is_not_time_on_the_wire() {
+        let telemetry = ApiTelemetry::default();
+        let waited = attempt(&telemetry);
+        waited.waited(std::time::Duration::from_secs(3600));
+        assert_eq!(waited.seconds_on_the_wire(), 0.0);
     }
 
     #[test]
@@ -559,17 +738,35 @@ mod tests {
     #[test]
     fn telemetry_counts_and_encodes() {
         let t = ApiTelemetry::default();
-        t.record("apigateway", "GetVpcLinks", Outcome::Throttled, Some(0.2));
-        t.record("apigateway", "GetVpcLinks", Outcome::Ok, Some(0.1));
-        t.record("apigateway", "GetVpcLinks", Outcome::Ok, None);
-        assert_eq!(t.count("apigateway", "GetVpcLinks", Outcome::Ok), 2);
-        assert_eq!(t.count("apigateway", "GetVpcLinks", Outcome::Throttled), 1);
+        let s = scope();
+        t.record(
+            &s,
+            "apigateway",
+            "GetVpcLinks",
+            Outcome::Throttled,
+            Some(0.2),
+        );
+        t.record(&s, "apigateway", "GetVpcLinks", Outcome::Ok, Some(0.1));
+        t.record(&s, "apigateway", "GetVpcLinks", Outcome::Ok, None);
+        assert_eq!(t.count(&s, "apigateway", "GetVpcLinks", Outcome::Ok), 2);
+        assert_eq!(
+            t.count(&s, "apigateway", "GetVpcLinks", Outcome::Throttled),
+            1
+        );
+        t.quota_waited(&s, "apigateway", "GetResources", 0.5);
+        t.quota_exhausted(&s, "apigateway", "GetResources");
         let mut registry = Registry::default();
         t.register(&mut registry);
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
         assert!(out.contains(
-            "awsconn_aws_api_requests_total{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"throttled\"} 1"
+            "awsconn_aws_api_requests_total{service=\"apigateway\",operation=\"GetVpcLinks\",outcome=\"throttled\",account=\"123456789012\",region=\"eu-west-1\"} 1"
+        ), "{out}");
+        assert!(out.contains(
+            "awsconn_aws_quota_wait_seconds_total{service=\"apigateway\",operation=\"GetResources\",account=\"123456789012\",region=\"eu-west-1\"} 0.5"
+        ), "{out}");
+        assert!(out.contains(
+            "awsconn_aws_quota_exhausted_total{service=\"apigateway\",operation=\"GetResources\",account=\"123456789012\",region=\"eu-west-1\"} 1"
         ), "{out}");
         assert!(out.contains("awsconn_aws_api_request_duration_seconds_count{service=\"apigateway\",operation=\"GetVpcLinks\"} 2"), "{out}");
     }

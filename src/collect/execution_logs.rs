@@ -269,7 +269,19 @@ impl Collector for ExecutionLogsCollector {
         // not known yet because another call failed) keeps its place.
         let mut all_cursors = saved.clone();
         all_cursors.extend(previous.cursors.clone());
-        for source in sources(known, &self.config.log_groups) {
+        // The stalest first (never read, then the oldest cursor): when the
+        // quota cannot fit every group in one poll, the rest wait for the
+        // next, and every group still takes its turn.
+        let mut pending = sources(known, &self.config.log_groups);
+        pending.sort_by_key(|s| {
+            previous
+                .cursors
+                .get(&s.group)
+                .or_else(|| saved.get(&s.group))
+                .map(|c| c.position_ms)
+        });
+        let mut pending = pending.into_iter();
+        while let Some(source) = pending.next() {
             let in_memory = previous.cursors.get(&source.group);
             let from_file = saved.get(&source.group).filter(|c| {
                 let possible = cursor_is_possible(c, now);
@@ -290,6 +302,25 @@ impl Collector for ExecutionLogsCollector {
             let pattern =
                 matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
             let read = aws.log_events(&source.group, start, end, pattern).await;
+            if let Err(e) = &read
+                && e.is_quota_exhausted()
+            {
+                // Not a failure of the group: it, and the groups after it,
+                // are read next poll from where their cursors stand.
+                let deferred: Vec<LogSource> =
+                    std::iter::once(source).chain(pending.by_ref()).collect();
+                tracing::debug!(
+                    groups = deferred.len(),
+                    "the logs quota is spent for this poll; the rest of the log groups wait for the next"
+                );
+                for source in deferred {
+                    if let Some(status) = previous.groups.get(&source.group) {
+                        delta.groups.insert(source.group, status.clone());
+                    }
+                    delta.deferred += 1;
+                }
+                break;
+            }
             let ok = match read {
                 Ok(events) => {
                     let mut tally = Tally::new();
@@ -417,6 +448,13 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
         Kind::Counter,
         scope_labels(scope),
         logs.rejected_cursors as f64,
+    );
+    f.add(
+        "awsconn_execution_log_groups_deferred",
+        "Log groups the latest poll left for the next because the exporter's share of the FilterLogEvents quota had no slot for them before its timeout; their events are read then, none lost",
+        Kind::Gauge,
+        scope_labels(scope),
+        logs.deferred as f64,
     );
     for kind in crate::inventory::STATE_FILE_ERRORS {
         let mut labels = scope_labels(scope);

@@ -157,6 +157,8 @@ impl Fragment {
                 }
                 changed |= logs.groups != delta.groups;
                 logs.groups = delta.groups;
+                changed |= logs.deferred != delta.deferred;
+                logs.deferred = delta.deferred;
                 changed |= delta.rejected_cursors > 0;
                 logs.rejected_cursors += delta.rejected_cursors;
                 for (kind, n) in delta.state_file_errors {
@@ -238,8 +240,6 @@ pub struct Target {
     pub index: usize,
     pub region: String,
     pub aws: AwsScope,
-    /// The account label to use until STS answers: the role ARN's account, or `unknown`.
-    fallback_account: String,
     /// The configured account it polls (which, with the region, identifies
     /// the target across a configuration reload).
     account: AccountConfig,
@@ -252,23 +252,10 @@ impl Target {
     /// The scope labels as far as they are known now.
     pub fn scope(&self) -> Scope {
         Scope {
-            account: self
-                .aws
-                .known_account_id()
-                .unwrap_or_else(|| self.fallback_account.clone()),
+            account: self.aws.account_label(),
             region: self.region.clone(),
         }
     }
-}
-
-fn fallback_account(account: &AccountConfig) -> String {
-    account
-        .role_arn
-        .as_deref()
-        .and_then(|arn| arn.split(':').nth(4))
-        .filter(|id| !id.is_empty())
-        .unwrap_or("unknown")
-        .to_owned()
 }
 
 /// Every collector for every target: what `serve` runs forever and `once` runs once.
@@ -293,7 +280,6 @@ impl Poller {
                     index: targets.len(),
                     region: region.clone(),
                     aws: aws.scope(&account, region).await,
-                    fallback_account: fallback_account(&account),
                     account: account.clone(),
                     generation,
                 });
@@ -591,16 +577,6 @@ mod tests {
             Fragment::ExecutionLogs(failed).apply(&mut inventory),
             "a group's read failed"
         );
-    }
-
-    #[test]
-    fn fallback_account_comes_from_the_role_arn() {
-        let with_role = AccountConfig {
-            role_arn: Some("arn:aws:iam::111122223333:role/r".into()),
-            ..Default::default()
-        };
-        assert_eq!(fallback_account(&with_role), "111122223333");
-        assert_eq!(fallback_account(&AccountConfig::default()), "unknown");
     }
 
     /// The table and the configuration's sections name the same

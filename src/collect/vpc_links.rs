@@ -1,26 +1,236 @@
 //! VPC links of REST APIs (V1) and HTTP APIs (V2), and the APIs whose
 //! integrations use them (with their stages).
+//!
+//! The APIs are read incrementally. API Gateway's management API allows an
+//! account 10 requests a second (GetResources 5 every 2 seconds), shared
+//! with the team's own deploys, so 300 REST APIs read in full on every
+//! poll (600 calls) would take a minute at the exporter's share. What runs
+//! is a stage's deployment: an API whose stages still run the deployments
+//! they ran keeps the integrations read before. So each poll lists the
+//! APIs (one call per 500), reads the stages of the APIs due for it (each
+//! at least every `revalidate`, the APIs spread over that period), reads
+//! the integrations of an API that is new, whose deployments changed, or
+//! that is due its `full_refresh`, and keeps the rest as they were.
+//!
+//! One API that cannot be read does not fail the poll: it keeps what was
+//! read of it before (or is left out until it can be read) and is counted
+//! in `awsconn_aws_incomplete_items_total`. When the quota has no slot
+//! left before the poll's deadline, the APIs not reached wait for the next
+//! poll, as they were.
 
-use crate::inventory::{Scope, VpcLink};
-use crate::render::{Families, Kind, Snapshot, scope_labels};
-use crate::topology::Topology;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
-use crate::inventory::Inventory;
-use std::sync::Arc;
+use crate::config::VpcLinksConfig;
+use crate::inventory::{Api, ApiRef, ApiType, Inventory, Scope, Stage, VpcLink};
+use crate::render::{Families, Kind, Snapshot, scope_labels};
+use crate::topology::Topology;
 
-pub struct VpcLinks;
+pub struct VpcLinks {
+    revalidate: Duration,
+    full_refresh: Duration,
+    /// Per scope (`account/region`): when each API was last read.
+    books: Mutex<HashMap<String, Book>>,
+}
+
+/// When each API of a scope was last read, and its latest read error.
+#[derive(Debug, Clone, Default)]
+struct Book {
+    apis: HashMap<(ApiType, String), Reads>,
+}
+
+#[derive(Debug, Clone)]
+struct Reads {
+    stages: Instant,
+    integrations: Instant,
+    error: Option<String>,
+}
+
+/// What a poll reads of one API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// Nothing: what was read before stands.
+    Keep,
+    /// Its stages; its integrations too if its deployments changed.
+    Stages,
+    /// Its stages and its integrations.
+    Full,
+}
+
+/// A stable point in `[0, period)` for an API, so that APIs first read
+/// together fall due spread over the period rather than all at once.
+fn phase(id: &str, period: Duration) -> Duration {
+    period.mul_f64(f64::from(crc32fast::hash(id.as_bytes())) / (f64::from(u32::MAX) + 1.0))
+}
+
+impl VpcLinks {
+    pub fn new(config: &VpcLinksConfig) -> VpcLinks {
+        VpcLinks {
+            revalidate: config.revalidate,
+            full_refresh: config.full_refresh,
+            books: Mutex::default(),
+        }
+    }
+
+    fn plan(&self, reads: Option<&Reads>, known: bool, now: Instant) -> Plan {
+        match reads {
+            Some(r) if known => {
+                if now.saturating_duration_since(r.integrations) >= self.full_refresh {
+                    Plan::Full
+                } else if now.saturating_duration_since(r.stages) >= self.revalidate {
+                    Plan::Stages
+                } else {
+                    Plan::Keep
+                }
+            }
+            // In the inventory but not in the book: read before a reload.
+            // Its stages say whether the integrations kept still run.
+            None if known => Plan::Stages,
+            _ => Plan::Full,
+        }
+    }
+
+    /// The reads of an API first read at `now`, set back by its phase so
+    /// that it falls due at its own point of each period.
+    fn first_reads(&self, id: &str, now: Instant) -> Reads {
+        let back = |period| now.checked_sub(phase(id, period)).unwrap_or(now);
+        Reads {
+            stages: back(self.revalidate),
+            integrations: back(self.full_refresh),
+            error: None,
+        }
+    }
+}
+
+/// The deployment each stage runs, to compare two reads of an API.
+fn deployments(stages: &[Stage]) -> Vec<(&str, Option<&str>)> {
+    let mut out: Vec<_> = stages
+        .iter()
+        .map(|s| (s.name.as_str(), s.deployment_id.as_deref()))
+        .collect();
+    out.sort_unstable();
+    out
+}
 
 #[async_trait]
 impl Collector for VpcLinks {
-    async fn collect(&self, aws: &AwsScope, _known: &Inventory) -> Result<Fragment, AwsError> {
-        let (mut links, http, apis) =
-            tokio::try_join!(aws.rest_vpc_links(), aws.http_vpc_links(), aws.apis())?;
+    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
+        let (mut links, http, listed) =
+            tokio::try_join!(aws.rest_vpc_links(), aws.http_vpc_links(), aws.list_apis())?;
         links.extend(http);
+        let scope = format!("{}/{}", aws.account_label(), aws.region());
+        let mut book = self
+            .books
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&scope)
+            .cloned()
+            .unwrap_or_default();
+        let previous: HashMap<(ApiType, &str), &Api> = known
+            .apis
+            .iter()
+            .flatten()
+            .map(|a| ((a.api_type, a.id.as_str()), a))
+            .collect();
+        let now = Instant::now();
+        let mut apis = Vec::with_capacity(listed.len());
+        let mut quota_spent = false;
+        for api in &listed {
+            let key = (api.api_type, api.id.clone());
+            let before = previous.get(&(api.api_type, api.id.as_str())).copied();
+            let plan = match quota_spent {
+                true => Plan::Keep,
+                false => self.plan(book.apis.get(&key), before.is_some(), now),
+            };
+            let read = match plan {
+                Plan::Keep => Ok(None),
+                Plan::Stages | Plan::Full => read_api(aws, api, before, plan).await.map(Some),
+            };
+            match read {
+                Ok(None) => apis.extend(before.cloned()),
+                Ok(Some((read, integrations_read))) => {
+                    // A first read (or the first since a restart or reload)
+                    // is dated back by the API's phase: the APIs fall due
+                    // spread over the periods, not all in one later poll.
+                    let seen = book.apis.contains_key(&key);
+                    let reads = book
+                        .apis
+                        .entry(key)
+                        .or_insert_with(|| self.first_reads(&api.id, now));
+                    if seen {
+                        reads.stages = now;
+                        if integrations_read {
+                            reads.integrations = now;
+                        }
+                    }
+                    if reads.error.take().is_some() {
+                        tracing::info!(api_id = %api.id, "the API can be read again");
+                    }
+                    apis.push(read);
+                }
+                Err(e) if e.is_quota_exhausted() => {
+                    tracing::debug!(api_id = %api.id, error = %e, "the API Gateway quota is spent for this poll; the APIs not reached wait for the next");
+                    quota_spent = true;
+                    apis.extend(before.cloned());
+                }
+                Err(e) => {
+                    aws.incomplete_item(e.service, e.operation, "read failed");
+                    let text = e.to_string();
+                    let reads = book
+                        .apis
+                        .entry(key)
+                        .or_insert_with(|| self.first_reads(&api.id, now));
+                    if reads.error.as_deref() == Some(text.as_str()) {
+                        tracing::debug!(api_id = %api.id, error = %text, "cannot read the API again");
+                    } else {
+                        tracing::warn!(api_id = %api.id, error = %text, "cannot read the API; what was read of it before is kept (left out if nothing was), the rest of the scope is exported");
+                        reads.error = Some(text);
+                    }
+                    apis.extend(before.cloned());
+                }
+            }
+        }
+        // APIs no longer listed are forgotten.
+        book.apis
+            .retain(|(t, id), _| listed.iter().any(|a| a.api_type == *t && a.id == *id));
+        self.books
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scope, book);
         Ok(Fragment::VpcLinks(links, apis))
     }
+}
+
+/// Reads an API's stages and, when `plan` says so or its deployments
+/// changed since `before`, its integrations; true when they were read.
+async fn read_api(
+    aws: &AwsScope,
+    api: &ApiRef,
+    before: Option<&Api>,
+    plan: Plan,
+) -> Result<(Api, bool), AwsError> {
+    let stages = aws.api_stages(api).await?;
+    let unchanged =
+        before.filter(|b| plan == Plan::Stages && deployments(&b.stages) == deployments(&stages));
+    let (integrations, read) = match unchanged {
+        Some(b) => (b.integrations.clone(), false),
+        None => (aws.api_integrations(api).await?, true),
+    };
+    Ok((
+        Api {
+            id: api.id.clone(),
+            name: api.name.clone(),
+            api_type: api.api_type,
+            integrations,
+            stages,
+        },
+        read,
+    ))
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -36,8 +246,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("apigatewayv2", "GetIntegrations"),
         ("apigatewayv2", "GetStages"),
     ],
-    schedule: |c| c.vpc_links,
-    build: |_| Arc::new(VpcLinks),
+    schedule: |c| c.vpc_links.schedule(),
+    build: |config| Arc::new(VpcLinks::new(&config.collectors.vpc_links)),
     forget: |inventory| {
         inventory.vpc_links = None;
         inventory.apis = None;
@@ -139,5 +349,82 @@ fn integration_families(f: &mut Families, scope: &Scope, topology: &Topology) {
             labels,
             1.0,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collector() -> VpcLinks {
+        VpcLinks::new(&VpcLinksConfig::default())
+    }
+
+    fn stage(name: &str, deployment: &str) -> Stage {
+        Stage {
+            name: name.into(),
+            deployment_id: Some(deployment.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_api_is_read_in_full_first_then_its_stages_when_due_then_in_full_again() {
+        let c = collector();
+        let now = Instant::now() + Duration::from_secs(7200);
+        // Never read, or not in the inventory (its read failed): in full.
+        assert_eq!(c.plan(None, false, now), Plan::Full);
+        // In the inventory from before a reload: its stages first.
+        assert_eq!(c.plan(None, true, now), Plan::Stages);
+        let fresh = Reads {
+            stages: now,
+            integrations: now,
+            error: None,
+        };
+        assert_eq!(c.plan(Some(&fresh), false, now), Plan::Full);
+        assert_eq!(c.plan(Some(&fresh), true, now), Plan::Keep);
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        assert_eq!(c.plan(Some(&fresh), true, now + minutes(4)), Plan::Keep);
+        assert_eq!(c.plan(Some(&fresh), true, now + minutes(5)), Plan::Stages);
+        assert_eq!(c.plan(Some(&fresh), true, now + minutes(60)), Plan::Full);
+    }
+
+    #[test]
+    fn apis_read_together_fall_due_spread_over_the_period() {
+        let c = collector();
+        let now = Instant::now() + Duration::from_secs(7200);
+        // 300 APIs first read in one poll: over the next five minutes, about
+        // a fifth of them are due each minute, not all of them at the end.
+        let reads: Vec<Reads> = (0..300)
+            .map(|n| c.first_reads(&format!("api{n:04}"), now))
+            .collect();
+        for minute in 1..=5u64 {
+            let at = now + Duration::from_secs(60 * minute);
+            let due = reads
+                .iter()
+                .filter(|r| c.plan(Some(r), true, at) != Plan::Keep)
+                .count();
+            let expected = 60 * minute as usize;
+            assert!(
+                due.abs_diff(expected) <= 25,
+                "{due} due after {minute} min, about {expected} expected"
+            );
+        }
+        assert!(
+            reads
+                .iter()
+                .all(|r| c.plan(Some(r), true, now + Duration::from_secs(300)) != Plan::Keep)
+        );
+    }
+
+    #[test]
+    fn deployments_compare_whatever_the_order_of_the_stages() {
+        let a = [stage("prod", "d1"), stage("dev", "d2")];
+        let b = [stage("dev", "d2"), stage("prod", "d1")];
+        assert_eq!(deployments(&a), deployments(&b));
+        let redeployed = [stage("dev", "d2"), stage("prod", "d3")];
+        assert_ne!(deployments(&a), deployments(&redeployed));
+        let new_stage = [stage("dev", "d2"), stage("prod", "d1"), stage("qa", "d1")];
+        assert_ne!(deployments(&a), deployments(&new_stage));
     }
 }

@@ -7,6 +7,9 @@ in each service's real wire protocol, what moto cannot:
 
   * scenario overrides for states moto never produces (VPC link statuses
     other than AVAILABLE, ...), applied to moto's answers;
+  * AWS's request quotas (token buckets per access key, region and quota,
+    AWS's defaults or the scenario's), answered with the service's own
+    throttling error, when the scenario has "quotas";
   * injected faults per service/operation: throttling, 5xx errors, delays,
     connection resets, malformed bodies and truncated ones (half the body
     promised, then the connection closes); a fault may strike every request,
@@ -15,7 +18,8 @@ in each service's real wire protocol, what moto cannot:
 
 The scenario is a JSON file (see scenarios/*.json and README.md beside this
 file) and can be replaced at run time with PUT /_front/scenario. Requests
-seen are counted per service and operation at GET /_front/requests.
+seen are counted per service and operation at GET /_front/requests, those
+throttled for the quotas at GET /_front/throttled.
 
 The exporter has no test-only code path: it reaches this server through the
 standard AWS_ENDPOINT_URL variables, exactly as it would reach AWS.
@@ -146,6 +150,50 @@ THROTTLE_CODES = {
 }
 
 
+# AWS's default request quotas per account (here: per access key) and
+# region, by SigV4 service name or "service:Operation": (requests a second,
+# bucket size). API Gateway's V2 API shares its V1 API's.
+AWS_QUOTAS = {
+    "apigateway": (10.0, 40.0),
+    "apigateway:GetResources": (2.5, 5.0),
+    "elasticloadbalancing": (10.0, 40.0),
+    "ec2": (20.0, 100.0),
+    "logs:FilterLogEvents": (5.0, 5.0),
+    "monitoring:GetMetricData": (50.0, 50.0),
+    "acm:DescribeCertificate": (10.0, 10.0),
+}
+
+
+class Quotas:
+    """AWS's token buckets: one per access key, region and quota. A request
+    takes a token from each bucket that covers it, or is throttled (and
+    takes none), as AWS does."""
+
+    def __init__(self, spec):
+        scale = float(spec.get("scale", 1))
+        limits = dict(AWS_QUOTAS)
+        limits.update({k: tuple(v) for k, v in spec.get("limits", {}).items()})
+        # "scale" speeds time up: rates times it, bucket sizes as they are.
+        self.limits = {k: (rate * scale, burst) for k, (rate, burst) in limits.items()}
+        self.buckets = {}
+
+    def take(self, access_key, region, service, operation):
+        """True when the request may go; False when it is throttled."""
+        service = "apigateway" if service == "apigatewayv2" else service
+        keys = [k for k in (service, f"{service}:{operation}") if k in self.limits]
+        now = time.monotonic()
+        buckets = []
+        for key in keys:
+            rate, burst = self.limits[key]
+            tokens, last = self.buckets.get((access_key, region, key), (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            buckets.append(((access_key, region, key), tokens))
+        allowed = all(tokens >= 1 for _, tokens in buckets)
+        for bucket, tokens in buckets:
+            self.buckets[bucket] = (tokens - 1 if allowed else tokens, now)
+        return allowed
+
+
 class Front:
     def __init__(self, upstream, scenario):
         self.upstream = urllib.parse.urlsplit(upstream)
@@ -161,15 +209,29 @@ class Front:
             # A fault with "probability" strikes that share of its requests,
             # drawn from a generator seeded by the scenario: repeatable.
             self.random = random.Random(self.scenario.get("seed", 0))
+            # AWS's request quotas, enforced when the scenario asks for them.
+            self.quotas = Quotas(self.scenario["quotas"]) if "quotas" in self.scenario else None
+            self.throttled = {}
+
+    def over_quota(self, service, operation, region, access_key):
+        """Throttles a request over AWS's quota (when enforced), counting it."""
+        with self.lock:
+            if self.quotas is None or self.quotas.take(access_key, region, service, operation):
+                return False
+            key = f"{service}:{operation}"
+            self.throttled[key] = self.throttled.get(key, 0) + 1
+            return True
 
     def count(self, service, operation):
         with self.lock:
             key = f"{service}:{operation}"
             self.requests[key] = self.requests.get(key, 0) + 1
 
-    def take_fault(self, service, operation, region, access_key):
+    def take_fault(self, service, operation, region, access_key, path=""):
         with self.lock:
             for i, fault in enumerate(self.scenario.get("faults", [])):
+                if fault.get("path_contains", "") not in path:
+                    continue
                 if fault.get("service", "*") not in ("*", service):
                     continue
                 if fault.get("operation", "*") not in ("*", operation):
@@ -248,6 +310,9 @@ class Front:
 def make_handler(front):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per answer would do too; without this, a small body sent
+        # after its headers waits for a delayed ACK (40 ms a request).
+        disable_nagle_algorithm = True
         server_version = "aws-front"
 
         def log_message(self, fmt, *args):  # quiet: the tests read stdout
@@ -281,6 +346,10 @@ def make_handler(front):
                 with front.lock:
                     doc = dict(front.requests)
                 return self.send(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
+            if path == "/_front/throttled":
+                with front.lock:
+                    doc = dict(front.throttled)
+                return self.send(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
             if path == "/_front/scenario" and self.command == "PUT":
                 front.set_scenario(json.loads(body or b"{}"))
                 return self.send(200, {"Content-Type": "text/plain"}, b"ok\n")
@@ -297,7 +366,11 @@ def make_handler(front):
             if not self.path.startswith("/moto-api"):
                 front.count(service, operation)
             region = signed_region(self.headers)
-            fault = front.take_fault(service, operation, region, signed_access_key(self.headers))
+            if not self.path.startswith("/moto-api") and front.over_quota(service, operation, region, signed_access_key(self.headers)):
+                protocol = PROTOCOLS.get(service, "rest-json")
+                code, status = THROTTLE_CODES.get(protocol, ("ThrottlingException", 400))
+                return self.send(*error_response(service, code, "Rate exceeded", status))
+            fault = front.take_fault(service, operation, region, signed_access_key(self.headers), self.path)
             self.truncate = bool(fault) and fault.get("kind") == "truncated"
             if fault and not self.truncate:
                 kind = fault.get("kind", "error")

@@ -8,6 +8,7 @@ Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --log-events ENDPOINT_URL REGION LOG_GROUP EVENTS_JSON
        seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
        seed.py --delete-listeners ENDPOINT_URL REGION LOAD_BALANCER_NAME
+       seed.py --many ENDPOINT_URL REGION APIS LOGGED
 
 --paths seeds whole network paths instead (see seed_paths); --runbook one
 path per failure of the VPC-link runbook (see seed_runbook); --hostile a
@@ -560,10 +561,48 @@ def seed_hostile(endpoint, region):
             "rest_api": api, "http_api": http_api}
 
 
+def seed_many(endpoint, region, apis="300", logged="100"):
+    """An account with many REST APIs, for the quota tests: `apis` REST APIs
+    (`many-N`), each with GET / integrated through the one REST link
+    `many-rest-link` (to NLB `many-nlb`) and a stage `prod` running its
+    deployment; the first `logged` stages log at INFO, into log groups that
+    exist. Seed before the scenario turns `quotas` on: the seeding itself
+    makes thousands of calls."""
+    apis, logged = int(apis), int(logged)
+    ec2 = client("ec2", endpoint, region)
+    elb = client("elbv2", endpoint, region)
+    apigw = client("apigateway", endpoint, region)
+    logs = client("logs", endpoint, region)
+    vpc, subnets = vpc_with_subnets(ec2, region, 60)
+    nlb = elb.create_load_balancer(Name="many-nlb", Subnets=subnets, Type="network",
+                                   Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    link = apigw.create_vpc_link(name="many-rest-link", targetArns=[nlb])["id"]
+    ids = []
+    for n in range(apis):
+        api = apigw.create_rest_api(name=f"many-{n}")["id"]
+        root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+        apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="HTTP_PROXY",
+                              integrationHttpMethod="GET", uri=f"http://many-{n}.internal/",
+                              connectionType="VPC_LINK", connectionId=link)
+        deployment = apigw.create_deployment(restApiId=api)["id"]
+        apigw.create_stage(restApiId=api, stageName="prod", deploymentId=deployment)
+        if n < logged:
+            apigw.update_stage(restApiId=api, stageName="prod",
+                               patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
+            logs.create_log_group(logGroupName=f"API-Gateway-Execution-Logs_{api}/prod")
+        ids.append(api)
+    return {"link": link, "apis": ids}
+
+
 def main():
     args = sys.argv[1:]
     if args[:1] == ["--delete-listeners"]:
         print(json.dumps(delete_listeners(*args[1:4])))
+        return
+    if args[:1] == ["--many"]:
+        endpoint, region, apis, logged = args[1:5]
+        print(json.dumps(seed_many(endpoint, region, apis, logged)))
         return
     if args[:1] == ["--metric-data"]:
         print(json.dumps(put_metric_data(*args[1:4])))

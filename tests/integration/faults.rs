@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Emulator, Server, config_file, promtool_check_metrics, sample, wait_for};
+use crate::harness::{
+    Emulator, Server, config_file, promtool_check_metrics, sample, sample_sum, wait_for,
+};
 
 const US: &str = "us-east-1";
 
@@ -65,7 +67,7 @@ fn success(text: &str, collector: &str) -> Option<f64> {
 }
 
 fn attempts(text: &str, service: &str, operation: &str, outcome: &str) -> f64 {
-    sample(
+    sample_sum(
         text,
         &format!("awsconn_aws_api_requests_total{{service=\"{service}\",operation=\"{operation}\",outcome=\"{outcome}\"}}"),
     )

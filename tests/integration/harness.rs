@@ -134,6 +134,13 @@ impl Emulator {
         serde_json::from_slice(&body).unwrap()
     }
 
+    /// Requests the front's `quotas` throttled, by `service:Operation`.
+    pub fn throttled(&self) -> serde_json::Value {
+        let (status, _, body) = http_get(&self.url, "/_front/throttled", &[]);
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).unwrap()
+    }
+
     /// Stops the front and moto: AWS becomes unreachable.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -326,6 +333,27 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
             .and_then(|rest| rest.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
     })
+}
+
+/// The sum of every series that has the labels of `series` first and
+/// possibly more after them (`awsconn_aws_api_requests_total{service="sts",
+/// operation="AssumeRole",outcome="ok"}` over every account and region), if any.
+pub fn sample_sum(exposition: &str, series: &str) -> Option<f64> {
+    let open = series.strip_suffix('}').map(|s| format!("{s},"));
+    let mut found = None;
+    for line in exposition.lines() {
+        let Some((name_and_labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let matches = name_and_labels == series
+            || open
+                .as_deref()
+                .is_some_and(|o| name_and_labels.starts_with(o));
+        if let (true, Ok(value)) = (matches, value.parse::<f64>()) {
+            *found.get_or_insert(0.0) += value;
+        }
+    }
+    found
 }
 
 /// `awsconn_collector_polls_total` of `collector`, one per scope.

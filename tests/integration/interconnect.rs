@@ -2,7 +2,7 @@
 //! double of the service, which speaks Smithy RPC v2 CBOR (moto has none).
 
 use crate::harness::{
-    Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample,
+    Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample, sample_sum,
 };
 
 const SCENARIO: &str = r#"{
@@ -128,7 +128,7 @@ fn connections_environments_and_bandwidth() {
     let requests = emulator.requests();
     assert_eq!(requests["interconnect:ListConnections"], 3, "{requests}");
     assert_eq!(
-        sample(
+        sample_sum(
             &text,
             "awsconn_aws_api_requests_total{service=\"interconnect\",operation=\"ListConnections\",outcome=\"ok\"}"
         ),
@@ -157,8 +157,8 @@ fn throttling_exception_is_counted_as_throttled() {
             "awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"ListEnvironments\",outcome=\"{outcome}\"}}"
         )
     };
-    assert_eq!(sample(&text, &series("throttled")), Some(1.0), "{text}");
-    assert_eq!(sample(&text, &series("ok")), Some(1.0), "{text}");
+    assert_eq!(sample_sum(&text, &series("throttled")), Some(1.0), "{text}");
+    assert_eq!(sample_sum(&text, &series("ok")), Some(1.0), "{text}");
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
     let denied: f64 = ["ListConnections", "ListEnvironments"]
         .iter()
         .filter_map(|op| {
-            sample(
+            sample_sum(
                 &text,
                 &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"denied\"}}"),
             )

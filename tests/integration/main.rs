@@ -14,6 +14,7 @@ mod harness;
 mod injection;
 mod interconnect;
 mod network_paths;
+mod quotas;
 mod reload;
 mod runbook;
 mod shards;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::harness::{Emulator, config_file, once, promtool_check_metrics, sample};
+use crate::harness::{Emulator, config_file, once, promtool_check_metrics, sample, sample_sum};
 
 const US: &str = "us-east-1";
 const EU: &str = "eu-west-1";
@@ -238,7 +238,7 @@ fn per_target_health_when_enabled() {
         "awsconn_target_health{{{},target_group=\"{tg}\",target=\"{first}\",port=\"8080\",state=\"unhealthy\"}}",
         labels(US)
     );
-    assert_eq!(sample(&text, &series), Some(1.0), "{text}");
+    assert_eq!(sample_sum(&text, &series), Some(1.0), "{text}");
 }
 
 /// The calls one poll makes for a fixed inventory: the minimum the APIs allow.
@@ -338,7 +338,7 @@ fn a_denied_account_fails_alone() {
     let (ok, text, stderr) = once(&emulator.url, config.path());
     assert!(!ok, "one account fails");
     let sts = |operation: &str, outcome: &str| {
-        sample(
+        sample_sum(
             &text,
             &format!("awsconn_aws_api_requests_total{{service=\"sts\",operation=\"{operation}\",outcome=\"{outcome}\"}}"),
         )
@@ -350,6 +350,15 @@ fn a_denied_account_fails_alone() {
         "one account, two regions, one question\n{text}"
     );
     assert!(sts("AssumeRole", "denied") >= 1.0, "{text}");
+    // Labelled with the role's account, in the region STS is called in.
+    assert!(
+        sample(
+            &text,
+            "awsconn_aws_api_requests_total{service=\"sts\",operation=\"AssumeRole\",outcome=\"denied\",account=\"111111111111\",region=\"us-east-1\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     assert_eq!(
         stderr.matches("AssumeRole failed").count(),
         1,
@@ -421,7 +430,7 @@ fn a_poll_past_its_timeout_is_cancelled_and_counted() {
     );
     // The attempt it cut off reached AWS: counted, with its own outcome.
     assert_eq!(
-        sample(
+        sample_sum(
             &text,
             "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeLoadBalancers\",outcome=\"timeout\"}"
         ),
@@ -448,15 +457,15 @@ fn sustained_throttling_reads_as_throttling_not_as_a_timeout() {
     let l = labels(US);
     let series = |name: &str| format!("{name}{{collector=\"load_balancers\",{l}}}");
     assert_eq!(
-        sample(&text, &series("awsconn_collector_success")),
+        sample_sum(&text, &series("awsconn_collector_success")),
         Some(0.0)
     );
     assert_eq!(
-        sample(&text, &series("awsconn_collector_timeouts_total")),
+        sample_sum(&text, &series("awsconn_collector_timeouts_total")),
         Some(0.0),
         "the retries ran past the timeout\n{stderr}"
     );
-    let throttled = sample(
+    let throttled = sample_sum(
         &text,
         "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeLoadBalancers\",outcome=\"throttled\"}",
     )

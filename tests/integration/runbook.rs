@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::browser;
-use crate::harness::{Emulator, Server, config_file, promtool_check_metrics, sample, wait_for};
+use crate::harness::{
+    Emulator, Server, config_file, promtool_check_metrics, sample, sample_sum, wait_for,
+};
 
 const US: &str = "us-east-1";
 
@@ -570,7 +572,7 @@ fn a_call_denied_from_the_start_leaves_no_link_healthy_and_hides_nothing_else() 
         "{text}"
     );
     assert!(
-        sample(
+        sample_sum(
             &text,
             "awsconn_aws_api_requests_total{service=\"elasticloadbalancingv2\",operation=\"DescribeTargetHealth\",outcome=\"denied\"}"
         )

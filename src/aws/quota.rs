@@ -1,0 +1,449 @@
+//! AWS's request quotas, kept on this side of the wire. AWS throttles each
+//! account in each region with token buckets per service (and, for some
+//! operations, per operation); the team's own deploys and consoles draw on
+//! the same buckets. So the exporter paces itself with buckets of its own,
+//! one per (account, region, quota), at a share of AWS's published
+//! defaults, and should rarely see a throttled answer. The SDK's retries
+//! still back off from the few it sees.
+//!
+//! The pacing sits in the HTTP layer ([`QuotaHttpClient`]), where a call
+//! can wait without blocking: every attempt (retries and pages included)
+//! takes a slot from each bucket that covers it before it is sent. A slot
+//! that would come after the poll's deadline is not waited for: the call
+//! fails at once, saying so, and `awsconn_aws_quota_exhausted_total`
+//! counts it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+use super::telemetry::{ApiTelemetry, Call};
+
+/// A request quota: `rate` requests a second sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+const fn rate(rate: f64, burst: f64) -> Rate {
+    Rate { rate, burst }
+}
+
+/// AWS's published default quotas per account and region, by `service`
+/// (every operation of it) or `service:Operation`, in the services' label
+/// names. A call takes a slot from each entry that covers it.
+pub const AWS_DEFAULTS: &[(&str, Rate)] = &[
+    // API Gateway's management API, REST and HTTP APIs together: 10 a
+    // second, bursts of 40; GetResources 5 every 2 seconds besides.
+    ("apigateway", rate(10.0, 40.0)),
+    ("apigateway:GetResources", rate(2.5, 5.0)),
+    // ELB API version 2: the bucket of the Describe* (non-mutating) actions.
+    ("elasticloadbalancingv2", rate(10.0, 40.0)),
+    // EC2's non-mutating actions.
+    ("ec2", rate(20.0, 100.0)),
+    ("cloudwatchlogs:FilterLogEvents", rate(5.0, 5.0)),
+    ("cloudwatch:GetMetricData", rate(50.0, 50.0)),
+    ("acm:DescribeCertificate", rate(10.0, 10.0)),
+];
+
+/// The services a quota may name (the `service` label of
+/// `awsconn_aws_api_requests_total`); `apigatewayv2` shares `apigateway`'s.
+pub const SERVICES: &[&str] = &[
+    "apigateway",
+    "elasticloadbalancingv2",
+    "ec2",
+    "cloudwatchlogs",
+    "cloudwatch",
+    "acm",
+    "sts",
+    "interconnect",
+];
+
+/// The quota service of a call's service label: API Gateway's V2 API is
+/// throttled with its V1 API.
+fn quota_service(service: &str) -> &str {
+    match service {
+        "apigatewayv2" => "apigateway",
+        other => other,
+    }
+}
+
+/// Why a quota key in the configuration is refused.
+pub fn check_key(key: &str) -> Result<(), String> {
+    let (service, operation) = match key.split_once(':') {
+        Some((s, op)) => (s, Some(op)),
+        None => (key, None),
+    };
+    if !SERVICES.contains(&service) {
+        return Err(format!(
+            "unknown service {service:?} in quota {key:?} (one of: {})",
+            SERVICES.join(", ")
+        ));
+    }
+    if operation.is_some_and(|op| op.is_empty() || !op.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return Err(format!(
+            "quota {key:?}: the operation must be an API name such as GetResources"
+        ));
+    }
+    Ok(())
+}
+
+/// The quotas the exporter paces itself with: AWS's defaults overridden
+/// by `overrides`, each scaled to `share`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    by_key: BTreeMap<String, Rate>,
+}
+
+impl Limits {
+    pub fn new(share: f64, overrides: &BTreeMap<String, Rate>) -> Limits {
+        let mut by_key: BTreeMap<String, Rate> = AWS_DEFAULTS
+            .iter()
+            .map(|(k, r)| ((*k).to_owned(), *r))
+            .collect();
+        by_key.extend(overrides.iter().map(|(k, r)| (k.clone(), *r)));
+        for r in by_key.values_mut() {
+            r.rate *= share;
+            // A bucket always holds one call: a share never forbids all.
+            r.burst = (r.burst * share).max(1.0);
+        }
+        Limits { by_key }
+    }
+
+    /// The quotas that cover one call: its service's and its operation's.
+    fn covering(&self, service: &str, operation: &str) -> Vec<(String, Rate)> {
+        let service = quota_service(service);
+        let mut out = Vec::with_capacity(2);
+        if let Some(r) = self.by_key.get(service) {
+            out.push((service.to_owned(), *r));
+        }
+        let key = format!("{service}:{operation}");
+        if let Some(r) = self.by_key.get(&key) {
+            out.push((key, *r));
+        }
+        out
+    }
+}
+
+/// A token bucket kept as the time it is next empty of debt (GCRA): a
+/// slot may be taken at `t` when `t >= tat - (burst - 1) / rate`, and
+/// taking it moves `tat` on by `1 / rate`.
+#[derive(Debug)]
+struct Bucket {
+    interval: Duration,
+    tolerance: Duration,
+    tat: Instant,
+}
+
+impl Bucket {
+    fn new(rate: Rate, now: Instant) -> Bucket {
+        let interval = Duration::from_secs_f64(1.0 / rate.rate.max(1e-6));
+        Bucket {
+            interval,
+            tolerance: interval.mul_f64((rate.burst - 1.0).max(0.0)),
+            tat: now,
+        }
+    }
+
+    fn earliest(&self, now: Instant) -> Instant {
+        self.tat
+            .checked_sub(self.tolerance)
+            .map_or(now, |t| t.max(now))
+    }
+
+    fn take(&mut self, at: Instant) {
+        self.tat = self.tat.max(at) + self.interval;
+    }
+}
+
+/// The buckets of one account in one region.
+#[derive(Debug)]
+pub struct ScopeQuotas {
+    limits: Arc<Limits>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// No slot in the quota before the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not sent: the exporter's share of AWS's {quota} request quota has no slot before the collector's timeout (raise aws.quota_share or aws.quotas.{quota}, or the collector's timeout)"
+)]
+pub struct Exhausted {
+    pub quota: String,
+}
+
+impl ScopeQuotas {
+    pub fn new(limits: Arc<Limits>) -> ScopeQuotas {
+        ScopeQuotas {
+            limits,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes a slot for one call from every bucket that covers it: how long
+    /// to wait before sending it, or [`Exhausted`] (and nothing taken) when
+    /// it would have to wait until `deadline` or later.
+    pub fn reserve(
+        &self,
+        service: &str,
+        operation: &str,
+        now: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<Duration, Exhausted> {
+        let covering = self.limits.covering(service, operation);
+        if covering.is_empty() {
+            return Ok(Duration::ZERO);
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = now;
+        let mut latest = &covering[0].0;
+        for (key, rate) in &covering {
+            let earliest = buckets
+                .entry(key.clone())
+                .or_insert_with(|| Bucket::new(*rate, now))
+                .earliest(now);
+            if earliest > at {
+                at = earliest;
+                latest = key;
+            }
+        }
+        // A slot free now is taken whatever the deadline: the retry budget
+        // decides whether an attempt still fits, the quota only whether
+        // it must wait.
+        if at > now && deadline.is_some_and(|d| at >= d) {
+            return Err(Exhausted {
+                quota: latest.clone(),
+            });
+        }
+        for (key, _) in &covering {
+            if let Some(bucket) = buckets.get_mut(key) {
+                bucket.take(at);
+            }
+        }
+        Ok(at - now)
+    }
+}
+
+/// What a call is given to be sent and answered before the deadline.
+const CALL_TIME: Duration = Duration::from_millis(500);
+
+/// The SDK's HTTP client, with each request paced by its scope's quotas.
+#[derive(Debug, Clone)]
+pub struct QuotaHttpClient {
+    inner: SharedHttpClient,
+    quotas: Arc<ScopeQuotas>,
+    telemetry: ApiTelemetry,
+    scope: Arc<super::Caller>,
+}
+
+impl QuotaHttpClient {
+    pub(super) fn new(
+        inner: SharedHttpClient,
+        quotas: Arc<ScopeQuotas>,
+        telemetry: ApiTelemetry,
+        scope: Arc<super::Caller>,
+    ) -> QuotaHttpClient {
+        QuotaHttpClient {
+            inner,
+            quotas,
+            telemetry,
+            scope,
+        }
+    }
+}
+
+impl HttpClient for QuotaHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(QuotaConnector {
+            inner: self.inner.http_connector(settings, components),
+            client: self.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct QuotaConnector {
+    inner: SharedHttpConnector,
+    client: QuotaHttpClient,
+}
+
+impl HttpConnector for QuotaConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let Some(call) = request.extension::<Call>().cloned() else {
+            return self.inner.call(request);
+        };
+        let client = &self.client;
+        // The call itself needs time too: a slot in its last half second
+        // would be cut off by the deadline anyway.
+        let deadline = super::budget::deadline().map(|d| d.checked_sub(CALL_TIME).unwrap_or(d));
+        match client
+            .quotas
+            .reserve(&call.service, &call.operation, Instant::now(), deadline)
+        {
+            Ok(wait) if wait.is_zero() => self.inner.call(request),
+            Ok(wait) => {
+                call.attempt.waited(wait);
+                client.telemetry.quota_waited(
+                    &client.scope.call_scope(),
+                    &call.service,
+                    &call.operation,
+                    wait.as_secs_f64(),
+                );
+                let inner = self.inner.clone();
+                HttpConnectorFuture::new(async move {
+                    tokio::time::sleep(wait).await;
+                    inner.call(request).await
+                })
+            }
+            Err(exhausted) => {
+                call.attempt.not_sent();
+                client.telemetry.quota_exhausted(
+                    &client.scope.call_scope(),
+                    &call.service,
+                    &call.operation,
+                );
+                // A user error: the SDK does not retry it.
+                HttpConnectorFuture::ready(Err(ConnectorError::user(Box::new(exhausted))))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(share: f64) -> Arc<Limits> {
+        Arc::new(Limits::new(share, &BTreeMap::new()))
+    }
+
+    /// How many calls of `n` go at once, and when the last one goes.
+    fn pace(q: &ScopeQuotas, service: &str, op: &str, n: usize, now: Instant) -> (usize, Duration) {
+        let waits: Vec<Duration> = (0..n)
+            .map(|_| q.reserve(service, op, now, None).unwrap())
+            .collect();
+        (
+            waits.iter().filter(|w| w.is_zero()).count(),
+            *waits.last().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_burst_goes_at_once_and_the_rest_at_the_rate() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        // API Gateway: 40 at once, then 10 a second.
+        let (at_once, last) = pace(&q, "apigateway", "GetStages", 60, now);
+        assert_eq!(at_once, 40);
+        assert!((last.as_secs_f64() - 2.0).abs() < 1e-6, "{last:?}");
+        // HTTP APIs draw on the same bucket.
+        let next = q.reserve("apigatewayv2", "GetApis", now, None).unwrap();
+        assert!((next.as_secs_f64() - 2.1).abs() < 1e-6, "{next:?}");
+    }
+
+    #[test]
+    fn an_operation_quota_and_its_service_quota_both_pace_a_call() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        // GetResources: 5 at once, then one every 0.4 s (5 per 2 s).
+        let (at_once, last) = pace(&q, "apigateway", "GetResources", 9, now);
+        assert_eq!(at_once, 5);
+        assert!((last.as_secs_f64() - 1.6).abs() < 1e-6, "{last:?}");
+        // They took slots of the service's bucket too.
+        let (at_once, _) = pace(&q, "apigateway", "GetStages", 40, now);
+        assert!(at_once < 40, "{at_once}");
+    }
+
+    #[test]
+    fn the_share_scales_rate_and_burst_and_leaves_at_least_one() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(0.5));
+        let (at_once, last) = pace(&q, "cloudwatchlogs", "FilterLogEvents", 6, now);
+        // 5/s burst 5 at half: 2.5/s, 2 at once and the half slot 0.2 s later.
+        assert_eq!(at_once, 2);
+        assert!((last.as_secs_f64() - 1.4).abs() < 1e-6, "{last:?}");
+        let tiny = Limits::new(0.01, &BTreeMap::new());
+        assert!(tiny.by_key.values().all(|r| r.burst >= 1.0));
+    }
+
+    #[test]
+    fn unquoted_calls_and_other_scopes_do_not_wait() {
+        let now = Instant::now();
+        let limits = limits(1.0);
+        let (a, b) = (ScopeQuotas::new(limits.clone()), ScopeQuotas::new(limits));
+        pace(&a, "ec2", "DescribeSecurityGroups", 100, now);
+        assert!(a.reserve("ec2", "DescribeVpcs", now, None).unwrap() > Duration::ZERO);
+        assert_eq!(
+            b.reserve("ec2", "DescribeVpcs", now, None),
+            Ok(Duration::ZERO)
+        );
+        for _ in 0..1000 {
+            assert_eq!(
+                a.reserve("sts", "GetCallerIdentity", now, None),
+                Ok(Duration::ZERO)
+            );
+        }
+    }
+
+    #[test]
+    fn a_slot_after_the_deadline_is_refused_and_nothing_is_taken() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        pace(&q, "cloudwatchlogs", "FilterLogEvents", 5, now);
+        let deadline = Some(now + Duration::from_millis(100));
+        let refused = q.reserve("cloudwatchlogs", "FilterLogEvents", now, deadline);
+        assert_eq!(
+            refused,
+            Err(Exhausted {
+                quota: "cloudwatchlogs:FilterLogEvents".into()
+            })
+        );
+        // The refused call took nothing: the next slot is still at 0.2 s.
+        let next = q
+            .reserve("cloudwatchlogs", "FilterLogEvents", now, None)
+            .unwrap();
+        assert!((next.as_secs_f64() - 0.2).abs() < 1e-6, "{next:?}");
+    }
+
+    #[test]
+    fn time_refills_the_bucket_up_to_its_burst_only() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        pace(&q, "acm", "DescribeCertificate", 10, now);
+        let later = now + Duration::from_secs(60);
+        let (at_once, _) = pace(&q, "acm", "DescribeCertificate", 12, later);
+        assert_eq!(at_once, 10);
+    }
+
+    #[test]
+    fn overrides_replace_and_add_quotas() {
+        let overrides = BTreeMap::from([
+            ("apigateway".to_owned(), rate(100.0, 100.0)),
+            ("sts:GetCallerIdentity".to_owned(), rate(1.0, 1.0)),
+        ]);
+        let limits = Limits::new(1.0, &overrides);
+        assert_eq!(
+            limits.covering("apigatewayv2", "GetApis")[0].1,
+            rate(100.0, 100.0)
+        );
+        assert_eq!(limits.covering("sts", "GetCallerIdentity").len(), 1);
+        assert!(check_key("apigateway:GetResources").is_ok());
+        assert!(check_key("apigatway").is_err());
+        assert!(check_key("ec2:").is_err());
+        assert!(check_key("ec2:Describe*").is_err());
+    }
+}
