@@ -9,8 +9,11 @@
 //! and renders of a round of polls through the real publisher, the CPU per
 //! link at 2, 16 and 200 scopes (it must not grow with the scopes), and the
 //! memory: heap in use (counted by the allocator) and peak RSS, beside the
-//! goal (64 MiB). The counting allocator adds two atomic operations to each
-//! allocation, in every figure.
+//! goal (64 MiB); then the same 200 scopes split over 4 shards as
+//! `--shard`/`--total-shards` split them, each shard in a process of its
+//! own: its scopes, the CPU of a round, its longest publish, peak RSS and
+//! heap, beside the one process. The counting allocator adds two atomic
+//! operations to each allocation, in every figure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -21,6 +24,7 @@ use std::time::{Duration, Instant};
 use awsconn::aws::ApiTelemetry;
 use awsconn::collect::{Fragment, Store};
 use awsconn::commands::PUBLISH_DEBOUNCE;
+use awsconn::config::{AccountConfig, Shard};
 use awsconn::exposition::Exposition;
 use awsconn::inventory::{
     Api, ApiType, EndpointConnection, EndpointService, Integration, Inventory, Listener,
@@ -529,9 +533,126 @@ fn cpu_per_link(store: &Store, scopes: usize) -> Duration {
     cpu / rounds / (scopes * LINKS_PER_SCOPE) as u32
 }
 
+/// Set in the processes the bench starts for one shard each: `K/N`.
+const SHARD_ENV: &str = "AWSCONN_BENCH_SHARD";
+const SHARDS: u32 = 4;
+
+/// The 200 scopes as configured accounts (one role each), for the shard hash.
+fn account(s: usize) -> AccountConfig {
+    AccountConfig {
+        role_arn: Some(format!(
+            "arn:aws:iam::{}:role/awsconn-read",
+            scope(s).account
+        )),
+        ..Default::default()
+    }
+}
+
+/// The scopes (of 200) that shard `k` of `n` polls, as `--shard` splits them.
+fn shard_scopes(k: u32, n: u32) -> Vec<usize> {
+    let shard = Shard::new(k, n).unwrap();
+    (0..200)
+        .filter(|s| shard.owns(&account(*s), &scope(*s).region))
+        .collect()
+}
+
+/// Records one poll of every collector of these scopes (the store's
+/// indexes are their positions), as of `round`.
+fn record_scopes(store: &Store, scopes: &[usize], round: usize) {
+    let generation = store.generation();
+    for (index, s) in scopes.iter().enumerate() {
+        for (collector, fragment) in fragments(*s, round) {
+            let collector = COLLECTORS.iter().find(|c| **c == collector).unwrap();
+            store.record_success(
+                generation,
+                collector,
+                index,
+                scope(*s),
+                fragment,
+                Duration::from_millis(5),
+            );
+        }
+    }
+}
+
+/// What one shard's process costs: its scopes' inventory, their publishes
+/// when every scope changed, as `serve`'s publisher makes them, and the CPU
+/// of one such round. Printed as one line for the parent to read.
+fn run_shard(spec: &str) {
+    let (k, n) = spec
+        .split_once('/')
+        .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)))
+        .expect("AWSCONN_BENCH_SHARD=K/N");
+    let scopes = shard_scopes(k, n);
+    let store = Store::new(ApiTelemetry::default());
+    store.expect_collectors(COLLECTORS, scopes.len());
+    record_scopes(&store, &scopes, 0);
+    while store.publish_step().scopes_pending > 0 {}
+    let steady_heap = heap_mib();
+    let mut longest = Duration::ZERO;
+    for round in 1..=5 {
+        record_scopes(&store, &scopes, round);
+        loop {
+            let start = Instant::now();
+            let pending = black_box(store.publish_step()).scopes_pending;
+            longest = longest.max(start.elapsed());
+            if pending == 0 {
+                break;
+            }
+        }
+    }
+    let rss = peak_rss_mib().unwrap_or(f64::NAN);
+    // CPU of a round in which every scope changed: the shard's share.
+    let mut rounds = 0u32;
+    let mut cpu = Duration::ZERO;
+    while cpu < Duration::from_secs(1) {
+        record_scopes(&store, &scopes, 3000 + rounds as usize);
+        let before = cpu_time();
+        black_box(store.publish());
+        cpu += cpu_time() - before;
+        rounds += 1;
+    }
+    let round_cpu = cpu / rounds;
+    println!(
+        "SHARD {k} {} {:.3} {:.3} {:.1} {:.1}",
+        scopes.len(),
+        round_cpu.as_secs_f64() * 1e3,
+        longest.as_secs_f64() * 1e3,
+        rss,
+        steady_heap,
+    );
+}
+
+/// Runs each shard in a process of its own (peak RSS is per process), one
+/// after the other so that they do not share the CPU; their lines.
+fn measure_shards() -> Vec<Vec<String>> {
+    let exe = std::env::current_exe().unwrap();
+    (0..SHARDS)
+        .map(|k| {
+            let out = std::process::Command::new(&exe)
+                .arg("--bench")
+                .env(SHARD_ENV, format!("{k}/{SHARDS}"))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("SHARD "))
+                .unwrap_or_else(|| panic!("shard {k}: {}", String::from_utf8_lossy(&out.stderr)))
+                .split(' ')
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     // As the exporter starts (criterion's threads do not exist yet).
     awsconn::process::limit_malloc_arenas();
+    if let Ok(spec) = std::env::var(SHARD_ENV) {
+        run_shard(&spec);
+        std::process::exit(0);
+    }
     let full = store(200);
     let inventory_heap = heap_mib();
     let (links, checks) = {
@@ -674,6 +795,36 @@ fn bench(c: &mut Criterion) {
             t.as_secs_f64() * 1e6
         );
     }
+    eprintln!();
+    let shards = measure_shards();
+    let whole_round =
+        per_link.last().map(|(_, t)| *t).unwrap_or_default() * (200 * LINKS_PER_SCOPE) as u32;
+    eprintln!(
+        "{SHARDS} shards of the same 200 scopes (`--shard K --total-shards {SHARDS}`), each in its own process, beside one process polling all:"
+    );
+    eprintln!(
+        "| process | scopes | VPC links | CPU of a round in which every scope changed | longest publish | peak RSS | heap in use |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|");
+    eprintln!(
+        "| one process | 200 | {} | {:.1} ms | {:.1} ms | {} | {steady_heap:.1} MiB |",
+        200 * LINKS_PER_SCOPE,
+        ms(whole_round),
+        ms(all_longest),
+        serve_rss.map_or("—".into(), |r| format!("{r:.1} MiB")),
+    );
+    for fields in &shards {
+        let [k, scopes, cpu, longest, rss, heap] = &fields[..] else {
+            panic!("shard line: {fields:?}");
+        };
+        let scopes: usize = scopes.parse().unwrap();
+        eprintln!(
+            "| shard {k} | {scopes} | {} | {cpu} ms | {longest} ms | {rss} MiB | {heap} MiB |",
+            scopes * LINKS_PER_SCOPE
+        );
+    }
+    let total: usize = shards.iter().map(|f| f[1].parse::<usize>().unwrap()).sum();
+    assert_eq!(total, 200, "every scope in exactly one shard");
     eprintln!();
     eprintln!("| step of rendering 200 scopes | time |");
     eprintln!("|---|---|");

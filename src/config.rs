@@ -540,8 +540,8 @@ pub struct AwsConfig {
     /// TCP/TLS connect timeout for each request.
     #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
     pub connect_timeout: Duration,
-    /// Calls in flight at once to each AWS service, over all accounts and
-    /// regions: keeps a large estate under the API rate limits.
+    /// Requests on the wire at once to each AWS service, over all accounts
+    /// and regions (a call waiting for its quota holds no place).
     #[serde(default = "default_max_concurrent_requests")]
     pub max_concurrent_requests: u32,
     /// The share of each of AWS's request quotas (per account and region)
@@ -688,13 +688,15 @@ impl Config {
         }
         for (key, quota) in &self.aws.quotas {
             crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas: {e}"))?;
-            if !(quota.rate.is_finite() && quota.rate > 0.0) {
+            if !(quota.rate > 0.0 && quota.rate <= 1e6) {
                 return Err(format!(
-                    "aws.quotas.{key}.rate: must be a number of requests a second above 0"
+                    "aws.quotas.{key}.rate: must be a number of requests a second above 0 (and at most a million)"
                 ));
             }
-            if !(quota.burst.is_finite() && quota.burst >= 1.0) {
-                return Err(format!("aws.quotas.{key}.burst: must be at least 1"));
+            if !(1.0..=1e6).contains(&quota.burst) {
+                return Err(format!(
+                    "aws.quotas.{key}.burst: must be at least 1 (and at most a million)"
+                ));
             }
         }
         let cw = &self.collectors.cloudwatch;

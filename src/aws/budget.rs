@@ -94,9 +94,12 @@ impl Intercept for RetryBudget {
             return Ok(());
         };
         let now = Instant::now();
+        // Time on the wire: a wait for the quota is not what another
+        // attempt would take.
         let last = cfg
             .load::<AttemptStarted>()
-            .map_or(Duration::ZERO, |s| now.duration_since(s.0));
+            .map_or(Duration::ZERO, |s| now.duration_since(s.0))
+            .saturating_sub(super::telemetry::quota_wait_of(cfg));
         let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
         let bounded = match next_wait(deadline.saturating_duration_since(now), last) {
             Some(wait) => {

@@ -98,18 +98,24 @@ impl Caller {
     }
 }
 
-/// A bound on concurrent work per AWS service, shared by every account and region.
+/// A bound on requests in flight per AWS service, shared by every account
+/// and region; a request holds its slot on the wire only, not while it
+/// waits for its quota.
+#[derive(Debug)]
 struct ServiceLimits {
     per_service: std::collections::BTreeMap<&'static str, tokio::sync::Semaphore>,
 }
 
 impl ServiceLimits {
-    const SERVICES: [&'static str; 6] = [
+    const SERVICES: [&'static str; 9] = [
         "sts",
         "apigateway",
         "elasticloadbalancingv2",
         "ec2",
         "interconnect",
+        "cloudwatchlogs",
+        "cloudwatch",
+        "acm",
         "other",
     ];
 
@@ -123,8 +129,14 @@ impl ServiceLimits {
         }
     }
 
-    /// Waits for a slot for `service`; the slot is freed when the guard drops.
+    /// Waits for a slot for `service` (a label: `apigatewayv2` counts as
+    /// `apigateway`); the slot is freed when the guard drops.
     async fn acquire(&self, service: &str) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let service = if service == "apigatewayv2" {
+            "apigateway"
+        } else {
+            service
+        };
         let semaphore = self
             .per_service
             .get(service)
@@ -186,6 +198,7 @@ impl Aws {
                 builder = builder.http_client(quota::QuotaHttpClient::new(
                     http.clone(),
                     Arc::new(quota::ScopeQuotas::new(self.quotas.clone())),
+                    self.limits.clone(),
                     self.telemetry.clone(),
                     caller.clone(),
                 ));
@@ -194,12 +207,7 @@ impl Aws {
                 "the AWS SDK has no HTTP client to pace: requests are not held to the quotas"
             ),
         }
-        AwsScope::new(
-            builder.build(),
-            self.telemetry.clone(),
-            self.limits.clone(),
-            caller,
-        )
+        AwsScope::new(builder.build(), self.telemetry.clone(), caller)
     }
 
     async fn account(&self, account: &AccountConfig) -> Arc<AccountShared> {
@@ -291,16 +299,10 @@ struct ScopeClients {
     acm: aws_sdk_acm::Client,
     caller: Arc<Caller>,
     telemetry: ApiTelemetry,
-    limits: Arc<ServiceLimits>,
 }
 
 impl AwsScope {
-    fn new(
-        config: SdkConfig,
-        telemetry: ApiTelemetry,
-        limits: Arc<ServiceLimits>,
-        caller: Arc<Caller>,
-    ) -> AwsScope {
+    fn new(config: SdkConfig, telemetry: ApiTelemetry, caller: Arc<Caller>) -> AwsScope {
         let interceptor = TelemetryInterceptor::new(telemetry.clone(), caller.clone());
         let budget = budget::RetryBudget;
         let sts = aws_sdk_sts::Client::from_conf(
@@ -370,7 +372,6 @@ impl AwsScope {
                 acm,
                 caller,
                 telemetry,
-                limits,
             }),
         }
     }
@@ -383,10 +384,7 @@ impl AwsScope {
             .caller
             .account
             .id
-            .get_or_try_init(|| async {
-                let _slot = self.inner.limits.acquire("sts").await;
-                sts::caller_account(&self.inner.sts).await
-            })
+            .get_or_try_init(|| async { sts::caller_account(&self.inner.sts).await })
             .await
             .cloned()
     }
@@ -404,19 +402,16 @@ impl AwsScope {
 
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.
     pub async fn rest_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
-        let _slot = self.inner.limits.acquire("apigateway").await;
         apigateway::vpc_links(&self.inner.apigateway, &self.inner.telemetry).await
     }
 
     /// Interconnect connections and environments, all pages.
     pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
-        let _slot = self.inner.limits.acquire("interconnect").await;
         interconnect::inventory(&self.inner.interconnect).await
     }
 
     /// Every REST and HTTP API, by id and name: one call per 500 of each.
     pub async fn list_apis(&self) -> Result<Vec<ApiRef>, AwsError> {
-        let _slot = self.inner.limits.acquire("apigateway").await;
         let (mut rest, http) = tokio::try_join!(
             apigateway::list(&self.inner.apigateway, &self.inner.telemetry),
             apigatewayv2::list(&self.inner.apigatewayv2, &self.inner.telemetry)
@@ -427,7 +422,6 @@ impl AwsScope {
 
     /// The stages of one API, with the deployment each runs.
     pub async fn api_stages(&self, api: &ApiRef) -> Result<Vec<Stage>, AwsError> {
-        let _slot = self.inner.limits.acquire("apigateway").await;
         match api.api_type {
             ApiType::Rest => {
                 apigateway::stages(&self.inner.apigateway, &api.id, &self.inner.telemetry).await
@@ -440,7 +434,6 @@ impl AwsScope {
 
     /// The VPC-link integrations of one API.
     pub async fn api_integrations(&self, api: &ApiRef) -> Result<Vec<Integration>, AwsError> {
-        let _slot = self.inner.limits.acquire("apigateway").await;
         match api.api_type {
             ApiType::Rest => apigateway::integrations(&self.inner.apigateway, &api.id).await,
             ApiType::Http => apigatewayv2::integrations(&self.inner.apigatewayv2, &api.id).await,
@@ -460,7 +453,6 @@ impl AwsScope {
         &self,
         wanted: Option<&BTreeSet<String>>,
     ) -> Result<LoadBalancing, AwsError> {
-        let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
         elbv2::load_balancing(&self.inner.elbv2, wanted, &self.inner.telemetry).await
     }
 
@@ -469,13 +461,11 @@ impl AwsScope {
         &self,
         load_balancers: &BTreeSet<String>,
     ) -> Result<Vec<EndpointService>, AwsError> {
-        let _slot = self.inner.limits.acquire("ec2").await;
         ec2::endpoint_services(&self.inner.ec2, load_balancers, &self.inner.telemetry).await
     }
 
     /// Security groups, NACLs, prefix lists and interfaces for a query.
     pub async fn network_rules(&self, query: &NetworkQuery) -> Result<NetworkRules, AwsError> {
-        let _slot = self.inner.limits.acquire("ec2").await;
         ec2::network_rules(&self.inner.ec2, query, &self.inner.telemetry).await
     }
 
@@ -488,7 +478,6 @@ impl AwsScope {
         end_ms: i64,
         pattern: Option<&str>,
     ) -> Result<Vec<crate::logs::LogEvent>, AwsError> {
-        let _slot = self.inner.limits.acquire("cloudwatchlogs").await;
         logs::events(
             &self.inner.logs,
             group,
@@ -511,7 +500,6 @@ impl AwsScope {
         period_s: i32,
         keep: fn(f64) -> bool,
     ) -> Result<Vec<Option<(i64, f64)>>, AwsError> {
-        let _slot = self.inner.limits.acquire("cloudwatch").await;
         cloudwatch::newest_datapoints(
             &self.inner.cloudwatch,
             &self.inner.telemetry,
@@ -530,7 +518,6 @@ impl AwsScope {
     pub async fn certificates(&self, listeners: &[String]) -> Result<Certificates, AwsError> {
         let mut out = Certificates::default();
         {
-            let _slot = self.inner.limits.acquire("elasticloadbalancingv2").await;
             for listener in listeners {
                 let certificates = elbv2::listener_certificates(
                     &self.inner.elbv2,
@@ -556,7 +543,6 @@ impl AwsScope {
             .map(|c| &c.arn)
             .filter(|arn| acm::is_acm(arn))
             .collect();
-        let _slot = self.inner.limits.acquire("acm").await;
         for arn in arns {
             match acm::describe(&self.inner.acm, arn, &self.inner.telemetry).await {
                 Ok(detail) => {
@@ -573,7 +559,6 @@ impl AwsScope {
 
     /// Every VPC link (V2) of API Gateway HTTP APIs, all pages.
     pub async fn http_vpc_links(&self) -> Result<Vec<VpcLink>, AwsError> {
-        let _slot = self.inner.limits.acquire("apigateway").await;
         apigatewayv2::vpc_links(&self.inner.apigatewayv2, &self.inner.telemetry).await
     }
 }

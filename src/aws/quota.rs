@@ -147,10 +147,14 @@ struct Bucket {
 
 impl Bucket {
     fn new(rate: Rate, now: Instant) -> Bucket {
-        let interval = Duration::from_secs_f64(1.0 / rate.rate.max(1e-6));
+        // The configuration holds rate and burst to (0, 1e6] and [1, 1e6];
+        // whatever comes, no arithmetic here panics.
+        let seconds =
+            |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(1 << 20));
+        let interval = seconds(1.0 / rate.rate.max(1e-6));
         Bucket {
             interval,
-            tolerance: interval.mul_f64((rate.burst - 1.0).max(0.0)),
+            tolerance: seconds(interval.as_secs_f64() * (rate.burst - 1.0).max(0.0)),
             tat: now,
         }
     }
@@ -176,10 +180,13 @@ pub struct ScopeQuotas {
 /// No slot in the quota before the deadline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not sent: the exporter's share of AWS's {quota} request quota has no slot before the collector's timeout (raise aws.quota_share or aws.quotas.{quota}, or the collector's timeout)"
+    "not sent: the exporter's share of AWS's {quota} request quota has no slot before the collector's timeout{}",
+    if *retry { " for this retry (AWS refused the attempt before it: awsconn_aws_api_requests_total says how)" } else { " (raise the collector's timeout, aws.quota_share, or aws.quotas.<quota> where the account's quota is higher than AWS's default)" }
 )]
 pub struct Exhausted {
     pub quota: String,
+    /// The call's first attempt was sent and failed (often: throttled).
+    pub retry: bool,
 }
 
 impl ScopeQuotas {
@@ -207,27 +214,33 @@ impl ScopeQuotas {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut at = now;
         let mut latest = &covering[0].0;
+        let mut earliest = Vec::with_capacity(covering.len());
         for (key, rate) in &covering {
-            let earliest = buckets
+            let t = buckets
                 .entry(key.clone())
                 .or_insert_with(|| Bucket::new(*rate, now))
                 .earliest(now);
-            if earliest > at {
-                at = earliest;
+            earliest.push(t);
+            if t > at {
+                at = t;
                 latest = key;
             }
         }
         // A slot free now is taken whatever the deadline: the retry budget
         // decides whether an attempt still fits, the quota only whether
         // it must wait.
-        if at > now && deadline.is_some_and(|d| at >= d) {
+        if at > now && (deadline.is_some_and(|d| at >= d) || at - now > LONGEST_WAIT) {
             return Err(Exhausted {
                 quota: latest.clone(),
+                retry: false,
             });
         }
-        for (key, _) in &covering {
+        // Each bucket is charged when it had the slot, not when the
+        // narrowest one has: a call waiting on GetResources' bucket does
+        // not hold back API Gateway's other calls.
+        for ((key, _), t) in covering.iter().zip(earliest) {
             if let Some(bucket) = buckets.get_mut(key) {
-                bucket.take(at);
+                bucket.take(t);
             }
         }
         Ok(at - now)
@@ -235,13 +248,20 @@ impl ScopeQuotas {
 }
 
 /// What a call is given to be sent and answered before the deadline.
-const CALL_TIME: Duration = Duration::from_millis(500);
+const CALL_TIME: Duration = Duration::from_secs(1);
+
+/// The longest a call waits for its quota: its request is signed before it
+/// waits, and AWS refuses a signature older than five minutes.
+const LONGEST_WAIT: Duration = Duration::from_secs(240);
 
 /// The SDK's HTTP client, with each request paced by its scope's quotas.
 #[derive(Debug, Clone)]
 pub struct QuotaHttpClient {
     inner: SharedHttpClient,
     quotas: Arc<ScopeQuotas>,
+    /// `aws.max_concurrent_requests`: taken once the quota's wait is over,
+    /// so a call waiting for its account's quota holds no other's place.
+    limits: Arc<super::ServiceLimits>,
     telemetry: ApiTelemetry,
     scope: Arc<super::Caller>,
 }
@@ -250,12 +270,14 @@ impl QuotaHttpClient {
     pub(super) fn new(
         inner: SharedHttpClient,
         quotas: Arc<ScopeQuotas>,
+        limits: Arc<super::ServiceLimits>,
         telemetry: ApiTelemetry,
         scope: Arc<super::Caller>,
     ) -> QuotaHttpClient {
         QuotaHttpClient {
             inner,
             quotas,
+            limits,
             telemetry,
             scope,
         }
@@ -273,6 +295,29 @@ impl HttpClient for QuotaHttpClient {
             client: self.clone(),
         })
     }
+
+    fn validate_base_client_config(
+        &self,
+        runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner
+            .validate_base_client_config(runtime_components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        cfg: &aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.inner.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
 }
 
 #[derive(Debug)]
@@ -287,39 +332,54 @@ impl HttpConnector for QuotaConnector {
             return self.inner.call(request);
         };
         let client = &self.client;
-        // The call itself needs time too: a slot in its last half second
-        // would be cut off by the deadline anyway.
+        // The call itself needs time too: a slot in its last second would
+        // be cut off by the deadline anyway.
         let deadline = super::budget::deadline().map(|d| d.checked_sub(CALL_TIME).unwrap_or(d));
-        match client
-            .quotas
-            .reserve(&call.service, &call.operation, Instant::now(), deadline)
-        {
-            Ok(wait) if wait.is_zero() => self.inner.call(request),
-            Ok(wait) => {
-                call.attempt.waited(wait);
-                client.telemetry.quota_waited(
-                    &client.scope.call_scope(),
-                    &call.service,
-                    &call.operation,
-                    wait.as_secs_f64(),
-                );
-                let inner = self.inner.clone();
-                HttpConnectorFuture::new(async move {
-                    tokio::time::sleep(wait).await;
-                    inner.call(request).await
-                })
-            }
-            Err(exhausted) => {
-                call.attempt.not_sent();
+        let attempt = call.attempt.upgrade();
+        let reserved =
+            client
+                .quotas
+                .reserve(&call.service, &call.operation, Instant::now(), deadline);
+        let wait = match reserved {
+            Ok(wait) => wait,
+            Err(mut exhausted) => {
+                if let Some(attempt) = &attempt {
+                    attempt.not_sent();
+                    exhausted.retry = attempt.is_retry();
+                }
                 client.telemetry.quota_exhausted(
                     &client.scope.call_scope(),
                     &call.service,
                     &call.operation,
                 );
                 // A user error: the SDK does not retry it.
-                HttpConnectorFuture::ready(Err(ConnectorError::user(Box::new(exhausted))))
+                return HttpConnectorFuture::ready(Err(ConnectorError::user(Box::new(exhausted))));
             }
+        };
+        if !wait.is_zero() {
+            client.telemetry.quota_waited(
+                &client.scope.call_scope(),
+                &call.service,
+                &call.operation,
+                wait.as_secs_f64(),
+            );
         }
+        let (inner, limits) = (self.inner.clone(), client.limits.clone());
+        HttpConnectorFuture::new(async move {
+            if !wait.is_zero() {
+                if let Some(attempt) = &attempt {
+                    attempt.waited(wait);
+                    // Dropped while it waits, it was never an attempt.
+                    attempt.not_sent();
+                }
+                tokio::time::sleep(wait).await;
+            }
+            let _slot = limits.acquire(&call.service).await;
+            if let Some(attempt) = attempt {
+                attempt.sent();
+            }
+            inner.call(request).await
+        })
     }
 }
 
@@ -376,8 +436,17 @@ mod tests {
         // 5/s burst 5 at half: 2.5/s, 2 at once and the half slot 0.2 s later.
         assert_eq!(at_once, 2);
         assert!((last.as_secs_f64() - 1.4).abs() < 1e-6, "{last:?}");
-        let tiny = Limits::new(0.01, &BTreeMap::new());
-        assert!(tiny.by_key.values().all(|r| r.burst >= 1.0));
+        // A hundredth of ACM's 10/s, bursts of 10: one call at once, the
+        // next ten seconds later.
+        let tiny = ScopeQuotas::new(Arc::new(Limits::new(0.01, &BTreeMap::new())));
+        assert_eq!(
+            tiny.reserve("acm", "DescribeCertificate", now, None),
+            Ok(Duration::ZERO)
+        );
+        let next = tiny
+            .reserve("acm", "DescribeCertificate", now, None)
+            .unwrap();
+        assert!((next.as_secs_f64() - 10.0).abs() < 1e-6, "{next:?}");
     }
 
     #[test]
@@ -409,7 +478,8 @@ mod tests {
         assert_eq!(
             refused,
             Err(Exhausted {
-                quota: "cloudwatchlogs:FilterLogEvents".into()
+                quota: "cloudwatchlogs:FilterLogEvents".into(),
+                retry: false,
             })
         );
         // The refused call took nothing: the next slot is still at 0.2 s.
@@ -427,6 +497,39 @@ mod tests {
         let later = now + Duration::from_secs(60);
         let (at_once, _) = pace(&q, "acm", "DescribeCertificate", 12, later);
         assert_eq!(at_once, 10);
+    }
+
+    #[test]
+    fn a_call_waiting_on_its_operation_does_not_hold_back_its_service() {
+        let now = Instant::now();
+        let overrides =
+            BTreeMap::from([("ec2:DescribeSecurityGroups".to_owned(), rate(0.05, 1.0))]);
+        let q = ScopeQuotas::new(Arc::new(Limits::new(1.0, &overrides)));
+        assert_eq!(
+            q.reserve("ec2", "DescribeSecurityGroups", now, None),
+            Ok(Duration::ZERO)
+        );
+        let later = q
+            .reserve("ec2", "DescribeSecurityGroups", now, None)
+            .unwrap();
+        assert_eq!(later, Duration::from_secs(20));
+        assert_eq!(
+            q.reserve("ec2", "DescribeVpcs", now, None),
+            Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn no_call_waits_longer_than_its_signature_lives() {
+        let now = Instant::now();
+        let overrides = BTreeMap::from([("acm".to_owned(), rate(0.001, 1.0))]);
+        let q = ScopeQuotas::new(Arc::new(Limits::new(1.0, &overrides)));
+        assert_eq!(
+            q.reserve("acm", "ListCertificates", now, None),
+            Ok(Duration::ZERO)
+        );
+        // The next slot is 1000 s away: refused, even with no deadline.
+        assert!(q.reserve("acm", "ListCertificates", now, None).is_err());
     }
 
     #[test]

@@ -403,8 +403,11 @@ pub(super) struct Attempt {
     start: Instant,
     /// How long it waited for its quota before it was sent, in microseconds.
     waited_us: AtomicU64,
-    /// Never sent: its quota had no slot in time (counted there, not here).
+    /// Not sent (yet): it waits for its quota, or its quota had no slot in
+    /// time (counted there, not here).
     unsent: AtomicBool,
+    /// A retry: an attempt of the same call was sent before it.
+    retry: bool,
     /// Taken by whoever records the attempt.
     unrecorded: std::sync::Mutex<Option<Recorder>>,
 }
@@ -425,10 +428,17 @@ impl Attempt {
             .take()
     }
 
+    /// How long it waited for its quota before it was sent.
+    fn waited_for_quota(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.waited_us.load(Ordering::Relaxed))
+    }
+
     /// Seconds since it started, less its wait for the quota.
     fn seconds_on_the_wire(&self) -> f64 {
-        let waited = std::time::Duration::from_micros(self.waited_us.load(Ordering::Relaxed));
-        self.start.elapsed().saturating_sub(waited).as_secs_f64()
+        self.start
+            .elapsed()
+            .saturating_sub(self.waited_for_quota())
+            .as_secs_f64()
     }
 
     pub(super) fn waited(&self, wait: std::time::Duration) {
@@ -438,6 +448,14 @@ impl Attempt {
 
     pub(super) fn not_sent(&self) {
         self.unsent.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn sent(&self) {
+        self.unsent.store(false, Ordering::Relaxed);
+    }
+
+    pub(super) fn is_retry(&self) -> bool {
+        self.retry
     }
 }
 
@@ -465,12 +483,21 @@ impl Storable for AttemptInFlight {
 }
 
 /// What the HTTP layer learns of the attempt it sends (a request
-/// extension): which operation it is, for the quota that paces it.
+/// extension): which operation it is, for the quota that paces it. The
+/// attempt is held weakly: the request may outlive the call (in the HTTP
+/// client's tasks), and the attempt is recorded when the call lets go.
 #[derive(Debug, Clone)]
 pub(super) struct Call {
     pub service: String,
     pub operation: String,
-    pub attempt: Arc<Attempt>,
+    pub attempt: std::sync::Weak<Attempt>,
+}
+
+/// How long the attempt under way waited for its quota (the retry budget
+/// counts only its time on the wire as the attempt's).
+pub(super) fn quota_wait_of(cfg: &ConfigBag) -> std::time::Duration {
+    cfg.load::<AttemptInFlight>()
+        .map_or(std::time::Duration::ZERO, |a| a.0.waited_for_quota())
 }
 
 fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
@@ -504,11 +531,15 @@ impl Intercept for TelemetryInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (service, operation) = service_and_operation(cfg);
+        let retry = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .is_some_and(|a| a.attempts() > 1);
         cfg.interceptor_state()
             .store_put(AttemptInFlight(Arc::new(Attempt {
                 start: Instant::now(),
                 waited_us: AtomicU64::new(0),
                 unsent: AtomicBool::new(false),
+                retry,
                 unrecorded: std::sync::Mutex::new(Some(Recorder {
                     telemetry: self.telemetry.clone(),
                     // The account as known when the attempt starts: the
@@ -533,7 +564,7 @@ impl Intercept for TelemetryInterceptor {
             context.request_mut().add_extension(Call {
                 service,
                 operation,
-                attempt: attempt.0.clone(),
+                attempt: Arc::downgrade(&attempt.0),
             });
         }
         Ok(())
@@ -597,6 +628,7 @@ mod tests {
             start: Instant::now(),
             waited_us: AtomicU64::new(0),
             unsent: AtomicBool::new(false),
+            retry: false,
             unrecorded: std::sync::Mutex::new(Some(Recorder {
                 telemetry: telemetry.clone(),
                 scope: scope(),

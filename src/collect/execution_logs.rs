@@ -205,6 +205,9 @@ pub struct ExecutionLogsCollector {
     load_problems: Mutex<BTreeMap<&'static str, u64>>,
     /// The last read error per group, so a persistent one is logged once.
     errors: Mutex<BTreeMap<String, String>>,
+    /// Per scope (`account/region`), when each group was last read: the
+    /// order of the next poll's reads, least recently read first.
+    last_read: Mutex<BTreeMap<String, BTreeMap<String, std::time::Instant>>>,
 }
 
 impl ExecutionLogsCollector {
@@ -219,6 +222,7 @@ impl ExecutionLogsCollector {
             saved: Mutex::new(saved),
             load_problems: Mutex::new(problems),
             errors: Mutex::new(BTreeMap::new()),
+            last_read: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -269,17 +273,17 @@ impl Collector for ExecutionLogsCollector {
         // not known yet because another call failed) keeps its place.
         let mut all_cursors = saved.clone();
         all_cursors.extend(previous.cursors.clone());
-        // The stalest first (never read, then the oldest cursor): when the
+        // Least recently read first (never read first of all): when the
         // quota cannot fit every group in one poll, the rest wait for the
-        // next, and every group still takes its turn.
+        // next, and every group takes its turn.
+        let mut last_read = self
+            .last_read
+            .lock()
+            .map(|l| l.get(&scope_key).cloned().unwrap_or_default())
+            .unwrap_or_default();
         let mut pending = sources(known, &self.config.log_groups);
-        pending.sort_by_key(|s| {
-            previous
-                .cursors
-                .get(&s.group)
-                .or_else(|| saved.get(&s.group))
-                .map(|c| c.position_ms)
-        });
+        pending.sort_by_key(|s| last_read.get(&s.group).copied());
+        last_read.retain(|group, _| pending.iter().any(|s| &s.group == group));
         let mut pending = pending.into_iter();
         while let Some(source) = pending.next() {
             let in_memory = previous.cursors.get(&source.group);
@@ -302,6 +306,9 @@ impl Collector for ExecutionLogsCollector {
             let pattern =
                 matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
             let read = aws.log_events(&source.group, start, end, pattern).await;
+            if !matches!(&read, Err(e) if e.is_quota_exhausted()) {
+                last_read.insert(source.group.clone(), std::time::Instant::now());
+            }
             if let Err(e) = &read
                 && e.is_quota_exhausted()
             {
@@ -376,6 +383,9 @@ impl Collector for ExecutionLogsCollector {
             );
         }
 
+        if let Ok(mut l) = self.last_read.lock() {
+            l.insert(scope_key.clone(), last_read);
+        }
         if let Some(path) = self.state_path() {
             let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
             saved.version = 1;

@@ -46,8 +46,12 @@ struct Book {
 
 #[derive(Debug, Clone)]
 struct Reads {
-    stages: Instant,
-    integrations: Instant,
+    /// When its stages are next read.
+    stages_due: Instant,
+    /// When its integrations are next read, changed deployments or not.
+    integrations_due: Instant,
+    /// After a failed read: not tried again before this.
+    retry_after: Option<Instant>,
     error: Option<String>,
 }
 
@@ -68,6 +72,12 @@ fn phase(id: &str, period: Duration) -> Duration {
     period.mul_f64(f64::from(crc32fast::hash(id.as_bytes())) / (f64::from(u32::MAX) + 1.0))
 }
 
+/// `now + period`, or a century on if that overflows.
+fn after(now: Instant, period: Duration) -> Instant {
+    now.checked_add(period)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
 impl VpcLinks {
     pub fn new(config: &VpcLinksConfig) -> VpcLinks {
         VpcLinks {
@@ -79,10 +89,11 @@ impl VpcLinks {
 
     fn plan(&self, reads: Option<&Reads>, known: bool, now: Instant) -> Plan {
         match reads {
+            Some(r) if r.retry_after.is_some_and(|t| now < t) => Plan::Keep,
             Some(r) if known => {
-                if now.saturating_duration_since(r.integrations) >= self.full_refresh {
+                if now >= r.integrations_due {
                     Plan::Full
-                } else if now.saturating_duration_since(r.stages) >= self.revalidate {
+                } else if now >= r.stages_due {
                     Plan::Stages
                 } else {
                     Plan::Keep
@@ -95,15 +106,22 @@ impl VpcLinks {
         }
     }
 
-    /// The reads of an API first read at `now`, set back by its phase so
-    /// that it falls due at its own point of each period.
+    /// The reads of an API first read at `now`: due again at its own
+    /// point of each period, so that APIs read together fall due spread.
     fn first_reads(&self, id: &str, now: Instant) -> Reads {
-        let back = |period| now.checked_sub(phase(id, period)).unwrap_or(now);
+        let next = |period| after(now, period - phase(id, period));
         Reads {
-            stages: back(self.revalidate),
-            integrations: back(self.full_refresh),
+            stages_due: next(self.revalidate),
+            integrations_due: next(self.full_refresh),
+            retry_after: None,
             error: None,
         }
+    }
+
+    /// Whether what was read of an API is too old to stand for it when it
+    /// cannot be read again: twice its full refresh.
+    fn too_old(&self, reads: &Reads, now: Instant) -> bool {
+        now > after(reads.integrations_due, self.full_refresh)
     }
 }
 
@@ -148,6 +166,17 @@ impl Collector for VpcLinks {
                 false => self.plan(book.apis.get(&key), before.is_some(), now),
             };
             let read = match plan {
+                // Kept while it is not too old: an API failing since
+                // (retried later) stops standing for itself after a while.
+                Plan::Keep
+                    if before.is_some()
+                        && book
+                            .apis
+                            .get(&key)
+                            .is_some_and(|r| r.error.is_some() && self.too_old(r, now)) =>
+                {
+                    continue;
+                }
                 Plan::Keep => Ok(None),
                 Plan::Stages | Plan::Full => read_api(aws, api, before, plan).await.map(Some),
             };
@@ -163,11 +192,12 @@ impl Collector for VpcLinks {
                         .entry(key)
                         .or_insert_with(|| self.first_reads(&api.id, now));
                     if seen {
-                        reads.stages = now;
+                        reads.stages_due = after(now, self.revalidate);
                         if integrations_read {
-                            reads.integrations = now;
+                            reads.integrations_due = after(now, self.full_refresh);
                         }
                     }
+                    reads.retry_after = None;
                     if reads.error.take().is_some() {
                         tracing::info!(api_id = %api.id, "the API can be read again");
                     }
@@ -185,13 +215,18 @@ impl Collector for VpcLinks {
                         .apis
                         .entry(key)
                         .or_insert_with(|| self.first_reads(&api.id, now));
+                    // Not again before its next revalidation: a broken API
+                    // does not spend every poll's quota on its retries.
+                    reads.retry_after = Some(after(now, self.revalidate));
                     if reads.error.as_deref() == Some(text.as_str()) {
                         tracing::debug!(api_id = %api.id, error = %text, "cannot read the API again");
                     } else {
-                        tracing::warn!(api_id = %api.id, error = %text, "cannot read the API; what was read of it before is kept (left out if nothing was), the rest of the scope is exported");
+                        tracing::warn!(api_id = %api.id, error = %text, "cannot read the API; what was read of it before is kept (left out if nothing was, or if that is older than twice full_refresh), the rest of the scope is exported");
                         reads.error = Some(text);
                     }
-                    apis.extend(before.cloned());
+                    if !self.too_old(reads, now) {
+                        apis.extend(before.cloned());
+                    }
                 }
             }
         }
@@ -371,28 +406,40 @@ mod tests {
     #[test]
     fn an_api_is_read_in_full_first_then_its_stages_when_due_then_in_full_again() {
         let c = collector();
-        let now = Instant::now() + Duration::from_secs(7200);
+        let now = Instant::now();
         // Never read, or not in the inventory (its read failed): in full.
         assert_eq!(c.plan(None, false, now), Plan::Full);
         // In the inventory from before a reload: its stages first.
         assert_eq!(c.plan(None, true, now), Plan::Stages);
-        let fresh = Reads {
-            stages: now,
-            integrations: now,
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        let read = Reads {
+            stages_due: now + minutes(5),
+            integrations_due: now + minutes(60),
+            retry_after: None,
             error: None,
         };
-        assert_eq!(c.plan(Some(&fresh), false, now), Plan::Full);
-        assert_eq!(c.plan(Some(&fresh), true, now), Plan::Keep);
-        let minutes = |m: u64| Duration::from_secs(60 * m);
-        assert_eq!(c.plan(Some(&fresh), true, now + minutes(4)), Plan::Keep);
-        assert_eq!(c.plan(Some(&fresh), true, now + minutes(5)), Plan::Stages);
-        assert_eq!(c.plan(Some(&fresh), true, now + minutes(60)), Plan::Full);
+        assert_eq!(c.plan(Some(&read), false, now), Plan::Full);
+        assert_eq!(c.plan(Some(&read), true, now), Plan::Keep);
+        assert_eq!(c.plan(Some(&read), true, now + minutes(4)), Plan::Keep);
+        assert_eq!(c.plan(Some(&read), true, now + minutes(5)), Plan::Stages);
+        assert_eq!(c.plan(Some(&read), true, now + minutes(60)), Plan::Full);
+        // A failed read is not tried again before its retry time.
+        let failed = Reads {
+            retry_after: Some(now + minutes(5)),
+            error: Some("boom".into()),
+            ..read.clone()
+        };
+        assert_eq!(c.plan(Some(&failed), false, now + minutes(1)), Plan::Keep);
+        assert_eq!(c.plan(Some(&failed), false, now + minutes(5)), Plan::Full);
+        // What was read stands for a failing API up to twice full_refresh.
+        assert!(!c.too_old(&failed, now + minutes(120)));
+        assert!(c.too_old(&failed, now + minutes(121)));
     }
 
     #[test]
     fn apis_read_together_fall_due_spread_over_the_period() {
         let c = collector();
-        let now = Instant::now() + Duration::from_secs(7200);
+        let now = Instant::now();
         // 300 APIs first read in one poll: over the next five minutes, about
         // a fifth of them are due each minute, not all of them at the end.
         let reads: Vec<Reads> = (0..300)

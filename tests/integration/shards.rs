@@ -1,7 +1,8 @@
 //! Sharding: three shards of one configuration over a world of six regions
 //! export together exactly what one process exports, each polls the
-//! regions its pinned hash gives it and no other, and a shard that is given
-//! none is ready at once and says which shard it is.
+//! regions its pinned hash gives it and no other (and makes only their
+//! AWS calls), and a shard that is given none is ready at once and says
+//! which shard it is.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -69,7 +70,19 @@ fn three_shards_export_together_what_one_process_exports() {
         "regions: [{}]\ncollectors: {{interconnect: {{enabled: false}}, cloudwatch: {{enabled: false}}}}\n",
         REGIONS.join(", ")
     ));
+    // AWS calls the front has seen, all operations together.
+    let calls = || -> u64 {
+        emulator
+            .requests()
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum()
+    };
+    let before = calls();
     let whole = scope_lines(&once_with(&emulator, config.path(), &[]));
+    let whole_calls = calls() - before;
     assert_eq!(regions_in(&whole).len(), REGIONS.len(), "{whole:#?}");
 
     // CRC-32 of "|REGION" (the ambient account) mod 3, fixed for good.
@@ -80,13 +93,16 @@ fn three_shards_export_together_what_one_process_exports() {
     ];
     let mut union = BTreeSet::new();
     let mut polled: Vec<BTreeSet<String>> = Vec::new();
+    let mut shard_calls = Vec::new();
     for shard in 0..3 {
         let shard = shard.to_string();
+        let before = calls();
         let text = once_with(
             &emulator,
             config.path(),
             &["--shard", &shard, "--total-shards", "3"],
         );
+        shard_calls.push(calls() - before);
         assert!(
             text.contains(&format!("awsconn_shard_ordinal {shard}\n")),
             "{text}"
@@ -109,6 +125,24 @@ fn three_shards_export_together_what_one_process_exports() {
         let want: BTreeSet<String> = regions.iter().map(|r| (*r).to_owned()).collect();
         assert_eq!(polled[shard], want, "shard {shard}");
     }
+    // No AWS call is made twice: each shard makes its regions' share of
+    // the calls (the regions hold alike), and together they make what one
+    // process makes, but for the account's GetCallerIdentity, which each
+    // shard with a scope asks once.
+    let per_region = whole_calls as f64 / REGIONS.len() as f64;
+    for (shard, regions) in pinned.iter().enumerate() {
+        let expected = per_region * regions.len() as f64;
+        let got = shard_calls[shard] as f64;
+        assert!(
+            (got - expected).abs() <= 2.0,
+            "shard {shard}: {got} calls, {expected} expected ({whole_calls} for all)"
+        );
+    }
+    let together: u64 = shard_calls.iter().sum();
+    assert!(
+        together.abs_diff(whole_calls) <= 1,
+        "{shard_calls:?} against {whole_calls}"
+    );
 
     // The shard with no scope, served: ready at once, and it says so.
     let server = Server::start(
