@@ -711,6 +711,13 @@ impl Config {
                 ));
             }
         }
+        let links = &self.collectors.vpc_links;
+        if links.full_refresh.is_zero() || links.full_refresh < links.revalidate {
+            return Err(
+                "collectors.vpc_links.full_refresh: must be more than 0s and at least revalidate"
+                    .into(),
+            );
+        }
         let cw = &self.collectors.cloudwatch;
         let period = cw.period.as_secs();
         if !(matches!(period, 1 | 5 | 10 | 30) || (period > 0 && period.is_multiple_of(60))) {
@@ -1153,11 +1160,20 @@ mod tests {
             ),
             ("quotas: {apigateway: {rate: 1}}", "burst"),
             ("quotas: {ec2:Describe*: {rate: 1, burst: 1}}", "operation"),
+            ("quotas: {sts: {rate: 1, burst: 1}}", "unknown service"),
         ] {
             let err = Config::parse(&format!("regions: [us-east-1]\naws: {{{bad}}}\n"))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(says), "{bad}: {err}");
+        }
+        for bad in ["full_refresh: 0s", "revalidate: 2h"] {
+            let err = Config::parse(&format!(
+                "regions: [us-east-1]\ncollectors: {{vpc_links: {{{bad}}}}}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("full_refresh"), "{bad}: {err}");
         }
     }
 

@@ -726,6 +726,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 "job",
                 "instance",
                 "account",
+                "region",
                 "service",
                 "operation",
             ]),
@@ -838,10 +839,10 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "sum by (job, instance, account, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
+                    "sum by (job, instance, account, region, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
                 ),
                 for_: f.aws_access_denied,
-                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
+                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }}, {{ $labels.region }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
                 cases: denied,
             }],
         },

@@ -132,11 +132,7 @@ impl ServiceLimits {
     /// Waits for a slot for `service` (a label: `apigatewayv2` counts as
     /// `apigateway`); the slot is freed when the guard drops.
     async fn acquire(&self, service: &str) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        let service = if service == "apigatewayv2" {
-            "apigateway"
-        } else {
-            service
-        };
+        let service = quota::quota_service(service);
         let semaphore = self
             .per_service
             .get(service)
@@ -517,23 +513,18 @@ impl AwsScope {
     /// as unread, and the others are still reported.
     pub async fn certificates(&self, listeners: &[String]) -> Result<Certificates, AwsError> {
         let mut out = Certificates::default();
-        {
-            for listener in listeners {
-                let certificates = elbv2::listener_certificates(
-                    &self.inner.elbv2,
-                    listener,
-                    &self.inner.telemetry,
-                )
-                .await;
-                match certificates {
-                    Ok(certificates) => {
-                        out.listeners.insert(listener.clone(), certificates);
-                    }
-                    // Deleted since the load balancers were read: the next
-                    // poll of those no longer lists it.
-                    Err(e) if e.code.as_deref() == Some("ListenerNotFound") => {}
-                    Err(e) => return Err(e),
+        for listener in listeners {
+            let certificates =
+                elbv2::listener_certificates(&self.inner.elbv2, listener, &self.inner.telemetry)
+                    .await;
+            match certificates {
+                Ok(certificates) => {
+                    out.listeners.insert(listener.clone(), certificates);
                 }
+                // Deleted since the load balancers were read: the next
+                // poll of those no longer lists it.
+                Err(e) if e.code.as_deref() == Some("ListenerNotFound") => {}
+                Err(e) => return Err(e),
             }
         }
         let arns: BTreeSet<&String> = out

@@ -9,9 +9,15 @@
 //! The pacing sits in the HTTP layer ([`QuotaHttpClient`]), where a call
 //! can wait without blocking: every attempt (retries and pages included)
 //! takes a slot from each bucket that covers it before it is sent. A slot
-//! that would come after the poll's deadline is not waited for: the call
-//! fails at once, saying so, and `awsconn_aws_quota_exhausted_total`
-//! counts it.
+//! that would come later than a second before the poll's deadline (or
+//! more than four minutes away: the request is signed before it waits) is
+//! not waited for: the call fails at once, saying so, and
+//! `awsconn_aws_quota_exhausted_total` counts it.
+//!
+//! A call covered by two buckets (GetResources: its own and API Gateway's)
+//! is charged in each when that bucket had its slot, which may be before
+//! the call goes: a service bucket can then see its calls later than it
+//! charged them, an approximation that the share below one absorbs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -58,6 +64,8 @@ pub const AWS_DEFAULTS: &[(&str, Rate)] = &[
 
 /// The services a quota may name (the `service` label of
 /// `awsconn_aws_api_requests_total`); `apigatewayv2` shares `apigateway`'s.
+/// Not STS: AssumeRole goes through the SDK's own credential client, which
+/// this does not pace, and GetCallerIdentity is asked once per account.
 pub const SERVICES: &[&str] = &[
     "apigateway",
     "elasticloadbalancingv2",
@@ -65,13 +73,12 @@ pub const SERVICES: &[&str] = &[
     "cloudwatchlogs",
     "cloudwatch",
     "acm",
-    "sts",
     "interconnect",
 ];
 
 /// The quota service of a call's service label: API Gateway's V2 API is
 /// throttled with its V1 API.
-fn quota_service(service: &str) -> &str {
+pub(super) fn quota_service(service: &str) -> &str {
     match service {
         "apigatewayv2" => "apigateway",
         other => other,
@@ -180,7 +187,7 @@ pub struct ScopeQuotas {
 /// No slot in the quota before the deadline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "not sent: the exporter's share of AWS's {quota} request quota has no slot before the collector's timeout{}",
+    "not sent: the exporter's share of AWS's {quota} request quota has no slot before the collector's timeout (or within four minutes){}",
     if *retry { " for this retry (AWS refused the attempt before it: awsconn_aws_api_requests_total says how)" } else { " (raise the collector's timeout, aws.quota_share, or aws.quotas.<quota> where the account's quota is higher than AWS's default)" }
 )]
 pub struct Exhausted {
@@ -263,7 +270,7 @@ pub struct QuotaHttpClient {
     /// so a call waiting for its account's quota holds no other's place.
     limits: Arc<super::ServiceLimits>,
     telemetry: ApiTelemetry,
-    scope: Arc<super::Caller>,
+    caller: Arc<super::Caller>,
 }
 
 impl QuotaHttpClient {
@@ -272,14 +279,14 @@ impl QuotaHttpClient {
         quotas: Arc<ScopeQuotas>,
         limits: Arc<super::ServiceLimits>,
         telemetry: ApiTelemetry,
-        scope: Arc<super::Caller>,
+        caller: Arc<super::Caller>,
     ) -> QuotaHttpClient {
         QuotaHttpClient {
             inner,
             quotas,
             limits,
             telemetry,
-            scope,
+            caller,
         }
     }
 }
@@ -348,7 +355,7 @@ impl HttpConnector for QuotaConnector {
                     exhausted.retry = attempt.is_retry();
                 }
                 client.telemetry.quota_exhausted(
-                    &client.scope.call_scope(),
+                    &client.caller.call_scope(),
                     &call.service,
                     &call.operation,
                 );
@@ -358,7 +365,7 @@ impl HttpConnector for QuotaConnector {
         };
         if !wait.is_zero() {
             client.telemetry.quota_waited(
-                &client.scope.call_scope(),
+                &client.caller.call_scope(),
                 &call.service,
                 &call.operation,
                 wait.as_secs_f64(),
@@ -366,16 +373,19 @@ impl HttpConnector for QuotaConnector {
         }
         let (inner, limits) = (self.inner.clone(), client.limits.clone());
         HttpConnectorFuture::new(async move {
+            let queued = Instant::now();
+            if let Some(attempt) = &attempt {
+                // Dropped while it waits, it was never an attempt.
+                attempt.not_sent();
+            }
             if !wait.is_zero() {
-                if let Some(attempt) = &attempt {
-                    attempt.waited(wait);
-                    // Dropped while it waits, it was never an attempt.
-                    attempt.not_sent();
-                }
                 tokio::time::sleep(wait).await;
             }
             let _slot = limits.acquire(&call.service).await;
             if let Some(attempt) = attempt {
+                // Its time on the wire starts now: the waits for the quota
+                // and for a slot of aws.max_concurrent_requests are not part.
+                attempt.waited(queued.elapsed());
                 attempt.sent();
             }
             inner.call(request).await

@@ -236,14 +236,6 @@ impl ApiTelemetry {
             .inc();
     }
 
-    /// Seconds calls of `service`/`operation` for `scope` waited for their quota.
-    pub fn quota_wait_seconds(&self, scope: &CallScope, service: &str, operation: &str) -> f64 {
-        self.quota_waits
-            .get(&Self::quota_labels(scope, service, operation))
-            .map(|c| c.get())
-            .unwrap_or(0.0)
-    }
-
     /// Adds the families to a registry that is about to be encoded.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
@@ -263,7 +255,7 @@ impl ApiTelemetry {
         );
         registry.register(
             "awsconn_aws_incomplete_items",
-            "Items AWS returned without a required field, left out of the inventory",
+            "Items left out of the inventory or kept as last read: AWS returned them without a required field, or their own read failed (reason=\"read failed\")",
             self.skipped.clone(),
         );
         registry.register(
@@ -510,12 +502,12 @@ fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
 #[derive(Debug, Clone)]
 pub struct TelemetryInterceptor {
     telemetry: ApiTelemetry,
-    scope: Arc<super::Caller>,
+    caller: Arc<super::Caller>,
 }
 
 impl TelemetryInterceptor {
-    pub(super) fn new(telemetry: ApiTelemetry, scope: Arc<super::Caller>) -> Self {
-        Self { telemetry, scope }
+    pub(super) fn new(telemetry: ApiTelemetry, caller: Arc<super::Caller>) -> Self {
+        Self { telemetry, caller }
     }
 }
 
@@ -545,7 +537,7 @@ impl Intercept for TelemetryInterceptor {
                     // The account as known when the attempt starts: the
                     // first GetCallerIdentity is labelled with the role's
                     // account, or `unknown`.
-                    scope: self.scope.call_scope(),
+                    scope: self.caller.call_scope(),
                     service,
                     operation,
                 })),

@@ -306,9 +306,10 @@ impl Collector for ExecutionLogsCollector {
             let pattern =
                 matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
             let read = aws.log_events(&source.group, start, end, pattern).await;
-            if !matches!(&read, Err(e) if e.is_quota_exhausted()) {
-                last_read.insert(source.group.clone(), std::time::Instant::now());
-            }
+            // Read, or tried until the quota ran out: to the back of the
+            // order, so that a group with more pages than one poll's quota
+            // does not hold up the others.
+            last_read.insert(source.group.clone(), std::time::Instant::now());
             if let Err(e) = &read
                 && e.is_quota_exhausted()
             {

@@ -4,7 +4,8 @@
 //! The APIs are read incrementally. API Gateway's management API allows an
 //! account 10 requests a second (GetResources 5 every 2 seconds), shared
 //! with the team's own deploys, so 300 REST APIs read in full on every
-//! poll (600 calls) would take a minute at the exporter's share. What runs
+//! poll (600 calls) would take four minutes at the exporter's half of
+//! GetResources' quota. What runs
 //! is a stage's deployment: an API whose stages still run the deployments
 //! they ran keeps the integrations read before. So each poll lists the
 //! APIs (one call per 500), reads the stages of the APIs due for it (each
@@ -34,11 +35,11 @@ use crate::topology::Topology;
 pub struct VpcLinks {
     revalidate: Duration,
     full_refresh: Duration,
-    /// Per scope (`account/region`): when each API was last read.
+    /// Per scope (`account/region`): when each API is next due.
     books: Mutex<HashMap<String, Book>>,
 }
 
-/// When each API of a scope was last read, and its latest read error.
+/// When each API of a scope is next due, and its latest read error.
 #[derive(Debug, Clone, Default)]
 struct Book {
     apis: HashMap<(ApiType, String), Reads>,
@@ -142,13 +143,20 @@ impl Collector for VpcLinks {
             tokio::try_join!(aws.rest_vpc_links(), aws.http_vpc_links(), aws.list_apis())?;
         links.extend(http);
         let scope = format!("{}/{}", aws.account_label(), aws.region());
-        let mut book = self
-            .books
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&scope)
-            .cloned()
-            .unwrap_or_default();
+        // Written back however the poll ends: a poll cut off by its timeout
+        // keeps what it read due as read (its inventory is not recorded,
+        // and the next stage check against it reads again what changed).
+        let mut book = WriteBack {
+            books: &self.books,
+            book: self
+                .books
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&scope)
+                .cloned()
+                .unwrap_or_default(),
+            scope,
+        };
         let previous: HashMap<(ApiType, &str), &Api> = known
             .apis
             .iter()
@@ -184,8 +192,8 @@ impl Collector for VpcLinks {
                 Ok(None) => apis.extend(before.cloned()),
                 Ok(Some((read, integrations_read))) => {
                     // A first read (or the first since a restart or reload)
-                    // is dated back by the API's phase: the APIs fall due
-                    // spread over the periods, not all in one later poll.
+                    // falls due again at the API's own point of each period:
+                    // the APIs fall due spread, not all in one later poll.
                     let seen = book.apis.contains_key(&key);
                     let reads = book
                         .apis
@@ -233,11 +241,37 @@ impl Collector for VpcLinks {
         // APIs no longer listed are forgotten.
         book.apis
             .retain(|(t, id), _| listed.iter().any(|a| a.api_type == *t && a.id == *id));
+        Ok(Fragment::VpcLinks(links, apis))
+    }
+}
+
+/// A scope's book, put back when the poll ends or is dropped.
+struct WriteBack<'a> {
+    books: &'a Mutex<HashMap<String, Book>>,
+    scope: String,
+    book: Book,
+}
+
+impl std::ops::Deref for WriteBack<'_> {
+    type Target = Book;
+    fn deref(&self) -> &Book {
+        &self.book
+    }
+}
+
+impl std::ops::DerefMut for WriteBack<'_> {
+    fn deref_mut(&mut self) -> &mut Book {
+        &mut self.book
+    }
+}
+
+impl Drop for WriteBack<'_> {
+    fn drop(&mut self) {
+        let book = std::mem::take(&mut self.book);
         self.books
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(scope, book);
-        Ok(Fragment::VpcLinks(links, apis))
+            .insert(std::mem::take(&mut self.scope), book);
     }
 }
 
