@@ -750,6 +750,39 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
         ],
     };
 
+    let exhausted = Series::new(config, "awsconn_aws_quota_exhausted_total", SCOPE_LABELS)
+        .with(&[("service", "apigateway"), ("operation", "GetResources")]);
+    let spent_steps = minutes(f.aws_quota_spent) + 40;
+    let spent_eval = minutes(f.aws_quota_spent) + 35;
+    let spent = Cases {
+        fires: vec![Case {
+            labels: exhausted.label_map(),
+            ..case(
+                "calls refused every minute",
+                vec![(exhausted.text(), format!("0+1x{spent_steps}"))],
+                spent_eval,
+            )
+        }],
+        silent: vec![
+            case(
+                "never refused",
+                vec![(exhausted.text(), format!("0x{spent_steps}"))],
+                spent_eval,
+            ),
+            case(
+                "a first read spread over a few polls, then caught up",
+                vec![(exhausted.text(), format!("0+1x10 10x{}", spent_steps - 10))],
+                spent_eval,
+            ),
+        ],
+    };
+    let deferred = Series::new(
+        config,
+        "awsconn_execution_log_groups_deferred",
+        SCOPE_LABELS,
+    );
+    let deferred_cases = gauge_cases(&deferred, "12", "0", f.aws_quota_spent);
+
     vec![
         Alert {
             name: "AwsconnExporterDown",
@@ -845,6 +878,33 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }}, {{ $labels.region }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
                 cases: denied,
             }],
+        },
+        Alert {
+            name: "AwsconnAwsQuotaSpent",
+            severity: Severity::Warning,
+            summary: "The exporter's share of AWS's request quota cannot read one account and region in time: what it reads there lags.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![
+                Rule {
+                    labels: vec![("unread", "calls".into())],
+                    expr: format!(
+                        "sum by (job, instance, account, region, service, operation) (increase(awsconn_aws_quota_exhausted_total{{{s}}}[30m])) > 0"
+                    ),
+                    for_: f.aws_quota_spent,
+                    description: "For over {for} the exporter at {{ $labels.instance }} has had to leave {{ $labels.service }} {{ $labels.operation }} calls in account {{ $labels.account }}, {{ $labels.region }} for a later poll: its share of AWS's quota (aws.quota_share of the default, or aws.quotas) does not fit a poll's calls in the collector's timeout, so what those calls read (API integrations, log groups, target health) lags behind, or a collector fails. Fix: raise the collector's interval and timeout, or aws.quota_share if no other client needs the rest, or set the account's real quota in aws.quotas where it has been raised; splitting the account's regions over shards does not help (the quota is per account and region).".replace("{for}", &f.aws_quota_spent.to_string()),
+                    cases: spent,
+                },
+                Rule {
+                    labels: vec![("unread", "log_groups".into())],
+                    expr: format!(
+                        "max by (job, instance, account, region) (awsconn_execution_log_groups_deferred{{{s}}}) > 0"
+                    ),
+                    for_: f.aws_quota_spent,
+                    description: "For over {for} every execution_logs poll of account {{ $labels.account }}, {{ $labels.region }} at {{ $labels.instance }} has left log groups for the next poll: FilterLogEvents allows 5 calls a second per account and region, and the exporter's share of that does not read every group within the collector's timeout. No event is lost, but error counts arrive a poll or more late, and a group with more pages than a poll allows does not catch up. Fix: raise collectors.execution_logs.timeout (and interval) to fit the groups (100 groups need 40 s at the default half share), or aws.quota_share.".replace("{for}", &f.aws_quota_spent.to_string()),
+                    cases: deferred_cases,
+                },
+            ],
         },
         Alert {
             name: "AwsconnConfigReloadFailed",

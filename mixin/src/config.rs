@@ -71,6 +71,8 @@ pub struct ForDurations {
     pub data_stale: Duration,
     pub aws_api_throttled: Duration,
     pub aws_access_denied: Duration,
+    /// `AwsconnAwsQuotaSpent`: the quota has cut polls short this long.
+    pub aws_quota_spent: Duration,
     pub config_reload_failed: Duration,
     pub vpc_link_failed: Duration,
     pub vpc_link_inactive: Duration,
@@ -275,6 +277,7 @@ impl Config {
             ("for.data_stale", f.data_stale),
             ("for.aws_api_throttled", f.aws_api_throttled),
             ("for.aws_access_denied", f.aws_access_denied),
+            ("for.aws_quota_spent", f.aws_quota_spent),
             ("for.config_reload_failed", f.config_reload_failed),
             ("for.vpc_link_failed", f.vpc_link_failed),
             ("for.vpc_link_inactive", f.vpc_link_inactive),

@@ -533,8 +533,11 @@ fn exporter(config: &Config) -> Value {
         panel(Kind::TimeSeries, "Publishes and scope renders", "ops", "Publishes per second, and account×region scopes they rendered per second: a scope is rendered again when a poll changed its data, and at least once a minute. Renders near publishes × scopes mean the data changes on every poll.")
             .query(format!("sum(rate(awsconn_exposition_publishes_total{{{i}}}[$__rate_interval]))"), "publishes")
             .query(format!("sum(rate(awsconn_exposition_scope_renders_total{{{i}}}[$__rate_interval]))"), "scope renders"),
-        panel(Kind::TimeSeries, "Incomplete AWS answers", "short", "Items AWS returned without a field the exporter needs (left out, or read in the way that admits least).")
+        panel(Kind::TimeSeries, "Incomplete AWS answers", "short", "Items AWS returned without a field the exporter needs (left out, or read in the way that admits least), and items whose own read failed (kept as last read).")
             .query(format!("sum(increase(awsconn_aws_incomplete_items_total{{{i}}}[$__rate_interval])) or vector(0)"), "items"),
+        panel(Kind::TimeSeries, "AWS quota: waiting and left for later", "short", "Seconds per second AWS calls waited for the exporter's share of each account and region's quota (near 1: the quota sets the pace of that scope's polls), and calls left for a later poll because no slot came in time; AwsconnAwsQuotaSpent fires when that lasts.")
+            .query(format!("sum by (account, region, service) (rate(awsconn_aws_quota_wait_seconds_total{{{i}}}[$__rate_interval])) or vector(0)"), "waiting {{account}} {{region}} {{service}}")
+            .query(format!("sum by (account, region, service) (increase(awsconn_aws_quota_exhausted_total{{{i}}}[$__rate_interval])) or vector(0)"), "left {{account}} {{region}} {{service}}"),
     ];
     dashboard(
         config,
