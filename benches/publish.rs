@@ -173,6 +173,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                     ..Default::default()
                 })
                 .collect(),
+            read_error: None,
         });
     }
     let mut load_balancers = Vec::new();

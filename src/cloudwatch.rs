@@ -267,6 +267,7 @@ mod tests {
                     api_type: ApiType::Rest,
                     integrations: vec![],
                     stages: vec![stage.clone()],
+                    read_error: None,
                 },
                 Api {
                     id: "h1".into(),
@@ -274,6 +275,7 @@ mod tests {
                     api_type: ApiType::Http,
                     integrations: vec![],
                     stages: vec![stage],
+                    read_error: None,
                 },
             ]),
             load_balancing: Some(LoadBalancing {

@@ -134,6 +134,9 @@ pub struct Api {
     pub api_type: ApiType,
     pub integrations: Vec<Integration>,
     pub stages: Vec<Stage>,
+    /// Why the latest read of it failed: its integrations and stages are
+    /// then as last read (none if it was never read).
+    pub read_error: Option<String>,
 }
 
 /// An API as its list names it, before its stages and integrations are read.

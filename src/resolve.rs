@@ -275,6 +275,7 @@ mod tests {
             api_type,
             integrations: vec![integration],
             stages,
+            read_error: None,
         }
     }
 

@@ -160,6 +160,7 @@ pub fn v2_path() -> Inventory {
                 name: "$default".into(),
                 ..Default::default()
             }],
+            read_error: None,
         }]),
         load_balancing: Some(LoadBalancing {
             load_balancers: vec![LoadBalancer {

@@ -586,6 +586,7 @@ mod tests {
                         stage("prod", Some("info"), None, None),
                         stage("dev", Some("off"), None, None),
                     ],
+                    read_error: None,
                 },
                 Api {
                     id: "http1".into(),
@@ -606,6 +607,7 @@ mod tests {
                             Some("$context.requestId"),
                         ),
                     ],
+                    read_error: None,
                 },
             ]),
             ..Default::default()

@@ -183,6 +183,11 @@ impl Collector for VpcLinks {
                             .get(&key)
                             .is_some_and(|r| r.error.is_some() && self.too_old(r, now)) =>
                 {
+                    apis.extend(before.map(|b| Api {
+                        integrations: Vec::new(),
+                        stages: Vec::new(),
+                        ..b.clone()
+                    }));
                     continue;
                 }
                 Plan::Keep => Ok(None),
@@ -232,9 +237,20 @@ impl Collector for VpcLinks {
                         tracing::warn!(api_id = %api.id, error = %text, "cannot read the API; what was read of it before is kept (left out if nothing was, or if that is older than twice full_refresh), the rest of the scope is exported");
                         reads.error = Some(text);
                     }
-                    if !self.too_old(reads, now) {
-                        apis.extend(before.cloned());
-                    }
+                    // Kept as last read while not too old, else as an API
+                    // known to exist and not read: either way it says why.
+                    let kept = before.filter(|_| !self.too_old(reads, now)).cloned();
+                    apis.push(Api {
+                        read_error: reads.error.clone(),
+                        ..kept.unwrap_or_else(|| Api {
+                            id: api.id.clone(),
+                            name: api.name.clone(),
+                            api_type: api.api_type,
+                            integrations: Vec::new(),
+                            stages: Vec::new(),
+                            read_error: None,
+                        })
+                    });
                 }
             }
         }
@@ -297,6 +313,7 @@ async fn read_api(
             api_type: api.api_type,
             integrations,
             stages,
+            read_error: None,
         },
         read,
     ))
@@ -324,13 +341,27 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     render,
 };
 
-/// `awsconn_vpc_link_*` and `awsconn_integration_*`.
+/// `awsconn_vpc_link_*`, `awsconn_integration_*` and `awsconn_api_read_failed`.
 fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
     for link in topology.vpc_links() {
         vpc_link_families(f, scope, link);
     }
-    if topology.inventory.apis.is_some() {
+    if let Some(apis) = &topology.inventory.apis {
         integration_families(f, scope, topology);
+        for api in apis.iter().filter(|a| a.read_error.is_some()) {
+            let mut labels = scope_labels(scope);
+            labels.extend([
+                ("api_id", api.id.clone()),
+                ("api_type", api.api_type.as_str().to_owned()),
+            ]);
+            f.add(
+                "awsconn_api_read_failed",
+                "An API whose latest read failed: its integrations are as last read, or unknown if it was never read (the log names the error); always 1",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+        }
     }
 }
 

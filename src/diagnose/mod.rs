@@ -522,6 +522,7 @@ mod tests {
                     variables: [("link".to_owned(), link.id.clone())].into(),
                     ..Default::default()
                 }],
+                read_error: None,
             }]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {

@@ -109,7 +109,23 @@ aws:
             (integrations(&text) == APIS - 1 && failed_reads(&text) >= 1.0).then_some(text)
         },
     );
-    assert!(!full.contains(&format!("api_id=\"{broken}\"")), "{full}");
+    // The broken API: no integration, and a finding that names it.
+    let integration_of = |api: &str| {
+        format!(
+            "awsconn_integration_info{{account=\"123456789012\",region=\"us-east-1\",api_id=\"{api}\","
+        )
+    };
+    assert!(!full.contains(&integration_of(&broken)), "{full}");
+    let read_failed = |text: &str, api: &str| {
+        sample(
+            text,
+            &format!(
+                "awsconn_api_read_failed{{account=\"123456789012\",region=\"us-east-1\",api_id=\"{api}\",api_type=\"rest\"}}"
+            ),
+        )
+    };
+    assert_eq!(read_failed(&full, &broken), Some(1.0), "{full}");
+    assert_eq!(read_failed(&full, &flaky), None, "{full}");
     assert_eq!(sample(&full, vpc_links_ok), Some(1.0), "{full}");
 
     // From now on, one API already read cannot be read again (its stages
@@ -145,10 +161,8 @@ aws:
     assert!(resources <= 12.0, "{resources} GetResources a poll");
     assert_eq!(sample(&steady, vpc_links_ok), Some(1.0), "{steady}");
     assert_eq!(integrations(&steady), APIS - 1, "{steady}");
-    assert!(
-        steady.contains(&format!("api_id=\"{flaky}\"")),
-        "kept: {steady}"
-    );
+    assert!(steady.contains(&integration_of(&flaky)), "kept: {steady}");
+    assert_eq!(read_failed(&steady, &flaky), Some(1.0), "{steady}");
     assert!(
         sample(
             &steady,
