@@ -34,7 +34,27 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, ConfigError> {
         path: "--shard".into(),
         message,
     })?;
-    Ok(Config::load(path)?.for_shard(shard))
+    let config = Config::load(path)?;
+    quota_operations_called(&config).map_err(|message| ConfigError::Invalid {
+        path: path.display().to_string(),
+        message,
+    })?;
+    Ok(config.for_shard(shard))
+}
+
+/// An `aws.quotas` key that names an operation no collector calls is a
+/// typo (`FilterLogEvent`): its override would pace nothing.
+fn quota_operations_called(config: &Config) -> Result<(), String> {
+    for key in config.aws.quotas.keys() {
+        if let Some((service, operation)) = key.split_once(':')
+            && !crate::collect::calls(service, operation)
+        {
+            return Err(format!(
+                "aws.quotas: no collector calls {operation} on {service}, so the quota {key:?} would pace nothing (`iam-policy` lists the operations the exporter calls)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The shard the command line names, by number or by host name.

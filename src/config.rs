@@ -713,10 +713,10 @@ impl Config {
         }
         let links = &self.collectors.vpc_links;
         if links.full_refresh.is_zero() || links.full_refresh < links.revalidate {
-            return Err(
-                "collectors.vpc_links.full_refresh: must be more than 0s and at least revalidate"
-                    .into(),
-            );
+            return Err(format!(
+                "collectors.vpc_links.full_refresh: must be more than 0s and at least revalidate ({}, default 5m)",
+                humantime::format_duration(links.revalidate)
+            ));
         }
         let cw = &self.collectors.cloudwatch;
         let period = cw.period.as_secs();
@@ -1161,6 +1161,10 @@ mod tests {
             ("quotas: {apigateway: {rate: 1}}", "burst"),
             ("quotas: {ec2:Describe*: {rate: 1, burst: 1}}", "operation"),
             ("quotas: {sts: {rate: 1, burst: 1}}", "unknown service"),
+            (
+                "quotas: {apigatewayv2: {rate: 1, burst: 1}}",
+                "write apigateway",
+            ),
         ] {
             let err = Config::parse(&format!("regions: [us-east-1]\naws: {{{bad}}}\n"))
                 .unwrap_err()

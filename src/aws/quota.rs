@@ -78,7 +78,7 @@ pub const SERVICES: &[&str] = &[
 
 /// The quota service of a call's service label: API Gateway's V2 API is
 /// throttled with its V1 API.
-pub(super) fn quota_service(service: &str) -> &str {
+pub fn quota_service(service: &str) -> &str {
     match service {
         "apigatewayv2" => "apigateway",
         other => other,
@@ -91,6 +91,11 @@ pub fn check_key(key: &str) -> Result<(), String> {
         Some((s, op)) => (s, Some(op)),
         None => (key, None),
     };
+    if service == "apigatewayv2" {
+        return Err(format!(
+            "quota {key:?}: API Gateway's V2 API draws on the apigateway quota; write apigateway"
+        ));
+    }
     if !SERVICES.contains(&service) {
         return Err(format!(
             "unknown service {service:?} in quota {key:?} (one of: {})",

@@ -102,6 +102,17 @@ pub fn descriptor(name: &str) -> Option<&'static Descriptor> {
     COLLECTORS.iter().copied().find(|d| d.name == name)
 }
 
+/// Whether some collector calls `operation` of a service that draws on the
+/// quota of `quota_service` (`apigateway` for both API Gateway APIs): what
+/// an `aws.quotas` key may name.
+pub fn calls(quota_service: &str, operation: &str) -> bool {
+    COLLECTORS.iter().any(|d| {
+        d.operations
+            .iter()
+            .any(|(s, op)| crate::aws::quota::quota_service(s) == quota_service && *op == operation)
+    })
+}
+
 /// The collectors the configuration enables.
 pub fn enabled_descriptors(
     config: &CollectorsConfig,

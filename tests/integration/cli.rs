@@ -44,6 +44,29 @@ fn unknown_field_exits_2_naming_field_and_line() {
     assert!(stderr.contains("line 5"), "{stderr}");
 }
 
+/// A quota for an operation no collector calls is a typo, refused; one the
+/// exporter calls is taken.
+#[test]
+fn a_quota_must_name_an_operation_the_exporter_calls() {
+    for (key, ok) in [
+        ("cloudwatchlogs:FilterLogEvent", false),
+        ("apigateway:GetNothing", false),
+        ("cloudwatchlogs:FilterLogEvents", true),
+        ("apigateway:GetIntegrations", true),
+    ] {
+        let config = config_file(&format!(
+            "regions: [us-east-1]\naws:\n  quotas:\n    {key}: {{rate: 25, burst: 25}}\n"
+        ));
+        let (code, _, stderr) = run(&["check-config", "--config", config.path().to_str().unwrap()]);
+        if ok {
+            assert_eq!(code, 0, "{key}: {stderr}");
+        } else {
+            assert_eq!(code, 2, "{key}: {stderr}");
+            assert!(stderr.contains("no collector calls"), "{key}: {stderr}");
+        }
+    }
+}
+
 #[test]
 fn invalid_config_stops_once_and_serve_with_exit_2() {
     let config = config_file("regions: not-a-list\n");
