@@ -147,6 +147,25 @@ pub struct ApiRef {
     pub api_type: ApiType,
 }
 
+impl ApiRef {
+    /// The API with what was read of it.
+    pub fn read(
+        &self,
+        integrations: Vec<Integration>,
+        stages: Vec<Stage>,
+        read_error: Option<String>,
+    ) -> Api {
+        Api {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            api_type: self.api_type,
+            integrations,
+            stages,
+            read_error,
+        }
+    }
+}
+
 /// An integration whose connection type is `VPC_LINK`, as written in the API
 /// (stage variables unresolved).
 #[derive(Debug, Clone, PartialEq, Eq)]

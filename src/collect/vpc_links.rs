@@ -183,11 +183,8 @@ impl Collector for VpcLinks {
                             .get(&key)
                             .is_some_and(|r| r.error.is_some() && self.too_old(r, now)) =>
                 {
-                    apis.extend(before.map(|b| Api {
-                        integrations: Vec::new(),
-                        stages: Vec::new(),
-                        ..b.clone()
-                    }));
+                    let error = before.and_then(|b| b.read_error.clone());
+                    apis.push(api.read(Vec::new(), Vec::new(), error));
                     continue;
                 }
                 Plan::Keep => Ok(None),
@@ -239,17 +236,13 @@ impl Collector for VpcLinks {
                     }
                     // Kept as last read while not too old, else as an API
                     // known to exist and not read: either way it says why.
-                    let kept = before.filter(|_| !self.too_old(reads, now)).cloned();
-                    apis.push(Api {
-                        read_error: reads.error.clone(),
-                        ..kept.unwrap_or_else(|| Api {
-                            id: api.id.clone(),
-                            name: api.name.clone(),
-                            api_type: api.api_type,
-                            integrations: Vec::new(),
-                            stages: Vec::new(),
-                            read_error: None,
-                        })
+                    let error = reads.error.clone();
+                    apis.push(match before.filter(|_| !self.too_old(reads, now)) {
+                        Some(b) => Api {
+                            read_error: error,
+                            ..b.clone()
+                        },
+                        None => api.read(Vec::new(), Vec::new(), error),
                     });
                 }
             }
@@ -306,17 +299,7 @@ async fn read_api(
         Some(b) => (b.integrations.clone(), false),
         None => (aws.api_integrations(api).await?, true),
     };
-    Ok((
-        Api {
-            id: api.id.clone(),
-            name: api.name.clone(),
-            api_type: api.api_type,
-            integrations,
-            stages,
-            read_error: None,
-        },
-        read,
-    ))
+    Ok((api.read(integrations, stages, None), read))
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
