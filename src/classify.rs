@@ -56,6 +56,11 @@ impl ErrorClass {
         }
     }
 
+    /// The class of a label value ([`ErrorClass::as_str`]), if it is one.
+    pub fn from_label(label: &str) -> Option<ErrorClass> {
+        Self::ALL.into_iter().find(|c| c.as_str() == label)
+    }
+
     /// TLS classes fail the `no_tls_errors` runbook check.
     pub fn is_tls(self) -> bool {
         matches!(

@@ -12,6 +12,7 @@ use anyhow::Context;
 use crate::aws::{ApiTelemetry, Aws};
 use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
+use crate::collect::state_file::{LockError, StateLock};
 use crate::collect::{Poller, Store};
 use crate::config::{Config, ConfigError, Shard};
 use crate::diagnose::LinkReport;
@@ -99,16 +100,26 @@ pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
 }
 
 /// Text from AWS (names, status messages) as a terminal may show it:
-/// control characters (escape sequences, carriage returns) written as
-/// `\u{..}` escapes, so a name cannot rewrite the report on screen.
+/// control characters (escape sequences, carriage returns), the line and
+/// paragraph separators (U+2028, U+2029) and the bidirectional overrides
+/// and isolates (U+202A-U+202E, U+2066-U+2069, which reorder what follows
+/// them on screen) written as `\u{..}` escapes, so a name cannot rewrite
+/// the report on screen.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    fn unsafe_on_screen(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            )
+    }
+    if !text.chars().any(unsafe_on_screen) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
             .map(|c| {
-                if c.is_control() {
+                if unsafe_on_screen(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -329,7 +340,38 @@ async fn poller_for(config: &Config, store: &Arc<Store>) -> Poller {
     Poller::new(config, &aws, store.clone()).await
 }
 
-pub async fn once(config: Config) -> anyhow::Result<ExitCode> {
+/// The execution-log state file the configuration uses, if any.
+fn state_file_of(config: &Config) -> Option<&Path> {
+    let logs = &config.collectors.execution_logs;
+    logs.state_file.as_deref().filter(|_| logs.enabled)
+}
+
+/// Locks the configuration's state file for as long as the lock lives: a
+/// second process on the same file refuses to start, and says why.
+fn lock_state_file(config: &Config) -> anyhow::Result<Option<StateLock>> {
+    Ok(state_file_of(config).map(StateLock::acquire).transpose()?)
+}
+
+/// For a one-off run (`once`, `diagnose`): the state file's lock, or,
+/// when a serving exporter holds it, a run that leaves the file alone (it
+/// would overwrite the server's cursors), said once.
+fn lock_or_leave_state_file(config: &mut Config) -> anyhow::Result<Option<StateLock>> {
+    match lock_state_file(config) {
+        Ok(lock) => Ok(lock),
+        Err(e)
+            if e.downcast_ref::<LockError>()
+                .is_some_and(LockError::is_held) =>
+        {
+            tracing::warn!(error = %e, "this run neither reads nor writes the state file: its log groups are read from the lookback");
+            config.collectors.execution_logs.state_file = None;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn once(mut config: Config) -> anyhow::Result<ExitCode> {
+    let _lock = lock_or_leave_state_file(&mut config)?;
     let (store, poller) = poller(&config).await;
     let all_ok = poller.poll_once().await;
     let published = store.publish();
@@ -365,10 +407,13 @@ pub async fn serve(
 ) -> anyhow::Result<ExitCode> {
     // Registered first: a SIGHUP from now on reloads instead of ending the process.
     let hangups = hangup_signals();
+    let state_lock = lock_state_file(&config)?;
     let listener = web::bind(&global.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
-    let (store, poller) = poller(&config).await;
+    let store = Store::new(ApiTelemetry::default());
+    let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
+    let poller = Poller::new(&config, &aws, store.clone()).await;
     tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
     tracing::info!(
         version = crate::render::BuildInfo::long_version(),
@@ -378,9 +423,14 @@ pub async fn serve(
         regions = %config.regions.join(","),
         "listening"
     );
-    let mut targets = poller.target_keys();
-    let mut polls = poller.spawn();
-    let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(4);
+    let mut running = Running {
+        targets: poller.target_keys(),
+        polls: poller.spawn(),
+        config,
+        aws,
+        state_lock,
+    };
+    let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(64);
     spawn_hangup_listener(hangups, reloads.clone());
     let router = web::router(
         store.clone(),
@@ -398,6 +448,7 @@ pub async fn serve(
         crate::process::fd_limit(),
         shutdown_signal(),
     ));
+    let mut last_reload: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             served = &mut server => {
@@ -406,56 +457,129 @@ pub async fn serve(
                     .context("HTTP server failed")?;
                 break;
             }
-            Some(reply) = requests.recv() => {
-                let outcome = reload(global, &store, &mut polls, &mut targets).await;
-                store.record_reload(outcome.is_ok());
-                match &outcome {
-                    Ok(()) => tracing::info!("configuration reloaded"),
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "configuration reload failed; the previous one keeps running"),
+            Some(first) = requests.recv() => {
+                // Reloads are spaced by RELOAD_SPACING; the requests that
+                // arrive meanwhile are answered by the one reload after it.
+                if let Some(last) = last_reload {
+                    tokio::time::sleep_until(last + RELOAD_SPACING).await;
                 }
-                if let Some(reply) = reply {
-                    let _ = reply.send(outcome.map_err(|e| format!("{e:#}")));
+                let mut replies = vec![first];
+                while let Ok(more) = requests.try_recv() {
+                    replies.push(more);
+                }
+                let outcome = running.reload(global, &store).await;
+                last_reload = Some(tokio::time::Instant::now());
+                store.record_reload(outcome.is_ok());
+                let answer = match outcome {
+                    Ok(Reloaded::Applied) => {
+                        tracing::info!(requests = replies.len(), "configuration reloaded");
+                        Ok("configuration reloaded".to_owned())
+                    }
+                    Ok(Reloaded::Unchanged) => {
+                        tracing::info!(requests = replies.len(), "configuration unchanged; polls go on as they were");
+                        Ok("configuration unchanged; nothing to reload".to_owned())
+                    }
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        tracing::error!(error = %reason, "configuration reload failed; the previous one keeps running");
+                        Err(reason)
+                    }
+                };
+                for reply in replies.into_iter().flatten() {
+                    let _ = reply.send(answer.clone());
                 }
             }
         }
     }
-    polls.abort_all();
+    running.polls.abort_all();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the configuration file again and, when it is valid, polls by it:
-/// the old polls stop, what the store knows of targets still configured is
-/// kept under their new positions (execution-log counts and cursors among
-/// it), and the new polls start. An invalid file changes nothing.
-async fn reload(
-    global: &GlobalArgs,
-    store: &Arc<Store>,
-    polls: &mut tokio::task::JoinSet<()>,
-    targets: &mut Vec<(crate::config::AccountConfig, String)>,
-) -> anyhow::Result<()> {
-    let config = load_config(global)?;
-    polls.abort_all();
-    while polls.join_next().await.is_some() {}
-    // An aborted poll may still be finishing on another thread: from here
-    // on its record is dropped, so it cannot land on a re-keyed target.
-    store.next_generation();
-    let poller = poller_for(&config, store).await;
-    let new_targets = poller.target_keys();
-    let moved = targets
-        .iter()
-        .enumerate()
-        .filter_map(|(old, key)| {
-            new_targets
+/// The shortest time between two reloads: a flapping config watcher or a
+/// `POST /-/reload` loop reloads at most once a second, each request
+/// answered by the reload that follows it.
+pub const RELOAD_SPACING: Duration = Duration::from_secs(1);
+
+/// What `serve` runs by: the configuration, its AWS clients and polls.
+struct Running {
+    config: Config,
+    aws: Aws,
+    /// Each target's identity (configured account, region), by index.
+    targets: Vec<(crate::config::AccountConfig, String)>,
+    polls: tokio::task::JoinSet<()>,
+    state_lock: Option<StateLock>,
+}
+
+/// What a reload did.
+enum Reloaded {
+    /// The file says what the running configuration says: nothing changed,
+    /// no poll restarted, no AWS call made.
+    Unchanged,
+    Applied,
+}
+
+impl Running {
+    /// Reads the configuration file again and, when it is valid and
+    /// different, polls by it: the old polls stop, what the store knows of
+    /// targets still configured is kept under their new positions
+    /// (execution-log counts and cursors among it), the AWS clients are
+    /// kept (or rebuilt keeping their quota buckets and account ids), and
+    /// the new polls start. An invalid file changes nothing.
+    async fn reload(
+        &mut self,
+        global: &GlobalArgs,
+        store: &Arc<Store>,
+    ) -> anyhow::Result<Reloaded> {
+        let config = load_config(global)?;
+        if config == self.config {
+            return Ok(Reloaded::Unchanged);
+        }
+        // The state file it names is locked before anything changes: one
+        // that another process holds fails the reload, and the old one
+        // keeps running.
+        let new_lock = match (state_file_of(&config), self.state_lock.as_ref()) {
+            (Some(path), Some(held)) if held.path() == path => None,
+            (wanted, _) => Some(wanted.map(StateLock::acquire).transpose()?),
+        };
+        self.polls.abort_all();
+        while self.polls.join_next().await.is_some() {}
+        // An aborted poll may still be finishing on another thread: from
+        // here on its record is dropped, so it cannot land on a re-keyed target.
+        store.next_generation();
+        let aws = self.aws.reload(&config.aws, &config.regions[0]).await;
+        let poller = Poller::new(&config, &aws, store.clone()).await;
+        let new_targets = poller.target_keys();
+        let moved = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(old, key)| {
+                new_targets
+                    .iter()
+                    .position(|k| k == key)
+                    .map(|new| (old, new))
+            })
+            .collect();
+        store.retarget(&moved);
+        // What scopes no longer polled had: their quota buckets and the
+        // series of their AWS calls.
+        aws.retain_scopes(&new_targets);
+        let scopes = poller.scopes();
+        store.telemetry().retain_scopes(|s| {
+            scopes
                 .iter()
-                .position(|k| k == key)
-                .map(|new| (old, new))
-        })
-        .collect();
-    store.retarget(&moved);
-    *targets = new_targets;
-    *polls = poller.spawn();
-    Ok(())
+                .any(|k| k.account == s.account && k.region == s.region)
+        });
+        self.targets = new_targets;
+        self.polls = poller.spawn();
+        self.aws = aws;
+        self.config = config;
+        if let Some(lock) = new_lock {
+            self.state_lock = lock;
+        }
+        Ok(Reloaded::Applied)
+    }
 }
 
 #[cfg(unix)]
@@ -512,10 +636,11 @@ async fn shutdown_signal() {
 }
 
 pub async fn diagnose(
-    config: Config,
+    mut config: Config,
     vpc_link: Option<&str>,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
+    let _lock = lock_or_leave_state_file(&mut config)?;
     let (store, poller) = poller(&config).await;
     let all_polled = poller.poll_once().await;
     // The findings this poll was published with: diagnosed once.
@@ -618,6 +743,29 @@ fn write_text_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nothing from AWS reaches the terminal as an instruction to it.
+    #[test]
+    fn names_cannot_rewrite_the_report_on_screen() {
+        assert_eq!(printable("plain name-1"), "plain name-1");
+        for hostile in [
+            "\u{1b}[2Jcleared",
+            "line\rover",
+            "evil\u{202E}txt.exe",
+            "a\u{2066}b\u{2069}",
+            "one\u{2028}two\u{2029}three",
+            "mark\u{200F}",
+        ] {
+            let shown = printable(hostile);
+            assert!(
+                shown
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() || c == ' ' || c.is_alphanumeric()),
+                "{hostile:?} -> {shown:?}"
+            );
+            assert!(shown.contains("\\u{"), "{shown}");
+        }
+    }
 
     /// Cut into stretches of whole lines, a file counts as read in one go:
     /// whatever the number of threads, with long lines, blank lines and CRLF.

@@ -23,7 +23,7 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Accounts to poll; empty means the ambient credentials only.
@@ -136,13 +136,16 @@ fn shard_hash(key: &str) -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct DiagnosisConfig {
     /// `no_tls_errors` fails while a TLS-class execution error is newer than this.
-    #[serde(default = "default_tls_error_window", deserialize_with = "duration")]
+    #[serde(
+        default = "default_tls_error_window",
+        deserialize_with = "error_window"
+    )]
     pub tls_error_window: Duration,
     /// `certificate_valid` fails this long before a listener's certificate
     /// expires.
     #[serde(
         default = "default_certificate_expiry_warning",
-        deserialize_with = "duration"
+        deserialize_with = "expiry_warning"
     )]
     pub certificate_expiry_warning: Duration,
 }
@@ -175,7 +178,7 @@ pub struct AccountConfig {
     pub session_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorsConfig {
     #[serde(default)]
@@ -205,15 +208,18 @@ pub struct CollectorsConfig {
 pub struct TlsProbeConfig {
     #[serde(default)]
     pub enabled: bool,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// One probe (connect, handshake, request, status line) at most this long.
-    #[serde(default = "default_probe_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_probe_timeout", deserialize_with = "probe_timeout")]
     pub probe_timeout: Duration,
     /// Probes in flight at once, per account and region.
-    #[serde(default = "default_probe_concurrency")]
+    #[serde(
+        default = "default_probe_concurrency",
+        deserialize_with = "probe_concurrency"
+    )]
     pub concurrency: usize,
     /// A PEM file of CAs trusted besides Mozilla's roots: for private test
     /// set-ups only. API Gateway trusts only public CAs (or, with
@@ -267,18 +273,21 @@ pub struct ExtraMetric {
 pub struct CloudWatchConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// The statistics' period.
-    #[serde(default = "default_period", deserialize_with = "duration")]
+    #[serde(default = "default_period", deserialize_with = "cloudwatch_period")]
     pub period: Duration,
     /// How long CloudWatch needs to aggregate a period; newer data is not read.
-    #[serde(default = "default_delay", deserialize_with = "duration")]
+    #[serde(default = "default_delay", deserialize_with = "cloudwatch_delay")]
     pub delay: Duration,
     /// How far back to look for the newest datapoint (sparse metrics).
-    #[serde(default = "default_cw_lookback", deserialize_with = "duration")]
+    #[serde(
+        default = "default_cw_lookback",
+        deserialize_with = "cloudwatch_lookback"
+    )]
     pub lookback: Duration,
     /// Fetch the default metric set for the resources found.
     #[serde(default = "yes")]
@@ -288,10 +297,16 @@ pub struct CloudWatchConfig {
     /// How far back to look for requests through each V2 link's APIs
     /// (HTTP-side links go INACTIVE after 60 days without traffic); `0s`
     /// turns the lookup off.
-    #[serde(default = "default_activity_window", deserialize_with = "duration")]
+    #[serde(
+        default = "default_activity_window",
+        deserialize_with = "activity_window"
+    )]
     pub link_activity_window: Duration,
     /// How often to ask CloudWatch again: the answer has a resolution of one day.
-    #[serde(default = "default_activity_refresh", deserialize_with = "duration")]
+    #[serde(
+        default = "default_activity_refresh",
+        deserialize_with = "activity_refresh"
+    )]
     pub link_activity_refresh: Duration,
 }
 
@@ -348,19 +363,19 @@ pub struct ExtraLogGroup {
 pub struct VpcLinksConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// Each API's stages (their deployments, variables and logging) are
     /// read again at least this often, the APIs spread over the period; an
     /// API whose deployments changed has its integrations read again at once.
     /// `0s` (or anything up to the interval): on every poll.
-    #[serde(default = "default_revalidate", deserialize_with = "duration")]
+    #[serde(default = "default_revalidate", deserialize_with = "revalidate")]
     pub revalidate: Duration,
     /// Each API's integrations are read again at least this often, changed
     /// deployments or not (an edit AWS gives no signal for).
-    #[serde(default = "default_full_refresh", deserialize_with = "duration")]
+    #[serde(default = "default_full_refresh", deserialize_with = "full_refresh")]
     pub full_refresh: Duration,
 }
 
@@ -388,16 +403,16 @@ fn default_full_refresh() -> Duration {
 pub struct ExecutionLogsConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// How far back the first read of a log group goes.
-    #[serde(default = "default_lookback", deserialize_with = "duration")]
+    #[serde(default = "default_lookback", deserialize_with = "log_lookback")]
     pub lookback: Duration,
     /// How far behind the newest event each read starts again, for events
     /// CloudWatch delivers late; their ids are remembered for this long.
-    #[serde(default = "default_overlap", deserialize_with = "duration")]
+    #[serde(default = "default_overlap", deserialize_with = "overlap")]
     pub overlap: Duration,
     /// Where to keep each log group's position across restarts (optional).
     #[serde(default)]
@@ -459,9 +474,9 @@ pub enum LoadBalancerScope {
 pub struct LoadBalancersConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
     #[serde(default)]
     pub scope: LoadBalancerScope,
@@ -513,10 +528,10 @@ pub struct CollectorConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Time between the starts of two polls.
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
     /// A poll still running after this long is cancelled and counts as failed.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "timeout")]
     pub timeout: Duration,
 }
 
@@ -547,18 +562,24 @@ pub struct AwsConfig {
     #[serde(default)]
     pub retry_mode: RetryMode,
     /// Attempts per API call, the first included.
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "default_max_attempts", deserialize_with = "max_attempts")]
     pub max_attempts: u32,
     /// TCP/TLS connect timeout for each request.
-    #[serde(default = "default_connect_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "connect_timeout"
+    )]
     pub connect_timeout: Duration,
     /// Requests on the wire at once to each AWS service, over all accounts
     /// and regions (a call waiting for its quota holds no place).
-    #[serde(default = "default_max_concurrent_requests")]
+    #[serde(
+        default = "default_max_concurrent_requests",
+        deserialize_with = "max_concurrent_requests"
+    )]
     pub max_concurrent_requests: u32,
     /// The share of each of AWS's request quotas (per account and region)
     /// the exporter may use; the rest is left to the team's own tools.
-    #[serde(default = "default_quota_share")]
+    #[serde(default = "default_quota_share", deserialize_with = "quota_share")]
     pub quota_share: f64,
     /// AWS's quotas where an account's differ from the published defaults
     /// (`crate::aws::quota::AWS_DEFAULTS`), by `service` or `service:Operation`.
@@ -607,6 +628,11 @@ fn default_connect_timeout() -> Duration {
 /// timers and clocks overflow on.
 const LONGEST: Duration = Duration::from_secs(500 * 86_400);
 
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+const MIN: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
 /// Durations are written the way Prometheus users write them: `30s`, `5m`, `1h30m`.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
@@ -621,6 +647,116 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         )));
     }
     Ok(parsed)
+}
+
+/// A duration from `min` to `max`: refused at load, with the range, where
+/// the file says it (the parser adds the line).
+fn duration_in<'de, D: Deserializer<'de>>(
+    d: D,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, D::Error> {
+    let value = duration(d)?;
+    if !(min..=max).contains(&value) {
+        return Err(serde::de::Error::custom(format!(
+            "{} is out of range: it must be from {} to {}",
+            humantime::format_duration(value),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(value)
+}
+
+/// A number from `min` to `max` (NaN and infinities are neither).
+fn number_in<'de, D, T>(d: D, min: T, max: T) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + Copy + std::fmt::Display,
+{
+    let value = T::deserialize(d)?;
+    if !(min..=max).contains(&value) {
+        return Err(serde::de::Error::custom(format!(
+            "{value} is out of range: it must be from {min} to {max}"
+        )));
+    }
+    Ok(value)
+}
+
+/// The range of every bounded setting, in one table (examples/config.yaml
+/// says each beside its field). Relations between settings (a timeout at
+/// most its interval, ...) are checked after parsing, in `validate`.
+macro_rules! bounded {
+    ($($name:ident $field:literal: $kind:ident $min:expr, $max:expr;)*) => {$(
+        fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<bounded!(@type $kind), D::Error> {
+            bounded!(@check $kind d, $min, $max).map_err(|e: D::Error| {
+                serde::de::Error::custom(format!("{}: {e}", $field))
+            })
+        }
+    )*};
+    (@type duration) => { Duration };
+    (@type u32) => { u32 };
+    (@type usize) => { usize };
+    (@type f64) => { f64 };
+    (@check duration $d:ident, $min:expr, $max:expr) => { duration_in($d, $min, $max) };
+    (@check $t:ident $d:ident, $min:expr, $max:expr) => { number_in::<_, $t>($d, $min, $max) };
+}
+
+bounded! {
+    interval "interval": duration S, DAY;
+    timeout "timeout": duration 100 * MS, DAY;
+    probe_timeout "probe_timeout": duration 100 * MS, DAY;
+    revalidate "revalidate": duration Duration::ZERO, DAY;
+    full_refresh "full_refresh": duration S, 7 * DAY;
+    log_lookback "lookback": duration S, 7 * DAY;
+    overlap "overlap": duration Duration::ZERO, DAY;
+    cloudwatch_period "period": duration S, DAY;
+    cloudwatch_delay "delay": duration Duration::ZERO, DAY;
+    cloudwatch_lookback "lookback": duration S, 15 * DAY;
+    activity_window "link_activity_window": duration Duration::ZERO, 455 * DAY;
+    activity_refresh "link_activity_refresh": duration MIN, 7 * DAY;
+    connect_timeout "connect_timeout": duration 100 * MS, MIN;
+    error_window "tls_error_window": duration MIN, 30 * DAY;
+    expiry_warning "certificate_expiry_warning": duration Duration::ZERO, 365 * DAY;
+    max_attempts "max_attempts": u32 1, 10;
+    max_concurrent_requests "max_concurrent_requests": u32 1, 1024;
+    probe_concurrency "concurrency": usize 1, 256;
+    quota_share "quota_share": f64 0.01, 1.0;
+}
+
+/// The bounds of a quota override (`aws.quotas.<key>`).
+pub const QUOTA_RATE: std::ops::RangeInclusive<f64> = 0.001..=1e6;
+pub const QUOTA_BURST: std::ops::RangeInclusive<f64> = 1.0..=1e6;
+
+/// The line of the file a dotted field path (`collectors.vpc_links.timeout`,
+/// as the checks after parsing name it) is written on: each key is looked
+/// for after the one before it, in block or flow style. `None` when the
+/// field is not in the file (a default) or cannot be found; a path with a
+/// list index is found down to the list.
+fn line_of(text: &str, path: &str) -> Option<usize> {
+    let mut at = 0;
+    for key in path.split('.') {
+        let (key, indexed) = match key.split_once('[') {
+            Some((key, _)) => (key, true),
+            None => (key, false),
+        };
+        if key.is_empty() {
+            return None;
+        }
+        let rest = &text[at..];
+        let (i, _) = rest.match_indices(key).find(|(i, _)| {
+            let before = rest[..*i].chars().next_back();
+            let after = rest[i + key.len()..]
+                .trim_start_matches(['"', '\''])
+                .trim_start();
+            before.is_none_or(|c| !(c.is_alphanumeric() || c == '_')) && after.starts_with(':')
+        })?;
+        at += i + key.len();
+        if indexed {
+            break;
+        }
+    }
+    (at > 0).then(|| text[..at].matches('\n').count() + 1)
 }
 
 impl Config {
@@ -646,13 +782,26 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            path: "<config>".into(),
-            message: e.to_string(),
-        })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            path: "<config>".into(),
-            message,
+        // YAML 1.2 booleans only: `enabled: yes` (or `on`, or "yes") is
+        // an error, not a guess.
+        let mut options = serde_saphyr::Options::default();
+        options.strict_booleans = true;
+        let config: Config =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
+                path: "<config>".into(),
+                message: e.to_string(),
+            })?;
+        config.validate().map_err(|message| {
+            let line = message
+                .split_once(": ")
+                .and_then(|(field, _)| line_of(text, field));
+            ConfigError::Invalid {
+                path: "<config>".into(),
+                message: match line {
+                    Some(line) => format!("{message} (line {line})"),
+                    None => message,
+                },
+            }
         })?;
         Ok(config)
     }
@@ -672,6 +821,28 @@ impl Config {
             return Err(format!("regions: {dup:?} is listed twice"));
         }
         for (i, account) in self.accounts.iter().enumerate() {
+            // AWS's own rules for AssumeRole's parameters: a value it would
+            // refuse is refused here, at load, not on every poll.
+            if let Some(name) = &account.session_name
+                && !((2..=64).contains(&name.len())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))
+            {
+                return Err(format!(
+                    "accounts[{i}].session_name: {name:?} must be 2 to 64 letters, digits or _+=,.@-"
+                ));
+            }
+            if let Some(id) = &account.external_id
+                && !((2..=1224).contains(&id.len())
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)))
+            {
+                return Err(format!(
+                    "accounts[{i}].external_id: must be 2 to 1224 letters, digits or _+=,.@:/-"
+                ));
+            }
             match &account.role_arn {
                 Some(arn) if !is_role_arn(arn) => {
                     return Err(format!(
@@ -689,25 +860,18 @@ impl Config {
         if let Some(dup) = first_duplicate(&self.accounts) {
             return Err(format!("accounts: {dup:?} is listed twice"));
         }
-        if self.aws.max_attempts == 0 {
-            return Err("aws.max_attempts: must be at least 1".into());
-        }
-        if self.aws.max_concurrent_requests == 0 {
-            return Err("aws.max_concurrent_requests: must be at least 1".into());
-        }
-        if !(self.aws.quota_share > 0.0 && self.aws.quota_share <= 1.0) {
-            return Err("aws.quota_share: must be more than 0 and at most 1".into());
-        }
         for (key, quota) in &self.aws.quotas {
-            crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas: {e}"))?;
-            if !(quota.rate > 0.0 && quota.rate <= 1e6) {
+            crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas.{key}: {e}"))?;
+            if !QUOTA_RATE.contains(&quota.rate) {
                 return Err(format!(
-                    "aws.quotas.{key}.rate: must be a number of requests a second above 0 (and at most a million)"
+                    "aws.quotas.{key}.rate: {} is out of range: requests a second from 0.001 to a million",
+                    quota.rate
                 ));
             }
-            if !(1.0..=1e6).contains(&quota.burst) {
+            if !QUOTA_BURST.contains(&quota.burst) {
                 return Err(format!(
-                    "aws.quotas.{key}.burst: must be at least 1 (and at most a million)"
+                    "aws.quotas.{key}.burst: {} is out of range: from 1 to a million",
+                    quota.burst
                 ));
             }
         }
@@ -744,9 +908,6 @@ impl Config {
                 "collectors.tls_probe.probe_timeout: must be more than 0s and at most 90 % of the collector's timeout"
                     .into(),
             );
-        }
-        if !(1..=256).contains(&probe.concurrency) {
-            return Err("collectors.tls_probe.concurrency: must be 1 to 256".into());
         }
         if let Some(path) = probe.ca_file.as_deref().filter(|_| probe.enabled)
             && let Err(e) = crate::probe::Prober::new(Some(path), probe.probe_timeout)
@@ -911,6 +1072,85 @@ mod tests {
         assert!(tried >= 25, "only {tried} fields tried");
     }
 
+    /// Every number, duration and boolean of the documented example, set out
+    /// of its range (or to a YAML 1.1 boolean) in turn: refused, naming the
+    /// field and its line.
+    #[test]
+    fn every_knob_out_of_range_in_turn_is_refused_with_field_and_line() {
+        let example = include_str!("../examples/config.yaml");
+        let lines: Vec<&str> = example.lines().collect();
+        let mut tried = 0;
+        for (i, line) in lines.iter().enumerate() {
+            let body = line.trim_start();
+            if body.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = body.split_once(':') else {
+                continue;
+            };
+            let value = value.split('#').next().unwrap_or("").trim();
+            let wrong = if humantime::parse_duration(value).is_ok() {
+                // Beyond every duration's range.
+                "499d"
+            } else if value.parse::<f64>().is_ok() {
+                "1e12"
+            } else if value == "true" || value == "false" {
+                "yes"
+            } else {
+                continue;
+            };
+            let edited_line = line.replacen(value, wrong, 1);
+            let mut edited = lines.clone();
+            edited[i] = &edited_line;
+            let err = Config::parse(&edited.join("\n"))
+                .expect_err(&format!("line {}: {key}: {wrong} was taken", i + 1))
+                .to_string();
+            assert!(
+                err.contains(&format!("line {}", i + 1)),
+                "{key} (line {}): {err}",
+                i + 1
+            );
+            assert!(err.contains(key.trim()), "{key}: {err}");
+            tried += 1;
+        }
+        assert!(tried >= 40, "only {tried} knobs tried");
+    }
+
+    /// What the checks after parsing refuse names the field and its line.
+    #[test]
+    fn relations_between_settings_name_the_line() {
+        let text = "regions: [us-east-1]\ncollectors:\n  vpc_links:\n    interval: 10s\n    timeout: 20s\n";
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(err.contains("collectors.vpc_links.timeout"), "{err}");
+        assert!(err.contains("(line 5)"), "{err}");
+        let flow = "regions: [us-east-1]\naws: {quotas: {apigateway: {rate: 1e-300, burst: 1}}}\n";
+        let err = Config::parse(flow).unwrap_err().to_string();
+        assert!(err.contains("aws.quotas.apigateway.rate"), "{err}");
+        assert!(err.contains("(line 2)"), "{err}");
+        assert_eq!(line_of("a:\n  b: {c: 1}\n", "a.b.c"), Some(2));
+        assert_eq!(line_of("a:\n  bb: 1\n  b: 2\n", "a.b"), Some(3));
+        assert_eq!(line_of("a: 1\n", "a.missing"), None);
+        assert_eq!(
+            line_of("accounts:\n  - {}\n", "accounts[0].role_arn"),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn booleans_are_yaml_1_2_booleans_only() {
+        for bad in ["yes", "\"yes\"", "on", "1", "\"enabled\""] {
+            let text =
+                format!("regions: [us-east-1]\ncollectors:\n  vpc_links: {{enabled: {bad}}}\n");
+            let err = Config::parse(&text).expect_err(bad).to_string();
+            assert!(err.contains("line 3"), "{bad}: {err}");
+        }
+        for good in ["true", "false", "True", "FALSE"] {
+            let text =
+                format!("regions: [us-east-1]\ncollectors:\n  vpc_links: {{enabled: {good}}}\n");
+            Config::parse(&text).expect(good);
+        }
+    }
+
     /// A billion laughs: refused by the parser's alias budget before it is
     /// expanded, whatever the schema (a self-describing value would take
     /// every expansion), and so by the loader.
@@ -970,6 +1210,51 @@ mod tests {
             let _ = Config::parse(&parts.concat());
         }
 
+        /// Random values in every field of every section: never a panic, and
+        /// what is accepted can be used (quota buckets built and asked,
+        /// every collector built) without one.
+        #[test]
+        fn random_values_in_every_field_never_panic(
+            values in proptest::collection::vec(proptest::sample::select(vec![
+                "0s", "1ms", "99ms", "100ms", "1s", "59s", "1m", "90s", "1h", "1d", "7d", "455d",
+                "500d", "501d", "-1s", "1e9s", "abc", "0", "1", "-1", "0.001", "0.01", "0.5",
+                "1e-300", "1e9", "1e300", ".nan", ".inf", "18446744073709551616", "3.5",
+                "true", "false", "yes", "\"true\"", "~", "[]", "{}", "\"\"", "linked", "all",
+                "standard", "adaptive", "x",
+            ]), 40),
+        ) {
+            let v = |i: usize| values[i % values.len()];
+            let text = format!(
+                "regions: [us-east-1]\n\
+                 accounts: [{{role_arn: 'arn:aws:iam::111122223333:role/r', session_name: {}, external_id: {}}}]\n\
+                 collectors:\n\
+                 \x20 vpc_links: {{enabled: {}, interval: {}, timeout: {}, revalidate: {}, full_refresh: {}}}\n\
+                 \x20 load_balancers: {{interval: {}, timeout: {}, scope: {}, per_target_health: {}}}\n\
+                 \x20 endpoints: {{interval: {}, timeout: {}}}\n\
+                 \x20 execution_logs: {{interval: {}, timeout: {}, lookback: {}, overlap: {}}}\n\
+                 \x20 cloudwatch: {{interval: {}, timeout: {}, period: {}, delay: {}, lookback: {}, link_activity_window: {}, link_activity_refresh: {}, default_metrics: {}}}\n\
+                 \x20 tls_probe: {{enabled: {}, interval: {}, timeout: {}, probe_timeout: {}, concurrency: {}}}\n\
+                 aws: {{retry_mode: {}, max_attempts: {}, connect_timeout: {}, max_concurrent_requests: {}, quota_share: {}, quotas: {{apigateway: {{rate: {}, burst: {}}}}}}}\n\
+                 diagnosis: {{tls_error_window: {}, certificate_expiry_warning: {}}}\n",
+                v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7), v(8), v(9), v(10), v(11), v(12),
+                v(13), v(14), v(15), v(16), v(17), v(18), v(19), v(20), v(21), v(22), v(23),
+                v(24), v(25), v(26), v(27), v(28), v(29), v(30), v(31), v(32), v(33), v(34),
+                v(35), v(36), v(37), v(38),
+            );
+            if let Ok(config) = Config::parse(&text) {
+                let limits = crate::aws::quota::Limits::new(config.aws.quota_share, &config.aws.quotas)
+                    .adaptive(true);
+                let quotas = crate::aws::quota::ScopeQuotas::new(std::sync::Arc::new(limits));
+                let now = std::time::Instant::now();
+                for _ in 0..100 {
+                    let _ = quotas.reserve("apigateway", "GetResources", now, Some(now + config.collectors.vpc_links.timeout));
+                    quotas.throttled("apigateway", "GetResources", now);
+                }
+                let _ = crate::collect::enabled_collectors(&config);
+                let _ = crate::diagnose::Clock::from_config(i64::MAX, &config.diagnosis);
+            }
+        }
+
         /// What goes in comes out: regions, intervals, timeouts and attempts.
         #[test]
         fn valid_settings_round_trip(
@@ -977,7 +1262,7 @@ mod tests {
                 vec!["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "cn-north-1"], 1..5),
             interval in 1u64..86_400,
             timeout_share in 1u64..=100,
-            attempts in 1u32..20,
+            attempts in 1u32..=10,
         ) {
             let timeout = (interval * timeout_share / 100).max(1);
             let text = format!(
@@ -1144,8 +1429,8 @@ mod tests {
         assert_eq!(c.aws.quota_share, 0.25);
         assert_eq!(c.aws.quotas["apigateway"].burst, 80.0);
         for (bad, says) in [
-            ("quota_share: 0", "aws.quota_share"),
-            ("quota_share: 1.5", "aws.quota_share"),
+            ("quota_share: 0", "quota_share: 0 is out of range"),
+            ("quota_share: 1.5", "quota_share: 1.5 is out of range"),
             (
                 "quotas: {apigatway: {rate: 1, burst: 1}}",
                 "unknown service \"apigatway\"",
@@ -1236,7 +1521,7 @@ mod tests {
                 "not an IAM role ARN",
             ),
             (
-                "regions: [us-east-1]\naccounts: [{external_id: x}]",
+                "regions: [us-east-1]\naccounts: [{external_id: xyz}]",
                 "need a role_arn",
             ),
             (
@@ -1253,9 +1538,12 @@ mod tests {
             ),
             (
                 "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 100ms, timeout: 50ms}}",
-                "at least 1s",
+                "interval: 100ms is out of range: it must be from 1s to 1day",
             ),
-            ("regions: [us-east-1]\naws: {max_attempts: 0}", "at least 1"),
+            (
+                "regions: [us-east-1]\naws: {max_attempts: 0}",
+                "max_attempts: 0 is out of range",
+            ),
             (
                 "regions: [us-east-1]\ncollectors: {cloudwatch: {period: 90s}}",
                 "multiple of 60s",

@@ -449,7 +449,31 @@ pub struct ExecutionLogs {
 pub struct LogGroupStatus {
     pub api_id: String,
     pub stage: String,
-    pub ok: bool,
+    /// What its latest read came to.
+    pub read: LogRead,
+}
+
+/// What the latest read of a log group came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogRead {
+    /// Read up to the poll.
+    Ok,
+    /// The read failed: what it saw of it is unknown.
+    Failed {
+        /// AWS's error code, or `error` (a bounded label value).
+        code: String,
+        /// The whole error, for a person.
+        message: String,
+    },
+    /// Not read yet: the quota left it for the next poll.
+    Pending,
+}
+
+impl LogGroupStatus {
+    /// Whether its latest read succeeded.
+    pub fn ok(&self) -> bool {
+        self.read == LogRead::Ok
+    }
 }
 
 /// What can be wrong with the execution-log state file (the keys of

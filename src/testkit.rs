@@ -282,7 +282,7 @@ pub fn with_logs_read(mut inventory: Inventory) -> Inventory {
                 LogGroupStatus {
                     api_id: api.id.clone(),
                     stage: stage.name.clone(),
-                    ok: true,
+                    read: crate::inventory::LogRead::Ok,
                 },
             );
         }

@@ -43,6 +43,23 @@ impl AwsError {
         }
     }
 
+    /// A label value for what went wrong, from a bounded set: AWS's error
+    /// code where it sent one that looks like a code, else `error`.
+    pub fn kind_label(&self) -> String {
+        match self.code.as_deref() {
+            Some(code)
+                if !code.is_empty()
+                    && code.len() <= 64
+                    && code
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_') =>
+            {
+                code.to_owned()
+            }
+            _ => "error".to_owned(),
+        }
+    }
+
     /// Not sent: the exporter's share of the quota had no slot in time.
     /// What was left unread waits for the next poll; AWS said nothing.
     pub fn is_quota_exhausted(&self) -> bool {

@@ -40,9 +40,14 @@ use crate::inventory::{
 };
 use telemetry::TelemetryInterceptor;
 
-/// Shared SDK configuration: loaded once, then specialised per account and region.
+/// Shared SDK configuration: loaded once, then specialised per account and
+/// region. A reload keeps it whole when the `aws` settings did not change
+/// ([`Aws::reload`]): credentials, account ids and quota buckets carry on.
 #[derive(Clone)]
 pub struct Aws {
+    /// What it was loaded from, to tell whether a reload changes it.
+    settings: AwsConfig,
+    home_region: String,
     base: SdkConfig,
     /// The HTTP client of every scope (one connection pool), which each
     /// scope wraps in its own quotas' pacing.
@@ -51,7 +56,16 @@ pub struct Aws {
     limits: Arc<ServiceLimits>,
     quotas: Arc<quota::Limits>,
     accounts: Arc<std::sync::Mutex<std::collections::HashMap<AccountConfig, Arc<AccountShared>>>>,
+    /// Each scope's quota buckets, kept across reloads: a reload must not
+    /// refill them (50 reloads in 5 s would be 50 bursts).
+    buckets: Arc<std::sync::Mutex<std::collections::HashMap<ScopeKey, Arc<quota::ScopeQuotas>>>>,
+    /// Account ids STS told an earlier configuration: a reload that
+    /// rebuilds the clients does not ask again.
+    known_ids: std::collections::HashMap<AccountConfig, String>,
 }
+
+/// A configured account in a region: what identifies a scope across reloads.
+pub type ScopeKey = (AccountConfig, String);
 
 /// What every region of one configured account shares: its credentials
 /// (one AssumeRole per expiry, not one per region) and its id (one
@@ -87,6 +101,8 @@ fn fallback_account(account: &AccountConfig) -> String {
 pub(crate) struct Caller {
     account: Arc<AccountShared>,
     region: String,
+    /// The scope's quota buckets: AWS's throttles slow them (adaptive mode).
+    quotas: Arc<quota::ScopeQuotas>,
 }
 
 impl Caller {
@@ -147,11 +163,12 @@ impl Aws {
     /// own region; giving it skips the SDK's region lookup (which may probe
     /// the instance metadata service).
     pub async fn load(settings: &AwsConfig, home_region: &str, telemetry: ApiTelemetry) -> Aws {
-        let retry = match settings.retry_mode {
-            RetryMode::Standard => RetryConfig::standard(),
-            RetryMode::Adaptive => RetryConfig::adaptive(),
-        }
-        .with_max_attempts(settings.max_attempts);
+        // The SDK always retries in standard mode: `adaptive` is the
+        // exporter's own buckets slowing down ([`quota::ScopeQuotas::throttled`]),
+        // which never make a call wait past its poll's deadline. The SDK's
+        // adaptive limiter waits before a call's first attempt whatever the
+        // deadline, and with short timeouts locked collectors out.
+        let retry = RetryConfig::standard().with_max_attempts(settings.max_attempts);
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(settings.connect_timeout)
             .build();
@@ -163,13 +180,56 @@ impl Aws {
             .await;
         let http = http_client(&base);
         Aws {
+            settings: settings.clone(),
+            home_region: home_region.to_owned(),
             base,
             http,
             telemetry,
             limits: Arc::new(ServiceLimits::new(settings.max_concurrent_requests)),
-            quotas: Arc::new(quota::Limits::new(settings.quota_share, &settings.quotas)),
+            quotas: Arc::new(
+                quota::Limits::new(settings.quota_share, &settings.quotas)
+                    .adaptive(settings.retry_mode == RetryMode::Adaptive),
+            ),
             accounts: Arc::default(),
+            buckets: Arc::default(),
+            known_ids: std::collections::HashMap::new(),
         }
+    }
+
+    /// The clients for a reloaded configuration: these, when its `aws`
+    /// settings and home region are the same; else new ones that keep the
+    /// quota buckets (retuned to the new limits, never refilled) and the
+    /// account ids already known.
+    pub async fn reload(&self, settings: &AwsConfig, home_region: &str) -> Aws {
+        if self.settings == *settings && self.home_region == home_region {
+            return self.clone();
+        }
+        let mut fresh = Aws::load(settings, home_region, self.telemetry.clone()).await;
+        for quotas in self.lock_buckets().values() {
+            quotas.set_limits(fresh.quotas.clone());
+        }
+        fresh.buckets = self.buckets.clone();
+        fresh.known_ids = self
+            .lock_accounts()
+            .iter()
+            .filter_map(|(account, shared)| Some((account.clone(), shared.id.get()?.clone())))
+            .chain(self.known_ids.clone())
+            .collect();
+        fresh
+    }
+
+    /// Forgets the buckets and clients of scopes no longer polled.
+    pub fn retain_scopes(&self, keep: &[ScopeKey]) {
+        self.lock_buckets().retain(|key, _| keep.contains(key));
+        self.lock_accounts()
+            .retain(|account, _| keep.iter().any(|(a, _)| a == account));
+    }
+
+    fn lock_buckets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ScopeKey, Arc<quota::ScopeQuotas>>>
+    {
+        self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Clients for one account in one region. For an account with a role the
@@ -178,9 +238,15 @@ impl Aws {
     /// share of AWS's quotas.
     pub async fn scope(&self, account: &AccountConfig, region: &str) -> AwsScope {
         let shared = self.account(account).await;
+        let quotas = self
+            .lock_buckets()
+            .entry((account.clone(), region.to_owned()))
+            .or_insert_with(|| Arc::new(quota::ScopeQuotas::new(self.quotas.clone())))
+            .clone();
         let caller = Arc::new(Caller {
             account: shared.clone(),
             region: region.to_owned(),
+            quotas: quotas.clone(),
         });
         let mut builder = self
             .base
@@ -193,7 +259,7 @@ impl Aws {
             Some(http) => {
                 builder = builder.http_client(quota::QuotaHttpClient::new(
                     http.clone(),
-                    Arc::new(quota::ScopeQuotas::new(self.quotas.clone())),
+                    quotas,
                     self.limits.clone(),
                     self.telemetry.clone(),
                     caller.clone(),
@@ -245,7 +311,7 @@ impl Aws {
         };
         let shared = Arc::new(AccountShared {
             credentials,
-            id: OnceCell::new(),
+            id: OnceCell::new_with(self.known_ids.get(account).cloned()),
             fallback: fallback_account(account),
         });
         self.lock_accounts()

@@ -115,6 +115,9 @@ pub fn check_key(key: &str) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
     by_key: BTreeMap<String, Rate>,
+    /// Whether a throttled answer slows the buckets that cover the call
+    /// (`aws.retry_mode: adaptive`).
+    adaptive: bool,
 }
 
 impl Limits {
@@ -129,7 +132,16 @@ impl Limits {
             // A bucket always holds one call: a share never forbids all.
             r.burst = (r.burst * share).max(1.0);
         }
-        Limits { by_key }
+        Limits {
+            by_key,
+            adaptive: false,
+        }
+    }
+
+    /// The same limits, slowing down when AWS throttles ([`ScopeQuotas::throttled`]).
+    pub fn adaptive(mut self, on: bool) -> Limits {
+        self.adaptive = on;
+        self
     }
 
     /// The quotas that cover one call: its service's and its operation's.
@@ -147,28 +159,76 @@ impl Limits {
     }
 }
 
+/// Adaptive pacing: a throttled answer halves the rate of each bucket that
+/// covers the call, down to this share of its rate...
+const SLOWEST: f64 = 1.0 / 8.0;
+/// ...at most once in this long (the answers of calls sent together are
+/// one signal, not several)...
+const SLOW_SPACING: Duration = Duration::from_millis(500);
+/// ...and every this long without one doubles it again, up to its rate:
+/// from the slowest back to full speed in three seconds. The recovery
+/// runs on time, not on answers, so a collector whose calls all wait
+/// cannot lock itself out (the SDK's own adaptive limiter, which waits
+/// before a call's first attempt whatever the poll's deadline, did: with
+/// a 2 s timeout no call completed, and its rate never rose again).
+const DOUBLING: Duration = Duration::from_secs(1);
+
 /// A token bucket kept as the time it is next empty of debt (GCRA): a
 /// slot may be taken at `t` when `t >= tat - (burst - 1) / rate`, and
-/// taking it moves `tat` on by `1 / rate`.
+/// taking it moves `tat` on by `1 / rate` (longer while it is slowed).
 #[derive(Debug)]
 struct Bucket {
+    rate: Rate,
     interval: Duration,
     tolerance: Duration,
     tat: Instant,
+    /// When it was last slowed, and its speed (a share of its rate) then.
+    slowed: Option<(Instant, f64)>,
 }
 
 impl Bucket {
     fn new(rate: Rate, now: Instant) -> Bucket {
-        // The configuration holds rate and burst to (0, 1e6] and [1, 1e6];
-        // whatever comes, no arithmetic here panics.
+        let mut bucket = Bucket {
+            rate,
+            interval: Duration::ZERO,
+            tolerance: Duration::ZERO,
+            tat: now,
+            slowed: None,
+        };
+        bucket.retune(rate);
+        bucket
+    }
+
+    /// Paces at `rate` from now on, keeping the slots already taken.
+    fn retune(&mut self, rate: Rate) {
+        // The configuration holds rate and burst to [0.001, 1e6] and
+        // [1, 1e6]; whatever comes, no arithmetic here panics.
         let seconds =
             |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(1 << 20));
-        let interval = seconds(1.0 / rate.rate.max(1e-6));
-        Bucket {
-            interval,
-            tolerance: seconds(interval.as_secs_f64() * (rate.burst - 1.0).max(0.0)),
-            tat: now,
+        self.rate = rate;
+        self.interval = seconds(1.0 / rate.rate.max(1e-6));
+        self.tolerance = seconds(self.interval.as_secs_f64() * (rate.burst - 1.0).max(0.0));
+    }
+
+    /// The share of its rate it runs at, at `now`.
+    fn speed(&self, now: Instant) -> f64 {
+        match self.slowed {
+            None => 1.0,
+            Some((at, speed)) => {
+                let doublings =
+                    now.saturating_duration_since(at).as_secs_f64() / DOUBLING.as_secs_f64();
+                (speed * doublings.exp2()).min(1.0)
+            }
         }
+    }
+
+    fn slow(&mut self, now: Instant) {
+        if let Some((at, _)) = self.slowed
+            && now.saturating_duration_since(at) < SLOW_SPACING
+        {
+            return;
+        }
+        self.slowed = Some((now, (self.speed(now) / 2.0).max(SLOWEST)));
     }
 
     fn earliest(&self, now: Instant) -> Instant {
@@ -178,14 +238,15 @@ impl Bucket {
     }
 
     fn take(&mut self, at: Instant) {
-        self.tat = self.tat.max(at) + self.interval;
+        let interval = self.interval.div_f64(self.speed(at));
+        self.tat = self.tat.max(at) + interval;
     }
 }
 
 /// The buckets of one account in one region.
 #[derive(Debug)]
 pub struct ScopeQuotas {
-    limits: Arc<Limits>,
+    limits: Mutex<Arc<Limits>>,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
@@ -204,8 +265,46 @@ pub struct Exhausted {
 impl ScopeQuotas {
     pub fn new(limits: Arc<Limits>) -> ScopeQuotas {
         ScopeQuotas {
-            limits,
+            limits: Mutex::new(limits),
             buckets: Mutex::default(),
+        }
+    }
+
+    fn limits(&self) -> Arc<Limits> {
+        self.limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Paces by `limits` from now on (a reload changed them): each bucket
+    /// keeps the slots it gave, so a reload never refills one.
+    pub fn set_limits(&self, limits: Arc<Limits>) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets.retain(|key, bucket| match limits.by_key.get(key) {
+            Some(rate) => {
+                if *rate != bucket.rate {
+                    bucket.retune(*rate);
+                }
+                true
+            }
+            None => false,
+        });
+        *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// AWS throttled a call: in adaptive mode the buckets that cover it slow down.
+    pub fn throttled(&self, service: &str, operation: &str, now: Instant) {
+        let limits = self.limits();
+        if !limits.adaptive {
+            return;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, rate) in limits.covering(service, operation) {
+            buckets
+                .entry(key)
+                .or_insert_with(|| Bucket::new(rate, now))
+                .slow(now);
         }
     }
 
@@ -219,7 +318,7 @@ impl ScopeQuotas {
         now: Instant,
         deadline: Option<Instant>,
     ) -> Result<Duration, Exhausted> {
-        let covering = self.limits.covering(service, operation);
+        let covering = self.limits().covering(service, operation);
         if covering.is_empty() {
             return Ok(Duration::ZERO);
         }
@@ -563,5 +662,69 @@ mod tests {
         assert!(check_key("apigatway").is_err());
         assert!(check_key("ec2:").is_err());
         assert!(check_key("ec2:Describe*").is_err());
+    }
+
+    #[test]
+    fn throttles_slow_an_adaptive_bucket_and_time_brings_it_back() {
+        let now = Instant::now();
+        let adaptive = Arc::new(Limits::new(1.0, &BTreeMap::new()).adaptive(true));
+        let q = ScopeQuotas::new(adaptive);
+        // ACM: 10/s, bursts of 10. Spend the burst, then be throttled.
+        pace(&q, "acm", "DescribeCertificate", 10, now);
+        q.throttled("acm", "DescribeCertificate", now);
+        // Answers of calls sent together count once.
+        q.throttled(
+            "acm",
+            "DescribeCertificate",
+            now + Duration::from_millis(100),
+        );
+        let next = |q: &ScopeQuotas, at: Instant| q.reserve("acm", "DescribeCertificate", at, None);
+        let first = next(&q, now).unwrap();
+        let second = next(&q, now).unwrap();
+        // Slots 0.1 s apart at full speed; 0.2 s at half speed.
+        assert!(
+            (second - first).as_secs_f64() > 0.15,
+            "{first:?} {second:?}"
+        );
+        // Throttled again and again: never below an eighth.
+        for i in 1..20 {
+            q.throttled(
+                "acm",
+                "DescribeCertificate",
+                now + Duration::from_millis(500 * i),
+            );
+        }
+        let slowest = now + Duration::from_millis(500 * 19);
+        let bucket_speed = |q: &ScopeQuotas, at: Instant| {
+            q.buckets.lock().unwrap()["acm:DescribeCertificate"].speed(at)
+        };
+        assert!((bucket_speed(&q, slowest) - SLOWEST).abs() < 1e-9);
+        // Three seconds without a throttle: full speed, whatever the calls did.
+        assert!((bucket_speed(&q, slowest + Duration::from_secs(3)) - 1.0).abs() < 1e-9);
+        assert!(bucket_speed(&q, slowest + Duration::from_millis(1500)) < 1.0);
+    }
+
+    #[test]
+    fn standard_mode_ignores_throttles() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        q.throttled("acm", "DescribeCertificate", now);
+        assert!(q.buckets.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn new_limits_keep_the_slots_already_taken() {
+        let now = Instant::now();
+        let q = ScopeQuotas::new(limits(1.0));
+        let (at_once, _) = pace(&q, "acm", "DescribeCertificate", 10, now);
+        assert_eq!(at_once, 10);
+        // A reload that halves the share: the bucket is not refilled.
+        q.set_limits(limits(0.5));
+        let wait = q.reserve("acm", "DescribeCertificate", now, None).unwrap();
+        assert!(wait > Duration::ZERO, "{wait:?}");
+        // And the same limits again change nothing.
+        q.set_limits(limits(0.5));
+        let later = q.reserve("acm", "DescribeCertificate", now, None).unwrap();
+        assert!(later > wait);
     }
 }

@@ -3,6 +3,7 @@
 //! outcome and the account and region it was made for, so throttling shows
 //! even when a retry later succeeds, and shows where.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -113,6 +114,16 @@ pub struct ApiTelemetry {
     metrics_requested: Counter,
     quota_waits: Family<QuotaLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     quota_exhausted: Family<QuotaLabels, Counter>,
+    /// The label sets each scope has in the families above, so that a
+    /// scope a reload removed takes its series with it.
+    by_scope: Arc<std::sync::Mutex<HashMap<CallScope, ScopeSeries>>>,
+}
+
+/// One scope's series.
+#[derive(Debug, Default)]
+struct ScopeSeries {
+    requests: HashSet<CallLabels>,
+    quotas: HashSet<QuotaLabels>,
 }
 
 impl Default for ApiTelemetry {
@@ -124,6 +135,7 @@ impl Default for ApiTelemetry {
             metrics_requested: Counter::default(),
             quota_waits: Family::default(),
             quota_exhausted: Family::default(),
+            by_scope: Arc::default(),
         }
     }
 }
@@ -139,15 +151,20 @@ impl ApiTelemetry {
         outcome: Outcome,
         seconds: Option<f64>,
     ) {
-        self.requests
-            .get_or_create(&CallLabels {
-                service: service.to_owned(),
-                operation: operation.to_owned(),
-                outcome,
-                account: scope.account.clone(),
-                region: scope.region.clone(),
-            })
-            .inc();
+        let labels = CallLabels {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            outcome,
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+        };
+        if self.requests.get_or_create(&labels).inc() == 0 {
+            self.lock_scopes()
+                .entry(scope.clone())
+                .or_default()
+                .requests
+                .insert(labels);
+        }
         if let Some(seconds) = seconds {
             self.durations
                 .get_or_create(&OperationLabels {
@@ -222,18 +239,51 @@ impl ApiTelemetry {
         }
     }
 
+    fn lock_scopes(&self) -> std::sync::MutexGuard<'_, HashMap<CallScope, ScopeSeries>> {
+        self.by_scope.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note_quota_series(&self, scope: &CallScope, labels: QuotaLabels) {
+        self.lock_scopes()
+            .entry(scope.clone())
+            .or_default()
+            .quotas
+            .insert(labels);
+    }
+
     /// A call waited `seconds` for its slot in the exporter's share of an AWS quota.
     pub fn quota_waited(&self, scope: &CallScope, service: &str, operation: &str, seconds: f64) {
-        self.quota_waits
-            .get_or_create(&Self::quota_labels(scope, service, operation))
-            .inc_by(seconds);
+        let labels = Self::quota_labels(scope, service, operation);
+        if self.quota_waits.get_or_create(&labels).inc_by(seconds) == 0.0 {
+            self.note_quota_series(scope, labels);
+        }
     }
 
     /// A call was not sent: its quota had no slot before the poll's deadline.
     pub fn quota_exhausted(&self, scope: &CallScope, service: &str, operation: &str) {
-        self.quota_exhausted
-            .get_or_create(&Self::quota_labels(scope, service, operation))
-            .inc();
+        let labels = Self::quota_labels(scope, service, operation);
+        if self.quota_exhausted.get_or_create(&labels).inc() == 0 {
+            self.note_quota_series(scope, labels);
+        }
+    }
+
+    /// Drops the series of every scope `keep` refuses (a reload removed
+    /// its account or region): they would otherwise stay until a restart.
+    pub fn retain_scopes(&self, keep: impl Fn(&CallScope) -> bool) {
+        let mut scopes = self.lock_scopes();
+        scopes.retain(|scope, series| {
+            if keep(scope) {
+                return true;
+            }
+            for labels in &series.requests {
+                self.requests.remove(labels);
+            }
+            for labels in &series.quotas {
+                self.quota_waits.remove(labels);
+                self.quota_exhausted.remove(labels);
+            }
+            false
+        });
     }
 
     /// Adds the families to a registry that is about to be encoded.
@@ -530,7 +580,10 @@ impl Intercept for TelemetryInterceptor {
             .store_put(AttemptInFlight(Arc::new(Attempt {
                 start: Instant::now(),
                 waited_us: AtomicU64::new(0),
-                unsent: AtomicBool::new(false),
+                // Until it is signed and handed to the HTTP layer: an
+                // attempt whose credentials cannot be had never reaches
+                // AWS, and is neither counted nor timed.
+                unsent: AtomicBool::new(true),
                 retry,
                 unrecorded: std::sync::Mutex::new(Some(Recorder {
                     telemetry: self.telemetry.clone(),
@@ -552,6 +605,7 @@ impl Intercept for TelemetryInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(attempt) = cfg.load::<AttemptInFlight>() {
+            attempt.0.sent();
             let (service, operation) = service_and_operation(cfg);
             context.request_mut().add_extension(Call {
                 service,
@@ -598,6 +652,11 @@ impl Intercept for TelemetryInterceptor {
             // No response at all: connection refused, reset, timed out.
             None => Outcome::Error,
         };
+        if outcome == Outcome::Throttled {
+            self.caller
+                .quotas
+                .throttled(&r.service, &r.operation, Instant::now());
+        }
         r.telemetry
             .record(&r.scope, &r.service, &r.operation, outcome, Some(seconds));
         Ok(())

@@ -14,15 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-
+use super::state_file::{self, ScopeState, StateFile};
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::classify::Tally;
 use crate::config::ExecutionLogsConfig;
-use crate::inventory::{ApiType, ExecutionLogs, Inventory, LogGroupStatus};
+use crate::inventory::{ApiType, ExecutionLogs, Inventory, LogGroupStatus, LogRead};
 use crate::logs::{self, EXECUTION_LOG_FILTER, LineFormat, LogCursor};
+use async_trait::async_trait;
 use std::sync::Arc;
 
 /// One log group to read and what its lines are.
@@ -88,140 +87,40 @@ pub fn log_group_of_arn(arn: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// The state file: each log group's cursor, by account and region.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct StateFile {
-    version: u32,
-    /// "account/region" -> log group -> cursor.
-    scopes: BTreeMap<String, BTreeMap<String, LogCursor>>,
-}
-
-/// Reads the state file, trusting what can be trusted: a file that is not
-/// JSON (truncated, overwritten) or of another format is set aside beside it
-/// (`.corrupt`, `.foreign`) for a person to look at, never overwritten, and
-/// every group starts from the lookback; in a good file a malformed cursor
-/// is dropped alone and the others are kept. Each problem is logged and
-/// counted (the second value).
-fn load_state(path: &Path) -> (StateFile, BTreeMap<&'static str, u64>) {
-    let mut problems = BTreeMap::new();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return (StateFile::default(), problems);
-        }
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read the execution-log state file; every log group starts from the lookback");
-            problems.insert("unreadable", 1);
-            return (StateFile::default(), problems);
-        }
-    };
-    let (state, bad_entries) = match parse_state(&bytes) {
-        Ok(parsed) => parsed,
-        Err(kind) => {
-            let aside = set_aside(path, kind);
-            tracing::warn!(
-                path = %path.display(),
-                set_aside = %aside.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                problem = kind,
-                "the execution-log state file cannot be used (not JSON, or not this exporter's format); it is set aside and every log group starts from the lookback"
-            );
-            problems.insert(kind, 1);
-            return (StateFile::default(), problems);
-        }
-    };
-    if bad_entries > 0 {
-        tracing::warn!(path = %path.display(), dropped = bad_entries, "malformed cursors in the execution-log state file were dropped; their log groups start from the lookback, the others resume");
-        problems.insert("bad_entry", bad_entries);
-    }
-    (state, problems)
-}
-
-/// Renames an unusable state file to `FILE.KIND` (`FILE.KIND.1`, ... when
-/// taken), never over an earlier one; `None` when it cannot be moved.
-fn set_aside(path: &Path, kind: &str) -> Option<PathBuf> {
-    let free = (0..100).map(|n| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(format!(".{kind}"));
-        if n > 0 {
-            name.push(format!(".{n}"));
-        }
-        PathBuf::from(name)
-    });
-    let aside = free.into_iter().find(|p| !p.exists())?;
-    std::fs::rename(path, &aside).ok()?;
-    Some(aside)
-}
-
-/// Parses a state file: `Err("corrupt")` when it is not JSON, `Err("foreign")`
-/// when it is JSON of another shape or version; else the state with the
-/// number of malformed cursors left out.
-fn parse_state(bytes: &[u8]) -> Result<(StateFile, u64), &'static str> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| "corrupt")?;
-    if value.get("version").and_then(serde_json::Value::as_u64) != Some(1) {
-        return Err("foreign");
-    }
-    let scopes = value
-        .get("scopes")
-        .and_then(serde_json::Value::as_object)
-        .ok_or("foreign")?;
-    let mut state = StateFile {
-        version: 1,
-        scopes: BTreeMap::new(),
-    };
-    let mut bad = 0;
-    for (scope, groups) in scopes {
-        let Some(groups) = groups.as_object() else {
-            bad += 1;
-            continue;
-        };
-        let cursors = state.scopes.entry(scope.clone()).or_default();
-        for (group, cursor) in groups {
-            match serde_json::from_value::<LogCursor>(cursor.clone()) {
-                Ok(cursor) => {
-                    cursors.insert(group.clone(), cursor);
-                }
-                Err(_) => bad += 1,
-            }
-        }
-    }
-    Ok((state, bad))
-}
-
-/// Writes the state atomically: a reader sees the old file or the new one, never half.
-fn save_state(path: &Path, state: &StateFile) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec(state).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, path)
-}
-
 pub struct ExecutionLogsCollector {
     config: ExecutionLogsConfig,
-    /// Cursors from the state file, for groups this process has not read yet.
+    /// How long an error class's newest time matters to the checks
+    /// (`diagnosis.tls_error_window`): what the state file keeps of them.
+    error_window_ms: i64,
+    /// What the state file held, and since then what each scope's polls
+    /// left: cursors for groups this process has not read yet, error times
+    /// a restart must not forget.
     saved: Mutex<StateFile>,
     /// Problems met loading the state file, reported by the first poll.
     load_problems: Mutex<BTreeMap<&'static str, u64>>,
     /// The last read error per group, so a persistent one is logged once.
     errors: Mutex<BTreeMap<String, String>>,
+    /// The last error writing the state file, so a persistent one is logged once.
+    write_error: Mutex<Option<String>>,
     /// Per scope (`account/region`), when each group was last read: the
     /// order of the next poll's reads, least recently read first.
     last_read: Mutex<BTreeMap<String, BTreeMap<String, std::time::Instant>>>,
 }
 
 impl ExecutionLogsCollector {
-    pub fn new(config: ExecutionLogsConfig) -> Self {
+    pub fn new(config: ExecutionLogsConfig, error_window: std::time::Duration) -> Self {
         let (saved, problems) = config
             .state_file
             .as_deref()
-            .map(load_state)
+            .map(state_file::load)
             .unwrap_or_default();
         Self {
             config,
+            error_window_ms: i64::try_from(error_window.as_millis()).unwrap_or(i64::MAX),
             saved: Mutex::new(saved),
             load_problems: Mutex::new(problems),
             errors: Mutex::new(BTreeMap::new()),
+            write_error: Mutex::new(None),
             last_read: Mutex::new(BTreeMap::new()),
         }
     }
@@ -229,6 +128,38 @@ impl ExecutionLogsCollector {
     fn state_path(&self) -> Option<&PathBuf> {
         self.config.state_file.as_ref()
     }
+
+    /// Writes the scope's part of the state file; a failure is logged when
+    /// it is new (not on every poll) and counted every time.
+    fn save(&self, path: &Path, scope_key: String, scope: ScopeState) -> bool {
+        let mut saved = lock(&self.saved);
+        saved.scopes.insert(scope_key, scope);
+        let written = state_file::save(path, &saved);
+        drop(saved);
+        let mut last = lock(&self.write_error);
+        match written {
+            Ok(()) => {
+                if last.take().is_some() {
+                    tracing::info!(path = %path.display(), "the execution-log state file is written again");
+                }
+                true
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if last.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(path = %path.display(), error = %text, "cannot write the execution-log state file (counted in awsconn_execution_log_state_file_errors_total; repeats are logged at debug level)");
+                } else {
+                    tracing::debug!(path = %path.display(), error = %text, "cannot write the execution-log state file again");
+                }
+                *last = Some(text);
+                false
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How far ahead of this machine's clock a saved cursor may be (clock skew
@@ -249,16 +180,30 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Adds `from`'s newest error times to `into`, keeping the newer of two.
+fn merge_newest(
+    into: &mut BTreeMap<(String, String), crate::logs::NewestErrors>,
+    from: &BTreeMap<(String, String), crate::logs::NewestErrors>,
+) {
+    for (stage, classes) in from {
+        let known = into.entry(stage.clone()).or_default();
+        for (class, at) in classes {
+            let kept = known.entry(*class).or_insert(*at);
+            *kept = (*kept).max(*at);
+        }
+    }
+}
+
 #[async_trait]
 impl Collector for ExecutionLogsCollector {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         let account = aws.account_id().await?;
         let scope_key = format!("{account}/{}", aws.region());
         let previous = known.execution_logs.clone().unwrap_or_default();
-        let saved: BTreeMap<String, LogCursor> = self
-            .saved
-            .lock()
-            .map(|s| s.scopes.get(&scope_key).cloned().unwrap_or_default())
+        let saved: ScopeState = lock(&self.saved)
+            .scopes
+            .get(&scope_key)
+            .cloned()
             .unwrap_or_default();
         let lookback = i64::try_from(self.config.lookback.as_millis()).unwrap_or(i64::MAX);
         let overlap = i64::try_from(self.config.overlap.as_millis()).unwrap_or(i64::MAX);
@@ -268,18 +213,22 @@ impl Collector for ExecutionLogsCollector {
         let problems = Unreported::take(&self.load_problems);
         let mut delta = ExecutionLogs::default();
         let now = now_ms();
+        // The error times the state file kept: what a process before this
+        // one read, behind the saved cursors, and will not be read again.
+        // Merging keeps the newer of two times, so doing it every poll is
+        // harmless.
+        merge_newest(&mut delta.newest_errors, &saved.newest_errors);
         // What the state file will hold: every cursor saved or read, so a
         // group that is not read this time (its read failed, or its API is
         // not known yet because another call failed) keeps its place.
-        let mut all_cursors = saved.clone();
+        let mut all_cursors = saved.cursors.clone();
         all_cursors.extend(previous.cursors.clone());
         // Least recently read first (never read first of all): when the
         // quota cannot fit every group in one poll, the rest wait for the
         // next, and every group takes its turn.
-        let mut last_read = self
-            .last_read
-            .lock()
-            .map(|l| l.get(&scope_key).cloned().unwrap_or_default())
+        let mut last_read = lock(&self.last_read)
+            .get(&scope_key)
+            .cloned()
             .unwrap_or_default();
         let mut pending = sources(known, &self.config.log_groups);
         pending.sort_by_key(|s| last_read.get(&s.group).copied());
@@ -287,7 +236,7 @@ impl Collector for ExecutionLogsCollector {
         let mut pending = pending.into_iter();
         while let Some(source) = pending.next() {
             let in_memory = previous.cursors.get(&source.group);
-            let from_file = saved.get(&source.group).filter(|c| {
+            let from_file = saved.cursors.get(&source.group).filter(|c| {
                 let possible = cursor_is_possible(c, now);
                 if !possible && in_memory.is_none() {
                     // Never written back: refused once, not on every poll.
@@ -314,7 +263,9 @@ impl Collector for ExecutionLogsCollector {
                 && e.is_quota_exhausted()
             {
                 // Not a failure of the group: it, and the groups after it,
-                // are read next poll from where their cursors stand.
+                // are read next poll from where their cursors stand. One
+                // never read yet is pending: the checks that need it are
+                // not known until it is read.
                 let deferred: Vec<LogSource> =
                     std::iter::once(source).chain(pending.by_ref()).collect();
                 tracing::debug!(
@@ -322,14 +273,22 @@ impl Collector for ExecutionLogsCollector {
                     "the logs quota is spent for this poll; the rest of the log groups wait for the next"
                 );
                 for source in deferred {
-                    if let Some(status) = previous.groups.get(&source.group) {
-                        delta.groups.insert(source.group, status.clone());
-                    }
+                    let status =
+                        previous
+                            .groups
+                            .get(&source.group)
+                            .cloned()
+                            .unwrap_or(LogGroupStatus {
+                                api_id: source.api_id,
+                                stage: source.stage,
+                                read: LogRead::Pending,
+                            });
+                    delta.groups.insert(source.group, status);
                     delta.deferred += 1;
                 }
                 break;
             }
-            let ok = match read {
+            let read = match read {
                 Ok(events) => {
                     let mut tally = Tally::new();
                     let newest = delta
@@ -351,27 +310,24 @@ impl Collector for ExecutionLogsCollector {
                         .merge(&tally);
                     all_cursors.insert(source.group.clone(), cursor.clone());
                     delta.cursors.insert(source.group.clone(), cursor);
-                    if let Ok(mut errors) = self.errors.lock() {
-                        errors.remove(&source.group);
-                    }
-                    true
+                    lock(&self.errors).remove(&source.group);
+                    LogRead::Ok
                 }
                 Err(error) => {
                     let text = error.to_string();
-                    let repeated = self
-                        .errors
-                        .lock()
-                        .map(|mut e| {
-                            e.insert(source.group.clone(), text.clone()).as_deref()
-                                == Some(text.as_str())
-                        })
-                        .unwrap_or(false);
+                    let repeated = lock(&self.errors)
+                        .insert(source.group.clone(), text.clone())
+                        .as_deref()
+                        == Some(text.as_str());
                     if repeated {
                         tracing::debug!(log_group = %source.group, %error, "cannot read the log group again");
                     } else {
-                        tracing::warn!(log_group = %source.group, %error, "cannot read the log group; its counts stay as they were");
+                        tracing::warn!(log_group = %source.group, %error, "cannot read the log group; its counts stay as they were, and the checks that need it are not known until it is read");
                     }
-                    false
+                    LogRead::Failed {
+                        code: error.kind_label(),
+                        message: text,
+                    }
                 }
             };
             delta.groups.insert(
@@ -379,20 +335,21 @@ impl Collector for ExecutionLogsCollector {
                 LogGroupStatus {
                     api_id: source.api_id,
                     stage: source.stage,
-                    ok,
+                    read,
                 },
             );
         }
+        delta.newest_errors.retain(|_, classes| !classes.is_empty());
 
-        if let Ok(mut l) = self.last_read.lock() {
-            l.insert(scope_key.clone(), last_read);
-        }
+        lock(&self.last_read).insert(scope_key.clone(), last_read);
         if let Some(path) = self.state_path() {
-            let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
-            saved.version = 1;
-            saved.scopes.insert(scope_key, all_cursors);
-            if let Err(e) = save_state(path, &saved) {
-                tracing::warn!(path = %path.display(), error = %e, "cannot write the execution-log state file");
+            let mut newest = previous.newest_errors.clone();
+            merge_newest(&mut newest, &delta.newest_errors);
+            let scope = ScopeState {
+                cursors: all_cursors,
+                newest_errors: state_file::recent(&newest, now, self.error_window_ms),
+            };
+            if !self.save(path, scope_key, scope) {
                 *delta.state_file_errors.entry("write_failed").or_default() += 1;
             }
         }
@@ -439,11 +396,14 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     build: |config| {
         Arc::new(ExecutionLogsCollector::new(
             config.collectors.execution_logs.clone(),
+            config.diagnosis.tls_error_window,
         ))
     },
     forget: |inventory| inventory.execution_logs = None,
     render,
 };
+
+const READ_SUCCESS_HELP: &str = "1 if the latest read of the log group succeeded";
 
 /// `awsconn_execution_*`.
 fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
@@ -519,13 +479,35 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
             ("stage", status.stage.clone()),
             ("log_group", group.clone()),
         ]);
-        f.add(
-            "awsconn_execution_log_read_success",
-            "1 if the latest read of the log group succeeded",
-            Kind::Gauge,
-            labels,
-            f64::from(u8::from(status.ok)),
-        );
+        match &status.read {
+            // Not read yet: neither a success nor a failure of the group
+            // (awsconn_execution_log_groups_deferred counts it).
+            LogRead::Pending => {}
+            LogRead::Ok => f.add(
+                "awsconn_execution_log_read_success",
+                READ_SUCCESS_HELP,
+                Kind::Gauge,
+                labels,
+                1.0,
+            ),
+            LogRead::Failed { code, .. } => {
+                f.add(
+                    "awsconn_execution_log_read_success",
+                    READ_SUCCESS_HELP,
+                    Kind::Gauge,
+                    labels.clone(),
+                    0.0,
+                );
+                labels.push(("error", code.clone()));
+                f.add(
+                    "awsconn_execution_log_read_error_info",
+                    "1 while the latest read of the log group failed, with AWS's error code (or error): the runbook checks that need the group are unknown meanwhile",
+                    Kind::Gauge,
+                    labels,
+                    1.0,
+                );
+            }
+        }
     }
 }
 
@@ -629,76 +611,5 @@ mod tests {
                 "custom"
             ]
         );
-    }
-
-    #[test]
-    fn state_file_round_trip_and_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let mut state = StateFile {
-            version: 1,
-            ..Default::default()
-        };
-        state
-            .scopes
-            .entry("1/us-east-1".into())
-            .or_default()
-            .insert(
-                "g".into(),
-                LogCursor {
-                    position_ms: 42,
-                    recent_ids: [("id".to_owned(), 42)].into(),
-                },
-            );
-        save_state(&path, &state).unwrap();
-        let (loaded, problems) = load_state(&path);
-        assert_eq!(loaded.scopes, state.scopes);
-        assert!(problems.is_empty());
-        let (missing, problems) = load_state(&dir.path().join("missing.json"));
-        assert!(
-            missing.scopes.is_empty() && problems.is_empty(),
-            "no file: no problem"
-        );
-
-        // Truncated: nothing to trust; set aside, not overwritten.
-        let good = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
-        let (loaded, problems) = load_state(&path);
-        assert!(loaded.scopes.is_empty());
-        assert_eq!(problems, [("corrupt", 1)].into());
-        assert!(!path.exists());
-        assert_eq!(
-            std::fs::read(dir.path().join("state.json.corrupt")).unwrap(),
-            &good[..good.len() / 2]
-        );
-
-        // Another format or version: set aside too.
-        for foreign in [
-            &b"{\"version\": 2, \"scopes\": {}}"[..],
-            b"[1, 2, 3]",
-            b"{\"cursors\": {}}",
-        ] {
-            std::fs::write(&path, foreign).unwrap();
-            let (loaded, problems) = load_state(&path);
-            assert!(loaded.scopes.is_empty());
-            assert_eq!(
-                problems,
-                [("foreign", 1)].into(),
-                "{}",
-                String::from_utf8_lossy(foreign)
-            );
-            assert!(dir.path().join("state.json.foreign").exists());
-        }
-
-        // One malformed cursor: dropped alone, the others resume.
-        std::fs::write(
-            &path,
-            br#"{"version": 1, "scopes": {"1/us-east-1": {"g": {"position_ms": 42, "recent_ids": {}}, "h": {"position_ms": "soon"}}, "2/eu-west-1": 7}}"#,
-        )
-        .unwrap();
-        let (loaded, problems) = load_state(&path);
-        assert_eq!(loaded.scopes["1/us-east-1"]["g"].position_ms, 42);
-        assert!(!loaded.scopes["1/us-east-1"].contains_key("h"));
-        assert_eq!(problems, [("bad_entry", 2)].into());
     }
 }

@@ -21,6 +21,7 @@ pub mod interconnect;
 pub mod load_balancers;
 pub mod network_rules;
 pub(crate) mod publish;
+pub mod state_file;
 mod store;
 pub mod tls_probe;
 pub mod vpc_links;
@@ -326,6 +327,11 @@ impl Poller {
             .collect()
     }
 
+    /// Each target's scope labels, as far as they are known now.
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.targets.iter().map(Target::scope).collect()
+    }
+
     /// Polls every collector for every target once, stage by stage (a
     /// stage's collectors run concurrently). True when all succeeded.
     pub async fn poll_once(&self) -> bool {
@@ -529,7 +535,7 @@ mod tests {
                 LogGroupStatus {
                     api_id: "api1".into(),
                     stage: "prod".into(),
-                    ok: true,
+                    read: crate::inventory::LogRead::Ok,
                 },
             );
         };
@@ -583,7 +589,10 @@ mod tests {
             "an older error than the newest known changes nothing"
         );
         let mut failed = moved;
-        failed.groups.get_mut(&group).unwrap().ok = false;
+        failed.groups.get_mut(&group).unwrap().read = crate::inventory::LogRead::Failed {
+            code: "AccessDeniedException".into(),
+            message: "denied".into(),
+        };
         assert!(
             Fragment::ExecutionLogs(failed).apply(&mut inventory),
             "a group's read failed"

@@ -639,7 +639,7 @@ mod tests {
             LogGroupStatus {
                 api_id: "api1".into(),
                 stage: "prod".into(),
-                ok: true,
+                read: crate::inventory::LogRead::Ok,
             },
         );
         logs.newest_errors
@@ -707,6 +707,83 @@ mod tests {
         let fix = tls.fix.as_deref().unwrap();
         assert!(fix.contains("Renew or replace the certificate"), "{fix}");
         assert!(fix.contains("even with insecureSkipVerification"), "{fix}");
+    }
+
+    /// A log group that could not be read (or not yet) leaves no_tls_errors
+    /// unknown, naming the group and the error, and the link not healthy;
+    /// an error already known still fails it.
+    #[test]
+    fn an_unread_log_group_leaves_no_tls_errors_unknown() {
+        use crate::inventory::{ExecutionLogs, LogGroupStatus, LogRead};
+        let (mut inventory, _) = path_inventory(8443, "healthy");
+        let group = "API-Gateway-Execution-Logs_api1/prod";
+        let with = |read: LogRead| {
+            let mut logs = ExecutionLogs::default();
+            logs.groups.insert(
+                group.into(),
+                LogGroupStatus {
+                    api_id: "api1".into(),
+                    stage: "prod".into(),
+                    read,
+                },
+            );
+            logs
+        };
+        let scope = testkit::scope();
+        let clock = Clock {
+            now_ms: 1_500_000,
+            tls_error_window_ms: 600_000,
+            ..Clock::default()
+        };
+        inventory.execution_logs = Some(with(LogRead::Ok));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        assert!(only(&report, "no_tls_errors")[0].ok);
+
+        inventory.execution_logs = Some(with(LogRead::Failed {
+            code: "AccessDeniedException".into(),
+            message: "cloudwatchlogs FilterLogEvents failed: AccessDeniedException: not allowed"
+                .into(),
+        }));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok && tls.unknown == Some("execution_logs"), "{tls:?}");
+        assert_eq!(tls.object["log_group"], group);
+        let cause = tls.cause.as_deref().unwrap();
+        assert!(
+            cause.contains(group) && cause.contains("AccessDeniedException"),
+            "{cause}"
+        );
+        assert!(!report.healthy);
+
+        inventory.execution_logs = Some(with(LogRead::Pending));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(tls.unknown.is_some(), "{tls:?}");
+        assert!(
+            tls.cause.as_deref().unwrap().contains("not been read yet"),
+            "{tls:?}"
+        );
+
+        // An error read before the group became unreadable still fails it.
+        let mut logs = with(LogRead::Failed {
+            code: "error".into(),
+            message: "timeout".into(),
+        });
+        logs.newest_errors
+            .entry(("api1".to_owned(), "prod".to_owned()))
+            .or_default()
+            .insert(ErrorClass::TlsKeyMismatch, 1_400_000);
+        inventory.execution_logs = Some(logs);
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok && tls.unknown.is_none(), "{tls:?}");
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("before the exporter last restarted"),
+            "{tls:?}"
+        );
     }
 
     fn only(report: &LinkReport, check: &str) -> Vec<Check> {

@@ -21,6 +21,8 @@ const STYLE: &str = r#"
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem; padding: 0 1rem; line-height: 1.45; color: #1d232a; background: #fff; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; }
 .summary { color: #495057; margin-top: 0; }
+.filters, .pager { color: #495057; font-size: .9rem; }
+.filters label { margin-right: .6rem; }
 section.link { border: 1px solid #dee2e6; border-radius: 6px; margin: 1.2rem 0; padding: .6rem 1rem; }
 section.link h2 { font-size: 1.1rem; margin: .2rem 0 .6rem; }
 section.link h2 small { color: #495057; font-weight: normal; }
@@ -110,14 +112,147 @@ fn utc(at: SystemTime) -> String {
         .to_string()
 }
 
-/// The page for the findings, narrowed to one link when `only` names it.
-pub fn page(findings: &Findings, only: Option<&str>) -> String {
-    let links: Vec<&LinkView> = findings
-        .links()
-        .filter(|v| only.is_none_or(|id| v.report.vpc_link_id == id))
-        .collect();
-    let unhealthy = links.iter().filter(|v| !v.report.healthy).count();
-    let mut html = String::with_capacity(4096 + links.len() * 2048);
+/// What `/links` shows: filters (all optional) and the page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct LinksQuery {
+    /// One link by id.
+    pub vpc_link: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// `unhealthy`, `unknown` or `healthy`.
+    pub health: Option<String>,
+    /// From 1.
+    pub page: Option<usize>,
+    pub per_page: Option<usize>,
+}
+
+/// Links on a page unless `per_page` says otherwise: the page's memory and
+/// time are bounded by what it shows, not by how many links there are.
+pub const PER_PAGE: usize = 100;
+/// The most links one page shows.
+pub const MAX_PER_PAGE: usize = 500;
+
+/// How a link stands, in the order the page lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Health {
+    /// A check fails.
+    Unhealthy,
+    /// No check fails, but some could not be made.
+    Unknown,
+    Healthy,
+}
+
+impl Health {
+    fn of(view: &LinkView) -> Health {
+        let r = &view.report;
+        if r.healthy {
+            Health::Healthy
+        } else if r.checks.iter().all(|c| c.ok || c.unknown.is_some()) {
+            Health::Unknown
+        } else {
+            Health::Unhealthy
+        }
+    }
+
+    fn parse(text: &str) -> Option<Health> {
+        match text {
+            "unhealthy" => Some(Health::Unhealthy),
+            "unknown" => Some(Health::Unknown),
+            "healthy" => Some(Health::Healthy),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Health::Unhealthy => "unhealthy",
+            Health::Unknown => "unknown",
+            Health::Healthy => "healthy",
+        }
+    }
+}
+
+impl LinksQuery {
+    /// The filters alone, each empty value as none.
+    fn wants(&self, view: &LinkView) -> bool {
+        let r = &view.report;
+        let matches = |want: &Option<String>, have: &str| {
+            want.as_deref()
+                .filter(|w| !w.is_empty())
+                .is_none_or(|w| w == have)
+        };
+        matches(&self.vpc_link, &r.vpc_link_id)
+            && matches(&self.account, &r.account)
+            && matches(&self.region, &r.region)
+            && self
+                .health
+                .as_deref()
+                .and_then(Health::parse)
+                .is_none_or(|h| h == Health::of(view))
+    }
+
+    fn per_page(&self) -> usize {
+        self.per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE)
+    }
+
+    /// `/links?…` for these filters on `page`.
+    fn href(&self, page: usize) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("vpc_link", &self.vpc_link),
+            ("account", &self.account),
+            ("region", &self.region),
+            ("health", &self.health),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                query.append_pair(key, v);
+            }
+        }
+        if self.per_page.is_some() {
+            query.append_pair("per_page", &self.per_page().to_string());
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/links".to_owned()
+        } else {
+            format!("/links?{query}")
+        }
+    }
+}
+
+/// The page for the findings: the links the query's filters keep,
+/// unhealthy first, then those not known, then healthy ones (each by
+/// account, region and id), one page of them.
+pub fn page(findings: &Findings, query: &LinksQuery) -> String {
+    let mut counts = [0usize; 3];
+    let mut links: Vec<(Health, &LinkView)> = Vec::new();
+    for view in findings.links() {
+        if !query.wants(view) {
+            continue;
+        }
+        let health = Health::of(view);
+        counts[health as usize] += 1;
+        links.push((health, view));
+    }
+    links.sort_unstable_by(|(ha, a), (hb, b)| {
+        let (a, b) = (&a.report, &b.report);
+        (ha, &a.account, &a.region, &a.vpc_link_id).cmp(&(
+            hb,
+            &b.account,
+            &b.region,
+            &b.vpc_link_id,
+        ))
+    });
+    let per_page = query.per_page();
+    let pages = links.len().div_ceil(per_page).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let shown =
+        &links[((page - 1) * per_page).min(links.len())..(page * per_page).min(links.len())];
+    let mut html = String::with_capacity(8192 + shown.len() * 2048);
     let _ = write!(
         html,
         r#"<!doctype html>
@@ -141,50 +276,144 @@ pub fn page(findings: &Findings, only: Option<&str>) -> String {
     } else {
         " · waiting for the first complete poll"
     };
+    let [unhealthy, unknown, healthy] = counts;
     let _ = writeln!(
         html,
-        r#"<p class="summary">{} link{}, <span id="unhealthy-count">{unhealthy}</span> unhealthy{when}{state} · reloads every {REFRESH_SECONDS} s · <a href="/">home</a></p>"#,
+        r#"<p class="summary">{} link{}, <span id="unhealthy-count">{unhealthy}</span> unhealthy, <span id="unknown-count">{unknown}</span> not known, {healthy} healthy{when}{state} · reloads every {REFRESH_SECONDS} s · <a href="/">home</a></p>"#,
         links.len(),
         if links.len() == 1 { "" } else { "s" },
     );
+    filters(&mut html, findings, query);
     if links.is_empty() {
-        let none = match only {
+        let none = match query.vpc_link.as_deref().filter(|id| !id.is_empty()) {
             Some(id) => format!(
                 "No VPC link {} in the configured accounts and regions.",
                 escape(id)
             ),
+            None if query != &LinksQuery::default() => {
+                "No VPC link matches these filters.".to_owned()
+            }
             None => "No VPC links found (yet) in the configured accounts and regions.".to_owned(),
         };
         let _ = writeln!(html, "<p>{none}</p>");
     }
-    // Unhealthy links first, then by account, region and id.
-    let mut ordered = links;
-    ordered.sort_by(|a, b| {
-        let key = |v: &LinkView| {
-            (
-                v.report.healthy,
-                v.report.account.clone(),
-                v.report.region.clone(),
-                v.report.vpc_link_id.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
-    for view in ordered {
+    pager(&mut html, query, page, pages, links.len(), per_page);
+    for (_, view) in shown {
         link_section(&mut html, view);
+    }
+    if shown.len() > 10 {
+        pager(&mut html, query, page, pages, links.len(), per_page);
     }
     html.push_str("</body>\n</html>\n");
     html
 }
 
+/// The filter form: health, account and region (the values the findings hold).
+fn filters(html: &mut String, findings: &Findings, query: &LinksQuery) {
+    let mut accounts = std::collections::BTreeSet::new();
+    let mut regions = std::collections::BTreeSet::new();
+    for view in findings.links() {
+        accounts.insert(view.report.account.as_str());
+        regions.insert(view.report.region.as_str());
+    }
+    let select = |html: &mut String,
+                  name: &str,
+                  title: &str,
+                  values: &mut dyn Iterator<Item = &str>,
+                  chosen: Option<&str>| {
+        let _ = write!(
+            html,
+            r#"<label>{title} <select name="{name}"><option value="">all</option>"#
+        );
+        for value in values {
+            let _ = write!(
+                html,
+                r#"<option{}>{}</option>"#,
+                if chosen == Some(value) {
+                    " selected"
+                } else {
+                    ""
+                },
+                escape(value)
+            );
+        }
+        html.push_str("</select></label> ");
+    };
+    html.push_str(r#"<form class="filters" method="get" action="/links">"#);
+    select(
+        html,
+        "health",
+        "Health",
+        &mut [Health::Unhealthy, Health::Unknown, Health::Healthy]
+            .into_iter()
+            .map(Health::label),
+        query.health.as_deref(),
+    );
+    select(
+        html,
+        "account",
+        "Account",
+        &mut accounts.into_iter(),
+        query.account.as_deref(),
+    );
+    select(
+        html,
+        "region",
+        "Region",
+        &mut regions.into_iter(),
+        query.region.as_deref(),
+    );
+    if let Some(id) = query.vpc_link.as_deref().filter(|id| !id.is_empty()) {
+        let _ = write!(
+            html,
+            r#"<input type="hidden" name="vpc_link" value="{}">"#,
+            escape(id)
+        );
+    }
+    html.push_str("<button>Show</button></form>\n");
+}
+
+/// "Links a–b of n" with the previous and next pages.
+fn pager(
+    html: &mut String,
+    query: &LinksQuery,
+    page: usize,
+    pages: usize,
+    total: usize,
+    per_page: usize,
+) {
+    if total == 0 {
+        return;
+    }
+    let first = (page - 1) * per_page + 1;
+    let last = (page * per_page).min(total);
+    let _ = write!(
+        html,
+        r#"<p class="pager">Links {first}–{last} of {total} · page {page} of {pages}"#
+    );
+    if page > 1 {
+        let _ = write!(
+            html,
+            r#" · <a rel="prev" href="{}">previous</a>"#,
+            escape(&query.href(page - 1))
+        );
+    }
+    if page < pages {
+        let _ = write!(
+            html,
+            r#" · <a rel="next" href="{}">next</a>"#,
+            escape(&query.href(page + 1))
+        );
+    }
+    html.push_str("</p>\n");
+}
+
 fn link_section(html: &mut String, view: &LinkView) {
     let r = &view.report;
-    let (class, badge) = if r.healthy {
-        ("ok", "healthy")
-    } else if r.checks.iter().all(|c| c.ok || c.unknown.is_some()) {
-        ("unknown", "not known")
-    } else {
-        ("bad", "unhealthy")
+    let (class, badge) = match Health::of(view) {
+        Health::Healthy => ("ok", "healthy"),
+        Health::Unknown => ("unknown", "not known"),
+        Health::Unhealthy => ("bad", "unhealthy"),
     };
     let failed = r.checks.iter().filter(|c| !c.ok).count();
     let _ = writeln!(
@@ -325,7 +554,7 @@ mod tests {
             at: None,
             ready: true,
         };
-        let html = page(&findings, None);
+        let html = page(&findings, &LinksQuery::default());
         assert!(
             html.contains(r#"<span class="badge unknown">not known</span>"#),
             "{html}"
@@ -345,7 +574,7 @@ mod tests {
 
     #[test]
     fn a_broken_hop_is_red_with_its_cause_and_fix() {
-        let html = page(&findings(true, "us-east-1"), None);
+        let html = page(&findings(true, "us-east-1"), &LinksQuery::default());
         assert!(html.starts_with("<!doctype html>"));
         assert!(
             html.contains(r#"<span id="unhealthy-count">1</span> unhealthy"#),
@@ -381,23 +610,134 @@ mod tests {
     #[test]
     fn a_healthy_link_is_all_green_and_the_filter_narrows() {
         let f = findings(false, "us-east-1");
-        let html = page(&f, None);
+        let html = page(&f, &LinksQuery::default());
         assert!(html.contains(r#"<span class="badge ok">healthy</span>"#));
         assert!(!html.contains(r#"class="hop bad"#));
         assert_eq!(html.matches(r#"<li class="hop ok"#).count(), 7);
-        let none = page(&f, Some("<other>"));
+        let none = page(&f, &only("<other>"));
         assert!(
             none.contains("No VPC link &lt;other&gt; in the configured"),
             "{none}"
         );
-        let one = page(&f, Some("v2link"));
+        let one = page(&f, &only("v2link"));
         assert!(one.contains(r#"id="link-v2link""#));
         assert!(one.contains("1 link, "), "{one}");
     }
 
+    fn only(id: &str) -> LinksQuery {
+        LinksQuery {
+            vpc_link: Some(id.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    /// Many links: unhealthy first, a page at a time, filters kept by
+    /// the pager; a page's size does not grow with the links.
+    #[test]
+    fn pages_filters_and_order() {
+        let scope = scope();
+        let healthy = view_in(&scope, &v2_path());
+        let mut broken = v2_path();
+        broken.network_rules.as_mut().unwrap().security_groups[2].ingress =
+            vec![tcp(9090, &[], &["sg-lb"])];
+        let broken = view_in(&scope, &broken);
+        let renamed = |view: &LinkView, id: String| {
+            let mut view = view.clone();
+            view.report.vpc_link_id = id;
+            view
+        };
+        let mut views = Vec::new();
+        for i in 0..1_000 {
+            let base = if i % 100 == 7 { &broken } else { &healthy };
+            views.push(renamed(base, format!("link{i:04}")));
+        }
+        let findings = Findings {
+            links_by_scope: vec![views.into()],
+            at: None,
+            ready: true,
+        };
+        let first = page(&findings, &LinksQuery::default());
+        assert!(
+            first.contains(r#"<span id="unhealthy-count">10</span> unhealthy"#),
+            "{}",
+            &first[..2000]
+        );
+        assert!(first.contains("Links 1–100 of 1000 · page 1 of 10"));
+        assert_eq!(first.matches("<section class=\"link ").count(), PER_PAGE);
+        // The ten broken links come first.
+        let order: Vec<&str> = first
+            .split("data-vpc-link=\"")
+            .skip(1)
+            .map(|s| &s[..8])
+            .collect();
+        assert_eq!(
+            &order[..10],
+            [
+                "link0007", "link0107", "link0207", "link0307", "link0407", "link0507", "link0607",
+                "link0707", "link0807", "link0907"
+            ]
+        );
+        assert!(
+            first.contains(r#"<a rel="next" href="/links?page=2">next</a>"#),
+            "pager"
+        );
+        let last = page(
+            &findings,
+            &LinksQuery {
+                page: Some(99),
+                ..Default::default()
+            },
+        );
+        assert!(
+            last.contains("page 10 of 10"),
+            "a page past the end is the last"
+        );
+        let bad = page(
+            &findings,
+            &LinksQuery {
+                health: Some("unhealthy".into()),
+                per_page: Some(4),
+                page: Some(2),
+                ..Default::default()
+            },
+        );
+        assert_eq!(bad.matches("<section class=\"link bad").count(), 4);
+        assert_eq!(bad.matches("<section class=\"link ").count(), 4);
+        assert!(
+            bad.contains(r#"href="/links?health=unhealthy&amp;per_page=4&amp;page=3">next</a>"#),
+            "filters kept: {bad}"
+        );
+        assert!(
+            bad.contains(r#"href="/links?health=unhealthy&amp;per_page=4">previous</a>"#),
+            "{bad}"
+        );
+        let huge = page(
+            &findings,
+            &LinksQuery {
+                per_page: Some(1_000_000),
+                ..Default::default()
+            },
+        );
+        assert_eq!(huge.matches("<section class=\"link ").count(), MAX_PER_PAGE);
+        // The page's size is that of the links it shows.
+        assert!(first.len() < 100 * 4096 + 16_384, "{}", first.len());
+        let elsewhere = page(
+            &findings,
+            &LinksQuery {
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            },
+        );
+        assert!(elsewhere.contains("No VPC link matches these filters."));
+        assert!(
+            elsewhere.contains("<option>us-east-1</option>"),
+            "the region choice lists what there is"
+        );
+    }
+
     #[test]
     fn before_the_first_poll() {
-        let html = page(&Findings::default(), None);
+        let html = page(&Findings::default(), &LinksQuery::default());
         assert!(html.contains("0 links, "), "{html}");
         assert!(html.contains("waiting for the first complete poll"));
         assert!(html.contains("No VPC links found (yet)"));

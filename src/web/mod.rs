@@ -29,7 +29,7 @@ pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_t
 
 /// A configuration reload asked for: SIGHUP (no answer wanted) or
 /// `POST /-/reload`, which waits for the outcome.
-pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<(), String>>>;
+pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<String, String>>>;
 
 #[derive(Clone)]
 struct AppState {
@@ -227,7 +227,7 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
     }
     match outcome.await {
-        Ok(Ok(())) => (StatusCode::OK, "configuration reloaded\n".into()),
+        Ok(Ok(done)) => (StatusCode::OK, format!("{done}\n")),
         Ok(Err(reason)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to reload config: {reason}\n"),
@@ -247,21 +247,15 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// `/links?vpc_link=ID` narrows the page to one link.
-#[derive(serde::Deserialize)]
-struct LinksQuery {
-    vpc_link: Option<String>,
-}
-
+/// `/links`: one page of the links, filtered by `vpc_link`, `account`,
+/// `region` and `health`, paged by `page` and `per_page` (see
+/// [`links::LinksQuery`]). A query it cannot read is answered 400.
 async fn links_page(
     State(state): State<AppState>,
-    axum::extract::Query(query): axum::extract::Query<LinksQuery>,
+    axum::extract::Query(query): axum::extract::Query<links::LinksQuery>,
 ) -> Html<String> {
     let published = state.store.published();
-    Html(links::page(
-        &published.findings,
-        query.vpc_link.as_deref().filter(|id| !id.is_empty()),
-    ))
+    Html(links::page(&published.findings, &query))
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {

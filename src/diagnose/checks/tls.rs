@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::super::{Check, Clock, LinkPath, Place, failed, passed, unknown};
 use crate::classify::ErrorClass;
+use crate::inventory::LogRead;
 
 fn tls_fix(class: ErrorClass) -> &'static str {
     match class {
@@ -96,7 +97,8 @@ impl LinkPath<'_> {
     }
 
     /// `no_tls_errors`: no TLS-class execution error in the last window, for
-    /// every stage that uses the link and whose log is read.
+    /// every stage that uses the link and whose log is read; unknown while
+    /// one of the stage's log groups cannot be read (and no error is known).
     pub(in crate::diagnose) fn no_tls_errors(&self, clock: &Clock) -> Vec<Check> {
         let Some(logs) = &self.inventory.execution_logs else {
             return Vec::new();
@@ -110,13 +112,16 @@ impl LinkPath<'_> {
         stages.dedup();
         let mut out = Vec::new();
         for (api_id, stage) in stages {
-            let read = logs
+            let mut groups = logs
                 .groups
-                .values()
-                .any(|g| g.api_id == api_id && g.stage == stage);
-            if !read {
+                .iter()
+                .filter(|(_, g)| g.api_id == api_id && g.stage == stage)
+                .peekable();
+            if groups.peek().is_none() {
+                // Its log is not read (logging off): nothing to judge.
                 continue;
             }
+            let unread = groups.find(|(_, g)| !g.ok());
             let object = BTreeMap::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
             let place = Place::Api(api_id.clone(), stage.clone());
             let since = clock.now_ms - clock.tls_error_window_ms;
@@ -129,17 +134,45 @@ impl LinkPath<'_> {
                 .map(|(class, at)| (*class, *at))
                 .collect();
             let Some((class, _)) = recent.iter().max_by_key(|(_, at)| *at) else {
-                out.push(passed("no_tls_errors", object, place));
+                // No TLS error seen; but one the log holds and that could
+                // not be read would not be seen either.
+                match unread {
+                    Some((group, status)) => {
+                        let mut object = object;
+                        object.insert("log_group", group.clone());
+                        let why = match &status.read {
+                            LogRead::Failed { message, .. } => format!(
+                                "log group {group} could not be read ({message}), so the TLS errors it may hold are not known"
+                            ),
+                            _ => format!(
+                                "log group {group} has not been read yet (the FilterLogEvents quota left it for a later poll)"
+                            ),
+                        };
+                        out.push(unknown(
+                            "no_tls_errors",
+                            object,
+                            place,
+                            "execution_logs",
+                            &why,
+                        ));
+                    }
+                    None => out.push(passed("no_tls_errors", object, place)),
+                }
                 continue;
             };
             let counts = logs.counts.get(&(api_id.clone(), stage.clone()));
             let total = counts.map_or(0, |t| t.class_count(*class));
+            let counted = if total > 0 {
+                format!("{total} counted since the exporter started")
+            } else {
+                "read before the exporter last restarted".to_owned()
+            };
             out.push(failed(
                 "no_tls_errors",
                 object,
                 place,
                 format!(
-                    "Stage {stage} of API {api_id} logged {class} errors in the last {} min ({total} since the exporter started).",
+                    "Stage {stage} of API {api_id} logged {class} errors in the last {} min ({counted}).",
                     clock.tls_error_window_ms / 60_000
                 ),
                 tls_fix(*class).into(),
