@@ -22,11 +22,18 @@ impl MetricQuery {
 
     /// `awsconn_cloudwatch_<namespace>_<metric>_<stat>` in snake case.
     pub fn metric_name(&self) -> String {
+        let stat = snake_case(&self.stat);
+        // `Sum` and `SampleCount` would end the name in `_sum` and
+        // `_count`, which Prometheus keeps for histograms and summaries
+        // (promtool check metrics says so): they are the period's.
+        let stat = match stat.as_str() {
+            "sum" | "sample_count" => format!("{stat}_per_period"),
+            _ => stat,
+        };
         format!(
-            "awsconn_cloudwatch_{}_{}_{}",
+            "awsconn_cloudwatch_{}_{}_{stat}",
             snake_case(&self.namespace),
             snake_case(&self.metric),
-            snake_case(&self.stat)
         )
     }
 }
@@ -227,7 +234,17 @@ mod tests {
         let q = MetricQuery::new("AWS/ApiGateway", "5XXError", "Sum", &[]);
         assert_eq!(
             q.metric_name(),
-            "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum"
+            "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum_per_period"
+        );
+        let q = MetricQuery::new("AWS/NetworkELB", "ActiveFlowCount", "SampleCount", &[]);
+        assert_eq!(
+            q.metric_name(),
+            "awsconn_cloudwatch_aws_network_elb_active_flow_count_sample_count_per_period"
+        );
+        let q = MetricQuery::new("AWS/ApiGateway", "Latency", "p99", &[]);
+        assert_eq!(
+            q.metric_name(),
+            "awsconn_cloudwatch_aws_api_gateway_latency_p99"
         );
     }
 

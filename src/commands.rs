@@ -469,7 +469,11 @@ pub async fn serve(
                 }
                 let outcome = running.reload(global, &store).await;
                 last_reload = Some(tokio::time::Instant::now());
-                store.record_reload(outcome.is_ok());
+                store.record_reload(match &outcome {
+                    Ok(Reloaded::Applied) => Some(true),
+                    Ok(Reloaded::Unchanged) => Some(false),
+                    Err(_) => None,
+                });
                 let answer = match outcome {
                     Ok(Reloaded::Applied) => {
                         tracing::info!(requests = replies.len(), "configuration reloaded");

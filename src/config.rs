@@ -714,7 +714,7 @@ bounded! {
     cloudwatch_delay "delay": duration Duration::ZERO, DAY;
     cloudwatch_lookback "lookback": duration S, 15 * DAY;
     activity_window "link_activity_window": duration Duration::ZERO, 455 * DAY;
-    activity_refresh "link_activity_refresh": duration MIN, 7 * DAY;
+    activity_refresh "link_activity_refresh": duration Duration::ZERO, 7 * DAY;
     connect_timeout "connect_timeout": duration 100 * MS, MIN;
     error_window "tls_error_window": duration MIN, 30 * DAY;
     expiry_warning "certificate_expiry_warning": duration Duration::ZERO, 365 * DAY;

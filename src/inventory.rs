@@ -467,12 +467,21 @@ pub enum LogRead {
     },
     /// Not read yet: the quota left it for the next poll.
     Pending,
+    /// A REST execution-log group that does not exist: API Gateway creates
+    /// it with the stage's first logged line, so it holds no event (a
+    /// group deleted by hand is created again the same way).
+    Absent,
 }
 
 impl LogGroupStatus {
     /// Whether its latest read succeeded.
     pub fn ok(&self) -> bool {
         self.read == LogRead::Ok
+    }
+
+    /// Whether it may hold events the exporter has not seen.
+    pub fn unread(&self) -> bool {
+        matches!(self.read, LogRead::Failed { .. } | LogRead::Pending)
     }
 }
 

@@ -91,6 +91,11 @@ pub struct ReloadStatus {
     pub successful: bool,
     /// When a configuration was last loaded successfully (the start counts).
     pub last_success: SystemTime,
+    /// Reloads so far: of a changed file, of an unchanged one (nothing
+    /// done), and refused.
+    pub applied: u64,
+    pub unchanged: u64,
+    pub failed: u64,
 }
 
 impl Default for ReloadStatus {
@@ -98,6 +103,9 @@ impl Default for ReloadStatus {
         Self {
             successful: true,
             last_success: SystemTime::UNIX_EPOCH,
+            applied: 0,
+            unchanged: 0,
+            failed: 0,
         }
     }
 }
@@ -307,6 +315,19 @@ pub fn exporter_families<'s>(
         vec![],
         f64::from(u8::from(snapshot.reload.successful)),
     );
+    for (outcome, n) in [
+        ("applied", snapshot.reload.applied),
+        ("unchanged", snapshot.reload.unchanged),
+        ("failed", snapshot.reload.failed),
+    ] {
+        f.add(
+            "awsconn_config_reloads",
+            "Configuration reloads by outcome: applied, unchanged (the file says what runs: nothing done) or failed (refused); requests that arrive within a second of a reload are answered by the next one",
+            Kind::Counter,
+            vec![("outcome", outcome.to_owned())],
+            n as f64,
+        );
+    }
     f.add(
         "awsconn_config_last_reload_success_timestamp_seconds",
         "Unix time of the latest successful configuration load (the start counts)",
@@ -1022,12 +1043,12 @@ mod dynamic_tests {
             tests::encoded_text(&Families::default().encode(&dynamic_families(scope, inventory)));
         assert!(
             text.contains(
-                "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum gauge"
+                "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period gauge"
             ),
             "{text}"
         );
         assert!(text.contains(
-            "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum{account=\"123456789012\",region=\"us-east-1\",service_id=\"vpce-svc-1\"} 7"
+            "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{account=\"123456789012\",region=\"us-east-1\",service_id=\"vpce-svc-1\"} 7"
         ), "{text}");
     }
 }

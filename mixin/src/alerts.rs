@@ -1083,13 +1083,32 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
 }
 
 /// A check that cannot be made, because the collector it needs has not
-/// succeeded: the link is not known to be healthy.
+/// succeeded, or (`log_group`) a log group it needs could not be read: the
+/// link is not known to be healthy.
 fn unknown_alert(config: &Config) -> Alert {
     let series = Series::new(config, "awsconn_vpc_link_check_unknown", SCOPE_LABELS).with(&[
         ("vpc_link_id", "a1b2c3"),
         ("check", "targets_healthy"),
         ("collector", "load_balancers"),
     ]);
+    let unread_log = Series::new(config, "awsconn_vpc_link_check_unknown", SCOPE_LABELS).with(&[
+        ("vpc_link_id", "a1b2c3"),
+        ("check", "no_tls_errors"),
+        ("collector", "execution_logs"),
+        ("api_id", "a1b2c3d4e5"),
+        ("stage", "prod"),
+        ("log_group", "API-Gateway-Execution-Logs_a1b2c3d4e5/prod"),
+    ]);
+    let mut cases = resource_cases(config, &series, "1", "0", config.for_.check_unknown);
+    cases.fires.extend(
+        resource_cases(config, &unread_log, "1", "0", config.for_.check_unknown)
+            .fires
+            .into_iter()
+            .map(|mut c| {
+                c.name = format!("{} (an unread log group)", c.name);
+                c
+            }),
+    );
     Alert {
         name: "AwsconnVpcLinkCheckUnknown",
         severity: Severity::Warning,
@@ -1104,9 +1123,9 @@ fn unknown_alert(config: &Config) -> Alert {
             ),
             for_: config.for_.check_unknown,
             description: format!(
-                "Check {{{{ $labels.check }}}} of VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) cannot be made: the {{{{ $labels.collector }}}} collector it needs has not succeeded, so the link is reported neither healthy nor broken. Fix: make that collector succeed (AwsconnCollectorFailing, which mutes this alert, and the exporter's log name the AWS error; AccessDenied means the IAM policy lacks an action: `aws-connectivity-exporter iam-policy` prints the right one). {LINK_CONFIRM}"
+                "Check {{{{ $labels.check }}}} of VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) cannot be made: {{{{ if $labels.log_group }}}}log group {{{{ $labels.log_group }}}} of API {{{{ $labels.api_id }}}} stage {{{{ $labels.stage }}}} could not be read, so the errors it may hold are not known{{{{ else }}}}the {{{{ $labels.collector }}}} collector it needs has not succeeded{{{{ end }}}}, so the link is reported neither healthy nor broken. Fix: make that collector's calls succeed (AwsconnCollectorFailing or AwsconnExecutionLogUnreadable, which mute this alert, awsconn_execution_log_read_error_info and the exporter's log name the AWS error; AccessDenied means the IAM policy lacks an action: `aws-connectivity-exporter iam-policy` prints the right one). {LINK_CONFIRM}"
             ),
-            cases: resource_cases(config, &series, "1", "0", config.for_.check_unknown),
+            cases,
         }],
     }
 }
@@ -1164,7 +1183,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             Series::new(config, metric_5xx, SCOPE_LABELS).with(&[api_label, ("stage", "prod")]);
         let count = Series::new(
             config,
-            "awsconn_cloudwatch_aws_api_gateway_count_sum",
+            "awsconn_cloudwatch_aws_api_gateway_count_sum_per_period",
             SCOPE_LABELS,
         )
         .with(&[api_label, ("stage", "prod")]);
@@ -1217,7 +1236,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
 
     let resets = Series::new(
         config,
-        "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum",
+        "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum_per_period",
         SCOPE_LABELS,
     )
     .with(&[("load_balancer", "net/orders-nlb/50dc6c495c0c9188")]);
@@ -1267,22 +1286,22 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 Rule {
                     labels: vec![("api_type", "rest".to_owned())],
                     expr: format!(
-                        "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum_per_period{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum_per_period{{{s}}} > 0)\n> {}",
                         t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_name }}"),
-                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_error_sum", ("api_name", "orders-api")),
+                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_error_sum_per_period", ("api_name", "orders-api")),
                 },
                 Rule {
                     labels: vec![("api_type", "http".to_owned())],
                     expr: format!(
-                        "awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum{{{s}}} > 0)\n> {}",
+                        "awsconn_cloudwatch_aws_api_gateway_5xx_sum_per_period{{{s}}}\n  / (awsconn_cloudwatch_aws_api_gateway_count_sum_per_period{{{s}}} > 0)\n> {}",
                         t.api_5xx_ratio
                     ),
                     for_: f.api_5xx_high,
                     description: five_xx_text.replace("{{ API }}", "{{ $labels.api_id }}"),
-                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_sum", ("api_id", "x9y8z7w6v5")),
+                    cases: five_xx("awsconn_cloudwatch_aws_api_gateway_5xx_sum_per_period", ("api_id", "x9y8z7w6v5")),
                 },
             ],
         },
@@ -1295,7 +1314,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             rules: vec![Rule {
                 labels: Vec::new(),
                 expr: format!(
-                    "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}} > {}",
+                    "awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum_per_period{{{s}}} > {}",
                     t.target_resets
                 ),
                 for_: f.target_resets,
@@ -1313,7 +1332,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
                 labels: Vec::new(),
                 expr: format!("awsconn_execution_log_read_success{{{s}}} == 0"),
                 for_: f.execution_log_unreadable,
-                description: "The exporter at {{ $labels.instance }} cannot read log group {{ $labels.log_group }} of API {{ $labels.api_id }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}), so that stage's integration errors are not counted and AwsconnTlsErrors cannot see them. Fix: allow logs:FilterLogEvents on the group (`aws-connectivity-exporter iam-policy`), or turn the stage's execution logging back on if the group was deleted.".into(),
+                description: "The exporter at {{ $labels.instance }} cannot read log group {{ $labels.log_group }} of API {{ $labels.api_id }} stage {{ $labels.stage }} (account {{ $labels.account }}, region {{ $labels.region }}), so that stage's integration errors are not counted and the no_tls_errors check of the links it uses is unknown (AwsconnVpcLinkCheckUnknown, muted by this alert). awsconn_execution_log_read_error_info says AWS's error. Fix: allow logs:FilterLogEvents on the group (`aws-connectivity-exporter iam-policy`), or turn the stage's execution logging back on if the group was deleted.".into(),
                 cases: resource_cases(config, &unreadable, "0", "1", f.execution_log_unreadable),
             }],
         },

@@ -375,8 +375,8 @@ fn overview(config: &Config) -> Value {
         panel(Kind::TimeSeries, "Execution errors by API", "reqps", "Integration failures per API and stage.")
             .query(format!("sum by (api_id, stage) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval]))"), "{{api_id}} {{stage}}"),
         panel(Kind::TimeSeries, "5XX by API (CloudWatch)", "short", "5XX answers per API stage in the newest CloudWatch period: REST APIs by name, HTTP APIs by id.")
-            .query(format!("sum by (api_name, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{s}}})"), "{{api_name}} {{stage}}")
-            .query(format!("sum by (api_id, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_sum{{{s}}})"), "{{api_id}} {{stage}}"),
+            .query(format!("sum by (api_name, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_error_sum_per_period{{{s}}})"), "{{api_name}} {{stage}}")
+            .query(format!("sum by (api_id, stage) (awsconn_cloudwatch_aws_api_gateway_5xx_sum_per_period{{{s}}})"), "{{api_id}} {{stage}}"),
         panel(Kind::Table, "Exporter health", "none", "Each collector's latest poll per account and region.")
             .query(format!("awsconn_collector_success{{{s}}}"), "")
             .pass_fail(),
@@ -434,16 +434,16 @@ fn vpc_link(config: &Config) -> Value {
             ),
         panel(Kind::TimeSeries, "NLB resets", "short", "TCP resets at the links' Network Load Balancers (CloudWatch, per period): from targets (keep-alive shorter than the NLB's 350 s idle timeout) and from the load balancer.")
             .query(
-                format!("awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_target_reset_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
                 "target resets {{load_balancer}}",
             )
             .query(
-                format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
                 "load balancer resets {{load_balancer}}",
             ),
         panel(Kind::TimeSeries, "PrivateLink resets", "short", "RST packets the links' endpoint services sent (CloudWatch, per period; REST V1 links).")
             .query(
-                format!("awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum{{{s}}}\n  and on (job, instance, account, region, service_id) awsconn_vpc_link_check{{{l}, check=\"endpoint_service_available\"}}"),
+                format!("awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{{{s}}}\n  and on (job, instance, account, region, service_id) awsconn_vpc_link_check{{{l}, check=\"endpoint_service_available\"}}"),
                 "{{service_id}}",
             ),
         panel(Kind::TimeSeries, "Idle time", "s", "V2 links: time since the last day with requests through the APIs that use the link. AWS makes an HTTP API's link inactive after 60 days.")

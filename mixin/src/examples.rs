@@ -173,6 +173,12 @@ fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
             equal: vec!["job", "instance", "account", "region"],
         });
     }
+    // An unreadable log group explains the checks it leaves unknown.
+    out.push(Inhibit {
+        source_matchers: vec!["alertname=\"AwsconnExecutionLogUnreadable\"".into()],
+        target_matchers: vec!["alertname=\"AwsconnVpcLinkCheckUnknown\"".into()],
+        equal: vec!["job", "instance", "account", "region", "log_group"],
+    });
     let link_down = ["AwsconnVpcLinkFailed", "AwsconnVpcLinkInactive"];
     let link_alerts: Vec<&str> = all
         .iter()

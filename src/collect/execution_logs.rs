@@ -313,6 +313,20 @@ impl Collector for ExecutionLogsCollector {
                     lock(&self.errors).remove(&source.group);
                     LogRead::Ok
                 }
+                Err(error)
+                    if matches!(source.format, LineFormat::Execution)
+                        && error.code.as_deref() == Some(NOT_FOUND) =>
+                {
+                    // API Gateway has not logged a line to it yet.
+                    let new = lock(&self.errors)
+                        .insert(source.group.clone(), NOT_FOUND.to_owned())
+                        .as_deref()
+                        != Some(NOT_FOUND);
+                    if new {
+                        tracing::info!(log_group = %source.group, "the log group does not exist (yet): API Gateway creates it with the stage's first logged line, so it holds nothing to count");
+                    }
+                    LogRead::Absent
+                }
                 Err(error) => {
                     let text = error.to_string();
                     let repeated = lock(&self.errors)
@@ -403,6 +417,9 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     render,
 };
 
+/// CloudWatch Logs' answer for a log group that does not exist.
+const NOT_FOUND: &str = "ResourceNotFoundException";
+
 const READ_SUCCESS_HELP: &str = "1 if the latest read of the log group succeeded";
 
 /// `awsconn_execution_*`.
@@ -490,7 +507,7 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
                 labels,
                 1.0,
             ),
-            LogRead::Failed { code, .. } => {
+            LogRead::Failed { .. } | LogRead::Absent => {
                 f.add(
                     "awsconn_execution_log_read_success",
                     READ_SUCCESS_HELP,
@@ -498,7 +515,11 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
                     labels.clone(),
                     0.0,
                 );
-                labels.push(("error", code.clone()));
+                let code = match &status.read {
+                    LogRead::Failed { code, .. } => code.clone(),
+                    _ => NOT_FOUND.to_owned(),
+                };
+                labels.push(("error", code));
                 f.add(
                     "awsconn_execution_log_read_error_info",
                     "1 while the latest read of the log group failed, with AWS's error code (or error): the runbook checks that need the group are unknown meanwhile",

@@ -144,8 +144,8 @@ impl Store {
         let store = Arc::new(Store {
             state: Mutex::new(State::default()),
             reload: Mutex::new(ReloadStatus {
-                successful: true,
                 last_success: SystemTime::now(),
+                ..ReloadStatus::default()
             }),
             published: ArcSwap::from_pointee(Published::default()),
             changed: tokio::sync::Notify::new(),
@@ -180,11 +180,17 @@ impl Store {
 
     /// Records a configuration reload (its outcome, and when it worked) and
     /// publishes it at once (within the publisher's render budget).
-    pub fn record_reload(&self, successful: bool) {
+    /// Records a reload: `None` when it failed, else whether it changed anything.
+    pub fn record_reload(&self, applied: Option<bool>) {
         {
             let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
-            reload.successful = successful;
-            if successful {
+            reload.successful = applied.is_some();
+            match applied {
+                Some(true) => reload.applied += 1,
+                Some(false) => reload.unchanged += 1,
+                None => reload.failed += 1,
+            }
+            if applied.is_some() {
                 reload.last_success = SystemTime::now();
             }
         }

@@ -210,6 +210,13 @@ def seed_paths(endpoint, region):
         "Format": json.dumps({"requestId": "$context.requestId", "status": "$context.status",
                               "integrationError": "$context.integrationErrorMessage"}),
     })
+    # An access-log destination exists before API Gateway writes to it (it
+    # does not create it, unlike the REST execution-log groups).
+    logs = client("logs", endpoint, region)
+    try:
+        logs.create_log_group(logGroupName="web-api-access")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
 
     return {
         "vpc": vpc, "subnets": subnets,

@@ -41,7 +41,7 @@ fn default_metrics_for_what_the_inventory_found() {
         sample(
             &text,
             &format!(
-                "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum{{{l},api_name=\"orders-api\",stage=\"prod\"}}"
+                "awsconn_cloudwatch_aws_api_gateway_5xx_error_sum_per_period{{{l},api_name=\"orders-api\",stage=\"prod\"}}"
             )
         ),
         Some(7.0),
@@ -51,7 +51,7 @@ fn default_metrics_for_what_the_inventory_found() {
         sample(
             &text,
             &format!(
-                "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum{{{l},service_id=\"{service}\"}}"
+                "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{{{l},service_id=\"{service}\"}}"
             )
         ),
         Some(42.0),

@@ -234,10 +234,55 @@ fn counts_are_exact_across_pages_late_arrivals_and_restarts() {
     check(&text, api, &add(&late_expected, &second))
         .unwrap_or_else(|e| panic!("after restart: {e}"));
 
-    // Nothing new: nothing counted.
+    // Nothing new: nothing counted. The TLS errors of the first run are
+    // behind the cursor and no run reads them again, but they are inside
+    // the window: the state file keeps them, and the check still fails.
     let (ok, text, _) = once(&emulator.url, config(&state, "60s").path());
     assert!(ok);
     check(&text, api, &Expected::default()).unwrap_or_else(|e| panic!("idle: {e}"));
+    assert_eq!(sample(&text, &tls), Some(0.0), "{text}");
+    let healthy = format!(
+        "awsconn_vpc_link_healthy{{account=\"123456789012\",region=\"{US}\",vpc_link_id=\"{link}\"}}"
+    );
+    assert_eq!(sample(&text, &healthy), Some(0.0), "{text}");
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(file["version"], 2, "{file}");
+    let kept = file["scopes"][format!("123456789012/{US}")]["newest_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["api_id"] == api && e["class"].as_str().unwrap().starts_with("tls_"))
+        .count();
+    assert_eq!(kept, 4, "the newest time of each TLS class: {file}");
+    // The same from diagnose, which says the errors came before the restart.
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--output", "json", "--config"])
+        .arg(config(&state, "60s").path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = report["vpc_links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["vpc_link_id"] == link)
+        .and_then(|l| {
+            l["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["check"] == "no_tls_errors")
+        })
+        .cloned()
+        .unwrap();
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        check["cause"]
+            .as_str()
+            .unwrap()
+            .contains("read before the exporter last restarted"),
+        "{check}"
+    );
 }
 
 #[test]
@@ -264,6 +309,32 @@ fn serve_accumulates_every_event_once_over_many_polls() {
     });
     // Several more polls re-read the overlap window: still counted once.
     let text = server.wait_polls("execution_logs", 1, server.polls("execution_logs") + 3);
+    check(&text, &api, &total).unwrap();
+
+    // The state file is the server's: a second server on it refuses to
+    // start, naming the holder; a one-off run leaves it alone and says so.
+    let second = crate::harness::exporter(&emulator.url)
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{}", crate::harness::free_port()),
+            "--config",
+        ])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(said.contains("in use by another process (pid "), "{said}");
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("neither reads nor writes the state file")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    // It read from the lookback: the events it can reach, counted anew.
     check(&text, &api, &total).unwrap();
 }
 
@@ -370,7 +441,7 @@ fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
     };
     let scope = format!("123456789012/{US}");
-    let position = saved(&state)["scopes"][&scope][&group]["position_ms"].clone();
+    let position = saved(&state)["scopes"][&scope]["cursors"][&group]["position_ms"].clone();
     assert!(position.as_i64().unwrap() > 0, "{}", saved(&state));
 
     // Restarted while FilterLogEvents is denied: the read fails, the cursor stays.
@@ -379,14 +450,68 @@ fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
         "status": 400, "code": "AccessDeniedException", "message": "not authorized"
     }]}));
     let (_, text, _) = once(&emulator.url, config(&state, "60s").path());
-    assert!(
-        text.contains("awsconn_execution_log_read_success{"),
+    let us = format!("account=\"123456789012\",region=\"{US}\"");
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                "awsconn_execution_log_read_error_info{{{us},api_id=\"{api}\",stage=\"prod\",log_group=\"{group}\",error=\"AccessDeniedException\"}}"
+            )
+        ),
+        Some(1.0),
         "{text}"
     );
     assert_eq!(
-        saved(&state)["scopes"][&scope][&group]["position_ms"],
+        saved(&state)["scopes"][&scope]["cursors"][&group]["position_ms"],
         position
     );
+    // The TLS errors read before are still known: the check fails on them.
+    let link = world.seeded[US]["vpc_links"]["orders-rest-link"]
+        .as_str()
+        .unwrap();
+    let tls = format!(
+        "awsconn_vpc_link_check{{{us},vpc_link_id=\"{link}\",check=\"no_tls_errors\",api_id=\"{api}\",stage=\"prod\"}}"
+    );
+    assert_eq!(sample(&text, &tls), Some(0.0), "{text}");
+    // Without them (another state file: nothing read before), a group that
+    // cannot be read passes nothing: the check is unknown, naming the group
+    // and AWS's error, and the link is not healthy.
+    let fresh = world.dir.path().join("fresh.json");
+    let (_, text, _) = once(&emulator.url, config(&fresh, "60s").path());
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                "awsconn_vpc_link_check_unknown{{{us},vpc_link_id=\"{link}\",check=\"no_tls_errors\",api_id=\"{api}\",collector=\"execution_logs\",log_group=\"{group}\",stage=\"prod\"}}"
+            )
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&format!(
+            "check=\"no_tls_errors\",api_id=\"{api}\",stage=\"prod\"}} "
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_vpc_link_healthy{{{us},vpc_link_id=\"{link}\"}}")
+        ),
+        Some(0.0)
+    );
+    let out = crate::harness::exporter(&emulator.url)
+        .args(["diagnose", "--vpc-link", link, "--config"])
+        .arg(config(&fresh, "60s").path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!("log group {group} could not be read")),
+        "{shown}"
+    );
+    assert!(shown.contains("AccessDeniedException"), "{shown}");
 
     // Reads work again: nothing is counted twice.
     emulator.set_scenario(&serde_json::json!({}));
@@ -401,7 +526,8 @@ fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
 
     // A cursor a day in the future would skip every event until then: refused.
     let mut file = saved(&state);
-    file["scopes"][&scope][&group]["position_ms"] = serde_json::json!(now_ms() + 86_400_000);
+    file["scopes"][&scope]["cursors"][&group]["position_ms"] =
+        serde_json::json!(now_ms() + 86_400_000);
     std::fs::write(&state, serde_json::to_vec(&file).unwrap()).unwrap();
     let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
     assert!(ok, "{stderr}");
@@ -430,7 +556,7 @@ fn a_failed_read_keeps_the_saved_cursor_and_a_future_one_is_refused() {
     let aside = state.with_extension("json.corrupt");
     assert_eq!(std::fs::read(&aside).unwrap(), &whole[..whole.len() / 2]);
     assert!(
-        saved(&state)["scopes"][&scope][&group]["position_ms"]
+        saved(&state)["scopes"][&scope]["cursors"][&group]["position_ms"]
             .as_i64()
             .unwrap()
             > 0,

@@ -3,7 +3,9 @@
 //! timeout, a reset connection, a malformed body and a truncated one. For
 //! each, every faulted collector's success goes to 0 and comes back, the
 //! attempts are counted under the right outcome, the inventory keeps its
-//! last good values, and `/metrics` answers throughout.
+//! last good values, and `/metrics` answers throughout. Throttled for
+//! three polls and cleared, a collector succeeds again within two polls,
+//! at a 1 s timeout and at a 2 s one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,7 +81,7 @@ fn every_fault_of_every_call_fails_its_collector_and_recovers() {
     let emulator = Emulator::start("{}");
     emulator.seed_paths(&[US]);
     let config = config_file(
-        "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 2s, timeout: 2s}\n  load_balancers: {interval: 2s, timeout: 2s}\n  endpoints: {interval: 2s, timeout: 2s}\n  network_rules: {interval: 2s, timeout: 2s}\n  cloudwatch: {interval: 2s, timeout: 2s}\n  interconnect: {interval: 2s, timeout: 2s}\n  execution_logs: {interval: 2s, timeout: 2s}\naws: {max_attempts: 2}\n",
+        "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 2s, timeout: 2s}\n  load_balancers: {interval: 2s, timeout: 1s}\n  endpoints: {interval: 2s, timeout: 2s}\n  network_rules: {interval: 2s, timeout: 2s}\n  cloudwatch: {interval: 2s, timeout: 2s}\n  interconnect: {interval: 2s, timeout: 2s}\n  execution_logs: {interval: 2s, timeout: 2s}\naws: {max_attempts: 2}\n",
     );
     let server = Server::start(&emulator.url, config.path(), &[]);
     let all = |value: f64| {
@@ -147,6 +149,54 @@ fn every_fault_of_every_call_fails_its_collector_and_recovers() {
                 "{name}: {service} {operation} ({collector}) not counted as {outcome}\n{failing}"
             );
             figures.insert((*name, *collector), counted);
+        }
+        if *name == "throttle" {
+            // Throttled for at least three more polls (6 s), then cleared:
+            // each collector succeeds again within two polls, at a 1 s
+            // timeout (load_balancers) and a 2 s one (endpoints), in the
+            // default adaptive retry mode.
+            let watched = ["load_balancers", "endpoints"];
+            let polls = |text: &str, c: &str| crate::harness::polls_in(text, c)[0];
+            let start = server.metrics();
+            wait_for(
+                "three more throttled polls",
+                Duration::from_secs(60),
+                || {
+                    let text = server.metrics();
+                    watched
+                        .iter()
+                        .all(|c| {
+                            polls(&text, c) >= polls(&start, c) + 3
+                                && success(&text, c) == Some(0.0)
+                        })
+                        .then_some(())
+                },
+            );
+            emulator.set_scenario(&json!({}));
+            let cleared = server.metrics();
+            let mut to_recover = BTreeMap::new();
+            wait_for(
+                "the throttled collectors to recover",
+                Duration::from_secs(60),
+                || {
+                    let text = server.metrics();
+                    for c in watched {
+                        if success(&text, c) == Some(1.0) {
+                            to_recover
+                                .entry(c)
+                                .or_insert(polls(&text, c) - polls(&cleared, c));
+                        }
+                    }
+                    (to_recover.len() == watched.len()).then_some(())
+                },
+            );
+            for (collector, polls) in &to_recover {
+                assert!(
+                    *polls <= 2,
+                    "{collector} took {polls} polls to recover from throttling"
+                );
+            }
+            eprintln!("polls to recover after throttling stopped: {to_recover:?}");
         }
         emulator.set_scenario(&json!({}));
         let recovered = wait_for(

@@ -433,17 +433,9 @@ pub fn promtool_check_metrics(exposition: &str) -> Result<(), String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // The contract names CloudWatch series `..._<stat>`, as
-    // yet-another-cloudwatch-exporter does; promtool's lint dislikes a gauge
-    // ending in `_sum`. That one lint, on those families only, is accepted;
-    // anything else promtool says is an error.
-    let other: Vec<&str> = said
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter(|l| {
-            !(l.starts_with("awsconn_cloudwatch_") && l.contains("should not have \"_sum\" suffix"))
-        })
-        .collect();
+    // Every lint promtool has is an error: the CloudWatch families of a
+    // `Sum` or `SampleCount` end in `_sum_per_period` and `_sample_count_per_period`.
+    let other: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
     if other.is_empty() { Ok(()) } else { Err(said) }
 }
 

@@ -350,6 +350,9 @@ fn a_denied_account_fails_alone() {
         "one account, two regions, one question\n{text}"
     );
     assert!(sts("AssumeRole", "denied") >= 1.0, "{text}");
+    // A GetCallerIdentity whose credentials could not be had never reached
+    // the network: neither counted nor timed.
+    assert_eq!(sts("GetCallerIdentity", "error"), 0.0, "{text}");
     // Labelled with the role's account, in the region STS is called in.
     assert!(
         sample(

@@ -156,3 +156,140 @@ fn reload_takes_a_valid_config_keeps_counts_and_refuses_an_invalid_one() {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(server.terminate().success());
 }
+
+/// Total AWS requests the front has seen.
+fn aws_requests(emulator: &Emulator) -> u64 {
+    emulator
+        .requests()
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// 50 reloads in 5 s. Of an unchanged file: no reload at all (no poll
+/// restarted, not one AWS call, STS included). Of a file that changes
+/// every time: reloads spaced a second apart and coalesced, the quota
+/// buckets kept, so the front, enforcing half of AWS's quotas, throttles
+/// nothing from an exporter at 0.45 of them. A region the last reload
+/// removes takes its request series with it.
+#[test]
+fn reload_storms_stay_within_the_quota_share() {
+    let emulator = Emulator::start("{}");
+    emulator.seed_paths(&[US, EU]);
+    // Half of AWS's default quotas, per access key and region.
+    emulator.set_scenario(&serde_json::json!({"quotas": {"limits": {
+        "apigateway": [5.0, 20.0],
+        "apigateway:GetResources": [1.25, 2.5],
+        "elasticloadbalancing": [5.0, 20.0],
+        "ec2": [10.0, 50.0],
+        "logs:FilterLogEvents": [2.5, 2.5],
+        "monitoring:GetMetricData": [25.0, 25.0],
+        "acm:DescribeCertificate": [5.0, 5.0],
+    }}}));
+    let config = |regions: &[&str], lookback: &str| {
+        format!(
+            "regions: [{}]\ncollectors:\n  vpc_links: {{interval: 60s}}\n  load_balancers: {{interval: 60s}}\n  endpoints: {{interval: 60s}}\n  network_rules: {{interval: 60s}}\n  cloudwatch: {{interval: 60s}}\n  certificates: {{interval: 60s}}\n  interconnect: {{enabled: false}}\n  execution_logs: {{interval: 60s, lookback: {lookback}}}\naws: {{quota_share: 0.45}}\n",
+            regions.join(", ")
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, config(&[US, EU], "15m")).unwrap();
+    let server = Server::start(&emulator.url, &path, &["--web.enable-lifecycle"]);
+    wait_for("the first round", Duration::from_secs(60), || {
+        (server.get("/ready").0 == 200).then_some(())
+    });
+    let reload = || {
+        let (status, _, body) = http_request("POST", &server.base, "/-/reload", &[], b"").unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        String::from_utf8_lossy(&body).into_owned()
+    };
+
+    // Unchanged: 50 SIGHUPs, then a reload over HTTP, answered after them.
+    let before = aws_requests(&emulator);
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        server.signal("HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(reload().contains("unchanged"));
+    assert_eq!(
+        aws_requests(&emulator),
+        before,
+        "an unchanged file polls nothing again: {}",
+        emulator.requests()
+    );
+    let unchanged = sample(
+        &server.metrics(),
+        "awsconn_config_reloads_total{outcome=\"unchanged\"}",
+    )
+    .unwrap();
+    let first_storm = started.elapsed().as_secs_f64();
+    assert!(
+        (1.0..=first_storm + 2.0).contains(&unchanged),
+        "the unchanged storm's 51 requests were answered by a reload a second: {unchanged} in {first_storm:.1} s"
+    );
+
+    // Changed every time: two files in turn.
+    let apigateway = |emulator: &Emulator| -> u64 {
+        let seen = emulator.requests();
+        seen.as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("apigateway"))
+            .map(|(_, n)| n.as_u64().unwrap())
+            .sum()
+    };
+    let apigateway_before = apigateway(&emulator);
+    let storm = std::time::Instant::now();
+    for i in 0..50 {
+        let lookback = if i % 2 == 0 { "16m" } else { "17m" };
+        std::fs::write(&path, config(&[US, EU], lookback)).unwrap();
+        server.signal("HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The last: without eu-west-1.
+    std::fs::write(&path, config(&[US], "15m")).unwrap();
+    assert!(reload().contains("reloaded"));
+    let text = server.wait_polls("vpc_links", 1, 1);
+    let seconds = storm.elapsed().as_secs_f64();
+    let calls = apigateway(&emulator) - apigateway_before;
+    // Within the exporter's share of API Gateway's 10/s in bursts of 40
+    // (per region; two regions polled), with a second's slack.
+    let allowed = 2.0 * 0.45 * (10.0 * (seconds + 1.0) + 40.0);
+    assert!(
+        (calls as f64) <= allowed,
+        "{calls} API Gateway calls in {seconds:.1} s, allowed {allowed:.0}"
+    );
+    let throttled = emulator.throttled();
+    assert!(
+        throttled.as_object().is_none_or(|t| t.is_empty()),
+        "the front throttled {throttled} in {seconds:.1} s"
+    );
+    // Reloads at most one a second: the storm's 51 requests made few.
+    let reloads = sample(&text, "awsconn_config_reloads_total{outcome=\"applied\"}").unwrap();
+    assert!(
+        reloads <= seconds + 3.0,
+        "{reloads} reloads in {seconds:.1} s"
+    );
+    // eu-west-1's request series went with it; us-east-1's stay.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("awsconn_aws_api_requests_total")
+                && l.contains(&format!("region=\"{EU}\""))),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("awsconn_aws_api_requests_total")
+                && l.contains(&format!("region=\"{US}\""))),
+        "{text}"
+    );
+    eprintln!(
+        "reload storms: unchanged 50 in {first_storm:.1} s: {unchanged} reloads, no AWS call; changed 50 in {seconds:.1} s: {reloads} reloads applied, {calls} API Gateway calls ({:.1}/s), no throttle",
+        calls as f64 / seconds
+    );
+}

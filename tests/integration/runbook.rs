@@ -483,6 +483,49 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     );
     assert_eq!(fine.count(BAD_RED), 0);
     assert!(fine.count(GOOD_GREEN) > 200);
+
+    // Paged and filtered, as the browser follows the pager: unhealthy
+    // links first, three to a page, the filter kept from page to page.
+    let sections = |dom: &str| -> Vec<String> {
+        dom.split("<section ")
+            .skip(1)
+            .map(|s| s.split('>').next().unwrap_or("").to_owned())
+            .collect()
+    };
+    let first = browser::dump_dom(&format!(
+        "{}/links?health=unhealthy&per_page=3",
+        server.base
+    ));
+    let shown = sections(&first);
+    assert_eq!(shown.len(), 3, "{first}");
+    assert!(
+        shown.iter().all(|s| s.starts_with("class=\"link bad\"")),
+        "{shown:?}"
+    );
+    assert!(first.contains("Links 1–3 of "), "{first}");
+    let next = first
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no next page: {first}"))
+        .replace("&amp;", "&");
+    assert_eq!(next, "/links?health=unhealthy&per_page=3&page=2");
+    let second = browser::dump_dom(&format!("{}{next}", server.base));
+    let more = sections(&second);
+    assert!(
+        !more.is_empty() && more.iter().all(|s| s.starts_with("class=\"link bad\"")),
+        "{more:?}"
+    );
+    assert!(
+        more.iter().all(|s| !shown.contains(s)),
+        "page 2 repeats page 1"
+    );
+    let healthy = browser::dump_dom(&format!("{}/links?health=healthy", server.base));
+    let ok = sections(&healthy);
+    assert!(
+        !ok.is_empty() && ok.iter().all(|s| s.starts_with("class=\"link ok\"")),
+        "{ok:?}"
+    );
     eprintln!("screenshots in {}", dir.display());
 }
 

@@ -121,7 +121,7 @@ impl LinkPath<'_> {
                 // Its log is not read (logging off): nothing to judge.
                 continue;
             }
-            let unread = groups.find(|(_, g)| !g.ok());
+            let unread = groups.find(|(_, g)| g.unread());
             let object = BTreeMap::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
             let place = Place::Api(api_id.clone(), stage.clone());
             let since = clock.now_ms - clock.tls_error_window_ms;
