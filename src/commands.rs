@@ -12,10 +12,11 @@ use anyhow::Context;
 use crate::aws::{ApiTelemetry, Aws};
 use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
-use crate::collect::state_file::{LockError, StateLock};
+use crate::collect::state_file::StateLock;
 use crate::collect::{Poller, Store};
 use crate::config::{Config, ConfigError, Shard};
 use crate::diagnose::LinkReport;
+use crate::visible::visible;
 use crate::web;
 
 /// Exit code for an invalid configuration or command line.
@@ -97,36 +98,6 @@ pub fn is_closed_stdout(error: &anyhow::Error) -> bool {
                 .and_then(|e| e.io_error_kind())
                 == broken
     })
-}
-
-/// Text from AWS (names, status messages) as a terminal may show it:
-/// control characters (escape sequences, carriage returns), the line and
-/// paragraph separators (U+2028, U+2029) and the bidirectional overrides
-/// and isolates (U+202A-U+202E, U+2066-U+2069, which reorder what follows
-/// them on screen) written as `\u{..}` escapes, so a name cannot rewrite
-/// the report on screen.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    fn unsafe_on_screen(c: char) -> bool {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
-            )
-    }
-    if !text.chars().any(unsafe_on_screen) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if unsafe_on_screen(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
 }
 
 /// `check-config`: the configuration loaded; say what it polls.
@@ -346,32 +317,50 @@ fn state_file_of(config: &Config) -> Option<&Path> {
     logs.state_file.as_deref().filter(|_| logs.enabled)
 }
 
-/// Locks the configuration's state file for as long as the lock lives: a
-/// second process on the same file refuses to start, and says why.
-fn lock_state_file(config: &Config) -> anyhow::Result<Option<StateLock>> {
-    Ok(state_file_of(config).map(StateLock::acquire).transpose()?)
-}
-
-/// For a one-off run (`once`, `diagnose`): the state file's lock, or,
-/// when a serving exporter holds it, a run that leaves the file alone (it
-/// would overwrite the server's cursors), said once.
-fn lock_or_leave_state_file(config: &mut Config) -> anyhow::Result<Option<StateLock>> {
-    match lock_state_file(config) {
-        Ok(lock) => Ok(lock),
-        Err(e)
-            if e.downcast_ref::<LockError>()
-                .is_some_and(LockError::is_held) =>
-        {
-            tracing::warn!(error = %e, "this run neither reads nor writes the state file: its log groups are read from the lookback");
-            config.collectors.execution_logs.state_file = None;
+/// The server's lock on a state file, held as long as it lives: another
+/// process holding it is an error (two writers would overwrite each
+/// other's cursors). A lock that cannot be taken at all (a read-only or
+/// foreign directory) is said once and the server runs without it; its
+/// writes of the state file are counted as they fail.
+fn lock_for_server(path: &Path) -> anyhow::Result<Option<StateLock>> {
+    match StateLock::acquire(path) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e) if e.is_held() => Err(e.into()),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            tracing::warn!(error = %format!("{e:#}"), "running without the state file's lock: a second exporter on this file would not be refused");
             Ok(None)
         }
-        Err(e) => Err(e),
+    }
+}
+
+fn lock_state_file(config: &Config) -> anyhow::Result<Option<StateLock>> {
+    Ok(state_file_of(config)
+        .map(lock_for_server)
+        .transpose()?
+        .flatten())
+}
+
+/// For a one-off run (`once`, `diagnose`): the state file's lock, or, when
+/// another process holds it (a serving exporter) or it cannot be taken (a
+/// user without write access), a run that reads the file (its cursors and
+/// error times: the same checks as the server's) but never writes it, said
+/// once.
+fn lock_or_read_state_file(config: &mut Config) -> Option<StateLock> {
+    let path = state_file_of(config)?;
+    match StateLock::acquire(path) {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            tracing::warn!(error = %format!("{e:#}"), "this run reads the state file but does not write it");
+            config.collectors.execution_logs.state_file_read_only = true;
+            None
+        }
     }
 }
 
 pub async fn once(mut config: Config) -> anyhow::Result<ExitCode> {
-    let _lock = lock_or_leave_state_file(&mut config)?;
+    let _lock = lock_or_read_state_file(&mut config);
     let (store, poller) = poller(&config).await;
     let all_ok = poller.poll_once().await;
     let published = store.publish();
@@ -413,7 +402,10 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
     let store = Store::new(ApiTelemetry::default());
     let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
-    let poller = Poller::new(&config, &aws, store.clone()).await;
+    let schedule = Arc::new(crate::collect::schedule::Schedule::default());
+    let poller = Poller::new(&config, &aws, store.clone())
+        .await
+        .resuming(schedule.clone());
     tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
     tracing::info!(
         version = crate::render::BuildInfo::long_version(),
@@ -426,6 +418,8 @@ pub async fn serve(
     let mut running = Running {
         targets: poller.target_keys(),
         polls: poller.spawn(),
+        files: referenced_files(&config),
+        schedule,
         config,
         aws,
         state_lock,
@@ -508,11 +502,28 @@ pub const RELOAD_SPACING: Duration = Duration::from_secs(1);
 /// What `serve` runs by: the configuration, its AWS clients and polls.
 struct Running {
     config: Config,
+    /// The files the configuration names, as they read when it was loaded.
+    files: Vec<u8>,
+    /// When each poll last started: a reload resumes the polls it keeps.
+    schedule: Arc<crate::collect::schedule::Schedule>,
     aws: Aws,
     /// Each target's identity (configured account, region), by index.
     targets: Vec<(crate::config::AccountConfig, String)>,
     polls: tokio::task::JoinSet<()>,
     state_lock: Option<StateLock>,
+}
+
+/// The contents of the files the configuration names beside itself (the
+/// TLS probe's CA file): a reload of an unchanged configuration whose CA
+/// file was replaced is a reload. A file that cannot be read reads empty.
+fn referenced_files(config: &Config) -> Vec<u8> {
+    config
+        .collectors
+        .tls_probe
+        .ca_file
+        .as_deref()
+        .and_then(|path| std::fs::read(path).ok())
+        .unwrap_or_default()
 }
 
 /// What a reload did.
@@ -536,15 +547,16 @@ impl Running {
         store: &Arc<Store>,
     ) -> anyhow::Result<Reloaded> {
         let config = load_config(global)?;
-        if config == self.config {
+        let files = referenced_files(&config);
+        if config == self.config && files == self.files {
             return Ok(Reloaded::Unchanged);
         }
         // The state file it names is locked before anything changes: one
         // that another process holds fails the reload, and the old one
         // keeps running.
         let new_lock = match (state_file_of(&config), self.state_lock.as_ref()) {
-            (Some(path), Some(held)) if held.path() == path => None,
-            (wanted, _) => Some(wanted.map(StateLock::acquire).transpose()?),
+            (Some(path), Some(held)) if held.locks(path) => None,
+            (wanted, _) => Some(wanted.map(lock_for_server).transpose()?.flatten()),
         };
         self.polls.abort_all();
         while self.polls.join_next().await.is_some() {}
@@ -552,7 +564,9 @@ impl Running {
         // here on its record is dropped, so it cannot land on a re-keyed target.
         store.next_generation();
         let aws = self.aws.reload(&config.aws, &config.regions[0]).await;
-        let poller = Poller::new(&config, &aws, store.clone()).await;
+        let poller = Poller::new(&config, &aws, store.clone())
+            .await
+            .resuming(self.schedule.clone());
         let new_targets = poller.target_keys();
         let moved = self
             .targets
@@ -566,15 +580,32 @@ impl Running {
             })
             .collect();
         store.retarget(&moved);
-        // What scopes no longer polled had: their quota buckets and the
-        // series of their AWS calls.
+        // What scopes no longer polled had: their quota buckets, their
+        // polls' places in the schedule and the series of their AWS calls.
+        // A series is kept while its account and its region are still
+        // polled (in one scope or another): AssumeRole is counted in the
+        // first region, a first GetCallerIdentity under the role's account
+        // or `unknown`.
         aws.retain_scopes(&new_targets);
-        let scopes = poller.scopes();
-        store.telemetry().retain_scopes(|s| {
-            scopes
-                .iter()
-                .any(|k| k.account == s.account && k.region == s.region)
+        self.schedule.retain(|(_, account, region)| {
+            new_targets.contains(&(account.clone(), region.clone()))
         });
+        let scopes = poller.scopes();
+        let mut accounts: std::collections::BTreeSet<String> =
+            scopes.iter().map(|s| s.account.clone()).collect();
+        accounts.extend(
+            config
+                .effective_accounts()
+                .iter()
+                .map(crate::aws::fallback_account),
+        );
+        let mut regions: std::collections::BTreeSet<String> =
+            scopes.iter().map(|s| s.region.clone()).collect();
+        regions.insert(config.regions[0].clone());
+        store
+            .telemetry()
+            .retain_scopes(|s| accounts.contains(&s.account) && regions.contains(&s.region));
+        self.files = files;
         self.targets = new_targets;
         self.polls = poller.spawn();
         self.aws = aws;
@@ -644,7 +675,7 @@ pub async fn diagnose(
     vpc_link: Option<&str>,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let _lock = lock_or_leave_state_file(&mut config)?;
+    let _lock = lock_or_read_state_file(&mut config);
     let (store, poller) = poller(&config).await;
     let all_polled = poller.poll_once().await;
     // The findings this poll was published with: diagnosed once.
@@ -707,11 +738,11 @@ fn write_text_report(
         writeln!(
             out,
             "VPC link {} ({}, {} API) in {}/{}: {verdict}",
-            printable(&report.vpc_link_id),
-            printable(&report.name),
+            visible(&report.vpc_link_id),
+            visible(&report.name),
             report.api_type,
-            printable(&report.account),
-            printable(&report.region)
+            visible(&report.account),
+            visible(&report.region)
         )?;
         if let Some(days) = report.idle_days() {
             writeln!(
@@ -730,14 +761,14 @@ fn write_text_report(
             let object: Vec<String> = check
                 .object
                 .iter()
-                .map(|(k, v)| format!("{k}={}", printable(v)))
+                .map(|(k, v)| format!("{k}={}", visible(v)))
                 .collect();
             writeln!(out, "  {mark} {:<32} {}", check.check, object.join(" "))?;
             if let Some(cause) = &check.cause {
-                writeln!(out, "      cause: {}", printable(cause))?;
+                writeln!(out, "      cause: {}", visible(cause))?;
             }
             if let Some(fix) = &check.fix {
-                writeln!(out, "      fix:   {}", printable(fix))?;
+                writeln!(out, "      fix:   {}", visible(fix))?;
             }
         }
     }
@@ -747,29 +778,6 @@ fn write_text_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Nothing from AWS reaches the terminal as an instruction to it.
-    #[test]
-    fn names_cannot_rewrite_the_report_on_screen() {
-        assert_eq!(printable("plain name-1"), "plain name-1");
-        for hostile in [
-            "\u{1b}[2Jcleared",
-            "line\rover",
-            "evil\u{202E}txt.exe",
-            "a\u{2066}b\u{2069}",
-            "one\u{2028}two\u{2029}three",
-            "mark\u{200F}",
-        ] {
-            let shown = printable(hostile);
-            assert!(
-                shown
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() || c == ' ' || c.is_alphanumeric()),
-                "{hostile:?} -> {shown:?}"
-            );
-            assert!(shown.contains("\\u{"), "{shown}");
-        }
-    }
 
     /// Cut into stretches of whole lines, a file counts as read in one go:
     /// whatever the number of threads, with long lines, blank lines and CRLF.

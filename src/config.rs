@@ -4,6 +4,7 @@
 //! field and its line, because a silently ignored typo (`intervall: 5m`) is
 //! worse than a refused start. `examples/config.yaml` documents every field.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -206,14 +207,14 @@ pub struct CollectorsConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsProbeConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "enabled")]
     pub enabled: bool,
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// One probe (connect, handshake, request, status line) at most this long.
-    #[serde(default = "default_probe_timeout", deserialize_with = "probe_timeout")]
+    #[serde(default = "unset", deserialize_with = "probe_timeout")]
     pub probe_timeout: Duration,
     /// Probes in flight at once, per account and region.
     #[serde(
@@ -271,11 +272,11 @@ pub struct ExtraMetric {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CloudWatchConfig {
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "enabled")]
     pub enabled: bool,
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// The statistics' period.
     #[serde(default = "default_period", deserialize_with = "cloudwatch_period")]
@@ -284,13 +285,10 @@ pub struct CloudWatchConfig {
     #[serde(default = "default_delay", deserialize_with = "cloudwatch_delay")]
     pub delay: Duration,
     /// How far back to look for the newest datapoint (sparse metrics).
-    #[serde(
-        default = "default_cw_lookback",
-        deserialize_with = "cloudwatch_lookback"
-    )]
+    #[serde(default = "unset", deserialize_with = "cloudwatch_lookback")]
     pub lookback: Duration,
     /// Fetch the default metric set for the resources found.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "default_metrics")]
     pub default_metrics: bool,
     #[serde(default)]
     pub metrics: Vec<ExtraMetric>,
@@ -361,11 +359,11 @@ pub struct ExtraLogGroup {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct VpcLinksConfig {
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "enabled")]
     pub enabled: bool,
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// Each API's stages (their deployments, variables and logging) are
     /// read again at least this often, the APIs spread over the period; an
@@ -375,7 +373,7 @@ pub struct VpcLinksConfig {
     pub revalidate: Duration,
     /// Each API's integrations are read again at least this often, changed
     /// deployments or not (an edit AWS gives no signal for).
-    #[serde(default = "default_full_refresh", deserialize_with = "full_refresh")]
+    #[serde(default = "unset", deserialize_with = "full_refresh")]
     pub full_refresh: Duration,
 }
 
@@ -401,22 +399,27 @@ fn default_full_refresh() -> Duration {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionLogsConfig {
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "enabled")]
     pub enabled: bool,
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
     /// How far back the first read of a log group goes.
     #[serde(default = "default_lookback", deserialize_with = "log_lookback")]
     pub lookback: Duration,
     /// How far behind the newest event each read starts again, for events
     /// CloudWatch delivers late; their ids are remembered for this long.
-    #[serde(default = "default_overlap", deserialize_with = "overlap")]
+    #[serde(default = "unset", deserialize_with = "overlap")]
     pub overlap: Duration,
     /// Where to keep each log group's position across restarts (optional).
     #[serde(default)]
     pub state_file: Option<std::path::PathBuf>,
+    /// Read the state file but never write it: a one-off run (`once`,
+    /// `diagnose`) beside the server that holds it. From the command, not
+    /// the file.
+    #[serde(skip)]
+    pub state_file_read_only: bool,
     #[serde(default)]
     pub log_groups: Vec<ExtraLogGroup>,
 }
@@ -430,6 +433,7 @@ impl Default for ExecutionLogsConfig {
             lookback: default_lookback(),
             overlap: default_overlap(),
             state_file: None,
+            state_file_read_only: false,
             log_groups: Vec::new(),
         }
     }
@@ -472,16 +476,16 @@ pub enum LoadBalancerScope {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancersConfig {
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "enabled")]
     pub enabled: bool,
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
     #[serde(default)]
     pub scope: LoadBalancerScope,
     /// Export `awsconn_target_health` per target (its cardinality grows with targets).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "per_target_health")]
     pub per_target_health: bool,
 }
 
@@ -525,13 +529,13 @@ schedule_of!(
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "enabled")]
     pub enabled: bool,
     /// Time between the starts of two polls.
     #[serde(default = "default_interval", deserialize_with = "interval")]
     pub interval: Duration,
     /// A poll still running after this long is cancelled and counts as failed.
-    #[serde(default = "default_timeout", deserialize_with = "timeout")]
+    #[serde(default = "unset", deserialize_with = "timeout")]
     pub timeout: Duration,
 }
 
@@ -649,6 +653,65 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     Ok(parsed)
 }
 
+/// A duration the file leaves out whose default follows another setting
+/// (a timeout is at most its interval): [`Config::settle_defaults`] sets it.
+const UNSET: Duration = Duration::MAX;
+
+fn unset() -> Duration {
+    UNSET
+}
+
+/// A boolean (YAML 1.2's `true` or `false` only), refused naming `field`.
+fn flag<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<bool, D::Error> {
+    bool::deserialize(d).map_err(|e| {
+        // The parser puts the place in front of the message again.
+        let text = e.to_string();
+        let said = text.split(" at line ").next().unwrap_or(&text);
+        serde::de::Error::custom(format!("{field}: {said}"))
+    })
+}
+
+fn enabled<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag(d, "enabled")
+}
+
+fn per_target_health<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag(d, "per_target_health")
+}
+
+fn default_metrics<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag(d, "default_metrics")
+}
+
+/// A duration as the file would say it: `100ms`, `30s`, `5m`, `1h`, `365d`.
+fn short(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    let units = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    for (size, unit) in units {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// A number as a person reads it: plain, or in exponent form when tiny or huge.
+fn readable(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// A duration from `min` to `max`: refused at load, with the range, where
 /// the file says it (the parser adds the line).
 fn duration_in<'de, D: Deserializer<'de>>(
@@ -660,9 +723,9 @@ fn duration_in<'de, D: Deserializer<'de>>(
     if !(min..=max).contains(&value) {
         return Err(serde::de::Error::custom(format!(
             "{} is out of range: it must be from {} to {}",
-            humantime::format_duration(value),
-            humantime::format_duration(min),
-            humantime::format_duration(max)
+            short(value),
+            short(min),
+            short(max)
         )));
     }
     Ok(value)
@@ -672,12 +735,15 @@ fn duration_in<'de, D: Deserializer<'de>>(
 fn number_in<'de, D, T>(d: D, min: T, max: T) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: Deserialize<'de> + PartialOrd + Copy + std::fmt::Display,
+    T: Deserialize<'de> + PartialOrd + Copy + Into<f64>,
 {
     let value = T::deserialize(d)?;
     if !(min..=max).contains(&value) {
         return Err(serde::de::Error::custom(format!(
-            "{value} is out of range: it must be from {min} to {max}"
+            "{} is out of range: it must be from {} to {}",
+            readable(value.into()),
+            readable(min.into()),
+            readable(max.into())
         )));
     }
     Ok(value)
@@ -699,6 +765,9 @@ macro_rules! bounded {
     (@type usize) => { usize };
     (@type f64) => { f64 };
     (@check duration $d:ident, $min:expr, $max:expr) => { duration_in($d, $min, $max) };
+    (@check usize $d:ident, $min:expr, $max:expr) => {
+        number_in::<_, u32>($d, $min, $max).map(|n| n as usize)
+    };
     (@check $t:ident $d:ident, $min:expr, $max:expr) => { number_in::<_, $t>($d, $min, $max) };
 }
 
@@ -728,35 +797,260 @@ bounded! {
 pub const QUOTA_RATE: std::ops::RangeInclusive<f64> = 0.001..=1e6;
 pub const QUOTA_BURST: std::ops::RangeInclusive<f64> = 1.0..=1e6;
 
-/// The line of the file a dotted field path (`collectors.vpc_links.timeout`,
-/// as the checks after parsing name it) is written on: each key is looked
-/// for after the one before it, in block or flow style. `None` when the
-/// field is not in the file (a default) or cannot be found; a path with a
-/// list index is found down to the list.
+/// The line a field is written on (`collectors.vpc_links.timeout`,
+/// `accounts[0].role_arn`), or, when the file leaves it out, the line of
+/// the nearest enclosing field it sets.
 fn line_of(text: &str, path: &str) -> Option<usize> {
-    let mut at = 0;
-    for key in path.split('.') {
-        let (key, indexed) = match key.split_once('[') {
-            Some((key, _)) => (key, true),
-            None => (key, false),
-        };
-        if key.is_empty() {
-            return None;
+    let lines = field_lines(text);
+    let mut path = path;
+    loop {
+        if let Some(line) = lines.get(path) {
+            return Some(*line);
         }
-        let rest = &text[at..];
-        let (i, _) = rest.match_indices(key).find(|(i, _)| {
-            let before = rest[..*i].chars().next_back();
-            let after = rest[i + key.len()..]
-                .trim_start_matches(['"', '\''])
-                .trim_start();
-            before.is_none_or(|c| !(c.is_alphanumeric() || c == '_')) && after.starts_with(':')
-        })?;
-        at += i + key.len();
-        if indexed {
-            break;
+        path = &path[..path.rfind(['.', '['])?];
+    }
+}
+
+/// The line each field of a YAML file is written on, by dotted path
+/// (`collectors.vpc_links.timeout`, `accounts[1].role_arn`), the way the
+/// checks after parsing name fields: block and flow mappings and
+/// sequences, comments and quotes understood. A field the file leaves out
+/// (a default) has none. Tags, anchors and block scalars are read as text.
+fn field_lines(text: &str) -> BTreeMap<String, usize> {
+    struct Frame {
+        indent: usize,
+        path: String,
+        next: usize,
+    }
+    let mut out = BTreeMap::new();
+    let mut frames = vec![Frame {
+        indent: 0,
+        path: String::new(),
+        next: 0,
+    }];
+    // A key whose value is on the lines below: (its indentation, its path).
+    let mut pending: Option<(usize, String)> = None;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = strip_comment(lines[i]);
+        let mut body = line.trim_start();
+        if body.is_empty() || body.starts_with("---") {
+            i += 1;
+            continue;
+        }
+        let mut indent = line.len() - body.len();
+        let is_item = |b: &str| b == "-" || b.starts_with("- ");
+        if let Some((key_indent, path)) = pending.take()
+            && (indent > key_indent || (indent == key_indent && is_item(body)))
+        {
+            frames.push(Frame {
+                indent,
+                path,
+                next: 0,
+            });
+        }
+        while frames.len() > 1 && frames.last().is_some_and(|f| f.indent > indent) {
+            frames.pop();
+        }
+        if is_item(body) {
+            let Some(seq) = frames.last_mut() else { break };
+            let item = format!("{}[{}]", seq.path, seq.next);
+            seq.next += 1;
+            out.insert(item.clone(), i + 1);
+            let content = body[1..].trim_start();
+            indent += body.len() - content.len();
+            body = content;
+            if body.is_empty() {
+                pending = Some((indent.saturating_sub(1), item));
+                i += 1;
+                continue;
+            }
+            if body.starts_with(['{', '[']) {
+                i += flow(&lines, i, line.len() - body.len(), &item, &mut out);
+                continue;
+            }
+            frames.push(Frame {
+                indent,
+                path: item,
+                next: 0,
+            });
+        }
+        let Some((key, value)) = split_key(body) else {
+            i += 1;
+            continue;
+        };
+        let parent = frames.last().map_or("", |f| f.path.as_str());
+        let path = join(parent, &key);
+        out.insert(path.clone(), i + 1);
+        let value = value.trim_start();
+        if value.starts_with(['{', '[']) {
+            i += flow(&lines, i, line.len() - value.len(), &path, &mut out);
+            continue;
+        }
+        if value.is_empty() {
+            pending = Some((indent, path));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The line without its comment (a `#` at its start or after white space,
+/// outside quotes).
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' && prev.is_whitespace() => return &line[..i],
+            None => {}
+        }
+        prev = c;
+    }
+    line
+}
+
+/// `key: value` at the start of a block line: the key (unquoted) and the rest.
+fn split_key(body: &str) -> Option<(String, &str)> {
+    let mut quote = None;
+    for (i, c) in body.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == ':' => {
+                let after = &body[i + 1..];
+                if after.is_empty() || after.starts_with([' ', '\t']) {
+                    let key = body[..i].trim().trim_matches(['"', '\'']).to_owned();
+                    return (!key.is_empty()).then_some((key, after));
+                }
+            }
+            None if matches!(c, '{' | '}' | '[' | ']') => return None,
+            None => {}
         }
     }
-    (at > 0).then(|| text[..at].matches('\n').count() + 1)
+    None
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Records the keys of the flow collection that opens at
+/// `lines[line][column]` under `path`; returns how many lines it spans.
+fn flow(
+    lines: &[&str],
+    line: usize,
+    column: usize,
+    path: &str,
+    out: &mut BTreeMap<String, usize>,
+) -> usize {
+    struct Frame {
+        path: String,
+        seq: bool,
+        next: usize,
+        key: Option<String>,
+        token: String,
+        item: bool,
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut quote = None;
+    for (l, text) in lines.iter().enumerate().skip(line) {
+        let text = strip_comment(text);
+        let from = if l == line { column } else { 0 };
+        for (at, ch) in text.char_indices().filter(|(at, _)| *at >= from) {
+            if let Some(q) = quote {
+                if ch == q {
+                    quote = None;
+                }
+                if let Some(f) = stack.last_mut() {
+                    f.token.push(ch);
+                }
+                continue;
+            }
+            match ch {
+                '"' | '\'' => {
+                    quote = Some(ch);
+                    if let Some(f) = stack.last_mut() {
+                        f.token.push(ch);
+                        f.item = true;
+                    }
+                }
+                '{' | '[' => {
+                    let child = match stack.last_mut() {
+                        None => path.to_owned(),
+                        Some(f) if f.seq => {
+                            let item = format!("{}[{}]", f.path, f.next);
+                            f.next += 1;
+                            f.item = false;
+                            item
+                        }
+                        Some(f) => {
+                            let key = f.key.take().unwrap_or_default();
+                            join(&f.path, &key)
+                        }
+                    };
+                    if let Some(f) = stack.last_mut() {
+                        f.token.clear();
+                    }
+                    stack.push(Frame {
+                        path: child,
+                        seq: ch == '[',
+                        next: 0,
+                        key: None,
+                        token: String::new(),
+                        item: false,
+                    });
+                }
+                ':' if stack.last().is_some_and(|f| !f.seq)
+                    && (text[at + 1..].is_empty()
+                        || text[at + 1..].starts_with([' ', '\t', ',', '}', '{', '['])) =>
+                {
+                    if let Some(f) = stack.last_mut() {
+                        let key = f.token.trim().trim_matches(['"', '\'']).to_owned();
+                        if !key.is_empty() {
+                            out.insert(join(&f.path, &key), l + 1);
+                        }
+                        f.key = Some(key);
+                        f.token.clear();
+                    }
+                }
+                ',' | '}' | ']' => {
+                    if let Some(f) = stack.last_mut() {
+                        if f.seq && f.item {
+                            f.next += 1;
+                        }
+                        f.item = false;
+                        f.key = None;
+                        f.token.clear();
+                    }
+                    if ch != ',' {
+                        stack.pop();
+                        if stack.is_empty() {
+                            return l - line + 1;
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(f) = stack.last_mut() {
+                        f.token.push(ch);
+                        if !ch.is_whitespace() {
+                            f.item = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    lines.len() - line
 }
 
 impl Config {
@@ -786,11 +1080,12 @@ impl Config {
         // an error, not a guess.
         let mut options = serde_saphyr::Options::default();
         options.strict_booleans = true;
-        let config: Config =
+        let mut config: Config =
             serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
                 path: "<config>".into(),
                 message: e.to_string(),
             })?;
+        config.settle_defaults();
         config.validate().map_err(|message| {
             let line = message
                 .split_once(": ")
@@ -804,6 +1099,47 @@ impl Config {
             }
         })?;
         Ok(config)
+    }
+
+    /// The defaults that follow another setting, for what the file leaves
+    /// out: a collector's timeout is 30s or its interval when shorter; the
+    /// probe's is 5s or 90 % of its collector's timeout; the logs' overlap
+    /// 5m or the lookback; `full_refresh` 1h or `revalidate`; CloudWatch's
+    /// lookback 10m or the period. `interval: 10s` alone is then valid.
+    fn settle_defaults(&mut self) {
+        fn settle(slot: &mut Duration, default: Duration) {
+            if *slot == UNSET {
+                *slot = default;
+            }
+        }
+        let c = &mut self.collectors;
+        for (timeout, interval) in [
+            (&mut c.vpc_links.timeout, c.vpc_links.interval),
+            (&mut c.load_balancers.timeout, c.load_balancers.interval),
+            (&mut c.endpoints.timeout, c.endpoints.interval),
+            (&mut c.network_rules.timeout, c.network_rules.interval),
+            (&mut c.execution_logs.timeout, c.execution_logs.interval),
+            (&mut c.cloudwatch.timeout, c.cloudwatch.interval),
+            (&mut c.interconnect.timeout, c.interconnect.interval),
+            (&mut c.certificates.timeout, c.certificates.interval),
+            (&mut c.tls_probe.timeout, c.tls_probe.interval),
+        ] {
+            settle(timeout, default_timeout().min(interval));
+        }
+        let probe = &mut c.tls_probe;
+        settle(
+            &mut probe.probe_timeout,
+            default_probe_timeout().min(probe.timeout.mul_f64(0.9)),
+        );
+        let logs = &mut c.execution_logs;
+        settle(&mut logs.overlap, default_overlap().min(logs.lookback));
+        let links = &mut c.vpc_links;
+        settle(
+            &mut links.full_refresh,
+            default_full_refresh().max(links.revalidate),
+        );
+        let cw = &mut c.cloudwatch;
+        settle(&mut cw.lookback, default_cw_lookback().max(cw.period));
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -876,10 +1212,10 @@ impl Config {
             }
         }
         let links = &self.collectors.vpc_links;
-        if links.full_refresh.is_zero() || links.full_refresh < links.revalidate {
+        if links.full_refresh < links.revalidate {
             return Err(format!(
-                "collectors.vpc_links.full_refresh: must be more than 0s and at least revalidate ({}, default 5m)",
-                humantime::format_duration(links.revalidate)
+                "collectors.vpc_links.full_refresh: must be at least revalidate ({})",
+                short(links.revalidate)
             ));
         }
         let cw = &self.collectors.cloudwatch;
@@ -891,7 +1227,10 @@ impl Config {
             );
         }
         if cw.lookback < cw.period {
-            return Err("collectors.cloudwatch.lookback: must be at least the period".into());
+            return Err(format!(
+                "collectors.cloudwatch.lookback: must be at least the period ({})",
+                short(cw.period)
+            ));
         }
         let window_days = cw.link_activity_window.as_secs() as f64 / 86_400.0;
         if !cw.link_activity_window.is_zero() && !(1.0..=455.0).contains(&window_days) {
@@ -903,11 +1242,11 @@ impl Config {
         let probe = &self.collectors.tls_probe;
         // The probes of a poll must end before the collector's timeout
         // (they stop at 90 % of it, and report what was left).
-        if probe.probe_timeout.is_zero() || probe.probe_timeout > probe.timeout.mul_f64(0.9) {
-            return Err(
-                "collectors.tls_probe.probe_timeout: must be more than 0s and at most 90 % of the collector's timeout"
-                    .into(),
-            );
+        if probe.probe_timeout > probe.timeout.mul_f64(0.9) {
+            return Err(format!(
+                "collectors.tls_probe.probe_timeout: must be at most 90 % of the collector's timeout ({})",
+                short(probe.timeout)
+            ));
         }
         if let Some(path) = probe.ca_file.as_deref().filter(|_| probe.enabled)
             && let Err(e) = crate::probe::Prober::new(Some(path), probe.probe_timeout)
@@ -923,16 +1262,16 @@ impl Config {
         }
         let logs = &self.collectors.execution_logs;
         if logs.overlap > logs.lookback {
-            return Err("collectors.execution_logs.overlap: must be at most the lookback".into());
+            return Err(format!(
+                "collectors.execution_logs.overlap: must be at most the lookback ({})",
+                short(logs.lookback)
+            ));
         }
         for (name, c) in self.collectors.iter() {
-            if c.interval < Duration::from_secs(1) {
-                return Err(format!("collectors.{name}.interval: must be at least 1s"));
-            }
-            if c.timeout.is_zero() || c.timeout > c.interval {
+            if c.timeout > c.interval {
                 return Err(format!(
-                    "collectors.{name}.timeout: must be more than 0s and at most the interval ({})",
-                    humantime::format_duration(c.interval)
+                    "collectors.{name}.timeout: must be at most the interval ({})",
+                    short(c.interval)
                 ));
             }
         }
@@ -1129,10 +1468,60 @@ mod tests {
         assert!(err.contains("(line 2)"), "{err}");
         assert_eq!(line_of("a:\n  b: {c: 1}\n", "a.b.c"), Some(2));
         assert_eq!(line_of("a:\n  bb: 1\n  b: 2\n", "a.b"), Some(3));
-        assert_eq!(line_of("a: 1\n", "a.missing"), None);
         assert_eq!(
-            line_of("accounts:\n  - {}\n", "accounts[0].role_arn"),
-            Some(1)
+            line_of("a: 1\n", "a.missing"),
+            Some(1),
+            "the enclosing field"
+        );
+        assert_eq!(line_of("b: 1\n", "a.missing"), None);
+        // A field left at its default is not a sibling's, nor a comment's.
+        let text = "collectors:\n  vpc_links:\n    interval: 10s   # timeout: default\n  load_balancers:\n    timeout: 5s\n";
+        assert_eq!(line_of(text, "collectors.vpc_links.timeout"), Some(2));
+        assert_eq!(line_of(text, "collectors.load_balancers.timeout"), Some(5));
+        let text = "collectors: {cloudwatch: {period: 60s}, execution_logs: {\n  lookback: 1m}}\n";
+        assert_eq!(line_of(text, "collectors.cloudwatch.lookback"), Some(1));
+        assert_eq!(line_of(text, "collectors.execution_logs.lookback"), Some(2));
+        // Sequences, block and flow, with the items counted.
+        let text = "accounts:\n  - {}\n  - role_arn: x\n    external_id: 'a: b'\nregions: [us-east-1,\n  eu-west-1]\nlogs: [{g: 1}, {h: 2}]\nlist:\n- a\n- b: 1\n";
+        let lines = field_lines(text);
+        assert_eq!(lines.get("accounts[0]"), Some(&2));
+        assert_eq!(lines.get("accounts[1].role_arn"), Some(&3));
+        assert_eq!(lines.get("accounts[1].external_id"), Some(&4));
+        assert_eq!(lines.get("regions"), Some(&5));
+        assert_eq!(lines.get("logs[1].h"), Some(&7));
+        assert_eq!(lines.get("list[1].b"), Some(&10));
+        assert_eq!(line_of(text, "accounts[1].session_name"), Some(3));
+    }
+
+    /// What the file leaves out follows what it sets: `interval: 10s`
+    /// alone is valid (its timeout is 10s), and so are a short lookback,
+    /// a long revalidate, a long period and a short probe timeout.
+    #[test]
+    fn defaults_follow_the_settings_they_depend_on() {
+        let c = Config::parse(
+            "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 10s, revalidate: 2h}\n  endpoints: {interval: 2m}\n  execution_logs: {lookback: 1m}\n  cloudwatch: {period: 1h}\n  tls_probe: {interval: 2s}\n",
+        )
+        .unwrap();
+        let s = Duration::from_secs;
+        assert_eq!(c.collectors.vpc_links.timeout, s(10));
+        assert_eq!(c.collectors.vpc_links.full_refresh, s(7200));
+        assert_eq!(c.collectors.endpoints.timeout, s(30));
+        assert_eq!(c.collectors.execution_logs.overlap, s(60));
+        assert_eq!(c.collectors.cloudwatch.lookback, s(3600));
+        assert_eq!(c.collectors.tls_probe.timeout, s(2));
+        assert_eq!(
+            c.collectors.tls_probe.probe_timeout,
+            Duration::from_millis(1800)
+        );
+        let plain = Config::parse("regions: [us-east-1]").unwrap();
+        assert_eq!(plain.collectors.vpc_links.timeout, s(30));
+        assert_eq!(plain.collectors.vpc_links.full_refresh, s(3600));
+        assert_eq!(plain.collectors.execution_logs.overlap, s(300));
+        assert_eq!(plain.collectors.cloudwatch.lookback, s(600));
+        assert_eq!(plain.collectors.tls_probe.probe_timeout, s(5));
+        assert_eq!(
+            plain,
+            Config::parse("regions: [us-east-1]\ncollectors: {vpc_links: {}}").unwrap()
         );
     }
 
@@ -1143,6 +1532,7 @@ mod tests {
                 format!("regions: [us-east-1]\ncollectors:\n  vpc_links: {{enabled: {bad}}}\n");
             let err = Config::parse(&text).expect_err(bad).to_string();
             assert!(err.contains("line 3"), "{bad}: {err}");
+            assert!(err.contains("enabled: "), "{bad}: {err}");
         }
         for good in ["true", "false", "True", "FALSE"] {
             let text =
@@ -1456,7 +1846,7 @@ mod tests {
                 .to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
-        for bad in ["full_refresh: 0s", "revalidate: 2h"] {
+        for bad in ["full_refresh: 0s", "revalidate: 2h, full_refresh: 1h"] {
             let err = Config::parse(&format!(
                 "regions: [us-east-1]\ncollectors: {{vpc_links: {{{bad}}}}}\n"
             ))
@@ -1538,7 +1928,7 @@ mod tests {
             ),
             (
                 "regions: [us-east-1]\ncollectors: {vpc_links: {interval: 100ms, timeout: 50ms}}",
-                "interval: 100ms is out of range: it must be from 1s to 1day",
+                "interval: 100ms is out of range: it must be from 1s to 1d",
             ),
             (
                 "regions: [us-east-1]\naws: {max_attempts: 0}",

@@ -27,4 +27,5 @@ pub mod resolve;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod topology;
+pub mod visible;
 pub mod web;

@@ -113,6 +113,18 @@ pub fn absorb(
     new
 }
 
+/// Notes the newest time of each error class among `events` in `newest`,
+/// counting nothing (events another process counted).
+pub fn note_error_times(events: &[LogEvent], format: &LineFormat, newest: &mut NewestErrors) {
+    let mut scratch = Tally::new();
+    for event in events {
+        if let Some(class) = count(format, &event.message, &mut scratch) {
+            let at = newest.entry(class).or_insert(event.timestamp_ms);
+            *at = (*at).max(event.timestamp_ms);
+        }
+    }
+}
+
 fn count(format: &LineFormat, message: &[u8], tally: &mut Tally) -> Option<ErrorClass> {
     match format {
         LineFormat::Execution => tally.add_event(message),
@@ -283,6 +295,29 @@ mod tests {
             Some(&7_000)
         );
         assert_eq!(newest.len(), 2);
+    }
+
+    #[test]
+    fn error_times_are_noted_without_counting() {
+        let mut newest = NewestErrors::new();
+        note_error_times(
+            &[
+                event(
+                    "a",
+                    5,
+                    "Execution failed due to configuration error: PKIX path building failed",
+                ),
+                event(
+                    "b",
+                    9,
+                    "Execution failed due to configuration error: PKIX path building failed",
+                ),
+                event("c", 7, "Method completed with status: 200"),
+            ],
+            &LineFormat::Execution,
+            &mut newest,
+        );
+        assert_eq!(newest, [(ErrorClass::TlsUntrustedCertificate, 9)].into());
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl AccountShared {
 }
 
 /// The account label to use until STS answers: the role ARN's account, or `unknown`.
-fn fallback_account(account: &AccountConfig) -> String {
+pub fn fallback_account(account: &AccountConfig) -> String {
     account
         .role_arn
         .as_deref()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::state_file::{self, ScopeState, StateFile};
+use super::state_file::{self, CLOCK_SKEW_MS, ScopeState, StateFile};
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::classify::Tally;
@@ -102,6 +102,12 @@ pub struct ExecutionLogsCollector {
     errors: Mutex<BTreeMap<String, String>>,
     /// The last error writing the state file, so a persistent one is logged once.
     write_error: Mutex<Option<String>>,
+    /// Snapshots of `saved` taken to be written, numbered in the order
+    /// taken, and the number of the newest one written: scopes write
+    /// concurrently, off the runtime, and an older snapshot never
+    /// overwrites a newer one.
+    snapshots: std::sync::atomic::AtomicU64,
+    written: Arc<Mutex<u64>>,
     /// Per scope (`account/region`), when each group was last read: the
     /// order of the next poll's reads, least recently read first.
     last_read: Mutex<BTreeMap<String, BTreeMap<String, std::time::Instant>>>,
@@ -121,6 +127,8 @@ impl ExecutionLogsCollector {
             load_problems: Mutex::new(problems),
             errors: Mutex::new(BTreeMap::new()),
             write_error: Mutex::new(None),
+            snapshots: std::sync::atomic::AtomicU64::new(0),
+            written: Arc::default(),
             last_read: Mutex::new(BTreeMap::new()),
         }
     }
@@ -131,11 +139,35 @@ impl ExecutionLogsCollector {
 
     /// Writes the scope's part of the state file; a failure is logged when
     /// it is new (not on every poll) and counted every time.
-    fn save(&self, path: &Path, scope_key: String, scope: ScopeState) -> bool {
-        let mut saved = lock(&self.saved);
-        saved.scopes.insert(scope_key, scope);
-        let written = state_file::save(path, &saved);
-        drop(saved);
+    async fn save(&self, path: &Path, scope_key: String, scope: ScopeState) -> bool {
+        let snapshot = {
+            let mut saved = lock(&self.saved);
+            saved.scopes.insert(scope_key, scope);
+            // Scopes no longer polled go once all they hold is stale.
+            saved.prune(now_ms());
+            let number = self
+                .snapshots
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            saved.encode().map(|bytes| (number, bytes))
+        };
+        let (path_owned, written) = (path.to_owned(), self.written.clone());
+        // The write (and its fsync) runs off the runtime's workers, and no
+        // scope's poll waits on another's but for the file itself.
+        let written = match snapshot {
+            Err(e) => Err(e),
+            Ok((number, bytes)) => tokio::task::spawn_blocking(move || {
+                let mut newest = lock(&written);
+                if *newest > number {
+                    return Ok(());
+                }
+                state_file::write(&path_owned, &bytes)?;
+                *newest = number;
+                Ok(())
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        };
         let mut last = lock(&self.write_error);
         match written {
             Ok(()) => {
@@ -161,10 +193,6 @@ impl ExecutionLogsCollector {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
-
-/// How far ahead of this machine's clock a saved cursor may be (clock skew
-/// between the machine that wrote the state file and this one).
-const CLOCK_SKEW_MS: i64 = 5 * 60_000;
 
 /// A cursor can be trusted when its position is not before the epoch nor
 /// ahead of now (give or take clock skew): a cursor in the future would skip
@@ -217,7 +245,10 @@ impl Collector for ExecutionLogsCollector {
         // one read, behind the saved cursors, and will not be read again.
         // Merging keeps the newer of two times, so doing it every poll is
         // harmless.
-        merge_newest(&mut delta.newest_errors, &saved.newest_errors);
+        merge_newest(
+            &mut delta.newest_errors,
+            &state_file::recent(&saved.newest_errors, now, self.error_window_ms),
+        );
         // What the state file will hold: every cursor saved or read, so a
         // group that is not read this time (its read failed, or its API is
         // not known yet because another call failed) keeps its place.
@@ -231,9 +262,19 @@ impl Collector for ExecutionLogsCollector {
             .cloned()
             .unwrap_or_default();
         let mut pending = sources(known, &self.config.log_groups);
+        // A cursor of a group no longer read (deleted, or its stage's
+        // logging turned off) goes a week after its newest event: the
+        // file does not grow with every group there ever was.
+        all_cursors.retain(|group, cursor| {
+            pending.iter().any(|s| &s.group == group)
+                || cursor.position_ms >= now.saturating_sub(state_file::STALE_MS)
+        });
         pending.sort_by_key(|s| last_read.get(&s.group).copied());
         last_read.retain(|group, _| pending.iter().any(|s| &s.group == group));
         let mut pending = pending.into_iter();
+        // Whether a group resumed from a version 1 file is still to have
+        // the window behind its cursor read (the next process does it then).
+        let mut backfill_left = false;
         while let Some(source) = pending.next() {
             let in_memory = previous.cursors.get(&source.group);
             let from_file = saved.cursors.get(&source.group).filter(|c| {
@@ -250,11 +291,25 @@ impl Collector for ExecutionLogsCollector {
                 }
                 possible
             });
+            let resumed_without_error_times =
+                saved.backfill && in_memory.is_none() && from_file.is_some();
             let mut cursor = in_memory.or(from_file).cloned().unwrap_or_default();
             let (start, end) = logs::read_range(Some(&cursor), now, lookback, overlap);
             let pattern =
                 matches!(source.format, LineFormat::Execution).then_some(EXECUTION_LOG_FILTER);
-            let read = aws.log_events(&source.group, start, end, pattern).await;
+            // A cursor from a file that kept no error times (version 1):
+            // this read starts at the window's beginning, and what it
+            // finds behind the cursor (counted by the process that wrote
+            // it) gives its error times only.
+            let read_from = if resumed_without_error_times {
+                now.saturating_sub(self.error_window_ms).clamp(0, start)
+            } else {
+                start
+            };
+            let read = aws.log_events(&source.group, read_from, end, pattern).await;
+            if resumed_without_error_times && read.is_err() {
+                backfill_left = true;
+            }
             // Read, or tried until the quota ran out: to the back of the
             // order, so that a group with more pages than one poll's quota
             // does not hold up the others.
@@ -289,12 +344,16 @@ impl Collector for ExecutionLogsCollector {
                 break;
             }
             let read = match read {
-                Ok(events) => {
+                Ok(mut events) => {
                     let mut tally = Tally::new();
                     let newest = delta
                         .newest_errors
                         .entry((source.api_id.clone(), source.stage.clone()))
                         .or_default();
+                    if resumed_without_error_times {
+                        logs::note_error_times(&events, &source.format, newest);
+                        events.retain(|e| e.timestamp_ms >= start);
+                    }
                     logs::absorb(
                         &mut cursor,
                         &events,
@@ -356,14 +415,18 @@ impl Collector for ExecutionLogsCollector {
         delta.newest_errors.retain(|_, classes| !classes.is_empty());
 
         lock(&self.last_read).insert(scope_key.clone(), last_read);
-        if let Some(path) = self.state_path() {
+        if let Some(path) = self
+            .state_path()
+            .filter(|_| !self.config.state_file_read_only)
+        {
             let mut newest = previous.newest_errors.clone();
             merge_newest(&mut newest, &delta.newest_errors);
             let scope = ScopeState {
                 cursors: all_cursors,
                 newest_errors: state_file::recent(&newest, now, self.error_window_ms),
+                backfill: backfill_left,
             };
-            if !self.save(path, scope_key, scope) {
+            if !self.save(path, scope_key, scope).await {
                 *delta.state_file_errors.entry("write_failed").or_default() += 1;
             }
         }
@@ -522,7 +585,7 @@ fn execution_log_families(f: &mut Families, scope: &Scope, logs: &ExecutionLogs)
                 labels.push(("error", code));
                 f.add(
                     "awsconn_execution_log_read_error_info",
-                    "1 while the latest read of the log group failed, with AWS's error code (or error): the runbook checks that need the group are unknown meanwhile",
+                    "1 while the latest read of the log group failed, with AWS's error code (or error): the runbook checks that need the group are unknown meanwhile, except for a REST execution-log group that does not exist (ResourceNotFoundException), which holds no event",
                     Kind::Gauge,
                     labels,
                     1.0,

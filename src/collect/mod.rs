@@ -21,6 +21,7 @@ pub mod interconnect;
 pub mod load_balancers;
 pub mod network_rules;
 pub(crate) mod publish;
+pub mod schedule;
 pub mod state_file;
 mod store;
 pub mod tls_probe;
@@ -275,6 +276,8 @@ pub struct Poller {
     targets: Vec<Target>,
     collectors: Vec<Enabled>,
     store: Arc<Store>,
+    /// When each poll last started (kept across reloads by `serve`).
+    schedule: Arc<schedule::Schedule>,
 }
 
 impl Poller {
@@ -316,7 +319,15 @@ impl Poller {
             targets,
             collectors,
             store,
+            schedule: Arc::default(),
         }
+    }
+
+    /// Resumes the polls `schedule` says ran under the same settings
+    /// (a reload): only new or changed ones poll at once.
+    pub fn resuming(mut self, schedule: Arc<schedule::Schedule>) -> Poller {
+        self.schedule = schedule;
+        self
     }
 
     /// Each target's identity (the configured account and the region), by index.
@@ -335,34 +346,52 @@ impl Poller {
     /// Polls every collector for every target once, stage by stage (a
     /// stage's collectors run concurrently). True when all succeeded.
     pub async fn poll_once(&self) -> bool {
-        poll_in_stages(&self.collectors, &self.targets, &self.store).await
+        let all: Vec<(&Enabled, &Target)> = self
+            .collectors
+            .iter()
+            .flat_map(|c| self.targets.iter().map(move |t| (c, t)))
+            .collect();
+        poll_in_stages(&all, &self.store, &self.schedule).await
     }
 
     /// Polls each collector for each target on its own schedule until the
-    /// returned set is dropped or aborted.
+    /// returned set is dropped or aborted: what ran under the same settings
+    /// before (a reload) where it stood, the rest at once, in stages.
     pub fn spawn(self) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         tasks.spawn(async move {
-            // The first round in stages, so that collectors that build on
-            // others' findings have them; then every collector on its own clock.
-            poll_in_stages(&self.collectors, &self.targets, &self.store).await;
+            let now = tokio::time::Instant::now();
             let mut loops = JoinSet::new();
+            let mut fresh = Vec::new();
             for enabled in &self.collectors {
                 for target in &self.targets {
-                    let (enabled, target, store) =
-                        (enabled.clone(), target.clone(), self.store.clone());
-                    loops.spawn(async move {
-                        let interval = enabled.settings.interval;
-                        let start = tokio::time::Instant::now() + interval;
-                        let mut ticks = tokio::time::interval_at(start, interval);
-                        // A poll that overran its slot is not made up for with a burst.
-                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                        loop {
-                            ticks.tick().await;
-                            run_one(&enabled, &target, &store).await;
+                    let key = poll_key(enabled, target);
+                    match self.schedule.next_due(&key, &enabled.settings, now) {
+                        Some(due) => {
+                            loops.spawn(poll_loop(
+                                enabled.clone(),
+                                target.clone(),
+                                self.store.clone(),
+                                self.schedule.clone(),
+                                due,
+                            ));
                         }
-                    });
+                        None => fresh.push((enabled, target)),
+                    }
                 }
+            }
+            // The first round in stages, so that collectors that build on
+            // others' findings have them; then every collector on its own clock.
+            poll_in_stages(&fresh, &self.store, &self.schedule).await;
+            for (enabled, target) in fresh {
+                let first = tokio::time::Instant::now() + enabled.settings.interval;
+                loops.spawn(poll_loop(
+                    enabled.clone(),
+                    target.clone(),
+                    self.store.clone(),
+                    self.schedule.clone(),
+                    first,
+                ));
             }
             while loops.join_next().await.is_some() {}
         });
@@ -370,18 +399,50 @@ impl Poller {
     }
 }
 
-async fn poll_in_stages(collectors: &[Enabled], targets: &[Target], store: &Arc<Store>) -> bool {
-    let mut stages: Vec<u8> = collectors.iter().map(|c| c.descriptor.stage).collect();
+fn poll_key(enabled: &Enabled, target: &Target) -> schedule::PollKey {
+    (
+        enabled.descriptor.name,
+        target.account.clone(),
+        target.region.clone(),
+    )
+}
+
+/// Polls one collector for one target every interval from `first` on.
+async fn poll_loop(
+    enabled: Enabled,
+    target: Target,
+    store: Arc<Store>,
+    schedule: Arc<schedule::Schedule>,
+    first: tokio::time::Instant,
+) {
+    let mut ticks = tokio::time::interval_at(first, enabled.settings.interval);
+    // A poll that overran its slot is not made up for with a burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        run_one(&enabled, &target, &store, &schedule).await;
+    }
+}
+
+async fn poll_in_stages(
+    polls: &[(&Enabled, &Target)],
+    store: &Arc<Store>,
+    schedule: &Arc<schedule::Schedule>,
+) -> bool {
+    let mut stages: Vec<u8> = polls.iter().map(|(c, _)| c.descriptor.stage).collect();
     stages.sort_unstable();
     stages.dedup();
     let mut all_ok = true;
     for stage in stages {
         let mut runs = JoinSet::new();
-        for enabled in collectors.iter().filter(|c| c.descriptor.stage == stage) {
-            for target in targets {
-                let (enabled, target, store) = (enabled.clone(), target.clone(), store.clone());
-                runs.spawn(async move { run_one(&enabled, &target, &store).await });
-            }
+        for (enabled, target) in polls.iter().filter(|(c, _)| c.descriptor.stage == stage) {
+            let (enabled, target, store, schedule) = (
+                (*enabled).clone(),
+                (*target).clone(),
+                store.clone(),
+                schedule.clone(),
+            );
+            runs.spawn(async move { run_one(&enabled, &target, &store, &schedule).await });
         }
         while let Some(done) = runs.join_next().await {
             all_ok &= done.unwrap_or(false);
@@ -391,7 +452,17 @@ async fn poll_in_stages(collectors: &[Enabled], targets: &[Target], store: &Arc<
 }
 
 /// Runs one collector for one target within its timeout and records the result.
-async fn run_one(enabled: &Enabled, target: &Target, store: &Store) -> bool {
+async fn run_one(
+    enabled: &Enabled,
+    target: &Target,
+    store: &Store,
+    schedule: &schedule::Schedule,
+) -> bool {
+    schedule.started(
+        poll_key(enabled, target),
+        enabled.settings,
+        tokio::time::Instant::now(),
+    );
     let (collector, settings) = (&enabled.collector, &enabled.settings);
     let started = Instant::now();
     let known = store.inventory(target.index);

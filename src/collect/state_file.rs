@@ -38,6 +38,30 @@ pub struct ScopeState {
     pub cursors: BTreeMap<String, LogCursor>,
     /// (API id, stage) -> the newest event time of each error class.
     pub newest_errors: BTreeMap<(String, String), NewestErrors>,
+    /// The error times behind the cursors are not known (a version 1 file,
+    /// or a process that could not read them all yet): the window behind
+    /// each cursor is read once for them.
+    pub backfill: bool,
+}
+
+/// How long the file keeps a cursor no poll reads any more (from its
+/// newest event): a week.
+pub const STALE_MS: i64 = 7 * 86_400_000;
+
+impl StateFile {
+    /// Drops the scopes that hold nothing newer than [`STALE_MS`]: the
+    /// file does not grow with every account and region there ever was.
+    pub fn prune(&mut self, now_ms: i64) {
+        let since = now_ms.saturating_sub(STALE_MS);
+        self.scopes.retain(|_, scope| {
+            scope.cursors.values().any(|c| c.position_ms >= since)
+                || scope
+                    .newest_errors
+                    .values()
+                    .flat_map(|e| e.values())
+                    .any(|at| *at >= since)
+        });
+    }
 }
 
 /// One error class's newest time, as written.
@@ -53,6 +77,8 @@ struct ErrorEntry {
 struct ScopeOut<'a> {
     cursors: &'a BTreeMap<String, LogCursor>,
     newest_errors: Vec<ErrorEntry>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    backfill: bool,
 }
 
 #[derive(Serialize)]
@@ -62,7 +88,8 @@ struct FileOut<'a> {
 }
 
 impl StateFile {
-    fn to_json(&self) -> Vec<u8> {
+    /// The file's bytes.
+    pub fn encode(&self) -> std::io::Result<Vec<u8>> {
         let scopes = self
             .scopes
             .iter()
@@ -84,16 +111,16 @@ impl StateFile {
                     ScopeOut {
                         cursors: &scope.cursors,
                         newest_errors,
+                        backfill: scope.backfill,
                     },
                 )
             })
             .collect();
-        // Plain data: serialising it cannot fail.
         serde_json::to_vec(&FileOut {
             version: VERSION,
             scopes,
         })
-        .unwrap_or_default()
+        .map_err(std::io::Error::other)
     }
 }
 
@@ -179,16 +206,22 @@ fn parse(bytes: &[u8]) -> Result<(StateFile, u64), &'static str> {
             bad += 1;
             continue;
         };
-        let mut out = ScopeState::default();
+        let mut out = ScopeState {
+            backfill: version == Some(1)
+                || scope.get("backfill").and_then(serde_json::Value::as_bool) == Some(true),
+            ..ScopeState::default()
+        };
         let (cursors, errors) = if version == Some(1) {
             (Some(scope), None)
         } else {
-            (
-                scope.get("cursors").and_then(serde_json::Value::as_object),
-                scope
-                    .get("newest_errors")
-                    .and_then(serde_json::Value::as_array),
-            )
+            let cursors = scope.get("cursors").and_then(serde_json::Value::as_object);
+            let errors = scope
+                .get("newest_errors")
+                .and_then(serde_json::Value::as_array);
+            // A scope whose parts are missing or of another shape: its
+            // groups start from the lookback, and that is counted.
+            bad += u64::from(cursors.is_none()) + u64::from(errors.is_none());
+            (cursors, errors)
         };
         for (group, cursor) in cursors.into_iter().flatten() {
             match serde_json::from_value::<LogCursor>(cursor.clone()) {
@@ -223,12 +256,17 @@ fn parse(bytes: &[u8]) -> Result<(StateFile, u64), &'static str> {
 /// Writes the state atomically: a reader sees the old file or the new one,
 /// never half, and a write that fails leaves no temporary file behind.
 pub fn save(path: &Path, state: &StateFile) -> std::io::Result<()> {
+    write(path, &state.encode()?)
+}
+
+/// Writes encoded state as [`save`] does (blocking: call it off the runtime).
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&state.to_json())?;
+        file.write_all(bytes)?;
         file.sync_data()?;
         std::fs::rename(&tmp, path)
     })();
@@ -238,19 +276,26 @@ pub fn save(path: &Path, state: &StateFile) -> std::io::Result<()> {
     written
 }
 
-/// The newest error times worth keeping: those inside `window` of `now_ms`.
+/// How far ahead of this machine's clock a saved time may be (clock skew
+/// between the machine that wrote the state file and this one).
+pub const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// The newest error times worth keeping: those inside `window` of `now_ms`
+/// (up to [`CLOCK_SKEW_MS`] ahead of it: a time further ahead cannot be
+/// true, and would fail the checks until it passed).
 pub fn recent(
     newest: &BTreeMap<(String, String), NewestErrors>,
     now_ms: i64,
     window_ms: i64,
 ) -> BTreeMap<(String, String), NewestErrors> {
     let since = now_ms.saturating_sub(window_ms);
+    let until = now_ms.saturating_add(CLOCK_SKEW_MS);
     newest
         .iter()
         .filter_map(|(stage, classes)| {
             let kept: NewestErrors = classes
                 .iter()
-                .filter(|(_, at)| **at >= since)
+                .filter(|(_, at)| (since..=until).contains(*at))
                 .map(|(c, at)| (*c, *at))
                 .collect();
             (!kept.is_empty()).then(|| (stage.clone(), kept))
@@ -265,7 +310,7 @@ pub enum LockError {
         "the execution-log state file {path} is in use by another process{holder}: two exporters on one state file would overwrite each other's cursors; give each its own `collectors.execution_logs.state_file` (shards get one each by themselves)"
     )]
     Held { path: String, holder: String },
-    #[error("cannot lock the execution-log state file {path} (through {lock}): {source}")]
+    #[error("cannot lock the execution-log state file {path} (through {lock})")]
     Io {
         path: String,
         lock: String,
@@ -277,6 +322,20 @@ impl LockError {
     /// Another process holds the lock (not an I/O failure).
     pub fn is_held(&self) -> bool {
         matches!(self, LockError::Held { .. })
+    }
+}
+
+/// The same file however the configuration spells it (`./state.json`,
+/// a directory through a symbolic link): its directory resolved, its name
+/// kept. A directory that cannot be resolved leaves the path as written.
+pub fn canonical(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
     }
 }
 
@@ -293,6 +352,7 @@ pub struct StateLock {
 impl StateLock {
     /// Locks `path`'s lock file, or says who holds it.
     pub fn acquire(path: &Path) -> Result<StateLock, LockError> {
+        let path = &canonical(path);
         let mut lock = path.as_os_str().to_owned();
         lock.push(".lock");
         let lock = PathBuf::from(lock);
@@ -331,9 +391,9 @@ impl StateLock {
         })
     }
 
-    /// The state file it locks.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Whether it locks `path`, however that is spelled.
+    pub fn locks(&self, path: &Path) -> bool {
+        self.path == canonical(path)
     }
 }
 
@@ -389,6 +449,10 @@ mod tests {
         assert_eq!(bad, 0);
         assert_eq!(state.scopes["1/us-east-1"].cursors["g"], cursor(42));
         assert!(state.scopes["1/us-east-1"].newest_errors.is_empty());
+        assert!(
+            state.scopes["1/us-east-1"].backfill,
+            "the window behind is read once"
+        );
     }
 
     #[test]
@@ -433,7 +497,8 @@ mod tests {
                                 "newest_errors": [{"api_id": "a", "stage": "s", "class": "tls_key_mismatch", "at_ms": 7},
                                                   {"api_id": "a", "stage": "s", "class": "gremlins", "at_ms": 8},
                                                   {"api_id": "a"}]},
-                "2/eu-west-1": 7}}"#,
+                "2/eu-west-1": 7,
+                "3/eu-west-2": {"g": {"position_ms": 1}}}}"#,
         )
         .unwrap();
         let (loaded, problems) = load(&path);
@@ -444,7 +509,7 @@ mod tests {
             scope.newest_errors[&("a".to_owned(), "s".to_owned())],
             [(ErrorClass::TlsKeyMismatch, 7)].into()
         );
-        assert_eq!(problems, [("bad_entry", 4)].into());
+        assert_eq!(problems, [("bad_entry", 6)].into());
     }
 
     #[test]
@@ -452,11 +517,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The target is a directory: the rename fails after the write.
         let path = dir.path().join("taken");
-        std::fs::create_dir(path.join("inside")).ok();
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("x"), b"").unwrap();
         assert!(save(&path, &sample()).is_err());
         assert!(!dir.path().join("taken.tmp").exists());
+    }
+
+    #[test]
+    fn stale_scopes_are_pruned() {
+        let mut state = sample();
+        let mut old = ScopeState::default();
+        old.cursors.insert("gone".into(), cursor(1));
+        state.scopes.insert("9/eu-west-1".into(), old);
+        state.prune(STALE_MS + 41);
+        assert_eq!(state.scopes.keys().collect::<Vec<_>>(), ["1/us-east-1"]);
+        state.prune(STALE_MS + 43);
+        assert!(state.scopes.is_empty());
     }
 
     #[test]
@@ -468,6 +544,8 @@ mod tests {
             [(ErrorClass::TargetReset, 41)].into()
         );
         assert!(recent(&newest, 1_000, 10).is_empty());
+        // A day ahead of the clock cannot be true.
+        assert!(recent(&newest, 41 - 86_400_000, i64::MAX / 2).is_empty());
     }
 
     #[test]
@@ -481,6 +559,10 @@ mod tests {
             second.contains(&format!("pid {}", std::process::id())),
             "{second}"
         );
+        // The same file spelled another way is the same lock.
+        let other = dir.path().join(".").join("state.json");
+        assert!(first.locks(&other));
+        assert!(StateLock::acquire(&other).unwrap_err().is_held());
         drop(first);
         StateLock::acquire(&path).expect("free again once dropped");
     }

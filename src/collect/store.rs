@@ -178,9 +178,9 @@ impl Store {
         *self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()) = config;
     }
 
-    /// Records a configuration reload (its outcome, and when it worked) and
-    /// publishes it at once (within the publisher's render budget).
-    /// Records a reload: `None` when it failed, else whether it changed anything.
+    /// Records a configuration reload (`None` when it failed, else whether
+    /// it changed anything; and when it worked) and publishes it at once
+    /// (within the publisher's render budget).
     pub fn record_reload(&self, applied: Option<bool>) {
         {
             let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,10 @@
 //! The landing page at `/`: what this is and where to go next.
 
-/// Escapes text for HTML element content and attribute values.
+/// Text (from AWS, or a query) as HTML text or an attribute value: markup
+/// escaped, and characters that act on the screen written as `\u{..}`
+/// ([`crate::visible`]), so a name cannot reorder or hide the page around it.
 pub fn escape(text: &str) -> String {
+    let text = crate::visible::visible(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -120,8 +120,10 @@ pub struct LinksQuery {
     pub vpc_link: Option<String>,
     pub account: Option<String>,
     pub region: Option<String>,
-    /// `unhealthy`, `unknown` or `healthy`.
-    pub health: Option<String>,
+    /// `unhealthy`, `unknown` or `healthy`; empty for all (the form's
+    /// choice); anything else is a 400.
+    #[serde(deserialize_with = "health_or_all")]
+    pub health: Option<Health>,
     /// From 1.
     pub page: Option<usize>,
     pub per_page: Option<usize>,
@@ -133,9 +135,22 @@ pub const PER_PAGE: usize = 100;
 /// The most links one page shows.
 pub const MAX_PER_PAGE: usize = 500;
 
+fn health_or_all<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Health>, D::Error> {
+    let text = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    match text.as_deref().unwrap_or("") {
+        "" => Ok(None),
+        "unhealthy" => Ok(Some(Health::Unhealthy)),
+        "unknown" => Ok(Some(Health::Unknown)),
+        "healthy" => Ok(Some(Health::Healthy)),
+        _ => Err(serde::de::Error::custom(
+            "health must be unhealthy, unknown or healthy",
+        )),
+    }
+}
+
 /// How a link stands, in the order the page lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Health {
+pub enum Health {
     /// A check fails.
     Unhealthy,
     /// No check fails, but some could not be made.
@@ -152,15 +167,6 @@ impl Health {
             Health::Unknown
         } else {
             Health::Unhealthy
-        }
-    }
-
-    fn parse(text: &str) -> Option<Health> {
-        match text {
-            "unhealthy" => Some(Health::Unhealthy),
-            "unknown" => Some(Health::Unknown),
-            "healthy" => Some(Health::Healthy),
-            _ => None,
         }
     }
 
@@ -185,11 +191,7 @@ impl LinksQuery {
         matches(&self.vpc_link, &r.vpc_link_id)
             && matches(&self.account, &r.account)
             && matches(&self.region, &r.region)
-            && self
-                .health
-                .as_deref()
-                .and_then(Health::parse)
-                .is_none_or(|h| h == Health::of(view))
+            && self.health.is_none_or(|h| h == Health::of(view))
     }
 
     fn per_page(&self) -> usize {
@@ -200,12 +202,12 @@ impl LinksQuery {
     fn href(&self, page: usize) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (key, value) in [
-            ("vpc_link", &self.vpc_link),
-            ("account", &self.account),
-            ("region", &self.region),
-            ("health", &self.health),
+            ("vpc_link", self.vpc_link.as_deref()),
+            ("account", self.account.as_deref()),
+            ("region", self.region.as_deref()),
+            ("health", self.health.map(Health::label)),
         ] {
-            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
                 query.append_pair(key, v);
             }
         }
@@ -347,7 +349,7 @@ fn filters(html: &mut String, findings: &Findings, query: &LinksQuery) {
         &mut [Health::Unhealthy, Health::Unknown, Health::Healthy]
             .into_iter()
             .map(Health::label),
-        query.health.as_deref(),
+        query.health.map(Health::label),
     );
     select(
         html,
@@ -695,7 +697,7 @@ mod tests {
         let bad = page(
             &findings,
             &LinksQuery {
-                health: Some("unhealthy".into()),
+                health: Some(Health::Unhealthy),
                 per_page: Some(4),
                 page: Some(2),
                 ..Default::default()

@@ -524,7 +524,7 @@ def delete_listeners(endpoint, region, name):
 # Markup, quotes, backslashes, a newline, a terminal escape, exposition
 # syntax and long unicode: what a name from AWS must never break.
 HOSTILE = ('<script>alert(1)</script> "dq" \'sq\' \\back\\slash\nnew line \x1b[31mred '
-           '{le="+Inf"} # EOF ' + "Ünïcødé ✓ 日本語 🚀 " * 12)
+           '{le="+Inf"} # EOF bidi\u202eevil line\u2028sep zero\u200bwidth\ufeff ' + "Ünïcødé ✓ 日本語 🚀 " * 12)
 
 
 def seed_hostile(endpoint, region):

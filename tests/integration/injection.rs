@@ -53,6 +53,24 @@ fn hostile_names_stay_inert_in_every_output() {
     );
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.contains("Ünïcødé ✓ 日本語 🚀"));
+    // Characters that would reorder, break or hide the text around them
+    // show as escapes.
+    for raw in ['\u{202E}', '\u{2028}', '\u{200B}', '\u{FEFF}', '\u{1b}'] {
+        assert!(!page.contains(raw), "{raw:?} reached the page");
+    }
+    assert!(
+        page.contains("bidi\\u{202e}evil"),
+        "the override shown as an escape"
+    );
+    // The page's query: a health it does not know is refused; the form's
+    // "all" (an empty value) is all.
+    assert_eq!(server.get("/links?health=%3Cscript%3E").0, 400);
+    assert_eq!(server.get("/links?health=UNHEALTHY").0, 400);
+    assert_eq!(server.get("/links?health=&account=&region=").0, 200);
+    let (status, _, body) = server.get("/links?region=%3Cb%3E%22x");
+    assert_eq!(status, 200);
+    let filtered = String::from_utf8(body).unwrap();
+    assert!(!filtered.contains("<b>\"x"), "a query reached the page raw");
 
     // diagnose --output json: valid JSON, the names exactly as AWS gave them.
     let out = exporter(&emulator.url)
@@ -78,7 +96,9 @@ fn hostile_names_stay_inert_in_every_output() {
     let said = String::from_utf8(out.stdout).unwrap();
     assert!(said.contains("<script>alert(1)</script>"), "{said}");
     assert!(
-        !said.chars().any(|c| c.is_control() && c != '\n'),
-        "a control character reached the terminal:\n{said:?}"
+        !said
+            .chars()
+            .any(|c| c != '\n' && awsconn::visible::acts_on_screen(c)),
+        "a character that acts on the screen reached the terminal:\n{said:?}"
     );
 }

@@ -169,11 +169,12 @@ fn aws_requests(emulator: &Emulator) -> u64 {
 }
 
 /// 50 reloads in 5 s. Of an unchanged file: no reload at all (no poll
-/// restarted, not one AWS call, STS included). Of a file that changes
-/// every time: reloads spaced a second apart and coalesced, the quota
-/// buckets kept, so the front, enforcing half of AWS's quotas, throttles
-/// nothing from an exporter at 0.45 of them. A region the last reload
-/// removes takes its request series with it.
+/// restarted, not one AWS call, STS included). Of a file whose vpc_links
+/// settings change every time: reloads spaced a second apart and
+/// coalesced, only vpc_links polled again (the other collectors keep their
+/// schedule), the quota buckets kept, so the front, enforcing half of
+/// AWS's quotas, throttles nothing from an exporter at 0.45 of them. A
+/// region the last reload removes takes its request series with it.
 #[test]
 fn reload_storms_stay_within_the_quota_share() {
     let emulator = Emulator::start("{}");
@@ -188,15 +189,15 @@ fn reload_storms_stay_within_the_quota_share() {
         "monitoring:GetMetricData": [25.0, 25.0],
         "acm:DescribeCertificate": [5.0, 5.0],
     }}}));
-    let config = |regions: &[&str], lookback: &str| {
+    let config = |regions: &[&str], links: &str| {
         format!(
-            "regions: [{}]\ncollectors:\n  vpc_links: {{interval: 60s}}\n  load_balancers: {{interval: 60s}}\n  endpoints: {{interval: 60s}}\n  network_rules: {{interval: 60s}}\n  cloudwatch: {{interval: 60s}}\n  certificates: {{interval: 60s}}\n  interconnect: {{enabled: false}}\n  execution_logs: {{interval: 60s, lookback: {lookback}}}\naws: {{quota_share: 0.45}}\n",
+            "regions: [{}]\ncollectors:\n  vpc_links: {{interval: {links}}}\n  load_balancers: {{interval: 60s}}\n  endpoints: {{interval: 60s}}\n  network_rules: {{interval: 60s}}\n  cloudwatch: {{interval: 60s}}\n  certificates: {{interval: 60s}}\n  interconnect: {{enabled: false}}\n  execution_logs: {{interval: 60s}}\naws: {{quota_share: 0.45}}\n",
             regions.join(", ")
         )
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
-    std::fs::write(&path, config(&[US, EU], "15m")).unwrap();
+    std::fs::write(&path, config(&[US, EU], "60s")).unwrap();
     let server = Server::start(&emulator.url, &path, &["--web.enable-lifecycle"]);
     wait_for("the first round", Duration::from_secs(60), || {
         (server.get("/ready").0 == 200).then_some(())
@@ -243,19 +244,29 @@ fn reload_storms_stay_within_the_quota_share() {
             .sum()
     };
     let apigateway_before = apigateway(&emulator);
+    let others_before = aws_requests(&emulator) - apigateway_before;
     let storm = std::time::Instant::now();
     for i in 0..50 {
-        let lookback = if i % 2 == 0 { "16m" } else { "17m" };
-        std::fs::write(&path, config(&[US, EU], lookback)).unwrap();
+        let links = if i % 2 == 0 { "61s" } else { "62s" };
+        std::fs::write(&path, config(&[US, EU], links)).unwrap();
         server.signal("HUP");
         std::thread::sleep(Duration::from_millis(100));
     }
     // The last: without eu-west-1.
-    std::fs::write(&path, config(&[US], "15m")).unwrap();
+    std::fs::write(&path, config(&[US], "62s")).unwrap();
     assert!(reload().contains("reloaded"));
     let text = server.wait_polls("vpc_links", 1, 1);
     let seconds = storm.elapsed().as_secs_f64();
     let calls = apigateway(&emulator) - apigateway_before;
+    // Only vpc_links changed: the other collectors kept their schedule
+    // (next due a minute after the start), so they made no call at all.
+    let others = aws_requests(&emulator) - apigateway(&emulator) - others_before;
+    assert_eq!(
+        others,
+        0,
+        "collectors the reloads did not change polled: {}",
+        emulator.requests()
+    );
     // Within the exporter's share of API Gateway's 10/s in bursts of 40
     // (per region; two regions polled), with a second's slack.
     let allowed = 2.0 * 0.45 * (10.0 * (seconds + 1.0) + 40.0);
