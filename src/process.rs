@@ -34,6 +34,20 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Gives the allocator's free memory back to the system. glibc keeps the
+/// memory a publish frees (its text before it is compressed, the
+/// findings it replaced) for reuse, so without this the RSS stays at the
+/// peak of the largest publish. Called after each publish, off the
+/// runtime; it walks the heap once, cheap beside the publish.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the system; it is
+    // safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The process metrics in the Prometheus text format; empty when `/proc`
 /// cannot be read (they are left out, never made up).
 pub fn exposition() -> String {

@@ -564,8 +564,14 @@ impl Store {
                 tokio::time::sleep(debounce).await;
             }
             let store = self.clone();
-            match tokio::task::spawn_blocking(move || store.publish_if(false, Some(RENDER_BUDGET)))
-                .await
+            match tokio::task::spawn_blocking(move || {
+                let published = store.publish_if(false, Some(RENDER_BUDGET));
+                if published.is_some() {
+                    crate::process::release_free_memory();
+                }
+                published
+            })
+            .await
             {
                 Ok(published) => pending = published.is_some_and(|p| p.scopes_pending > 0),
                 Err(_) => {
