@@ -126,6 +126,20 @@ impl VpcLinks {
     }
 }
 
+/// An API not read this poll, as it was read, with the book's word on its
+/// latest read: a failure recorded by a poll cut off by its timeout (whose
+/// inventory was dropped) still shows until the API is read again. Not in
+/// the book (read before a reload): as the inventory says.
+fn kept(before: &Api, reads: Option<&Reads>) -> Api {
+    Api {
+        read_error: match reads {
+            Some(reads) => reads.error.clone(),
+            None => before.read_error.clone(),
+        },
+        ..before.clone()
+    }
+}
+
 /// The deployment each stage runs, to compare two reads of an API.
 fn deployments(stages: &[Stage]) -> Vec<(&str, Option<&str>)> {
     let mut out: Vec<_> = stages
@@ -191,7 +205,7 @@ impl Collector for VpcLinks {
                 Plan::Stages | Plan::Full => read_api(aws, api, before, plan).await.map(Some),
             };
             match read {
-                Ok(None) => apis.extend(before.cloned()),
+                Ok(None) => apis.extend(before.map(|b| kept(b, book.apis.get(&key)))),
                 Ok(Some((read, integrations_read))) => {
                     // A first read (or the first since a restart or reload)
                     // falls due again at the API's own point of each period:
@@ -510,6 +524,40 @@ mod tests {
                 .iter()
                 .all(|r| c.plan(Some(r), true, now + Duration::from_secs(300)) != Plan::Keep)
         );
+    }
+
+    #[test]
+    fn an_api_kept_unread_carries_the_failure_its_book_recorded() {
+        let c = collector();
+        let now = Instant::now();
+        let before = Api {
+            id: "a1".into(),
+            name: "orders".into(),
+            api_type: ApiType::Rest,
+            integrations: Vec::new(),
+            stages: vec![stage("prod", "d1")],
+            read_error: None,
+        };
+        // A poll cut off by its timeout recorded the failure in the book
+        // only; the next poll keeps the API (its retry is not due) and
+        // must still say why.
+        let failed = Reads {
+            retry_after: Some(now + Duration::from_secs(300)),
+            error: Some("GetStages failed: InternalFailure".into()),
+            ..c.first_reads("a1", now)
+        };
+        let kept_failed = kept(&before, Some(&failed));
+        assert_eq!(kept_failed.read_error, failed.error);
+        assert_eq!(kept_failed.stages, before.stages);
+        // Read again since: the error is gone.
+        let read = Reads {
+            retry_after: None,
+            error: None,
+            ..failed.clone()
+        };
+        assert_eq!(kept(&kept_failed, Some(&read)).read_error, None);
+        // Not in the book (read before a reload): the inventory's word.
+        assert_eq!(kept(&kept_failed, None).read_error, failed.error);
     }
 
     #[test]
