@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use awsconn::classify::Tally;
-use awsconn::commands::tally_reader;
+use awsconn::log_input::tally_plain;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const TARGET_BYTES: usize = 200 * 1024 * 1024;
@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
         std::fs::write(&path, &data).expect("write AWSCONN_BENCH_LOG");
     }
     let mut check = Tally::new();
-    tally_reader(&data[..], &mut check).unwrap();
+    tally_plain(&data[..], &mut check).unwrap();
     eprintln!(
         "corpus: {} MB, {} lines, {} failures, {} responses",
         data.len() / (1024 * 1024),
@@ -107,7 +107,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("bytes", |b| {
         b.iter(|| {
             let mut tally = Tally::new();
-            tally_reader(black_box(&data[..]), &mut tally).unwrap();
+            tally_plain(black_box(&data[..]), &mut tally).unwrap();
             tally
         })
     });
@@ -115,7 +115,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("lines", |b| {
         b.iter(|| {
             let mut tally = Tally::new();
-            tally_reader(black_box(&data[..]), &mut tally).unwrap();
+            tally_plain(black_box(&data[..]), &mut tally).unwrap();
             tally
         })
     });

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::log_input::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "aws-connectivity-exporter",
@@ -200,9 +202,14 @@ pub enum Command {
     Once,
     /// Classify API Gateway execution-log lines (files, or stdin) and print counts as JSON.
     Classify {
-        /// Files with one log event per line; none, or `-`, reads stdin.
+        /// Files of execution logs, as plain lines or as the console, `aws
+        /// logs`, Logs Insights or test-invoke-method give them; none, or
+        /// `-`, reads stdin.
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// The inputs' format; by default each input's own, from its first lines.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<Format>,
     },
     /// Poll once and report every runbook check per VPC link; exit 1 if any check fails.
     Diagnose {

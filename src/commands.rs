@@ -1,7 +1,7 @@
 //! The subcommands. Each returns the process exit code; errors that stop a
 //! command are `anyhow` here, at the edge, with the context a user needs.
 
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::collect::state_file::StateLock;
 use crate::collect::{Poller, Store};
 use crate::config::{Config, ConfigError, Shard};
 use crate::diagnose::LinkReport;
+use crate::log_input::{Format, tally_file, tally_stream};
 use crate::visible::visible;
 use crate::web;
 
@@ -144,12 +145,6 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Size of each read: large enough that the per-read cost vanishes.
-const READ_CHUNK: usize = 1 << 20;
-/// Bytes of one line kept for classification: the class is decided by the
-/// head of a line, so a multi-gigabyte line costs no more memory than this.
-const LINE_HEAD: usize = 64 * 1024;
-
 /// Files at least this large are read by several threads at once.
 const PARALLEL_FROM: u64 = 64 << 20;
 
@@ -158,140 +153,22 @@ fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
-/// Counts every line of a file. A large regular file is cut into `threads`
-/// stretches of whole lines, each read and classified by its own thread
-/// (classification is CPU-bound, and a machine has cores); the counts are
-/// the same as reading it in one go. Each thread streams, so memory stays
-/// at a read buffer and a line head per thread.
-pub fn tally_file(path: &Path, threads: usize, parallel_from: u64) -> std::io::Result<Tally> {
-    let file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    let len = meta.len();
-    let mut starts = vec![0u64];
-    if meta.is_file() && len >= parallel_from && threads > 1 {
-        for i in 1..threads as u64 {
-            match next_line_start(&file, len * i / threads as u64)? {
-                Some(at) if at < len && at > *starts.last().unwrap_or(&0) => starts.push(at),
-                _ => {}
-            }
-        }
-    }
-    if starts.len() == 1 {
-        let mut tally = Tally::new();
-        tally_reader(file, &mut tally)?;
-        return Ok(tally);
-    }
-    starts.push(len);
-    std::thread::scope(|scope| {
-        let stretches: Vec<_> = starts
-            .windows(2)
-            .map(|w| {
-                let (start, end) = (w[0], w[1]);
-                scope.spawn(move || -> std::io::Result<Tally> {
-                    use std::io::Seek;
-                    let mut file = std::fs::File::open(path)?;
-                    file.seek(std::io::SeekFrom::Start(start))?;
-                    let mut tally = Tally::new();
-                    tally_reader(file.take(end - start), &mut tally)?;
-                    Ok(tally)
-                })
-            })
-            .collect();
-        let mut total = Tally::new();
-        for stretch in stretches {
-            let counted = stretch
-                .join()
-                .map_err(|_| std::io::Error::other("a classify thread failed"))??;
-            total.merge(&counted);
-        }
-        Ok(total)
-    })
-}
-
-/// The offset just past the first newline at or after `at`; `None` when
-/// the file ends first.
-fn next_line_start(file: &std::fs::File, at: u64) -> std::io::Result<Option<u64>> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pos = at;
-    loop {
-        let n = read_at(file, &mut buf, pos)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            return Ok(Some(pos + i as u64 + 1));
-        }
-        pos += n as u64;
-    }
-}
-
-#[cfg(unix)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, pos)
-}
-
-#[cfg(windows)]
-fn read_at(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
-}
-
-/// Counts every line of `reader` into `tally`, streaming: memory stays at
-/// one read buffer plus the head of one line, whatever the input size.
-pub fn tally_reader(mut reader: impl Read, tally: &mut Tally) -> std::io::Result<()> {
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut partial: Vec<u8> = Vec::new();
-    let mut in_partial = false;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &buf[..n];
-        let Some(last_newline) = memchr::memrchr(b'\n', chunk) else {
-            keep_head(&mut partial, chunk);
-            in_partial = true;
-            continue;
-        };
-        let mut complete = &chunk[..=last_newline];
-        if in_partial {
-            let first_newline = memchr::memchr(b'\n', complete).unwrap_or(last_newline);
-            keep_head(&mut partial, &complete[..first_newline]);
-            tally.add_line(&partial);
-            partial.clear();
-            complete = &complete[first_newline + 1..];
-        }
-        tally.add_lines(complete);
-        let rest = &chunk[last_newline + 1..];
-        in_partial = !rest.is_empty();
-        keep_head(&mut partial, rest);
-    }
-    if in_partial {
-        tally.add_line(&partial);
-    }
-    Ok(())
-}
-
-fn keep_head(partial: &mut Vec<u8>, bytes: &[u8]) {
-    let room = LINE_HEAD.saturating_sub(partial.len());
-    partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
-}
-
-pub fn classify(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// `classify`: counts the events of each file (or stdin), each read in
+/// `format` or the one its head shows (`log_input::detect`).
+pub fn classify(files: &[PathBuf], format: Option<Format>) -> anyhow::Result<ExitCode> {
     let mut tally = Tally::new();
-    if files.is_empty() || files.iter().all(|f| f == Path::new("-")) {
-        tally_reader(std::io::stdin().lock(), &mut tally).context("reading stdin")?;
-    } else {
-        for path in files {
-            if path == Path::new("-") {
-                tally_reader(std::io::stdin().lock(), &mut tally).context("reading stdin")?;
-                continue;
-            }
-            let counted = tally_file(path, parallelism(), PARALLEL_FROM)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            tally.merge(&counted);
-        }
+    let stdin = || tally_stream(std::io::stdin().lock(), format).context("reading stdin");
+    if files.is_empty() {
+        tally.merge(&stdin()?);
+    }
+    for path in files {
+        let counted = if path == Path::new("-") {
+            stdin()?
+        } else {
+            tally_file(path, format, parallelism(), PARALLEL_FROM)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        };
+        tally.merge(&counted);
     }
     print_stdout(&format!("{}\n", tally.to_json()))?;
     Ok(ExitCode::SUCCESS)
@@ -770,6 +647,9 @@ fn write_text_report(
             if let Some(fix) = &check.fix {
                 writeln!(out, "      fix:   {}", visible(fix))?;
             }
+            if let Some(note) = &check.note {
+                writeln!(out, "      note:  {}", visible(note))?;
+            }
         }
     }
     Ok(())
@@ -778,80 +658,6 @@ fn write_text_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Cut into stretches of whole lines, a file counts as read in one go:
-    /// whatever the number of threads, with long lines, blank lines and CRLF.
-    #[test]
-    fn a_file_counts_the_same_in_stretches() {
-        let mut text = Vec::new();
-        for i in 0..5_000 {
-            let line: &[u8] = match i % 7 {
-                0 => b"(0f0e0d0c-1111-2222-3333-444455556666) Execution failed due to a timeout error\n",
-                1 => b"(0f0e0d0c-1111-2222-3333-444455556666) Method completed with status: 502\r\n",
-                2 => b"\n",
-                3 => b"\r\n",
-                4 => b"Execution failed due to configuration error: PKIX path building failed\n",
-                _ => b"(0f0e0d0c-1111-2222-3333-444455556666) Method request path: {}\n",
-            };
-            text.extend_from_slice(line);
-            if i % 1000 == 0 {
-                text.extend(std::iter::repeat_n(b'x', 200_000));
-            }
-        }
-        text.extend_from_slice(b"Execution failed due to an internal error"); // no newline at the end
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), &text).unwrap();
-        let mut whole = Tally::new();
-        tally_reader(&text[..], &mut whole).unwrap();
-        for threads in [1, 2, 3, 7, 64] {
-            let cut = tally_file(file.path(), threads, 0).unwrap();
-            assert_eq!(cut, whole, "{threads} threads");
-        }
-        assert_eq!(tally_file(file.path(), 4, u64::MAX).unwrap(), whole);
-    }
-
-    /// A reader that hands out at most `step` bytes per read, to split lines
-    /// at every possible place.
-    struct Trickle<'a> {
-        data: &'a [u8],
-        step: usize,
-    }
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.step.min(buf.len()).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn streaming_matches_whole_input_for_any_split() {
-        let data = b"(a) Execution failed due to a timeout error\r\n\nMethod completed with status: 504\nnoise\n(b) Execution failed due to an internal error";
-        let mut whole = Tally::new();
-        whole.add_lines(data);
-        for step in 1..data.len() {
-            let mut t = Tally::new();
-            tally_reader(Trickle { data, step }, &mut t).unwrap();
-            assert_eq!(t, whole, "step {step}");
-        }
-    }
-
-    #[test]
-    fn a_huge_line_keeps_only_its_head() {
-        let mut data = b"Execution failed due to a timeout error ".to_vec();
-        data.extend(std::iter::repeat_n(b'x', 5 * READ_CHUNK));
-        data.extend_from_slice(b"\nMethod completed with status: 200\n");
-        let mut t = Tally::new();
-        tally_reader(&data[..], &mut t).unwrap();
-        assert_eq!(t.lines, 2);
-        assert_eq!(
-            t.class_count(crate::classify::ErrorClass::IntegrationTimeout),
-            1
-        );
-        assert_eq!(t.statuses[&200], 1);
-    }
 
     /// One report with one failing `link_available` check.
     fn failed_link(name: &str, object: &str, cause: &str, idle_seconds: Option<i64>) -> LinkReport {
@@ -868,6 +674,7 @@ mod tests {
                 object: [("vpc_link", object.to_owned())].into(),
                 cause: Some(cause.into()),
                 unknown: None,
+                note: None,
                 fix: Some("Recreate it.".into()),
                 place: Default::default(),
             }],

@@ -18,6 +18,7 @@ pub mod config;
 pub mod diagnose;
 pub mod exposition;
 pub mod inventory;
+pub mod log_input;
 pub mod logging;
 pub mod logs;
 pub mod probe;

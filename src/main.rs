@@ -11,8 +11,8 @@ fn main() -> ExitCode {
     awsconn::logging::init(cli.global.log_level, cli.global.log_format);
     let command = cli.command.clone().unwrap_or(Command::Serve);
 
-    if let Command::Classify { files } = &command {
-        return report(commands::classify(files));
+    if let Command::Classify { files, format } = &command {
+        return report(commands::classify(files, *format));
     }
 
     let config = match commands::load_config(&cli.global) {

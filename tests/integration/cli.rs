@@ -195,6 +195,60 @@ fn classify_reads_files_and_adds_them_up() {
     assert_eq!(json["statuses"]["500"], 4);
 }
 
+/// Files in other formats, each found by itself and added up; a forced
+/// format; malformed JSON named by its line (exit 1).
+#[test]
+fn classify_reads_each_file_in_its_own_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let json = write(
+        "events.json",
+        r#"{"events": [{"logStreamName": "s", "timestamp": 1, "message": "(a) Execution failed due to a timeout error", "ingestionTime": 2, "eventId": "1"}], "searchedLogStreams": []}"#,
+    );
+    let tail = write(
+        "tail.txt",
+        "2024-05-14T10:21:43.402000+00:00 6512bd43d9caa6e02c990b0a82652dca (a) Method completed with status: 504\n",
+    );
+    let csv = write(
+        "insights.csv",
+        "@timestamp,@message\n2024-05-14 10:21:33.412,\"(a) Execution failed due to configuration error: There was an internal error while executing your request\"\n",
+    );
+    let (code, stdout, stderr) = run(&["classify", &json, &tail, &csv]);
+    assert_eq!(code, 0, "{stderr}");
+    let counts: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(counts["lines"], 3, "{counts}");
+    assert_eq!(counts["classes"]["integration_timeout"], 1, "{counts}");
+    assert_eq!(counts["classes"]["vpc_link_internal"], 1, "{counts}");
+    assert_eq!(counts["statuses"]["504"], 1, "{counts}");
+    // Forced: the CSV read as plain lines holds no counted message.
+    let (code, stdout, _) = run(&["classify", "--format", "plain", &csv]);
+    assert_eq!(code, 0);
+    let counts: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            counts["lines"].as_u64(),
+            counts["classes"]["vpc_link_internal"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    let broken = write(
+        "broken.json",
+        "{\n  \"events\": [\n    {\"message\": oops}\n  ]\n}\n",
+    );
+    let (code, _, stderr) = run(&["classify", &broken]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("broken.json")
+            && stderr.contains("malformed JSON")
+            && stderr.contains("line 3"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn classify_missing_file_is_a_clear_error() {
     let (code, _, stderr) = run(&["classify", "/nonexistent/execution.log"]);
