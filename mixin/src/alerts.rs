@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Duration};
+use crate::config::{Config, Duration, ForDurations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -173,22 +173,23 @@ fn gauge_cases(series: &Series, bad: &str, good: &str, for_: Duration) -> Cases 
         vec![(series.text(), format!("{good}x{steps}"))],
         eval,
     )];
-    if minutes(for_) >= 2 {
+    // `for` pinned: silent a minute short of it, firing at it.
+    if minutes(for_) >= 1 {
         silent.push(case(
             "short of for",
             vec![(series.text(), format!("{bad}x{steps}"))],
             minutes(for_) - 1,
         ));
     }
+    let fires = |name: &str, eval: u64| Case {
+        labels: series.label_map(),
+        ..case(name, vec![(series.text(), format!("{bad}x{steps}"))], eval)
+    };
     Cases {
-        fires: vec![Case {
-            labels: series.label_map(),
-            ..case(
-                "fires",
-                vec![(series.text(), format!("{bad}x{steps}"))],
-                eval,
-            )
-        }],
+        fires: vec![
+            fires("fires", eval),
+            fires("fires at its for", minutes(for_)),
+        ],
         silent,
     }
 }
@@ -270,12 +271,16 @@ struct CheckAlert {
     summary: &'static str,
     /// What failed (a template), then the cause and the fix.
     description: &'static str,
+    /// How long the check must fail: at once for a break that does not
+    /// flap, longer where the signal does (`mixin/config.yaml`).
+    for_: fn(&ForDurations) -> Duration,
 }
 
 const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "load_balancer_active",
         alert: "AwsconnLoadBalancerUnavailable",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[(
@@ -288,6 +293,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "listener_port",
         alert: "AwsconnListenerPortMissing",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[
@@ -303,6 +309,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "endpoint_service_available",
         alert: "AwsconnEndpointServiceUnavailable",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "endpoints"],
         object: &[
@@ -318,6 +325,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "endpoint_connection_available",
         alert: "AwsconnEndpointConnectionUnavailable",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "endpoints"],
         object: &[("service_id", "vpce-svc-0123456789abcdef0")],
@@ -327,6 +335,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "targets_healthy",
         alert: "AwsconnNoHealthyTargets",
+        for_: |f| f.targets_unhealthy,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers"],
         object: &[(
@@ -339,6 +348,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "security_groups_admit",
         alert: "AwsconnSecurityGroupBlocks",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[
@@ -356,6 +366,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "network_acls_admit",
         alert: "AwsconnNetworkAclBlocks",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[
@@ -372,6 +383,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "privatelink_inbound_rules",
         alert: "AwsconnPrivateLinkInboundRulesBlock",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "network_rules"],
         object: &[(
@@ -384,6 +396,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "no_tls_errors",
         alert: "AwsconnTlsErrors",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "execution_logs"],
         object: &[("api_id", "a1b2c3d4e5"), ("stage", "prod")],
@@ -393,6 +406,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "certificate_matches_host",
         alert: "AwsconnCertificateHostMismatch",
+        for_: |f| f.check_broken,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "certificates"],
         object: &[
@@ -409,6 +423,7 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "tls_probe",
         alert: "AwsconnTlsProbeFailing",
+        for_: |f| f.tls_probe_failing,
         severity: Severity::Critical,
         collectors: &["vpc_links", "load_balancers", "tls_probe"],
         object: &[
@@ -425,6 +440,9 @@ const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
         check: "certificate_valid",
         alert: "AwsconnCertificateInvalid",
+        // As long as AwsconnCertificateExpiring, which mutes it for the
+        // same certificate: never paged before it can be muted.
+        for_: |f| f.certificate_expiring,
         severity: Severity::Warning,
         collectors: &["vpc_links", "load_balancers", "certificates"],
         object: &[
@@ -442,6 +460,54 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "Certificate {{ $labels.certificate_arn }}, which the TLS listener on port {{ $labels.port }} of load balancer {{ $labels.load_balancer }} serves for an integration's host name, is expired, not yet valid, expiring within the exporter's diagnosis.certificate_expiry_warning, or not ISSUED in ACM (revoked, failed); API Gateway checks validity even with insecureSkipVerification, and fails the handshake (tls_certificate_expired). AwsconnCertificateExpiring, which mutes this alert for the same certificate, grades the expiry by date. Fix: renew or replace the certificate and set it on the listener; diagnose says which of these it is.",
     },
 ];
+
+/// The longest a break takes to page with `config`'s settings, once its
+/// condition holds, for each distinct `for` of the alert's rules (shortest
+/// first): the poll that sees it (a CloudWatch datapoint also waits for its
+/// period), a scrape, a rule evaluation, the `for` and Alertmanager's group
+/// wait. An alert on Prometheus' own `up` waits for no poll.
+pub fn time_to_page(config: &Config, alert: &Alert) -> Vec<(Duration, Duration)> {
+    let reads_no_poll = alert.rules.iter().all(|r| !r.expr.contains("awsconn_"));
+    let seen = if reads_no_poll {
+        Duration::from_seconds(0)
+    } else if alert.collectors.contains(&"cloudwatch") {
+        config.exporter.poll_interval + config.exporter.cloudwatch_period
+    } else {
+        config.exporter.poll_interval
+    };
+    let mut fors: Vec<Duration> = alert.rules.iter().map(|r| r.for_).collect();
+    fors.sort();
+    fors.dedup();
+    fors.into_iter()
+        .map(|for_| {
+            let page = seen
+                + config.prometheus.scrape_interval
+                + config.prometheus.evaluation_interval
+                + for_
+                + config.alertmanager.group_wait;
+            (for_, page)
+        })
+        .collect()
+}
+
+/// The row of `docs/runbooks.md`'s time-to-page table for an alert.
+pub fn time_to_page_row(config: &Config, alert: &Alert) -> String {
+    let times = time_to_page(config, alert);
+    let join = |pick: fn(&(Duration, Duration)) -> Duration| {
+        times
+            .iter()
+            .map(|t| pick(t).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "| [{}](#{}) | {} | {} |",
+        alert.name,
+        alert.name.to_lowercase(),
+        join(|t| t.0),
+        join(|t| t.1)
+    )
+}
 
 /// Each runbook check with an alert, and that alert: `(check, alert)`.
 pub fn check_alerts_by_check() -> impl Iterator<Item = (&'static str, &'static str)> {
@@ -983,16 +1049,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             summary: "A VPC link is FAILED: every integration through it answers HTTP 500.",
             scope: Scope::VpcLink,
             collectors: &["vpc_links"],
-            rules: vec![state_rule(
-                config,
-                "awsconn_vpc_link_status",
-                "status=\"failed\"",
-                f.vpc_link_failed,
-                &[("vpc_link_id", "a1b2c3"), ("api_type", "rest"), ("status", "failed")],
-                format!(
-                    "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is FAILED, so every integration that uses it answers HTTP 500. Cause: usually its target load balancer was deleted or could not be attached (the link's statusMessage says which). Fix: a failed link cannot be repaired: create a new VPC link to a working load balancer, point the integrations (or the stage variable that names the link) at it and redeploy the API. {LINK_CONFIRM}"
-                ),
-            )],
+            rules: vec![failed_link_rule(config)],
         },
         Alert {
             name: "AwsconnVpcLinkInactive",
@@ -1050,6 +1107,52 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
     ]
 }
 
+/// `AwsconnVpcLinkFailed`, with AWS's reason (`statusMessage`) as the
+/// `message` label where the exporter has one, so the page quotes it.
+fn failed_link_rule(config: &Config) -> Rule {
+    let for_ = config.for_.vpc_link_failed;
+    let labels = [
+        ("vpc_link_id", "a1b2c3"),
+        ("api_type", "rest"),
+        ("status", "failed"),
+    ];
+    let mut rule = state_rule(
+        config,
+        "awsconn_vpc_link_status",
+        "status=\"failed\"",
+        for_,
+        &labels,
+        format!(
+            "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is FAILED, so every integration that uses it answers HTTP 500. {{{{ if $labels.message }}}}AWS says: \"{{{{ $labels.message }}}}\". {{{{ end }}}}Cause: usually its target load balancer was deleted or could not be attached (AWS's message says which). Fix: a failed link cannot be repaired: create a new VPC link to a working load balancer, point the integrations (or the stage variable that names the link) at it and redeploy the API. {LINK_CONFIRM}"
+        ),
+    );
+    let failed = rule.expr.clone();
+    let on = "on (job, instance, account, region, vpc_link_id)";
+    rule.expr = format!(
+        "({failed}) * {on} group_left (message) awsconn_vpc_link_status_message_info{{{}}} or {on} {failed}",
+        config.selector()
+    );
+    let status = Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels);
+    let message = "NLB ARN is malformed or NLB not found: arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188";
+    let said = Series::new(config, "awsconn_vpc_link_status_message_info", SCOPE_LABELS)
+        .with(&[("vpc_link_id", "a1b2c3"), ("message", message)]);
+    let steps = minutes(for_) + 10;
+    let mut quoted = status.label_map();
+    quoted.insert("message".into(), message.into());
+    rule.cases.fires.push(Case {
+        labels: quoted,
+        ..case(
+            "quotes AWS's status message",
+            vec![
+                (status.text(), format!("1x{steps}")),
+                (said.text(), format!("1x{steps}")),
+            ],
+            minutes(for_) + 2,
+        )
+    });
+    rule
+}
+
 fn check_alerts(config: &Config) -> Vec<Alert> {
     CHECK_ALERTS
         .iter()
@@ -1070,12 +1173,12 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
                         config.selector(),
                         c.check
                     ),
-                    for_: config.for_.check_failing,
+                    for_: (c.for_)(&config.for_),
                     description: format!(
                         "Check {} fails for VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}). {} {LINK_CONFIRM}",
                         c.check, c.description
                     ),
-                    cases: resource_cases(config, &series, "0", "1", config.for_.check_failing),
+                    cases: resource_cases(config, &series, "0", "1", (c.for_)(&config.for_)),
                 }],
             }
         })

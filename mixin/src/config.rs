@@ -78,8 +78,19 @@ pub struct ForDurations {
     pub vpc_link_inactive: Duration,
     pub vpc_link_idle: Duration,
     pub integration_unresolved: Duration,
-    /// Every check alert (`AwsconnLoadBalancerUnavailable` ... `AwsconnTlsErrors`).
-    pub check_failing: Duration,
+    /// The check alerts of breaks that do not flap: a state AWS reports or
+    /// a configuration (a deleted load balancer, a missing listener, an
+    /// endpoint service or connection that is gone or rejected, security
+    /// group and network ACL rules, a certificate that does not cover the
+    /// host, TLS errors the logs already hold). The exporter keeps its last
+    /// good reading through a failed poll, so one bad evaluation is a real
+    /// break: these page at once.
+    pub check_broken: Duration,
+    /// `AwsconnNoHealthyTargets`: target health flaps (a deploy, a slow
+    /// health check), so it must hold a while.
+    pub targets_unhealthy: Duration,
+    /// `AwsconnTlsProbeFailing`: a probe can fail on a network blip.
+    pub tls_probe_failing: Duration,
     /// `AwsconnVpcLinkCheckUnknown`: longer than `collector_failing`, whose
     /// alert explains (and mutes) it in the usual case.
     pub check_unknown: Duration,
@@ -135,6 +146,18 @@ pub struct DashboardSettings {
     pub exporter_scheme: String,
 }
 
+/// What the exporter's own defaults are, for the time-to-page bounds: how
+/// long after a break the exporter can have seen it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExporterDefaults {
+    /// Every collector's default `interval`.
+    pub poll_interval: Duration,
+    /// `collectors.cloudwatch.period`: a CloudWatch datapoint covers this
+    /// long before the exporter can read it.
+    pub cloudwatch_period: Duration,
+}
+
 /// The example Prometheus configuration's scrape job.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +201,7 @@ pub struct Config {
     pub dashboards: DashboardSettings,
     pub prometheus: PrometheusExample,
     pub alertmanager: AlertmanagerExample,
+    pub exporter: ExporterDefaults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,7 +307,9 @@ impl Config {
             ("for.vpc_link_inactive", f.vpc_link_inactive),
             ("for.vpc_link_idle", f.vpc_link_idle),
             ("for.integration_unresolved", f.integration_unresolved),
-            ("for.check_failing", f.check_failing),
+            ("for.check_broken", f.check_broken),
+            ("for.targets_unhealthy", f.targets_unhealthy),
+            ("for.tls_probe_failing", f.tls_probe_failing),
             ("for.check_unknown", f.check_unknown),
             ("for.integration_errors", f.integration_errors),
             ("for.api_5xx_high", f.api_5xx_high),

@@ -80,7 +80,8 @@ pub fn rule_file(config: &Config, alerts: &[Alert]) -> String {
             .map(|rule| RuleOut {
                 alert: alert.name,
                 expr: rule.expr.clone(),
-                for_: (rule.for_.seconds() > 0).then(|| rule.for_.to_string()),
+                // Written even when 0s: the rule says it pages at once on purpose.
+                for_: Some(rule.for_.to_string()),
                 // A resource alert outlives a failed scrape (see Config::hold).
                 keep_firing_for: (alert.scope != Scope::Exporter).then(|| config.hold.to_string()),
                 labels: std::iter::once(("severity", alert.severity.as_str().to_owned()))

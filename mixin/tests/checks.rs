@@ -299,6 +299,16 @@ fn alerts_follow_the_mixin_conventions_and_have_runbooks() {
             "docs/runbooks.md: what a failing {collector} collector mutes"
         );
     }
+    // The runbook's time-to-page table is what the settings give.
+    let rows: Vec<String> = alerts(&config)
+        .iter()
+        .map(|a| awsconn_mixin::alerts::time_to_page_row(&config, a))
+        .collect();
+    assert!(
+        rows.iter().all(|row| runbooks.lines().any(|l| l == row)),
+        "docs/runbooks.md: the time-to-page table should read\n| alert | `for` | time to page |\n|---|---|---|\n{}",
+        rows.join("\n")
+    );
     let orphans: Vec<&String> = sections.difference(&names).collect();
     assert!(
         orphans.is_empty(),

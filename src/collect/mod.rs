@@ -538,6 +538,27 @@ mod tests {
     use crate::classify::{ErrorClass, Tally};
     use crate::inventory::{LinkActivity, LogGroupStatus};
 
+    /// The mixin's time-to-page bounds (docs/runbooks.md) count on every
+    /// collector polling at its `exporter.poll_interval` by default, and on
+    /// CloudWatch's default period.
+    #[test]
+    fn the_mixin_knows_the_default_poll_interval_and_period() {
+        let mixin = awsconn_mixin::Config::shipped().exporter;
+        let defaults = CollectorsConfig::default();
+        for d in COLLECTORS {
+            assert_eq!(
+                (d.schedule)(&defaults).interval.as_secs(),
+                mixin.poll_interval.seconds(),
+                "{}",
+                d.name
+            );
+        }
+        assert_eq!(
+            defaults.cloudwatch.period.as_secs(),
+            mixin.cloudwatch_period.seconds()
+        );
+    }
+
     /// What a poll found a second time changes nothing, in every kind of
     /// fragment; what differs does (else its data would never be stored).
     #[test]

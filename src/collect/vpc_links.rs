@@ -389,6 +389,20 @@ fn vpc_link_families(f: &mut Families, scope: &Scope, link: &VpcLink) {
         &link.status,
     );
 
+    if let Some(message) = link.status_message.as_deref().map(stable_message)
+        && !message.is_empty()
+    {
+        let mut labels = base.clone();
+        labels.push(("message", message));
+        f.add(
+            "awsconn_vpc_link_status_message_info",
+            "Why AWS says the VPC link is in its status (statusMessage), request ids and times removed; always 1",
+            Kind::Gauge,
+            labels,
+            1.0,
+        );
+    }
+
     for target in &link.target_arns {
         let mut labels = base.clone();
         labels.push(("target_arn", target.clone()));
@@ -400,6 +414,87 @@ fn vpc_link_families(f: &mut Families, scope: &Scope, link: &VpcLink) {
             1.0,
         );
     }
+}
+
+/// The longest status message a label carries, in characters.
+const MESSAGE_LABEL_CHARS: usize = 240;
+
+/// AWS's status message of a VPC link as a label value that does not churn:
+/// what changes each time AWS tries again (a request id, a time) is
+/// removed, blanks are collapsed, and it is cut at
+/// [`MESSAGE_LABEL_CHARS`]. What names the broken object (a load balancer's
+/// ARN, an endpoint service's id) stays.
+fn stable_message(message: &str) -> String {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        let bare = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        // `Request ID: x`, `Extended Request ID: x`, `RequestId: x`: the id
+        // goes with its name, its closing bracket stays.
+        let named_id = match (bare.to_ascii_lowercase().as_str(), words.get(i + 1)) {
+            ("requestid", Some(_)) if word.ends_with(':') => Some(1),
+            ("request", Some(next)) if next.eq_ignore_ascii_case("id:") => Some(2),
+            _ => None,
+        };
+        if let Some(skip) = named_id {
+            if kept
+                .last()
+                .is_some_and(|w| w.eq_ignore_ascii_case("extended"))
+            {
+                kept.pop();
+            }
+            // A bracket that opened with the name closes with the id: both
+            // go; one left open or closed alone stays.
+            let id = words.get(i + skip).copied().unwrap_or("");
+            let opening = &word[..word.len() - word.trim_start_matches(['(', '[']).len()];
+            let closing = &id[id.trim_end_matches([')', ']']).len()..];
+            match (opening.is_empty(), closing.is_empty()) {
+                (false, true) => kept.push(opening),
+                (true, false) => kept.push(closing),
+                _ => {}
+            }
+            i += skip + 1;
+            continue;
+        }
+        if !(is_uuid(bare) || is_iso_time(bare)) {
+            kept.push(word);
+        }
+        i += 1;
+    }
+    let joined = kept
+        .join(" ")
+        .replace("; )", ")")
+        .replace(" )", ")")
+        .replace(" ]", "]")
+        .replace("( ", "(")
+        .replace("[ ", "[");
+    match joined.char_indices().nth(MESSAGE_LABEL_CHARS) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `2024-05-14T10:21:33...`: a date and a time joined by `T`.
+fn is_iso_time(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
 }
 
 fn integration_families(f: &mut Families, scope: &Scope, topology: &Topology) {
@@ -558,6 +653,48 @@ mod tests {
         assert_eq!(kept(&kept_failed, Some(&read)).read_error, None);
         // Not in the book (read before a reload): the inventory's word.
         assert_eq!(kept(&kept_failed, None).read_error, failed.error);
+    }
+
+    #[test]
+    fn status_messages_keep_what_names_the_object_and_drop_what_churns() {
+        for (aws, label) in [
+            (
+                "NLB ARN is malformed or NLB not found: arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/orders/50dc6c495c0c9188",
+                "NLB ARN is malformed or NLB not found: arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/orders/50dc6c495c0c9188",
+            ),
+            (
+                "NLB is already associated with another VPC Endpoint Service: vpce-svc-0123456789abcdef0 (Service: AmazonEC2; Status Code: 400; Error Code: InvalidParameter; Request ID: 8c1b2f3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f; Proxy: null)",
+                "NLB is already associated with another VPC Endpoint Service: vpce-svc-0123456789abcdef0 (Service: AmazonEC2; Status Code: 400; Error Code: InvalidParameter; Proxy: null)",
+            ),
+            (
+                "Failed  to create\tENI at 2024-05-14T10:21:33.412Z (RequestId: 8c1b2f3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f)",
+                "Failed to create ENI at",
+            ),
+            (
+                "Could not attach (Request ID: 8c1b2f3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f)",
+                "Could not attach",
+            ),
+            (
+                "Your vpc link is ready for use",
+                "Your vpc link is ready for use",
+            ),
+            ("   ", ""),
+        ] {
+            assert_eq!(stable_message(aws), label, "{aws}");
+        }
+        // The same failure on two retries: one series.
+        assert_eq!(
+            stable_message(
+                "Error at 2024-05-14T10:21:33Z, Request ID: 11111111-2222-3333-4444-555555555555"
+            ),
+            stable_message(
+                "Error at 2024-05-14T10:29:01Z, Request ID: 66666666-7777-8888-9999-000000000000"
+            ),
+        );
+        let long = "x".repeat(1000);
+        let cut = stable_message(&format!("<b>{long}</b>"));
+        assert_eq!(cut.chars().count(), MESSAGE_LABEL_CHARS + 1);
+        assert!(cut.starts_with("<b>") && cut.ends_with('…'));
     }
 
     #[test]
