@@ -261,16 +261,22 @@ fn counts_are_exact_across_pages_late_arrivals_and_restarts() {
     let v1 =
         serde_json::json!({"version": 1, "scopes": {&scope: file["scopes"][&scope]["cursors"]}});
     std::fs::write(&state, serde_json::to_vec(&v1).unwrap()).unwrap();
-    let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
-    assert!(ok, "{stderr}");
-    check(&text, api, &Expected::default()).unwrap_or_else(|e| panic!("after the upgrade: {e}"));
-    assert_eq!(sample(&text, &tls), Some(0.0), "{text}");
-    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(file["version"], 2);
-    assert!(
-        file["scopes"][&scope].get("backfill").is_none(),
-        "read once: {file}\n{stderr}"
-    );
+    // On a loaded machine the logs quota may leave the backfill to the
+    // next run (the file says so): each run counts nothing again.
+    for run in 1.. {
+        let (ok, text, stderr) = once(&emulator.url, config(&state, "60s").path());
+        assert!(ok, "{stderr}");
+        check(&text, api, &Expected::default())
+            .unwrap_or_else(|e| panic!("run {run} after the upgrade: {e}"));
+        assert_eq!(sample(&text, &tls), Some(0.0), "{text}");
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(file["version"], 2);
+        if file["scopes"][&scope].get("backfill").is_none() {
+            break;
+        }
+        assert!(run < 3, "still to backfill after {run} runs: {stderr}");
+    }
     // The same from diagnose, which says the errors came before the restart.
     let out = crate::harness::exporter(&emulator.url)
         .args(["diagnose", "--output", "json", "--config"])
