@@ -163,6 +163,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                     },
                     integration_target: None,
                     tls_server_name: None,
+                    tls_config: false,
                     insecure_skip_verification: false,
                 })
                 .collect(),

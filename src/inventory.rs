@@ -180,6 +180,10 @@ pub struct Integration {
     pub integration_target: Option<String>,
     /// The host name that TLS must verify (HTTP APIs' `tlsConfig.serverNameToVerify`).
     pub tls_server_name: Option<String>,
+    /// An HTTP API integration with a `tlsConfig`: API Gateway then speaks
+    /// HTTPS to the backend, whatever the listener's protocol (through a
+    /// `TCP` listener, the targets terminate TLS).
+    pub tls_config: bool,
     pub insecure_skip_verification: bool,
 }
 

@@ -15,7 +15,8 @@ pub struct ResolvedIntegration {
     pub vpc_link_id: String,
     /// The host name (REST), or the listener / load balancer / Cloud Map ARN.
     pub target: String,
-    /// The port called, when the URI says it (explicitly or by scheme).
+    /// The port called, when the URI says it (explicitly or by scheme) and
+    /// no listener ARN decides it.
     pub port: Option<u16>,
     /// `http`, `https`, or empty where the URI is an ARN.
     pub protocol: String,
@@ -25,6 +26,9 @@ pub struct ResolvedIntegration {
     /// REST's `tlsConfig.insecureSkipVerification`: API Gateway accepts a
     /// certificate no trusted CA signed (it still checks its dates and name).
     pub insecure_skip_verification: bool,
+    /// An HTTP API's `tlsConfig`: API Gateway speaks HTTPS to the backend
+    /// whatever the listener's protocol.
+    pub tls_config: bool,
 }
 
 /// An integration that cannot be resolved in a stage: a finding, not an error.
@@ -110,6 +114,11 @@ pub fn load_balancer_arn(arn: &str) -> Option<String> {
     })
 }
 
+/// Whether an ARN is a load balancer's listener's.
+pub fn is_listener_arn(arn: &str) -> bool {
+    load_balancer_arn(arn).is_some_and(|lb| lb != arn)
+}
+
 /// Every integration of every API in every stage.
 pub fn resolve_all(apis: &[Api]) -> (Vec<ResolvedIntegration>, Vec<Unresolved>) {
     let mut resolved = BTreeSet::new();
@@ -172,12 +181,22 @@ pub fn resolve(
         .filter(|n| !n.is_empty())
         .map(|n| substitute(n, &stage.variables).ok());
     let (target, port, protocol, uri_host) = match parse_http_uri(&uri) {
-        Some((scheme, host, port)) => (
-            integration_target.unwrap_or_else(|| host.clone()),
-            Some(port),
-            scheme,
-            Some(host),
-        ),
+        Some((scheme, host, port)) => {
+            // A REST integration on a V2 link names its load balancer or
+            // one of its listeners (AWS documents the one and shows the
+            // other): a listener decides the port, the URI's host stays
+            // the Host header and the name TLS checks.
+            let port = match integration_target.as_deref() {
+                Some(t) if is_listener_arn(t) => None,
+                _ => Some(port),
+            };
+            (
+                integration_target.unwrap_or_else(|| host.clone()),
+                port,
+                scheme,
+                Some(host),
+            )
+        }
         None if uri.starts_with("arn:") => (uri, None, String::new(), None),
         None => return Err(format!("cannot read the integration URI {uri:?}")),
     };
@@ -195,6 +214,8 @@ pub fn resolve(
             None => uri_host,
         },
         insecure_skip_verification: integration.insecure_skip_verification,
+        // A server name to verify is only ever part of a tlsConfig.
+        tls_config: integration.tls_config || integration.tls_server_name.is_some(),
     })
 }
 
@@ -295,6 +316,7 @@ mod tests {
             uri: "http://${stageVariables.host}/orders".into(),
             integration_target: None,
             tls_server_name: None,
+            tls_config: false,
             insecure_skip_verification: false,
         };
         let a = api(
@@ -334,6 +356,7 @@ mod tests {
             uri: "https://nlb.internal/".into(),
             integration_target: None,
             tls_server_name: server_name.map(str::to_owned),
+            tls_config: false,
             insecure_skip_verification: true,
         };
         let host = |server_name: Option<&str>| {
@@ -364,6 +387,7 @@ mod tests {
             uri: listener.into(),
             integration_target: None,
             tls_server_name: None,
+            tls_config: false,
             insecure_skip_verification: false,
         };
         let a = api(ApiType::Http, integration, vec![stage("$default", &[])]);
@@ -389,6 +413,7 @@ mod tests {
             uri: "https://api.internal/".into(),
             integration_target: Some(target.into()),
             tls_server_name: None,
+            tls_config: false,
             insecure_skip_verification: false,
         };
         let a = api(ApiType::Rest, integration, vec![stage("prod", &[])]);

@@ -154,6 +154,7 @@ pub fn v2_path() -> Inventory {
                 uri: LISTENER.into(),
                 integration_target: None,
                 tls_server_name: None,
+                tls_config: false,
                 insecure_skip_verification: false,
             }],
             stages: vec![Stage {

@@ -59,14 +59,27 @@ impl TlsCall<'_> {
     pub fn probe_key(&self) -> (String, u16, String) {
         (self.load_balancer.arn.clone(), self.port, self.host.clone())
     }
+
+    /// Whether the listener passes TLS through to the targets (a `TCP`
+    /// listener): then the certificate API Gateway checks is the
+    /// targets', which only the probe sees, not ELB's.
+    pub fn at_targets(&self) -> bool {
+        self.listener.is_some_and(|l| {
+            l.protocol.eq_ignore_ascii_case("tcp") || l.protocol.eq_ignore_ascii_case("tcp_udp")
+        })
+    }
 }
 
-/// The port an integration calls, and its protocol: as the URI says, or,
-/// for an HTTP API integration that names a listener, the listener's.
+/// The port an integration calls, and the protocol API Gateway speaks on
+/// it: as the URI says (a REST integration that names a listener: its
+/// port, the URI's scheme), or, for an HTTP API integration that names a
+/// listener, `https` where it has a `tlsConfig` (whatever the listener's
+/// protocol), else the listener's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
     pub port: u16,
-    /// `http`/`https` from the URI, or the listener's protocol lower-cased.
+    /// `http`/`https` from the URI or the `tlsConfig`, else the listener's
+    /// protocol lower-cased (`tcp`, `tls`, `http`, `https`).
     pub protocol: String,
 }
 
@@ -204,7 +217,14 @@ impl<'a> Topology<'a> {
             }),
             (None, Some((_, l))) => Some(Port {
                 port: l.port,
-                protocol: l.protocol.to_ascii_lowercase(),
+                protocol: if !r.protocol.is_empty() {
+                    // A REST URI's scheme, through the listener it names.
+                    r.protocol.clone()
+                } else if r.tls_config {
+                    "https".to_owned()
+                } else {
+                    l.protocol.to_ascii_lowercase()
+                },
             }),
             (None, None) => None,
         }
@@ -212,9 +232,12 @@ impl<'a> Topology<'a> {
 
     /// Each TLS connection the integrations through `link` make to its load
     /// balancers, once per (load balancer, port, host name; skipping the
-    /// chain's verification only if every such integration does): those whose
-    /// URI is `https`, or that name a TLS or HTTPS listener, and have a host
-    /// name to verify (`tlsConfig.serverNameToVerify`, else the URI's host).
+    /// chain's verification only if every such integration does): wherever
+    /// API Gateway speaks TLS (an `https` URI, a TLS or HTTPS listener, an
+    /// HTTP API's `tlsConfig`, whatever the listener's protocol), with a
+    /// host name to verify (`tlsConfig.serverNameToVerify`, else the URI's
+    /// host). Through a `TCP` listener the targets terminate it
+    /// ([`TlsCall::at_targets`]).
     pub fn tls_calls(&self, link: &VpcLink) -> Vec<TlsCall<'a>> {
         let mut out: Vec<TlsCall<'a>> = Vec::new();
         for r in self.uses(&link.id) {
@@ -303,6 +326,94 @@ impl<'a> Topology<'a> {
 mod tests {
     use super::*;
     use crate::testkit;
+
+    /// The fixture's HTTP API with a `tlsConfig` naming [`testkit::HOST`],
+    /// through a `TCP` listener of an NLB.
+    fn passed_through() -> Inventory {
+        let mut inventory = testkit::v2_path();
+        let integration = &mut inventory.apis.as_mut().unwrap()[0].integrations[0];
+        integration.tls_config = true;
+        integration.tls_server_name = Some(testkit::HOST.into());
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.lb_type = "network".into();
+        lb.listeners[0].protocol = "TCP".into();
+        inventory
+    }
+
+    #[test]
+    fn a_tls_config_makes_a_tls_call_whatever_the_listener_protocol() {
+        let inventory = passed_through();
+        let topology = Topology::build(&inventory);
+        let link = topology.vpc_links().next().unwrap();
+        let calls = topology.tls_calls(link);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].port, calls[0].host.as_str(), calls[0].at_targets()),
+            (443, testkit::HOST, true)
+        );
+        assert_eq!(
+            topology.port(&topology.resolved[0]).unwrap().protocol,
+            "https"
+        );
+        // Without a tlsConfig, API Gateway speaks plain TCP through it.
+        let mut plain = passed_through();
+        plain.apis.as_mut().unwrap()[0].integrations[0].tls_config = false;
+        plain.apis.as_mut().unwrap()[0].integrations[0].tls_server_name = None;
+        let topology = Topology::build(&plain);
+        let link = topology.vpc_links().next().unwrap();
+        assert!(topology.tls_calls(link).is_empty());
+        assert_eq!(
+            topology.port(&topology.resolved[0]).unwrap().protocol,
+            "tcp"
+        );
+        // Through a TLS listener ELB terminates it.
+        let mut terminated = passed_through();
+        terminated.load_balancing.as_mut().unwrap().load_balancers[0].listeners[0].protocol =
+            "TLS".into();
+        let topology = Topology::build(&terminated);
+        let link = topology.vpc_links().next().unwrap();
+        assert!(!topology.tls_calls(link)[0].at_targets());
+    }
+
+    /// A REST integration on a V2 link names its load balancer or its
+    /// listener: the same path, the same port, the same TLS call.
+    #[test]
+    fn a_rest_integration_target_may_be_the_load_balancer_or_its_listener() {
+        let through = |target: &str, uri: &str| {
+            let mut inventory = testkit::v2_path();
+            let api = &mut inventory.apis.as_mut().unwrap()[0];
+            api.api_type = ApiType::Rest;
+            api.integrations[0].uri = uri.into();
+            api.integrations[0].integration_target = Some(target.into());
+            inventory
+        };
+        let seen = |inventory: &Inventory| {
+            let topology = Topology::build(inventory);
+            let link = topology.vpc_links().next().unwrap();
+            let calls: Vec<_> = topology
+                .tls_calls(link)
+                .iter()
+                .map(|c| (c.load_balancer.arn.clone(), c.port, c.host.clone()))
+                .collect();
+            (
+                topology.linked_load_balancers(),
+                topology.link_load_balancers(&link.id).to_vec(),
+                topology.port(&topology.resolved[0]),
+                calls,
+            )
+        };
+        let uri = format!("https://{}/orders", testkit::HOST);
+        let by_balancer = seen(&through(testkit::ALB, &uri));
+        assert_eq!(seen(&through(testkit::LISTENER, &uri)), by_balancer);
+        assert_eq!(by_balancer.0, BTreeSet::from([testkit::ALB.to_owned()]));
+        assert_eq!(by_balancer.3.len(), 1, "{by_balancer:?}");
+        // The listener decides the port: a URI without one still calls 443.
+        let bare = seen(&through(
+            testkit::LISTENER,
+            &format!("https://{}:8443/", testkit::HOST),
+        ));
+        assert_eq!(bare.2.unwrap().port, 443);
+    }
 
     #[test]
     fn a_v2_link_leads_to_the_load_balancer_of_the_listener_it_names() {

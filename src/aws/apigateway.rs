@@ -101,6 +101,8 @@ pub(super) async fn integrations(
                     uri: integration.uri().unwrap_or_default().to_owned(),
                     integration_target: integration.integration_target().map(str::to_owned),
                     tls_server_name: None,
+                    // A REST integration speaks TLS when its URI is `https`.
+                    tls_config: false,
                     insecure_skip_verification: integration
                         .tls_config()
                         .is_some_and(|t| t.insecure_skip_verification()),

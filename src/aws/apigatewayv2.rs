@@ -137,6 +137,7 @@ pub(super) async fn integrations(
                     .tls_config()
                     .and_then(|t| t.server_name_to_verify())
                     .map(str::to_owned),
+                tls_config: i.tls_config().is_some(),
                 insecure_skip_verification: false,
             })
             .collect::<Vec<_>>()

@@ -41,6 +41,10 @@ pub struct Check {
     /// of the path either.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<&'static str>,
+    /// What a passing check wants said all the same: that it judged less
+    /// than its name says, and where the rest is judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The hop it judges, set by the check that made it.
     #[serde(skip)]
     pub place: Place,
@@ -129,6 +133,7 @@ fn unknown(
             "Make the {collector} collector's calls succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
         )),
         unknown: Some(collector),
+        note: None,
         place,
     }
 }
@@ -271,6 +276,7 @@ fn failed(
         cause: Some(cause),
         fix: Some(fix),
         unknown: None,
+        note: None,
         place,
     }
 }
@@ -283,6 +289,7 @@ fn passed(check: &'static str, object: BTreeMap<&'static str, String>, place: Pl
         cause: None,
         fix: None,
         unknown: None,
+        note: None,
         place,
     }
 }
@@ -515,6 +522,7 @@ mod tests {
                     uri: "https://orders.internal:8443/orders".into(),
                     integration_target: None,
                     tls_server_name: None,
+                    tls_config: false,
                     insecure_skip_verification: false,
                 }],
                 stages: vec![Stage {

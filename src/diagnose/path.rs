@@ -171,6 +171,14 @@ impl LinkPath<'_> {
         b.push_judged(link_hop, Some(Place::Link), link.status == "available");
 
         let (called, used) = (&self.called, &self.used);
+        // Listeners that pass API Gateway's TLS through to the targets.
+        let passed_through: std::collections::BTreeSet<(&str, u16)> = self
+            .topology
+            .tls_calls(link)
+            .into_iter()
+            .filter(|c| c.at_targets())
+            .map(|c| (c.load_balancer.arn.as_str(), c.port))
+            .collect();
         for arn in self.targets {
             if link.api_type == ApiType::Rest {
                 self.endpoint_hops(arn, &mut b);
@@ -207,7 +215,11 @@ impl LinkPath<'_> {
                         2,
                         &listener.arn,
                         format!(":{}", listener.port),
-                        listener.protocol.clone(),
+                        if passed_through.contains(&(lb.arn.as_str(), listener.port)) {
+                            format!("{} · TLS at the targets: see the probe", listener.protocol)
+                        } else {
+                            listener.protocol.clone()
+                        },
                     ),
                     Some(Place::Listener(arn.clone(), listener.port)),
                 );

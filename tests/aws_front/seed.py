@@ -9,6 +9,7 @@ Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --metric-data ENDPOINT_URL REGION POINTS_JSON
        seed.py --delete-listeners ENDPOINT_URL REGION LOAD_BALANCER_NAME
        seed.py --many ENDPOINT_URL REGION APIS LOGGED
+       seed.py --passthrough ENDPOINT_URL REGION HOST NAME...
 
 --paths seeds whole network paths instead (see seed_paths); --runbook one
 path per failure of the VPC-link runbook (see seed_runbook); --hostile a
@@ -602,8 +603,56 @@ def seed_many(endpoint, region, apis="300", logged="100"):
     return {"link": link, "apis": ids}
 
 
+def seed_passthrough(endpoint, region, host, *names):
+    """TLS that the load balancer passes through to its targets: per NAME an
+    NLB `NAME-nlb` with a TCP listener on 443; an HTTP API `pass-api` on the
+    V2 link `pass-link` whose integration `NAME` calls that listener with a
+    tlsConfig verifying HOST (so API Gateway speaks HTTPS end to end); and a
+    REST API `pass-rest` on the same link whose integrations call the first
+    NLB by its ARN (GET /lb) and by its listener's ARN (GET /listener), both
+    `https://HOST/`."""
+    ec2 = client("ec2", endpoint, region)
+    elb = client("elbv2", endpoint, region)
+    apigw = client("apigateway", endpoint, region)
+    apigw2 = client("apigatewayv2", endpoint, region)
+    vpc, subnets = vpc_with_subnets(ec2, region, 60)
+    link = apigw2.create_vpc_link(Name="pass-link", SubnetIds=subnets)["VpcLinkId"]
+    api = apigw2.create_api(Name="pass-api", ProtocolType="HTTP")["ApiId"]
+    nlbs, listeners = {}, {}
+    for name in names:
+        nlb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=subnets, Type="network",
+                                       Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+        group = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=443, VpcId=vpc,
+                                        TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        listener = elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": group}]
+                                       )["Listeners"][0]["ListenerArn"]
+        integration = apigw2.create_integration(
+            ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", IntegrationUri=listener,
+            ConnectionType="VPC_LINK", ConnectionId=link, PayloadFormatVersion="1.0",
+            TlsConfig={"ServerNameToVerify": host})["IntegrationId"]
+        apigw2.create_route(ApiId=api, RouteKey=f"ANY /{name}", Target=f"integrations/{integration}")
+        nlbs[name], listeners[name] = nlb, listener
+    apigw2.create_stage(ApiId=api, StageName="$default")
+    rest = apigw.create_rest_api(name="pass-rest")["id"]
+    root = apigw.get_resources(restApiId=rest)["items"][0]["id"]
+    first = names[0]
+    for path, target in (("lb", nlbs[first]), ("listener", listeners[first])):
+        resource = apigw.create_resource(restApiId=rest, parentId=root, pathPart=path)["id"]
+        apigw.put_method(restApiId=rest, resourceId=resource, httpMethod="GET", authorizationType="NONE")
+        apigw.put_integration(restApiId=rest, resourceId=resource, httpMethod="GET", type="HTTP_PROXY",
+                              integrationHttpMethod="GET", uri=f"https://{host}/",
+                              connectionType="VPC_LINK", connectionId=link, integrationTarget=target)
+    deployment = apigw.create_deployment(restApiId=rest)["id"]
+    apigw.create_stage(restApiId=rest, stageName="prod", deploymentId=deployment)
+    return {"link": link, "http_api": api, "rest_api": rest, "nlbs": nlbs, "listeners": listeners}
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--passthrough"]:
+        print(json.dumps(seed_passthrough(*args[1:])))
+        return
     if args[:1] == ["--delete-listeners"]:
         print(json.dumps(delete_listeners(*args[1:4])))
         return

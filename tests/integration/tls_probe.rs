@@ -255,25 +255,75 @@ fn each_tls_failure_is_named_as_api_gateway_logs_it() {
 }
 
 /// The probe as a collector: the emulator's paths world, with the orders
-/// NLB's address pointing at a server whose certificate names another host.
+/// NLB's address pointing at a server whose certificate names another host;
+/// and TLS that NLBs pass through to their targets (TCP listeners, HTTP API
+/// integrations with a tlsConfig), one NLB per way a target's certificate
+/// fails, each mapped to a real server: each gives exactly its class, and
+/// REST integrations naming the first NLB or its listener give one path.
 #[test]
 fn the_probe_collector_feeds_metrics_and_the_runbook_check() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (ca_cert, trusted) = ca("awsconn probe test CA");
+    let (_, stranger) = ca("nobody trusts this CA");
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_cert.pem()).unwrap();
     let (wrong, wrong_key) = leaf(&["other.example.com"], &trusted, None);
-    let address = runtime.block_on(serve(wrong, &wrong_key, HTTP));
+    let address = runtime.block_on(serve(wrong.clone(), &wrong_key, HTTP));
+    let (good, good_key) = leaf(&[HOST], &trusted, None);
+    let (expired, expired_key) = leaf(&[HOST], &trusted, Some((2020, 2021)));
+    let (untrusted, untrusted_key) = leaf(&[HOST], &stranger, None);
+    let other_key = KeyPair::generate().unwrap();
+    let passed_through: Vec<(&str, String, Option<ErrorClass>)> = runtime.block_on(async {
+        vec![
+            ("good", serve(good.clone(), &good_key, HTTP).await, None),
+            (
+                "expired",
+                serve(expired, &expired_key, HTTP).await,
+                Some(ErrorClass::TlsCertificateExpired),
+            ),
+            (
+                "wrong-host",
+                serve(wrong, &wrong_key, HTTP).await,
+                Some(ErrorClass::TlsHostnameMismatch),
+            ),
+            (
+                "untrusted",
+                serve(untrusted, &untrusted_key, HTTP).await,
+                Some(ErrorClass::TlsUntrustedCertificate),
+            ),
+            (
+                "key-mismatch",
+                serve(good, &other_key, HTTP).await,
+                Some(ErrorClass::TlsKeyMismatch),
+            ),
+        ]
+    });
 
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_paths(&["us-east-1"]);
     let us = &seeded["us-east-1"];
     let nlb = us["nlb_arn"].as_str().unwrap();
     let link = us["vpc_links"]["orders-rest-link"].as_str().unwrap();
+    let mut seed_args = vec![
+        "--passthrough".to_owned(),
+        emulator.url.clone(),
+        "us-east-1".into(),
+        HOST.into(),
+    ];
+    seed_args.extend(passed_through.iter().map(|(name, _, _)| (*name).to_owned()));
+    let pass = crate::harness::seed_py(&seed_args);
+    let mut addresses = vec![format!("\"{nlb}\": \"{address}\"")];
+    for (name, address, _) in &passed_through {
+        addresses.push(format!(
+            "\"{}\": \"{address}\"",
+            pass["nlbs"][name].as_str().unwrap()
+        ));
+    }
     let config = config_file(&format!(
-        "regions: [us-east-1]\ncollectors:\n  interconnect: {{enabled: false}}\n  tls_probe:\n    enabled: true\n    probe_timeout: 2s\n    ca_file: {}\n    addresses: {{\"{nlb}\": \"{address}\"}}\n",
-        ca_file.display()
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {{enabled: false}}\n  tls_probe:\n    enabled: true\n    probe_timeout: 2s\n    ca_file: {}\n    addresses: {{{}}}\n",
+        ca_file.display(),
+        addresses.join(", ")
     ));
     // The server runs on the runtime while the exporter polls.
     let (_ok, text, stderr) = runtime.block_on(async {
@@ -325,4 +375,65 @@ fn the_probe_collector_feeds_metrics_and_the_runbook_check() {
         Some(1.0),
         "{text}"
     );
+
+    // TLS through TCP listeners: probed at the targets, each its class.
+    let pass_link = pass["link"].as_str().unwrap();
+    let http_api = pass["http_api"].as_str().unwrap();
+    for (name, _, want) in &passed_through {
+        let lb = pass["nlbs"][name].as_str().unwrap();
+        let l = format!(
+            "account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"{pass_link}\",load_balancer=\"{lb}\",target=\"{HOST}\",port=\"443\""
+        );
+        assert_eq!(
+            sample(&text, &format!("awsconn_tls_probe_success{{{l}}}")),
+            Some(if want.is_some() { 0.0 } else { 1.0 }),
+            "{name}\n{text}"
+        );
+        let failures: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with(&format!("awsconn_tls_probe_failure{{{l},")))
+            .collect();
+        match want {
+            Some(class) => assert_eq!(
+                failures,
+                [format!(
+                    "awsconn_tls_probe_failure{{{l},class=\"{class}\"}} 1"
+                )],
+                "{name}"
+            ),
+            None => assert!(failures.is_empty(), "{name}: {failures:?}"),
+        }
+        let check = |name: &str| {
+            format!(
+                "awsconn_vpc_link_check{{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"{pass_link}\",check=\"{name}\",host=\"{HOST}\",load_balancer=\"{lb}\",port=\"443\"}}"
+            )
+        };
+        assert_eq!(
+            sample(&text, &check("tls_probe")),
+            Some(if want.is_some() { 0.0 } else { 1.0 }),
+            "{name}\n{text}"
+        );
+        // ELB serves no certificate here: not a failure, and said so in diagnose.
+        assert_eq!(
+            sample(&text, &check("certificate_matches_host")),
+            Some(1.0),
+            "{name}\n{text}"
+        );
+        // What API Gateway speaks: HTTPS, through a TCP listener.
+        let listener = pass["listeners"][name].as_str().unwrap();
+        let info = format!(
+            "awsconn_integration_info{{account=\"123456789012\",region=\"us-east-1\",api_id=\"{http_api}\",api_type=\"http\",stage=\"$default\",vpc_link_id=\"{pass_link}\",target=\"{listener}\",port=\"443\",protocol=\"https\"}}"
+        );
+        assert_eq!(sample(&text, &info), Some(1.0), "{info}\n{text}");
+    }
+    // A REST integration names the first NLB, another its listener: both
+    // the NLB's port 443, spoken in HTTPS, and one TLS call (probed once).
+    let rest_api = pass["rest_api"].as_str().unwrap();
+    for target in [&pass["nlbs"]["good"], &pass["listeners"]["good"]] {
+        let info = format!(
+            "awsconn_integration_info{{account=\"123456789012\",region=\"us-east-1\",api_id=\"{rest_api}\",api_type=\"rest\",stage=\"prod\",vpc_link_id=\"{pass_link}\",target=\"{}\",port=\"443\",protocol=\"https\"}}",
+            target.as_str().unwrap()
+        );
+        assert_eq!(sample(&text, &info), Some(1.0), "{info}\n{text}");
+    }
 }

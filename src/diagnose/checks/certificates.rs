@@ -31,12 +31,20 @@ impl<'a> LinkPath<'a> {
     }
 
     /// `certificate_matches_host`: a certificate of the listener covers the
-    /// host name API Gateway sends and checks.
+    /// host name API Gateway sends and checks. Through a `TCP` listener ELB
+    /// serves no certificate: the check passes and says so, and where the
+    /// targets' certificate is judged (the TLS probe, or how to turn it on).
     pub(in crate::diagnose) fn certificate_matches_host(&self) -> Vec<Check> {
+        let mut out: Vec<Check> = self
+            .topology
+            .tls_calls(self.link)
+            .into_iter()
+            .filter(|call| call.at_targets())
+            .map(|call| self.passed_through(&call))
+            .collect();
         let Some(certificates) = &self.inventory.certificates else {
-            return Vec::new();
+            return out;
         };
-        let mut out = Vec::new();
         for (call, listener) in self.terminated_calls() {
             let load_balancer = &call.load_balancer.arn;
             let object = BTreeMap::from([
@@ -95,6 +103,28 @@ impl<'a> LinkPath<'a> {
             ));
         }
         out
+    }
+
+    /// A TLS call through a `TCP` listener: no ELB certificate to judge.
+    fn passed_through(&self, call: &TlsCall) -> Check {
+        let object = BTreeMap::from([
+            ("load_balancer", call.load_balancer.arn.clone()),
+            ("port", call.port.to_string()),
+            ("host", call.host.clone()),
+        ]);
+        let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
+        let judged = if self.inventory.tls_probes.is_some() {
+            "the tls_probe check judges it, as API Gateway would".to_owned()
+        } else {
+            "nothing here judges it: turn on collectors.tls_probe (enabled: true, and tls_probe.addresses mapping this load balancer to an address the exporter can reach) to have it checked as API Gateway checks it".to_owned()
+        };
+        Check {
+            note: Some(format!(
+                "TLS at the targets: the listener on port {} is TCP, so the load balancer passes API Gateway's TLS (stage {}, host name {}) through to its targets, and the certificate API Gateway checks is theirs, not one of ELB's; {judged}.",
+                call.port, call.stage, call.host
+            )),
+            ..passed(MATCHES_HOST, object, place)
+        }
     }
 
     /// `certificate_valid`: the certificate the listener serves for the
@@ -292,6 +322,45 @@ mod tests {
     use crate::testkit::{CERTIFICATE, HOST, v1_path, v2_path, with_certificate};
     use crate::topology::Topology;
 
+    /// TLS through a `TCP` listener: ELB serves no certificate, so the
+    /// check passes, says where the certificate is (the targets), and how
+    /// it gets judged; `/links` shows the listener hop as TLS at the targets.
+    #[test]
+    fn tls_through_a_tcp_listener_passes_and_names_the_targets() {
+        let mut inventory = v2_path();
+        inventory.apis.as_mut().unwrap()[0].integrations[0].tls_config = true;
+        inventory.apis.as_mut().unwrap()[0].integrations[0].tls_server_name = Some(HOST.into());
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.lb_type = "network".into();
+        lb.listeners[0].protocol = "TCP".into();
+        let note = |inventory: &crate::inventory::Inventory| {
+            let view = crate::testkit::view_one(inventory);
+            let check = view
+                .report
+                .checks
+                .iter()
+                .find(|c| c.check == MATCHES_HOST)
+                .cloned()
+                .expect("a certificate_matches_host check");
+            assert!(check.ok && check.cause.is_none(), "{check:?}");
+            let listener = view
+                .hops
+                .iter()
+                .find(|h| h.kind == crate::diagnose::path::HopKind::Listener)
+                .unwrap();
+            assert_eq!(listener.detail, "TCP · TLS at the targets: see the probe");
+            check.note.unwrap()
+        };
+        let off = note(&inventory);
+        assert!(
+            off.contains("TLS at the targets") && off.contains(HOST),
+            "{off}"
+        );
+        assert!(off.contains("turn on collectors.tls_probe"), "{off}");
+        let on = note(&crate::testkit::with_probe(inventory, None));
+        assert!(on.contains("the tls_probe check judges it"), "{on}");
+    }
+
     const DAY_S: i64 = 86_400;
     /// The time of the tests: a year after the epoch.
     const NOW_S: i64 = 365 * DAY_S;
@@ -455,7 +524,8 @@ mod tests {
     }
 
     /// No host name to check (an HTTP API naming a listener without
-    /// serverNameToVerify), plain HTTP, or a TCP listener: no finding.
+    /// serverNameToVerify) or plain HTTP: no finding; a TCP listener: a
+    /// pass that says the targets hold the certificate.
     #[test]
     fn calls_without_a_tls_listener_or_a_host_name_are_not_judged() {
         let mut no_host = with_certificate(v2_path(), &[HOST], VALID_S);
@@ -464,9 +534,19 @@ mod tests {
         tcp.load_balancing.as_mut().unwrap().load_balancers[0].listeners[0].protocol = "TCP".into();
         let mut http = with_certificate(v1_path(&["available"]), &[HOST], VALID_S);
         http.apis.as_mut().unwrap()[0].integrations[0].uri = "http://web.internal:443/".into();
-        for inventory in [no_host, tcp, http] {
+        for inventory in [no_host, http] {
             assert!(findings(&inventory).is_empty());
         }
+        let passed = findings(&tcp);
+        assert_eq!(passed.len(), 1, "{passed:?}");
+        assert!(
+            passed[0].ok
+                && passed[0]
+                    .note
+                    .as_deref()
+                    .unwrap()
+                    .contains("TLS at the targets")
+        );
     }
 
     /// AWS listing nothing, ACM giving no end date, a date no calendar

@@ -23,6 +23,7 @@ pub fn link_available(link: &VpcLink) -> Check {
                 cause: None,
                 fix: None,
                 unknown: None,
+                note: None,
                 place: Place::Link,
             };
         }
@@ -54,6 +55,7 @@ pub fn link_available(link: &VpcLink) -> Check {
         cause: Some(cause),
         fix: Some(fix),
         unknown: None,
+        note: None,
         place: Place::Link,
     }
 }
