@@ -240,6 +240,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                 certificate_arns: vec![],
                 target_group_arns: vec![tg.clone()],
             }],
+            listeners_unread: None,
         });
         target_groups.push(TargetGroup {
             arn: tg,
@@ -252,6 +253,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
             load_balancer_arns: vec![lb],
             targets,
             health_unread: None,
+            health_left: false,
         });
     }
     let services = (0..3)

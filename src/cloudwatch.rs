@@ -302,6 +302,7 @@ mod tests {
                 }],
                 target_groups: vec![TargetGroup {
                     health_unread: None,
+                    health_left: false,
                     arn: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tg/2".into(),
                     name: "tg".into(),
                     protocol: "TCP".into(),

@@ -621,6 +621,16 @@ fn write_text_report(
             visible(&report.account),
             visible(&report.region)
         )?;
+        for api in &report.unread_apis {
+            writeln!(
+                out,
+                "  {} API {} ({}) could not be read: {}; its integrations are as last read",
+                paint("33", "?"),
+                visible(&api.name),
+                visible(&api.api_id),
+                visible(&api.error)
+            )?;
+        }
         if let Some(days) = report.idle_days() {
             writeln!(
                 out,
@@ -679,6 +689,7 @@ mod tests {
                 place: Default::default(),
             }],
             idle_seconds,
+            unread_apis: Vec::new(),
         }
     }
 

@@ -222,6 +222,10 @@ pub struct LoadBalancer {
     /// `None` where the load balancer has no security groups (the field is absent).
     pub privatelink_inbound_rules: Option<String>,
     pub listeners: Vec<Listener>,
+    /// Why its listeners could not be read (`DescribeListeners` failed):
+    /// then `listeners` is empty and the checks of its listeners are
+    /// unknown, not "no listener"; the other load balancers still refresh.
+    pub listeners_unread: Option<String>,
 }
 
 impl LoadBalancer {
@@ -266,6 +270,25 @@ pub struct TargetGroup {
     /// failed for this group): the rest of the collector's data is still
     /// fresh, and the health is unknown rather than "no targets".
     pub health_unread: Option<String>,
+    /// Its health was left for a later poll because the quota had no slot
+    /// left: `targets` are as last read (the collector keeps them), and
+    /// the next poll starts its health reads with this group.
+    pub health_left: bool,
+}
+
+/// Where a turn over target groups sorted by ARN starts: at the first one
+/// after `after` (the last whose health was read before the quota ran
+/// out), wrapping around to the first.
+pub fn turn_start<'a>(
+    sorted_arns: impl IntoIterator<Item = &'a str>,
+    after: Option<&str>,
+) -> usize {
+    after.map_or(0, |after| {
+        sorted_arns
+            .into_iter()
+            .position(|arn| arn > after)
+            .unwrap_or(0)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

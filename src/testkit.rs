@@ -57,6 +57,7 @@ pub fn load_balancer(arn: &str) -> LoadBalancer {
         security_group_ids: vec![],
         privatelink_inbound_rules: None,
         listeners: vec![],
+        listeners_unread: None,
     }
 }
 
@@ -180,6 +181,7 @@ pub fn v2_path() -> Inventory {
             }],
             target_groups: vec![TargetGroup {
                 health_unread: None,
+                health_left: false,
                 arn: TG.into(),
                 name: "web".into(),
                 protocol: "HTTP".into(),

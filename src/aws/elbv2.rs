@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
     Listener, ListenerCertificate, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth,
-    normalize_state,
+    normalize_state, turn_start,
 };
 
 /// The API's maximum page size for the describe calls.
@@ -26,9 +26,16 @@ fn port(value: Option<i32>) -> Option<u16> {
 /// listeners, target groups and target health. ARNs in `wanted` that AWS does
 /// not know are reported as missing, not as an error: a deleted NLB is a
 /// finding about the link, not a failure of the exporter.
+///
+/// Target health is read group by group in ARN order, starting after
+/// `health_after` (where the last poll the quota cut short stopped) and
+/// wrapping around; when the quota has no slot left, the groups not
+/// reached are `health_left` and the next poll starts with them, so every
+/// group is read within a bounded number of polls.
 pub(super) async fn load_balancing(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     wanted: Option<&BTreeSet<String>>,
+    health_after: Option<&str>,
     telemetry: &ApiTelemetry,
 ) -> Result<LoadBalancing, AwsError> {
     let mut load_balancers = Vec::new();
@@ -79,6 +86,7 @@ pub(super) async fn load_balancing(
                     .enforce_security_group_inbound_rules_on_private_link_traffic()
                     .map(|v| v.to_ascii_lowercase()),
                 listeners: Vec::new(),
+                listeners_unread: None,
             });
         }
     }
@@ -89,10 +97,20 @@ pub(super) async fn load_balancing(
         .map(|w| w.difference(&found).cloned().collect())
         .unwrap_or_default();
 
+    // One load balancer whose listeners cannot be read (an IAM gap, a
+    // throttle that outlasts the retries, the quota spent) leaves only its
+    // own listeners unknown.
     for lb in &mut load_balancers {
-        lb.listeners = listeners(client, &lb.arn, telemetry).await?;
+        match listeners(client, &lb.arn, telemetry).await {
+            Ok(listeners) => lb.listeners = listeners,
+            Err(e) => {
+                tracing::debug!(load_balancer = %lb.arn, error = %e, "listeners unread");
+                telemetry.skipped_item(SERVICE, "DescribeListeners", "read failed");
+                lb.listeners_unread = Some(e.to_string());
+            }
+        }
     }
-    let target_groups = target_groups(client, &found, telemetry).await?;
+    let target_groups = target_groups(client, &found, health_after, telemetry).await?;
     Ok(LoadBalancing {
         load_balancers,
         target_groups,
@@ -158,6 +176,7 @@ async fn listeners(
 async fn target_groups(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     load_balancers: &BTreeSet<String>,
+    health_after: Option<&str>,
     telemetry: &ApiTelemetry,
 ) -> Result<Vec<TargetGroup>, AwsError> {
     let mut groups = Vec::new();
@@ -198,10 +217,20 @@ async fn target_groups(
                 load_balancer_arns: lbs,
                 targets: Vec::new(),
                 health_unread: None,
+                health_left: false,
             });
         }
     }
-    for group in &mut groups {
+    groups.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let first = turn_start(groups.iter().map(|g| g.arn.as_str()), health_after);
+    let n = groups.len();
+    let mut quota_spent = false;
+    for i in (0..n).map(|k| (first + k) % n) {
+        let group = &mut groups[i];
+        if quota_spent {
+            group.health_left = true;
+            continue;
+        }
         // One group whose health cannot be read (an IAM gap, a throttle that
         // outlasts the retries) leaves that health unknown; the load
         // balancers, listeners and other groups are still reported.
@@ -214,6 +243,12 @@ async fn target_groups(
             Ok(out) => out,
             Err(e) => {
                 let e = AwsError::from_sdk(SERVICE, "DescribeTargetHealth", e);
+                if e.is_quota_exhausted() {
+                    tracing::debug!(target_group = %group.arn, "the quota is spent for this poll; the target groups not reached are read first next poll");
+                    quota_spent = true;
+                    group.health_left = true;
+                    continue;
+                }
                 tracing::debug!(target_group = %group.arn, error = %e, "target health unread");
                 telemetry.skipped_item(SERVICE, "DescribeTargetHealth", "read failed");
                 group.health_unread = Some(e.to_string());

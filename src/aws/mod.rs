@@ -514,8 +514,15 @@ impl AwsScope {
     pub async fn load_balancing(
         &self,
         wanted: Option<&BTreeSet<String>>,
+        health_after: Option<&str>,
     ) -> Result<LoadBalancing, AwsError> {
-        elbv2::load_balancing(&self.inner.elbv2, wanted, &self.inner.telemetry).await
+        elbv2::load_balancing(
+            &self.inner.elbv2,
+            wanted,
+            health_after,
+            &self.inner.telemetry,
+        )
+        .await
     }
 
     /// Endpoint services of these load balancers, with their connections.

@@ -718,6 +718,31 @@ mod tests {
         assert_eq!((count(Outcome::Timeout), count(Outcome::Cancelled)), (1, 1));
     }
 
+    /// A scope a reload removed takes its quota series with it.
+    #[test]
+    fn removed_scopes_drop_their_quota_series() {
+        let telemetry = ApiTelemetry::default();
+        let scope = |region: &str| CallScope {
+            account: "123456789012".into(),
+            region: region.into(),
+        };
+        for region in ["us-east-1", "eu-west-1"] {
+            telemetry.quota_waited(&scope(region), "apigateway", "GetStages", 0.5);
+            telemetry.quota_exhausted(&scope(region), "apigateway", "GetStages");
+        }
+        telemetry.retain_scopes(|s| s.region == "us-east-1");
+        let mut registry = Registry::default();
+        telemetry.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let quota: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("awsconn_aws_quota_"))
+            .collect();
+        assert_eq!(quota.len(), 2, "{text}");
+        assert!(quota.iter().all(|l| l.contains("us-east-1")), "{text}");
+    }
+
     #[test]
     fn the_wait_for_the_quota_is_not_time_on_the_wire() {
         let telemetry = ApiTelemetry::default();

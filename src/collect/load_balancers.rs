@@ -1,7 +1,12 @@
 //! Load balancers the VPC links lead to (or all, by config): state,
 //! listeners, target groups and target health.
+//!
+//! When the quota leaves target groups' health for later, the next poll
+//! starts with them (the groups are read in turn, in ARN order), and a
+//! group left keeps the health last read of it: every group is read within
+//! ceil(groups / groups read a poll) polls.
 
-use crate::inventory::{LoadBalancer, Scope, TargetHealth};
+use crate::inventory::{LoadBalancer, Scope, TargetGroup, TargetHealth, turn_start};
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use async_trait::async_trait;
 
@@ -10,29 +15,90 @@ use crate::aws::{AwsError, AwsScope};
 use crate::config::LoadBalancerScope;
 use crate::inventory::{Inventory, LoadBalancing};
 use crate::topology::Topology;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 pub struct LoadBalancers {
     pub scope: LoadBalancerScope,
+    /// Per scope (`account/region`): the last target group whose health
+    /// was read before the quota ran out; the next poll starts after it.
+    health_after: Mutex<HashMap<String, String>>,
+}
+
+impl LoadBalancers {
+    pub fn new(scope: LoadBalancerScope) -> LoadBalancers {
+        LoadBalancers {
+            scope,
+            health_after: Mutex::default(),
+        }
+    }
 }
 
 #[async_trait]
 impl Collector for LoadBalancers {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let lb = match self.scope {
-            LoadBalancerScope::All => aws.load_balancing(None).await?,
+        let key = format!("{}/{}", aws.account_label(), aws.region());
+        let after = self
+            .health_after
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let mut lb = match self.scope {
+            LoadBalancerScope::All => aws.load_balancing(None, after.as_deref()).await?,
             LoadBalancerScope::Linked => {
                 let wanted = Topology::build(known).linked_load_balancers();
                 if wanted.is_empty() {
                     // No link leads anywhere: nothing to ask AWS.
                     LoadBalancing::default()
                 } else {
-                    aws.load_balancing(Some(&wanted)).await?
+                    aws.load_balancing(Some(&wanted), after.as_deref()).await?
                 }
             }
         };
+        let resume = resume_after(&lb.target_groups, after.as_deref());
+        let mut books = self.health_after.lock().unwrap_or_else(|e| e.into_inner());
+        match resume {
+            Some(arn) => books.insert(key, arn),
+            None => books.remove(&key),
+        };
+        drop(books);
+        keep_health_left(&mut lb, known.load_balancing.as_ref());
         Ok(Fragment::LoadBalancing(lb))
+    }
+}
+
+/// Where the next poll starts its health reads: after the last group read
+/// before the quota ran out (in the order this poll read them, ARN order
+/// from after `after`); `None` when nothing was left.
+fn resume_after(groups: &[TargetGroup], after: Option<&str>) -> Option<String> {
+    let mut order: Vec<&TargetGroup> = groups.iter().collect();
+    order.sort_by(|a, b| a.arn.cmp(&b.arn));
+    let first = turn_start(order.iter().map(|g| g.arn.as_str()), after);
+    order.rotate_left(first);
+    let left = order.iter().position(|g| g.health_left)?;
+    match left {
+        // Not one read this poll: start from the same place again.
+        0 => after.map(str::to_owned),
+        n => Some(order[n - 1].arn.clone()),
+    }
+}
+
+/// A group whose health the quota left for later keeps what was last read
+/// of it; one never read is unknown until it is.
+fn keep_health_left(lb: &mut LoadBalancing, known: Option<&LoadBalancing>) {
+    for group in lb.target_groups.iter_mut().filter(|g| g.health_left) {
+        let before = known
+            .into_iter()
+            .flat_map(|k| &k.target_groups)
+            .find(|g| g.arn == group.arn && g.health_unread.is_none());
+        match before {
+            Some(before) => group.targets = before.targets.clone(),
+            None => {
+                group.health_unread =
+                    Some("not read yet: the quota left it for the next poll".to_owned())
+            }
+        }
     }
 }
 
@@ -46,11 +112,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("elasticloadbalancingv2", "DescribeTargetHealth"),
     ],
     schedule: |c| c.load_balancers.schedule(),
-    build: |config| {
-        Arc::new(LoadBalancers {
-            scope: config.collectors.load_balancers.scope,
-        })
-    },
+    build: |config| Arc::new(LoadBalancers::new(config.collectors.load_balancers.scope)),
     forget: |inventory| inventory.load_balancing = None,
     render,
 };
@@ -178,5 +240,95 @@ fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, 
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(arn: &str) -> TargetGroup {
+        TargetGroup {
+            arn: arn.into(),
+            name: arn.into(),
+            protocol: "TCP".into(),
+            port: Some(443),
+            health_check_port: None,
+            target_type: "ip".into(),
+            vpc_id: "vpc-1".into(),
+            load_balancer_arns: vec![],
+            targets: vec![],
+            health_unread: None,
+            health_left: false,
+        }
+    }
+
+    /// Whatever the number of groups and how many the quota lets a poll
+    /// read, the groups are read in turn: each within ceil(n / k) polls.
+    #[test]
+    fn groups_left_by_the_quota_are_read_in_turn() {
+        for n in 1..=9usize {
+            for k in 1..=n {
+                let arns: Vec<String> = (0..n).map(|i| format!("tg/{i:02}")).collect();
+                let mut last_read = vec![None::<usize>; n];
+                let mut after: Option<String> = None;
+                let polls = n.div_ceil(k);
+                for poll in 0..polls {
+                    // As elbv2 reads them: in turn from `after`, k of them.
+                    let start = turn_start(arns.iter().map(String::as_str), after.as_deref());
+                    let mut groups: Vec<TargetGroup> = arns.iter().map(|a| group(a)).collect();
+                    for step in 0..n {
+                        let i = (start + step) % n;
+                        if step < k {
+                            last_read[i] = Some(poll);
+                        } else {
+                            groups[i].health_left = true;
+                        }
+                    }
+                    after = resume_after(&groups, after.as_deref());
+                }
+                assert!(
+                    last_read.iter().all(Option::is_some),
+                    "{n} groups, {k} a poll: {last_read:?}"
+                );
+            }
+        }
+    }
+
+    /// A group left for later keeps its last health; one never read is
+    /// unknown, not "no targets".
+    #[test]
+    fn a_group_left_keeps_its_last_health() {
+        let target = TargetHealth {
+            id: "10.0.0.1".into(),
+            port: Some(443),
+            state: "healthy".into(),
+            reason: None,
+            description: None,
+        };
+        let known = LoadBalancing {
+            target_groups: vec![TargetGroup {
+                targets: vec![target.clone()],
+                ..group("tg/a")
+            }],
+            ..Default::default()
+        };
+        let mut now = LoadBalancing {
+            target_groups: vec![
+                TargetGroup {
+                    health_left: true,
+                    ..group("tg/a")
+                },
+                TargetGroup {
+                    health_left: true,
+                    ..group("tg/b")
+                },
+            ],
+            ..Default::default()
+        };
+        keep_health_left(&mut now, Some(&known));
+        assert_eq!(now.target_groups[0].targets, vec![target]);
+        assert_eq!(now.target_groups[0].health_unread, None);
+        assert!(now.target_groups[1].health_unread.is_some());
     }
 }

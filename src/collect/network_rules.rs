@@ -88,6 +88,7 @@ mod tests {
     fn group(target_type: &str, ids: &[&str]) -> TargetGroup {
         TargetGroup {
             health_unread: None,
+            health_left: false,
             arn: format!("tg-{target_type}"),
             name: target_type.into(),
             protocol: "TCP".into(),

@@ -154,6 +154,18 @@ pub struct LinkReport {
     /// go INACTIVE after 60 days without traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_seconds: Option<i64>,
+    /// APIs that use the link and whose latest read failed: their
+    /// integrations (and so this link's checks of them) are as last read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread_apis: Vec<UnreadApi>,
+}
+
+/// An API whose latest read failed, as a link that it uses names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadApi {
+    pub api_id: String,
+    pub name: String,
+    pub error: String,
 }
 
 impl LinkReport {
@@ -254,6 +266,7 @@ pub fn views<'a>(
                 healthy: checks.iter().all(|c| c.ok),
                 checks,
                 idle_seconds: idle_seconds(inventory, link, clock.now_ms),
+                unread_apis: path.unread_apis(),
             };
             let hops = path.hops(&report);
             views.push(LinkView { report, hops });
@@ -343,6 +356,27 @@ impl<'a> LinkPath<'a> {
         self.topology.load_balancer(arn)
     }
 
+    /// The APIs using the link whose latest read failed, each once.
+    fn unread_apis(&self) -> Vec<UnreadApi> {
+        let mut out: Vec<UnreadApi> = Vec::new();
+        for u in &self.uses {
+            let Some(api) = self.topology.api(&u.api_id) else {
+                continue;
+            };
+            let Some(error) = &api.read_error else {
+                continue;
+            };
+            if out.iter().all(|a| a.api_id != api.id) {
+                out.push(UnreadApi {
+                    api_id: api.id.clone(),
+                    name: api.name.clone(),
+                    error: error.clone(),
+                });
+            }
+        }
+        out
+    }
+
     fn is_missing(&self, arn: &str) -> bool {
         self.topology.is_missing(arn)
     }
@@ -388,7 +422,11 @@ fn missing_listeners(
         let Some(lb) = load_balancer_arn(&u.target) else {
             continue;
         };
-        if topology.load_balancer(&lb).is_some() && topology.listener(&u.target).is_none() {
+        // Listeners that could not be read are unknown, not missing.
+        let read = topology
+            .load_balancer(&lb)
+            .is_some_and(|b| b.listeners_unread.is_none());
+        if read && topology.listener(&u.target).is_none() {
             out.entry(u.target.clone())
                 .or_insert_with(|| (lb, format!("{} of API {}", u.stage, u.api_id)));
         }
@@ -547,6 +585,7 @@ mod tests {
                 }],
                 target_groups: vec![TargetGroup {
                     health_unread: None,
+                    health_left: false,
                     arn: "tg1".into(),
                     name: "orders-tg".into(),
                     protocol: "TCP".into(),
@@ -592,6 +631,51 @@ mod tests {
                 "privatelink_inbound_rules"
             ]
         );
+    }
+
+    /// One load balancer's listeners could not be read: its listener checks
+    /// are unknown (never "no listener"), named with AWS's error, on a hop
+    /// that says so; nothing fails.
+    #[test]
+    fn unread_listeners_are_unknown_never_missing() {
+        let unread = |mut inventory: Inventory| {
+            let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+            lb.listeners.clear();
+            lb.listeners_unread =
+                Some("elasticloadbalancingv2 DescribeListeners failed: AccessDenied".into());
+            inventory
+        };
+        for inventory in [
+            unread(testkit::v2_path()),
+            unread(testkit::v1_path(&["available"])),
+        ] {
+            let view = testkit::view_one(&inventory);
+            let checks: Vec<&Check> = view
+                .report
+                .checks
+                .iter()
+                .filter(|c| c.check == "listener_port")
+                .collect();
+            assert_eq!(checks.len(), 1, "{checks:?}");
+            assert_eq!(checks[0].unknown, Some("load_balancers"), "{checks:?}");
+            assert!(checks[0].cause.as_deref().unwrap().contains("AccessDenied"));
+            assert!(
+                view.report
+                    .checks
+                    .iter()
+                    .all(|c| c.ok || c.unknown.is_some()),
+                "{:?}",
+                view.report.checks
+            );
+            assert!(!view.report.healthy);
+        }
+        let view = testkit::view_one(&unread(testkit::v1_path(&["available"])));
+        let hop = view
+            .hops
+            .iter()
+            .find(|h| h.kind == path::HopKind::Listener)
+            .unwrap();
+        assert_eq!(hop.detail, "listeners could not be read");
     }
 
     #[test]

@@ -228,17 +228,22 @@ impl LinkPath<'_> {
                 }
             }
             for port in missing {
-                b.push_judged(
+                let hop = |detail: &str| {
                     Hop::new(
                         HopKind::Listener,
                         2,
                         "",
                         format!(":{port}"),
-                        "no listener on this port".to_owned(),
-                    ),
-                    Some(Place::Listener(arn.clone(), port)),
-                    false,
-                );
+                        detail.to_owned(),
+                    )
+                };
+                let place = Some(Place::Listener(arn.clone(), port));
+                // Unread listeners: the hop is as unknown as its check.
+                if lb.listeners_unread.is_some() {
+                    b.push(hop("listeners could not be read"), place);
+                } else {
+                    b.push_judged(hop("no listener on this port"), place, false);
+                }
             }
         }
 

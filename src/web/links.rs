@@ -438,7 +438,17 @@ fn link_section(html: &mut String, view: &LinkView) {
     for hop in &view.hops {
         hop_item(html, view, hop);
     }
-    html.push_str("</ol>\n</section>\n");
+    html.push_str("</ol>\n");
+    for api in &r.unread_apis {
+        let _ = writeln!(
+            html,
+            r#"<p class="unread-api" data-api="{id}">? API {name} <code>{id}</code> could not be read: {error}. Its integrations, and the checks of them, are as last read.</p>"#,
+            id = escape(&api.api_id),
+            name = escape(&api.name),
+            error = escape(&api.error),
+        );
+    }
+    html.push_str("</section>\n");
 }
 
 fn hop_item(html: &mut String, view: &LinkView, hop: &Hop) {
@@ -570,6 +580,28 @@ mod tests {
         );
         assert!(
             html.contains("DescribeSecurityGroups: UnauthorizedOperation"),
+            "{html}"
+        );
+    }
+
+    /// An API that cannot be read is named on the card of each link it
+    /// uses (escaped), and in the report diagnose prints.
+    #[test]
+    fn an_unread_api_is_named_on_its_links() {
+        let mut inventory = v2_path();
+        inventory.apis.as_mut().unwrap()[0].read_error =
+            Some("apigatewayv2 GetIntegrations failed: <b>AccessDenied</b>".into());
+        let view = view_in(&scope(), &inventory);
+        assert_eq!(view.report.unread_apis.len(), 1);
+        assert_eq!(view.report.unread_apis[0].api_id, "http1");
+        let findings = Findings {
+            links_by_scope: vec![vec![view].into()],
+            at: Some(SystemTime::UNIX_EPOCH),
+            ready: true,
+        };
+        let html = page(&findings, &LinksQuery::default());
+        assert!(
+            html.contains(r#"<p class="unread-api" data-api="http1">? API web <code>http1</code> could not be read: apigatewayv2 GetIntegrations failed: &lt;b&gt;AccessDenied&lt;/b&gt;."#),
             "{html}"
         );
     }

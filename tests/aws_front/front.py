@@ -227,10 +227,15 @@ class Front:
             key = f"{service}:{operation}"
             self.requests[key] = self.requests.get(key, 0) + 1
 
-    def take_fault(self, service, operation, region, access_key, path=""):
+    def take_fault(self, service, operation, region, access_key, path="", body=b""):
         with self.lock:
             for i, fault in enumerate(self.scenario.get("faults", [])):
                 if fault.get("path_contains", "") not in path:
+                    continue
+                # Query and JSON protocols name the resource in the body
+                # (a form-encoded or JSON value), not the path.
+                wanted = fault.get("body_contains", "")
+                if wanted and wanted not in urllib.parse.unquote_plus(body.decode("utf-8", "replace")):
                     continue
                 if fault.get("service", "*") not in ("*", service):
                     continue
@@ -370,7 +375,7 @@ def make_handler(front):
                 protocol = PROTOCOLS.get(service, "rest-json")
                 code, status = THROTTLE_CODES.get(protocol, ("ThrottlingException", 400))
                 return self.send(*error_response(service, code, "Rate exceeded", status))
-            fault = front.take_fault(service, operation, region, signed_access_key(self.headers), self.path)
+            fault = front.take_fault(service, operation, region, signed_access_key(self.headers), self.path, body)
             self.truncate = bool(fault) and fault.get("kind") == "truncated"
             if fault and not self.truncate:
                 kind = fault.get("kind", "error")

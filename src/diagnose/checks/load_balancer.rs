@@ -63,9 +63,10 @@ impl LinkPath<'_> {
     }
 
     /// `listener_port`: the load balancer listens on every port an integration
-    /// calls, and has every listener an integration names.
+    /// calls, and has every listener an integration names; unknown where
+    /// the load balancer's listeners could not be read.
     pub(in crate::diagnose) fn listener_port(&self) -> Vec<Check> {
-        let mut out = Vec::new();
+        let mut out = self.unread_listeners();
         for (listener, (lb, stage)) in &self.missing {
             out.push(failed(
                 "listener_port",
@@ -83,7 +84,15 @@ impl LinkPath<'_> {
             let object =
                 BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
             let place = Place::Listener(arn.clone(), port);
-            if lb.listeners.iter().any(|l| l.port == port) {
+            if let Some(why) = &lb.listeners_unread {
+                out.push(unknown(
+                    "listener_port",
+                    object,
+                    place,
+                    "load_balancers",
+                    &format!("the load balancer's listeners could not be read: {why}"),
+                ));
+            } else if lb.listeners.iter().any(|l| l.port == port) {
                 out.push(passed("listener_port", object, place));
             } else {
                 let ports: Vec<String> = lb.listeners.iter().map(|l| l.port.to_string()).collect();
@@ -100,6 +109,41 @@ impl LinkPath<'_> {
                     format!("Add a listener on port {port}, or change the integration URI (or the stage variable it uses) to a port the load balancer listens on, and redeploy the API."),
                 ));
             }
+        }
+        out
+    }
+
+    /// The listeners integrations name on a load balancer whose listeners
+    /// could not be read: unknown, never missing.
+    fn unread_listeners(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for u in &self.uses {
+            if u.port.is_some() || !crate::resolve::is_listener_arn(&u.target) {
+                continue;
+            }
+            let Some(lb) = crate::resolve::load_balancer_arn(&u.target) else {
+                continue;
+            };
+            let Some(why) = self
+                .balancer(&lb)
+                .and_then(|b| b.listeners_unread.as_deref())
+            else {
+                continue;
+            };
+            let object = BTreeMap::from([
+                ("load_balancer", lb.clone()),
+                ("listener", u.target.clone()),
+            ]);
+            if out.iter().any(|c: &Check| c.object == object) {
+                continue;
+            }
+            out.push(unknown(
+                "listener_port",
+                object,
+                Place::LoadBalancer(lb),
+                "load_balancers",
+                &format!("the load balancer's listeners could not be read: {why}"),
+            ));
         }
         out
     }
