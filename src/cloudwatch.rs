@@ -112,6 +112,18 @@ pub fn last_requests(
     out
 }
 
+/// The `AWS/ApplicationELB` errors of the default set, per load balancer
+/// (`Sum`): what `AwsconnLoadBalancerErrors` watches.
+pub const ALB_ERRORS: [&str; 7] = [
+    "HTTPCode_ELB_502_Count",
+    "HTTPCode_ELB_503_Count",
+    "HTTPCode_ELB_504_Count",
+    "HTTPCode_ELB_5XX_Count",
+    "TargetConnectionErrorCount",
+    "TargetTLSNegotiationErrorCount",
+    "RejectedConnectionCount",
+];
+
 /// The default metric set for what the inventory found.
 pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
     let mut out = BTreeSet::new();
@@ -148,6 +160,44 @@ pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
         }
     }
     if let Some(lb) = &inventory.load_balancing {
+        // ALBs (REST APIs on V2 links and HTTP APIs reach them): the 5XXs
+        // the ALB itself answers (502 a target's bad answer or reset, 503
+        // no healthy target, 504 a target's timeout), the connections and
+        // TLS handshakes to targets that fail, and the health per group.
+        for balancer in lb
+            .load_balancers
+            .iter()
+            .filter(|b| b.lb_type == "application")
+        {
+            let Some(dim) = elb_dimension(&balancer.arn) else {
+                continue;
+            };
+            for metric in ALB_ERRORS {
+                out.insert(MetricQuery::new(
+                    "AWS/ApplicationELB",
+                    metric,
+                    "Sum",
+                    &[("LoadBalancer", dim)],
+                ));
+            }
+            for group in lb
+                .target_groups
+                .iter()
+                .filter(|g| g.load_balancer_arns.contains(&balancer.arn))
+            {
+                let Some(tg) = elb_dimension(&group.arn) else {
+                    continue;
+                };
+                for metric in ["UnHealthyHostCount", "HealthyHostCount"] {
+                    out.insert(MetricQuery::new(
+                        "AWS/ApplicationELB",
+                        metric,
+                        "Minimum",
+                        &[("LoadBalancer", dim), ("TargetGroup", tg)],
+                    ));
+                }
+            }
+        }
         for balancer in lb.load_balancers.iter().filter(|b| b.lb_type == "network") {
             let Some(dim) = elb_dimension(&balancer.arn) else {
                 continue;
@@ -348,6 +398,43 @@ mod tests {
                 .iter()
                 .any(|q| q.namespace == "AWS/PrivateLinkServices"
                     && q.dimensions[0].0 == "Service Id")
+        );
+        assert!(queries.iter().all(|q| q.namespace != "AWS/ApplicationELB"));
+    }
+
+    /// An ALB a link leads to: its 5XXs, failed connections and TLS
+    /// handshakes to targets, and each group's health.
+    #[test]
+    fn the_default_set_watches_albs() {
+        let inventory = crate::testkit::v2_path();
+        let alb: Vec<MetricQuery> = default_queries(&inventory)
+            .into_iter()
+            .filter(|q| q.namespace == "AWS/ApplicationELB")
+            .collect();
+        assert_eq!(alb.len(), ALB_ERRORS.len() + 2, "{alb:?}");
+        for metric in ALB_ERRORS {
+            assert!(
+                alb.iter().any(|q| q.metric == metric
+                    && q.stat == "Sum"
+                    && q.dimensions == [("LoadBalancer".to_owned(), "app/web/1".to_owned())]),
+                "{metric}"
+            );
+        }
+        let healthy = alb
+            .iter()
+            .find(|q| q.metric == "UnHealthyHostCount")
+            .unwrap();
+        assert_eq!(healthy.stat, "Minimum");
+        assert_eq!(
+            healthy.dimensions[1],
+            ("TargetGroup".to_owned(), "targetgroup/web/3".to_owned())
+        );
+        assert_eq!(
+            alb.iter()
+                .find(|q| q.metric == "HTTPCode_ELB_502_Count")
+                .unwrap()
+                .metric_name(),
+            "awsconn_cloudwatch_aws_application_elb_http_code_elb_502_count_sum_per_period"
         );
     }
 

@@ -1363,6 +1363,8 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
         minutes(f.target_resets) + 2,
     ));
 
+    let load_balancer_errors = alb_error_rules(config);
+
     let unreadable =
         Series::new(config, "awsconn_execution_log_read_success", SCOPE_LABELS).with(&[
             ("api_id", "a1b2c3d4e5"),
@@ -1426,6 +1428,14 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             }],
         },
         Alert {
+            name: "AwsconnLoadBalancerErrors",
+            severity: Severity::Warning,
+            summary: "An Application Load Balancer answers 5XXs of its own or cannot reach its targets.",
+            scope: Scope::Resource,
+            collectors: &["cloudwatch"],
+            rules: load_balancer_errors,
+        },
+        Alert {
             name: "AwsconnExecutionLogUnreadable",
             severity: Severity::Warning,
             summary: "An API stage's execution log cannot be read: its errors go uncounted.",
@@ -1440,6 +1450,82 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             }],
         },
     ]
+}
+
+/// The ALB errors `AwsconnLoadBalancerErrors` watches, each its own rule
+/// (`problem` label) with its cause and fix: `(problem, metric, what, cause
+/// and fix)`.
+const ALB_ERRORS: &[(&str, &str, &str, &str)] = &[
+    (
+        "elb_502",
+        "http_code_elb_502_count",
+        "answered {{ $value | humanize }} requests with 502 Bad Gateway",
+        "Cause: a target closed the connection or reset it before answering, or answered something the ALB cannot read (a malformed header, a Lambda error). Fix: make the targets' keep-alive timeout longer than the ALB's idle timeout (60 s by default) and look at the targets' logs for crashes at those times.",
+    ),
+    (
+        "elb_503",
+        "http_code_elb_503_count",
+        "answered {{ $value | humanize }} requests with 503 Service Unavailable",
+        "Cause: a target group the listener forwards to has no registered target, or none healthy. Fix: register targets and make them pass the health check (awsconn_target_group_targets and AwsconnNoHealthyTargets say which group).",
+    ),
+    (
+        "elb_504",
+        "http_code_elb_504_count",
+        "answered {{ $value | humanize }} requests with 504 Gateway Timeout",
+        "Cause: a target did not answer within the ALB's idle timeout, or the ALB could not connect to it. Fix: speed up or scale the backend, or raise the idle timeout; check that the targets' security groups admit the ALB on the target port.",
+    ),
+    (
+        "target_connection",
+        "target_connection_error_count",
+        "failed to open {{ $value | humanize }} connections to its targets",
+        "Cause: the targets' security groups or network ACLs do not admit the ALB on the target port, or nothing listens there. Fix: admit the ALB's security group on the target port (AwsconnSecurityGroupBlocks and AwsconnNetworkAclBlocks name the rule) and make the service listen on it.",
+    ),
+    (
+        "target_tls",
+        "target_tls_negotiation_error_count",
+        "failed {{ $value | humanize }} TLS handshakes with HTTPS targets",
+        "Cause: an HTTPS target group's targets offer no TLS version or cipher the ALB accepts, or do not speak TLS on that port. Fix: serve TLS 1.2 or later with a current cipher on the target port, or make the target group HTTP if the targets speak plain HTTP.",
+    ),
+];
+
+/// `AwsconnLoadBalancerErrors`: one rule per ALB error, above
+/// `thresholds.load_balancer_errors` in the newest CloudWatch period.
+fn alb_error_rules(config: &Config) -> Vec<Rule> {
+    let s = config.selector();
+    let (for_, threshold) = (
+        config.for_.load_balancer_errors,
+        config.thresholds.load_balancer_errors,
+    );
+    let bad = threshold.floor() + 12.0;
+    ALB_ERRORS
+        .iter()
+        .map(|(problem, metric, what, fix)| {
+            let metric = format!("awsconn_cloudwatch_aws_application_elb_{metric}_sum_per_period");
+            let series = Series::new(config, &metric, SCOPE_LABELS)
+                .with(&[("load_balancer", "app/web-alb/50dc6c495c0c9188")]);
+            let mut cases = resource_cases(config, &series, &bad.to_string(), "0", for_);
+            for case in &mut cases.fires {
+                case.value_text = Some(bad.to_string());
+            }
+            cases.silent.push(case(
+                "at the threshold",
+                vec![(
+                    series.text(),
+                    format!("{threshold}x{}", minutes(for_) + 10),
+                )],
+                minutes(for_) + 2,
+            ));
+            Rule {
+                labels: vec![("problem", (*problem).to_owned())],
+                expr: format!("{metric}{{{s}}} > {threshold}"),
+                for_,
+                description: format!(
+                    "Application Load Balancer {{{{ $labels.load_balancer }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) {what} in the newest CloudWatch period; requests through the VPC links and integrations that reach it fail with them. {fix}"
+                ),
+                cases,
+            }
+        })
+        .collect()
 }
 
 fn interconnect_alerts(config: &Config) -> Vec<Alert> {

@@ -97,6 +97,9 @@ pub struct ForDurations {
     pub integration_errors: Duration,
     pub api_5xx_high: Duration,
     pub target_resets: Duration,
+    /// `AwsconnLoadBalancerErrors`: an ALB's 5XXs and failed connections
+    /// to targets come in bursts (a deploy, a slow target).
+    pub load_balancer_errors: Duration,
     pub execution_log_unreadable: Duration,
     pub interconnect_connection_down: Duration,
     /// `failed` or `deleted`.
@@ -124,6 +127,10 @@ pub struct Thresholds {
     pub api_5xx_ratio: f64,
     /// `AwsconnTargetResets`: NLB target resets per CloudWatch period.
     pub target_resets: f64,
+    /// `AwsconnLoadBalancerErrors`: an ALB's 502, 503 or 504 answers, or
+    /// failed connections or TLS handshakes to its targets, per CloudWatch
+    /// period.
+    pub load_balancer_errors: f64,
     /// `AwsconnCertificateExpiring`: a listener's certificate expires within
     /// this (warning)...
     pub certificate_expiry_warning: Duration,
@@ -284,6 +291,12 @@ impl Config {
                 t.target_resets
             ));
         }
+        if !(0.0..=1e6).contains(&t.load_balancer_errors) {
+            return Err(format!(
+                "thresholds.load_balancer_errors must be 0 to 1000000, not {}",
+                t.load_balancer_errors
+            ));
+        }
         if !(t.certificate_expiry_critical < t.certificate_expiry_warning
             && t.certificate_expiry_critical.seconds() >= 3600
             && t.certificate_expiry_warning.seconds() <= 365 * 86_400)
@@ -314,6 +327,7 @@ impl Config {
             ("for.integration_errors", f.integration_errors),
             ("for.api_5xx_high", f.api_5xx_high),
             ("for.target_resets", f.target_resets),
+            ("for.load_balancer_errors", f.load_balancer_errors),
             ("for.execution_log_unreadable", f.execution_log_unreadable),
             (
                 "for.interconnect_connection_down",

@@ -441,6 +441,27 @@ fn vpc_link(config: &Config) -> Value {
                 format!("awsconn_cloudwatch_aws_network_elb_tcp_elb_reset_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
                 "load balancer resets {{load_balancer}}",
             ),
+        panel(Kind::TimeSeries, "ALB errors", "short", "The links' Application Load Balancers (CloudWatch, per period): 502 (a target's reset or unreadable answer), 503 (no healthy target), 504 (a target's timeout), and connections or TLS handshakes to targets that failed. AwsconnLoadBalancerErrors warns on them.")
+            .query(
+                format!("awsconn_cloudwatch_aws_application_elb_http_code_elb_502_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                "502 {{load_balancer}}",
+            )
+            .query(
+                format!("awsconn_cloudwatch_aws_application_elb_http_code_elb_503_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                "503 {{load_balancer}}",
+            )
+            .query(
+                format!("awsconn_cloudwatch_aws_application_elb_http_code_elb_504_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                "504 {{load_balancer}}",
+            )
+            .query(
+                format!("awsconn_cloudwatch_aws_application_elb_target_connection_error_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                "target connection errors {{load_balancer}}",
+            )
+            .query(
+                format!("awsconn_cloudwatch_aws_application_elb_target_tls_negotiation_error_count_sum_per_period{{{s}}}\n  and {on_lb} {lb_dimensions}"),
+                "target TLS errors {{load_balancer}}",
+            ),
         panel(Kind::TimeSeries, "PrivateLink resets", "short", "RST packets the links' endpoint services sent (CloudWatch, per period; REST V1 links).")
             .query(
                 format!("awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{{{s}}}\n  and on (job, instance, account, region, service_id) awsconn_vpc_link_check{{{l}, check=\"endpoint_service_available\"}}"),

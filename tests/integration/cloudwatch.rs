@@ -21,6 +21,9 @@ fn default_metrics_for_what_the_inventory_found() {
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_paths(&[US]);
     let service = seeded[US]["endpoint_service_id"].as_str().unwrap();
+    // The web ALB as CloudWatch's `LoadBalancer` dimension (`app/NAME/ID`).
+    let alb = seeded[US]["alb_arn"].as_str().unwrap();
+    let alb = alb.split_once(":loadbalancer/").unwrap().1;
     // Complete periods a few minutes ago; the newest one wins.
     let t = now_s() - 300;
     emulator.put_metric_data(
@@ -28,7 +31,9 @@ fn default_metrics_for_what_the_inventory_found() {
         &json!([
             {"namespace": "AWS/ApiGateway", "metric": "5XXError", "dimensions": {"ApiName": "orders-api", "Stage": "prod"}, "timestamp": t - 120, "value": 3.0},
             {"namespace": "AWS/ApiGateway", "metric": "5XXError", "dimensions": {"ApiName": "orders-api", "Stage": "prod"}, "timestamp": t, "value": 7.0},
-            {"namespace": "AWS/PrivateLinkServices", "metric": "RstPacketsSent", "dimensions": {"Service Id": service}, "timestamp": t, "value": 42.0}
+            {"namespace": "AWS/PrivateLinkServices", "metric": "RstPacketsSent", "dimensions": {"Service Id": service}, "timestamp": t, "value": 42.0},
+            {"namespace": "AWS/ApplicationELB", "metric": "HTTPCode_ELB_502_Count", "dimensions": {"LoadBalancer": alb}, "timestamp": t, "value": 17.0},
+            {"namespace": "AWS/ApplicationELB", "metric": "TargetTLSNegotiationErrorCount", "dimensions": {"LoadBalancer": alb}, "timestamp": t, "value": 4.0}
         ]),
     );
     let config = config_file(
@@ -64,14 +69,34 @@ fn default_metrics_for_what_the_inventory_found() {
         ),
         Some(1.0)
     );
-    // One call for the whole default set, and one for the daily request
-    // counts of the API behind web-http-link (its idle time); billed per
-    // metric requested.
+    // The web ALB's errors, in the same batch.
+    for (metric, value) in [
+        ("http_code_elb_502_count", 17.0),
+        ("target_tls_negotiation_error_count", 4.0),
+    ] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!(
+                    "awsconn_cloudwatch_aws_application_elb_{metric}_sum_per_period{{{l},load_balancer=\"{alb}\"}}"
+                )
+            ),
+            Some(value),
+            "{text}"
+        );
+    }
+    // One call for the whole default set (ceil(queries / 500): the ALB's
+    // nine queries add none), and one for the daily request counts of the
+    // API behind web-http-link (its idle time); billed per metric requested.
     let requests = emulator.requests();
     assert_eq!(requests["monitoring:GetMetricData"], 2, "{requests}");
+    let requested = sample(&text, "awsconn_cloudwatch_metrics_requested_total").unwrap();
     assert!(
-        sample(&text, "awsconn_cloudwatch_metrics_requested_total").unwrap() >= 3.0,
-        "{text}"
+        (12.0..500.0).contains(&requested),
+        "{requested} metrics requested\n{text}"
+    );
+    eprintln!(
+        "CloudWatch for the paths world with an ALB: {requested} metrics requested in 2 GetMetricData calls"
     );
     promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
 }
