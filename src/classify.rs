@@ -242,7 +242,7 @@ fn line_start_before(buf: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Leading spaces and tabs removed.
-fn trim_blanks(line: &[u8]) -> &[u8] {
+pub(crate) fn trim_blanks(line: &[u8]) -> &[u8] {
     let blanks = line
         .iter()
         .take_while(|b| matches!(b, b' ' | b'\t'))
@@ -272,7 +272,8 @@ pub fn has_test_invoke_timestamp(line: &[u8]) -> bool {
     strip_timestamp(line).len() < line.len()
 }
 
-fn trim_line_end(mut line: &[u8]) -> &[u8] {
+/// Trailing `\r` and `\n` removed.
+pub(crate) fn trim_line_end(mut line: &[u8]) -> &[u8] {
     while let [head @ .., b'\n' | b'\r'] = line {
         line = head;
     }

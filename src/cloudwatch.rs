@@ -124,6 +124,52 @@ pub const ALB_ERRORS: [&str; 7] = [
     "RejectedConnectionCount",
 ];
 
+/// The `AWS/NetworkELB` resets of the default set, per load balancer (`Sum`).
+const NLB_ERRORS: [&str; 3] = [
+    "TCP_Target_Reset_Count",
+    "TCP_ELB_Reset_Count",
+    "PortAllocationErrorCount",
+];
+
+/// A load balancer's `errors` (`Sum`), and the health of each of its target
+/// groups (`Minimum`).
+fn balancer_queries(
+    out: &mut BTreeSet<MetricQuery>,
+    lb: &crate::inventory::LoadBalancing,
+    balancer: &crate::inventory::LoadBalancer,
+    namespace: &str,
+    errors: &[&str],
+) {
+    let Some(dim) = elb_dimension(&balancer.arn) else {
+        return;
+    };
+    for metric in errors {
+        out.insert(MetricQuery::new(
+            namespace,
+            metric,
+            "Sum",
+            &[("LoadBalancer", dim)],
+        ));
+    }
+    for group in lb
+        .target_groups
+        .iter()
+        .filter(|g| g.load_balancer_arns.contains(&balancer.arn))
+    {
+        let Some(tg) = elb_dimension(&group.arn) else {
+            continue;
+        };
+        for metric in ["UnHealthyHostCount", "HealthyHostCount"] {
+            out.insert(MetricQuery::new(
+                namespace,
+                metric,
+                "Minimum",
+                &[("LoadBalancer", dim), ("TargetGroup", tg)],
+            ));
+        }
+    }
+}
+
 /// The default metric set for what the inventory found.
 pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
     let mut out = BTreeSet::new();
@@ -163,73 +209,13 @@ pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
         // ALBs (REST APIs on V2 links and HTTP APIs reach them): the 5XXs
         // the ALB itself answers (502 a target's bad answer or reset, 503
         // no healthy target, 504 a target's timeout), the connections and
-        // TLS handshakes to targets that fail, and the health per group.
-        for balancer in lb
-            .load_balancers
-            .iter()
-            .filter(|b| b.lb_type == "application")
-        {
-            let Some(dim) = elb_dimension(&balancer.arn) else {
-                continue;
-            };
-            for metric in ALB_ERRORS {
-                out.insert(MetricQuery::new(
-                    "AWS/ApplicationELB",
-                    metric,
-                    "Sum",
-                    &[("LoadBalancer", dim)],
-                ));
-            }
-            for group in lb
-                .target_groups
-                .iter()
-                .filter(|g| g.load_balancer_arns.contains(&balancer.arn))
-            {
-                let Some(tg) = elb_dimension(&group.arn) else {
-                    continue;
-                };
-                for metric in ["UnHealthyHostCount", "HealthyHostCount"] {
-                    out.insert(MetricQuery::new(
-                        "AWS/ApplicationELB",
-                        metric,
-                        "Minimum",
-                        &[("LoadBalancer", dim), ("TargetGroup", tg)],
-                    ));
-                }
-            }
-        }
-        for balancer in lb.load_balancers.iter().filter(|b| b.lb_type == "network") {
-            let Some(dim) = elb_dimension(&balancer.arn) else {
-                continue;
-            };
-            for metric in [
-                "TCP_Target_Reset_Count",
-                "TCP_ELB_Reset_Count",
-                "PortAllocationErrorCount",
-            ] {
-                out.insert(MetricQuery::new(
-                    "AWS/NetworkELB",
-                    metric,
-                    "Sum",
-                    &[("LoadBalancer", dim)],
-                ));
-            }
-            for group in lb
-                .target_groups
-                .iter()
-                .filter(|g| g.load_balancer_arns.contains(&balancer.arn))
-            {
-                let Some(tg) = elb_dimension(&group.arn) else {
-                    continue;
-                };
-                for metric in ["UnHealthyHostCount", "HealthyHostCount"] {
-                    out.insert(MetricQuery::new(
-                        "AWS/NetworkELB",
-                        metric,
-                        "Minimum",
-                        &[("LoadBalancer", dim), ("TargetGroup", tg)],
-                    ));
-                }
+        // TLS handshakes to targets that fail. NLBs: the resets.
+        for (lb_type, namespace, errors) in [
+            ("application", "AWS/ApplicationELB", &ALB_ERRORS[..]),
+            ("network", "AWS/NetworkELB", &NLB_ERRORS[..]),
+        ] {
+            for balancer in lb.load_balancers.iter().filter(|b| b.lb_type == lb_type) {
+                balancer_queries(&mut out, lb, balancer, namespace, errors);
             }
         }
     }

@@ -22,7 +22,9 @@ use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::classify::{Tally, has_test_invoke_timestamp, opens_message};
+use crate::classify::{
+    Tally, has_test_invoke_timestamp, opens_message, trim_blanks, trim_line_end as trim_end,
+};
 
 /// The formats `classify` reads; [`detect`] tells which one an input is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -282,21 +284,6 @@ fn iso_timestamp_len(line: &[u8]) -> Option<usize> {
         }
     }
     Some(n)
-}
-
-fn trim_blanks(line: &[u8]) -> &[u8] {
-    let blanks = line
-        .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t'))
-        .count();
-    &line[blanks..]
-}
-
-fn trim_end(mut line: &[u8]) -> &[u8] {
-    while let [head @ .., b'\n' | b'\r'] = line {
-        line = head;
-    }
-    line
 }
 
 /// Counts the events of a JSON input: one document or several (one per

@@ -237,6 +237,22 @@ fn resource_cases(
     cases
 }
 
+/// Cases of a resource alert on a count above `threshold`: the resource
+/// cases (firing 12 above it, quiet at 0), and quiet exactly at it.
+fn over_threshold_cases(config: &Config, series: &Series, threshold: f64, for_: Duration) -> Cases {
+    let bad = threshold.floor() + 12.0;
+    let mut cases = resource_cases(config, series, &bad.to_string(), "0", for_);
+    for case in &mut cases.fires {
+        case.value_text = Some(bad.to_string());
+    }
+    cases.silent.push(case(
+        "at the threshold",
+        vec![(series.text(), format!("{threshold}x{}", minutes(for_) + 10))],
+        minutes(for_) + 2,
+    ));
+    cases
+}
+
 /// A state-set alert: `metric{state...} == 1`.
 fn state_rule(
     config: &Config,
@@ -1343,25 +1359,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
         SCOPE_LABELS,
     )
     .with(&[("load_balancer", "net/orders-nlb/50dc6c495c0c9188")]);
-    let resets_bad = t.target_resets.floor() + 12.0;
-    let mut reset_cases = resource_cases(
-        config,
-        &resets,
-        &resets_bad.to_string(),
-        "0",
-        f.target_resets,
-    );
-    for case in &mut reset_cases.fires {
-        case.value_text = Some(resets_bad.to_string());
-    }
-    reset_cases.silent.push(case(
-        "at the threshold",
-        vec![(
-            resets.text(),
-            format!("{}x{}", t.target_resets, minutes(f.target_resets) + 10),
-        )],
-        minutes(f.target_resets) + 2,
-    ));
+    let reset_cases = over_threshold_cases(config, &resets, t.target_resets, f.target_resets);
 
     let load_balancer_errors = alb_error_rules(config);
 
@@ -1496,25 +1494,13 @@ fn alb_error_rules(config: &Config) -> Vec<Rule> {
         config.for_.load_balancer_errors,
         config.thresholds.load_balancer_errors,
     );
-    let bad = threshold.floor() + 12.0;
     ALB_ERRORS
         .iter()
         .map(|(problem, metric, what, fix)| {
             let metric = format!("awsconn_cloudwatch_aws_application_elb_{metric}_sum_per_period");
             let series = Series::new(config, &metric, SCOPE_LABELS)
                 .with(&[("load_balancer", "app/web-alb/50dc6c495c0c9188")]);
-            let mut cases = resource_cases(config, &series, &bad.to_string(), "0", for_);
-            for case in &mut cases.fires {
-                case.value_text = Some(bad.to_string());
-            }
-            cases.silent.push(case(
-                "at the threshold",
-                vec![(
-                    series.text(),
-                    format!("{threshold}x{}", minutes(for_) + 10),
-                )],
-                minutes(for_) + 2,
-            ));
+            let cases = over_threshold_cases(config, &series, threshold, for_);
             Rule {
                 labels: vec![("problem", (*problem).to_owned())],
                 expr: format!("{metric}{{{s}}} > {threshold}"),
