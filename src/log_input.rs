@@ -499,11 +499,9 @@ fn tally_table(
 }
 
 /// Counts a file, in `format` (or the one [`detect`] finds). A large file
-/// in a line-based format is mapped into memory (as ripgrep maps a large
-/// file: the kernel's copy into a read buffer cost as much as grep's whole
-/// search) and cut into stretches of whole lines, each classified by its
-/// own thread (classification is CPU-bound, and a machine has cores); the
-/// counts are the same as reading it in one go.
+/// in a line-based format is cut into stretches of whole lines, each read
+/// and classified by its own thread (classification is CPU-bound, and a
+/// machine has cores); the counts are the same as reading it in one go.
 pub fn tally_file(
     path: &Path,
     format: Option<Format>,
@@ -521,14 +519,6 @@ pub fn tally_file(
     };
     let meta = file.metadata()?;
     let len = meta.len();
-    if format.is_line_based() && meta.is_file() && len >= parallel_from {
-        // SAFETY: the map is only read, and only during this call. A file
-        // truncated in place meanwhile would fault the read, the risk
-        // ripgrep takes for the same speed; a file that grows is fine.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
-        let _ = map.advise(memmap2::Advice::Sequential);
-        return Ok(tally_mapped(&map, format, threads));
-    }
     let mut starts = vec![0u64];
     if format.is_line_based() && meta.is_file() && len >= parallel_from && threads > 1 {
         for i in 1..threads as u64 {
@@ -567,54 +557,6 @@ pub fn tally_file(
             total.merge(&counted);
         }
         Ok(total)
-    })
-}
-
-/// Counts the whole lines of a mapped file in `threads` stretches.
-fn tally_mapped(bytes: &[u8], format: Format, threads: usize) -> Tally {
-    let mut starts = vec![0usize];
-    for i in 1..threads.max(1) {
-        let at = bytes.len() * i / threads;
-        if let Some(newline) = memchr::memchr(b'\n', &bytes[at..]) {
-            let start = at + newline + 1;
-            if start < bytes.len() && start > *starts.last().unwrap_or(&0) {
-                starts.push(start);
-            }
-        }
-    }
-    starts.push(bytes.len());
-    let count = |stretch: &[u8]| {
-        let mut tally = Tally::new();
-        match format {
-            Format::Plain => tally.add_lines(stretch),
-            _ => {
-                let mut events = TimestampedEvents {
-                    tally: &mut tally,
-                    format,
-                };
-                for line in stretch.split(|b| *b == b'\n') {
-                    events.line(line);
-                }
-            }
-        }
-        tally
-    };
-    std::thread::scope(|scope| {
-        let stretches: Vec<_> = starts
-            .windows(2)
-            .map(|w| {
-                let stretch = &bytes[w[0]..w[1]];
-                scope.spawn(move || count(stretch))
-            })
-            .collect();
-        let mut total = Tally::new();
-        for stretch in stretches {
-            match stretch.join() {
-                Ok(counted) => total.merge(&counted),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        total
     })
 }
 
@@ -904,39 +846,6 @@ mod tests {
         ) {
             let _ = detect(&bytes);
             let _ = tally_stream(&bytes[..], Some(format));
-        }
-    }
-
-    /// A mapped console copy, cut into stretches, counts as it streams.
-    #[test]
-    fn a_mapped_console_copy_counts_as_it_streams() {
-        let mut text = String::new();
-        for i in 0..3000 {
-            text.push_str(&format!(
-                "2024-05-14T10:21:{:02}.401Z\t({ID}) Execution failed due to a timeout error\n",
-                i % 60
-            ));
-            text.push_str(
-                "Execution failed due to an internal error (a body line, not an event)\n",
-            );
-            text.push_str(&format!(
-                "2024-05-14T10:21:{:02}.402Z\t({ID}) Method completed with status: 504\r\n",
-                i % 60
-            ));
-        }
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), &text).unwrap();
-        let streamed = tally_stream(text.as_bytes(), None).unwrap();
-        assert_eq!(
-            (streamed.lines, classes(&streamed)),
-            (6000, vec![(IntegrationTimeout, 3000)])
-        );
-        for threads in [1, 2, 3, 7] {
-            assert_eq!(
-                tally_file(file.path(), None, threads, 0).unwrap(),
-                streamed,
-                "{threads}"
-            );
         }
     }
 
