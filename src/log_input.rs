@@ -849,6 +849,40 @@ mod tests {
         }
     }
 
+    /// A console copy cut into stretches, one thread each, counts as it
+    /// streams: a continuation line at a stretch's start is no event.
+    #[test]
+    fn a_console_copy_in_stretches_counts_as_it_streams() {
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "2024-05-14T10:21:{:02}.401Z\t({ID}) Execution failed due to a timeout error\n",
+                i % 60
+            ));
+            text.push_str(
+                "Execution failed due to an internal error (a body line, not an event)\n",
+            );
+            text.push_str(&format!(
+                "2024-05-14T10:21:{:02}.402Z\t({ID}) Method completed with status: 504\r\n",
+                i % 60
+            ));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &text).unwrap();
+        let streamed = tally_stream(text.as_bytes(), None).unwrap();
+        assert_eq!(
+            (streamed.lines, classes(&streamed)),
+            (6000, vec![(IntegrationTimeout, 3000)])
+        );
+        for threads in [1, 2, 3, 7] {
+            assert_eq!(
+                tally_file(file.path(), None, threads, 0).unwrap(),
+                streamed,
+                "{threads}"
+            );
+        }
+    }
+
     #[test]
     fn timestamps_of_every_shape() {
         for (line, len) in [
