@@ -425,7 +425,7 @@ impl Tally {
     }
 
     /// Counts every line of `buf` (split on `\n`) as [`Tally::add_line`]
-    /// would, one by one; the caller keeps any incomplete tail.
+    /// would, one by one (an unterminated last line counts as a line).
     ///
     /// This is the hot path of `classify` on a multi-gigabyte log, so it
     /// does not visit lines one by one: it counts the events from the line

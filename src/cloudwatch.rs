@@ -113,7 +113,9 @@ pub fn last_requests(
 }
 
 /// The `AWS/ApplicationELB` errors of the default set, per load balancer
-/// (`Sum`): what `AwsconnLoadBalancerErrors` watches.
+/// (`Sum`): `AwsconnLoadBalancerErrors` watches the 502, 503, 504, target
+/// connection and target TLS counts; the 5XX total and rejected
+/// connections are for dashboards.
 pub const ALB_ERRORS: [&str; 7] = [
     "HTTPCode_ELB_502_Count",
     "HTTPCode_ELB_503_Count",

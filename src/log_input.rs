@@ -76,12 +76,15 @@ pub enum InputError {
     NoEvents,
 }
 
+/// A UTF-8 byte order mark, which some editors write first.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// How much of an input [`detect`] looks at.
 pub const DETECT_BYTES: usize = 64 * 1024;
 
 /// The format of an input, from its first non-empty line.
 pub fn detect(head: &[u8]) -> Format {
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let head = head.strip_prefix(BOM).unwrap_or(head);
     let Some(first) = head
         .split(|b| *b == b'\n')
         .map(|l| trim_end(trim_blanks(l)))
@@ -348,6 +351,8 @@ impl<'de> Visitor<'de> for EventsVisitor<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // A list of events, empty or not (a Logs Insights export of no rows).
+        self.events.recognised = true;
         while seq
             .next_element_seed(EventsVisitor {
                 events: &mut *self.events,
@@ -372,21 +377,21 @@ impl<'de> Visitor<'de> for EventsVisitor<'_> {
                 }
                 "message" | "@message" => {
                     self.events.recognised = true;
-                    let message: serde_json::Value = map.next_value()?;
-                    self.events.tally.add_event(text_of(&message).as_bytes());
+                    let message: Text = map.next_value()?;
+                    self.events.tally.add_event(message.0.as_bytes());
                 }
                 "log" => {
                     self.events.recognised = true;
-                    let log: serde_json::Value = map.next_value()?;
-                    tally_test_invoke_log(text_of(&log).as_bytes(), &mut self.events.tally);
+                    let log: Text = map.next_value()?;
+                    tally_test_invoke_log(log.0.as_bytes(), &mut self.events.tally);
                 }
                 "field" => {
-                    let field: serde_json::Value = map.next_value()?;
-                    field_is_message = Some(field.as_str() == Some("@message"));
+                    let field: Text = map.next_value()?;
+                    field_is_message = Some(field.0 == "@message");
                 }
                 "value" => {
-                    let cell: serde_json::Value = map.next_value()?;
-                    value = Some(text_of(&cell).into_owned());
+                    let cell: Text = map.next_value()?;
+                    value = Some(cell.0);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -423,13 +428,53 @@ impl<'de> Visitor<'de> for EventsVisitor<'_> {
     }
 }
 
-/// A JSON value as the text of a message: a string as it is, anything
-/// else (a number, `null`) as JSON.
-fn text_of(value: &serde_json::Value) -> std::borrow::Cow<'_, str> {
-    match value {
-        serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s),
-        serde_json::Value::Null => std::borrow::Cow::Borrowed(""),
-        other => std::borrow::Cow::Owned(other.to_string()),
+/// A field as the text of a message: a string as it is, a number or a
+/// boolean as written, `null` as nothing; an array or an object is skipped
+/// as it is parsed, never held (a huge one costs no memory).
+struct Text(String);
+
+impl<'de> de::Deserialize<'de> for Text {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a message")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+        Ok(Text(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+        Ok(Text(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+        Ok(Text(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+        Ok(Text(String::new()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text(String::new()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text(String::new()))
     }
 }
 
@@ -470,7 +515,7 @@ fn tally_table(
         .from_reader(reader);
     let header = table.byte_headers().map_err(malformed)?.clone();
     let is_message = |name: &[u8]| {
-        let name = name.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(name);
+        let name = name.strip_prefix(BOM).unwrap_or(name);
         trim_blanks(trim_end(name)) == b"@message"
     };
     let column = header
@@ -509,17 +554,18 @@ pub fn tally_file(
     parallel_from: u64,
 ) -> Result<Tally, InputError> {
     let mut file = std::fs::File::open(path)?;
-    let format = match format {
-        Some(format) => format,
-        None => {
-            let format = detect(&read_head(&mut file)?);
-            std::io::Seek::rewind(&mut file)?;
-            format
-        }
+    let head = read_head(&mut file)?;
+    let format = format.unwrap_or_else(|| detect(&head));
+    // Read from past a UTF-8 byte order mark (Notepad, PowerShell).
+    let bom = if head.starts_with(BOM) {
+        BOM.len() as u64
+    } else {
+        0
     };
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(bom))?;
     let meta = file.metadata()?;
     let len = meta.len();
-    let mut starts = vec![0u64];
+    let mut starts = vec![bom];
     if format.is_line_based() && meta.is_file() && len >= parallel_from && threads > 1 {
         for i in 1..threads as u64 {
             match next_line_start(&file, len * i / threads as u64)? {
@@ -562,8 +608,11 @@ pub fn tally_file(
 
 /// Counts a stream (stdin), in `format` or the one its head says.
 pub fn tally_stream(mut reader: impl Read, format: Option<Format>) -> Result<Tally, InputError> {
-    let head = read_head(&mut reader)?;
+    let mut head = read_head(&mut reader)?;
     let format = format.unwrap_or_else(|| detect(&head));
+    if head.starts_with(BOM) {
+        head.drain(..BOM.len());
+    }
     let mut tally = Tally::new();
     tally_input(std::io::Cursor::new(head).chain(reader), format, &mut tally)?;
     Ok(tally)
@@ -833,6 +882,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(statuses(&tally), [(502, 1)]);
+    }
+
+    /// A byte order mark first (Notepad, PowerShell), an export with no
+    /// rows, and fields that are not strings.
+    #[test]
+    fn byte_order_marks_empty_exports_and_odd_fields() {
+        let json = format!(
+            "\u{feff}{{\"events\": [{{\"message\": \"({ID}) Execution failed due to a timeout error\"}}]}}"
+        );
+        let console = format!(
+            "\u{feff}2024-05-14T10:21:33.412Z\t({ID}) Execution failed due to a timeout error\n"
+        );
+        let plain = format!("\u{feff}({ID}) Execution failed due to a timeout error\n");
+        for input in [&json, &console, &plain] {
+            let tally = tally_stream(input.as_bytes(), None).unwrap();
+            assert_eq!(
+                (tally.lines, classes(&tally)),
+                (1, vec![(IntegrationTimeout, 1)]),
+                "{input}"
+            );
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), input).unwrap();
+            assert_eq!(
+                tally_file(file.path(), None, 2, 0).unwrap(),
+                tally,
+                "{input}"
+            );
+        }
+        let empty = tally_stream(&b"[]"[..], None).unwrap();
+        assert_eq!(empty.lines, 0);
+        // A message that is not a string is an event with nothing to
+        // classify; a nested value is skipped, never held.
+        let odd = r#"{"events": [{"message": 42}, {"message": null}, {"message": [1, [2, {"a": "Execution failed due to a timeout error"}]]}, {"message": {"x": 1}}]}"#;
+        let tally = tally_stream(odd.as_bytes(), None).unwrap();
+        assert_eq!((tally.lines, classes(&tally)), (4, vec![]));
     }
 
     proptest::proptest! {

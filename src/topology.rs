@@ -407,7 +407,7 @@ mod tests {
         assert_eq!(seen(&through(testkit::LISTENER, &uri)), by_balancer);
         assert_eq!(by_balancer.0, BTreeSet::from([testkit::ALB.to_owned()]));
         assert_eq!(by_balancer.3.len(), 1, "{by_balancer:?}");
-        // The listener decides the port: a URI without one still calls 443.
+        // The listener decides the port, whatever the URI says (8443).
         let bare = seen(&through(
             testkit::LISTENER,
             &format!("https://{}:8443/", testkit::HOST),

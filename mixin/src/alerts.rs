@@ -480,14 +480,16 @@ const CHECK_ALERTS: &[CheckAlert] = &[
 /// The longest a break takes to page with `config`'s settings, once its
 /// condition holds, for each distinct `for` of the alert's rules (shortest
 /// first): the poll that sees it (a CloudWatch datapoint also waits for its
-/// period), a scrape, a rule evaluation, the `for` and Alertmanager's group
+/// period to end and for the exporter's delay behind now), a scrape, a rule evaluation, the `for` and Alertmanager's group
 /// wait. An alert on Prometheus' own `up` waits for no poll.
 pub fn time_to_page(config: &Config, alert: &Alert) -> Vec<(Duration, Duration)> {
     let reads_no_poll = alert.rules.iter().all(|r| !r.expr.contains("awsconn_"));
     let seen = if reads_no_poll {
         Duration::from_seconds(0)
     } else if alert.collectors.contains(&"cloudwatch") {
-        config.exporter.poll_interval + config.exporter.cloudwatch_period
+        config.exporter.poll_interval
+            + config.exporter.cloudwatch_period
+            + config.exporter.cloudwatch_delay
     } else {
         config.exporter.poll_interval
     };
@@ -1487,7 +1489,8 @@ const ALB_ERRORS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// `AwsconnLoadBalancerErrors`: one rule per ALB error, above
-/// `thresholds.load_balancer_errors` in the newest CloudWatch period.
+/// `thresholds.load_balancer_errors` in the newest CloudWatch period with
+/// data (the exporter keeps the newest datapoint within its lookback).
 fn alb_error_rules(config: &Config) -> Vec<Rule> {
     let s = config.selector();
     let (for_, threshold) = (
@@ -1506,7 +1509,7 @@ fn alb_error_rules(config: &Config) -> Vec<Rule> {
                 expr: format!("{metric}{{{s}}} > {threshold}"),
                 for_,
                 description: format!(
-                    "Application Load Balancer {{{{ $labels.load_balancer }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) {what} in the newest CloudWatch period; requests through the VPC links and integrations that reach it fail with them. {fix}"
+                    "Application Load Balancer {{{{ $labels.load_balancer }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) {what} in the newest CloudWatch period that has any (ALBs publish these only when they happen); requests through the VPC links and integrations that reach it fail with them. {fix}"
                 ),
                 cases,
             }

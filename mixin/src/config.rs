@@ -163,6 +163,9 @@ pub struct ExporterDefaults {
     /// `collectors.cloudwatch.period`: a CloudWatch datapoint covers this
     /// long before the exporter can read it.
     pub cloudwatch_period: Duration,
+    /// `collectors.cloudwatch.delay`: the exporter asks this far behind
+    /// now, for datapoints CloudWatch has finished.
+    pub cloudwatch_delay: Duration,
 }
 
 /// The example Prometheus configuration's scrape job.

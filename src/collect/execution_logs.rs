@@ -307,7 +307,13 @@ impl Collector for ExecutionLogsCollector {
                 start
             };
             let read = aws.log_events(&source.group, read_from, end, pattern).await;
-            if resumed_without_error_times && read.is_err() {
+            // A group that does not exist holds no event to backfill; one
+            // whose read failed otherwise is tried again by the next process.
+            if resumed_without_error_times
+                && read
+                    .as_ref()
+                    .is_err_and(|e| e.code.as_deref() != Some(NOT_FOUND))
+            {
                 backfill_left = true;
             }
             // Read, or tried until the quota ran out: to the back of the

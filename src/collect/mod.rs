@@ -557,6 +557,10 @@ mod tests {
             defaults.cloudwatch.period.as_secs(),
             mixin.cloudwatch_period.seconds()
         );
+        assert_eq!(
+            defaults.cloudwatch.delay.as_secs(),
+            mixin.cloudwatch_delay.seconds()
+        );
     }
 
     /// What a poll found a second time changes nothing, in every kind of

@@ -462,8 +462,11 @@ def runbook_data(endpoint, region, links):
     # minutes ago to two hours ahead (the collector reads the newest complete
     # period a little behind now): the TLS-broken REST API answers 30 % 5XX,
     # the healthy HTTP API 1 %, the no-healthy-target NLB's targets reset
-    # connections, and the rejected endpoint service sends resets.
+    # connections, the rejected endpoint service sends resets, and the
+    # healthy HTTP link's ALB answers a few 502s and 504s (below
+    # AwsconnLoadBalancerErrors' threshold).
     nlb = links["no-healthy-target"]["nlb_arn"].split(":loadbalancer/", 1)[1]
+    alb = links["healthy-http"]["alb_arn"].split(":loadbalancer/", 1)[1]
     series = [
         ("AWS/ApiGateway", "5XXError", {"ApiName": "tls-errors-api", "Stage": "prod"}, 30),
         ("AWS/ApiGateway", "Count", {"ApiName": "tls-errors-api", "Stage": "prod"}, 100),
@@ -473,6 +476,11 @@ def runbook_data(endpoint, region, links):
         ("AWS/NetworkELB", "TCP_ELB_Reset_Count", {"LoadBalancer": nlb}, 0),
         ("AWS/PrivateLinkServices", "RstPacketsSent",
          {"Service Id": links["connection-rejected"]["endpoint_service_id"]}, 3),
+        ("AWS/ApplicationELB", "HTTPCode_ELB_502_Count", {"LoadBalancer": alb}, 2),
+        ("AWS/ApplicationELB", "HTTPCode_ELB_503_Count", {"LoadBalancer": alb}, 0),
+        ("AWS/ApplicationELB", "HTTPCode_ELB_504_Count", {"LoadBalancer": alb}, 1),
+        ("AWS/ApplicationELB", "TargetConnectionErrorCount", {"LoadBalancer": alb}, 0),
+        ("AWS/ApplicationELB", "TargetTLSNegotiationErrorCount", {"LoadBalancer": alb}, 0),
     ]
     now_s = now_ms // 1000
     for namespace, metric, dimensions, value in series:
