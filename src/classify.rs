@@ -100,9 +100,14 @@ const CONFIGURATION_ERROR: &[u8] = b"configuration error: ";
 
 /// Classifies one line (one log event's message). Trailing `\r`/`\n` are ignored.
 pub fn classify_line(line: &[u8]) -> LineKind {
-    let Some(message) = message_of(trim_line_end(line)) else {
-        return LineKind::Other;
-    };
+    match message_of(trim_line_end(line)) {
+        Some(message) => message_kind(message),
+        None => LineKind::Other,
+    }
+}
+
+/// What a message (its prefixes and line end removed) says.
+fn message_kind(message: &[u8]) -> LineKind {
     if let Some(rest) = message.strip_prefix(EXECUTION_FAILED) {
         return LineKind::ExecutionFailure(failure_class(rest));
     }
@@ -395,7 +400,13 @@ impl Tally {
     /// returns its class when it is an execution failure.
     pub fn add_event(&mut self, line: &[u8]) -> Option<ErrorClass> {
         self.lines += 1;
-        match classify_line(line) {
+        self.count_kind(classify_line(line))
+    }
+
+    /// Counts the class or status a line says (the event itself is
+    /// counted by the caller); returns its class when it is a failure.
+    fn count_kind(&mut self, kind: LineKind) -> Option<ErrorClass> {
+        match kind {
             LineKind::ExecutionFailure(class) => {
                 self.classes[class.index()] += 1;
                 Some(class)
@@ -441,10 +452,7 @@ impl Tally {
         let unterminated = buf.last().is_some_and(|b| *b != b'\n');
         let blank = ends.blank + usize::from(buf.first() == Some(&b'\n'));
         self.lines += (ends.newlines + usize::from(unterminated) - blank) as u64;
-        for (finder, phrase) in [
-            (&*EXECUTION_FAILED_FINDER, EXECUTION_FAILED),
-            (&*METHOD_COMPLETED_FINDER, METHOD_COMPLETED),
-        ] {
+        for finder in [&*EXECUTION_FAILED_FINDER, &*METHOD_COMPLETED_FINDER] {
             for at in finder.find_iter(buf) {
                 let Some(start) = line_start_before(buf, at) else {
                     continue;
@@ -452,8 +460,9 @@ impl Tally {
                 let end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i);
                 let line = trim_blanks(&buf[start..end]);
                 let offset = at - (end - line.len());
-                if message_offset(trim_line_end(line)) == Some(offset) {
-                    self.count_message(&line[offset..], phrase);
+                let line = trim_line_end(line);
+                if message_offset(line) == Some(offset) {
+                    self.count_kind(message_kind(&line[offset..]));
                 }
             }
         }
@@ -467,17 +476,6 @@ impl Tally {
         }
         if start < buf.len() {
             self.add_line(&buf[start..]);
-        }
-    }
-
-    /// Counts the class or status of a message that starts with `phrase`
-    /// (the event itself is counted by the caller).
-    fn count_message(&mut self, message: &[u8], phrase: &[u8]) {
-        let rest = &trim_line_end(message)[phrase.len()..];
-        if phrase == EXECUTION_FAILED {
-            self.classes[failure_class(rest).index()] += 1;
-        } else if let Some(status) = parse_status(rest) {
-            *self.statuses.entry(status).or_insert(0) += 1;
         }
     }
 
