@@ -233,6 +233,11 @@ pub struct TlsProbeConfig {
     /// kept) or `host:port`.
     #[serde(default)]
     pub addresses: std::collections::BTreeMap<String, String>,
+    /// Probe only the load balancers `addresses` names: for an exporter that
+    /// reaches some load balancers (those mapped) and not the rest, whose
+    /// probes would only say "not reached" and keep their links unknown.
+    #[serde(default, deserialize_with = "only_addresses")]
+    pub only_addresses: bool,
 }
 
 impl Default for TlsProbeConfig {
@@ -245,6 +250,7 @@ impl Default for TlsProbeConfig {
             concurrency: default_probe_concurrency(),
             ca_file: None,
             addresses: Default::default(),
+            only_addresses: false,
         }
     }
 }
@@ -681,6 +687,10 @@ fn per_target_health<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> 
 
 fn default_metrics<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     flag(d, "default_metrics")
+}
+
+fn only_addresses<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    flag(d, "only_addresses")
 }
 
 /// A duration as the file would say it: `100ms`, `30s`, `5m`, `1h`, `365d`.
@@ -1253,6 +1263,12 @@ impl Config {
         {
             return Err(format!("collectors.tls_probe.ca_file: {e}"));
         }
+        if probe.enabled && probe.only_addresses && probe.addresses.is_empty() {
+            return Err(
+                "collectors.tls_probe.only_addresses: true probes nothing while addresses is empty: map the load balancers to probe, or turn only_addresses off"
+                    .into(),
+            );
+        }
         for (key, address) in &probe.addresses {
             if !is_probe_address(address) {
                 return Err(format!(
@@ -1767,12 +1783,15 @@ mod tests {
             ))
         };
         assert!(probe("").is_ok());
+        assert!(probe(", only_addresses: true, addresses: {lb: 10.0.0.5}").is_ok());
         for (bad, says) in [
             (", timeout: 5s, probe_timeout: 5s", "90 %"),
             (", concurrency: 0", "concurrency"),
             (", ca_file: /nonexistent/ca.pem", "ca_file"),
             (", addresses: {lb: \"host:abc\"}", "addresses.lb"),
             (", addresses: {lb: \"10.0.0.5 \"}", "addresses.lb"),
+            (", only_addresses: true", "only_addresses"),
+            (", only_addresses: 1", "only_addresses"),
         ] {
             let e = probe(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");

@@ -5,7 +5,7 @@
 //! values (statuses, states) are kept as lower-cased strings so that a value
 //! AWS adds tomorrow is carried through and exported instead of dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// One account in one region: the unit a collector polls.
@@ -648,6 +648,9 @@ pub fn name_matches(name: &str, host: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsProbes {
     pub outcomes: BTreeMap<(String, u16, String), ProbeOutcome>,
+    /// Calls left out on purpose (`only_addresses`, and their load balancer
+    /// has no address): judged by nothing, and said so.
+    pub unaddressed: BTreeSet<(String, u16, String)>,
 }
 
 /// Where to connect and as whom.

@@ -364,6 +364,9 @@ pub fn with_probe(
             (call.probe_key(), outcome)
         })
         .collect();
-    inventory.tls_probes = Some(TlsProbes { outcomes });
+    inventory.tls_probes = Some(TlsProbes {
+        outcomes,
+        ..Default::default()
+    });
     inventory
 }

@@ -41,16 +41,26 @@ impl TlsProbeCollector {
 /// (by ARN, name or DNS name; `host` keeps the call's port), else the load
 /// balancer's DNS name. `None` when AWS gave no DNS name and none is set.
 pub fn address(config: &TlsProbeConfig, lb: &LoadBalancer, port: u16) -> Option<String> {
-    let set = [&lb.arn, &lb.name, &lb.dns_name]
-        .into_iter()
-        .filter(|k| !k.is_empty())
-        .find_map(|k| config.addresses.get(k.as_str()));
-    match set {
+    match configured(config, lb) {
         Some(address) if has_port(address) => Some(address.clone()),
         Some(host) => Some(join(host, port)),
         None if !lb.dns_name.is_empty() => Some(join(&lb.dns_name, port)),
         None => None,
     }
+}
+
+/// The address `addresses` gives for the load balancer, by ARN, name or
+/// DNS name.
+fn configured<'c>(config: &'c TlsProbeConfig, lb: &LoadBalancer) -> Option<&'c String> {
+    [&lb.arn, &lb.name, &lb.dns_name]
+        .into_iter()
+        .filter(|k| !k.is_empty())
+        .find_map(|k| config.addresses.get(k.as_str()))
+}
+
+/// Whether `addresses` maps the load balancer (what `only_addresses` probes).
+pub fn has_address(config: &TlsProbeConfig, lb: &LoadBalancer) -> bool {
+    configured(config, lb).is_some()
 }
 
 /// `host:port`, with an IPv6 literal in brackets.
@@ -98,6 +108,10 @@ impl Collector for TlsProbeCollector {
             .flat_map(|link| topology.tls_calls(link))
         {
             let key = call.probe_key();
+            if self.config.only_addresses && !has_address(&self.config, call.load_balancer) {
+                out.unaddressed.insert(key);
+                continue;
+            }
             match target(&self.config, &call) {
                 Some(target) => calls.push((key, target)),
                 None => {
@@ -259,6 +273,8 @@ mod tests {
             .addresses
             .insert(lb.dns_name.clone(), "fd00::5".into());
         assert_eq!(address(&config, &lb, 443).as_deref(), Some("[fd00::5]:443"));
+        assert!(has_address(&config, &lb));
+        assert!(!has_address(&TlsProbeConfig::default(), &lb));
         let nameless = LoadBalancer {
             dns_name: String::new(),
             ..lb

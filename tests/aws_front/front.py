@@ -42,6 +42,7 @@ import cbor2
 import cloudwatch
 import interconnect
 import patches
+import tls_targets
 
 # Services by SigV4 signing name, with the wire protocol their errors use.
 PROTOCOLS = {
@@ -355,6 +356,13 @@ def make_handler(front):
                 with front.lock:
                     doc = dict(front.throttled)
                 return self.send(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
+            if path == "/_front/tls_targets" and self.command == "POST":
+                try:
+                    spec = json.loads(body or b"{}")
+                    address = tls_targets.start(spec.get("names"), spec.get("days", 365))
+                except (ValueError, TypeError, AttributeError) as e:
+                    return self.send(400, {"Content-Type": "text/plain"}, f"{e}\n".encode())
+                return self.send(200, {"Content-Type": "application/json"}, json.dumps({"address": address}).encode())
             if path == "/_front/scenario" and self.command == "PUT":
                 front.set_scenario(json.loads(body or b"{}"))
                 return self.send(200, {"Content-Type": "text/plain"}, b"ok\n")

@@ -28,10 +28,8 @@ import time
 import urllib.request
 
 import boto3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tls_targets import self_signed
 
 HTTP_LINKS = ["checkout-http-link", "legacy-http-link"]
 
@@ -259,26 +257,25 @@ RUNBOOK_CERTIFICATES = {
 }
 
 
-def self_signed(names, days):
-    """A certificate for `names` (PEM) valid from a day ago for `days` days,
-    and its key: what `aws acm import-certificate` takes."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return (certificate.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
 RUNBOOK_HTTP = [
     "healthy-http",       # HTTP API -> V2 link -> ALB -> IP target: every check passes
     "http-inactive",      # the V2 link is INACTIVE (front)
 ]
+
+# HTTP API -> V2 link -> NLB TCP listener -> IP target that terminates TLS
+# itself (tlsConfig: API Gateway's TLS passes through the NLB), and serves a
+# self-signed certificate: the TLS probe fails it as untrusted. The front
+# runs the target; tls_probe.addresses must map `tls-passthrough-nlb` to it.
+RUNBOOK_PASSTHROUGH = "tls-passthrough"
+PASSTHROUGH_HOST = "tls-passthrough.internal.example.com"
+
+
+def start_tls_target(endpoint, names, days=365):
+    """Has the front start a TLS target for `names` (see tls_targets.py); its address."""
+    request = urllib.request.Request(f"{endpoint}/_front/tls_targets", method="POST",
+                                     data=json.dumps({"names": names, "days": days}).encode())
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)["address"]
 
 
 def seed_runbook(endpoint, region):
@@ -407,6 +404,26 @@ def seed_runbook(endpoint, region):
         out["links"][name] = {"vpc_link_id": link, "alb_arn": alb, "target_group": tg, "target": address,
                               "listener": listener, "http_api": api}
 
+    name = RUNBOOK_PASSTHROUGH
+    _, address = instance(target_subnet, [target_sg])
+    nlb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=lb_subnets, Type="network", Scheme="internal",
+                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=8080, VpcId=vpc,
+                                 TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": address, "Port": 8080}])
+    listener = elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
+                                   )["Listeners"][0]["ListenerArn"]
+    link = apigw2.create_vpc_link(Name=f"{name}-link", SubnetIds=lb_subnets, SecurityGroupIds=[link_sg])["VpcLinkId"]
+    api = apigw2.create_api(Name=f"{name}-api", ProtocolType="HTTP")["ApiId"]
+    apigw2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
+                              IntegrationUri=listener, ConnectionType="VPC_LINK", ConnectionId=link,
+                              PayloadFormatVersion="1.0", TlsConfig={"ServerNameToVerify": PASSTHROUGH_HOST})
+    apigw2.create_stage(ApiId=api, StageName="$default")
+    out["links"][name] = {"vpc_link_id": link, "nlb_arn": nlb, "target_group": tg, "target": address,
+                          "listener": listener, "http_api": api, "host": PASSTHROUGH_HOST,
+                          "tls_target": start_tls_target(endpoint, [PASSTHROUGH_HOST])}
+
     runbook_scenario(endpoint, region, out["links"])
     runbook_data(endpoint, region, out["links"])
     return out
@@ -439,7 +456,8 @@ TEN_DAYS_S = 10 * 86400
 
 def runbook_data(endpoint, region, links):
     """Execution logs (a TLS error a minute ago; a healthy stage's plain line) and
-    the healthy HTTP link's API traffic ten days ago (CloudWatch Count)."""
+    the API traffic of the healthy and the pass-through HTTP links ten days ago
+    (CloudWatch Count: neither link is idle long enough to alert)."""
     logs = client("logs", endpoint, region)
     now_ms = int(time.time() * 1000)
     for name, message in (
@@ -454,9 +472,10 @@ def runbook_data(endpoint, region, links):
         logs.put_log_events(logGroupName=group, logStreamName="runbook",
                             logEvents=[{"timestamp": now_ms - 60_000, "message": message}])
     cw = client("cloudwatch", endpoint, region)
-    cw.put_metric_data(Namespace="AWS/ApiGateway", MetricData=[{
-        "MetricName": "Count", "Dimensions": [{"Name": "ApiId", "Value": links["healthy-http"]["http_api"]}],
-        "Timestamp": now_ms // 1000 - TEN_DAYS_S, "Value": 7}])
+    for name in ("healthy-http", RUNBOOK_PASSTHROUGH):
+        cw.put_metric_data(Namespace="AWS/ApiGateway", MetricData=[{
+            "MetricName": "Count", "Dimensions": [{"Name": "ApiId", "Value": links[name]["http_api"]}],
+            "Timestamp": now_ms // 1000 - TEN_DAYS_S, "Value": 7}])
 
     # Traffic the dashboards and alerts read, one point a minute from ten
     # minutes ago to two hours ahead (the collector reads the newest complete

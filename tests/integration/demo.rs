@@ -1,6 +1,8 @@
 //! The README's demo, end to end with real parts, as one world: moto behind
-//! the AWS front seeded with the runbook paths, execution-log events,
-//! CloudWatch datapoints and a down Interconnect connection; the real
+//! the AWS front seeded with the runbook paths (one of them TLS through a
+//! TCP listener to a target the front serves, which the TLS probe fails),
+//! execution-log events, CloudWatch datapoints and a down Interconnect
+//! connection; the real
 //! exporter; a real Prometheus evaluating the generated rules (the demo's
 //! short `for`s); a real Alertmanager with the example routes and
 //! inhibitions, posting to a webhook this test listens on.
@@ -25,7 +27,7 @@ use serde_json::Value;
 
 use crate::harness::{
     EXPORTER, encode, free_port, get_json, http_request, query, repo, seed_py, try_http_get,
-    wait_for,
+    wait_for, wait_for_or,
 };
 
 /// The running demo; stopped (SIGTERM, which its trap passes on) when
@@ -217,6 +219,7 @@ const EXPECTED: &[&str] = &[
     "AwsconnSecurityGroupBlocks us-east-1 sg-without-port-link",
     "AwsconnTargetResets us-east-1 no-healthy-target-nlb",
     "AwsconnTlsErrors us-east-1 tls-errors-link",
+    "AwsconnTlsProbeFailing us-east-1 tls-passthrough-link",
     "AwsconnVpcLinkFailed eu-west-1 payments-rest-link",
     "AwsconnVpcLinkIdle us-east-1 http-inactive-link",
     "AwsconnVpcLinkInactive eu-west-1 legacy-http-link",
@@ -415,8 +418,8 @@ fn demo_world_pages_exactly_what_is_broken() {
         .collect();
     assert_eq!(
         names.len(),
-        18,
-        "14 runbook links in us-east-1, 4 in eu-west-1: {names:?}"
+        19,
+        "15 runbook links in us-east-1, 4 in eu-west-1: {names:?}"
     );
     let (status, _, body) = try_http_get(&base, "/links", &[]).unwrap();
     let page = String::from_utf8(body).unwrap();
@@ -448,12 +451,19 @@ fn demo_world_pages_exactly_what_is_broken() {
 
     // Exactly the alerts the world must raise.
     let expected: BTreeSet<String> = EXPECTED.iter().map(|s| (*s).to_owned()).collect();
-    let firing = wait_for(
+    let firing = wait_for_or(
         "the world's alerts to fire",
         Duration::from_secs(90),
         || {
             let firing = prometheus_firing(&prom, &names);
-            (firing == expected).then_some(firing)
+            if firing == expected {
+                return Ok(firing);
+            }
+            Err(format!(
+                "missing {:?}, unexpected {:?}",
+                expected.difference(&firing).collect::<Vec<_>>(),
+                firing.difference(&expected).collect::<Vec<_>>()
+            ))
         },
     );
     let time_to_alerts = started.elapsed();

@@ -292,15 +292,25 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 
 /// Polls `check` every 100 ms until it returns Some, or panics after `limit`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    wait_for_or(what, limit, || check().ok_or_else(String::new))
+}
+
+/// [`wait_for`] where `check` says what it saw when it is not there yet:
+/// the timeout's panic tells what the last try saw.
+pub fn wait_for_or<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
     let start = Instant::now();
     loop {
-        if let Some(v) = check() {
-            return v;
+        let seen = match check() {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        if start.elapsed() >= limit {
+            panic!("timed out after {limit:?} waiting for {what}; {seen}");
         }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -19,7 +19,15 @@ const DAY_S: i64 = 86_400;
 /// seed.py puts the healthy HTTP link's last requests this long ago.
 const TEN_DAYS_S: i64 = 10 * DAY_S;
 
-const CONFIG: &str = "regions: [us-east-1]\ncollectors: {interconnect: {enabled: false}}\n";
+/// The world's configuration: the TLS probe reaches only the pass-through
+/// path's target (the front serves it on loopback); every other load
+/// balancer is left out, not probed in vain.
+fn config(seeded: &Value) -> tempfile::NamedTempFile {
+    config_file(&format!(
+        "regions: [us-east-1]\ncollectors:\n  interconnect: {{enabled: false}}\n  tls_probe: {{enabled: true, only_addresses: true, addresses: {{tls-passthrough-nlb: \"{}\"}}}}\n",
+        s(&seeded["links"]["tls-passthrough"]["tls_target"])
+    ))
+}
 
 /// The seeded world: `seed.py --runbook` also sets the front's scenario,
 /// the execution-log events and the CloudWatch datapoint.
@@ -30,8 +38,8 @@ fn world() -> (Emulator, Value) {
 }
 
 /// `diagnose --output json` over the world, which must find a failure (exit 1).
-fn diagnose_failing(emulator: &Emulator) -> Value {
-    let config = config_file(CONFIG);
+fn diagnose_failing(emulator: &Emulator, seeded: &Value) -> Value {
+    let config = config(seeded);
     let out = crate::harness::exporter(&emulator.url)
         .args(["diagnose", "--output", "json", "--config"])
         .arg(config.path())
@@ -167,6 +175,17 @@ fn expected_failures(
             ),
         ),
         (
+            "tls-passthrough",
+            (
+                "tls_probe",
+                BTreeMap::from([
+                    ("load_balancer", l("tls-passthrough", "nlb_arn")),
+                    ("port", "443".to_owned()),
+                    ("host", l("tls-passthrough", "host")),
+                ]),
+            ),
+        ),
+        (
             "http-inactive",
             (
                 "link_available",
@@ -211,6 +230,7 @@ const CAUSES: &[(&str, &str)] = &[
         "days (the warning is 14 days ahead)",
     ),
     ("http-inactive", "INACTIVE"),
+    ("tls-passthrough", "tls_untrusted_certificate"),
 ];
 
 const REST_CHECKS: &[&str] = &[
@@ -238,7 +258,7 @@ const HTTP_CHECKS: &[&str] = &[
 #[test]
 fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
     let (emulator, seeded) = world();
-    let report = diagnose_failing(&emulator);
+    let report = diagnose_failing(&emulator, &seeded);
     let by_id: BTreeMap<String, &Value> = report["vpc_links"]
         .as_array()
         .unwrap()
@@ -304,6 +324,44 @@ fn each_failure_of_the_article_fails_its_check_and_nothing_else() {
     );
     assert_eq!(by_id.len(), seeded["links"].as_object().unwrap().len());
 
+    // TLS through TCP listeners: the pass-through path's is probed (above:
+    // it fails), the REST paths' (https through TCP 443) are left out by
+    // only_addresses; each says so on its certificate check, and only the
+    // probed one has a tls_probe check.
+    let note = |name: &str| -> String {
+        let link = by_id[&s(&seeded["links"][name]["vpc_link_id"])];
+        let check = link["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "certificate_matches_host")
+            .unwrap_or_else(|| panic!("{name}: no certificate_matches_host: {link:#}"));
+        assert_eq!(check["ok"], true, "{name}: {check}");
+        s(&check["note"])
+    };
+    let probed = note("tls-passthrough");
+    assert!(
+        probed.contains("TLS at the targets") && probed.contains("the tls_probe check judges it"),
+        "{probed}"
+    );
+    let left_out = note("healthy");
+    assert!(
+        left_out.contains("TLS at the targets") && left_out.contains("only_addresses"),
+        "{left_out}"
+    );
+    let probe_checks: Vec<String> = by_id
+        .values()
+        .filter(|l| {
+            l["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["check"] == "tls_probe")
+        })
+        .map(|l| s(&l["name"]))
+        .collect();
+    assert_eq!(probe_checks, ["tls-passthrough-link"]);
+
     // How long each V2 link has been idle, from CloudWatch Count: counted
     // from the start of the day of the last request; the whole 60-day
     // window when there was none. V1 links have none.
@@ -325,7 +383,7 @@ const GOOD_GREEN: [u8; 3] = [0x2b, 0x8a, 0x3e];
 #[test]
 fn the_links_page_shows_each_hop_in_a_browser() {
     let (emulator, seeded) = world();
-    let config = config_file(CONFIG);
+    let config = config(&seeded);
     let server = Server::start(&emulator.url, config.path(), &[]);
     wait_for("the first complete poll", Duration::from_secs(60), || {
         (server.get("/ready").0 == 200).then_some(())
@@ -352,6 +410,35 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     );
     assert_eq!(sample(&metrics, &healthy), Some(1.0));
     promtool_check_metrics(&metrics).unwrap_or_else(|e| panic!("promtool: {e}"));
+    // The probe's series: the one probed call, failed as untrusted.
+    let passthrough = &seeded["links"]["tls-passthrough"];
+    let call = format!(
+        "{l},vpc_link_id=\"{}\",load_balancer=\"{}\",target=\"{}\",port=\"443\"",
+        link("tls-passthrough"),
+        s(&passthrough["nlb_arn"]),
+        s(&passthrough["host"])
+    );
+    assert_eq!(
+        sample(&metrics, &format!("awsconn_tls_probe_success{{{call}}}")),
+        Some(0.0),
+        "{call}\n{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("awsconn_tls_probe_failure{{{call},class=\"tls_untrusted_certificate\"}}")
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("awsconn_tls_probe_success{"))
+            .count(),
+        1,
+        "only the addressed call is probed: {metrics}"
+    );
 
     // The certificates of the TLS listeners, as ACM has them: the expiring
     // one's date, ten days after the seeding, and its listing.
@@ -430,6 +517,17 @@ fn the_links_page_shows_each_hop_in_a_browser() {
     assert_eq!(red.len(), 1, "one red hop: {mismatch}");
     assert!(red[0].contains("data-kind=\"listener\""), "{}", red[0]);
     assert!(red[0].contains("*.other.example.com"), "{}", red[0]);
+    // The pass-through path: its listener hop is TCP with TLS at the
+    // targets, red with what the probe met.
+    let passthrough = section(&link("tls-passthrough"));
+    let red: Vec<&str> = passthrough
+        .split("<li ")
+        .filter(|li| li.starts_with("class=\"hop bad"))
+        .collect();
+    assert_eq!(red.len(), 1, "one red hop: {passthrough}");
+    assert!(red[0].contains("data-kind=\"listener\""), "{}", red[0]);
+    assert!(red[0].contains("TLS at the targets"), "{}", red[0]);
+    assert!(red[0].contains("tls_untrusted_certificate"), "{}", red[0]);
     let good = section(&link("healthy"));
     assert!(good.starts_with("class=\"link ok\""), "{good}");
     assert!(!good.contains("class=\"hop bad"), "{good}");
@@ -554,8 +652,8 @@ fn a_call_denied_from_the_start_leaves_no_link_healthy_and_hides_nothing_else() 
     scenario["load_balancers"][format!("{US}/tls-errors-nlb")] =
         json!({"state": "failed", "reason": "the load balancer failed"});
     emulator.set_scenario(&scenario);
-    let report = diagnose_failing(&emulator);
-    let config = config_file(CONFIG);
+    let report = diagnose_failing(&emulator, &seeded);
+    let config = config(&seeded);
     let links = report["vpc_links"].as_array().unwrap();
     assert_eq!(links.len(), seeded["links"].as_object().unwrap().len());
     let by_name = |name: &str| links.iter().find(|l| l["name"] == name).unwrap();

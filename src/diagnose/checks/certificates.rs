@@ -113,10 +113,14 @@ impl<'a> LinkPath<'a> {
             ("host", call.host.clone()),
         ]);
         let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
-        let judged = if self.inventory.tls_probes.is_some() {
-            "the tls_probe check judges it, as API Gateway would".to_owned()
-        } else {
-            "nothing here judges it: turn on collectors.tls_probe (enabled: true, and tls_probe.addresses mapping this load balancer to an address the exporter can reach) to have it checked as API Gateway checks it".to_owned()
+        let judged = match &self.inventory.tls_probes {
+            Some(probes) if probes.unaddressed.contains(&call.probe_key()) => {
+                "nothing here judges it: collectors.tls_probe.only_addresses leaves out load balancers that tls_probe.addresses does not map; map this one to an address the exporter can reach to have it checked as API Gateway checks it".to_owned()
+            }
+            Some(_) => "the tls_probe check judges it, as API Gateway would".to_owned(),
+            None => {
+                "nothing here judges it: turn on collectors.tls_probe (enabled: true, and tls_probe.addresses mapping this load balancer to an address the exporter can reach) to have it checked as API Gateway checks it".to_owned()
+            }
         };
         Check {
             note: Some(format!(
@@ -357,8 +361,14 @@ mod tests {
             "{off}"
         );
         assert!(off.contains("turn on collectors.tls_probe"), "{off}");
-        let on = note(&crate::testkit::with_probe(inventory, None));
-        assert!(on.contains("the tls_probe check judges it"), "{on}");
+        let mut on = crate::testkit::with_probe(inventory, None);
+        assert!(note(&on).contains("the tls_probe check judges it"));
+        let probes = on.tls_probes.as_mut().unwrap();
+        let key = probes.outcomes.keys().next().unwrap().clone();
+        probes.outcomes.clear();
+        probes.unaddressed.insert(key);
+        let left_out = note(&on);
+        assert!(left_out.contains("only_addresses"), "{left_out}");
     }
 
     const DAY_S: i64 = 86_400;

@@ -47,6 +47,10 @@ impl LinkPath<'_> {
             ]);
             let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
             let key = call.probe_key();
+            // Left out by `only_addresses`: the certificates check says so.
+            if probes.unaddressed.contains(&key) {
+                continue;
+            }
             let Some(outcome) = probes.outcomes.get(&key) else {
                 out.push(unknown(
                     "tls_probe",
@@ -252,5 +256,18 @@ mod tests {
         assert_eq!(checks[0].unknown, Some("tls_probe"));
         assert!(!checks[0].ok);
         assert!(probe_checks(&v1_path(&["available"])).is_empty());
+    }
+
+    /// A call `only_addresses` left out has no tls_probe check: neither
+    /// unknown (which would keep its link from healthy) nor passed.
+    #[test]
+    fn a_call_left_out_by_only_addresses_has_no_check() {
+        let mut inventory = with_probe(v1_path(&["available"]), None);
+        let probes = inventory.tls_probes.as_mut().unwrap();
+        let key = probes.outcomes.keys().next().unwrap().clone();
+        probes.outcomes.clear();
+        probes.unaddressed.insert(key);
+        assert!(probe_checks(&inventory).is_empty());
+        assert!(view_one(&inventory).report.checks.iter().all(|c| c.ok));
     }
 }
