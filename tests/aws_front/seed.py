@@ -384,14 +384,17 @@ def seed_runbook(endpoint, region):
         out["links"][name] = {"vpc_link_id": link, "nlb_arn": nlb, "target_group": tg, "instance": instance_id,
                               "endpoint_service_id": service_id, "rest_api": api, "certificate": certificate}
 
-    for name in RUNBOOK_HTTP:
+    def http_path(name, lb_type, protocol, port, tls_config=None):
+        """HTTP API -> V2 link -> listener (`protocol`, `port`) of a new load
+        balancer -> target group (port 8080) -> one IP target."""
         _, address = instance(target_subnet, [target_sg])
-        alb = elb.create_load_balancer(Name=f"{name}-alb", Subnets=lb_subnets, Type="application",
-                                       Scheme="internal", SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
-        tg = elb.create_target_group(Name=f"{name}-tg", Protocol="HTTP", Port=8080, VpcId=vpc,
-                                     TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        suffix = "alb" if lb_type == "application" else "nlb"
+        lb = elb.create_load_balancer(Name=f"{name}-{suffix}", Subnets=lb_subnets, Type=lb_type,
+                                      Scheme="internal", SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=f"{name}-tg", Protocol="HTTP" if protocol == "HTTP" else "TCP", Port=8080,
+                                     VpcId=vpc, TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
         elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": address, "Port": 8080}])
-        listener = elb.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80,
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol=protocol, Port=port,
                                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
                                        )["Listeners"][0]["ListenerArn"]
         link = apigw2.create_vpc_link(Name=f"{name}-link", SubnetIds=lb_subnets,
@@ -399,30 +402,16 @@ def seed_runbook(endpoint, region):
         api = apigw2.create_api(Name=f"{name}-api", ProtocolType="HTTP")["ApiId"]
         apigw2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
                                   IntegrationUri=listener, ConnectionType="VPC_LINK", ConnectionId=link,
-                                  PayloadFormatVersion="1.0")
+                                  PayloadFormatVersion="1.0", **({"TlsConfig": tls_config} if tls_config else {}))
         apigw2.create_stage(ApiId=api, StageName="$default")
-        out["links"][name] = {"vpc_link_id": link, "alb_arn": alb, "target_group": tg, "target": address,
+        out["links"][name] = {"vpc_link_id": link, f"{suffix}_arn": lb, "target_group": tg, "target": address,
                               "listener": listener, "http_api": api}
 
-    name = RUNBOOK_PASSTHROUGH
-    _, address = instance(target_subnet, [target_sg])
-    nlb = elb.create_load_balancer(Name=f"{name}-nlb", Subnets=lb_subnets, Type="network", Scheme="internal",
-                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
-    tg = elb.create_target_group(Name=f"{name}-tg", Protocol="TCP", Port=8080, VpcId=vpc,
-                                 TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
-    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": address, "Port": 8080}])
-    listener = elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
-                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}]
-                                   )["Listeners"][0]["ListenerArn"]
-    link = apigw2.create_vpc_link(Name=f"{name}-link", SubnetIds=lb_subnets, SecurityGroupIds=[link_sg])["VpcLinkId"]
-    api = apigw2.create_api(Name=f"{name}-api", ProtocolType="HTTP")["ApiId"]
-    apigw2.create_integration(ApiId=api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
-                              IntegrationUri=listener, ConnectionType="VPC_LINK", ConnectionId=link,
-                              PayloadFormatVersion="1.0", TlsConfig={"ServerNameToVerify": PASSTHROUGH_HOST})
-    apigw2.create_stage(ApiId=api, StageName="$default")
-    out["links"][name] = {"vpc_link_id": link, "nlb_arn": nlb, "target_group": tg, "target": address,
-                          "listener": listener, "http_api": api, "host": PASSTHROUGH_HOST,
-                          "tls_target": start_tls_target(endpoint, [PASSTHROUGH_HOST])}
+    for name in RUNBOOK_HTTP:
+        http_path(name, "application", "HTTP", 80)
+    http_path(RUNBOOK_PASSTHROUGH, "network", "TCP", 443, {"ServerNameToVerify": PASSTHROUGH_HOST})
+    out["links"][RUNBOOK_PASSTHROUGH].update(host=PASSTHROUGH_HOST,
+                                            tls_target=start_tls_target(endpoint, [PASSTHROUGH_HOST]))
 
     runbook_scenario(endpoint, region, out["links"])
     runbook_data(endpoint, region, out["links"])

@@ -485,49 +485,45 @@ fn the_links_page_shows_each_hop_in_a_browser() {
             .unwrap_or_else(|| panic!("no section for {id}:\n{dom}"))
             .to_owned()
     };
+    // The one red hop of a link's section.
+    let red_hop = |section: &str| -> String {
+        let red: Vec<&str> = section
+            .split("<li ")
+            .filter(|li| li.starts_with("class=\"hop bad"))
+            .collect();
+        assert_eq!(red.len(), 1, "one red hop: {section}");
+        red[0].to_owned()
+    };
     let nacl = section(&link("nacl-deny"));
     assert!(nacl.starts_with("class=\"link bad\""), "{nacl}");
-    let red: Vec<&str> = nacl
-        .split("<li ")
-        .filter(|li| li.starts_with("class=\"hop bad"))
-        .collect();
-    assert_eq!(red.len(), 1, "one red hop: {nacl}");
-    assert!(red[0].contains("data-kind=\"target-group\""), "{}", red[0]);
+    let red = red_hop(&nacl);
+    assert!(red.contains("data-kind=\"target-group\""), "{red}");
+    assert!(red.contains("rule 90 denies inbound TCP 8080"), "{red}");
+    assert!(red.contains("Fix: Add an allow entry to"), "{red}");
     assert!(
-        red[0].contains("rule 90 denies inbound TCP 8080"),
-        "{}",
-        red[0]
-    );
-    assert!(red[0].contains("Fix: Add an allow entry to"), "{}", red[0]);
-    assert!(
-        red[0].contains(&format!(
+        red.contains(&format!(
             "#NetworkAclDetails:networkAclId={}",
             s(&seeded["nacl"])
         )),
-        "the NACL links to its console page: {}",
-        red[0]
+        "the NACL links to its console page: {red}"
     );
     // The listener whose certificate does not cover the host is red and
     // names what the certificate covers.
-    let mismatch = section(&link("certificate-mismatch"));
-    let red: Vec<&str> = mismatch
-        .split("<li ")
-        .filter(|li| li.starts_with("class=\"hop bad"))
-        .collect();
-    assert_eq!(red.len(), 1, "one red hop: {mismatch}");
-    assert!(red[0].contains("data-kind=\"listener\""), "{}", red[0]);
-    assert!(red[0].contains("*.other.example.com"), "{}", red[0]);
+    let mismatch = red_hop(&section(&link("certificate-mismatch")));
+    assert!(mismatch.contains("data-kind=\"listener\""), "{mismatch}");
+    assert!(mismatch.contains("*.other.example.com"), "{mismatch}");
     // The pass-through path: its listener hop is TCP with TLS at the
     // targets, red with what the probe met.
-    let passthrough = section(&link("tls-passthrough"));
-    let red: Vec<&str> = passthrough
-        .split("<li ")
-        .filter(|li| li.starts_with("class=\"hop bad"))
-        .collect();
-    assert_eq!(red.len(), 1, "one red hop: {passthrough}");
-    assert!(red[0].contains("data-kind=\"listener\""), "{}", red[0]);
-    assert!(red[0].contains("TLS at the targets"), "{}", red[0]);
-    assert!(red[0].contains("tls_untrusted_certificate"), "{}", red[0]);
+    let passthrough = red_hop(&section(&link("tls-passthrough")));
+    assert!(
+        passthrough.contains("data-kind=\"listener\""),
+        "{passthrough}"
+    );
+    assert!(passthrough.contains("TLS at the targets"), "{passthrough}");
+    assert!(
+        passthrough.contains("tls_untrusted_certificate"),
+        "{passthrough}"
+    );
     let good = section(&link("healthy"));
     assert!(good.starts_with("class=\"link ok\""), "{good}");
     assert!(!good.contains("class=\"hop bad"), "{good}");
