@@ -243,9 +243,42 @@ pub fn query_range(now_s: i64, period_s: i64, delay_s: i64, lookback_s: i64) -> 
     (end - lookback_s.max(period), end)
 }
 
+/// What a query's newest datapoint `(at_s, value)` says of the newest
+/// complete period (starting at `newest_period_s`). CloudWatch writes no
+/// datapoint for a period without events, so a count (`Sum`,
+/// `SampleCount`) whose newest datapoint is older went quiet since: 0, not
+/// the old burst (which would keep an alert on it firing for the whole
+/// lookback). Other statistics (a latency, a host count) keep their newest
+/// value: a missing period says nothing of them.
+pub fn current_value(query: &MetricQuery, (at_s, value): (i64, f64), newest_period_s: i64) -> f64 {
+    let counts = matches!(query.stat.as_str(), "Sum" | "SampleCount");
+    if counts && at_s < newest_period_s {
+        0.0
+    } else {
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_that_went_quiet_is_zero_other_statistics_keep_their_value() {
+        let query = |stat: &str| MetricQuery::new("AWS/ApplicationELB", "M", stat, &[]);
+        let (now, newest) = (10_000, 9_780);
+        assert_eq!(query_range(now, 60, 120, 600).1 - 60, newest);
+        for stat in ["Sum", "SampleCount"] {
+            assert_eq!(current_value(&query(stat), (newest, 5.0), newest), 5.0);
+            assert_eq!(current_value(&query(stat), (newest - 60, 5.0), newest), 0.0);
+        }
+        for stat in ["Minimum", "Average", "p99"] {
+            assert_eq!(
+                current_value(&query(stat), (newest - 540, 2.0), newest),
+                2.0
+            );
+        }
+    }
     use crate::inventory::{Api, EndpointService, LoadBalancer, LoadBalancing, Stage, TargetGroup};
 
     #[test]

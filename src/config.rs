@@ -290,7 +290,9 @@ pub struct CloudWatchConfig {
     /// How long CloudWatch needs to aggregate a period; newer data is not read.
     #[serde(default = "default_delay", deserialize_with = "cloudwatch_delay")]
     pub delay: Duration,
-    /// How far back to look for the newest datapoint (sparse metrics).
+    /// How far back to look for the newest datapoint (sparse metrics): a
+    /// count older than the newest period is 0, another statistic its
+    /// newest value (`crate::cloudwatch::current_value`).
     #[serde(default = "unset", deserialize_with = "cloudwatch_lookback")]
     pub lookback: Duration,
     /// Fetch the default metric set for the resources found.

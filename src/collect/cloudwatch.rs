@@ -8,7 +8,9 @@ use async_trait::async_trait;
 
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
-use crate::cloudwatch::{default_queries, last_requests, link_activity_queries, query_range};
+use crate::cloudwatch::{
+    current_value, default_queries, last_requests, link_activity_queries, query_range,
+};
 use crate::config::CloudWatchConfig;
 use crate::inventory::{DAY_S, Inventory, LinkActivity, MetricQuery};
 use std::sync::Arc;
@@ -118,11 +120,15 @@ impl Collector for CloudWatch {
                 |_| true,
             )
             .await?;
+        let newest_period = end - period;
         Ok(Fragment::CloudWatch(
             queries
                 .into_iter()
                 .zip(newest)
-                .filter_map(|(q, d)| d.map(|(_, v)| (q, v)))
+                .filter_map(|(q, d)| {
+                    let value = current_value(&q, d?, newest_period);
+                    Some((q, value))
+                })
                 .collect(),
             activity,
         ))

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{Emulator, config_file, once, promtool_check_metrics, sample};
 
@@ -24,18 +24,47 @@ fn default_metrics_for_what_the_inventory_found() {
     // The web ALB as CloudWatch's `LoadBalancer` dimension (`app/NAME/ID`).
     let alb = seeded[US]["alb_arn"].as_str().unwrap();
     let alb = alb.split_once(":loadbalancer/").unwrap().1;
-    // Complete periods a few minutes ago; the newest one wins.
-    let t = now_s() - 300;
-    emulator.put_metric_data(
-        US,
-        &json!([
-            {"namespace": "AWS/ApiGateway", "metric": "5XXError", "dimensions": {"ApiName": "orders-api", "Stage": "prod"}, "timestamp": t - 120, "value": 3.0},
-            {"namespace": "AWS/ApiGateway", "metric": "5XXError", "dimensions": {"ApiName": "orders-api", "Stage": "prod"}, "timestamp": t, "value": 7.0},
-            {"namespace": "AWS/PrivateLinkServices", "metric": "RstPacketsSent", "dimensions": {"Service Id": service}, "timestamp": t, "value": 42.0},
-            {"namespace": "AWS/ApplicationELB", "metric": "HTTPCode_ELB_502_Count", "dimensions": {"LoadBalancer": alb}, "timestamp": t, "value": 17.0},
-            {"namespace": "AWS/ApplicationELB", "metric": "TargetTLSNegotiationErrorCount", "dimensions": {"LoadBalancer": alb}, "timestamp": t, "value": 4.0}
-        ]),
-    );
+    let tg = seeded[US]["web_tg"].as_str().unwrap();
+    let tg = &tg[tg.find("targetgroup/").unwrap()..];
+    // One point a minute from ten minutes ago to two minutes ahead, so that
+    // the newest complete period has one whenever the poll runs; older
+    // points (3.0) lose to newer ones (7.0).
+    let now = now_s();
+    let steady = |namespace: &str, metric: &str, dimensions: Value, value: f64| -> Vec<Value> {
+        (-10..=2)
+            .map(|minute| json!({"namespace": namespace, "metric": metric, "dimensions": dimensions.clone(), "timestamp": now + minute * 60, "value": value}))
+            .collect()
+    };
+    let api = json!({"ApiName": "orders-api", "Stage": "prod"});
+    let mut points = vec![
+        json!({"namespace": "AWS/ApiGateway", "metric": "5XXError", "dimensions": api, "timestamp": now - 840, "value": 3.0}),
+        // Sparse: one burst eight minutes ago and none since. A count that
+        // went quiet is 0 (not the old burst, which would keep
+        // AwsconnLoadBalancerErrors firing for the lookback); a host count
+        // keeps its newest value.
+        json!({"namespace": "AWS/ApplicationELB", "metric": "HTTPCode_ELB_503_Count", "dimensions": {"LoadBalancer": alb}, "timestamp": now - 480, "value": 25.0}),
+        json!({"namespace": "AWS/ApplicationELB", "metric": "UnHealthyHostCount", "dimensions": {"LoadBalancer": alb, "TargetGroup": tg}, "timestamp": now - 480, "value": 2.0}),
+    ];
+    points.extend(steady("AWS/ApiGateway", "5XXError", api, 7.0));
+    points.extend(steady(
+        "AWS/PrivateLinkServices",
+        "RstPacketsSent",
+        json!({"Service Id": service}),
+        42.0,
+    ));
+    points.extend(steady(
+        "AWS/ApplicationELB",
+        "HTTPCode_ELB_502_Count",
+        json!({"LoadBalancer": alb}),
+        17.0,
+    ));
+    points.extend(steady(
+        "AWS/ApplicationELB",
+        "TargetTLSNegotiationErrorCount",
+        json!({"LoadBalancer": alb}),
+        4.0,
+    ));
+    emulator.put_metric_data(US, &Value::Array(points));
     let config = config_file(
         "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  cloudwatch: {period: 60s, delay: 60s, lookback: 15m}\n",
     );
@@ -69,10 +98,11 @@ fn default_metrics_for_what_the_inventory_found() {
         ),
         Some(1.0)
     );
-    // The web ALB's errors, in the same batch.
+    // The web ALB's errors, in the same batch; the 503s went quiet.
     for (metric, value) in [
         ("http_code_elb_502_count", 17.0),
         ("target_tls_negotiation_error_count", 4.0),
+        ("http_code_elb_503_count", 0.0),
     ] {
         assert_eq!(
             sample(
@@ -85,6 +115,16 @@ fn default_metrics_for_what_the_inventory_found() {
             "{text}"
         );
     }
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                "awsconn_cloudwatch_aws_application_elb_un_healthy_host_count_minimum{{{l},load_balancer=\"{alb}\",target_group=\"{tg}\"}}"
+            )
+        ),
+        Some(2.0),
+        "{text}"
+    );
     // One call for the whole default set (ceil(queries / 500): the ALB's
     // nine queries add none), and one for the daily request counts of the
     // API behind web-http-link (its idle time); billed per metric requested.
