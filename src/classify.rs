@@ -136,7 +136,7 @@ fn failure_class(rest: &[u8]) -> ErrorClass {
 fn configuration_error_class(detail: &[u8]) -> ErrorClass {
     if detail.starts_with(b"There was an internal error while executing your request") {
         ErrorClass::VpcLinkInternal
-    } else if detail.starts_with(b"Host name '") && NO_MATCH.find(detail).is_some() {
+    } else if is_host_name_mismatch(detail) {
         ErrorClass::TlsHostnameMismatch
     } else if detail.starts_with(b"PKIX path validation failed")
         && VALIDITY_FAILED.find(detail).is_some()
@@ -168,83 +168,20 @@ fn parse_status(rest: &[u8]) -> Option<u16> {
     )
 }
 
-/// Built once: building a searcher per TLS line cost more than the search.
-static NO_MATCH: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| {
-        memchr::memmem::Finder::new(b"' does not match the certificate subject")
-    });
+/// `Host name 'HOST' does not match the certificate subject ...`: the text
+/// after the host name's closing quote (a host name has none).
+fn is_host_name_mismatch(detail: &[u8]) -> bool {
+    let Some(host_on) = detail.strip_prefix(b"Host name '") else {
+        return false;
+    };
+    memchr::memchr(b'\'', host_on).is_some_and(|quote| {
+        host_on[quote..].starts_with(b"' does not match the certificate subject")
+    })
+}
 
+/// Built once: building a searcher per TLS line cost more than the search.
 static VALIDITY_FAILED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"validity check failed"));
-
-static EXECUTION_FAILED_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(EXECUTION_FAILED));
-
-static METHOD_COMPLETED_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(METHOD_COMPLETED));
-
-/// What the line ends of a buffer say about its lines.
-struct LineEnds {
-    newlines: usize,
-    /// `\n\n`: an empty line after the first.
-    blank: usize,
-}
-
-impl LineEnds {
-    /// `None` when a line starts with `\r` (it may be a CRLF blank line):
-    /// then the buffer is counted line by line.
-    fn of(buf: &[u8]) -> Option<LineEnds> {
-        match buf {
-            [] => {
-                return Some(LineEnds {
-                    newlines: 0,
-                    blank: 0,
-                });
-            }
-            [b'\r', ..] => return None,
-            _ => {}
-        }
-        let (mut newlines, mut blank, mut cr_first) = (0usize, 0usize, 0usize);
-        if let Some(last) = buf.last() {
-            newlines += usize::from(*last == b'\n');
-        }
-        // Byte pairs in blocks of 255, so that each block's sums fit a u8
-        // and the compiler can keep them in vector lanes.
-        let pairs = buf.len().saturating_sub(1);
-        let (this, next) = (&buf[..pairs], &buf[1..]);
-        for (a, b) in this.chunks(255).zip(next.chunks(255)) {
-            let (mut n, mut nn, mut nr) = (0u8, 0u8, 0u8);
-            for (&x, &y) in a.iter().zip(b) {
-                let newline = u8::from(x == b'\n');
-                n += newline;
-                nn += newline & u8::from(y == b'\n');
-                nr += newline & u8::from(y == b'\r');
-            }
-            newlines += usize::from(n);
-            blank += usize::from(nn);
-            cr_first += usize::from(nr);
-        }
-        (cr_first == 0).then_some(LineEnds { newlines, blank })
-    }
-}
-
-/// The start of the line holding `at`, when a message could start at
-/// `at` on it. What may come before a message on its line is blanks, then
-/// at most a request id in parentheses and a test-invoke timestamp; so the
-/// walk back for the line's start looks that far, then only across blanks
-/// (a phrase far into a line of other text costs no walk to its start).
-fn line_start_before(buf: &[u8], at: usize) -> Option<usize> {
-    const MAX_PREFIX: usize = MAX_REQUEST_ID + 64;
-    let from = at.saturating_sub(MAX_PREFIX);
-    if let Some(i) = memchr::memrchr(b'\n', &buf[from..at]) {
-        return Some(from + i + 1);
-    }
-    match buf[..from].iter().rposition(|b| !matches!(b, b' ' | b'\t')) {
-        None => Some(0),
-        Some(i) if buf[i] == b'\n' => Some(i + 1),
-        Some(_) => None,
-    }
-}
 
 /// Leading spaces and tabs removed.
 pub(crate) fn trim_blanks(line: &[u8]) -> &[u8] {
@@ -253,13 +190,6 @@ pub(crate) fn trim_blanks(line: &[u8]) -> &[u8] {
         .take_while(|b| matches!(b, b' ' | b'\t'))
         .count();
     &line[blanks..]
-}
-
-/// Where a line's counted message starts, if it has one (see [`message_of`]).
-fn message_offset(line: &[u8]) -> Option<usize> {
-    let message = message_of(line)?;
-    (message.starts_with(EXECUTION_FAILED) || message.starts_with(METHOD_COMPLETED))
-        .then(|| line.len() - message.len())
 }
 
 /// Whether `text` starts the way an execution-log message does as it is
@@ -294,8 +224,13 @@ fn message_of(line: &[u8]) -> Option<&[u8]> {
     let Some(rest) = line.strip_prefix(b"(") else {
         return Some(strip_timestamp(line));
     };
-    let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
-    let close = memchr::memchr(b')', window)?;
+    // A UUID (36 characters) is the usual id: its end needs no search.
+    let close = if rest.get(UUID_LEN) == Some(&b')') {
+        UUID_LEN
+    } else {
+        let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
+        memchr::memchr(b')', window)?
+    };
     let message = rest[close + 1..].strip_prefix(b" ")?;
     if !could_start_message(message) || !is_request_id(&rest[..close]) {
         return None;
@@ -315,20 +250,29 @@ fn could_start_message(message: &[u8]) -> bool {
 /// extended ids (base64) are shorter; anything far longer is not a prefix.
 const MAX_REQUEST_ID: usize = 128;
 
-/// Bytes allowed in a request id: UUID and base64 characters.
-const REQUEST_ID_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'=' | b'+' | b'/' | b'_');
-        b += 1;
-    }
-    table
-};
+const UUID_LEN: usize = 36;
 
+/// Whether `id` is all UUID and base64 characters. A UUID (36 characters:
+/// hex digits and dashes) is checked first without a branch per byte, which
+/// the compiler turns into a few vector operations; any other id byte by byte.
 fn is_request_id(id: &[u8]) -> bool {
-    !id.is_empty() && id.iter().all(|b| REQUEST_ID_BYTE[usize::from(*b)])
+    match id.first_chunk::<UUID_LEN>() {
+        Some(uuid) if id.len() == UUID_LEN => {
+            let mut other = 0u8;
+            for &b in uuid {
+                let alphanumeric =
+                    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26);
+                other |= u8::from(!(alphanumeric | (b == b'-')));
+            }
+            other == 0 || uuid.iter().all(|&b| is_request_id_byte(b))
+        }
+        _ => !id.is_empty() && id.iter().all(|&b| is_request_id_byte(b)),
+    }
+}
+
+/// A UUID or base64 character.
+const fn is_request_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'=' | b'+' | b'/' | b'_')
 }
 
 /// Matches `Www Mmm DD HH:MM:SS ZONE YYYY : ` (the form API Gateway uses in
@@ -438,45 +382,43 @@ impl Tally {
     /// Counts every line of `buf` (split on `\n`) as [`Tally::add_line`]
     /// would, one by one (an unterminated last line counts as a line).
     ///
-    /// This is the hot path of `classify` on a multi-gigabyte log, so it
-    /// does not visit lines one by one: it counts the events from the line
-    /// ends in one vectorised pass, and classifies only the lines where a
-    /// counted phrase occurs (a few in a hundred in an INFO-level log).
-    /// A buffer with a line that starts with `\r` takes the line-by-line
-    /// path, whose result is the same.
+    /// This is the hot path of `classify` on a multi-gigabyte log. Only a
+    /// line's head decides, so each line costs the search for its end and
+    /// a look at its first bytes; a line that opens with a request id (as
+    /// API Gateway writes them) skips the trimming [`Tally::add_line`]
+    /// does, which cannot change what such a line says.
     pub fn add_lines(&mut self, buf: &[u8]) {
-        let Some(ends) = LineEnds::of(buf) else {
-            self.add_lines_one_by_one(buf);
-            return;
-        };
-        let unterminated = buf.last().is_some_and(|b| *b != b'\n');
-        let blank = ends.blank + usize::from(buf.first() == Some(&b'\n'));
-        self.lines += (ends.newlines + usize::from(unterminated) - blank) as u64;
-        for finder in [&*EXECUTION_FAILED_FINDER, &*METHOD_COMPLETED_FINDER] {
-            for at in finder.find_iter(buf) {
-                let Some(start) = line_start_before(buf, at) else {
-                    continue;
-                };
-                let end = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |i| at + i);
-                let line = trim_blanks(&buf[start..end]);
-                let offset = at - (end - line.len());
-                let line = trim_line_end(line);
-                if message_offset(line) == Some(offset) {
-                    self.count_kind(message_kind(&line[offset..]));
-                }
-            }
+        // The newline searcher for this CPU, made once: searching line by
+        // line through `memchr_iter` picks it again for every short line.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(newline) = memchr::arch::x86_64::avx2::memchr::One::new(b'\n') {
+            return self.add_lines_ending(buf, newline.iter(buf));
         }
+        self.add_lines_ending(buf, memchr::memchr_iter(b'\n', buf));
     }
 
-    fn add_lines_one_by_one(&mut self, buf: &[u8]) {
+    /// [`Tally::add_lines`], given where the lines end.
+    fn add_lines_ending(&mut self, buf: &[u8], ends: impl Iterator<Item = usize>) {
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', buf) {
-            self.add_line(&buf[start..end]);
+        let mut events = 0u64;
+        for end in ends {
+            let line = &buf[start..end];
             start = end + 1;
+            match line.first() {
+                None => {}
+                Some(b'(') => {
+                    events += 1;
+                    if let Some(message) = message_of(line) {
+                        self.count_kind(message_kind(message));
+                    }
+                }
+                Some(_) => self.add_line(line),
+            }
         }
         if start < buf.len() {
             self.add_line(&buf[start..]);
         }
+        self.lines += events;
     }
 
     pub fn class_count(&self, class: ErrorClass) -> u64 {
@@ -674,12 +616,23 @@ mod tests {
             "(c7b7f5b5-1c3e-4a2b-9f7e-2d4f1c3b5a6e) ",
             "(PDS1PEC4oAMFpyA=) ",
             "(a+b/c_d-e) ",
+            // 36 characters, as a UUID, but upper case or base64.
+            "(C7B7F5B5-1C3E-4A2B-9F7E-2D4F1C3B5A6E) ",
+            "(PDS1PEC4oAMFpyA+PDS1PEC4oAMFpyA/abc=) ",
         ] {
             assert_eq!(
                 class_of(&format!("{prefix}{msg}")),
                 Some(IntegrationTimeout),
                 "{prefix}"
             );
+        }
+        // 36 characters that are not an id: not a message.
+        for prefix in [
+            "(c7b7f5b5 1c3e-4a2b-9f7e-2d4f1c3b5a6e) ",
+            "(c7b7f5b5-1c3e-4a2b-9f7e-2d4f1c3b5a6\u{e9}) ",
+            "(c7b7f5b5-1c3e-4a2b-9f7e-2d4f1c3b5a6:) ",
+        ] {
+            assert_eq!(class_of(&format!("{prefix}{msg}")), None, "{prefix}");
         }
     }
 
