@@ -427,6 +427,13 @@ fn vpc_link(config: &Config) -> Value {
                 format!("(awsconn_listener_certificate_expiry_timestamp_seconds{{{s}}} - time()) / 86400\n  and {on_lb} {lbs}"),
                 "",
             ),
+        panel(Kind::Table, "TLS probe", "none", "Each call the links' integrations make over TLS, as the TLS probe made it (collectors.tls_probe, off by default: empty while it is off): 1 passed every check API Gateway makes, 0 failed, with the execution-log class API Gateway would log. Through a TCP listener this is the only judge of the targets' certificate.")
+            .query(
+                format!("awsconn_tls_probe_success{{{l}}}\n  * on (job, instance, account, region, vpc_link_id, load_balancer, target, port) group_left (class) awsconn_tls_probe_failure{{{l}}}\nor awsconn_tls_probe_success{{{l}}}"),
+                "",
+            )
+            .per_link()
+            .pass_fail(),
         panel(Kind::TimeSeries, "Execution errors by class", "reqps", "Integration failures of the APIs that use the links, by class.")
             .query(
                 format!("sum by (api_id, stage, class) (rate(awsconn_execution_errors_total{{{s}}}[$__rate_interval])\n  and on (job, instance, account, region, api_id, stage) awsconn_integration_info{{{l}}})"),
