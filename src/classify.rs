@@ -225,14 +225,16 @@ fn message_of(line: &[u8]) -> Option<&[u8]> {
         return Some(strip_timestamp(line));
     };
     // A UUID (36 characters) is the usual id: its end needs no search.
-    let close = if rest.get(UUID_LEN) == Some(&b')') {
+    // Anything else (a shorter id, a `)` before the 37th byte) is searched.
+    let uuid = rest.get(UUID_LEN) == Some(&b')') && is_request_id(&rest[..UUID_LEN]);
+    let close = if uuid {
         UUID_LEN
     } else {
         let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
         memchr::memchr(b')', window)?
     };
     let message = rest[close + 1..].strip_prefix(b" ")?;
-    if !could_start_message(message) || !is_request_id(&rest[..close]) {
+    if !could_start_message(message) || !(uuid || is_request_id(&rest[..close])) {
         return None;
     }
     Some(strip_timestamp(message))
@@ -626,6 +628,11 @@ mod tests {
                 "{prefix}"
             );
         }
+        // A short id, and a `)` where a UUID's would be: the first `)` ends it.
+        assert_eq!(
+            class_of("(a) Execution failed due to 123456789) boom"),
+            Some(Other)
+        );
         // 36 characters that are not an id: not a message.
         for prefix in [
             "(c7b7f5b5 1c3e-4a2b-9f7e-2d4f1c3b5a6e) ",

@@ -236,11 +236,14 @@ pub fn default_queries(inventory: &Inventory) -> Vec<MetricQuery> {
 
 /// The time range of a GetMetricData call: periods that are complete.
 /// `end` is `now - delay` rounded down to the period, so the newest period
-/// returned has ended and CloudWatch has had `delay` to aggregate it.
+/// returned has ended and CloudWatch has had `delay` to aggregate it; the
+/// lookback is rounded up to whole periods, so that every datapoint starts
+/// on a period boundary and the newest one is the newest period's.
 pub fn query_range(now_s: i64, period_s: i64, delay_s: i64, lookback_s: i64) -> (i64, i64) {
     let period = period_s.max(1);
     let end = (now_s - delay_s).div_euclid(period) * period;
-    (end - lookback_s.max(period), end)
+    let periods = (lookback_s.max(period) + period - 1) / period;
+    (end - periods * period, end)
 }
 
 /// What a query's newest datapoint `(at_s, value)` says of the newest
@@ -268,6 +271,8 @@ mod tests {
         let query = |stat: &str| MetricQuery::new("AWS/ApplicationELB", "M", stat, &[]);
         let (now, newest) = (10_000, 9_780);
         assert_eq!(query_range(now, 60, 120, 600).1 - 60, newest);
+        // A lookback that is not a whole number of periods starts on one.
+        assert_eq!(query_range(10_000, 420, 120, 600), (8_820, 9_660));
         for stat in ["Sum", "SampleCount"] {
             assert_eq!(current_value(&query(stat), (newest, 5.0), newest), 5.0);
             assert_eq!(current_value(&query(stat), (newest - 60, 5.0), newest), 0.0);

@@ -429,7 +429,7 @@ fn vpc_link(config: &Config) -> Value {
             ),
         panel(Kind::Table, "TLS probe", "none", "Each call the links' integrations make over TLS, as the TLS probe made it (collectors.tls_probe, off by default: empty while it is off): 1 passed every check API Gateway makes, 0 failed, with the execution-log class API Gateway would log. Through a TCP listener this is the only judge of the targets' certificate.")
             .query(
-                format!("awsconn_tls_probe_success{{{l}}}\n  * on (job, instance, account, region, vpc_link_id, load_balancer, target, port) group_left (class) awsconn_tls_probe_failure{{{l}}}\nor awsconn_tls_probe_success{{{l}}}"),
+                format!("awsconn_tls_probe_success{{{l}}}\n  * on (job, instance, account, region, vpc_link_id, load_balancer, target, port) group_left (class) awsconn_tls_probe_failure{{{l}}}\nor on (job, instance, account, region, vpc_link_id, load_balancer, target, port) awsconn_tls_probe_success{{{l}}}"),
                 "",
             )
             .per_link()

@@ -194,6 +194,13 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
     let Some(probes) = &topology.inventory.tls_probes else {
         return;
     };
+    f.add(
+        "awsconn_tls_probe_unaddressed_calls",
+        "TLS calls (load balancer, port, host name) the probe left out because collectors.tls_probe.only_addresses is on and addresses does not map their load balancer",
+        Kind::Gauge,
+        scope_labels(scope),
+        probes.unaddressed.len() as f64,
+    );
     for link in topology.vpc_links() {
         for call in topology.tls_calls(link) {
             let key = call.probe_key();

@@ -21,7 +21,6 @@ The link names are what scenarios refer to (see scenarios/demo.json).
 Prints a JSON document with the ids it created, by region.
 """
 
-import datetime
 import json
 import sys
 import time

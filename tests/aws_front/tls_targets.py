@@ -14,6 +14,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,9 +43,11 @@ def self_signed(names, days):
 def start(names, days=365):
     """Starts a TLS target for `names`; returns its `127.0.0.1:PORT`. It runs
     on daemon threads until the process ends."""
-    if not names or not all(isinstance(n, str) and n for n in names):
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
         raise ValueError("names: a non-empty list of host names")
-    pem, key = self_signed(names, int(days))
+    if not isinstance(days, int) or not 1 <= days <= 3650:
+        raise ValueError("days: a whole number of days, 1 to 3650")
+    pem, key = self_signed(names, days)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # The context reads files only; they are not needed once loaded.
     with tempfile.NamedTemporaryFile() as cert_file, tempfile.NamedTemporaryFile() as key_file:
@@ -63,7 +66,12 @@ def start(names, days=365):
 
 def _accept(listener, context):
     while True:
-        connection, _ = listener.accept()
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            # Out of descriptors for a moment (EMFILE): try again.
+            time.sleep(0.1)
+            continue
         threading.Thread(target=_serve, args=(connection, context), daemon=True).start()
 
 

@@ -439,6 +439,15 @@ fn the_links_page_shows_each_hop_in_a_browser() {
         1,
         "only the addressed call is probed: {metrics}"
     );
+    // The REST paths' https calls through TCP listeners (healthy,
+    // listener-missing's 8443 and the rest but the two TLS listeners'), left
+    // out and counted.
+    let unaddressed = sample(
+        &metrics,
+        &format!("awsconn_tls_probe_unaddressed_calls{{{l}}}"),
+    )
+    .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(unaddressed >= 8.0, "{unaddressed}\n{metrics}");
 
     // The certificates of the TLS listeners, as ACM has them: the expiring
     // one's date, ten days after the seeding, and its listing.

@@ -47,7 +47,9 @@ impl LinkPath<'_> {
             ]);
             let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
             let key = call.probe_key();
-            // Left out by `only_addresses`: the certificates check says so.
+            // Left out by `only_addresses`: a TLS listener's certificate is
+            // judged by the certificates checks, and a pass-through call's
+            // certificate check says that nothing judges it.
             if probes.unaddressed.contains(&key) {
                 continue;
             }
