@@ -225,19 +225,29 @@ fn message_of(line: &[u8]) -> Option<&[u8]> {
         return Some(strip_timestamp(line));
     };
     // A UUID (36 characters) is the usual id: its end needs no search.
-    // Anything else (a shorter id, a `)` before the 37th byte) is searched.
-    let uuid = rest.get(UUID_LEN) == Some(&b')') && is_request_id(&rest[..UUID_LEN]);
-    let close = if uuid {
-        UUID_LEN
-    } else {
-        let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
-        memchr::memchr(b')', window)?
-    };
-    let message = rest[close + 1..].strip_prefix(b" ")?;
-    if !could_start_message(message) || !(uuid || is_request_id(&rest[..close])) {
-        return None;
+    if rest.get(UUID_LEN) == Some(&b')') {
+        if let Some(message) = message_after(rest, UUID_LEN) {
+            return Some(message);
+        }
+        // Only an earlier `)` can end a shorter id before a message. The
+        // phrases have no `)`, so the shortest (24 bytes) must fit between
+        // that `)` and this one: it is among the first 11 bytes.
+        const BEFORE: usize = UUID_LEN - 2 - EXECUTION_FAILED.len() + 1;
+        let head: &[u8; BEFORE] = rest.first_chunk()?;
+        if !head.iter().fold(false, |seen, &b| seen | (b == b')')) {
+            return None;
+        }
     }
-    Some(strip_timestamp(message))
+    let window = &rest[..rest.len().min(MAX_REQUEST_ID + 1)];
+    message_after(rest, memchr::memchr(b')', window)?)
+}
+
+/// The message after the request id `rest[..close]` and its `) `, if one
+/// could start there and the id is one.
+fn message_after(rest: &[u8], close: usize) -> Option<&[u8]> {
+    let message = rest[close + 1..].strip_prefix(b" ")?;
+    (could_start_message(message) && is_request_id(&rest[..close]))
+        .then(|| strip_timestamp(message))
 }
 
 /// A counted message starts with one of the two phrases, or a timestamp
