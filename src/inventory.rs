@@ -92,6 +92,16 @@ pub struct InterconnectConnection {
     pub bandwidth: String,
     /// `bandwidth` in bits per second; `None` when it could not be read.
     pub bandwidth_bps: Option<f64>,
+    /// The product variant (`type`: a free string in the model).
+    pub product_type: String,
+    /// The id AWS and the partner both show (`sharedId`): the key to the
+    /// connection in the other cloud's console and monitoring.
+    pub shared_id: String,
+    /// Which member of the `provider` union: `multicloud` (a cloud service
+    /// provider) or `last_mile`.
+    pub provider_kind: String,
+    /// `billingTier` (0 to 8): the hourly price follows it.
+    pub billing_tier: Option<i32>,
 }
 
 impl InterconnectConnection {
@@ -112,8 +122,20 @@ impl InterconnectConnection {
 pub struct InterconnectEnvironment {
     pub id: String,
     pub provider: String,
+    /// As on the connection: `multicloud` or `last_mile`.
+    pub provider_kind: String,
     pub location: String,
     pub state: String,
+    /// The product variant (`type`).
+    pub product_type: String,
+    /// Bandwidths the environment supports (`bandwidths.supported`), and
+    /// those a connection can be ordered with now (`bandwidths.available`):
+    /// what is left when the environment turns `limited`.
+    pub bandwidths_supported: Vec<String>,
+    pub bandwidths_available: Vec<String>,
+    /// How the partner's account is named when a connection is made
+    /// (`remoteIdentifierType`: `account`, `email`).
+    pub remote_identifier_type: String,
 }
 
 impl InterconnectEnvironment {

@@ -581,12 +581,21 @@ mod tests {
                         state: "down".into(),
                         bandwidth: "1Gbps".into(),
                         bandwidth_bps: Some(1e9),
+                        product_type: "dedicated".into(),
+                        shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
+                        provider_kind: "multicloud".into(),
+                        billing_tier: Some(3),
                     }],
                     environments: vec![InterconnectEnvironment {
                         id: "env-1".into(),
                         provider: "google".into(),
+                        provider_kind: "multicloud".into(),
                         location: "us-east4".into(),
                         state: "limited".into(),
+                        product_type: "dedicated".into(),
+                        bandwidths_supported: vec!["1Gbps".into(), "10Gbps".into()],
+                        bandwidths_available: vec!["1Gbps".into()],
+                        remote_identifier_type: "account".into(),
                     }],
                 }),
                 ..Default::default()
@@ -860,9 +869,30 @@ mod tests {
         let t = text();
         let us = "account=\"123456789012\",region=\"us-east-1\"";
         assert_eq!(
-            value_of(&t, &format!("awsconn_interconnect_connection_info{{{us},connection_id=\"icc-1\",description=\"to gcp\",provider=\"google\",location=\"us-east4\",environment_id=\"env-1\",attach_point=\"dxgw-1\"}}")).as_deref(),
+            value_of(&t, &format!("awsconn_interconnect_connection_info{{{us},connection_id=\"icc-1\",description=\"to gcp\",provider=\"google\",provider_kind=\"multicloud\",location=\"us-east4\",environment_id=\"env-1\",attach_point=\"dxgw-1\",type=\"dedicated\",shared_id=\"0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60\"}}")).as_deref(),
             Some("1")
         );
+        assert_eq!(
+            value_of(
+                &t,
+                &format!(
+                    "awsconn_interconnect_connection_billing_tier{{{us},connection_id=\"icc-1\"}}"
+                )
+            )
+            .as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_environment_info{{{us},environment_id=\"env-1\",provider=\"google\",location=\"us-east4\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\"}}")).as_deref(),
+            Some("1")
+        );
+        for (bandwidth, available) in [("1Gbps", "true"), ("10Gbps", "false")] {
+            assert_eq!(
+                value_of(&t, &format!("awsconn_interconnect_environment_bandwidth_info{{{us},environment_id=\"env-1\",bandwidth=\"{bandwidth}\",available=\"{available}\"}}")).as_deref(),
+                Some("1"),
+                "{bandwidth}"
+            );
+        }
         assert_eq!(
             value_of(&t, &format!("awsconn_interconnect_connection_state{{{us},connection_id=\"icc-1\",state=\"down\"}}")).as_deref(),
             Some("1")

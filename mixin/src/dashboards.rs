@@ -499,14 +499,18 @@ fn interconnect(config: &Config) -> Value {
         panel(Kind::Stat, "Environments not available", "none", "Environments in state limited or unavailable.")
             .query(format!("sum(awsconn_interconnect_environment_state{{{s}, state!=\"available\"}}) or vector(0)"), "")
             .red_from(1.0),
-        panel(Kind::Table, "Connections", "none", "Each connection: provider, location, environment and attach point.")
+        panel(Kind::Table, "Connections", "none", "Each connection: provider and its kind (multicloud or last mile), location, environment, attach point, product type, and the shared id the partner cloud shows for it.")
             .query(format!("awsconn_interconnect_connection_info{{{s}}}"), ""),
+        panel(Kind::Table, "Billing tier", "none", "Each connection's billing tier (0 to 8): the hourly price follows it; adding a Cloud WAN edge re-rates it.")
+            .query(format!("awsconn_interconnect_connection_billing_tier{{{s}}}"), ""),
         panel(Kind::TimeSeries, "Connection state", "none", "Each connection's state (1 = current).")
             .query(format!("awsconn_interconnect_connection_state{{{s}}} == 1"), "{{connection_id}} {{state}}"),
         panel(Kind::TimeSeries, "Provisioned bandwidth", "Bps", "Each connection's provisioned bandwidth.")
             .query(format!("awsconn_interconnect_connection_bandwidth_bytes_per_second{{{s}}}"), "{{connection_id}}"),
         panel(Kind::Table, "Environments", "none", "Each environment's current state.")
             .query(format!("awsconn_interconnect_environment_state{{{s}}} == 1"), ""),
+        panel(Kind::Table, "Bandwidths an environment can give", "none", "Per environment, each bandwidth it supports and whether a connection can be ordered with it now (available): what is left while the environment is limited.")
+            .query(format!("awsconn_interconnect_environment_bandwidth_info{{{s}}}"), ""),
     ];
     dashboard(
         config,

@@ -31,6 +31,17 @@ fn provider_name(provider: Option<&Provider>) -> String {
     }
 }
 
+/// Which member of the `provider` union names the partner.
+fn provider_kind(provider: Option<&Provider>) -> String {
+    match provider {
+        Some(Provider::CloudServiceProvider(_)) => "multicloud",
+        Some(Provider::LastMileProvider(_)) => "last_mile",
+        Some(_) => "unknown",
+        None => "",
+    }
+    .to_owned()
+}
+
 fn attach_point_name(point: Option<&AttachPoint>) -> String {
     match point {
         Some(AttachPoint::DirectConnectGateway(id)) => id.clone(),
@@ -71,6 +82,10 @@ async fn connections(
                 state: normalize_state(c.state().as_str()),
                 bandwidth: c.bandwidth().to_owned(),
                 bandwidth_bps,
+                product_type: c.r#type().to_owned(),
+                shared_id: c.shared_id().to_owned(),
+                provider_kind: provider_kind(c.provider()),
+                billing_tier: c.billing_tier(),
             });
         }
     }
@@ -89,11 +104,19 @@ async fn environments(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::from_sdk("interconnect", "ListEnvironments", e))?;
         for e in page.environments() {
+            let bandwidths = e.bandwidths();
             out.push(InterconnectEnvironment {
                 id: e.environment_id().to_owned(),
                 provider: provider_name(e.provider()),
+                provider_kind: provider_kind(e.provider()),
                 location: e.location().to_owned(),
                 state: normalize_state(e.state().as_str()),
+                product_type: e.r#type().to_owned(),
+                bandwidths_supported: bandwidths.map_or_else(Vec::new, |b| b.supported().to_vec()),
+                bandwidths_available: bandwidths.map_or_else(Vec::new, |b| b.available().to_vec()),
+                remote_identifier_type: e
+                    .remote_identifier_type()
+                    .map_or_else(String::new, |t| normalize_state(t.as_str())),
             });
         }
     }
@@ -103,6 +126,199 @@ async fn environments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every member of the model's `ConnectionSummary` and `Environment` (the
+    /// SDK's types), and what becomes of it: exported (where), or not and why.
+    /// docs/metrics.md lists the same; the tests hold both to the SDK.
+    const MODEL_MEMBERS: &[(&str, &str, &str)] = &[
+        ("ConnectionSummary", "id", "label `connection_id`"),
+        (
+            "ConnectionSummary",
+            "arn",
+            "not exported: `connection_id` with `account` and `region` names the connection",
+        ),
+        (
+            "ConnectionSummary",
+            "description",
+            "`awsconn_interconnect_connection_info{description}`",
+        ),
+        (
+            "ConnectionSummary",
+            "bandwidth",
+            "`awsconn_interconnect_connection_bandwidth_bytes_per_second`",
+        ),
+        (
+            "ConnectionSummary",
+            "attach_point",
+            "`awsconn_interconnect_connection_info{attach_point}`",
+        ),
+        (
+            "ConnectionSummary",
+            "environment_id",
+            "`awsconn_interconnect_connection_info{environment_id}`",
+        ),
+        (
+            "ConnectionSummary",
+            "provider",
+            "`awsconn_interconnect_connection_info{provider, provider_kind}`",
+        ),
+        (
+            "ConnectionSummary",
+            "location",
+            "`awsconn_interconnect_connection_info{location}`",
+        ),
+        (
+            "ConnectionSummary",
+            "type",
+            "`awsconn_interconnect_connection_info{type}`",
+        ),
+        (
+            "ConnectionSummary",
+            "state",
+            "`awsconn_interconnect_connection_state`",
+        ),
+        (
+            "ConnectionSummary",
+            "shared_id",
+            "`awsconn_interconnect_connection_info{shared_id}`",
+        ),
+        (
+            "ConnectionSummary",
+            "billing_tier",
+            "`awsconn_interconnect_connection_billing_tier`",
+        ),
+        (
+            "Environment",
+            "provider",
+            "`awsconn_interconnect_environment_info{provider, provider_kind}`",
+        ),
+        (
+            "Environment",
+            "location",
+            "`awsconn_interconnect_environment_info{location}`",
+        ),
+        ("Environment", "environment_id", "label `environment_id`"),
+        (
+            "Environment",
+            "state",
+            "`awsconn_interconnect_environment_state`",
+        ),
+        (
+            "Environment",
+            "bandwidths",
+            "`awsconn_interconnect_environment_bandwidth_info`",
+        ),
+        (
+            "Environment",
+            "type",
+            "`awsconn_interconnect_environment_info{type}`",
+        ),
+        (
+            "Environment",
+            "activation_page_url",
+            "not exported: a page of the partner's console for making a connection, not a state",
+        ),
+        (
+            "Environment",
+            "remote_identifier_type",
+            "`awsconn_interconnect_environment_info{remote_identifier_type}`",
+        ),
+    ];
+
+    /// The field names of a derived `Debug` text (`Name { a: .., b: .. }`),
+    /// at the outer level only.
+    fn debug_fields(text: &str) -> Vec<String> {
+        let body = &text[text.find('{').unwrap() + 1..text.rfind('}').unwrap()];
+        let (mut depth, mut out, mut word) = (0, Vec::new(), String::new());
+        let mut chars = body.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' => depth -= 1,
+                '"' => {
+                    // Skip a string, escapes included.
+                    while let Some(s) = chars.next() {
+                        match s {
+                            '\\' => {
+                                chars.next();
+                            }
+                            '"' => break,
+                            _ => {}
+                        }
+                    }
+                }
+                ':' if depth == 0 && !word.is_empty() => out.push(std::mem::take(&mut word)),
+                c if depth == 0 && (c.is_alphanumeric() || c == '_') => word.push(c),
+                _ if depth == 0 => word.clear(),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Every member of the SDK's types is in MODEL_MEMBERS and the other
+    /// way round, and docs/metrics.md names each not exported one.
+    #[test]
+    fn every_model_member_is_exported_or_said_why_not() {
+        use aws_sdk_interconnect::types::{
+            Bandwidths, ConnectionState, ConnectionSummary, Environment, EnvironmentState,
+        };
+        let connection = ConnectionSummary::builder()
+            .id("mcc-abcdefgh")
+            .arn("arn")
+            .description("d")
+            .bandwidth("1Gbps")
+            .environment_id("e")
+            .location("l")
+            .r#type("t")
+            .state(ConnectionState::Available)
+            .shared_id("s")
+            .build()
+            .unwrap();
+        let environment = Environment::builder()
+            .location("l")
+            .environment_id("e")
+            .state(EnvironmentState::Available)
+            .bandwidths(Bandwidths::builder().build())
+            .r#type("t")
+            .build()
+            .unwrap();
+        let docs = include_str!("../../docs/metrics.md");
+        for (name, debug) in [
+            ("ConnectionSummary", format!("{connection:?}")),
+            ("Environment", format!("{environment:?}")),
+        ] {
+            let mut sdk = debug_fields(&debug);
+            sdk.sort();
+            let mut listed: Vec<String> = MODEL_MEMBERS
+                .iter()
+                .filter(|(t, _, _)| *t == name)
+                .map(|(_, m, _)| (*m).to_owned())
+                .collect();
+            listed.sort();
+            assert_eq!(
+                sdk, listed,
+                "{name}: the SDK's members against MODEL_MEMBERS"
+            );
+        }
+        for (name, member, whither) in MODEL_MEMBERS {
+            let row = format!("| `{name}` | `{member}` | {whither} |");
+            assert!(docs.contains(&row), "docs/metrics.md lacks the row {row}");
+        }
+    }
+
+    #[test]
+    fn provider_kinds() {
+        assert_eq!(
+            provider_kind(Some(&Provider::CloudServiceProvider("google".into()))),
+            "multicloud"
+        );
+        assert_eq!(
+            provider_kind(Some(&Provider::LastMileProvider("lumen".into()))),
+            "last_mile"
+        );
+        assert_eq!(provider_kind(None), "");
+    }
 
     #[test]
     fn union_values() {

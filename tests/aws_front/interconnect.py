@@ -38,7 +38,8 @@ CONNECTION_DEFAULTS = {
     "state": "available",
     "sharedId": "shared-0",
 }
-ENVIRONMENT_DEFAULTS = {"location": "", "state": "available", "type": "multicloud"}
+ENVIRONMENT_DEFAULTS = {"location": "", "state": "available", "type": "multicloud",
+                        "bandwidths": {"available": [], "supported": []}}
 
 
 def error(status, code, message):

@@ -11,7 +11,8 @@ const SCENARIO: &str = r#"{
     "connections": [
       {"id": "mcc-1", "description": "prod to gcp", "bandwidth": "1Gbps",
        "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
-       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available"},
+       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available",
+       "type": "dedicated", "sharedId": "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60", "billingTier": 3},
       {"id": "mcc-2", "description": "dr to azure", "bandwidth": "500Mbps",
        "attachPoint": {"arn": "arn:aws:directconnect::123456789012:dx-gateway/dxgw-2"}, "environmentId": "az-eus",
        "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "down"},
@@ -27,7 +28,9 @@ const SCENARIO: &str = r#"{
     ],
     "environments": [
       {"environmentId": "gcp-use4", "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available"},
-      {"environmentId": "az-eus", "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "limited"},
+      {"environmentId": "az-eus", "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "limited",
+       "type": "dedicated", "remoteIdentifierType": "account",
+       "bandwidths": {"supported": ["500Mbps", "1Gbps", "10Gbps"], "available": ["500Mbps"]}},
       {"environmentId": "lm-nyc", "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "unavailable"}
     ]
   }
@@ -49,15 +52,15 @@ fn connections_environments_and_bandwidth() {
     assert!(ok, "{stderr}\n{text}");
 
     let info = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-1\",description=\"prod to gcp\",provider=\"google\",location=\"us-east4\",environment_id=\"gcp-use4\",attach_point=\"dxgw-1\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-1\",description=\"prod to gcp\",provider=\"google\",provider_kind=\"multicloud\",location=\"us-east4\",environment_id=\"gcp-use4\",attach_point=\"dxgw-1\",type=\"dedicated\",shared_id=\"0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60\"}}"
     );
     assert_eq!(sample(&text, &info), Some(1.0), "{text}");
     let arn_attach = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-2\",description=\"dr to azure\",provider=\"azure\",location=\"eastus\",environment_id=\"az-eus\",attach_point=\"arn:aws:directconnect::123456789012:dx-gateway/dxgw-2\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-2\",description=\"dr to azure\",provider=\"azure\",provider_kind=\"multicloud\",location=\"eastus\",environment_id=\"az-eus\",attach_point=\"arn:aws:directconnect::123456789012:dx-gateway/dxgw-2\",type=\"multicloud\",shared_id=\"shared-0\"}}"
     );
     assert_eq!(sample(&text, &arn_attach), Some(1.0), "{text}");
     let last_mile = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-3\",description=\"last mile\",provider=\"lumen\",location=\"nyc\",environment_id=\"lm-nyc\",attach_point=\"dxgw-1\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-3\",description=\"last mile\",provider=\"lumen\",provider_kind=\"last_mile\",location=\"nyc\",environment_id=\"lm-nyc\",attach_point=\"dxgw-1\",type=\"multicloud\",shared_id=\"shared-0\"}}"
     );
     assert_eq!(sample(&text, &last_mile), Some(1.0), "{text}");
 
@@ -123,6 +126,24 @@ fn connections_environments_and_bandwidth() {
         sample(&text, &env("lm-nyc", "lumen", "nyc", "available")),
         Some(0.0)
     );
+
+    // The billing tier AWS gave, and none where it gave none.
+    let tier = |id: &str| {
+        format!("awsconn_interconnect_connection_billing_tier{{{US},connection_id=\"{id}\"}}")
+    };
+    assert_eq!(sample(&text, &tier("mcc-1")), Some(3.0), "{text}");
+    assert_eq!(sample(&text, &tier("mcc-2")), None);
+    // What the limited environment can still give: 500Mbps, not 1 or 10Gbps.
+    for (bandwidth, available) in [("500Mbps", "true"), ("1Gbps", "false"), ("10Gbps", "false")] {
+        let series = format!(
+            "awsconn_interconnect_environment_bandwidth_info{{{US},environment_id=\"az-eus\",bandwidth=\"{bandwidth}\",available=\"{available}\"}}"
+        );
+        assert_eq!(sample(&text, &series), Some(1.0), "{series}\n{text}");
+    }
+    let env_info = format!(
+        "awsconn_interconnect_environment_info{{{US},environment_id=\"az-eus\",provider=\"azure\",location=\"eastus\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\"}}"
+    );
+    assert_eq!(sample(&text, &env_info), Some(1.0), "{text}");
 
     // Five connections in pages of two: three calls, every one counted.
     let requests = emulator.requests();
