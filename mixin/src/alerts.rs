@@ -1519,7 +1519,7 @@ fn alb_error_rules(config: &Config) -> Vec<Rule> {
 
 fn interconnect_alerts(config: &Config) -> Vec<Alert> {
     let f = &config.for_;
-    let conn = [("connection_id", "mcc-azure-dr")];
+    let conn = [("connection_id", "mcc-azuredr1")];
     let stuck_matcher = "state!~\"available|down|failed|deleted\"";
     let mut stuck = state_rule(
         config,

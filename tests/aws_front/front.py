@@ -203,6 +203,8 @@ class Front:
         self.set_scenario(scenario)
 
     def set_scenario(self, scenario):
+        # Refused before anything changes: Interconnect values its model does not allow.
+        interconnect.validate(scenario or {})
         with self.lock:
             self.scenario = scenario or {}
             # Remaining uses of each fault; a fault without "times" is permanent.
@@ -364,7 +366,10 @@ def make_handler(front):
                     return self.send(400, {"Content-Type": "text/plain"}, f"{e}\n".encode())
                 return self.send(200, {"Content-Type": "application/json"}, json.dumps({"address": address}).encode())
             if path == "/_front/scenario" and self.command == "PUT":
-                front.set_scenario(json.loads(body or b"{}"))
+                try:
+                    front.set_scenario(json.loads(body or b"{}"))
+                except interconnect.ModelError as e:
+                    return self.send(400, {"Content-Type": "text/plain"}, f"scenario refused: {e}\n".encode())
                 return self.send(200, {"Content-Type": "text/plain"}, b"ok\n")
             if path == "/_front/scenario":
                 return self.send(200, {"Content-Type": "application/json"}, json.dumps(front.scenario).encode())
@@ -477,7 +482,10 @@ def main():
             scenario = json.load(f)
 
     host, _, port = args.listen.rpartition(":")
-    front = Front(upstream, scenario)
+    try:
+        front = Front(upstream, scenario)
+    except interconnect.ModelError as e:
+        sys.exit(f"scenario refused: {e}")
     server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), make_handler(front))
     server.daemon_threads = True
     # Wait until moto answers before announcing the address.

@@ -207,7 +207,7 @@ const EXPECTED: &[&str] = &[
     "AwsconnCertificateHostMismatch us-east-1 certificate-mismatch-link",
     "AwsconnCertificateInvalid us-east-1 certificate-expiring-link",
     "AwsconnEndpointConnectionUnavailable us-east-1 connection-rejected-link",
-    "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
+    "AwsconnInterconnectConnectionDown us-east-1 mcc-azuredr1",
     "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
     "AwsconnListenerPortMissing us-east-1 listener-missing-link",
     "AwsconnLoadBalancerUnavailable eu-west-1 payments-rest-link",
@@ -593,7 +593,7 @@ fn demo_world_pages_exactly_what_is_broken() {
     wait_suppressed(
         &am,
         &[
-            "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
+            "AwsconnInterconnectConnectionDown us-east-1 mcc-azuredr1",
             "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
         ],
         &names,
@@ -628,7 +628,7 @@ fn demo_world_pages_exactly_what_is_broken() {
         &[
             "AwsconnVpcLinkFailed eu-west-1 payments-rest-link",
             "AwsconnTlsErrors us-east-1 tls-errors-link",
-            "AwsconnInterconnectConnectionDown us-east-1 mcc-azure-dr",
+            "AwsconnInterconnectConnectionDown us-east-1 mcc-azuredr1",
         ],
         &names,
     );

@@ -5,25 +5,29 @@ use crate::harness::{
     Emulator, Server, config_file, http_request, once, promtool_check_metrics, sample, sample_sum,
 };
 
+/// What the model allows (the double refuses anything else), but for two
+/// connections that say why they break it: what AWS may send one day.
 const SCENARIO: &str = r#"{
   "page_size": {"interconnect:ListConnections": 2},
   "interconnect": {
     "connections": [
-      {"id": "mcc-1", "description": "prod to gcp", "bandwidth": "1Gbps",
-       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
+      {"id": "mcc-gcpprod1", "description": "prod to gcp", "bandwidth": "1Gbps",
+       "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "gcp-use4",
        "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available",
        "type": "dedicated", "sharedId": "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60", "billingTier": 3},
-      {"id": "mcc-2", "description": "dr to azure", "bandwidth": "500Mbps",
-       "attachPoint": {"arn": "arn:aws:directconnect::123456789012:dx-gateway/dxgw-2"}, "environmentId": "az-eus",
+      {"id": "mcc-azuredr1", "description": "dr to azure", "bandwidth": "500Mbps",
+       "attachPoint": {"arn": "arn:aws:interconnect:us-east-1:123456789012:connection/mcc-gcpprod1"}, "environmentId": "az-eus",
        "provider": {"cloudServiceProvider": "azure"}, "location": "eastus", "state": "down"},
-      {"id": "mcc-3", "description": "last mile", "bandwidth": "lots",
-       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "lm-nyc",
-       "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "pending"},
-      {"id": "mcc-4", "description": "new state", "bandwidth": "10Gbps",
-       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
-       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "Provisioning"},
-      {"id": "mcc-5", "description": "being removed", "bandwidth": "1Gbps",
-       "attachPoint": {"directConnectGateway": "dxgw-1"}, "environmentId": "gcp-use4",
+      {"id": "lmcc-lumennyc", "description": "last mile", "bandwidth": "lots",
+       "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "lm-nyc",
+       "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "pending",
+       "_beyond_model": "a bandwidth the exporter cannot read"},
+      {"id": "mcc-newstate", "description": "new state", "bandwidth": "10Gbps",
+       "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "gcp-use4",
+       "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "Provisioning",
+       "_beyond_model": "a state the model does not have yet"},
+      {"id": "mcc-removing", "description": "being removed", "bandwidth": "1Gbps",
+       "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "gcp-use4",
        "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "deleting"}
     ],
     "environments": [
@@ -52,15 +56,15 @@ fn connections_environments_and_bandwidth() {
     assert!(ok, "{stderr}\n{text}");
 
     let info = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-1\",description=\"prod to gcp\",provider=\"google\",provider_kind=\"multicloud\",location=\"us-east4\",environment_id=\"gcp-use4\",attach_point=\"dxgw-1\",type=\"dedicated\",shared_id=\"0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-gcpprod1\",description=\"prod to gcp\",provider=\"google\",provider_kind=\"multicloud\",location=\"us-east4\",environment_id=\"gcp-use4\",attach_point=\"5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f\",type=\"dedicated\",shared_id=\"0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60\"}}"
     );
     assert_eq!(sample(&text, &info), Some(1.0), "{text}");
     let arn_attach = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-2\",description=\"dr to azure\",provider=\"azure\",provider_kind=\"multicloud\",location=\"eastus\",environment_id=\"az-eus\",attach_point=\"arn:aws:directconnect::123456789012:dx-gateway/dxgw-2\",type=\"multicloud\",shared_id=\"shared-0\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-azuredr1\",description=\"dr to azure\",provider=\"azure\",provider_kind=\"multicloud\",location=\"eastus\",environment_id=\"az-eus\",attach_point=\"arn:aws:interconnect:us-east-1:123456789012:connection/mcc-gcpprod1\",type=\"dedicated\",shared_id=\"00000000-0000-4000-8000-000000000000\"}}"
     );
     assert_eq!(sample(&text, &arn_attach), Some(1.0), "{text}");
     let last_mile = format!(
-        "awsconn_interconnect_connection_info{{{US},connection_id=\"mcc-3\",description=\"last mile\",provider=\"lumen\",provider_kind=\"last_mile\",location=\"nyc\",environment_id=\"lm-nyc\",attach_point=\"dxgw-1\",type=\"multicloud\",shared_id=\"shared-0\"}}"
+        "awsconn_interconnect_connection_info{{{US},connection_id=\"lmcc-lumennyc\",description=\"last mile\",provider=\"lumen\",provider_kind=\"last_mile\",location=\"nyc\",environment_id=\"lm-nyc\",attach_point=\"5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f\",type=\"dedicated\",shared_id=\"00000000-0000-4000-8000-000000000000\"}}"
     );
     assert_eq!(sample(&text, &last_mile), Some(1.0), "{text}");
 
@@ -76,18 +80,25 @@ fn connections_environments_and_bandwidth() {
         "failed",
     ] {
         let want = if s == "available" { 1.0 } else { 0.0 };
-        assert_eq!(sample(&text, &state("mcc-1", s)), Some(want), "mcc-1 {s}");
+        assert_eq!(
+            sample(&text, &state("mcc-gcpprod1", s)),
+            Some(want),
+            "mcc-gcpprod1 {s}"
+        );
     }
-    assert_eq!(sample(&text, &state("mcc-2", "down")), Some(1.0));
-    assert_eq!(sample(&text, &state("mcc-3", "pending")), Some(1.0));
-    assert_eq!(sample(&text, &state("mcc-5", "deleting")), Some(1.0));
+    assert_eq!(sample(&text, &state("mcc-azuredr1", "down")), Some(1.0));
+    assert_eq!(sample(&text, &state("lmcc-lumennyc", "pending")), Some(1.0));
+    assert_eq!(sample(&text, &state("mcc-removing", "deleting")), Some(1.0));
     // A state the exporter does not know is exported lower-cased, not dropped.
     assert_eq!(
-        sample(&text, &state("mcc-4", "provisioning")),
+        sample(&text, &state("mcc-newstate", "provisioning")),
         Some(1.0),
         "{text}"
     );
-    assert_eq!(sample(&text, &state("mcc-4", "available")), Some(0.0));
+    assert_eq!(
+        sample(&text, &state("mcc-newstate", "available")),
+        Some(0.0)
+    );
 
     let bandwidth = |id: &str| {
         format!(
@@ -95,13 +106,13 @@ fn connections_environments_and_bandwidth() {
         )
     };
     // Bits per second as AWS writes them, bytes per second as Prometheus counts.
-    assert_eq!(sample(&text, &bandwidth("mcc-1")), Some(1e9 / 8.0));
-    assert_eq!(sample(&text, &bandwidth("mcc-2")), Some(5e8 / 8.0));
-    assert_eq!(sample(&text, &bandwidth("mcc-4")), Some(1e10 / 8.0));
+    assert_eq!(sample(&text, &bandwidth("mcc-gcpprod1")), Some(1e9 / 8.0));
+    assert_eq!(sample(&text, &bandwidth("mcc-azuredr1")), Some(5e8 / 8.0));
+    assert_eq!(sample(&text, &bandwidth("mcc-newstate")), Some(1e10 / 8.0));
     // "lots" is not a bandwidth: no series, and a warning that says so.
-    assert_eq!(sample(&text, &bandwidth("mcc-3")), None);
+    assert_eq!(sample(&text, &bandwidth("lmcc-lumennyc")), None);
     assert!(
-        stderr.contains("cannot read the bandwidth") && stderr.contains("mcc-3"),
+        stderr.contains("cannot read the bandwidth") && stderr.contains("lmcc-lumennyc"),
         "{stderr}"
     );
 
@@ -131,8 +142,8 @@ fn connections_environments_and_bandwidth() {
     let tier = |id: &str| {
         format!("awsconn_interconnect_connection_billing_tier{{{US},connection_id=\"{id}\"}}")
     };
-    assert_eq!(sample(&text, &tier("mcc-1")), Some(3.0), "{text}");
-    assert_eq!(sample(&text, &tier("mcc-2")), None);
+    assert_eq!(sample(&text, &tier("mcc-gcpprod1")), Some(3.0), "{text}");
+    assert_eq!(sample(&text, &tier("mcc-azuredr1")), None);
     // What the limited environment can still give: 500Mbps, not 1 or 10Gbps.
     for (bandwidth, available) in [("500Mbps", "true"), ("1Gbps", "false"), ("10Gbps", "false")] {
         let series = format!(
@@ -223,7 +234,10 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
         ),
         Some(1.0)
     );
-    assert_eq!(sample(&text, &state("mcc-1", "available")), Some(1.0));
+    assert_eq!(
+        sample(&text, &state("mcc-gcpprod1", "available")),
+        Some(1.0)
+    );
     assert!(
         !text.contains("region=\"eu-west-1\",connection_id="),
         "{text}"
@@ -322,4 +336,61 @@ fn the_double_refuses_requests_that_break_the_protocol() {
     )
     .unwrap();
     assert_eq!(status, 200);
+}
+
+/// The double refuses what the service's model does not allow, naming the
+/// place, the value and the rule; the scenario in force stays.
+#[test]
+fn the_double_refuses_what_the_model_does_not_allow() {
+    let emulator = Emulator::start(SCENARIO);
+    // The first connection of SCENARIO, with one member broken at a time.
+    let valid: serde_json::Value = serde_json::from_str(SCENARIO).unwrap();
+    let valid = &valid["interconnect"]["connections"][0];
+    for (member, value, place, rule) in [
+        (
+            "id",
+            serde_json::json!("mcc-1"),
+            "interconnect.connections[0].id: 'mcc-1'",
+            "(mcc|lmcc)-[a-z0-9]{8} (ConnectionId)",
+        ),
+        (
+            "billingTier",
+            serde_json::json!(9),
+            "interconnect.connections[0].billingTier: 9",
+            "0 to 8 (BillingTier)",
+        ),
+        (
+            "attachPoint",
+            serde_json::json!({"directConnectGateway": "dxgw-1"}),
+            "interconnect.connections[0].attachPoint.directConnectGateway: 'dxgw-1'",
+            "(DirectConnectGatewayAttachPoint)",
+        ),
+        (
+            "state",
+            serde_json::json!("up"),
+            "interconnect.connections[0].state: 'up'",
+            "(ConnectionState)",
+        ),
+    ] {
+        let mut broken = valid.clone();
+        broken[member] = value;
+        let scenario = serde_json::json!({"interconnect": {"connections": [broken]}}).to_string();
+        let (status, _, body) = http_request(
+            "PUT",
+            &emulator.url,
+            "/_front/scenario",
+            &[],
+            scenario.as_bytes(),
+        )
+        .unwrap();
+        let said = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{member}: {said}");
+        assert!(
+            said.contains(place) && said.contains(rule),
+            "{member}: {said}"
+        );
+    }
+    // The scenario in force is the one it started with.
+    let (_, _, body) = http_request("GET", &emulator.url, "/_front/scenario", &[], b"").unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("mcc-gcpprod1"));
 }
