@@ -265,6 +265,7 @@ pub fn current_value(query: &MetricQuery, (at_s, value): (i64, f64), newest_peri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::{Api, EndpointService, LoadBalancer, LoadBalancing, Stage, TargetGroup};
 
     #[test]
     fn a_count_that_went_quiet_is_zero_other_statistics_keep_their_value() {
@@ -284,7 +285,6 @@ mod tests {
             );
         }
     }
-    use crate::inventory::{Api, EndpointService, LoadBalancer, LoadBalancing, Stage, TargetGroup};
 
     #[test]
     fn snake_case_names() {

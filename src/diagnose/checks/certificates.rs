@@ -115,11 +115,11 @@ impl<'a> LinkPath<'a> {
         let place = Place::Listener(call.load_balancer.arn.clone(), call.port);
         let judged = match &self.inventory.tls_probes {
             Some(probes) if probes.unaddressed.contains(&call.probe_key()) => {
-                "nothing here judges it: collectors.tls_probe.only_addresses leaves out load balancers that tls_probe.addresses does not map; map this one to an address the exporter can reach to have it checked as API Gateway checks it".to_owned()
+                "nothing here judges it: collectors.tls_probe.only_addresses leaves out load balancers that tls_probe.addresses does not map; map this one to an address the exporter can reach to have it checked as API Gateway checks it"
             }
-            Some(_) => "the tls_probe check judges it, as API Gateway would".to_owned(),
+            Some(_) => "the tls_probe check judges it, as API Gateway would",
             None => {
-                "nothing here judges it: turn on collectors.tls_probe (enabled: true, and tls_probe.addresses mapping this load balancer to an address the exporter can reach) to have it checked as API Gateway checks it".to_owned()
+                "nothing here judges it: turn on collectors.tls_probe (enabled: true, and tls_probe.addresses mapping this load balancer to an address the exporter can reach) to have it checked as API Gateway checks it"
             }
         };
         Check {

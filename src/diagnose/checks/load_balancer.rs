@@ -85,13 +85,7 @@ impl LinkPath<'_> {
                 BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
             let place = Place::Listener(arn.clone(), port);
             if let Some(why) = &lb.listeners_unread {
-                out.push(unknown(
-                    "listener_port",
-                    object,
-                    place,
-                    "load_balancers",
-                    &format!("the load balancer's listeners could not be read: {why}"),
-                ));
+                out.push(listeners_unread(object, place, why));
             } else if lb.listeners.iter().any(|l| l.port == port) {
                 out.push(passed("listener_port", object, place));
             } else {
@@ -137,14 +131,20 @@ impl LinkPath<'_> {
             if out.iter().any(|c: &Check| c.object == object) {
                 continue;
             }
-            out.push(unknown(
-                "listener_port",
-                object,
-                Place::LoadBalancer(lb),
-                "load_balancers",
-                &format!("the load balancer's listeners could not be read: {why}"),
-            ));
+            out.push(listeners_unread(object, Place::LoadBalancer(lb), why));
         }
         out
     }
+}
+
+/// A `listener_port` check that cannot be made: the load balancer's
+/// listeners could not be read (`why`).
+fn listeners_unread(object: BTreeMap<&'static str, String>, place: Place, why: &str) -> Check {
+    unknown(
+        "listener_port",
+        object,
+        place,
+        "load_balancers",
+        &format!("the load balancer's listeners could not be read: {why}"),
+    )
 }
