@@ -194,12 +194,48 @@ pub struct CollectorsConfig {
     pub execution_logs: ExecutionLogsConfig,
     #[serde(default)]
     pub cloudwatch: CloudWatchConfig,
-    #[serde(default = "CollectorConfig::standard")]
-    pub interconnect: CollectorConfig,
+    #[serde(default)]
+    pub interconnect: InterconnectConfig,
     #[serde(default = "CollectorConfig::standard")]
     pub certificates: CollectorConfig,
     #[serde(default)]
     pub tls_probe: TlsProbeConfig,
+}
+
+/// AWS Interconnect – multicloud.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InterconnectConfig {
+    #[serde(default = "yes", deserialize_with = "enabled")]
+    pub enabled: bool,
+    #[serde(default = "default_interval", deserialize_with = "interval")]
+    pub interval: Duration,
+    #[serde(default = "unset", deserialize_with = "timeout")]
+    pub timeout: Duration,
+    /// How often to ask again where Interconnect has nothing to watch: no
+    /// environment and no connection, or not offered to the account or in
+    /// the region. Most regions have none; they cost a call an hour, not
+    /// one a minute.
+    #[serde(
+        default = "default_absent_interval",
+        deserialize_with = "absent_interval"
+    )]
+    pub absent_interval: Duration,
+}
+
+impl Default for InterconnectConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_interval(),
+            timeout: default_timeout(),
+            absent_interval: default_absent_interval(),
+        }
+    }
+}
+
+fn default_absent_interval() -> Duration {
+    Duration::from_secs(3_600)
 }
 
 /// The TLS probe (off by default): it connects to the load balancers, so it
@@ -463,7 +499,7 @@ impl Default for CollectorsConfig {
             network_rules: CollectorConfig::standard(),
             execution_logs: ExecutionLogsConfig::default(),
             cloudwatch: CloudWatchConfig::default(),
-            interconnect: CollectorConfig::standard(),
+            interconnect: InterconnectConfig::default(),
             certificates: CollectorConfig::standard(),
             tls_probe: TlsProbeConfig::default(),
         }
@@ -531,6 +567,7 @@ schedule_of!(
     LoadBalancersConfig,
     ExecutionLogsConfig,
     CloudWatchConfig,
+    InterconnectConfig,
     TlsProbeConfig
 );
 
@@ -796,6 +833,7 @@ bounded! {
     cloudwatch_lookback "lookback": duration S, 15 * DAY;
     activity_window "link_activity_window": duration Duration::ZERO, 455 * DAY;
     activity_refresh "link_activity_refresh": duration Duration::ZERO, 7 * DAY;
+    absent_interval "absent_interval": duration S, 7 * DAY;
     connect_timeout "connect_timeout": duration 100 * MS, MIN;
     error_window "tls_error_window": duration MIN, 30 * DAY;
     expiry_warning "certificate_expiry_warning": duration Duration::ZERO, 365 * DAY;
@@ -1251,6 +1289,13 @@ impl Config {
                     .into(),
             );
         }
+        let interconnect = &self.collectors.interconnect;
+        if interconnect.absent_interval < interconnect.interval {
+            return Err(format!(
+                "collectors.interconnect.absent_interval: must be at least the interval ({})",
+                short(interconnect.interval)
+            ));
+        }
         let probe = &self.collectors.tls_probe;
         // The probes of a poll must end before the collector's timeout
         // (they stop at 90 % of it, and report what was left).
@@ -1321,7 +1366,7 @@ impl CollectorsConfig {
             ("network_rules", self.network_rules),
             ("execution_logs", self.execution_logs.schedule()),
             ("cloudwatch", self.cloudwatch.schedule()),
-            ("interconnect", self.interconnect),
+            ("interconnect", self.interconnect.schedule()),
             ("certificates", self.certificates),
             ("tls_probe", self.tls_probe.schedule()),
         ]
@@ -1683,6 +1728,35 @@ mod tests {
             proptest::prop_assert_eq!(config.collectors.vpc_links.timeout, Duration::from_secs(timeout));
             proptest::prop_assert_eq!(config.aws.max_attempts, attempts);
         }
+    }
+
+    #[test]
+    fn interconnect_absent_interval() {
+        let config = Config::parse("regions: [us-east-1]\n").unwrap();
+        assert_eq!(
+            config.collectors.interconnect.absent_interval,
+            Duration::from_secs(3600)
+        );
+        let config = Config::parse(
+            "regions: [us-east-1]\ncollectors: {interconnect: {interval: 5m, absent_interval: 6h}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.collectors.interconnect.absent_interval,
+            Duration::from_secs(6 * 3600)
+        );
+        let err = Config::parse(
+            "regions: [us-east-1]\ncollectors:\n  interconnect:\n    interval: 5m\n    absent_interval: 1m\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "collectors.interconnect.absent_interval: must be at least the interval (5m)"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("(line 5)"), "{err}");
     }
 
     /// A duration that passes check-config must not overflow a timer later.

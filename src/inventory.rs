@@ -142,10 +142,108 @@ impl InterconnectEnvironment {
     pub const KNOWN_STATES: &'static [&'static str] = &["available", "limited", "unavailable"];
 }
 
+/// What a union member the SDK does not know yet (`provider`,
+/// `attachPoint`) is exported as.
+pub const UNKNOWN_UNION_MEMBER: &str = "unknown";
+
+/// An attach point an environment offers (ListAttachPoints): what a
+/// connection there may attach to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterconnectAttachPoint {
+    /// `DirectConnectGateway`, `ARN`, or what AWS sent.
+    pub kind: String,
+    /// The gateway id or the ARN: what a connection's `attachPoint` holds.
+    pub identifier: String,
+    /// Its descriptive name (the gateway's name), as AWS gives it.
+    pub name: String,
+}
+
+/// Whether a scope has Interconnect to watch, which sets how often it is
+/// asked: every interval where it has, every `absent_interval` where not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum InterconnectAvailability {
+    /// Environments (or connections) are listed: polled every interval.
+    #[default]
+    Offered,
+    /// The service answered with no environment and no connection.
+    NoEnvironments,
+    /// The service is not offered to this account or in this region: AWS's
+    /// answer, as it said it (see `crate::aws::error::not_offered`).
+    NotOffered(String),
+}
+
+impl InterconnectAvailability {
+    pub const VALUES: &'static [&'static str] = &["offered", "no_environments", "not_offered"];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Offered => "offered",
+            Self::NoEnvironments => "no_environments",
+            Self::NotOffered(_) => "not_offered",
+        }
+    }
+}
+
+/// What became of one connection's attach point check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachPointFinding<'a> {
+    /// The environment still offers it (with its name).
+    Present(&'a InterconnectAttachPoint),
+    /// The environment's list does not hold it: the gateway was deleted, or
+    /// the connection points at one the environment no longer offers.
+    Missing,
+    /// Not known: the list could not be read (the error is logged and
+    /// counted), or the attach point is a union member the exporter does
+    /// not know.
+    Unknown,
+    /// Not checked: an `arn` attach point that the list does not hold. The
+    /// model's ListAttachPoints lists Direct Connect gateways only
+    /// (`AttachPointType`), so its absence says nothing.
+    NotListable,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Interconnect {
     pub connections: Vec<InterconnectConnection>,
     pub environments: Vec<InterconnectEnvironment>,
+    /// The attach points of every environment that has connections, by
+    /// environment id; `None` where ListAttachPoints failed.
+    pub attach_points: std::collections::BTreeMap<String, Option<Vec<InterconnectAttachPoint>>>,
+    pub availability: InterconnectAvailability,
+    /// When AWS was last asked (epoch seconds).
+    pub checked_at: i64,
+    /// When to ask again, where there is nothing to watch (every
+    /// `absent_interval`); `None` where it is offered (every interval).
+    pub next_check_at: Option<i64>,
+}
+
+impl Interconnect {
+    /// Whether the connection's attach point is one its environment offers.
+    pub fn attach_point_finding(&self, c: &InterconnectConnection) -> AttachPointFinding<'_> {
+        // A union member the exporter does not know cannot be compared.
+        if c.attach_point.is_empty() || c.attach_point == UNKNOWN_UNION_MEMBER {
+            return AttachPointFinding::Unknown;
+        }
+        match self.attach_points.get(&c.environment_id) {
+            Some(Some(points)) => match points.iter().find(|p| p.identifier == c.attach_point) {
+                Some(point) => AttachPointFinding::Present(point),
+                None if c.attach_point.starts_with("arn:") => AttachPointFinding::NotListable,
+                None => AttachPointFinding::Missing,
+            },
+            _ => AttachPointFinding::Unknown,
+        }
+    }
+
+    /// The environment ids whose attach points are asked for: those that
+    /// have a connection, once each, in order.
+    pub fn environments_with_connections(connections: &[InterconnectConnection]) -> Vec<String> {
+        let ids: std::collections::BTreeSet<&str> = connections
+            .iter()
+            .map(|c| c.environment_id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
+        ids.into_iter().map(str::to_owned).collect()
+    }
 }
 
 /// An API (REST or HTTP) with the integrations that use a VPC link and its stages.
@@ -749,6 +847,72 @@ pub fn normalize_state(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attach_point_findings() {
+        let connection = |id: &str, environment: &str, point: &str| InterconnectConnection {
+            id: id.into(),
+            arn: String::new(),
+            description: String::new(),
+            provider: "google".into(),
+            location: String::new(),
+            environment_id: environment.into(),
+            attach_point: point.into(),
+            state: "available".into(),
+            bandwidth: "1Gbps".into(),
+            bandwidth_bps: Some(1e9),
+            product_type: String::new(),
+            shared_id: String::new(),
+            provider_kind: "multicloud".into(),
+            billing_tier: None,
+        };
+        let gateway = InterconnectAttachPoint {
+            kind: "DirectConnectGateway".into(),
+            identifier: "gw-1".into(),
+            name: "prod".into(),
+        };
+        let connections = vec![
+            connection("a", "env-1", "gw-1"),
+            connection("b", "env-1", "gw-2"),
+            connection("c", "env-2", "gw-1"),
+            connection("d", "env-1", UNKNOWN_UNION_MEMBER),
+            connection("e", "env-3", "gw-1"),
+            connection(
+                "f",
+                "env-1",
+                "arn:aws:interconnect:us-east-1:1:connection/mcc-abcdefgh",
+            ),
+        ];
+        assert_eq!(
+            Interconnect::environments_with_connections(&connections),
+            ["env-1", "env-2", "env-3"]
+        );
+        let interconnect = Interconnect {
+            attach_points: [
+                ("env-1".to_owned(), Some(vec![gateway.clone()])),
+                ("env-2".to_owned(), None),
+            ]
+            .into(),
+            connections,
+            ..Interconnect::default()
+        };
+        let found: Vec<AttachPointFinding> = interconnect
+            .connections
+            .iter()
+            .map(|c| interconnect.attach_point_finding(c))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                AttachPointFinding::Present(&gateway),
+                AttachPointFinding::Missing,
+                AttachPointFinding::Unknown,
+                AttachPointFinding::Unknown,
+                AttachPointFinding::Unknown,
+                AttachPointFinding::NotListable,
+            ]
+        );
+    }
 
     /// RFC 6125: a wildcard is one whole leftmost label, names compare
     /// without case, a trailing dot changes nothing.

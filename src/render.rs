@@ -555,6 +555,38 @@ mod tests {
         }
     }
 
+    /// `icc-1` attached to a gateway its environment lists, `icc-2` to one
+    /// it no longer does, `icc-3` in an environment whose list is unread.
+    fn interconnect_connections() -> Vec<InterconnectConnection> {
+        let first = InterconnectConnection {
+            id: "icc-1".into(),
+            arn: "arn:aws:interconnect:us-east-1:123456789012:connection/icc-1".into(),
+            description: "to gcp".into(),
+            provider: "google".into(),
+            location: "us-east4".into(),
+            environment_id: "env-1".into(),
+            attach_point: "dxgw-1".into(),
+            state: "down".into(),
+            bandwidth: "1Gbps".into(),
+            bandwidth_bps: Some(1e9),
+            product_type: "dedicated".into(),
+            shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
+            provider_kind: "multicloud".into(),
+            billing_tier: Some(3),
+        };
+        let gone = InterconnectConnection {
+            id: "icc-2".into(),
+            attach_point: "dxgw-gone".into(),
+            ..first.clone()
+        };
+        let unread = InterconnectConnection {
+            id: "icc-3".into(),
+            environment_id: "env-2".into(),
+            ..first.clone()
+        };
+        vec![first, gone, unread]
+    }
+
     fn snapshot() -> Snapshot {
         let mut inventories = BTreeMap::new();
         inventories.insert(
@@ -570,22 +602,7 @@ mod tests {
                     last_request: [("http1".to_owned(), None)].into(),
                 }),
                 interconnect: Some(Interconnect {
-                    connections: vec![InterconnectConnection {
-                        id: "icc-1".into(),
-                        arn: "arn:aws:interconnect:us-east-1:123456789012:connection/icc-1".into(),
-                        description: "to gcp".into(),
-                        provider: "google".into(),
-                        location: "us-east4".into(),
-                        environment_id: "env-1".into(),
-                        attach_point: "dxgw-1".into(),
-                        state: "down".into(),
-                        bandwidth: "1Gbps".into(),
-                        bandwidth_bps: Some(1e9),
-                        product_type: "dedicated".into(),
-                        shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
-                        provider_kind: "multicloud".into(),
-                        billing_tier: Some(3),
-                    }],
+                    connections: interconnect_connections(),
                     environments: vec![InterconnectEnvironment {
                         id: "env-1".into(),
                         provider: "google".into(),
@@ -597,6 +614,21 @@ mod tests {
                         bandwidths_available: vec!["1Gbps".into()],
                         remote_identifier_type: "account".into(),
                     }],
+                    attach_points: [
+                        (
+                            "env-1".to_owned(),
+                            Some(vec![crate::inventory::InterconnectAttachPoint {
+                                kind: "DirectConnectGateway".into(),
+                                identifier: "dxgw-1".into(),
+                                name: "prod <gateway>".into(),
+                            }]),
+                        ),
+                        ("env-2".to_owned(), None),
+                    ]
+                    .into(),
+                    availability: crate::inventory::InterconnectAvailability::Offered,
+                    checked_at: 1_700_000_000,
+                    next_check_at: None,
                 }),
                 ..Default::default()
             },
@@ -605,6 +637,14 @@ mod tests {
             scope("eu-west-1"),
             Inventory {
                 vpc_links: Some(vec![link("rest2", ApiType::Rest, "quarantined", &[])]),
+                interconnect: Some(Interconnect {
+                    availability: crate::inventory::InterconnectAvailability::NotOffered(
+                        "AccessDeniedException: not available".into(),
+                    ),
+                    checked_at: 1_700_000_000,
+                    next_check_at: Some(1_700_003_600),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         );
@@ -883,8 +923,60 @@ mod tests {
             Some("3")
         );
         assert_eq!(
-            value_of(&t, &format!("awsconn_interconnect_environment_info{{{us},environment_id=\"env-1\",provider=\"google\",location=\"us-east4\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\"}}")).as_deref(),
+            value_of(&t, &format!("awsconn_interconnect_environment_info{{{us},environment_id=\"env-1\",provider=\"google\",location=\"us-east4\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\",available_bandwidths=\"1Gbps\"}}")).as_deref(),
             Some("1")
+        );
+        // The attach point check: present (named), missing, unknown.
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_check{{{us},connection_id=\"icc-1\",check=\"attach_point_present\",attach_point=\"dxgw-1\",attach_point_name=\"prod <gateway>\"}}")).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_check{{{us},connection_id=\"icc-2\",check=\"attach_point_present\",attach_point=\"dxgw-gone\"}}")).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            value_of(&t, &format!("awsconn_interconnect_connection_check_unknown{{{us},connection_id=\"icc-3\",check=\"attach_point_present\"}}")).as_deref(),
+            Some("1")
+        );
+        assert!(!t.contains("awsconn_interconnect_connection_check{account=\"123456789012\",region=\"us-east-1\",connection_id=\"icc-3\""));
+        // Where it is offered: every interval, no next check.
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_interconnect_availability{{{us},availability=\"offered\"}}")
+            )
+            .as_deref(),
+            Some("1")
+        );
+        assert!(!t.contains(&format!(
+            "awsconn_interconnect_next_check_timestamp_seconds{{{us}}}"
+        )));
+        let eu = "account=\"123456789012\",region=\"eu-west-1\"";
+        for (availability, value) in [
+            ("offered", "0"),
+            ("no_environments", "0"),
+            ("not_offered", "1"),
+        ] {
+            assert_eq!(
+                value_of(
+                    &t,
+                    &format!(
+                        "awsconn_interconnect_availability{{{eu},availability=\"{availability}\"}}"
+                    )
+                )
+                .as_deref(),
+                Some(value),
+                "{availability}"
+            );
+        }
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_interconnect_next_check_timestamp_seconds{{{eu}}}")
+            )
+            .as_deref(),
+            Some("1700003600")
         );
         for (bandwidth, available) in [("1Gbps", "true"), ("10Gbps", "false")] {
             assert_eq!(

@@ -67,6 +67,69 @@ impl AwsError {
     }
 }
 
+/// Error codes AWS services send to an account that has not signed up or
+/// opted in to the service (the JSON services' `SubscriptionRequiredException`,
+/// EC2's `OptInRequired`): not a gap in the IAM policy.
+const NOT_OFFERED_CODES: &[&str] = &["SubscriptionRequiredException", "OptInRequired"];
+
+/// What IAM writes in every denial it makes (identity policy, SCP, boundary,
+/// session policy): "User: <arn> is not authorized to perform: <action>".
+const IAM_DENIAL: &str = "is not authorized to perform";
+
+/// What a service writes when it refuses an account or region it is not
+/// offered to, where IAM's own wording is absent.
+const NOT_OFFERED_PHRASES: &[&str] = &[
+    "not available",
+    "not supported",
+    "not enabled",
+    "not offered",
+    "not subscribed",
+    "subscription",
+    "opt-in",
+    "opt in",
+    "opted in",
+];
+
+/// Whether AWS's error says the service is not offered to this account or
+/// in this region, rather than that IAM denies the call: a not-offered
+/// code, or an access denial without IAM's wording that says so. An
+/// AccessDenied that says neither is taken as IAM's (it pages: a human
+/// looks). docs/operations.md says what this rests on.
+pub fn not_offered(code: &str, message: &str) -> bool {
+    if NOT_OFFERED_CODES.contains(&code) {
+        return true;
+    }
+    if !matches!(code, "AccessDenied" | "AccessDeniedException") || message.contains(IAM_DENIAL) {
+        return false;
+    }
+    let message = message.to_ascii_lowercase();
+    NOT_OFFERED_PHRASES.iter().any(|p| message.contains(p))
+}
+
+/// What the resolver says of a name that does not exist (glibc, musl,
+/// macOS, Windows): a service endpoint that AWS does not run in a region.
+const NO_SUCH_NAME: &[&str] = &[
+    "Name or service not known",
+    "Name does not resolve",
+    "nodename nor servname provided",
+    "No such host is known",
+];
+
+impl AwsError {
+    /// The service is not offered here: AWS answered so (`not_offered`), or
+    /// its regional endpoint has no DNS name. A resolver that cannot be
+    /// reached ("Temporary failure in name resolution") is not that.
+    pub fn is_not_offered(&self) -> bool {
+        match &self.code {
+            Some(code) => not_offered(code, &self.message),
+            None => {
+                self.message.contains("dns error")
+                    && NO_SUCH_NAME.iter().any(|p| self.message.contains(p))
+            }
+        }
+    }
+}
+
 fn find_in_chain<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
@@ -112,6 +175,58 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|l| l as _)
         }
+    }
+
+    fn error(code: Option<&str>, message: &str) -> AwsError {
+        AwsError {
+            service: "interconnect",
+            operation: "ListEnvironments",
+            code: code.map(str::to_owned),
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn not_offered_is_told_apart_from_an_iam_denial() {
+        // IAM's own wording, whatever else the text says: the policy.
+        let iam = "User: arn:aws:sts::123456789012:assumed-role/awsconn/s is not authorized to perform: interconnect:ListEnvironments on resource: * because no identity-based policy allows the interconnect:ListEnvironments action";
+        assert!(!not_offered("AccessDeniedException", iam));
+        assert!(!not_offered(
+            "AccessDeniedException",
+            "User: x is not authorized to perform: interconnect:ListEnvironments with an explicit deny in a service control policy; the service is not available"
+        ));
+        // Silent denials page too: a human looks.
+        assert!(!not_offered("AccessDeniedException", ""));
+        assert!(!not_offered("AccessDenied", "Access Denied"));
+        // The service's own refusal.
+        assert!(not_offered(
+            "AccessDeniedException",
+            "AWS Interconnect is not available in this Region for your account"
+        ));
+        assert!(not_offered(
+            "AccessDeniedException",
+            "The account is not enabled for this service"
+        ));
+        assert!(not_offered("SubscriptionRequiredException", ""));
+        assert!(not_offered("OptInRequired", "You are not subscribed"));
+        // Other codes are what they are.
+        assert!(!not_offered("ThrottlingException", "not available"));
+        assert!(!not_offered("ResourceNotFoundException", "not available"));
+    }
+
+    #[test]
+    fn a_region_without_the_endpoint_is_not_offered() {
+        let nxdomain = "dispatch failure: io error: client error (Connect): dns error: failed to lookup address information: Name or service not known";
+        assert!(error(None, nxdomain).is_not_offered());
+        let musl = "dispatch failure: dns error: Name does not resolve";
+        assert!(error(None, musl).is_not_offered());
+        // The resolver is down, not the name missing: every service fails.
+        let no_resolver = "dispatch failure: io error: client error (Connect): dns error: failed to lookup address information: Temporary failure in name resolution";
+        assert!(!error(None, no_resolver).is_not_offered());
+        let refused = "dispatch failure: io error: Connection refused (os error 111)";
+        assert!(!error(None, refused).is_not_offered());
+        assert!(error(Some("OptInRequired"), "").is_not_offered());
+        assert!(!error(Some("AccessDeniedException"), "").is_not_offered());
     }
 
     #[test]

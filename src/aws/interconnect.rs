@@ -1,24 +1,82 @@
-//! AWS Interconnect – multicloud: connections and environments. The service
-//! speaks Smithy RPC v2 CBOR; the SDK handles the protocol.
+//! AWS Interconnect – multicloud: connections, environments and the attach
+//! points of the environments that have connections. The service speaks
+//! Smithy RPC v2 CBOR; the SDK handles the protocol.
 
 use aws_sdk_interconnect::types::{AttachPoint, Provider};
 
 use super::AwsError;
+use super::telemetry::ApiTelemetry;
 use crate::inventory::{
-    Interconnect, InterconnectConnection, InterconnectEnvironment, normalize_state, parse_bandwidth,
+    Interconnect, InterconnectAttachPoint, InterconnectAvailability, InterconnectConnection,
+    InterconnectEnvironment, UNKNOWN_UNION_MEMBER, normalize_state, parse_bandwidth,
 };
 
 /// Page size for the list calls.
 const PAGE_SIZE: i32 = 100;
 
+/// Connections, environments, and the attach points of each environment
+/// that has connections (one ListAttachPoints a page per such environment,
+/// one after the other: they are few, and the quota paces them anyway).
+/// A scope with neither environments nor connections is `NoEnvironments`.
 pub(super) async fn inventory(
     client: &aws_sdk_interconnect::Client,
+    telemetry: &ApiTelemetry,
+    checked_at: i64,
 ) -> Result<Interconnect, AwsError> {
     let (connections, environments) = tokio::try_join!(connections(client), environments(client))?;
+    let mut attach_points = std::collections::BTreeMap::new();
+    for environment in Interconnect::environments_with_connections(&connections) {
+        let points = match attach_points_of(client, &environment).await {
+            Ok(points) => Some(points),
+            // One environment's list unread leaves only its connections'
+            // checks unknown (the previous list is kept where there was one).
+            Err(e) => {
+                tracing::warn!(environment_id = %environment, error = %e, "cannot list the attach points of an Interconnect environment; its connections' attach_point_present check is unknown");
+                telemetry.skipped_item("interconnect", "ListAttachPoints", "read failed");
+                None
+            }
+        };
+        attach_points.insert(environment, points);
+    }
+    let availability = if connections.is_empty() && environments.is_empty() {
+        InterconnectAvailability::NoEnvironments
+    } else {
+        InterconnectAvailability::Offered
+    };
     Ok(Interconnect {
         connections,
         environments,
+        attach_points,
+        availability,
+        checked_at,
+        next_check_at: None,
     })
+}
+
+async fn attach_points_of(
+    client: &aws_sdk_interconnect::Client,
+    environment_id: &str,
+) -> Result<Vec<InterconnectAttachPoint>, AwsError> {
+    let mut pages = client
+        .list_attach_points()
+        .environment_id(environment_id)
+        .max_results(PAGE_SIZE)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk("interconnect", "ListAttachPoints", e))?;
+        out.extend(
+            page.attach_points()
+                .iter()
+                .map(|p| InterconnectAttachPoint {
+                    kind: p.r#type().as_str().to_owned(),
+                    identifier: p.identifier().to_owned(),
+                    name: p.name().to_owned(),
+                }),
+        );
+    }
+    Ok(out)
 }
 
 fn provider_name(provider: Option<&Provider>) -> String {
@@ -26,7 +84,7 @@ fn provider_name(provider: Option<&Provider>) -> String {
         Some(Provider::CloudServiceProvider(name)) | Some(Provider::LastMileProvider(name)) => {
             name.clone()
         }
-        Some(_) => "unknown".to_owned(),
+        Some(_) => UNKNOWN_UNION_MEMBER.to_owned(),
         None => String::new(),
     }
 }
@@ -46,7 +104,7 @@ fn attach_point_name(point: Option<&AttachPoint>) -> String {
     match point {
         Some(AttachPoint::DirectConnectGateway(id)) => id.clone(),
         Some(AttachPoint::Arn(arn)) => arn.clone(),
-        Some(_) => "unknown".to_owned(),
+        Some(_) => UNKNOWN_UNION_MEMBER.to_owned(),
         None => String::new(),
     }
 }
@@ -127,8 +185,8 @@ async fn environments(
 mod tests {
     use super::*;
 
-    /// Every member of the model's `ConnectionSummary` and `Environment` (the
-    /// SDK's types), and what becomes of it: exported (where), or not and why.
+    /// Every member of the model's `ConnectionSummary`, `Environment` and
+    /// `AttachPointDescriptor` (the SDK's types), and what becomes of it: exported (where), or not and why.
     /// docs/metrics.md lists the same; the tests hold both to the SDK.
     const MODEL_MEMBERS: &[(&str, &str, &str)] = &[
         ("ConnectionSummary", "id", "label `connection_id`"),
@@ -223,6 +281,21 @@ mod tests {
             "remote_identifier_type",
             "`awsconn_interconnect_environment_info{remote_identifier_type}`",
         ),
+        (
+            "AttachPointDescriptor",
+            "type",
+            "not exported: the identifier's form (a gateway UUID, an ARN) says it",
+        ),
+        (
+            "AttachPointDescriptor",
+            "identifier",
+            "compared with the connection's `attach_point`: `awsconn_interconnect_connection_check{check=\"attach_point_present\"}`",
+        ),
+        (
+            "AttachPointDescriptor",
+            "name",
+            "`awsconn_interconnect_connection_check{attach_point_name}`",
+        ),
     ];
 
     /// The field names of a derived `Debug` text (`Name { a: .., b: .. }`),
@@ -261,7 +334,8 @@ mod tests {
     #[test]
     fn every_model_member_is_exported_or_said_why_not() {
         use aws_sdk_interconnect::types::{
-            Bandwidths, ConnectionState, ConnectionSummary, Environment, EnvironmentState,
+            AttachPointDescriptor, AttachPointType, Bandwidths, ConnectionState, ConnectionSummary,
+            Environment, EnvironmentState,
         };
         let connection = ConnectionSummary::builder()
             .id("mcc-abcdefgh")
@@ -283,10 +357,17 @@ mod tests {
             .r#type("t")
             .build()
             .unwrap();
+        let attach_point = AttachPointDescriptor::builder()
+            .r#type(AttachPointType::DirectConnectGateway)
+            .identifier("i")
+            .name("n")
+            .build()
+            .unwrap();
         let docs = include_str!("../../docs/metrics.md");
         for (name, debug) in [
             ("ConnectionSummary", format!("{connection:?}")),
             ("Environment", format!("{environment:?}")),
+            ("AttachPointDescriptor", format!("{attach_point:?}")),
         ] {
             let mut sdk = debug_fields(&debug);
             sdk.sort();

@@ -467,9 +467,10 @@ impl AwsScope {
         apigateway::vpc_links(&self.inner.apigateway, &self.inner.telemetry).await
     }
 
-    /// Interconnect connections and environments, all pages.
-    pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
-        interconnect::inventory(&self.inner.interconnect).await
+    /// Interconnect connections, environments and the attach points of
+    /// those with connections, all pages; `now` is when it was asked.
+    pub async fn interconnect(&self, now: i64) -> Result<Interconnect, AwsError> {
+        interconnect::inventory(&self.inner.interconnect, &self.inner.telemetry, now).await
     }
 
     /// Every REST and HTTP API, by id and name: one call per 500 of each.

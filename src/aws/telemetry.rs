@@ -31,6 +31,9 @@ pub enum Outcome {
     /// The credentials may not make this call: the IAM policy lacks an
     /// action (`iam-policy` prints the one the configuration needs).
     Denied,
+    /// The service is not offered to the account or in the region (AWS's
+    /// answer says so, not IAM's: `crate::aws::error::not_offered`).
+    NotOffered,
     Error,
     /// The poll's deadline (the collector's timeout) passed while the
     /// attempt was in flight: it was sent, and never came back.
@@ -46,6 +49,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Throttled => "throttled",
             Outcome::Denied => "denied",
+            Outcome::NotOffered => "not_offered",
             Outcome::Error => "error",
             Outcome::Timeout => "timeout",
             Outcome::Cancelled => "cancelled",
@@ -370,7 +374,12 @@ pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u
     };
     let code = bare_code(&code);
     if THROTTLING_CODES.contains(&code) {
-        Outcome::Throttled
+        return Outcome::Throttled;
+    }
+    let message = body.and_then(message_in_body);
+    let message = message.as_deref().map(String::from_utf8_lossy);
+    if super::error::not_offered(code, message.as_deref().unwrap_or("")) {
+        Outcome::NotOffered
     } else if DENIED_CODES.contains(&code) {
         Outcome::Denied
     } else {
@@ -389,13 +398,37 @@ fn bare_code(code: &[u8]) -> &str {
 /// The error code of an error body: XML `<Code>`, JSON `__type`/`code`, or a
 /// CBOR map's `__type` text value. Looks only at the head of the body.
 fn error_code_in_body(body: &[u8]) -> Option<Vec<u8>> {
+    field_in_body(
+        body,
+        "Code",
+        &[&b"\"__type\""[..], b"\"code\"", b"\"Code\""],
+        b"\x66__type",
+    )
+}
+
+/// The message of an error body, found as its code is.
+fn message_in_body(body: &[u8]) -> Option<Vec<u8>> {
+    field_in_body(
+        body,
+        "Message",
+        &[&b"\"message\""[..], b"\"Message\""],
+        b"\x67message",
+    )
+}
+
+/// A text field of an error body in any of AWS's protocols: the XML
+/// element `tag`, the first JSON key of `json_keys`, or the CBOR map's text
+/// key (`cbor_key`, its head byte included). A JSON text with an escaped
+/// quote ends at the escape: enough for a code or a phrase to look for.
+fn field_in_body(body: &[u8], tag: &str, json_keys: &[&[u8]], cbor_key: &[u8]) -> Option<Vec<u8>> {
     let body = &body[..body.len().min(8192)];
-    if let Some(start) = memchr::memmem::find(body, b"<Code>") {
-        let rest = &body[start + 6..];
-        let end = memchr::memmem::find(rest, b"</Code>")?;
+    let open_tag = format!("<{tag}>");
+    if let Some(start) = memchr::memmem::find(body, open_tag.as_bytes()) {
+        let rest = &body[start + open_tag.len()..];
+        let end = memchr::memmem::find(rest, format!("</{tag}>").as_bytes())?;
         return Some(rest[..end].to_vec());
     }
-    for key in [&b"\"__type\""[..], b"\"code\"", b"\"Code\""] {
+    for key in json_keys {
         if let Some(start) = memchr::memmem::find(body, key) {
             let rest = &body[start + key.len()..];
             let open = memchr::memchr(b'"', rest)?;
@@ -404,15 +437,19 @@ fn error_code_in_body(body: &[u8]) -> Option<Vec<u8>> {
             return Some(value[..close].to_vec());
         }
     }
-    // CBOR: the text key `__type` (0x66 = text of length 6) then a text value.
-    let start = memchr::memmem::find(body, b"\x66__type")?;
-    let rest = &body[start + 7..];
+    // CBOR: the text key, then a text value.
+    let start = memchr::memmem::find(body, cbor_key)?;
+    let rest = &body[start + cbor_key.len()..];
     let (&head, rest) = rest.split_first()?;
     let (len, rest) = match head {
         0x60..=0x77 => (usize::from(head - 0x60), rest),
         0x78 => {
             let (&n, rest) = rest.split_first()?;
             (usize::from(n), rest)
+        }
+        0x79 => {
+            let (n, rest) = rest.split_first_chunk::<2>()?;
+            (usize::from(u16::from_be_bytes(*n)), rest)
         }
         _ => return None,
     };
@@ -797,6 +834,24 @@ mod tests {
         assert_eq!(outcome_of(400, None, Some(elb)), Outcome::Throttled);
         let denied = b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>Throttling is not the issue</Message></Error></ErrorResponse>";
         assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Denied);
+        // The service's own refusal of an account or region, in each protocol.
+        let json = br#"{"__type":"AccessDeniedException","message":"Interconnect is not available in this Region"}"#;
+        assert_eq!(outcome_of(403, None, Some(json)), Outcome::NotOffered);
+        let iam = br#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::1:user/u is not authorized to perform: interconnect:ListEnvironments"}"#;
+        assert_eq!(outcome_of(403, None, Some(iam)), Outcome::Denied);
+        let mut cbor =
+            b"\xa2\x66__type\x78\x30com.amazonaws.interconnect#AccessDeniedException\x67message"
+                .to_vec();
+        let text = format!(
+            "{}: this account is not enabled for Interconnect",
+            "x".repeat(300)
+        );
+        cbor.push(0x79);
+        cbor.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        cbor.extend_from_slice(text.as_bytes());
+        assert_eq!(outcome_of(403, None, Some(&cbor)), Outcome::NotOffered);
+        let xml = b"<ErrorResponse><Error><Code>OptInRequired</Code><Message>x</Message></Error></ErrorResponse>";
+        assert_eq!(outcome_of(401, None, Some(xml)), Outcome::NotOffered);
         let ec2 = b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized</Message></Error></Errors></Response>";
         assert_eq!(outcome_of(403, None, Some(ec2)), Outcome::Denied);
         let missing =

@@ -1,6 +1,14 @@
-//! AWS Interconnect – multicloud connections and environments.
+//! AWS Interconnect – multicloud: connections, environments and their
+//! attach points; where a scope has nothing to watch (no environment, or
+//! the service not offered), it is asked again only every `absent_interval`.
 
-use crate::inventory::{Interconnect, InterconnectConnection, InterconnectEnvironment, Scope};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::InterconnectConfig;
+use crate::inventory::{
+    AttachPointFinding, Interconnect, InterconnectAvailability, InterconnectConnection,
+    InterconnectEnvironment, Scope,
+};
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use crate::topology::Topology;
 use async_trait::async_trait;
@@ -10,12 +18,65 @@ use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
 use std::sync::Arc;
 
-pub struct InterconnectCollector;
+pub struct InterconnectCollector {
+    pub config: InterconnectConfig,
+}
+
+impl InterconnectCollector {
+    /// The last answer, while it says there is nothing to watch and its
+    /// next check is not due: AWS is not asked. A shorter `absent_interval`
+    /// after a reload applies at once.
+    fn still_absent<'a>(&self, known: &'a Inventory, now: i64) -> Option<&'a Interconnect> {
+        let last = known.interconnect.as_ref()?;
+        let due = last.next_check_at?.min(
+            last.checked_at
+                .saturating_add(self.config.absent_interval.as_secs() as i64),
+        );
+        (last.checked_at <= now && now < due).then_some(last)
+    }
+}
 
 #[async_trait]
 impl Collector for InterconnectCollector {
-    async fn collect(&self, aws: &AwsScope, _known: &Inventory) -> Result<Fragment, AwsError> {
-        Ok(Fragment::Interconnect(aws.interconnect().await?))
+    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if let Some(last) = self.still_absent(known, now) {
+            return Ok(Fragment::Interconnect(last.clone()));
+        }
+        let mut interconnect = match aws.interconnect(now).await {
+            Ok(interconnect) => interconnect,
+            // Not an IAM gap: nothing to watch here, asked again later.
+            Err(e) if e.is_not_offered() => {
+                tracing::info!(
+                    account = %aws.account_label(),
+                    region = aws.region(),
+                    error = %e,
+                    every = ?self.config.absent_interval,
+                    "AWS Interconnect is not offered to this account or in this region; asking again every absent_interval"
+                );
+                Interconnect {
+                    availability: InterconnectAvailability::NotOffered(e.message),
+                    checked_at: now,
+                    ..Interconnect::default()
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        if interconnect.availability != InterconnectAvailability::Offered {
+            interconnect.next_check_at =
+                Some(now.saturating_add(self.config.absent_interval.as_secs() as i64));
+        }
+        // A list unread this time keeps what it said before (a throttle).
+        if let Some(last) = &known.interconnect {
+            for (environment, points) in &mut interconnect.attach_points {
+                if points.is_none() {
+                    *points = last.attach_points.get(environment).cloned().flatten();
+                }
+            }
+        }
+        Ok(Fragment::Interconnect(interconnect))
     }
 }
 
@@ -25,9 +86,14 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     operations: &[
         ("interconnect", "ListConnections"),
         ("interconnect", "ListEnvironments"),
+        ("interconnect", "ListAttachPoints"),
     ],
-    schedule: |c| c.interconnect,
-    build: |_| Arc::new(InterconnectCollector),
+    schedule: |c| c.interconnect.schedule(),
+    build: |config| {
+        Arc::new(InterconnectCollector {
+            config: config.collectors.interconnect,
+        })
+    },
     forget: |inventory| inventory.interconnect = None,
     render,
 };
@@ -40,6 +106,24 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
 }
 
 fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interconnect) {
+    let labels = scope_labels(scope);
+    f.state_set(
+        "awsconn_interconnect_availability",
+        "Whether Interconnect has something to watch in this account and region: offered (environments or connections listed), no_environments, or not_offered (AWS said the service is not offered here); 1 for the current value",
+        &labels,
+        "availability",
+        InterconnectAvailability::VALUES,
+        interconnect.availability.as_str(),
+    );
+    if let Some(at) = interconnect.next_check_at {
+        f.add(
+            "awsconn_interconnect_next_check_timestamp_seconds",
+            "Unix time AWS is next asked in a scope where Interconnect has nothing to watch (every collectors.interconnect.absent_interval, not every interval); absent where it is offered",
+            Kind::Gauge,
+            labels,
+            at as f64,
+        );
+    }
     for c in &interconnect.connections {
         let mut base = scope_labels(scope);
         base.push(("connection_id", c.id.clone()));
@@ -80,6 +164,7 @@ fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interco
                 f64::from(tier),
             );
         }
+        attach_point_check(f, interconnect, c, &base);
         // Prometheus base units are bytes: `1Gbps` is exported as 1.25e8.
         if let Some(bps) = c.bandwidth_bps {
             f.add(
@@ -111,6 +196,9 @@ fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interco
             ("provider_kind", e.provider_kind.clone()),
             ("type", e.product_type.clone()),
             ("remote_identifier_type", e.remote_identifier_type.clone()),
+            // One label with every bandwidth still offered, for the text of
+            // an alert (PromQL cannot join the per-bandwidth series into one).
+            ("available_bandwidths", e.bandwidths_available.join(",")),
         ]);
         f.add(
             "awsconn_interconnect_environment_info",
@@ -138,6 +226,56 @@ fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interco
     }
 }
 
+/// `awsconn_interconnect_connection_check{check="attach_point_present"}`:
+/// whether the environment still offers the connection's attach point (the
+/// Direct Connect gateway was not deleted), or `_check_unknown` when its
+/// list could not be read. An `arn` attach point the list does not hold
+/// has neither: the list names Direct Connect gateways only.
+fn attach_point_check(
+    f: &mut Families,
+    interconnect: &Interconnect,
+    c: &InterconnectConnection,
+    base: &[(&'static str, String)],
+) {
+    let mut labels = base.to_vec();
+    labels.push(("check", ATTACH_POINT_PRESENT.to_owned()));
+    let passed = match interconnect.attach_point_finding(c) {
+        AttachPointFinding::Present(point) => {
+            labels.extend([
+                ("attach_point", c.attach_point.clone()),
+                ("attach_point_name", point.name.clone()),
+            ]);
+            1.0
+        }
+        // No name: AWS names only the attach points it lists.
+        AttachPointFinding::Missing => {
+            labels.push(("attach_point", c.attach_point.clone()));
+            0.0
+        }
+        AttachPointFinding::NotListable => return,
+        AttachPointFinding::Unknown => {
+            f.add(
+                "awsconn_interconnect_connection_check_unknown",
+                "A check of an Interconnect connection that could not be made (its environment's list could not be read, or AWS named a kind of attach point the exporter does not know); always 1",
+                Kind::Gauge,
+                labels,
+                1.0,
+            );
+            return;
+        }
+    };
+    f.add(
+        "awsconn_interconnect_connection_check",
+        "A check of an Interconnect connection: 1 when it passes (attach_point_present: the environment still offers the connection's attach point, ListAttachPoints)",
+        Kind::Gauge,
+        labels,
+        passed,
+    );
+}
+
+/// The check of an Interconnect connection's attach point.
+pub const ATTACH_POINT_PRESENT: &str = "attach_point_present";
+
 /// Each bandwidth the environment supports or offers, once, with whether it
 /// can be ordered now. One AWS lists as available but not as supported is
 /// kept (available): what can be ordered is the fact that matters.
@@ -149,4 +287,73 @@ fn environment_bandwidths(e: &InterconnectEnvironment) -> Vec<(&str, bool)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn collector(absent: u64) -> InterconnectCollector {
+        InterconnectCollector {
+            config: InterconnectConfig {
+                absent_interval: Duration::from_secs(absent),
+                ..InterconnectConfig::default()
+            },
+        }
+    }
+
+    fn known(availability: InterconnectAvailability, next: Option<i64>) -> Inventory {
+        Inventory {
+            interconnect: Some(Interconnect {
+                availability,
+                checked_at: 1_000,
+                next_check_at: next,
+                ..Interconnect::default()
+            }),
+            ..Inventory::default()
+        }
+    }
+
+    #[test]
+    fn a_scope_without_interconnect_is_asked_again_only_when_due() {
+        let c = collector(3_600);
+        let absent = known(InterconnectAvailability::NoEnvironments, Some(4_600));
+        assert!(c.still_absent(&absent, 1_000).is_some());
+        assert!(c.still_absent(&absent, 4_599).is_some());
+        assert!(c.still_absent(&absent, 4_600).is_none(), "due");
+        // A clock set back before the last check: ask.
+        assert!(c.still_absent(&absent, 999).is_none());
+        // A shorter absent_interval after a reload applies at once.
+        assert!(collector(60).still_absent(&absent, 1_060).is_none());
+        assert!(collector(60).still_absent(&absent, 1_059).is_some());
+        let refused = known(
+            InterconnectAvailability::NotOffered("OptInRequired".into()),
+            Some(4_600),
+        );
+        assert!(c.still_absent(&refused, 2_000).is_some());
+        // Offered, or never asked: every interval.
+        let offered = known(InterconnectAvailability::Offered, None);
+        assert!(c.still_absent(&offered, 1_001).is_none());
+        assert!(c.still_absent(&Inventory::default(), 1_001).is_none());
+    }
+
+    #[test]
+    fn bandwidths_are_listed_once_with_whether_they_can_be_ordered() {
+        let e = InterconnectEnvironment {
+            id: "e".into(),
+            provider: "google".into(),
+            provider_kind: "multicloud".into(),
+            location: "l".into(),
+            state: "limited".into(),
+            product_type: "t".into(),
+            bandwidths_supported: vec!["1Gbps".into(), "10Gbps".into()],
+            bandwidths_available: vec!["1Gbps".into(), "50Mbps".into()],
+            remote_identifier_type: String::new(),
+        };
+        assert_eq!(
+            environment_bandwidths(&e),
+            [("1Gbps", true), ("10Gbps", false), ("50Mbps", true)]
+        );
+    }
 }
