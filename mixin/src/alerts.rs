@@ -959,7 +959,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                     "sum by (job, instance, account, region, service, operation) (increase(awsconn_aws_api_requests_total{{{s}, outcome=\"denied\"}}[5m])) > 0"
                 ),
                 for_: f.aws_access_denied,
-                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }}, {{ $labels.region }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service not enabled in a region (Interconnect) answers the same way, so remove that region or collector instead.".into(),
+                description: "AWS denies {{ $labels.operation }} on {{ $labels.service }} in account {{ $labels.account }}, {{ $labels.region }} to the exporter at {{ $labels.instance }}, so what that call reads is missing. Fix: give the exporter's role the policy `aws-connectivity-exporter iam-policy --config ...` prints; a service that refuses the account or region itself (Interconnect where it is not offered) counts as outcome `not_offered` instead where its answer says so; a bare AccessDenied is counted here: then disable that collector or drop the region.".into(),
                 cases: denied,
             }],
         },
@@ -1144,31 +1144,70 @@ fn failed_link_rule(config: &Config) -> Rule {
             "VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}) is FAILED, so every integration that uses it answers HTTP 500. {{{{ if $labels.message }}}}AWS says: \"{{{{ $labels.message }}}}\". {{{{ end }}}}Cause: usually its target load balancer was deleted or could not be attached (AWS's message says which). Fix: a failed link cannot be repaired: create a new VPC link to a working load balancer, point the integrations (or the stage variable that names the link) at it and redeploy the API. {LINK_CONFIRM}"
         ),
     );
-    let failed = rule.expr.clone();
-    let on = "on (job, instance, account, region, vpc_link_id)";
+    let message = "NLB ARN is malformed or NLB not found: arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188";
+    join_info_label(
+        config,
+        &mut rule,
+        InfoLabel {
+            on: "vpc_link_id",
+            metric: "awsconn_vpc_link_status_message_info",
+            label: "message",
+            value: message,
+            case: "quotes AWS's status message",
+        },
+        Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels),
+        &[("vpc_link_id", "a1b2c3")],
+    );
+    rule
+}
+
+/// One label of an `_info` series joined into a rule's alerts, for its
+/// description to name.
+struct InfoLabel {
+    /// The label that names the resource on both sides.
+    on: &'static str,
+    metric: &'static str,
+    label: &'static str,
+    /// Its value in the test case, and the case's name.
+    value: &'static str,
+    case: &'static str,
+}
+
+/// Joins `info.label` into `rule`'s alerts where the `_info` series exists
+/// (alone where it does not), and adds the case that proves the join:
+/// `series` of the rule, and the `_info` series with the `info_labels`.
+fn join_info_label(
+    config: &Config,
+    rule: &mut Rule,
+    info: InfoLabel,
+    series: Series,
+    info_labels: &[(&str, &str)],
+) {
+    let matched = rule.expr.clone();
+    let on = format!("on (job, instance, account, region, {})", info.on);
     rule.expr = format!(
-        "({failed}) * {on} group_left (message) awsconn_vpc_link_status_message_info{{{}}} or {on} {failed}",
+        "({matched}) * {on} group_left ({}) {}{{{}}} or {on} {matched}",
+        info.label,
+        info.metric,
         config.selector()
     );
-    let status = Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels);
-    let message = "NLB ARN is malformed or NLB not found: arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188";
-    let said = Series::new(config, "awsconn_vpc_link_status_message_info", SCOPE_LABELS)
-        .with(&[("vpc_link_id", "a1b2c3"), ("message", message)]);
-    let steps = minutes(for_) + 10;
-    let mut quoted = status.label_map();
-    quoted.insert("message".into(), message.into());
+    let said = Series::new(config, info.metric, SCOPE_LABELS)
+        .with(info_labels)
+        .with(&[(info.label, info.value)]);
+    let steps = minutes(rule.for_) + 10;
+    let mut labels = series.label_map();
+    labels.insert(info.label.into(), info.value.into());
     rule.cases.fires.push(Case {
-        labels: quoted,
+        labels,
         ..case(
-            "quotes AWS's status message",
+            info.case,
             vec![
-                (status.text(), format!("1x{steps}")),
+                (series.text(), format!("1x{steps}")),
                 (said.text(), format!("1x{steps}")),
             ],
-            minutes(for_) + 2,
+            minutes(rule.for_) + 2,
         )
     });
-    rule
 }
 
 fn check_alerts(config: &Config) -> Vec<Alert> {
@@ -1584,21 +1623,81 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             summary: "An AWS Interconnect environment is limited or unavailable.",
             scope: Scope::Resource,
             collectors: &["interconnect"],
-            rules: vec![state_rule(
-                config,
-                "awsconn_interconnect_environment_state",
-                "state!=\"available\"",
-                f.interconnect_environment_degraded,
-                &[
-                    ("environment_id", "azure-eastus"),
-                    ("provider", "azure"),
-                    ("location", "eastus"),
-                    ("state", "limited"),
-                ],
-                "Interconnect environment {{ $labels.environment_id }} ({{ $labels.provider }}, {{ $labels.location }}; account {{ $labels.account }}, region {{ $labels.region }}) is {{ $labels.state }}: new connections there may fail and existing ones may be degraded. Fix: nothing to change on your side; follow the AWS Health Dashboard and the partner cloud's status, and move traffic to another environment if it lasts.".into(),
-            )],
+            rules: vec![environment_degraded_rule(config)],
+        },
+        Alert {
+            name: "AwsconnInterconnectAttachPointMissing",
+            severity: Severity::Critical,
+            summary: "An AWS Interconnect connection's attach point is no longer one its environment offers.",
+            scope: Scope::Resource,
+            collectors: &["interconnect"],
+            rules: vec![attach_point_rule(config)],
         },
     ]
+}
+
+/// `AwsconnInterconnectEnvironmentDegraded`, with the bandwidths that can
+/// still be ordered (the environment's `available_bandwidths`) joined in.
+fn environment_degraded_rule(config: &Config) -> Rule {
+    let for_ = config.for_.interconnect_environment_degraded;
+    let labels = [
+        ("environment_id", "azure-eastus"),
+        ("provider", "azure"),
+        ("location", "eastus"),
+        ("state", "limited"),
+    ];
+    let mut rule = state_rule(
+        config,
+        "awsconn_interconnect_environment_state",
+        "state!=\"available\"",
+        for_,
+        &labels,
+        "Interconnect environment {{ $labels.environment_id }} ({{ $labels.provider }}, {{ $labels.location }}; account {{ $labels.account }}, region {{ $labels.region }}) is {{ $labels.state }}: existing connections there may be degraded, and {{ if $labels.available_bandwidths }}new ones can be ordered only at {{ $labels.available_bandwidths }}{{ else }}no bandwidth is offered for new ones{{ end }}. Fix: nothing to change on your side; follow the AWS Health Dashboard and the partner cloud's status, and move traffic to another environment if it lasts.".into(),
+    );
+    join_info_label(
+        config,
+        &mut rule,
+        InfoLabel {
+            on: "environment_id",
+            metric: "awsconn_interconnect_environment_info",
+            label: "available_bandwidths",
+            value: "50Mbps,100Mbps",
+            case: "names the bandwidths still offered",
+        },
+        Series::new(
+            config,
+            "awsconn_interconnect_environment_state",
+            SCOPE_LABELS,
+        )
+        .with(&labels),
+        &[
+            ("environment_id", "azure-eastus"),
+            ("provider", "azure"),
+            ("location", "eastus"),
+        ],
+    );
+    rule
+}
+
+/// `AwsconnInterconnectAttachPointMissing`: the check `attach_point_present` fails.
+fn attach_point_rule(config: &Config) -> Rule {
+    let for_ = config.for_.interconnect_attach_point_missing;
+    let metric = "awsconn_interconnect_connection_check";
+    let series = Series::new(config, metric, SCOPE_LABELS).with(&[
+        ("connection_id", "mcc-gcpprod1"),
+        ("check", "attach_point_present"),
+        ("attach_point", "5f2c1e0a-8d3b-4c7e-9a61-2b4d6f8e0c13"),
+    ]);
+    Rule {
+        labels: Vec::new(),
+        expr: format!(
+            "{metric}{{{}, check=\"attach_point_present\"}} == 0",
+            config.selector()
+        ),
+        for_,
+        description: "Interconnect connection {{ $labels.connection_id }} (account {{ $labels.account }}, region {{ $labels.region }}) is attached to {{ $labels.attach_point }}, which its environment no longer lists among its attach points (ListAttachPoints): the Direct Connect gateway was deleted or can no longer be used there, so traffic between the other cloud and your VPCs has no way in. Fix: recreate or re-share the Direct Connect gateway and associate it again, or create the connection anew on a gateway the environment lists (`aws interconnect list-attach-points --environment-id <environment_id>`).".into(),
+        cases: resource_cases(config, &series, "0", "1", for_),
+    }
 }
 
 /// A whole percentage five points above `ratio` (at most 0.9, so at most 95).

@@ -107,6 +107,9 @@ pub struct ForDurations {
     /// Stuck outside `available` (`pending`, `updating`, ...).
     pub interconnect_connection_stuck: Duration,
     pub interconnect_environment_degraded: Duration,
+    /// `AwsconnInterconnectAttachPointMissing`: one list that leaves a
+    /// gateway out is not paged (AWS's lists are eventually consistent).
+    pub interconnect_attach_point_missing: Duration,
     /// `AwsconnCertificateExpiring`, both of its rules.
     pub certificate_expiring: Duration,
 }
@@ -347,6 +350,10 @@ impl Config {
             (
                 "for.interconnect_environment_degraded",
                 f.interconnect_environment_degraded,
+            ),
+            (
+                "for.interconnect_attach_point_missing",
+                f.interconnect_attach_point_missing,
             ),
             ("for.certificate_expiring", f.certificate_expiring),
             ("thresholds.data_stale_after", t.data_stale_after),

@@ -507,8 +507,12 @@ fn interconnect(config: &Config) -> Value {
             .query(format!("awsconn_interconnect_connection_state{{{s}}} == 1"), "{{connection_id}} {{state}}"),
         panel(Kind::TimeSeries, "Provisioned bandwidth", "Bps", "Each connection's provisioned bandwidth.")
             .query(format!("awsconn_interconnect_connection_bandwidth_bytes_per_second{{{s}}}"), "{{connection_id}}"),
-        panel(Kind::Table, "Environments", "none", "Each environment's current state.")
-            .query(format!("awsconn_interconnect_environment_state{{{s}}} == 1"), ""),
+        panel(Kind::Table, "Attach points", "none", "Each connection's attach point (a Direct Connect gateway) and its name: 1 while its environment still lists it (ListAttachPoints), 0 once it does not (the gateway was deleted: AwsconnInterconnectAttachPointMissing).")
+            .query(format!("awsconn_interconnect_connection_check{{{s}, check=\"attach_point_present\"}}"), ""),
+        panel(Kind::Table, "Environments", "none", "Each environment's current state, its provider's kind (multicloud or last mile) and the bandwidths a connection can still be ordered with there.")
+            .query(format!("(awsconn_interconnect_environment_state{{{s}}} == 1)\n* on (job, instance, account, region, environment_id) group_left (provider_kind, available_bandwidths)\nawsconn_interconnect_environment_info{{{s}}}"), ""),
+        panel(Kind::Table, "Regions without Interconnect", "none", "Accounts and regions where Interconnect has nothing to watch (no environment, or not offered there): asked again only every absent_interval.")
+            .query(format!("awsconn_interconnect_availability{{{s}, availability!=\"offered\"}} == 1"), ""),
         panel(Kind::Table, "Bandwidths an environment can give", "none", "Per environment, each bandwidth it supports and whether a connection can be ordered with it now (available): what is left while the environment is limited.")
             .query(format!("awsconn_interconnect_environment_bandwidth_info{{{s}}}"), ""),
     ];
