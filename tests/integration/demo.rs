@@ -207,6 +207,7 @@ const EXPECTED: &[&str] = &[
     "AwsconnCertificateHostMismatch us-east-1 certificate-mismatch-link",
     "AwsconnCertificateInvalid us-east-1 certificate-expiring-link",
     "AwsconnEndpointConnectionUnavailable us-east-1 connection-rejected-link",
+    "AwsconnInterconnectAttachPointMissing us-east-1 mcc-gcpstage",
     "AwsconnInterconnectConnectionDown us-east-1 mcc-azuredr1",
     "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
     "AwsconnListenerPortMissing us-east-1 listener-missing-link",
@@ -359,6 +360,12 @@ fn demo_world_pages_exactly_what_is_broken() {
         "the demo's first complete poll",
         Duration::from_secs(120),
         || {
+            if let Some(exit) = demo.0.try_wait().unwrap() {
+                panic!(
+                    "scripts/demo stopped ({exit}) before its first poll:\n{}",
+                    std::fs::read_to_string(banner.path()).unwrap_or_default()
+                );
+            }
             let (status, _, _) = try_http_get(&base, "/ready", &[]).ok()?;
             (status == 200).then_some(())
         },
@@ -539,6 +546,19 @@ fn demo_world_pages_exactly_what_is_broken() {
             && description.contains("port 8080"),
         "{description}"
     );
+    // The limited environment names what can still be ordered there; the
+    // lost gateway is named.
+    let degraded = &notified["AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus"].1;
+    let description = degraded["annotations"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("can be ordered only at 500Mbps"),
+        "{description}"
+    );
+    let lost = &notified["AwsconnInterconnectAttachPointMissing us-east-1 mcc-gcpstage"].1;
+    assert_eq!(
+        lost["labels"]["attach_point"], "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+        "{lost}"
+    );
     wait_suppressed(&am, INHIBITED, &names);
 
     // Every dashboard query returns data, substituted as Grafana would.
@@ -567,7 +587,8 @@ fn demo_world_pages_exactly_what_is_broken() {
     let mut scenario = get_json(&emulator, "/_front/scenario").unwrap();
     scenario["faults"] = serde_json::json!([{
         "service": "interconnect", "region": "us-east-1", "kind": "error",
-        "status": 403, "code": "AccessDeniedException", "message": "not authorized"
+        "status": 403, "code": "AccessDeniedException",
+        "message": "User: arn:aws:iam::123456789012:user/demo is not authorized to perform: interconnect:ListConnections"
     }]);
     let (status, _, _) = http_request(
         "PUT",
@@ -595,6 +616,7 @@ fn demo_world_pages_exactly_what_is_broken() {
         &[
             "AwsconnInterconnectConnectionDown us-east-1 mcc-azuredr1",
             "AwsconnInterconnectEnvironmentDegraded us-east-1 azure-eastus",
+            "AwsconnInterconnectAttachPointMissing us-east-1 mcc-gcpstage",
         ],
         &names,
     );

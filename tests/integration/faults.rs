@@ -80,8 +80,10 @@ fn attempts(text: &str, service: &str, operation: &str, outcome: &str) -> f64 {
 fn every_fault_of_every_call_fails_its_collector_and_recovers() {
     let emulator = Emulator::start("{}");
     emulator.seed_paths(&[US]);
+    // The world has no Interconnect, which is then asked only every
+    // absent_interval: here every poll, so that its faults strike.
     let config = config_file(
-        "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 2s, timeout: 2s}\n  load_balancers: {interval: 2s, timeout: 1s}\n  endpoints: {interval: 2s, timeout: 2s}\n  network_rules: {interval: 2s, timeout: 2s}\n  cloudwatch: {interval: 2s, timeout: 2s}\n  interconnect: {interval: 2s, timeout: 2s}\n  execution_logs: {interval: 2s, timeout: 2s}\naws: {max_attempts: 2}\n",
+        "regions: [us-east-1]\ncollectors:\n  vpc_links: {interval: 2s, timeout: 2s}\n  load_balancers: {interval: 2s, timeout: 1s}\n  endpoints: {interval: 2s, timeout: 2s}\n  network_rules: {interval: 2s, timeout: 2s}\n  cloudwatch: {interval: 2s, timeout: 2s}\n  interconnect: {interval: 2s, timeout: 2s, absent_interval: 2s}\n  execution_logs: {interval: 2s, timeout: 2s}\naws: {max_attempts: 2}\n",
     );
     let server = Server::start(&emulator.url, config.path(), &[]);
     let all = |value: f64| {

@@ -36,7 +36,11 @@ const SCENARIO: &str = r#"{
        "type": "dedicated", "remoteIdentifierType": "account",
        "bandwidths": {"supported": ["500Mbps", "1Gbps", "10Gbps"], "available": ["500Mbps"]}},
       {"environmentId": "lm-nyc", "provider": {"lastMileProvider": "lumen"}, "location": "nyc", "state": "unavailable"}
-    ]
+    ],
+    "attach_points": {
+      "gcp-use4": [{"type": "DirectConnectGateway", "identifier": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f", "name": "prod <gateway>"}],
+      "lm-nyc": [{"type": "DirectConnectGateway", "identifier": "7b1d2e3f-4a5b-4c6d-8e7f-8a9b0c1d2e3f", "name": "other"}]
+    }
   }
 }"#;
 
@@ -152,12 +156,55 @@ fn connections_environments_and_bandwidth() {
         assert_eq!(sample(&text, &series), Some(1.0), "{series}\n{text}");
     }
     let env_info = format!(
-        "awsconn_interconnect_environment_info{{{US},environment_id=\"az-eus\",provider=\"azure\",location=\"eastus\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\"}}"
+        "awsconn_interconnect_environment_info{{{US},environment_id=\"az-eus\",provider=\"azure\",location=\"eastus\",provider_kind=\"multicloud\",type=\"dedicated\",remote_identifier_type=\"account\",available_bandwidths=\"500Mbps\"}}"
     );
     assert_eq!(sample(&text, &env_info), Some(1.0), "{text}");
 
-    // Five connections in pages of two: three calls, every one counted.
     let requests = emulator.requests();
+    // Attach points: one ListAttachPoints per environment with connections.
+    let check = |id: &str| {
+        format!(
+            "awsconn_interconnect_connection_check{{{US},connection_id=\"{id}\",check=\"attach_point_present\",attach_point=\""
+        )
+    };
+    let gateway = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f";
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                "{}{gateway}\",attach_point_name=\"prod <gateway>\"}}",
+                check("mcc-gcpprod1")
+            )
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // lm-nyc lists another gateway: the connection's is gone.
+    assert_eq!(
+        sample(&text, &format!("{}{gateway}\"}}", check("lmcc-lumennyc"))),
+        Some(0.0),
+        "{text}"
+    );
+    // An `arn` attach point is not a kind the list holds: not judged.
+    assert!(!text.contains(&check("mcc-azuredr1")), "{text}");
+    assert!(
+        !text.contains("awsconn_interconnect_connection_check_unknown"),
+        "{text}"
+    );
+    assert_eq!(requests["interconnect:ListAttachPoints"], 3, "{requests}");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("awsconn_interconnect_availability{{{US},availability=\"offered\"}}")
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("awsconn_interconnect_next_check_timestamp_seconds{"),
+        "{text}"
+    );
+
+    // Five connections in pages of two: three calls, every one counted.
     assert_eq!(requests["interconnect:ListConnections"], 3, "{requests}");
     assert_eq!(
         sample_sum(
@@ -193,44 +240,66 @@ fn throttling_exception_is_counted_as_throttled() {
     assert_eq!(sample_sum(&text, &series("ok")), Some(1.0), "{text}");
 }
 
+/// Four regions: us-east-1 has Interconnect; IAM denies it in eu-west-1;
+/// the service refuses ap-southeast-2 itself; sa-east-1 has nothing. Only
+/// the IAM denial fails the collector, counts as `denied` and pages; the
+/// two scopes with nothing to watch are asked once, not every poll.
 #[test]
-fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
-    let scenario = SCENARIO.replacen(
-        "\"page_size\"",
-        "\"faults\": [{\"service\": \"interconnect\", \"region\": \"eu-west-1\", \"kind\": \"error\", \"status\": 403, \"code\": \"AccessDeniedException\", \"message\": \"not enabled for Interconnect\"}],\n  \"page_size\"",
-        1,
-    );
+fn an_iam_denial_is_told_apart_from_a_region_without_interconnect() {
+    let iam = "User: arn:aws:sts::123456789012:assumed-role/awsconn/exporter is not authorized to perform: interconnect:ListEnvironments on resource: * because no identity-based policy allows the interconnect:ListEnvironments action";
+    let faults = serde_json::json!([
+        {"service": "interconnect", "region": "eu-west-1", "kind": "error", "status": 403,
+         "code": "AccessDeniedException", "message": iam},
+        {"service": "interconnect", "region": "ap-southeast-2", "kind": "error", "status": 403,
+         "code": "AccessDeniedException", "message": "AWS Interconnect is not available to this account in this Region"},
+    ]);
+    let scenario = SCENARIO
+        .replacen(
+            "\"page_size\"",
+            &format!("\"faults\": {faults},\n  \"page_size\""),
+            1,
+        )
+        .replacen(
+            "\"interconnect\": {",
+            "\"interconnect\": {\n    \"regions\": {\"sa-east-1\": {\"connections\": [], \"environments\": []}},",
+            1,
+        );
     let emulator = Emulator::start(&scenario);
     emulator.seed(&["us-east-1", "eu-west-1"]);
     let config = config_file(
-        "regions: [us-east-1, eu-west-1]\ncollectors:\n  vpc_links: {interval: 1s, timeout: 1s}\n  interconnect: {interval: 1s, timeout: 1s}\n",
+        "regions: [us-east-1, eu-west-1, ap-southeast-2, sa-east-1]\ncollectors:\n  vpc_links: {interval: 1s, timeout: 1s}\n  interconnect: {interval: 1s, timeout: 1s}\n",
     );
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut server =
         Server::start_with_log(&emulator.url, config.path(), &[], log.reopen().unwrap());
-    // Several polls fail the same way.
-    let text = server.wait_polls("interconnect", 2, 4);
-    let eu = "account=\"123456789012\",region=\"eu-west-1\"";
-    assert_eq!(
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // Several polls of every scope.
+    let text = server.wait_polls("interconnect", 4, 4);
+    let scope = |region: &str| format!("account=\"123456789012\",region=\"{region}\"");
+    let success = |region: &str| {
         sample(
             &text,
-            &format!("awsconn_collector_success{{collector=\"interconnect\",{eu}}}")
-        ),
-        Some(0.0),
-        "{text}"
-    );
-    assert_eq!(
-        sample(
-            &text,
-            &format!("awsconn_collector_success{{collector=\"interconnect\",{US}}}")
-        ),
-        Some(1.0)
-    );
+            &format!(
+                "awsconn_collector_success{{collector=\"interconnect\",{}}}",
+                scope(region)
+            ),
+        )
+    };
+    assert_eq!(success("eu-west-1"), Some(0.0), "{text}");
+    for region in ["us-east-1", "ap-southeast-2", "sa-east-1"] {
+        assert_eq!(success(region), Some(1.0), "{region}\n{text}");
+    }
     // The other collector in the denied region is untouched.
     assert_eq!(
         sample(
             &text,
-            &format!("awsconn_collector_success{{collector=\"vpc_links\",{eu}}}")
+            &format!(
+                "awsconn_collector_success{{collector=\"vpc_links\",{}}}",
+                scope("eu-west-1")
+            )
         ),
         Some(1.0)
     );
@@ -242,17 +311,78 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
         !text.contains("region=\"eu-west-1\",connection_id="),
         "{text}"
     );
+    let availability = |region: &str, value: &str| {
+        sample(
+            &text,
+            &format!(
+                "awsconn_interconnect_availability{{{},availability=\"{value}\"}}",
+                scope(region)
+            ),
+        )
+    };
+    assert_eq!(availability("us-east-1", "offered"), Some(1.0));
+    assert_eq!(
+        availability("ap-southeast-2", "not_offered"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(availability("ap-southeast-2", "offered"), Some(0.0));
+    assert_eq!(
+        availability("sa-east-1", "no_environments"),
+        Some(1.0),
+        "{text}"
+    );
+    // No availability where nothing was ever read.
+    assert_eq!(availability("eu-west-1", "offered"), None);
+    // Asked again in an hour (the default absent_interval), not each second.
+    for region in ["ap-southeast-2", "sa-east-1"] {
+        let next = sample(
+            &text,
+            &format!(
+                "awsconn_interconnect_next_check_timestamp_seconds{{{}}}",
+                scope(region)
+            ),
+        )
+        .unwrap_or_else(|| panic!("{region}: no next check\n{text}"));
+        assert!(
+            (started + 3_590.0..started + 3_700.0).contains(&next),
+            "{region}: {next} vs {started}"
+        );
+    }
+    let requests = |region: &str, op: &str, outcome: &str| {
+        sample(
+            &text,
+            &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"{outcome}\",{}}}", scope(region)),
+        )
+        .unwrap_or(0.0)
+    };
     // Either list call may be the one that fails first in a poll.
-    let denied: f64 = ["ListConnections", "ListEnvironments"]
-        .iter()
-        .filter_map(|op| {
-            sample_sum(
-                &text,
-                &format!("awsconn_aws_api_requests_total{{service=\"interconnect\",operation=\"{op}\",outcome=\"denied\"}}"),
-            )
-        })
-        .sum();
-    assert!(denied >= 3.0, "several polls failed: {denied}\n{text}");
+    let denied = |region: &str| {
+        requests(region, "ListConnections", "denied")
+            + requests(region, "ListEnvironments", "denied")
+    };
+    assert!(denied("eu-west-1") >= 4.0, "every poll failed: {text}");
+    assert_eq!(denied("ap-southeast-2"), 0.0, "{text}");
+    let not_offered = requests("ap-southeast-2", "ListConnections", "not_offered")
+        + requests("ap-southeast-2", "ListEnvironments", "not_offered");
+    assert!(
+        (1.0..=2.0).contains(&not_offered),
+        "asked in the first poll only: {not_offered}\n{text}"
+    );
+    assert_eq!(
+        requests("sa-east-1", "ListEnvironments", "ok"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        requests("sa-east-1", "ListConnections", "ok"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        requests("us-east-1", "ListEnvironments", "ok") >= 4.0,
+        "{text}"
+    );
     server.terminate();
 
     let log = std::fs::read_to_string(log.path()).unwrap();
@@ -262,10 +392,15 @@ fn access_denied_in_one_region_fails_only_that_region_and_is_logged_once() {
         .count();
     assert_eq!(
         warnings, 1,
-        "one warning for a persistent failure, not one per poll:\n{log}"
+        "one warning for a persistent failure, not one per poll, none for the region without the service:\n{log}"
     );
     assert!(
         log.contains("region=eu-west-1") || log.contains("/eu-west-1"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("not offered") && l.contains("ap-southeast-2")),
         "{log}"
     );
 }

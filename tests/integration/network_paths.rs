@@ -308,13 +308,15 @@ fn iam_policy_matches_the_operations_of_a_full_poll() {
     let granted = crate::harness::actions_granted(config.path());
     // GetManagedPrefixListEntries is only called when a rule references a
     // prefix list; the certificate calls only for TLS listeners, which this
-    // world has not (the runbook world checks those).
+    // world has not (the runbook world checks those); ListAttachPoints only
+    // for an Interconnect environment with connections (interconnect.rs).
     let mut expected = seen.clone();
     expected.extend(
         [
             "ec2:GetManagedPrefixListEntries",
             "elasticloadbalancing:DescribeListenerCertificates",
             "acm:DescribeCertificate",
+            "interconnect:ListAttachPoints",
         ]
         .map(str::to_owned),
     );
