@@ -215,11 +215,8 @@ pub struct InterconnectConfig {
     /// How often to ask again where Interconnect has nothing to watch: no
     /// environment and no connection, or not offered to the account or in
     /// the region. Most regions have none; they cost a call an hour, not
-    /// one a minute.
-    #[serde(
-        default = "default_absent_interval",
-        deserialize_with = "absent_interval"
-    )]
+    /// one a minute. Unset: 1h, or the interval where that is longer.
+    #[serde(default = "unset", deserialize_with = "absent_interval")]
     pub absent_interval: Duration,
 }
 
@@ -1190,6 +1187,11 @@ impl Config {
         );
         let cw = &mut c.cloudwatch;
         settle(&mut cw.lookback, default_cw_lookback().max(cw.period));
+        let interconnect = &mut c.interconnect;
+        settle(
+            &mut interconnect.absent_interval,
+            default_absent_interval().max(interconnect.interval),
+        );
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -1757,6 +1759,14 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("(line 5)"), "{err}");
+        // An interval past the default leaves the default behind.
+        let config =
+            Config::parse("regions: [us-east-1]\ncollectors: {interconnect: {interval: 2h}}\n")
+                .unwrap();
+        assert_eq!(
+            config.collectors.interconnect.absent_interval,
+            Duration::from_secs(2 * 3600)
+        );
     }
 
     /// A duration that passes check-config must not overflow a timer later.

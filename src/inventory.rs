@@ -200,6 +200,9 @@ pub enum AttachPointFinding<'a> {
     /// model's ListAttachPoints lists Direct Connect gateways only
     /// (`AttachPointType`), so its absence says nothing.
     NotListable,
+    /// Not checked: the connection is deleted or being deleted, and its
+    /// gateway may go with it (its state already says so).
+    Retired,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -210,7 +213,9 @@ pub struct Interconnect {
     /// environment id; `None` where ListAttachPoints failed.
     pub attach_points: std::collections::BTreeMap<String, Option<Vec<InterconnectAttachPoint>>>,
     pub availability: InterconnectAvailability,
-    /// When AWS was last asked (epoch seconds).
+    /// When AWS was last asked (epoch seconds), where there is nothing to
+    /// watch; 0 where it is offered, so that an unchanged answer is an
+    /// unchanged inventory.
     pub checked_at: i64,
     /// When to ask again, where there is nothing to watch (every
     /// `absent_interval`); `None` where it is offered (every interval).
@@ -224,8 +229,15 @@ impl Interconnect {
         if c.attach_point.is_empty() || c.attach_point == UNKNOWN_UNION_MEMBER {
             return AttachPointFinding::Unknown;
         }
+        if matches!(c.state.as_str(), "deleting" | "deleted") {
+            return AttachPointFinding::Retired;
+        }
         match self.attach_points.get(&c.environment_id) {
-            Some(Some(points)) => match points.iter().find(|p| p.identifier == c.attach_point) {
+            // The gateway id's pattern allows either case.
+            Some(Some(points)) => match points
+                .iter()
+                .find(|p| p.identifier.eq_ignore_ascii_case(&c.attach_point))
+            {
                 Some(point) => AttachPointFinding::Present(point),
                 None if c.attach_point.starts_with("arn:") => AttachPointFinding::NotListable,
                 None => AttachPointFinding::Missing,
@@ -882,6 +894,11 @@ mod tests {
                 "env-1",
                 "arn:aws:interconnect:us-east-1:1:connection/mcc-abcdefgh",
             ),
+            connection("g", "env-1", "GW-1"),
+            InterconnectConnection {
+                state: "deleted".into(),
+                ..connection("h", "env-1", "gw-2")
+            },
         ];
         assert_eq!(
             Interconnect::environments_with_connections(&connections),
@@ -910,6 +927,8 @@ mod tests {
                 AttachPointFinding::Unknown,
                 AttachPointFinding::Unknown,
                 AttachPointFinding::NotListable,
+                AttachPointFinding::Present(&gateway),
+                AttachPointFinding::Retired,
             ]
         );
     }

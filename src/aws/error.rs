@@ -90,16 +90,25 @@ const NOT_OFFERED_PHRASES: &[&str] = &[
     "opted in",
 ];
 
+/// The services whose access denials are read for a not-offered wording:
+/// those that answer an account or region they are not offered to with
+/// AccessDenied. Elsewhere a denial is IAM's, whatever its text says.
+const REFUSES_WITH_ACCESS_DENIED: &[&str] = &["interconnect"];
+
 /// Whether AWS's error says the service is not offered to this account or
 /// in this region, rather than that IAM denies the call: a not-offered
-/// code, or an access denial without IAM's wording that says so. An
-/// AccessDenied that says neither is taken as IAM's (it pages: a human
-/// looks). docs/operations.md says what this rests on.
-pub fn not_offered(code: &str, message: &str) -> bool {
+/// code, or (from a service in `REFUSES_WITH_ACCESS_DENIED`) an access
+/// denial without IAM's wording that says so. An AccessDenied that says
+/// neither is taken as IAM's (it pages: a human looks).
+/// docs/operations.md says what this rests on.
+pub fn not_offered(service: &str, code: &str, message: &str) -> bool {
     if NOT_OFFERED_CODES.contains(&code) {
         return true;
     }
-    if !matches!(code, "AccessDenied" | "AccessDeniedException") || message.contains(IAM_DENIAL) {
+    if !REFUSES_WITH_ACCESS_DENIED.contains(&service)
+        || !matches!(code, "AccessDenied" | "AccessDeniedException")
+        || message.contains(IAM_DENIAL)
+    {
         return false;
     }
     let message = message.to_ascii_lowercase();
@@ -121,7 +130,7 @@ impl AwsError {
     /// reached ("Temporary failure in name resolution") is not that.
     pub fn is_not_offered(&self) -> bool {
         match &self.code {
-            Some(code) => not_offered(code, &self.message),
+            Some(code) => not_offered(self.service, code, &self.message),
             None => {
                 self.message.contains("dns error")
                     && NO_SUCH_NAME.iter().any(|p| self.message.contains(p))
@@ -190,28 +199,58 @@ mod tests {
     fn not_offered_is_told_apart_from_an_iam_denial() {
         // IAM's own wording, whatever else the text says: the policy.
         let iam = "User: arn:aws:sts::123456789012:assumed-role/awsconn/s is not authorized to perform: interconnect:ListEnvironments on resource: * because no identity-based policy allows the interconnect:ListEnvironments action";
-        assert!(!not_offered("AccessDeniedException", iam));
+        assert!(!not_offered("interconnect", "AccessDeniedException", iam));
         assert!(!not_offered(
+            "interconnect",
             "AccessDeniedException",
             "User: x is not authorized to perform: interconnect:ListEnvironments with an explicit deny in a service control policy; the service is not available"
         ));
         // Silent denials page too: a human looks.
-        assert!(!not_offered("AccessDeniedException", ""));
-        assert!(!not_offered("AccessDenied", "Access Denied"));
+        assert!(!not_offered("interconnect", "AccessDeniedException", ""));
+        assert!(!not_offered(
+            "interconnect",
+            "AccessDenied",
+            "Access Denied"
+        ));
         // The service's own refusal.
         assert!(not_offered(
+            "interconnect",
             "AccessDeniedException",
             "AWS Interconnect is not available in this Region for your account"
         ));
         assert!(not_offered(
+            "interconnect",
             "AccessDeniedException",
             "The account is not enabled for this service"
         ));
-        assert!(not_offered("SubscriptionRequiredException", ""));
-        assert!(not_offered("OptInRequired", "You are not subscribed"));
+        assert!(not_offered(
+            "interconnect",
+            "SubscriptionRequiredException",
+            ""
+        ));
+        assert!(not_offered(
+            "interconnect",
+            "OptInRequired",
+            "You are not subscribed"
+        ));
+        // Another service's denial is IAM's, whatever its text says.
+        assert!(!not_offered(
+            "elasticloadbalancing",
+            "AccessDenied",
+            "The feature is not supported"
+        ));
+        assert!(not_offered("ec2", "OptInRequired", ""));
         // Other codes are what they are.
-        assert!(!not_offered("ThrottlingException", "not available"));
-        assert!(!not_offered("ResourceNotFoundException", "not available"));
+        assert!(!not_offered(
+            "interconnect",
+            "ThrottlingException",
+            "not available"
+        ));
+        assert!(!not_offered(
+            "interconnect",
+            "ResourceNotFoundException",
+            "not available"
+        ));
     }
 
     #[test]

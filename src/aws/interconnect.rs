@@ -21,7 +21,6 @@ const PAGE_SIZE: i32 = 100;
 pub(super) async fn inventory(
     client: &aws_sdk_interconnect::Client,
     telemetry: &ApiTelemetry,
-    checked_at: i64,
 ) -> Result<Interconnect, AwsError> {
     let (connections, environments) = tokio::try_join!(connections(client), environments(client))?;
     let mut attach_points = std::collections::BTreeMap::new();
@@ -29,7 +28,8 @@ pub(super) async fn inventory(
         let points = match attach_points_of(client, &environment).await {
             Ok(points) => Some(points),
             // One environment's list unread leaves only its connections'
-            // checks unknown (the previous list is kept where there was one).
+            // checks unknown, this poll: an old list would say a deleted
+            // gateway is still there.
             Err(e) => {
                 tracing::warn!(environment_id = %environment, error = %e, "cannot list the attach points of an Interconnect environment; its connections' attach_point_present check is unknown");
                 telemetry.skipped_item("interconnect", "ListAttachPoints", "read failed");
@@ -48,7 +48,7 @@ pub(super) async fn inventory(
         environments,
         attach_points,
         availability,
-        checked_at,
+        checked_at: 0,
         next_check_at: None,
     })
 }
@@ -170,8 +170,10 @@ async fn environments(
                 location: e.location().to_owned(),
                 state: normalize_state(e.state().as_str()),
                 product_type: e.r#type().to_owned(),
-                bandwidths_supported: bandwidths.map_or_else(Vec::new, |b| b.supported().to_vec()),
-                bandwidths_available: bandwidths.map_or_else(Vec::new, |b| b.available().to_vec()),
+                bandwidths_supported: bandwidths
+                    .map_or_else(Vec::new, |b| slowest_first(b.supported())),
+                bandwidths_available: bandwidths
+                    .map_or_else(Vec::new, |b| slowest_first(b.available())),
                 remote_identifier_type: e
                     .remote_identifier_type()
                     .map_or_else(String::new, |t| normalize_state(t.as_str())),
@@ -181,9 +183,37 @@ async fn environments(
     Ok(out)
 }
 
+/// Bandwidths in one order whatever order AWS lists them in (slowest
+/// first; what does not parse last, by name), so that a reordered list is
+/// not a changed label (`available_bandwidths` is part of an alert).
+fn slowest_first(bandwidths: &[String]) -> Vec<String> {
+    let mut out = bandwidths.to_vec();
+    out.sort_by(|a, b| {
+        let (x, y) = (parse_bandwidth(a), parse_bandwidth(b));
+        match (x, y) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+        .then_with(|| a.cmp(b))
+    });
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bandwidths_are_ordered_slowest_first_whatever_aws_sent() {
+        let listed = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            slowest_first(&listed(&["10Gbps", "500Mbps", "1Gbps", "odd", "500Mbps"])),
+            ["500Mbps", "1Gbps", "10Gbps", "odd"]
+        );
+    }
 
     /// Every member of the model's `ConnectionSummary`, `Environment` and
     /// `AttachPointDescriptor` (the SDK's types), and what becomes of it: exported (where), or not and why.

@@ -469,8 +469,8 @@ impl AwsScope {
 
     /// Interconnect connections, environments and the attach points of
     /// those with connections, all pages; `now` is when it was asked.
-    pub async fn interconnect(&self, now: i64) -> Result<Interconnect, AwsError> {
-        interconnect::inventory(&self.inner.interconnect, &self.inner.telemetry, now).await
+    pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
+        interconnect::inventory(&self.inner.interconnect, &self.inner.telemetry).await
     }
 
     /// Every REST and HTTP API, by id and name: one call per 500 of each.

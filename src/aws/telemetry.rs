@@ -359,7 +359,12 @@ const DENIED_CODES: &[&str] = &[
 
 /// Decides an attempt's outcome from the HTTP status, the `x-amzn-ErrorType`
 /// header and the error body, whatever the protocol (JSON, XML or CBOR).
-pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u8]>) -> Outcome {
+pub fn outcome_of(
+    service: &str,
+    status: u16,
+    error_type_header: Option<&str>,
+    body: Option<&[u8]>,
+) -> Outcome {
     if (200..300).contains(&status) {
         return Outcome::Ok;
     }
@@ -378,7 +383,7 @@ pub fn outcome_of(status: u16, error_type_header: Option<&str>, body: Option<&[u
     }
     let message = body.and_then(message_in_body);
     let message = message.as_deref().map(String::from_utf8_lossy);
-    if super::error::not_offered(code, message.as_deref().unwrap_or("")) {
+    if super::error::not_offered(service, code, message.as_deref().unwrap_or("")) {
         Outcome::NotOffered
     } else if DENIED_CODES.contains(&code) {
         Outcome::Denied
@@ -675,6 +680,7 @@ impl Intercept for TelemetryInterceptor {
             Some(response) => {
                 let status = response.status().as_u16();
                 let outcome = outcome_of(
+                    &r.service,
                     status,
                     response.headers().get("x-amzn-errortype"),
                     response.body().bytes(),
@@ -801,19 +807,26 @@ mod tests {
 
     #[test]
     fn success_statuses_are_ok() {
-        assert_eq!(outcome_of(200, None, Some(b"{}")), Outcome::Ok);
-        assert_eq!(outcome_of(204, None, None), Outcome::Ok);
+        assert_eq!(
+            outcome_of("interconnect", 200, None, Some(b"{}")),
+            Outcome::Ok
+        );
+        assert_eq!(outcome_of("interconnect", 204, None, None), Outcome::Ok);
     }
 
     #[test]
     fn status_429_is_throttled() {
-        assert_eq!(outcome_of(429, None, None), Outcome::Throttled);
+        assert_eq!(
+            outcome_of("interconnect", 429, None, None),
+            Outcome::Throttled
+        );
     }
 
     #[test]
     fn rest_json_error_type_header() {
         assert_eq!(
             outcome_of(
+                "interconnect",
                 400,
                 Some("TooManyRequestsException:http://internal.amazon.com/coral/"),
                 None
@@ -821,7 +834,7 @@ mod tests {
             Outcome::Throttled
         );
         assert_eq!(
-            outcome_of(403, Some("AccessDeniedException"), None),
+            outcome_of("interconnect", 403, Some("AccessDeniedException"), None),
             Outcome::Denied
         );
     }
@@ -829,16 +842,33 @@ mod tests {
     #[test]
     fn xml_error_codes() {
         let ec2 = b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors></Response>";
-        assert_eq!(outcome_of(503, None, Some(ec2)), Outcome::Throttled);
+        assert_eq!(
+            outcome_of("interconnect", 503, None, Some(ec2)),
+            Outcome::Throttled
+        );
         let elb = b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>";
-        assert_eq!(outcome_of(400, None, Some(elb)), Outcome::Throttled);
+        assert_eq!(
+            outcome_of("interconnect", 400, None, Some(elb)),
+            Outcome::Throttled
+        );
         let denied = b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>Throttling is not the issue</Message></Error></ErrorResponse>";
-        assert_eq!(outcome_of(403, None, Some(denied)), Outcome::Denied);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(denied)),
+            Outcome::Denied
+        );
         // The service's own refusal of an account or region, in each protocol.
         let json = br#"{"__type":"AccessDeniedException","message":"Interconnect is not available in this Region"}"#;
-        assert_eq!(outcome_of(403, None, Some(json)), Outcome::NotOffered);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(json)),
+            Outcome::NotOffered
+        );
+        // The same words from another service: an IAM denial.
+        assert_eq!(outcome_of("logs", 403, None, Some(json)), Outcome::Denied);
         let iam = br#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::1:user/u is not authorized to perform: interconnect:ListEnvironments"}"#;
-        assert_eq!(outcome_of(403, None, Some(iam)), Outcome::Denied);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(iam)),
+            Outcome::Denied
+        );
         let mut cbor =
             b"\xa2\x66__type\x78\x30com.amazonaws.interconnect#AccessDeniedException\x67message"
                 .to_vec();
@@ -849,23 +879,41 @@ mod tests {
         cbor.push(0x79);
         cbor.extend_from_slice(&(text.len() as u16).to_be_bytes());
         cbor.extend_from_slice(text.as_bytes());
-        assert_eq!(outcome_of(403, None, Some(&cbor)), Outcome::NotOffered);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(&cbor)),
+            Outcome::NotOffered
+        );
         let xml = b"<ErrorResponse><Error><Code>OptInRequired</Code><Message>x</Message></Error></ErrorResponse>";
-        assert_eq!(outcome_of(401, None, Some(xml)), Outcome::NotOffered);
+        assert_eq!(
+            outcome_of("interconnect", 401, None, Some(xml)),
+            Outcome::NotOffered
+        );
         let ec2 = b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized</Message></Error></Errors></Response>";
-        assert_eq!(outcome_of(403, None, Some(ec2)), Outcome::Denied);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(ec2)),
+            Outcome::Denied
+        );
         let missing =
             b"<ErrorResponse><Error><Code>LoadBalancerNotFound</Code></Error></ErrorResponse>";
-        assert_eq!(outcome_of(400, None, Some(missing)), Outcome::Error);
+        assert_eq!(
+            outcome_of("interconnect", 400, None, Some(missing)),
+            Outcome::Error
+        );
     }
 
     #[test]
     fn json_error_codes() {
         let body =
             br#"{"__type":"com.amazonaws.logs#ThrottlingException","message":"Rate exceeded"}"#;
-        assert_eq!(outcome_of(400, None, Some(body)), Outcome::Throttled);
+        assert_eq!(
+            outcome_of("interconnect", 400, None, Some(body)),
+            Outcome::Throttled
+        );
         let body = br#"{"__type":"ResourceNotFoundException","message":"ThrottlingException"}"#;
-        assert_eq!(outcome_of(400, None, Some(body)), Outcome::Error);
+        assert_eq!(
+            outcome_of("interconnect", 400, None, Some(body)),
+            Outcome::Error
+        );
     }
 
     #[test]
@@ -877,12 +925,18 @@ mod tests {
         body.push(0x78);
         body.push(code.len() as u8);
         body.extend_from_slice(code);
-        assert_eq!(outcome_of(400, None, Some(&body)), Outcome::Throttled);
+        assert_eq!(
+            outcome_of("interconnect", 400, None, Some(&body)),
+            Outcome::Throttled
+        );
         let mut short = vec![0xa1, 0x66];
         short.extend_from_slice(b"__type");
         short.push(0x60 + 12);
         short.extend_from_slice(b"AccessDenied");
-        assert_eq!(outcome_of(403, None, Some(&short)), Outcome::Denied);
+        assert_eq!(
+            outcome_of("interconnect", 403, None, Some(&short)),
+            Outcome::Denied
+        );
     }
 
     #[test]
@@ -894,7 +948,10 @@ mod tests {
             b"\x66__type\x78",
             b"\xff\xfe",
         ] {
-            assert_eq!(outcome_of(500, None, Some(body)), Outcome::Error);
+            assert_eq!(
+                outcome_of("interconnect", 500, None, Some(body)),
+                Outcome::Error
+            );
         }
     }
 

@@ -45,38 +45,55 @@ impl Collector for InterconnectCollector {
         if let Some(last) = self.still_absent(known, now) {
             return Ok(Fragment::Interconnect(last.clone()));
         }
-        let mut interconnect = match aws.interconnect(now).await {
+        let answer = aws.interconnect().await;
+        if let Err(e) = &answer
+            && e.is_not_offered()
+        {
+            tracing::info!(
+                account = %aws.account_label(),
+                region = aws.region(),
+                error = %e,
+                every = ?self.config.absent_interval,
+                "AWS Interconnect is not offered to this account or in this region; asking again every absent_interval"
+            );
+        }
+        self.settle(answer, known.interconnect.as_ref(), now)
+            .map(Fragment::Interconnect)
+    }
+}
+
+impl InterconnectCollector {
+    /// What AWS's answer comes to. A scope with nothing to watch is dated
+    /// and asked again after `absent_interval`; an offered one carries no
+    /// date, so that an unchanged answer is an unchanged inventory. A "not
+    /// offered" answer where the service was offered at the last poll is an
+    /// error, not a verdict: the last connections stay (and the collector
+    /// fails) rather than vanish for an hour on one odd answer.
+    fn settle(
+        &self,
+        answer: Result<Interconnect, AwsError>,
+        last: Option<&Interconnect>,
+        now: i64,
+    ) -> Result<Interconnect, AwsError> {
+        let mut interconnect = match answer {
             Ok(interconnect) => interconnect,
-            // Not an IAM gap: nothing to watch here, asked again later.
-            Err(e) if e.is_not_offered() => {
-                tracing::info!(
-                    account = %aws.account_label(),
-                    region = aws.region(),
-                    error = %e,
-                    every = ?self.config.absent_interval,
-                    "AWS Interconnect is not offered to this account or in this region; asking again every absent_interval"
-                );
+            Err(e)
+                if e.is_not_offered()
+                    && last.is_none_or(|l| l.availability != InterconnectAvailability::Offered) =>
+            {
                 Interconnect {
                     availability: InterconnectAvailability::NotOffered(e.message),
-                    checked_at: now,
                     ..Interconnect::default()
                 }
             }
             Err(e) => return Err(e),
         };
         if interconnect.availability != InterconnectAvailability::Offered {
+            interconnect.checked_at = now;
             interconnect.next_check_at =
                 Some(now.saturating_add(self.config.absent_interval.as_secs() as i64));
         }
-        // A list unread this time keeps what it said before (a throttle).
-        if let Some(last) = &known.interconnect {
-            for (environment, points) in &mut interconnect.attach_points {
-                if points.is_none() {
-                    *points = last.attach_points.get(environment).cloned().flatten();
-                }
-            }
-        }
-        Ok(Fragment::Interconnect(interconnect))
+        Ok(interconnect)
     }
 }
 
@@ -252,7 +269,7 @@ fn attach_point_check(
             labels.push(("attach_point", c.attach_point.clone()));
             0.0
         }
-        AttachPointFinding::NotListable => return,
+        AttachPointFinding::NotListable | AttachPointFinding::Retired => return,
         AttachPointFinding::Unknown => {
             f.add(
                 "awsconn_interconnect_connection_check_unknown",
@@ -355,5 +372,52 @@ mod tests {
             environment_bandwidths(&e),
             [("1Gbps", true), ("10Gbps", false), ("50Mbps", true)]
         );
+    }
+
+    fn refusal() -> AwsError {
+        AwsError {
+            service: "interconnect",
+            operation: "ListEnvironments",
+            code: Some("SubscriptionRequiredException".into()),
+            message: "The AWS Access Key Id needs a subscription for the service".into(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_a_verdict_only_where_the_service_was_not_offered_before() {
+        let c = collector(3_600);
+        let settled = c.settle(Err(refusal()), None, 5_000).unwrap();
+        assert_eq!(settled.availability.as_str(), "not_offered");
+        assert_eq!(
+            (settled.checked_at, settled.next_check_at),
+            (5_000, Some(8_600))
+        );
+        let before = known(InterconnectAvailability::NoEnvironments, Some(4_600));
+        let settled = c
+            .settle(Err(refusal()), before.interconnect.as_ref(), 5_000)
+            .unwrap();
+        assert_eq!(settled.availability.as_str(), "not_offered");
+        // Connections seen at the last poll: an error, so they stay.
+        let offered = known(InterconnectAvailability::Offered, None);
+        let err = c
+            .settle(Err(refusal()), offered.interconnect.as_ref(), 5_000)
+            .unwrap_err();
+        assert!(err.is_not_offered());
+    }
+
+    #[test]
+    fn an_offered_scope_carries_no_date() {
+        let c = collector(3_600);
+        let answer = || Interconnect {
+            availability: InterconnectAvailability::Offered,
+            ..Interconnect::default()
+        };
+        let first = c.settle(Ok(answer()), None, 5_000).unwrap();
+        let second = c.settle(Ok(answer()), Some(&first), 5_060).unwrap();
+        assert_eq!(
+            first, second,
+            "an unchanged answer is an unchanged inventory"
+        );
+        assert_eq!((second.checked_at, second.next_check_at), (0, None));
     }
 }
