@@ -25,9 +25,11 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// YAML configuration file (see examples/config.yaml).
+    /// YAML configuration file (see examples/config.yaml). `--config.file`
+    /// is the same flag, as Prometheus and its exporters spell it.
     #[arg(
         long = "config",
+        visible_alias = "config.file",
         global = true,
         env = "AWSCONN_CONFIG",
         value_name = "FILE"

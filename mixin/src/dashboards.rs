@@ -192,6 +192,7 @@ fn data_links(config: &Config, kind: Kind) -> Value {
         {
             "title": "VPC link drill-down",
             "url": format!("/d/{VPC_LINK_UID}?var-datasource=${{datasource}}&var-account={account}&var-region={region}&var-vpc_link_id={link}&${{__url_time_range}}"),
+            "targetBlank": false,
         },
     ])
 }
@@ -248,9 +249,12 @@ fn render_panel(config: &Config, id: u64, x: u64, y: u64, p: &Panel) -> Value {
     });
     match p.kind {
         Kind::Table => {
-            out["options"] = json!({"showHeader": true, "cellHeight": "sm"});
-            out["fieldConfig"]["defaults"]["custom"] =
-                json!({"cellOptions": {"type": if p.pass_fail { "color-text" } else { "auto" }}});
+            out["options"] = json!({"showHeader": true, "cellHeight": "sm", "frameIndex": 0});
+            out["fieldConfig"]["defaults"]["custom"] = json!({
+                "cellOptions": {"type": if p.pass_fail { "color-text" } else { "auto" }},
+                "align": "auto",
+                "inspect": false,
+            });
             out["transformations"] = json!([{"id": "organize", "options": {
                 "excludeByName": {"Time": true, "__name__": true, "job": true},
             }}]);
@@ -261,6 +265,12 @@ fn render_panel(config: &Config, id: u64, x: u64, y: u64, p: &Panel) -> Value {
                 "colorMode": "background",
                 "graphMode": "none",
                 "textMode": "auto",
+                // Grafana's defaults, written out as Grafana writes them on save.
+                "justifyMode": "auto",
+                "orientation": "auto",
+                "wideLayout": true,
+                "showPercentChange": false,
+                "percentChangeColorMode": "standard",
             });
         }
         Kind::BarGauge => {
@@ -268,11 +278,20 @@ fn render_panel(config: &Config, id: u64, x: u64, y: u64, p: &Panel) -> Value {
                 "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
                 "orientation": "horizontal",
                 "displayMode": "basic",
+                // Grafana's defaults, written out as Grafana writes them on save.
+                "valueMode": "color",
+                "namePlacement": "auto",
+                "showUnfilled": true,
+                "sizing": "auto",
+                "minVizWidth": 8,
+                "minVizHeight": 16,
+                "maxVizHeight": 300,
+                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": false, "calcs": []},
             });
         }
         Kind::TimeSeries => {
             out["options"] = json!({
-                "legend": {"displayMode": "table", "placement": "bottom", "showLegend": true},
+                "legend": {"displayMode": "table", "placement": "bottom", "showLegend": true, "calcs": []},
                 "tooltip": {"mode": "multi", "sort": "desc"},
             });
         }
@@ -320,6 +339,9 @@ fn dashboard(
             "asDropdown": true,
             "includeVars": true,
             "keepTime": true,
+            "icon": "external link",
+            "tooltip": "",
+            "targetBlank": false,
         }],
         "templating": {"list": variables},
         "annotations": {"list": []},

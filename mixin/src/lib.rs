@@ -5,13 +5,15 @@
 //!
 //! Layout: [`config`] (the settings), [`alerts`] (every alert, declared
 //! once), [`rules`] (rule file and tests), [`examples`] (Prometheus and
-//! Alertmanager), [`dashboards`] (Grafana JSON), [`template`] (renders the
-//! annotations each test expects).
+//! Alertmanager), [`dashboards`] (Grafana JSON), [`kubernetes`] (the rules,
+//! scrape and dashboards as Prometheus Operator and Grafana sidecar
+//! objects), [`template`] (renders the annotations each test expects).
 
 pub mod alerts;
 pub mod config;
 pub mod dashboards;
 pub mod examples;
+pub mod kubernetes;
 pub mod rules;
 pub mod template;
 
@@ -63,10 +65,34 @@ pub fn generate(config: &Config) -> Result<Vec<(String, String)>, MixinError> {
             examples::alertmanager(config, &alerts),
         ),
     ];
-    for (name, dashboard) in dashboards::dashboards(config) {
-        let mut text = serde_json::to_string_pretty(&dashboard).expect("JSON values serialize");
-        text.push('\n');
-        files.push((format!("dashboards/{name}"), text));
+    let dashboards: Vec<(String, String)> = dashboards::dashboards(config)
+        .into_iter()
+        .map(|(name, dashboard)| {
+            let mut text = serde_json::to_string_pretty(&dashboard).expect("JSON values serialize");
+            text.push('\n');
+            (name.to_string(), text)
+        })
+        .collect();
+    for (name, text) in &dashboards {
+        files.push((format!("dashboards/{name}"), text.clone()));
+    }
+    files.push((
+        format!("{}/prometheusrule.yaml", kubernetes::OPERATOR_DIR),
+        kubernetes::prometheus_rule(config, &alerts),
+    ));
+    files.push((
+        format!("{}/servicemonitor.yaml", kubernetes::OPERATOR_DIR),
+        kubernetes::service_monitor(config),
+    ));
+    for (name, text) in &dashboards {
+        files.push((
+            format!(
+                "{}/{}.yaml",
+                kubernetes::DASHBOARDS_DIR,
+                name.trim_end_matches(".json")
+            ),
+            kubernetes::dashboard_config_map(name, text),
+        ));
     }
     Ok(files)
 }

@@ -17,8 +17,9 @@ struct RuleFile {
     groups: Vec<Group>,
 }
 
+/// A rule group, as a rule file and a PrometheusRule's `spec` both hold it.
 #[derive(Serialize)]
-struct Group {
+pub struct Group {
     name: &'static str,
     rules: Vec<RuleOut>,
 }
@@ -71,6 +72,13 @@ pub fn annotations(config: &Config, alert: &Alert, rule: &Rule) -> BTreeMap<Stri
 }
 
 pub fn rule_file(config: &Config, alerts: &[Alert]) -> String {
+    generated_yaml(&RuleFile {
+        groups: rule_groups(config, alerts),
+    })
+}
+
+/// Every alert's rules, in the groups of its scope.
+pub fn rule_groups(config: &Config, alerts: &[Alert]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for alert in alerts {
         let name = group_of(alert.scope);
@@ -96,7 +104,7 @@ pub fn rule_file(config: &Config, alerts: &[Alert]) -> String {
             None => groups.push(Group { name, rules }),
         }
     }
-    generated_yaml(&RuleFile { groups })
+    groups
 }
 
 #[derive(Serialize)]

@@ -53,6 +53,12 @@ fn generated_files_are_what_the_config_generates() {
             "dashboards/awsconn-vpc-link.json",
             "dashboards/awsconn-interconnect.json",
             "dashboards/awsconn-exporter.json",
+            "deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml",
+            "deploy/kubernetes/components/prometheus-operator/servicemonitor.yaml",
+            "deploy/kubernetes/components/grafana-dashboards/awsconn-overview.yaml",
+            "deploy/kubernetes/components/grafana-dashboards/awsconn-vpc-link.yaml",
+            "deploy/kubernetes/components/grafana-dashboards/awsconn-interconnect.yaml",
+            "deploy/kubernetes/components/grafana-dashboards/awsconn-exporter.yaml",
         ]
     );
     let stale = stale_files(&files, &repo());

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod cloudwatch;
 mod demo;
+mod deploy;
 mod execution_logs;
 mod faults;
 mod harness;
