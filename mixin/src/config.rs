@@ -199,7 +199,10 @@ pub struct AlertmanagerExample {
 pub struct Config {
     /// The scrape job's name (`job="..."`), which every rule and panel selects on.
     pub job: String,
-    /// Where `docs/runbooks.md` is published; `#<alertname in lower case>` is appended.
+    /// Where `docs/runbooks.md` is published (a team's wiki, a fork);
+    /// `#<alertname in lower case>` is appended. Empty (the default): the
+    /// exporter's own `/runbooks` page, at the alert's `instance`.
+    #[serde(default)]
     pub runbook_url: String,
     /// Grafana's base URL, for the `dashboard_url` annotation (`<base>/d/<uid>`).
     pub grafana_url: String,
@@ -387,8 +390,9 @@ impl Config {
                 "prometheus.scrape_interval and evaluation_interval must be positive".into(),
             );
         }
-        for (name, url) in [
-            ("runbook_url", &self.runbook_url),
+        let published =
+            (!self.runbook_url.is_empty()).then_some(("runbook_url", &self.runbook_url));
+        for (name, url) in published.into_iter().chain([
             ("grafana_url", &self.grafana_url),
             (
                 "alertmanager.pager_webhook",
@@ -398,7 +402,7 @@ impl Config {
                 "alertmanager.queue_webhook",
                 &self.alertmanager.queue_webhook,
             ),
-        ] {
+        ]) {
             let plain = url.starts_with("http://") || url.starts_with("https://");
             if !plain || url.contains(['"', '{', '}', ' ', '\n']) {
                 return Err(format!("{name} must be a plain http(s) URL, not {url:?}"));
@@ -415,8 +419,22 @@ impl Config {
         format!("job=\"{}\"", self.job)
     }
 
+    /// An alert's `runbook_url`: its section of the published runbooks, or
+    /// of the page the exporter that raised it serves (`/runbooks`, at
+    /// `dashboards.exporter_scheme`), which every version serves with its
+    /// own runbooks and which needs nothing published. An alert without an
+    /// `instance` (no target at all) points at the published copy if there
+    /// is one; with none, at a relative `/runbooks` to open on any exporter.
     pub fn runbook_url(&self, alert: &str) -> String {
-        format!("{}#{}", self.runbook_url, alert.to_ascii_lowercase())
+        let anchor = alert.to_ascii_lowercase();
+        if self.runbook_url.is_empty() {
+            format!(
+                "{{{{ if $labels.instance }}}}{}://{{{{ $labels.instance }}}}{{{{ else }}}}{{{{ end }}}}/runbooks#{anchor}",
+                self.dashboards.exporter_scheme
+            )
+        } else {
+            format!("{}#{anchor}", self.runbook_url)
+        }
     }
 }
 
@@ -449,10 +467,17 @@ mod tests {
     fn shipped_config_is_valid() {
         let config = Config::shipped();
         assert_eq!(config.selector(), "job=\"awsconn\"");
-        assert!(
-            config
-                .runbook_url("AwsconnVpcLinkFailed")
-                .ends_with("docs/runbooks.md#awsconnvpclinkfailed")
+        assert_eq!(
+            config.runbook_url("AwsconnVpcLinkFailed"),
+            "{{ if $labels.instance }}http://{{ $labels.instance }}{{ else }}{{ end }}/runbooks#awsconnvpclinkfailed"
+        );
+        let published = Config {
+            runbook_url: "https://wiki.example.com/awsconn/runbooks".into(),
+            ..config
+        };
+        assert_eq!(
+            published.runbook_url("AwsconnVpcLinkFailed"),
+            "https://wiki.example.com/awsconn/runbooks#awsconnvpclinkfailed"
         );
     }
 

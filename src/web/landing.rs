@@ -46,6 +46,7 @@ li {{ margin: .3rem 0; }}
 <ul>
 <li><a href="{path}">{path}</a> — metrics for Prometheus</li>
 <li><a href="/links">/links</a> — every VPC link's path, hop by hop, with the runbook's findings</li>
+<li><a href="/runbooks">/runbooks</a> — what each alert means, how to confirm it, how to fix it</li>
 <li><a href="/ready">/ready</a> — 200 once every collector has finished its first poll</li>
 <li><a href="/healthz">/healthz</a> — 200 while the process is up</li>
 </ul>

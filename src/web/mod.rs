@@ -7,6 +7,7 @@ mod auth;
 pub mod config;
 mod landing;
 pub mod links;
+mod runbooks;
 pub mod server;
 pub mod stats;
 mod tls;
@@ -44,7 +45,8 @@ struct AppState {
 }
 
 /// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/`,
-/// `/links`, and `POST /-/reload` (403 unless reloads are taken over HTTP).
+/// `/links`, `/runbooks`, and `POST /-/reload` (403 unless reloads are
+/// taken over HTTP).
 pub fn router(
     store: Arc<Store>,
     telemetry_path: &str,
@@ -66,6 +68,7 @@ pub fn router(
         .route("/ready", get(ready))
         .route("/", get(landing))
         .route("/links", get(links_page))
+        .route("/runbooks", get(|| async { Html(runbooks::page()) }))
         .with_state(state)
 }
 

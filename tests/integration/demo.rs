@@ -26,8 +26,8 @@ use awsconn_mixin::dashboards::{
 use serde_json::Value;
 
 use crate::harness::{
-    EXPORTER, encode, free_port, get_json, http_request, query, repo, seed_py, try_http_get,
-    wait_for, wait_for_or,
+    EXPORTER, encode, free_port, get_json, http_get, http_request, query, repo, seed_py,
+    try_http_get, wait_for, wait_for_or,
 };
 
 /// The running demo; stopped (SIGTERM, which its trap passes on) when
@@ -493,6 +493,9 @@ fn demo_world_pages_exactly_what_is_broken() {
                 .then_some(got)
         },
     );
+    let (status, _, runbooks) = http_get(&base, "/runbooks", &[]);
+    let runbooks = String::from_utf8(runbooks).unwrap();
+    assert_eq!(status, 200, "{runbooks}");
     for (k, (path, alert)) in &notified {
         assert!(
             !INHIBITED.contains(&k.as_str()),
@@ -518,13 +521,18 @@ fn demo_world_pages_exactly_what_is_broken() {
             "{k}: {description}"
         );
         assert!(description.contains("Fix:"), "{k}: {description}");
+        // The runbook opens where the alert came from: the exporter's page,
+        // with the alert's section on it.
         let name = labels["alertname"].as_str().unwrap();
-        assert!(
-            annotations["runbook_url"]
-                .as_str()
-                .unwrap()
-                .ends_with(&format!("docs/runbooks.md#{}", name.to_lowercase())),
+        let anchor = name.to_lowercase();
+        assert_eq!(
+            annotations["runbook_url"],
+            format!("http://{exporter}/runbooks#{anchor}"),
             "{k}"
+        );
+        assert!(
+            runbooks.contains(&format!(r#"<h2 id="{anchor}">{name}</h2>"#)),
+            "{k}: no section #{anchor} on http://{exporter}/runbooks"
         );
         assert!(
             annotations["summary"].as_str().unwrap().ends_with('.'),
@@ -555,6 +563,13 @@ fn demo_world_pages_exactly_what_is_broken() {
         "{description}"
     );
     let lost = &notified["AwsconnInterconnectAttachPointMissing us-east-1 mcc-gcpstage"].1;
+    // A browser opens the page's link at the alert's section.
+    let dom = crate::browser::dump_dom(lost["annotations"]["runbook_url"].as_str().unwrap());
+    assert!(
+        dom.contains(r#"<h2 id="awsconninterconnectattachpointmissing">"#)
+            && dom.contains("ListAttachPoints"),
+        "{dom}"
+    );
     assert_eq!(
         lost["labels"]["attach_point"], "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
         "{lost}"
