@@ -308,6 +308,13 @@ fn version_names_the_build() {
         line.ends_with("-linux-gnu)") || line.ends_with("-linux-musl)"),
         "{line}"
     );
+    // The version is one the changelog has a section for.
+    let changelog = std::fs::read_to_string(repo().join("CHANGELOG.md")).unwrap();
+    let section = format!("\n## [{}]", env!("CARGO_PKG_VERSION"));
+    assert!(
+        changelog.contains(&section),
+        "CHANGELOG.md has no `{section}`"
+    );
 }
 
 /// The peak resident memory of a running process, in bytes (Linux).

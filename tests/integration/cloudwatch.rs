@@ -141,21 +141,28 @@ fn default_metrics_for_what_the_inventory_found() {
     promtool_check_metrics(&text).unwrap_or_else(|e| panic!("promtool: {e}"));
 }
 
+/// Queries go 500 to a call, and each statistic of a metric is a query of
+/// its own: CloudWatch bills (and `awsconn_cloudwatch_metrics_requested_total`
+/// counts) one metric requested per statistic per call.
 #[test]
 fn five_hundred_and_one_queries_take_two_calls() {
     let emulator = Emulator::start("{}");
     let mut config = String::from(
         "regions: [us-east-1]\ncollectors:\n  interconnect: {enabled: false}\n  cloudwatch:\n    default_metrics: false\n    metrics:\n",
     );
-    for i in 0..501 {
+    for i in 0..500 {
         config.push_str(&format!(
             "      - {{namespace: Custom/Probe, metric: Latency, stat: Average, dimensions: {{Probe: p{i}}}}}\n"
         ));
     }
+    // The same metric again, with a second statistic: the 501st query.
+    config.push_str(
+        "      - {namespace: Custom/Probe, metric: Latency, stat: Maximum, dimensions: {Probe: p0}}\n",
+    );
     let t = now_s() - 300;
     emulator.put_metric_data(
         US,
-        &json!([{"namespace": "Custom/Probe", "metric": "Latency", "dimensions": {"Probe": "p500"}, "timestamp": t, "value": 12.5}]),
+        &json!([{"namespace": "Custom/Probe", "metric": "Latency", "dimensions": {"Probe": "p0"}, "timestamp": t, "value": 12.5}]),
     );
     let config = config_file(&config);
     let (ok, text, stderr) = once(&emulator.url, config.path());
@@ -166,15 +173,19 @@ fn five_hundred_and_one_queries_take_two_calls() {
         Some(501.0),
         "{text}"
     );
-    // The 501st query, answered by the second call.
-    assert_eq!(
-        sample(
-            &text,
-            "awsconn_cloudwatch_custom_probe_latency_average{account=\"123456789012\",region=\"us-east-1\",probe=\"p500\"}"
-        ),
-        Some(12.5),
-        "{text}"
-    );
+    // Both statistics of p0, the second answered by the second call.
+    for stat in ["average", "maximum"] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!(
+                    "awsconn_cloudwatch_custom_probe_latency_{stat}{{account=\"123456789012\",region=\"us-east-1\",probe=\"p0\"}}"
+                )
+            ),
+            Some(12.5),
+            "{text}"
+        );
+    }
 }
 
 /// The daily request counts behind `awsconn_vpc_link_idle_seconds` are asked
