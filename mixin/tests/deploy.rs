@@ -36,6 +36,7 @@ fn deploy_and_dashboards_pass_their_offline_checks() {
         "base: renders 5 objects",
         "sharded: renders 5 objects",
         "the ServiceMonitor selects Service/aws-connectivity-exporter",
+        "sharded: the StatefulSet's pod is the base Deployment's",
         "the groups of alerts/awsconn.rules.yml, promtool SUCCESS",
         "Containerfile: hadolint finds nothing",
         "systemd unit: systemd-analyze verify says nothing",
