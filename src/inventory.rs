@@ -862,22 +862,7 @@ mod tests {
 
     #[test]
     fn attach_point_findings() {
-        let connection = |id: &str, environment: &str, point: &str| InterconnectConnection {
-            id: id.into(),
-            arn: String::new(),
-            description: String::new(),
-            provider: "google".into(),
-            location: String::new(),
-            environment_id: environment.into(),
-            attach_point: point.into(),
-            state: "available".into(),
-            bandwidth: "1Gbps".into(),
-            bandwidth_bps: Some(1e9),
-            product_type: String::new(),
-            shared_id: String::new(),
-            provider_kind: "multicloud".into(),
-            billing_tier: None,
-        };
+        use crate::testkit::interconnect_connection as connection;
         let gateway = InterconnectAttachPoint {
             kind: "DirectConnectGateway".into(),
             identifier: "gw-1".into(),

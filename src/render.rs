@@ -558,33 +558,12 @@ mod tests {
     /// `icc-1` attached to a gateway its environment lists, `icc-2` to one
     /// it no longer does, `icc-3` in an environment whose list is unread.
     fn interconnect_connections() -> Vec<InterconnectConnection> {
-        let first = InterconnectConnection {
-            id: "icc-1".into(),
-            arn: "arn:aws:interconnect:us-east-1:123456789012:connection/icc-1".into(),
-            description: "to gcp".into(),
-            provider: "google".into(),
-            location: "us-east4".into(),
-            environment_id: "env-1".into(),
-            attach_point: "dxgw-1".into(),
-            state: "down".into(),
-            bandwidth: "1Gbps".into(),
-            bandwidth_bps: Some(1e9),
-            product_type: "dedicated".into(),
-            shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
-            provider_kind: "multicloud".into(),
-            billing_tier: Some(3),
-        };
-        let gone = InterconnectConnection {
-            id: "icc-2".into(),
-            attach_point: "dxgw-gone".into(),
-            ..first.clone()
-        };
-        let unread = InterconnectConnection {
-            id: "icc-3".into(),
-            environment_id: "env-2".into(),
-            ..first.clone()
-        };
-        vec![first, gone, unread]
+        use crate::testkit::interconnect_connection as connection;
+        vec![
+            connection("icc-1", "env-1", "dxgw-1"),
+            connection("icc-2", "env-1", "dxgw-gone"),
+            connection("icc-3", "env-2", "dxgw-1"),
+        ]
     }
 
     fn snapshot() -> Snapshot {

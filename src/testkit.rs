@@ -5,9 +5,9 @@
 
 use crate::diagnose::{Clock, LinkView, views};
 use crate::inventory::{
-    Api, ApiType, Integration, Inventory, Listener, LoadBalancer, LoadBalancing, NetworkAcl,
-    NetworkAclEntry, NetworkInterface, NetworkRules, Scope, SecurityGroup, SecurityGroupRule,
-    Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
+    Api, ApiType, Integration, InterconnectConnection, Inventory, Listener, LoadBalancer,
+    LoadBalancing, NetworkAcl, NetworkAclEntry, NetworkInterface, NetworkRules, Scope,
+    SecurityGroup, SecurityGroupRule, Stage, Subnet, TargetGroup, TargetHealth, VpcLink,
 };
 
 /// The account every test scope is in.
@@ -38,6 +38,31 @@ pub fn vpc_link(id: &str) -> VpcLink {
         target_arns: vec![],
         subnet_ids: vec![],
         security_group_ids: vec![],
+    }
+}
+
+/// An Interconnect connection to Google Cloud, `down`, in `environment_id`,
+/// attached to `attach_point`.
+pub fn interconnect_connection(
+    id: &str,
+    environment_id: &str,
+    attach_point: &str,
+) -> InterconnectConnection {
+    InterconnectConnection {
+        id: id.into(),
+        arn: format!("arn:aws:interconnect:us-east-1:{ACCOUNT}:connection/{id}"),
+        description: "to gcp".into(),
+        provider: "google".into(),
+        location: "us-east4".into(),
+        environment_id: environment_id.into(),
+        attach_point: attach_point.into(),
+        state: "down".into(),
+        bandwidth: "1Gbps".into(),
+        bandwidth_bps: Some(1e9),
+        product_type: "dedicated".into(),
+        shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
+        provider_kind: "multicloud".into(),
+        billing_tier: Some(3),
     }
 }
 

@@ -468,7 +468,7 @@ impl AwsScope {
     }
 
     /// Interconnect connections, environments and the attach points of
-    /// those with connections, all pages; `now` is when it was asked.
+    /// those with connections, all pages.
     pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
         interconnect::inventory(&self.inner.interconnect, &self.inner.telemetry).await
     }

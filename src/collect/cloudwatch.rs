@@ -2,8 +2,6 @@
 //! set) and the ones the config adds, in as few GetMetricData calls as the
 //! API allows (500 queries each).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use async_trait::async_trait;
 
 use super::{Collector, Descriptor, Fragment};
@@ -96,10 +94,7 @@ impl CloudWatch {
 #[async_trait]
 impl Collector for CloudWatch {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = super::unix_seconds();
         let activity = self.link_activity(aws, known, now).await?;
         let queries = self.queries(known);
         if queries.is_empty() {

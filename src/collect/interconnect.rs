@@ -2,8 +2,6 @@
 //! attach points; where a scope has nothing to watch (no environment, or
 //! the service not offered), it is asked again only every `absent_interval`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::config::InterconnectConfig;
 use crate::inventory::{
     AttachPointFinding, Interconnect, InterconnectAvailability, InterconnectConnection,
@@ -34,35 +32,7 @@ impl InterconnectCollector {
         );
         (last.checked_at <= now && now < due).then_some(last)
     }
-}
 
-#[async_trait]
-impl Collector for InterconnectCollector {
-    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        if let Some(last) = self.still_absent(known, now) {
-            return Ok(Fragment::Interconnect(last.clone()));
-        }
-        let answer = aws.interconnect().await;
-        if let Err(e) = &answer
-            && e.is_not_offered()
-        {
-            tracing::info!(
-                account = %aws.account_label(),
-                region = aws.region(),
-                error = %e,
-                every = ?self.config.absent_interval,
-                "AWS Interconnect is not offered to this account or in this region; asking again every absent_interval"
-            );
-        }
-        self.settle(answer, known.interconnect.as_ref(), now)
-            .map(Fragment::Interconnect)
-    }
-}
-
-impl InterconnectCollector {
     /// What AWS's answer comes to. A scope with nothing to watch is dated
     /// and asked again after `absent_interval`; an offered one carries no
     /// date, so that an unchanged answer is an unchanged inventory. A "not
@@ -94,6 +64,27 @@ impl InterconnectCollector {
                 Some(now.saturating_add(self.config.absent_interval.as_secs() as i64));
         }
         Ok(interconnect)
+    }
+}
+
+#[async_trait]
+impl Collector for InterconnectCollector {
+    async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
+        let now = super::unix_seconds();
+        if let Some(last) = self.still_absent(known, now) {
+            return Ok(Fragment::Interconnect(last.clone()));
+        }
+        let settled = self.settle(aws.interconnect().await, known.interconnect.as_ref(), now)?;
+        if let InterconnectAvailability::NotOffered(answer) = &settled.availability {
+            tracing::info!(
+                account = %aws.account_label(),
+                region = aws.region(),
+                answer = %answer,
+                every = ?self.config.absent_interval,
+                "AWS Interconnect is not offered to this account or in this region; asking again every absent_interval"
+            );
+        }
+        Ok(Fragment::Interconnect(settled))
     }
 }
 

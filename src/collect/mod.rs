@@ -100,6 +100,14 @@ pub const COLLECTORS: &[&Descriptor] = &[
 ];
 
 /// The collector of this name.
+/// Now, in Unix seconds (0 on a clock set before 1970), for the collectors
+/// that date what they keep.
+pub(crate) fn unix_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 pub fn descriptor(name: &str) -> Option<&'static Descriptor> {
     COLLECTORS.iter().copied().find(|d| d.name == name)
 }
