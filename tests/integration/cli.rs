@@ -3,20 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::harness::{EXPORTER, config_file, repo};
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(EXPORTER)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::harness::{EXPORTER, config_file, repo, run_exporter as run};
 
 #[test]
 fn example_config_is_valid() {

@@ -6,27 +6,14 @@
 //! checked by the mixin's tests (mixin/tests/deploy.rs), which need no
 //! exporter.
 
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
-use crate::harness::{EXPORTER, repo, test_ca};
+use crate::harness::{repo, run_exporter, test_ca};
 
+/// `check-config` with `args`: whether it passed, and what it said.
 fn check_config(args: &[&str]) -> (bool, String) {
-    let out = Command::new(EXPORTER)
-        .arg("check-config")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, stdout, stderr) = run_exporter(&[&["check-config"], args].concat());
+    (code == 0, format!("{stdout}{stderr}"))
 }
 
 #[test]

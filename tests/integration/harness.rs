@@ -191,6 +191,21 @@ pub fn with_exporter_env(mut cmd: Command, endpoint: &str) -> Command {
     cmd
 }
 
+/// The exporter with `args` and no AWS, stdin closed: its exit code (-1 if
+/// a signal ended it), stdout and stderr.
+pub fn run_exporter(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(EXPORTER)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Writes a config file for a test.
 pub fn config_file(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
