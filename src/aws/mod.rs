@@ -56,9 +56,12 @@ pub struct Aws {
     limits: Arc<ServiceLimits>,
     quotas: Arc<quota::Limits>,
     accounts: Arc<std::sync::Mutex<std::collections::HashMap<AccountConfig, Arc<AccountShared>>>>,
-    /// Each scope's quota buckets, kept across reloads: a reload must not
-    /// refill them (50 reloads in 5 s would be 50 bursts).
-    buckets: Arc<std::sync::Mutex<std::collections::HashMap<ScopeKey, Arc<quota::ScopeQuotas>>>>,
+    /// Each AWS account's quota buckets in each region, kept across
+    /// reloads: a reload must not refill them (50 reloads in 5 s would be 50
+    /// bursts). AWS's quotas are per account and region, so two configured
+    /// entries in one account (two roles, or a listed and a discovered one)
+    /// share one set.
+    buckets: Arc<std::sync::Mutex<std::collections::HashMap<QuotaKey, Arc<quota::ScopeQuotas>>>>,
     /// Account ids STS told an earlier configuration: a reload that
     /// rebuilds the clients does not ask again.
     known_ids: std::collections::HashMap<AccountConfig, String>,
@@ -66,6 +69,16 @@ pub struct Aws {
 
 /// A configured account in a region: what identifies a scope across reloads.
 pub type ScopeKey = (AccountConfig, String);
+
+/// An AWS account (as far as the configuration tells it) in a region: what
+/// AWS's quotas are counted by.
+type QuotaKey = (String, String);
+
+/// The quota key of a configured account in a region: the role's account,
+/// or `unknown` for the ambient credentials (one such entry at most).
+fn quota_key(account: &AccountConfig, region: &str) -> QuotaKey {
+    (fallback_account(account), region.to_owned())
+}
 
 /// What every region of one configured account shares: its credentials
 /// (one AssumeRole per expiry, not one per region) and its id (one
@@ -220,14 +233,15 @@ impl Aws {
 
     /// Forgets the buckets and clients of scopes no longer polled.
     pub fn retain_scopes(&self, keep: &[ScopeKey]) {
-        self.lock_buckets().retain(|key, _| keep.contains(key));
+        let kept: BTreeSet<QuotaKey> = keep.iter().map(|(a, r)| quota_key(a, r)).collect();
+        self.lock_buckets().retain(|key, _| kept.contains(key));
         self.lock_accounts()
             .retain(|account, _| keep.iter().any(|(a, _)| a == account));
     }
 
     fn lock_buckets(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ScopeKey, Arc<quota::ScopeQuotas>>>
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<QuotaKey, Arc<quota::ScopeQuotas>>>
     {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -240,7 +254,7 @@ impl Aws {
         let shared = self.account(account).await;
         let quotas = self
             .lock_buckets()
-            .entry((account.clone(), region.to_owned()))
+            .entry(quota_key(account, region))
             .or_insert_with(|| Arc::new(quota::ScopeQuotas::new(self.quotas.clone())))
             .clone();
         let caller = Arc::new(Caller {
@@ -640,5 +654,43 @@ mod tests {
         };
         assert_eq!(fallback_account(&with_role), "111122223333");
         assert_eq!(fallback_account(&AccountConfig::default()), "unknown");
+    }
+
+    /// AWS counts its quotas per account and region: two roles in one
+    /// account share one set of buckets in a region, another account or
+    /// region has its own, and forgetting one entry keeps the buckets the
+    /// other still uses.
+    #[tokio::test]
+    async fn entries_of_one_account_share_its_quota_buckets() {
+        let role = |account: &str, name: &str| AccountConfig {
+            role_arn: Some(format!("arn:aws:iam::{account}:role/{name}")),
+            ..Default::default()
+        };
+        let (reader, auditor) = (
+            role("111122223333", "reader"),
+            role("111122223333", "auditor"),
+        );
+        let other = role("444455556666", "reader");
+        let aws = Aws::load(&AwsConfig::default(), "us-east-1", ApiTelemetry::default()).await;
+        let quotas = |scope: &AwsScope| scope.inner.caller.quotas.clone();
+        let first = quotas(&aws.scope(&reader, "us-east-1").await);
+        assert!(Arc::ptr_eq(
+            &first,
+            &quotas(&aws.scope(&auditor, "us-east-1").await)
+        ));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &quotas(&aws.scope(&auditor, "eu-west-1").await)
+        ));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &quotas(&aws.scope(&other, "us-east-1").await)
+        ));
+        aws.retain_scopes(&[(auditor.clone(), "us-east-1".to_owned())]);
+        assert!(Arc::ptr_eq(
+            &first,
+            &quotas(&aws.scope(&auditor, "us-east-1").await)
+        ));
+        assert_eq!(aws.lock_buckets().len(), 1);
     }
 }
