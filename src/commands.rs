@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::aws::discovery::Roster;
 use crate::aws::{ApiTelemetry, Aws};
 use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
@@ -117,7 +118,7 @@ pub fn check_config(
     }
     print_stdout(&format!(
         "configuration is valid: {} account(s), regions {}, collectors {}\n",
-        config.effective_accounts().len(),
+        Roster::listed(config).accounts.len(),
         config.regions.join(", "),
         config
             .collectors
@@ -129,15 +130,53 @@ pub fn check_config(
 }
 
 /// `iam-policy`: the least-privilege policy for the enabled collectors.
+/// With `discovery.organizations`, two: the discovering account's (list
+/// the accounts, assume the member role everywhere) and the member role's.
 pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
     let roles: Vec<String> = config
         .accounts
         .iter()
         .filter_map(|a| a.role_arn.clone())
         .collect();
-    let operations =
-        crate::collect::enabled_descriptors(&config.collectors).flat_map(|d| d.operations);
-    let policy = crate::aws::iam::policy(operations, &roles);
+    let enabled_regions = config
+        .accounts
+        .iter()
+        .filter_map(|a| a.regions.as_ref())
+        .chain(
+            config
+                .discovery
+                .organizations
+                .as_ref()
+                .and_then(|o| o.regions.as_ref()),
+        )
+        .any(|r| *r == crate::config::Regions::Enabled);
+    let describe_regions = [("ec2", "DescribeRegions")];
+    let operations = crate::collect::enabled_descriptors(&config.collectors)
+        .flat_map(|d| d.operations)
+        .chain(describe_regions.iter().filter(|_| enabled_regions));
+    let read = crate::aws::iam::policy(operations, &roles);
+    let policy = match &config.discovery.organizations {
+        None => read,
+        Some(org) => {
+            let partition = crate::accounts::partition_of(&config.regions[0]);
+            let mut assumed = vec![format!("arn:{partition}:iam::*:role/{}", org.role_name)];
+            assumed.extend(roles.iter().cloned());
+            assumed.extend(org.role_arn.iter().cloned());
+            let member = crate::aws::iam::policy(
+                crate::collect::enabled_descriptors(&config.collectors)
+                    .flat_map(|d| d.operations)
+                    .chain(describe_regions.iter().filter(|_| enabled_regions)),
+                &[],
+            );
+            serde_json::json!({
+                "discovering_account": crate::aws::iam::discovery_policy(
+                    !org.include_ous.is_empty(),
+                    &assumed,
+                ),
+                "member_role": member,
+            })
+        }
+    };
     print_stdout(&format!(
         "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()
@@ -174,18 +213,15 @@ pub fn classify(files: &[PathBuf], format: Option<Format>) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds the store and the poller for a configuration.
-async fn poller(config: &Config) -> (Arc<Store>, Poller) {
+/// Builds the store and the poller for a configuration, its accounts
+/// discovered once; and whether discovery worked.
+async fn poller(config: &Config) -> (Arc<Store>, Poller, bool) {
     let store = Store::new(ApiTelemetry::default());
-    let poller = poller_for(config, &store).await;
-    (store, poller)
-}
-
-/// The poller of a configuration, recording into `store` (whose AWS
-/// self-metrics the new clients report to).
-async fn poller_for(config: &Config, store: &Arc<Store>) -> Poller {
     let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
-    Poller::new(config, &aws, store.clone()).await
+    let roster = aws.discover(config, None).await;
+    let discovered = roster.organizations.as_ref().is_none_or(|o| o.successful);
+    let poller = Poller::new(config, &roster, &aws, store.clone()).await;
+    (store, poller, discovered)
 }
 
 /// The execution-log state file the configuration uses, if any.
@@ -238,8 +274,8 @@ fn lock_or_read_state_file(config: &mut Config) -> Option<StateLock> {
 
 pub async fn once(mut config: Config) -> anyhow::Result<ExitCode> {
     let _lock = lock_or_read_state_file(&mut config);
-    let (store, poller) = poller(&config).await;
-    let all_ok = poller.poll_once().await;
+    let (store, poller, discovered) = poller(&config).await;
+    let all_ok = poller.poll_once().await && discovered;
     let published = store.publish();
     let mut out = std::io::stdout().lock();
     for text in published.exposition.text() {
@@ -280,7 +316,8 @@ pub async fn serve(
     let store = Store::new(ApiTelemetry::default());
     let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
     let schedule = Arc::new(crate::collect::schedule::Schedule::default());
-    let poller = Poller::new(&config, &aws, store.clone())
+    let roster = aws.discover(&config, None).await;
+    let poller = Poller::new(&config, &roster, &aws, store.clone())
         .await
         .resuming(schedule.clone());
     tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
@@ -297,6 +334,8 @@ pub async fn serve(
         polls: poller.spawn(),
         files: referenced_files(&config),
         schedule,
+        next_refresh: next_refresh(&config, &roster),
+        roster,
         config,
         aws,
         state_lock,
@@ -322,6 +361,9 @@ pub async fn serve(
     let mut last_reload: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(running.next_refresh), if running.discovers() => {
+                running.refresh(&store).await;
+            }
             served = &mut server => {
                 served
                     .context("HTTP server task failed")?
@@ -386,6 +428,10 @@ struct Running {
     aws: Aws,
     /// Each target's identity (configured account, region), by index.
     targets: Vec<(crate::config::AccountConfig, String)>,
+    /// The accounts polled, as the latest discovery found them.
+    roster: Roster,
+    /// When discovery asks AWS again.
+    next_refresh: tokio::time::Instant,
     polls: tokio::task::JoinSet<()>,
     state_lock: Option<StateLock>,
 }
@@ -435,13 +481,60 @@ impl Running {
             (Some(path), Some(held)) if held.locks(path) => None,
             (wanted, _) => Some(wanted.map(lock_for_server).transpose()?.flatten()),
         };
+        let aws = self.aws.reload(&config.aws, &config.regions[0]).await;
+        let roster = aws.discover(&config, Some(&self.roster)).await;
+        self.next_refresh = next_refresh(&config, &roster);
+        self.apply(&config, roster, aws, store).await;
+        self.files = files;
+        self.config = config;
+        if let Some(lock) = new_lock {
+            self.state_lock = lock;
+        }
+        Ok(Reloaded::Applied)
+    }
+
+    /// Whether the configuration asks AWS which accounts or regions to poll.
+    fn discovers(&self) -> bool {
+        let config = &self.config;
+        config.discovery.organizations.is_some()
+            || config
+                .accounts
+                .iter()
+                .any(|a| a.regions == Some(crate::config::Regions::Enabled))
+    }
+
+    /// Asks AWS again which accounts and regions to poll: when the answer
+    /// differs, polls by it from now on (a new account at once, a removed
+    /// one's series gone); when it is the same, nothing restarts. A failed
+    /// listing keeps the last good list and is tried again sooner.
+    async fn refresh(&mut self, store: &Arc<Store>) {
+        let roster = self.aws.discover(&self.config, Some(&self.roster)).await;
+        self.next_refresh = next_refresh(&self.config, &roster);
+        if roster.accounts == self.roster.accounts {
+            store.set_discovery(&roster);
+            self.roster = roster;
+            return;
+        }
+        tracing::info!(
+            accounts = roster.accounts.len(),
+            before = self.roster.accounts.len(),
+            "the accounts to poll changed; polling the new list"
+        );
+        let config = self.config.clone();
+        let aws = self.aws.clone();
+        self.apply(&config, roster, aws, store).await;
+    }
+
+    /// Polls `roster` under `config` from now on: the old polls stop, what
+    /// the store knows of targets still polled is kept under their new
+    /// positions, and the new polls start.
+    async fn apply(&mut self, config: &Config, roster: Roster, aws: Aws, store: &Arc<Store>) {
         self.polls.abort_all();
         while self.polls.join_next().await.is_some() {}
         // An aborted poll may still be finishing on another thread: from
         // here on its record is dropped, so it cannot land on a re-keyed target.
         store.next_generation();
-        let aws = self.aws.reload(&config.aws, &config.regions[0]).await;
-        let poller = Poller::new(&config, &aws, store.clone())
+        let poller = Poller::new(config, &roster, &aws, store.clone())
             .await
             .resuming(self.schedule.clone());
         let new_targets = poller.target_keys();
@@ -471,27 +564,48 @@ impl Running {
         let mut accounts: std::collections::BTreeSet<String> =
             scopes.iter().map(|s| s.account.clone()).collect();
         accounts.extend(
-            config
-                .effective_accounts()
+            roster
+                .accounts
                 .iter()
-                .map(crate::aws::fallback_account),
+                .map(|a| crate::aws::fallback_account(&a.account)),
         );
         let mut regions: std::collections::BTreeSet<String> =
             scopes.iter().map(|s| s.region.clone()).collect();
         regions.insert(config.regions[0].clone());
+        // Organizations is asked from its global endpoint's region, by the
+        // lister's account (its role's, or `unknown` for ambient credentials).
+        if let Some(org) = &config.discovery.organizations {
+            let partition = crate::accounts::partition_of(&config.regions[0]);
+            regions.insert(crate::accounts::organizations_region(partition).to_owned());
+            accounts.insert(crate::aws::fallback_account(
+                &crate::config::AccountConfig {
+                    role_arn: org.role_arn.clone(),
+                    ..Default::default()
+                },
+            ));
+        }
         store
             .telemetry()
             .retain_scopes(|s| accounts.contains(&s.account) && regions.contains(&s.region));
-        self.files = files;
         self.targets = new_targets;
         self.polls = poller.spawn();
         self.aws = aws;
-        self.config = config;
-        if let Some(lock) = new_lock {
-            self.state_lock = lock;
-        }
-        Ok(Reloaded::Applied)
+        self.roster = roster;
     }
+}
+
+/// When discovery asks AWS again: after `discovery.refresh`, or after a
+/// minute while the organisation cannot be listed (so a start during an
+/// outage does not wait an hour for the accounts).
+fn next_refresh(config: &Config, roster: &Roster) -> tokio::time::Instant {
+    let failing = roster.organizations.as_ref().is_some_and(|o| !o.successful)
+        || !roster.regions_failed.is_empty();
+    let wait = if failing {
+        config.discovery.refresh.min(Duration::from_secs(60))
+    } else {
+        config.discovery.refresh
+    };
+    tokio::time::Instant::now() + wait
 }
 
 #[cfg(unix)]
@@ -553,8 +667,8 @@ pub async fn diagnose(
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
     let _lock = lock_or_read_state_file(&mut config);
-    let (store, poller) = poller(&config).await;
-    let all_polled = poller.poll_once().await;
+    let (store, poller, discovered) = poller(&config).await;
+    let all_polled = poller.poll_once().await && discovered;
     // The findings this poll was published with: diagnosed once.
     let published = store.publish();
     let reports: Vec<&LinkReport> = published

@@ -27,11 +27,15 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Accounts to poll; empty means the ambient credentials only.
+    /// Accounts to poll; empty means the ambient credentials only (unless
+    /// `discovery.organizations` finds them).
     #[serde(default)]
-    pub accounts: Vec<AccountConfig>,
-    /// Regions to poll in every account.
+    pub accounts: Vec<AccountEntry>,
+    /// Regions to poll in every account that names none of its own.
     pub regions: Vec<String>,
+    /// Accounts and regions found in AWS rather than listed.
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
     #[serde(default)]
     pub collectors: CollectorsConfig,
     #[serde(default)]
@@ -187,8 +191,9 @@ fn default_tls_error_window() -> Duration {
     Duration::from_secs(3600)
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, Hash)]
-#[serde(deny_unknown_fields)]
+/// How the exporter signs in to one account: the identity of its scopes
+/// (what a reload, the quota buckets and the shard hash know it by).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountConfig {
     /// Role to assume for this account; absent means the ambient credentials.
     pub role_arn: Option<String>,
@@ -196,6 +201,123 @@ pub struct AccountConfig {
     pub external_id: Option<String>,
     /// Session name for the assumed role.
     pub session_name: Option<String>,
+}
+
+/// One entry of `accounts:`: how to sign in, and what is the account's own.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    /// The account's name on `awsconn_account_info` (default: the name
+    /// Organizations gives it, when discovery finds it).
+    pub alias: Option<String>,
+    /// The account's own regions (default: the top-level `regions`).
+    pub regions: Option<Regions>,
+}
+
+impl AccountEntry {
+    /// How this entry signs in.
+    pub fn credentials(&self) -> AccountConfig {
+        AccountConfig {
+            role_arn: self.role_arn.clone(),
+            external_id: self.external_id.clone(),
+            session_name: self.session_name.clone(),
+        }
+    }
+}
+
+/// Which regions of an account are polled: a list, or `enabled`, the
+/// regions enabled for the account (EC2 DescribeRegions: the regions every
+/// account has, and the opt-in regions it opted into).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    Listed(Vec<String>),
+    Enabled,
+}
+
+impl<'de> Deserialize<'de> for Regions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Regions, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Regions;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("regions: a list of regions, or `enabled`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Regions, E> {
+                match v {
+                    "enabled" => Ok(Regions::Enabled),
+                    other => Err(E::custom(format!(
+                        "regions: {other:?} is neither a list of regions nor `enabled`"
+                    ))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Regions, A::Error> {
+                let mut regions = Vec::new();
+                while let Some(region) = seq.next_element::<String>()? {
+                    regions.push(region);
+                }
+                Ok(Regions::Listed(regions))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Accounts and regions found in AWS: read at start and every `refresh`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// How often the organisation's accounts and the `enabled` regions are
+    /// read again; a new account is polled from the next refresh.
+    #[serde(default = "default_refresh", deserialize_with = "refresh")]
+    pub refresh: Duration,
+    pub organizations: Option<OrganizationsConfig>,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            refresh: default_refresh(),
+            organizations: None,
+        }
+    }
+}
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn refresh<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    duration_in(d, 10 * S, DAY)
+}
+
+/// The accounts of an AWS organisation, listed from its management account
+/// or a delegated administrator, each polled through a role of one name.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationsConfig {
+    /// The role the exporter assumes in every member account.
+    pub role_name: String,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    /// A role to assume for listing the accounts (default: the ambient
+    /// credentials, which must be the management account's or a delegated
+    /// administrator's).
+    pub role_arn: Option<String>,
+    /// Only the accounts under these OUs (`ou-…`) or roots (`r-…`), at any
+    /// depth; default: every account.
+    #[serde(default)]
+    pub include_ous: Vec<String>,
+    /// Accounts never polled (12-digit ids).
+    #[serde(default)]
+    pub exclude_accounts: Vec<String>,
+    /// The discovered accounts' regions (default: the top-level `regions`).
+    pub regions: Option<Regions>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -1228,44 +1350,71 @@ impl Config {
             return Err(format!("regions: {dup:?} is listed twice"));
         }
         for (i, account) in self.accounts.iter().enumerate() {
-            // AWS's own rules for AssumeRole's parameters: a value it would
-            // refuse is refused here, at load, not on every poll.
-            if let Some(name) = &account.session_name
-                && !((2..=64).contains(&name.len())
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))
-            {
-                return Err(format!(
-                    "accounts[{i}].session_name: {name:?} must be 2 to 64 letters, digits or _+=,.@-"
-                ));
-            }
-            if let Some(id) = &account.external_id
-                && !((2..=1224).contains(&id.len())
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)))
-            {
-                return Err(format!(
-                    "accounts[{i}].external_id: must be 2 to 1224 letters, digits or _+=,.@:/-"
-                ));
-            }
+            let at = format!("accounts[{i}]");
+            check_assume_role(
+                &at,
+                account.session_name.as_deref(),
+                account.external_id.as_deref(),
+            )?;
             match &account.role_arn {
                 Some(arn) if !is_role_arn(arn) => {
                     return Err(format!(
-                        "accounts[{i}].role_arn: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                        "{at}.role_arn: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
                     ));
                 }
                 None if account.external_id.is_some() || account.session_name.is_some() => {
                     return Err(format!(
-                        "accounts[{i}]: external_id and session_name need a role_arn"
+                        "{at}: external_id and session_name need a role_arn"
                     ));
                 }
                 _ => {}
             }
+            if let Some(alias) = &account.alias
+                && !is_alias(alias)
+            {
+                return Err(format!(
+                    "{at}.alias: {alias:?} must be 1 to 64 printable characters"
+                ));
+            }
+            check_regions(&format!("{at}.regions"), account.regions.as_ref())?;
         }
-        if let Some(dup) = first_duplicate(&self.accounts) {
+        let credentials: Vec<AccountConfig> = self
+            .accounts
+            .iter()
+            .map(AccountEntry::credentials)
+            .collect();
+        if let Some(dup) = first_duplicate(&credentials) {
             return Err(format!("accounts: {dup:?} is listed twice"));
+        }
+        if let Some(org) = &self.discovery.organizations {
+            let at = "discovery.organizations";
+            if !is_role_name(&org.role_name) {
+                return Err(format!(
+                    "{at}.role_name: {:?} is not an IAM role name (1 to 64 letters, digits or _+=,.@-, after an optional path)",
+                    org.role_name
+                ));
+            }
+            check_assume_role(at, org.session_name.as_deref(), org.external_id.as_deref())?;
+            if let Some(arn) = org.role_arn.as_deref().filter(|a| !is_role_arn(a)) {
+                return Err(format!(
+                    "{at}.role_arn: {arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                ));
+            }
+            if let Some(ou) = org
+                .include_ous
+                .iter()
+                .find(|ou| !is_organization_parent(ou))
+            {
+                return Err(format!(
+                    "{at}.include_ous: {ou:?} is not an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)"
+                ));
+            }
+            if let Some(id) = org.exclude_accounts.iter().find(|id| !is_account_id(id)) {
+                return Err(format!(
+                    "{at}.exclude_accounts: {id:?} is not an account id (12 digits)"
+                ));
+            }
+            check_regions(&format!("{at}.regions"), org.regions.as_ref())?;
         }
         for (key, quota) in &self.aws.quotas {
             crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas.{key}: {e}"))?;
@@ -1362,10 +1511,11 @@ impl Config {
         Ok(())
     }
 
-    /// The accounts to poll: the configured ones, or the ambient credentials.
-    pub fn effective_accounts(&self) -> Vec<AccountConfig> {
-        if self.accounts.is_empty() {
-            vec![AccountConfig::default()]
+    /// The accounts listed by hand: those of `accounts:`, or, when it is
+    /// empty and no discovery finds any, the ambient credentials.
+    pub fn listed_accounts(&self) -> Vec<AccountEntry> {
+        if self.accounts.is_empty() && self.discovery.organizations.is_none() {
+            vec![AccountEntry::default()]
         } else {
             self.accounts.clone()
         }
@@ -1419,6 +1569,92 @@ fn is_probe_address(address: &str) -> bool {
         (host_name(host) || host.parse::<std::net::Ipv4Addr>().is_ok())
             && port.parse::<u16>().is_ok()
     })
+}
+
+/// AWS's own rules for AssumeRole's parameters: a value it would refuse is
+/// refused here, at load, not on every poll.
+fn check_assume_role(
+    at: &str,
+    session_name: Option<&str>,
+    external_id: Option<&str>,
+) -> Result<(), String> {
+    if let Some(name) = session_name
+        && !((2..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))
+    {
+        return Err(format!(
+            "{at}.session_name: {name:?} must be 2 to 64 letters, digits or _+=,.@-"
+        ));
+    }
+    if let Some(id) = external_id
+        && !((2..=1224).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)))
+    {
+        return Err(format!(
+            "{at}.external_id: must be 2 to 1224 letters, digits or _+=,.@:/-"
+        ));
+    }
+    Ok(())
+}
+
+/// A list of regions names at least one region, each once; `enabled` is asked of AWS.
+fn check_regions(at: &str, regions: Option<&Regions>) -> Result<(), String> {
+    let Some(Regions::Listed(regions)) = regions else {
+        return Ok(());
+    };
+    if regions.is_empty() {
+        return Err(format!(
+            "{at}: name at least one region, or write `enabled`"
+        ));
+    }
+    if let Some(bad) = regions.iter().find(|r| !is_region_name(r)) {
+        return Err(format!(
+            "{at}: {bad:?} is not a region name (like us-east-1)"
+        ));
+    }
+    if let Some(dup) = first_duplicate(regions) {
+        return Err(format!("{at}: {dup:?} is listed twice"));
+    }
+    Ok(())
+}
+
+fn is_alias(s: &str) -> bool {
+    (1..=64).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+}
+
+/// An IAM role name, with an optional path (`team/awsconn-read`).
+fn is_role_name(s: &str) -> bool {
+    let name = s.rsplit('/').next().unwrap_or_default();
+    (1..=64).contains(&name.len())
+        && s.len() <= 512
+        && s.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+        })
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An Organizations parent: an OU (`ou-` root part `-` OU part) or a root (`r-…`).
+fn is_organization_parent(s: &str) -> bool {
+    let lower_alnum = |p: &str, min: usize| {
+        (min..=32).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    match s.split('-').collect::<Vec<_>>().as_slice() {
+        ["ou", root, ou] => lower_alnum(root, 4) && lower_alnum(ou, 8),
+        ["r", root] => lower_alnum(root, 4),
+        _ => false,
+    }
 }
 
 fn first_duplicate<T: PartialEq>(items: &[T]) -> Option<&T> {
@@ -1971,13 +2207,73 @@ mod tests {
         }
     }
 
+    /// Discovery and per-account regions: what AWS would refuse, and what
+    /// makes no sense, is refused at load naming the field.
+    #[test]
+    fn discovery_and_account_regions_are_checked_at_load() {
+        let ok = Config::parse(
+            "regions: [us-east-1]\naccounts: [{alias: main, regions: enabled}]\ndiscovery:\n  refresh: 30m\n  organizations: {role_name: team/awsconn-read, include_ous: [ou-ab12-cd34ef56, r-ab12], exclude_accounts: ['111122223333'], regions: [eu-west-1]}\n",
+        )
+        .unwrap();
+        assert_eq!(ok.accounts[0].regions, Some(Regions::Enabled));
+        assert_eq!(ok.discovery.refresh, Duration::from_secs(1800));
+        let org = ok.discovery.organizations.as_ref().unwrap();
+        assert_eq!(org.regions, Some(Regions::Listed(vec!["eu-west-1".into()])));
+        // With discovery and no account listed, the ambient credentials are
+        // not an account of their own.
+        assert!(
+            Config::parse("regions: [us-east-1]\ndiscovery: {organizations: {role_name: r}}\n")
+                .unwrap()
+                .listed_accounts()
+                .is_empty()
+        );
+        for (text, field) in [
+            ("accounts: [{regions: all}]", "regions: \"all\" is neither"),
+            ("accounts: [{regions: []}]", "accounts[0].regions"),
+            ("accounts: [{regions: [mars-1]}]", "accounts[0].regions"),
+            ("accounts: [{alias: ''}]", "accounts[0].alias"),
+            ("accounts: [{alias: a}, {alias: b}]", "listed twice"),
+            ("discovery: {refresh: 5s}", "refresh"),
+            ("discovery: {organizations: {}}", "role_name"),
+            (
+                "discovery: {organizations: {role_name: 'a b'}}",
+                "discovery.organizations.role_name",
+            ),
+            (
+                "discovery: {organizations: {role_name: r, include_ous: [ou-1]}}",
+                "include_ous",
+            ),
+            (
+                "discovery: {organizations: {role_name: r, exclude_accounts: ['12']}}",
+                "exclude_accounts",
+            ),
+            (
+                "discovery: {organizations: {role_name: r, role_arn: nope}}",
+                "role_arn",
+            ),
+            (
+                "discovery: {organizations: {role_name: r, session_name: x}}",
+                "session_name",
+            ),
+            (
+                "discovery: {organizations: {role_name: r, regions: [us-east-1, us-east-1]}}",
+                "listed twice",
+            ),
+        ] {
+            let err = Config::parse(&format!("regions: [us-east-1]\n{text}\n"))
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+    }
+
     #[test]
     fn regions_alone_is_a_valid_config() {
         let c = Config::parse("regions: [us-east-1]").unwrap();
         assert_eq!(c.regions, vec!["us-east-1"]);
         assert!(c.collectors.vpc_links.enabled);
         assert_eq!(c.collectors.vpc_links.interval, Duration::from_secs(60));
-        assert_eq!(c.effective_accounts(), vec![AccountConfig::default()]);
+        assert_eq!(c.listed_accounts(), vec![AccountEntry::default()]);
         assert_eq!(c.aws.retry_mode, RetryMode::Adaptive);
         assert_eq!(
             c.collectors.cloudwatch.link_activity_window,

@@ -2,12 +2,14 @@
 //! Interconnect state as Prometheus metrics, with the runbook that says why
 //! a private integration fails.
 //!
-//! Data flows one way: [`aws`] (the only module that talks to AWS) fills the
+//! Data flows one way: [`accounts`] says which accounts and regions are
+//! polled; [`aws`] (the only module that talks to AWS) fills the
 //! [`inventory`]; [`topology`] resolves a scope's paths once each time the
 //! scope is rendered; [`diagnose`] turns them into findings; [`render`]
 //! turns both into the scope's encoded families, which [`exposition`] joins
 //! into what [`collect::Store`] publishes and [`web`] serves.
 
+pub mod accounts;
 pub mod aws;
 pub mod classify;
 pub mod cli;

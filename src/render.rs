@@ -127,6 +127,26 @@ pub struct Snapshot {
     pub diagnosis: diagnose::Clock,
     /// Which of the shards this process is.
     pub shard: crate::config::Shard,
+    /// The accounts this process polls, by account label.
+    pub accounts: BTreeMap<String, AccountInfo>,
+    /// How the latest listing of the organisation went, when discovery is on.
+    pub discovery: Option<DiscoveryStatus>,
+}
+
+/// What `awsconn_account_info` says of a polled account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// Its alias, or the name Organizations gives it; never its e-mail.
+    pub name: Option<String>,
+    pub source: crate::accounts::Source,
+}
+
+/// How the latest listing of the organisation's accounts went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiscoveryStatus {
+    pub successful: bool,
+    pub last_success: Option<SystemTime>,
+    pub census: crate::accounts::Census,
 }
 
 /// The publisher's own figures, shown among the exporter's families.
@@ -308,6 +328,45 @@ pub fn exporter_families<'s>(
         vec![],
         f64::from(snapshot.shard.total),
     );
+    for (account, info) in &snapshot.accounts {
+        f.add(
+            "awsconn_account_info",
+            "An account this process polls: its name (the alias in the configuration, else the name AWS Organizations gives it) and where it came from (config or organizations); always 1. Join on account to show names",
+            Kind::Gauge,
+            vec![
+                ("account", account.clone()),
+                ("name", info.name.clone().unwrap_or_default()),
+                ("source", info.source.label().to_owned()),
+            ],
+            1.0,
+        );
+    }
+    if let Some(discovery) = &snapshot.discovery {
+        let source = || vec![("source", "organizations".to_owned())];
+        f.add(
+            "awsconn_discovery_success",
+            "1 if the latest listing of the organisation's accounts worked; while it fails the last good list is polled",
+            Kind::Gauge,
+            source(),
+            f64::from(u8::from(discovery.successful)),
+        );
+        f.add(
+            "awsconn_discovery_last_success_timestamp_seconds",
+            "When the organisation's accounts were last listed (Unix seconds); 0 if never",
+            Kind::Gauge,
+            source(),
+            discovery.last_success.map_or(0.0, unix_seconds),
+        );
+        for (outcome, n) in discovery.census.outcomes() {
+            f.add(
+                "awsconn_discovery_accounts",
+                "The organisation's accounts in its last good listing, by outcome: polled (through the member role), inactive (suspended or closed), excluded (exclude_accounts), listed (in accounts: too, polled as listed)",
+                Kind::Gauge,
+                vec![("source", "organizations".to_owned()), ("outcome", outcome.to_owned())],
+                n as f64,
+            );
+        }
+    }
     f.add(
         "awsconn_config_last_reload_successful",
         "1 if the latest configuration reload (SIGHUP, POST /-/reload) succeeded; a refused configuration leaves the previous one running",
@@ -646,7 +705,45 @@ mod tests {
             diagnosis: diagnose::Clock::default(),
             revisions: BTreeMap::new(),
             shard: crate::config::Shard::new(1, 3).unwrap(),
+            accounts: BTreeMap::from([(
+                "123456789012".to_owned(),
+                AccountInfo {
+                    name: Some("pay\"ments <prod>".to_owned()),
+                    source: crate::accounts::Source::Organizations,
+                },
+            )]),
+            discovery: Some(DiscoveryStatus {
+                successful: false,
+                last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+                census: crate::accounts::Census {
+                    polled: 27,
+                    inactive: 1,
+                    excluded: 1,
+                    listed: 0,
+                },
+            }),
         }
+    }
+
+    /// Accounts by name, quoted as the format wants; discovery's health and
+    /// census; and none of it without discovery.
+    #[test]
+    fn accounts_and_discovery_are_exported() {
+        let text = text();
+        for line in [
+            "awsconn_account_info{account=\"123456789012\",name=\"pay\\\"ments <prod>\",source=\"organizations\"} 1\n",
+            "awsconn_discovery_success{source=\"organizations\"} 0\n",
+            "awsconn_discovery_last_success_timestamp_seconds{source=\"organizations\"} 1700000000\n",
+            "awsconn_discovery_accounts{source=\"organizations\",outcome=\"polled\"} 27\n",
+            "awsconn_discovery_accounts{source=\"organizations\",outcome=\"listed\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        let plain = text_of(&Snapshot {
+            discovery: None,
+            ..snapshot()
+        });
+        assert!(!plain.contains("awsconn_discovery_"), "{plain}");
     }
 
     fn text() -> String {

@@ -37,6 +37,35 @@ fn port_range(from: Option<i32>, to: Option<i32>) -> Option<(u16, u16)> {
     }
 }
 
+/// The regions enabled for the account: those every account has and the
+/// opt-in regions it opted into (DescribeRegions without `AllRegions`
+/// lists just these; an entry that says `not-opted-in` is dropped all the
+/// same). An entry without a name is skipped and counted.
+pub(super) async fn enabled_regions(
+    client: &aws_sdk_ec2::Client,
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<String>, AwsError> {
+    let out = client
+        .describe_regions()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeRegions", e))?;
+    let mut regions = Vec::new();
+    for region in out.regions() {
+        let Some(name) = region.region_name().filter(|n| !n.is_empty()) else {
+            telemetry.skipped_item(SERVICE, "DescribeRegions", "missing RegionName");
+            continue;
+        };
+        if region.opt_in_status() == Some("not-opted-in") {
+            continue;
+        }
+        regions.push(name.to_owned());
+    }
+    regions.sort();
+    regions.dedup();
+    Ok(regions)
+}
+
 /// Endpoint services whose NLBs are in `load_balancers`, with their connections.
 pub(super) async fn endpoint_services(
     client: &aws_sdk_ec2::Client,

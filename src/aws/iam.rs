@@ -68,6 +68,35 @@ pub fn policy<'a>(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// What the account that lists the organisation needs: its accounts
+/// (`ListAccounts`, or `ListAccountsForParent` and `ListChildren` to walk
+/// down named OUs) and the roles the exporter assumes (`roles`: the member
+/// role in every account, and any listed one).
+pub fn discovery_policy(walks_ous: bool, roles: &[String]) -> serde_json::Value {
+    let listing: &[&str] = if walks_ous {
+        &[
+            "organizations:ListAccountsForParent",
+            "organizations:ListChildren",
+        ]
+    } else {
+        &["organizations:ListAccounts"]
+    };
+    json!({"Version": "2012-10-17", "Statement": [
+        {
+            "Sid": "ListOrganizationAccounts",
+            "Effect": "Allow",
+            "Action": listing,
+            "Resource": "*",
+        },
+        {
+            "Sid": "AssumeReadRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": roles,
+        },
+    ]})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +149,22 @@ mod tests {
             statements[2]["Resource"][0],
             "arn:aws:iam::111122223333:role/r"
         );
+    }
+
+    #[test]
+    fn discovery_lists_accounts_and_assumes_the_member_role() {
+        let flat = discovery_policy(false, &["arn:aws:iam::*:role/awsconn-read".to_owned()]);
+        assert_eq!(
+            flat["Statement"][0]["Action"][0],
+            "organizations:ListAccounts"
+        );
+        assert_eq!(
+            flat["Statement"][1]["Resource"][0],
+            "arn:aws:iam::*:role/awsconn-read"
+        );
+        let walk = discovery_policy(true, &[]);
+        let actions = walk["Statement"][0]["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), 2);
+        assert_eq!(actions[1], "organizations:ListChildren");
     }
 }

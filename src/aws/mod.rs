@@ -5,17 +5,32 @@
 //! chain, `AWS_REGION`, `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`),
 //! so the tests and the demo reach an emulator with no code path of their own.
 
+/// A client of one SDK crate on `config`, with the self-metrics and the
+/// retry budget on every call: one builder for every service.
+macro_rules! client {
+    ($sdk:ident, $config:expr, $interceptor:expr) => {
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($interceptor.clone())
+                .interceptor(budget::RetryBudget)
+                .build(),
+        )
+    };
+}
+
 mod acm;
 mod apigateway;
 mod apigatewayv2;
 pub mod budget;
 mod cloudwatch;
+pub mod discovery;
 mod ec2;
 mod elbv2;
 mod error;
 pub mod iam;
 mod interconnect;
 mod logs;
+mod organizations;
 pub mod quota;
 mod sts;
 pub mod telemetry;
@@ -248,9 +263,20 @@ impl Aws {
 
     /// Clients for one account in one region. For an account with a role the
     /// credentials come from STS AssumeRole (refreshed by the SDK), shared by
-    /// the account's regions. Their requests are paced by the scope's own
-    /// share of AWS's quotas.
+    /// the account's regions. Their requests are paced by the account's own
+    /// share of AWS's quotas in the region.
     pub async fn scope(&self, account: &AccountConfig, region: &str) -> AwsScope {
+        let (config, caller) = self.scope_config(account, region).await;
+        AwsScope::new(config, self.telemetry.clone(), caller)
+    }
+
+    /// The SDK configuration of one account in one region, and whom its
+    /// calls are counted for.
+    async fn scope_config(
+        &self,
+        account: &AccountConfig,
+        region: &str,
+    ) -> (SdkConfig, Arc<Caller>) {
         let shared = self.account(account).await;
         let quotas = self
             .lock_buckets()
@@ -283,7 +309,22 @@ impl Aws {
                 "the AWS SDK has no HTTP client to pace: requests are not held to the quotas"
             ),
         }
-        AwsScope::new(builder.build(), self.telemetry.clone(), caller)
+        (builder.build(), caller)
+    }
+
+    /// The organisation's accounts (or those under `include_ous`), listed
+    /// with `account`'s credentials from Organizations' global endpoint
+    /// region `region`.
+    pub async fn organization_accounts(
+        &self,
+        account: &AccountConfig,
+        region: &str,
+        include_ous: &[String],
+    ) -> Result<Vec<crate::accounts::OrgAccount>, AwsError> {
+        let (config, caller) = self.scope_config(account, region).await;
+        let interceptor = TelemetryInterceptor::new(self.telemetry.clone(), caller);
+        let client = client!(aws_sdk_organizations, &config, interceptor);
+        organizations::accounts(&client, include_ous, &self.telemetry).await
     }
 
     async fn account(&self, account: &AccountConfig) -> Arc<AccountShared> {
@@ -380,61 +421,15 @@ struct ScopeClients {
 impl AwsScope {
     fn new(config: SdkConfig, telemetry: ApiTelemetry, caller: Arc<Caller>) -> AwsScope {
         let interceptor = TelemetryInterceptor::new(telemetry.clone(), caller.clone());
-        let budget = budget::RetryBudget;
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let apigateway = aws_sdk_apigateway::Client::from_conf(
-            aws_sdk_apigateway::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let apigatewayv2 = aws_sdk_apigatewayv2::Client::from_conf(
-            aws_sdk_apigatewayv2::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let interconnect = aws_sdk_interconnect::Client::from_conf(
-            aws_sdk_interconnect::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(&config)
-                .interceptor(interceptor.clone())
-                .interceptor(budget.clone())
-                .build(),
-        );
-        let acm = aws_sdk_acm::Client::from_conf(
-            aws_sdk_acm::config::Builder::from(&config)
-                .interceptor(interceptor)
-                .interceptor(budget)
-                .build(),
-        );
+        let sts = client!(aws_sdk_sts, &config, interceptor);
+        let apigateway = client!(aws_sdk_apigateway, &config, interceptor);
+        let apigatewayv2 = client!(aws_sdk_apigatewayv2, &config, interceptor);
+        let interconnect = client!(aws_sdk_interconnect, &config, interceptor);
+        let elbv2 = client!(aws_sdk_elasticloadbalancingv2, &config, interceptor);
+        let ec2 = client!(aws_sdk_ec2, &config, interceptor);
+        let logs = client!(aws_sdk_cloudwatchlogs, &config, interceptor);
+        let cloudwatch = client!(aws_sdk_cloudwatch, &config, interceptor);
+        let acm = client!(aws_sdk_acm, &config, interceptor);
         AwsScope {
             inner: Arc::new(ScopeClients {
                 sts,
@@ -474,6 +469,11 @@ impl AwsScope {
     /// answered, until then the role ARN's account, or `unknown`.
     pub fn account_label(&self) -> String {
         self.inner.caller.account.label()
+    }
+
+    /// The regions enabled for this account (EC2 DescribeRegions).
+    pub async fn enabled_regions(&self) -> Result<Vec<String>, AwsError> {
+        ec2::enabled_regions(&self.inner.ec2, &self.inner.telemetry).await
     }
 
     /// Every VPC link (V1) of API Gateway REST APIs, all pages.

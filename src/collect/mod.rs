@@ -289,24 +289,34 @@ pub struct Poller {
 }
 
 impl Poller {
-    pub async fn new(config: &Config, aws: &Aws, store: Arc<Store>) -> Poller {
+    /// The polls of `roster`'s scopes that this shard owns.
+    pub async fn new(
+        config: &Config,
+        roster: &crate::aws::discovery::Roster,
+        aws: &Aws,
+        store: Arc<Store>,
+    ) -> Poller {
         let generation = store.generation();
         let mut targets = Vec::new();
+        let mut accounts = Vec::new();
         let mut scopes = 0;
-        for account in config.effective_accounts() {
-            for region in &config.regions {
-                scopes += 1;
-                if !config.shard.owns(&account, region) {
-                    continue;
-                }
-                targets.push(Target {
-                    index: targets.len(),
-                    region: region.clone(),
-                    aws: aws.scope(&account, region).await,
-                    account: account.clone(),
-                    generation,
-                });
+        for (polled, region) in crate::accounts::scopes(&roster.accounts) {
+            scopes += 1;
+            if !config.shard.owns(&polled.account, region) {
+                continue;
             }
+            accounts.push(store::TargetAccount {
+                fallback: crate::aws::fallback_account(&polled.account),
+                name: polled.name.clone(),
+                source: polled.source,
+            });
+            targets.push(Target {
+                index: targets.len(),
+                region: region.to_owned(),
+                aws: aws.scope(&polled.account, region).await,
+                account: polled.account.clone(),
+                generation,
+            });
         }
         if config.shard.total > 1 {
             tracing::info!(
@@ -317,6 +327,7 @@ impl Poller {
                 "polling this shard's account and region scopes"
             );
         }
+        store.set_accounts(accounts, roster);
         store.set_shard(config.shard);
         let collectors = enabled_collectors(config);
         let names: Vec<&'static str> = collectors.iter().map(|c| c.descriptor.name).collect();

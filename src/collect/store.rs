@@ -136,6 +136,18 @@ pub struct Store {
     diagnosis: Mutex<crate::config::DiagnosisConfig>,
     /// This process's shard, shown among the exporter's families.
     shard: Mutex<crate::config::Shard>,
+    /// Each target's account as the roster names it, by target index, and
+    /// how the latest listing of the organisation went.
+    accounts: Mutex<(Vec<TargetAccount>, Option<crate::render::DiscoveryStatus>)>,
+}
+
+/// The account of one target as the roster names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAccount {
+    /// The account label until STS tells it (`aws::fallback_account`).
+    pub fallback: String,
+    pub name: Option<String>,
+    pub source: crate::accounts::Source,
 }
 
 impl Store {
@@ -158,6 +170,7 @@ impl Store {
             reloading: AtomicBool::new(false),
             diagnosis: Mutex::default(),
             shard: Mutex::default(),
+            accounts: Mutex::default(),
         });
         store.publish();
         store
@@ -171,6 +184,38 @@ impl Store {
     /// This process's shard (`--shard`, `--total-shards`).
     pub fn set_shard(&self, shard: crate::config::Shard) {
         *self.shard.lock().unwrap_or_else(|p| p.into_inner()) = shard;
+    }
+
+    /// The accounts of the targets (by index) and how discovery went:
+    /// `awsconn_account_info` and the `awsconn_discovery_*` families.
+    pub fn set_accounts(
+        &self,
+        targets: Vec<TargetAccount>,
+        roster: &crate::aws::discovery::Roster,
+    ) {
+        let discovery = roster
+            .organizations
+            .as_ref()
+            .map(|o| crate::render::DiscoveryStatus {
+                successful: o.successful,
+                last_success: o.last_success,
+                census: o.census,
+            });
+        *self.accounts.lock().unwrap_or_else(|p| p.into_inner()) = (targets, discovery);
+        self.lock().changes += 1;
+        self.changed.notify_one();
+    }
+
+    /// How the latest listing of the organisation went, when the accounts
+    /// polled stay as they were.
+    pub fn set_discovery(&self, roster: &crate::aws::discovery::Roster) {
+        let targets = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone();
+        self.set_accounts(targets, roster);
     }
 
     /// The windows of the checks (`no_tls_errors`, `certificate_valid`).
@@ -428,6 +473,11 @@ impl Store {
     /// A snapshot: the inventories shared, not copied.
     fn snapshot_of(&self, state: &mut State) -> Snapshot {
         Self::refresh_unavailable(state);
+        let accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let inventories = state
             .inventories
             .values()
@@ -445,6 +495,8 @@ impl Store {
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
             shard: *self.shard.lock().unwrap_or_else(|p| p.into_inner()),
+            accounts: Self::account_infos(state, &accounts.0),
+            discovery: accounts.1,
             diagnosis: crate::diagnose::Clock::from_config(
                 SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -453,6 +505,34 @@ impl Store {
                 &self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()),
             ),
         }
+    }
+
+    /// Each polled account once, under its label as the latest poll of any
+    /// of its targets said it (STS's answer), else the role's account.
+    fn account_infos(
+        state: &State,
+        targets: &[TargetAccount],
+    ) -> BTreeMap<String, crate::render::AccountInfo> {
+        let mut said: BTreeMap<usize, &str> = BTreeMap::new();
+        for ((_, target), status) in &state.statuses {
+            if status.scope.account != "unknown" {
+                said.insert(*target, &status.scope.account);
+            }
+        }
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let label = said
+                    .get(&i)
+                    .map_or_else(|| t.fallback.clone(), |a| (*a).to_owned());
+                let info = crate::render::AccountInfo {
+                    name: t.name.clone(),
+                    source: t.source,
+                };
+                (label, info)
+            })
+            .collect()
     }
 
     /// The enabled collectors that have not succeeded for `target` yet, and why.

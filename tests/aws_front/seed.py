@@ -10,6 +10,9 @@ Usage: seed.py ENDPOINT_URL [REGION ...]
        seed.py --delete-listeners ENDPOINT_URL REGION LOAD_BALANCER_NAME
        seed.py --many ENDPOINT_URL REGION APIS LOGGED
        seed.py --passthrough ENDPOINT_URL REGION HOST NAME...
+       seed.py --organization ENDPOINT_URL ACCOUNTS REGION...
+       seed.py --add-account ENDPOINT_URL NAME OU REGION...
+       seed.py --close-account ENDPOINT_URL ACCOUNT_ID
 
 --paths seeds whole network paths instead (see seed_paths); --runbook one
 path per failure of the VPC-link runbook (see seed_runbook); --hostile a
@@ -663,8 +666,71 @@ def seed_passthrough(endpoint, region, host, *names):
     return {"link": link, "http_api": api, "rest_api": rest, "nlbs": nlbs, "listeners": listeners}
 
 
+def member_client(service, endpoint, region, account, role="awsconn-read"):
+    """A client of `account`, through its role (moto serves AssumeRole into
+    any account of its organisation)."""
+    sts = client("sts", endpoint, region)
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                            RoleSessionName="seed")["Credentials"]
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def seed_member_links(endpoint, account, regions):
+    """One REST VPC link `link-ACCOUNT-REGION` in each region of `account`."""
+    links = {}
+    for region in regions:
+        apigw = member_client("apigateway", endpoint, region, account)
+        nlb = f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/net/nlb/0123456789abcdef"
+        links[region] = apigw.create_vpc_link(name=f"link-{account}-{region}", targetArns=[nlb])["id"]
+    return links
+
+
+def seed_organization(endpoint, accounts, *regions):
+    """An organisation managed by the ambient account: `accounts` member
+    accounts (`team-NN`) spread over three OUs under the root, each with a
+    REST VPC link in every region; the last one suspended (closed). Prints
+    the root, the OUs, and each account's id, name, OU and links."""
+    org = client("organizations", endpoint, "us-east-1")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ous = [org.create_organizational_unit(ParentId=root, Name=f"ou-{n}")["OrganizationalUnit"]["Id"]
+           for n in range(3)]
+    members = []
+    for n in range(int(accounts)):
+        members.append(add_account(endpoint, f"team-{n:02}", ous[n % 3], *regions, root=root))
+    org.close_account(AccountId=members[-1]["id"])
+    ec2 = client("ec2", endpoint, regions[0])
+    enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]
+                     if r.get("OptInStatus") != "not-opted-in")
+    return {"root": root, "ous": ous, "accounts": members, "enabled_regions": enabled}
+
+
+def add_account(endpoint, name, ou, *regions, root=None):
+    """A new member account `name` in OU `ou`, with its links."""
+    org = client("organizations", endpoint, "us-east-1")
+    status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+    account = status.get("AccountId") or org.describe_create_account_status(
+        CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
+    root = root or org.list_roots()["Roots"][0]["Id"]
+    org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+    return {"id": account, "name": name, "ou": ou, "links": seed_member_links(endpoint, account, regions)}
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--organization"]:
+        print(json.dumps(seed_organization(*args[1:])))
+        return
+    if args[:1] == ["--add-account"]:
+        print(json.dumps(add_account(*args[1:])))
+        return
+    if args[:1] == ["--close-account"]:
+        client("organizations", args[1], "us-east-1").close_account(AccountId=args[2])
+        print(json.dumps({"closed": args[2]}))
+        return
     if args[:1] == ["--passthrough"]:
         print(json.dumps(seed_passthrough(*args[1:])))
         return

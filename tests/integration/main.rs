@@ -15,6 +15,7 @@ mod harness;
 mod injection;
 mod interconnect;
 mod network_paths;
+mod organizations;
 mod quotas;
 mod reload;
 mod runbook;

@@ -1,0 +1,90 @@
+//! AWS Organizations: the organisation's accounts, from its management
+//! account or a delegated administrator. With no OU named, `ListAccounts`
+//! pages through them all; with OUs, `ListAccountsForParent` reads each
+//! one's accounts and `ListChildren` walks down to the OUs beneath it.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use aws_sdk_organizations::types::ChildType;
+
+use super::{AwsError, telemetry::ApiTelemetry};
+use crate::accounts::OrgAccount;
+
+const SERVICE: &str = "organizations";
+
+/// Every account of the organisation, or of the OUs in `include_ous` and
+/// below them. An account without an id is skipped and counted.
+pub(super) async fn accounts(
+    client: &aws_sdk_organizations::Client,
+    include_ous: &[String],
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<OrgAccount>, AwsError> {
+    let mut found = Vec::new();
+    if include_ous.is_empty() {
+        let mut pages = client.list_accounts().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListAccounts", e))?;
+            found.extend(read(page.accounts(), "ListAccounts", telemetry));
+        }
+        return Ok(found);
+    }
+    let mut parents: VecDeque<String> = include_ous.iter().cloned().collect();
+    let mut visited = BTreeSet::new();
+    while let Some(parent) = parents.pop_front() {
+        if !visited.insert(parent.clone()) {
+            continue;
+        }
+        let mut pages = client
+            .list_accounts_for_parent()
+            .parent_id(&parent)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListAccountsForParent", e))?;
+            found.extend(read(page.accounts(), "ListAccountsForParent", telemetry));
+        }
+        let mut children = client
+            .list_children()
+            .parent_id(&parent)
+            .child_type(ChildType::OrganizationalUnit)
+            .into_paginator()
+            .send();
+        while let Some(page) = children.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListChildren", e))?;
+            for child in page.children() {
+                match child.id().filter(|id| !id.is_empty()) {
+                    Some(id) => parents.push_back(id.to_owned()),
+                    None => telemetry.skipped_item(SERVICE, "ListChildren", "missing Id"),
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The accounts of one page. `State` is read before the older `Status`;
+/// an account with neither is taken as not active (never polled blind).
+fn read(
+    accounts: &[aws_sdk_organizations::types::Account],
+    operation: &str,
+    telemetry: &ApiTelemetry,
+) -> Vec<OrgAccount> {
+    let mut out = Vec::new();
+    for account in accounts {
+        let Some(id) = account.id().filter(|id| !id.is_empty()) else {
+            telemetry.skipped_item(SERVICE, operation, "missing Id");
+            continue;
+        };
+        let state = account
+            .state()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| account.status().map(|s| s.as_str().to_owned()))
+            .unwrap_or_else(|| "UNKNOWN".to_owned());
+        out.push(OrgAccount {
+            id: id.to_owned(),
+            name: account.name().unwrap_or_default().to_owned(),
+            state,
+        });
+    }
+    out
+}
