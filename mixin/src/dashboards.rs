@@ -114,12 +114,20 @@ fn datasource() -> Value {
 
 fn variable(config: &Config, var: Var) -> Value {
     let job = config.selector();
+    // Accounts are picked by name (`awsconn_account_info`: the alias or the
+    // Organizations name, the id where there is none); the value is the id.
+    let mut regex = "";
     let (name, label, query) = match var {
-        Var::Account => (
-            "account",
-            "Account",
-            format!("label_values(awsconn_collector_success{{{job}}}, account)"),
-        ),
+        Var::Account => {
+            regex = ACCOUNT_NAME_REGEX;
+            (
+                "account",
+                "Account",
+                format!(
+                    "query_result(max by (account, name) (awsconn_account_info{{{job}, name!=\"\"}}) or label_replace(max by (account, name) (awsconn_account_info{{{job}, name=\"\"}}), \"name\", \"$1\", \"account\", \"(.+)\"))"
+                ),
+            )
+        }
         Var::Region => (
             "region",
             "Region",
@@ -154,10 +162,14 @@ fn variable(config: &Config, var: Var) -> Value {
         "allValue": ".+",
         "current": {"selected": true, "text": ["All"], "value": ["$__all"]},
         "sort": 1,
-        "regex": "",
+        "regex": regex,
         "hide": 0,
     })
 }
+
+/// Grafana's regex over a `query_result` line of the account variable:
+/// the id is the value, the name the text people pick.
+pub const ACCOUNT_NAME_REGEX: &str = r#"/account="(?<value>[^"]+)".*name="(?<text>[^"]*)"/"#;
 
 fn datasource_variable() -> Value {
     json!({
@@ -618,6 +630,11 @@ pub fn substitute_all(expr: &str, rate_interval: &str) -> String {
 }
 
 /// `label_values(SELECTOR, LABEL)` -> (SELECTOR, LABEL).
+/// The expression of a `query_result(EXPR)` variable.
+pub fn query_result_query(definition: &str) -> Option<&str> {
+    definition.strip_prefix("query_result(")?.strip_suffix(')')
+}
+
 pub fn label_values_query(definition: &str) -> Option<(&str, &str)> {
     let inner = definition
         .strip_prefix("label_values(")?

@@ -12,7 +12,7 @@ use std::process::Command;
 use awsconn_mixin::alerts::{Scope, Severity, alerts};
 use awsconn_mixin::dashboards::{
     EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID, dashboards, label_values_query,
-    substitute_all,
+    query_result_query, substitute_all,
 };
 use awsconn_mixin::{Config, generate, stale_files};
 use serde_json::Value;
@@ -481,7 +481,11 @@ fn dashboards_pass_the_dashboard_linter_rules() {
     let mut rules = String::from("groups:\n- name: dashboards\n  rules:\n");
     for (i, (_, expr)) in exprs.iter().enumerate() {
         // label_values(selector, label): the selector must parse.
-        let expr = label_values_query(expr).map_or(expr.as_str(), |(selector, _)| selector);
+        // query_result(expr): the expression must parse.
+        let expr = label_values_query(expr)
+            .map(|(selector, _)| selector)
+            .or_else(|| query_result_query(expr))
+            .unwrap_or(expr.as_str());
         rules.push_str(&format!(
             "  - record: dashboard:query{i}\n    expr: {}\n",
             serde_json::to_string(&substitute_all(expr, "4m")).unwrap()

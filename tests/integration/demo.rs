@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use awsconn_mixin::dashboards::{
-    EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID, label_values_query, substitute_all,
+    ACCOUNT_NAME_REGEX, EXPORTER_UID, INTERCONNECT_UID, OVERVIEW_UID, VPC_LINK_UID,
+    label_values_query, query_result_query, substitute_all,
 };
 use serde_json::Value;
 
@@ -254,6 +255,30 @@ fn check_dashboards(
             let Some(definition) = var["definition"].as_str() else {
                 continue;
             };
+            if let Some(expr) = query_result_query(definition) {
+                // Accounts by name: every line the regex reads gives an
+                // id for the value and a name for the text.
+                let result = query(prometheus, &substitute_all(expr, RATE_INTERVAL));
+                assert!(
+                    !result.is_empty(),
+                    "{file}: variable {} has no values",
+                    var["name"]
+                );
+                assert_eq!(var["regex"], ACCOUNT_NAME_REGEX);
+                for series in &result {
+                    let labels = &series["metric"];
+                    assert!(
+                        labels["account"].as_str().is_some_and(|a| a.len() == 12),
+                        "{series}"
+                    );
+                    assert!(
+                        labels["name"].as_str().is_some_and(|n| !n.is_empty()),
+                        "{series}"
+                    );
+                }
+                queries += 1;
+                continue;
+            }
             let (selector, label) = label_values_query(definition).unwrap();
             let values = get_json(
                 prometheus,
