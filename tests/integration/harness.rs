@@ -426,10 +426,17 @@ pub fn actions_granted(config: &Path) -> std::collections::BTreeSet<String> {
         .unwrap();
     assert!(out.status.success());
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    policy["Statement"]
-        .as_array()
-        .unwrap()
+    // One policy, or with discovery the discovering account's and the member role's.
+    let policies = match policy.get("Statement") {
+        Some(_) => vec![policy],
+        None => vec![
+            policy["discovering_account"].clone(),
+            policy["member_role"].clone(),
+        ],
+    };
+    policies
         .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap().iter())
         .flat_map(|s| s["Action"].as_array().unwrap().iter())
         .map(|a| a.as_str().unwrap().to_owned())
         .collect()

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Emulator, Server, config_file, exporter, seed_py, wait_for};
+use crate::harness::{
+    Emulator, Server, actions_granted, actions_seen, config_file, exporter, seed_py, wait_for,
+};
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const MANAGEMENT: &str = "123456789012";
@@ -244,6 +246,25 @@ fn an_organisation_is_polled_once_across_three_shards() {
     );
     for (scope, _) in owner.iter().filter(|((a, _), _)| a != MANAGEMENT) {
         assert!(REGIONS.contains(&scope.1.as_str()), "{scope:?}");
+    }
+
+    // `iam-policy` grants every action the shards made: Organizations' and
+    // AssumeRole on the discovering side, the reads and DescribeRegions on
+    // the member role's.
+    let seen: BTreeSet<String> = texts.iter().flat_map(|t| actions_seen(t)).collect();
+    let granted = actions_granted(config.path());
+    assert!(
+        seen.is_subset(&granted),
+        "not granted: {:?}",
+        seen.difference(&granted).collect::<Vec<_>>()
+    );
+    for action in [
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
+        "sts:AssumeRole",
+        "ec2:DescribeRegions",
+    ] {
+        assert!(seen.contains(action), "{action} not seen: {seen:?}");
     }
 
     // Accounts by name, each shard naming the accounts of its own scopes;
