@@ -1,5 +1,5 @@
-//! One publish at organisation scale: a synthetic inventory of 1 000 VPC
-//! links, 5 000 load balancers and 20 000 targets over 200 account×region
+//! One publish at organisation scale: a synthetic inventory of 10 000 VPC
+//! links, 10 000 load balancers and 40 000 targets over 2 000 account×region
 //! scopes, recorded into the real store, then published as the exporter
 //! does after polls: for each scope whose data changed, topology, one
 //! diagnosis, its families encoded; then the parts joined.
@@ -7,9 +7,9 @@
 //! `cargo bench --bench publish` prints the time of one publish beside the
 //! goal (50 ms) when one scope, none and every scope changed, the publishes
 //! and renders of a round of polls through the real publisher, the CPU per
-//! link at 2, 16 and 200 scopes (it must not grow with the scopes), and the
+//! link at 2, 16, 200 and 2 000 scopes (it must not grow with the scopes), and the
 //! memory: heap in use (counted by the allocator) and peak RSS, beside the
-//! goal (64 MiB); then the same 200 scopes split over 4 shards as
+//! goal (64 MiB); then the same 2 000 scopes split over 4 shards as
 //! `--shard`/`--total-shards` split them, each shard in a process of its
 //! own: its scopes, the CPU of a round, its longest publish, peak RSS and
 //! heap, beside the one process. The counting allocator adds two atomic
@@ -79,8 +79,11 @@ fn heap_peak_mib() -> f64 {
     peak as f64 / 1048576.0
 }
 
+/// Account×region scopes of the organisation.
+const SCOPES: usize = 2000;
 const LINKS_PER_SCOPE: usize = 5;
-const LOAD_BALANCERS_PER_SCOPE: usize = 25;
+/// A load balancer per link: what `load_balancers.scope: linked` describes.
+const LOAD_BALANCERS_PER_SCOPE: usize = 5;
 const TARGETS_PER_GROUP: usize = 4;
 const COLLECTORS: &[&str] = &["vpc_links", "load_balancers", "endpoints", "network_rules"];
 
@@ -126,7 +129,7 @@ fn open_acl(id: String, subnets: Vec<String>) -> NetworkAcl {
 }
 
 /// One scope's fragments: 5 links (3 REST to an NLB each, 2 HTTP to a
-/// listener each), 25 NLBs with a listener and a target group of 4 targets,
+/// listener each), 5 NLBs with a listener and a target group of 4 targets,
 /// their endpoint services, security groups, subnets, ACLs and interfaces.
 fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
     let mut links = Vec::new();
@@ -147,6 +150,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                 vec!["subnet-a".into()]
             },
             security_group_ids: if rest { vec![] } else { vec!["sg-link".into()] },
+            tags: Default::default(),
         });
         apis.push(Api {
             id: format!("api{s}x{l}"),
@@ -336,10 +340,10 @@ fn record_round(store: &Store, scopes: usize, round: usize) {
     }
 }
 
-/// Records a poll of one scope's load balancers (scope `round` mod 200)
+/// Records a poll of one scope's load balancers (scope `round` mod SCOPES)
 /// whose data differs from the round before.
 fn change_one_scope(store: &Store, round: usize) {
-    let s = round % 200;
+    let s = round % SCOPES;
     let (_, fragment) = fragments(s, round).swap_remove(1);
     let generation = store.generation();
     store.record_success(
@@ -541,7 +545,7 @@ fn cpu_per_link(store: &Store, scopes: usize) -> Duration {
 const SHARD_ENV: &str = "AWSCONN_BENCH_SHARD";
 const SHARDS: u32 = 4;
 
-/// The 200 scopes as configured accounts (one role each), for the shard hash.
+/// The scopes as configured accounts (one role each), for the shard hash.
 fn account(s: usize) -> AccountConfig {
     AccountConfig {
         role_arn: Some(format!(
@@ -552,10 +556,10 @@ fn account(s: usize) -> AccountConfig {
     }
 }
 
-/// The scopes (of 200) that shard `k` of `n` polls, as `--shard` splits them.
+/// The scopes (of SCOPES) that shard `k` of `n` polls, as `--shard` splits them.
 fn shard_scopes(k: u32, n: u32) -> Vec<usize> {
     let shard = Shard::new(k, n).unwrap();
-    (0..200)
+    (0..SCOPES)
         .filter(|s| shard.owns(&account(*s), &scope(*s).region))
         .collect()
 }
@@ -657,7 +661,7 @@ fn bench(c: &mut Criterion) {
         run_shard(&spec);
         std::process::exit(0);
     }
-    let full = store(200);
+    let full = store(SCOPES);
     let inventory_heap = heap_mib();
     let (links, checks) = {
         // As `serve` does: the publisher's publishes, within its budget.
@@ -678,7 +682,7 @@ fn bench(c: &mut Criterion) {
     // within its render budget, until none is left.
     let mut all_changed = Vec::new();
     for round in 1..=5 {
-        record_round(&full, 200, round);
+        record_round(&full, SCOPES, round);
         let mut times = Vec::new();
         loop {
             let start = Instant::now();
@@ -703,13 +707,13 @@ fn bench(c: &mut Criterion) {
     // Rounds of polls through the real publisher on a runtime, as `serve`
     // runs them: before any publish of every scope at once, which only
     // `once` and `diagnose` make.
-    let (publishes, renders) = poll_round(&full, 200, 1000, Duration::from_secs(2));
-    let (publishes_same, renders_same) = poll_round(&full, 200, 1000, Duration::from_secs(2));
+    let (publishes, renders) = poll_round(&full, SCOPES, 1000, Duration::from_secs(2));
+    let (publishes_same, renders_same) = poll_round(&full, SCOPES, 1000, Duration::from_secs(2));
     let polls_rss = peak_rss_mib();
     // The same in one publish (`once`, `diagnose`): every scope at once.
     let (all_at_once, _) = mean(
         5,
-        |r| record_round(&full, 200, r + 10),
+        |r| record_round(&full, SCOPES, r + 10),
         || full.publish().scopes_rendered,
     );
     let all_at_once_peak = heap_peak_mib();
@@ -721,17 +725,17 @@ fn bench(c: &mut Criterion) {
     );
     let one_changed_peak = heap_peak_mib();
     // Every collector polled every scope again and found the same.
-    record_round(&full, 200, 999);
+    record_round(&full, SCOPES, 999);
     full.publish();
     let (none_changed, none) = mean(
         5,
-        |_| record_round(&full, 200, 999),
+        |_| record_round(&full, SCOPES, 999),
         || full.publish().scopes_rendered,
     );
     let once_rss = peak_rss_mib();
     let mut per_link = Vec::new();
-    for scopes in [2, 16, 200] {
-        let s = if scopes == 200 {
+    for scopes in [2, 16, 200, SCOPES] {
+        let s = if scopes == SCOPES {
             full.clone()
         } else {
             store(scopes)
@@ -739,11 +743,11 @@ fn bench(c: &mut Criterion) {
         per_link.push((scopes, cpu_per_link(&s, scopes)));
     }
     let published = full.publish();
-    let targets = 200 * LOAD_BALANCERS_PER_SCOPE * TARGETS_PER_GROUP;
+    let targets = SCOPES * LOAD_BALANCERS_PER_SCOPE * TARGETS_PER_GROUP;
     eprintln!();
     eprintln!(
-        "inventory: 200 scopes, {links} VPC links, {} load balancers, {targets} targets; {checks} checks; exposition {:.1} MiB ({:.1} MiB gzip)",
-        200 * LOAD_BALANCERS_PER_SCOPE,
+        "inventory: {SCOPES} scopes, {links} VPC links, {} load balancers, {targets} targets; {checks} checks; exposition {:.1} MiB ({:.1} MiB gzip)",
+        SCOPES * LOAD_BALANCERS_PER_SCOPE,
         published.exposition.len() as f64 / 1048576.0,
         published
             .exposition
@@ -774,10 +778,12 @@ fn bench(c: &mut Criterion) {
         ms(all_at_once)
     );
     eprintln!(
-        "| a round of 800 polls over 2 s, data changed: publishes, scopes rendered | {publishes}, {renders} | renders = scopes |"
+        "| a round of {} polls over 2 s, data changed: publishes, scopes rendered | {publishes}, {renders} | renders = scopes |",
+        SCOPES * COLLECTORS.len()
     );
     eprintln!(
-        "| a round of 800 polls over 2 s, nothing changed: publishes, scopes rendered | {publishes_same}, {renders_same} | no renders |"
+        "| a round of {} polls over 2 s, nothing changed: publishes, scopes rendered | {publishes_same}, {renders_same} | no renders |",
+        SCOPES * COLLECTORS.len()
     );
     if let (Some(serving), Some(polls), Some(once)) = (serve_rss, polls_rss, once_rss) {
         eprintln!(
@@ -802,17 +808,17 @@ fn bench(c: &mut Criterion) {
     eprintln!();
     let shards = measure_shards();
     let whole_round =
-        per_link.last().map(|(_, t)| *t).unwrap_or_default() * (200 * LINKS_PER_SCOPE) as u32;
+        per_link.last().map(|(_, t)| *t).unwrap_or_default() * (SCOPES * LINKS_PER_SCOPE) as u32;
     eprintln!(
-        "{SHARDS} shards of the same 200 scopes (`--shard K --total-shards {SHARDS}`), each in its own process, beside one process polling all:"
+        "{SHARDS} shards of the same {SCOPES} scopes (`--shard K --total-shards {SHARDS}`), each in its own process, beside one process polling all:"
     );
     eprintln!(
         "| process | scopes | VPC links | CPU of a round in which every scope changed | longest publish | peak RSS | heap in use |"
     );
     eprintln!("|---|---|---|---|---|---|---|");
     eprintln!(
-        "| one process | 200 | {} | {:.1} ms | {:.1} ms | {} | {steady_heap:.1} MiB |",
-        200 * LINKS_PER_SCOPE,
+        "| one process | {SCOPES} | {} | {:.1} ms | {:.1} ms | {} | {steady_heap:.1} MiB |",
+        SCOPES * LINKS_PER_SCOPE,
         ms(whole_round),
         ms(all_longest),
         serve_rss.map_or("—".into(), |r| format!("{r:.1} MiB")),
@@ -828,15 +834,15 @@ fn bench(c: &mut Criterion) {
         );
     }
     let total: usize = shards.iter().map(|f| f[1].parse::<usize>().unwrap()).sum();
-    assert_eq!(total, 200, "every scope in exactly one shard");
+    assert_eq!(total, SCOPES, "every scope in exactly one shard");
     eprintln!();
-    eprintln!("| step of rendering 200 scopes | time |");
+    eprintln!("| step of rendering {SCOPES} scopes | time |");
     eprintln!("|---|---|");
-    for (step, t) in breakdown(200) {
+    for (step, t) in breakdown(SCOPES) {
         eprintln!("| {step} | {:.1} ms |", ms(t));
     }
     eprintln!();
-    c.bench_function("publish/200 scopes, one scope changed", |b| {
+    c.bench_function("publish/2000 scopes, one scope changed", |b| {
         let mut r = 0;
         // The change is recorded untimed; the publish is timed.
         b.iter_batched(

@@ -35,6 +35,8 @@ pub struct OrgAccount {
     /// accounts are polled; `SUSPENDED`, `PENDING_CLOSURE`, `CLOSED` and
     /// any state AWS adds later are not.
     pub state: String,
+    /// Its tags named in `tags_as_labels` (read only when some are named).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An account to poll, before its `enabled` regions are asked of AWS.
@@ -45,6 +47,7 @@ pub struct Candidate {
     pub name: Option<String>,
     pub source: Source,
     pub regions: Regions,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An account to poll, with its regions.
@@ -54,6 +57,8 @@ pub struct PolledAccount {
     pub name: Option<String>,
     pub source: Source,
     pub regions: Vec<String>,
+    /// Its tags named in `tags_as_labels`, as Organizations has them.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// How the organisation's accounts were sorted by the latest listing:
@@ -125,20 +130,25 @@ pub fn candidates(
         Some(arn) => arn.split(':').nth(4).map(str::to_owned),
         None => caller.map(str::to_owned),
     };
-    let names: BTreeMap<&str, &str> = organization
+    let known: BTreeMap<&str, &OrgAccount> = organization
         .unwrap_or_default()
         .iter()
-        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .map(|a| (a.id.as_str(), a))
         .collect();
     let mut out: Vec<Candidate> = listed
         .iter()
         .map(|entry| Candidate {
             account: entry.credentials(),
             name: entry.alias.clone().or_else(|| {
-                listed_id(entry).and_then(|id| names.get(id.as_str()).map(|n| (*n).to_owned()))
+                listed_id(entry)
+                    .and_then(|id| known.get(id.as_str()).map(|a| a.name.clone()))
+                    .filter(|n| !n.is_empty())
             }),
             source: Source::Config,
             regions: entry.regions.clone().unwrap_or_else(default_regions),
+            tags: listed_id(entry)
+                .and_then(|id| known.get(id.as_str()).map(|a| a.tags.clone()))
+                .unwrap_or_default(),
         })
         .collect();
     let mut census = Census::default();
@@ -166,6 +176,7 @@ pub fn candidates(
                 name: Some(account.name.clone()).filter(|n| !n.is_empty()),
                 source: Source::Organizations,
                 regions: org.regions.clone().unwrap_or_else(default_regions),
+                tags: account.tags.clone(),
             });
         }
     }
@@ -200,6 +211,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             state: state.into(),
+            tags: BTreeMap::from([("Team".to_owned(), format!("team-of-{name}"))]),
         }
     }
 
@@ -255,6 +267,11 @@ mod tests {
         );
         assert_eq!(candidates[1].name.as_deref(), Some("search"));
         assert_eq!(candidates[1].source, Source::Organizations);
+        assert_eq!(candidates[1].tags["Team"], "team-of-search");
+        assert_eq!(
+            candidates[0].tags["Team"], "team-of-four-in-org",
+            "a listed account's too"
+        );
         assert_eq!(candidates[1].account.external_id.as_deref(), Some("ext-1"));
         assert_eq!(
             candidates[2].regions,

@@ -171,6 +171,7 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
             serde_json::json!({
                 "discovering_account": crate::aws::iam::discovery_policy(
                     !org.include_ous.is_empty(),
+                    !config.tags_as_labels.is_empty(),
                     &assumed,
                 ),
                 "member_role": member,

@@ -36,6 +36,10 @@ pub struct Config {
     /// Accounts and regions found in AWS rather than listed.
     #[serde(default)]
     pub discovery: DiscoveryConfig,
+    /// AWS tags (`Team`, `Owner`) put on the `_info` series of VPC links
+    /// and accounts as labels (`team`, `owner`), for alerts to route by.
+    #[serde(default)]
+    pub tags_as_labels: Vec<String>,
     #[serde(default)]
     pub collectors: CollectorsConfig,
     #[serde(default)]
@@ -1415,6 +1419,10 @@ impl Config {
                 ));
             }
             check_regions(&format!("{at}.regions"), org.regions.as_ref())?;
+        }
+        crate::tags::check(&self.tags_as_labels).map_err(|e| format!("tags_as_labels: {e}"))?;
+        if let Some(dup) = first_duplicate(&self.tags_as_labels) {
+            return Err(format!("tags_as_labels: {dup:?} is listed twice"));
         }
         for (key, quota) in &self.aws.quotas {
             crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas.{key}: {e}"))?;

@@ -72,6 +72,8 @@ pub struct VpcLink {
     /// V2: the subnets and security groups of the link's ENIs.
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
+    /// The link's tags named in `tags_as_labels` (no other is kept).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An AWS Interconnect – multicloud connection (ListConnections).

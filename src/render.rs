@@ -139,6 +139,8 @@ pub struct AccountInfo {
     /// Its alias, or the name Organizations gives it; never its e-mail.
     pub name: Option<String>,
     pub source: crate::accounts::Source,
+    /// Its tags named in `tags_as_labels`.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// How the latest listing of the organisation's accounts went.
@@ -333,11 +335,14 @@ pub fn exporter_families<'s>(
             "awsconn_account_info",
             "An account this process polls: its name (the alias in the configuration, else the name AWS Organizations gives it) and where it came from (config or organizations); always 1. Join on account to show names",
             Kind::Gauge,
-            vec![
-                ("account", account.clone()),
-                ("name", info.name.clone().unwrap_or_default()),
-                ("source", info.source.label().to_owned()),
-            ],
+            crate::tags::with_tags(
+                vec![
+                    ("account", account.clone()),
+                    ("name", info.name.clone().unwrap_or_default()),
+                    ("source", info.source.label().to_owned()),
+                ],
+                &info.tags,
+            ),
             1.0,
         );
     }
@@ -710,6 +715,7 @@ mod tests {
                 AccountInfo {
                     name: Some("pay\"ments <prod>".to_owned()),
                     source: crate::accounts::Source::Organizations,
+                    tags: BTreeMap::from([("Team".to_owned(), "payments".to_owned())]),
                 },
             )]),
             discovery: Some(DiscoveryStatus {
@@ -731,7 +737,7 @@ mod tests {
     fn accounts_and_discovery_are_exported() {
         let text = text();
         for line in [
-            "awsconn_account_info{account=\"123456789012\",name=\"pay\\\"ments <prod>\",source=\"organizations\"} 1\n",
+            "awsconn_account_info{account=\"123456789012\",name=\"pay\\\"ments <prod>\",source=\"organizations\",team=\"payments\"} 1\n",
             "awsconn_discovery_success{source=\"organizations\"} 0\n",
             "awsconn_discovery_last_success_timestamp_seconds{source=\"organizations\"} 1700000000\n",
             "awsconn_discovery_accounts{source=\"organizations\",outcome=\"polled\"} 27\n",

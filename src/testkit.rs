@@ -38,6 +38,7 @@ pub fn vpc_link(id: &str) -> VpcLink {
         target_arns: vec![],
         subnet_ids: vec![],
         security_group_ids: vec![],
+        tags: Default::default(),
     }
 }
 
@@ -166,6 +167,7 @@ pub fn v2_path() -> Inventory {
         api_type: ApiType::Http,
         subnet_ids: vec!["subnet-link".into()],
         security_group_ids: vec!["sg-link".into()],
+        tags: Default::default(),
         ..vpc_link("v2link")
     };
     Inventory {

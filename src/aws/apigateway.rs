@@ -32,6 +32,10 @@ pub(super) async fn vpc_links(
                 target_arns: item.target_arns().to_vec(),
                 subnet_ids: Vec::new(),
                 security_group_ids: Vec::new(),
+                tags: item
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
             });
         }
     }

@@ -73,6 +73,10 @@ pub(super) async fn vpc_links(
                     target_arns: Vec::new(),
                     subnet_ids: item.subnet_ids().to_vec(),
                     security_group_ids: item.security_group_ids().to_vec(),
+                    tags: item
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
                 })
             })
             .collect::<Vec<_>>()

@@ -51,6 +51,7 @@ impl Roster {
                     account: c.account,
                     name: c.name,
                     source: c.source,
+                    tags: c.tags,
                 })
                 .collect(),
             ..Roster::default()
@@ -78,7 +79,12 @@ impl Aws {
                     .unwrap_or_default();
                 Some(
                     match self
-                        .organization_accounts(&lister, region, &org.include_ous)
+                        .organization_accounts(
+                            &lister,
+                            region,
+                            &org.include_ous,
+                            &config.tags_as_labels,
+                        )
                         .await
                     {
                         Ok(found) => OrgListing {
@@ -170,6 +176,7 @@ impl Aws {
                     name: c.name,
                     source: c.source,
                     regions,
+                    tags: c.tags,
                 }
             })
             .collect();

@@ -70,17 +70,21 @@ pub fn policy<'a>(
 
 /// What the account that lists the organisation needs: its accounts
 /// (`ListAccounts`, or `ListAccountsForParent` and `ListChildren` to walk
-/// down named OUs) and the roles the exporter assumes (`roles`: the member
-/// role in every account, and any listed one).
-pub fn discovery_policy(walks_ous: bool, roles: &[String]) -> serde_json::Value {
-    let listing: &[&str] = if walks_ous {
-        &[
+/// down named OUs), their tags when `tags_as_labels` names some, and the
+/// roles the exporter assumes (`roles`: the member role in every account,
+/// and any listed one).
+pub fn discovery_policy(walks_ous: bool, reads_tags: bool, roles: &[String]) -> serde_json::Value {
+    let mut listing: Vec<&str> = if walks_ous {
+        vec![
             "organizations:ListAccountsForParent",
             "organizations:ListChildren",
         ]
     } else {
-        &["organizations:ListAccounts"]
+        vec!["organizations:ListAccounts"]
     };
+    if reads_tags {
+        listing.push("organizations:ListTagsForResource");
+    }
     json!({"Version": "2012-10-17", "Statement": [
         {
             "Sid": "ListOrganizationAccounts",
@@ -153,7 +157,11 @@ mod tests {
 
     #[test]
     fn discovery_lists_accounts_and_assumes_the_member_role() {
-        let flat = discovery_policy(false, &["arn:aws:iam::*:role/awsconn-read".to_owned()]);
+        let flat = discovery_policy(
+            false,
+            false,
+            &["arn:aws:iam::*:role/awsconn-read".to_owned()],
+        );
         assert_eq!(
             flat["Statement"][0]["Action"][0],
             "organizations:ListAccounts"
@@ -162,9 +170,10 @@ mod tests {
             flat["Statement"][1]["Resource"][0],
             "arn:aws:iam::*:role/awsconn-read"
         );
-        let walk = discovery_policy(true, &[]);
+        let walk = discovery_policy(true, true, &[]);
         let actions = walk["Statement"][0]["Action"].as_array().unwrap();
-        assert_eq!(actions.len(), 2);
+        assert_eq!(actions.len(), 3);
+        assert_eq!(actions[2], "organizations:ListTagsForResource");
         assert_eq!(actions[1], "organizations:ListChildren");
     }
 }

@@ -320,11 +320,12 @@ impl Aws {
         account: &AccountConfig,
         region: &str,
         include_ous: &[String],
+        tags: &[String],
     ) -> Result<Vec<crate::accounts::OrgAccount>, AwsError> {
         let (config, caller) = self.scope_config(account, region).await;
         let interceptor = TelemetryInterceptor::new(self.telemetry.clone(), caller);
         let client = client!(aws_sdk_organizations, &config, interceptor);
-        organizations::accounts(&client, include_ous, &self.telemetry).await
+        organizations::accounts(&client, include_ous, tags, &self.telemetry).await
     }
 
     async fn account(&self, account: &AccountConfig) -> Arc<AccountShared> {

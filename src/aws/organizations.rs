@@ -13,8 +13,45 @@ use crate::accounts::OrgAccount;
 const SERVICE: &str = "organizations";
 
 /// Every account of the organisation, or of the OUs in `include_ous` and
-/// below them. An account without an id is skipped and counted.
+/// below them, with its tags named in `tags` (one `ListTagsForResource`
+/// per active account, only when some are named). An account without an
+/// id is skipped and counted.
 pub(super) async fn accounts(
+    client: &aws_sdk_organizations::Client,
+    include_ous: &[String],
+    tags: &[String],
+    telemetry: &ApiTelemetry,
+) -> Result<Vec<OrgAccount>, AwsError> {
+    let mut found = listed(client, include_ous, telemetry).await?;
+    if !tags.is_empty() {
+        for account in found.iter_mut().filter(|a| a.state == "ACTIVE") {
+            account.tags = crate::tags::keep(account_tags(client, &account.id).await?, tags);
+        }
+    }
+    Ok(found)
+}
+
+/// The tags of one account, all pages.
+async fn account_tags(
+    client: &aws_sdk_organizations::Client,
+    id: &str,
+) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
+    let mut pages = client
+        .list_tags_for_resource()
+        .resource_id(id)
+        .into_paginator()
+        .send();
+    let mut tags = std::collections::BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListTagsForResource", e))?;
+        for tag in page.tags() {
+            tags.insert(tag.key().to_owned(), tag.value().to_owned());
+        }
+    }
+    Ok(tags)
+}
+
+async fn listed(
     client: &aws_sdk_organizations::Client,
     include_ous: &[String],
     telemetry: &ApiTelemetry,
@@ -84,6 +121,7 @@ fn read(
             id: id.to_owned(),
             name: account.name().unwrap_or_default().to_owned(),
             state,
+            tags: Default::default(),
         });
     }
     out

@@ -309,6 +309,7 @@ impl Poller {
                 fallback: crate::aws::fallback_account(&polled.account),
                 name: polled.name.clone(),
                 source: polled.source,
+                tags: polled.tags.clone(),
             });
             targets.push(Target {
                 index: targets.len(),

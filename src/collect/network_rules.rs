@@ -108,6 +108,7 @@ mod tests {
                 api_type: ApiType::Http,
                 subnet_ids: vec!["subnet-link".into()],
                 security_group_ids: vec!["sg-link".into()],
+                tags: Default::default(),
                 ..crate::testkit::vpc_link("v2")
             }]),
             load_balancing: Some(LoadBalancing {

@@ -148,6 +148,7 @@ pub struct TargetAccount {
     pub fallback: String,
     pub name: Option<String>,
     pub source: crate::accounts::Source,
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -529,6 +530,7 @@ impl Store {
                 let info = crate::render::AccountInfo {
                     name: t.name.clone(),
                     source: t.source,
+                    tags: t.tags.clone(),
                 };
                 (label, info)
             })

@@ -35,6 +35,8 @@ use crate::topology::Topology;
 pub struct VpcLinks {
     revalidate: Duration,
     full_refresh: Duration,
+    /// The tags kept on each link (`tags_as_labels`).
+    tags: Vec<String>,
     /// Per scope (`account/region`): when each API is next due.
     books: Mutex<HashMap<String, Book>>,
 }
@@ -80,10 +82,11 @@ fn after(now: Instant, period: Duration) -> Instant {
 }
 
 impl VpcLinks {
-    pub fn new(config: &VpcLinksConfig) -> VpcLinks {
+    pub fn new(config: &VpcLinksConfig, tags: &[String]) -> VpcLinks {
         VpcLinks {
             revalidate: config.revalidate,
             full_refresh: config.full_refresh,
+            tags: tags.to_vec(),
             books: Mutex::default(),
         }
     }
@@ -156,6 +159,9 @@ impl Collector for VpcLinks {
         let (mut links, http, listed) =
             tokio::try_join!(aws.rest_vpc_links(), aws.http_vpc_links(), aws.list_apis())?;
         links.extend(http);
+        for link in &mut links {
+            link.tags = crate::tags::keep(std::mem::take(&mut link.tags), &self.tags);
+        }
         let scope = format!("{}/{}", aws.account_label(), aws.region());
         // Written back however the poll ends: a poll cut off by its timeout
         // keeps what it read due as read (its inventory is not recorded,
@@ -330,7 +336,12 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("apigatewayv2", "GetStages"),
     ],
     schedule: |c| c.vpc_links.schedule(),
-    build: |config| Arc::new(VpcLinks::new(&config.collectors.vpc_links)),
+    build: |config| {
+        Arc::new(VpcLinks::new(
+            &config.collectors.vpc_links,
+            &config.tags_as_labels,
+        ))
+    },
     forget: |inventory| {
         inventory.vpc_links = None;
         inventory.apis = None;
@@ -372,9 +383,9 @@ fn vpc_link_families(f: &mut Families, scope: &Scope, link: &VpcLink) {
     info.push(("version", link.api_type.link_version().to_owned()));
     f.add(
         "awsconn_vpc_link_info",
-        "A VPC link of API Gateway; always 1",
+        "A VPC link of API Gateway, with its tags named in tags_as_labels as labels; always 1",
         Kind::Gauge,
-        info,
+        crate::tags::with_tags(info, &link.tags),
         1.0,
     );
 
@@ -549,7 +560,7 @@ mod tests {
     use super::*;
 
     fn collector() -> VpcLinks {
-        VpcLinks::new(&VpcLinksConfig::default())
+        VpcLinks::new(&VpcLinksConfig::default(), &[])
     }
 
     fn stage(name: &str, deployment: &str) -> Stage {
@@ -558,6 +569,33 @@ mod tests {
             deployment_id: Some(deployment.into()),
             ..Default::default()
         }
+    }
+
+    /// The tags named in `tags_as_labels` label the link's info series,
+    /// and no other of its series.
+    #[test]
+    fn a_link_carries_its_owner_tags_on_its_info_series_only() {
+        let link = VpcLink {
+            tags: std::collections::BTreeMap::from([
+                ("Team".to_owned(), "payments".to_owned()),
+                ("CostCenter".to_owned(), "42".to_owned()),
+            ]),
+            ..crate::testkit::vpc_link("l1")
+        };
+        let mut f = Families::default();
+        vpc_link_families(&mut f, &crate::testkit::scope(), &link);
+        let encoded = f.encode(&[]);
+        let text = String::from_utf8(
+            crate::exposition::Exposition::assemble([&encoded])
+                .to_vec()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            text.contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"l1\",name=\"l1\",api_type=\"rest\",version=\"v1\",cost_center=\"42\",team=\"payments\"} 1\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("team=").count(), 1, "{text}");
     }
 
     #[test]

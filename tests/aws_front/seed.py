@@ -678,13 +678,15 @@ def member_client(service, endpoint, region, account, role="awsconn-read"):
                         aws_session_token=creds["SessionToken"])
 
 
-def seed_member_links(endpoint, account, regions):
-    """One REST VPC link `link-ACCOUNT-REGION` in each region of `account`."""
+def seed_member_links(endpoint, account, regions, team):
+    """One REST VPC link `link-ACCOUNT-REGION` in each region of `account`,
+    tagged `Team: TEAM` (and `Secret`, a tag nobody asks for)."""
     links = {}
     for region in regions:
         apigw = member_client("apigateway", endpoint, region, account)
         nlb = f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/net/nlb/0123456789abcdef"
-        links[region] = apigw.create_vpc_link(name=f"link-{account}-{region}", targetArns=[nlb])["id"]
+        links[region] = apigw.create_vpc_link(name=f"link-{account}-{region}", targetArns=[nlb],
+                                              tags={"Team": team, "Secret": "s3cr3t"})["id"]
     return links
 
 
@@ -709,14 +711,18 @@ def seed_organization(endpoint, accounts, *regions):
 
 
 def add_account(endpoint, name, ou, *regions, root=None):
-    """A new member account `name` in OU `ou`, with its links."""
+    """A new member account `name` in OU `ou`, tagged `Team: NAME-owners`,
+    with its links tagged alike."""
     org = client("organizations", endpoint, "us-east-1")
     status = org.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
     account = status.get("AccountId") or org.describe_create_account_status(
         CreateAccountRequestId=status["Id"])["CreateAccountStatus"]["AccountId"]
     root = root or org.list_roots()["Roots"][0]["Id"]
     org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
-    return {"id": account, "name": name, "ou": ou, "links": seed_member_links(endpoint, account, regions)}
+    team = f"{name}-owners"
+    org.tag_resource(ResourceId=account, Tags=[{"Key": "Team", "Value": team}, {"Key": "Secret", "Value": "s3cr3t"}])
+    return {"id": account, "name": name, "ou": ou, "team": team,
+            "links": seed_member_links(endpoint, account, regions, team)}
 
 
 def main():

@@ -32,6 +32,14 @@ fn series<'a>(text: &'a str, family: &'a str) -> impl Iterator<Item = &'a str> +
         .filter(move |l| l.starts_with(family) && l[family.len()..].starts_with('{'))
 }
 
+/// The name of `account` among the members.
+fn names_of<'a>(
+    members: &'a [(String, String, BTreeMap<String, String>)],
+    account: &str,
+) -> &'a str {
+    &members.iter().find(|(id, _, _)| id == account).unwrap().1
+}
+
 /// Each link series (account, region, link id) of an exposition.
 fn links(text: &str) -> Vec<(String, String, String)> {
     series(text, "awsconn_vpc_link_info")
@@ -99,7 +107,7 @@ fn an_organisation_is_polled_once_across_three_shards() {
     }]}));
     let config_text = |ous: &str| {
         format!(
-            "regions: [{}]\naccounts: [{{alias: management, regions: enabled}}]\n\
+            "regions: [{}]\ntags_as_labels: [Team]\naccounts: [{{alias: management, regions: enabled}}]\n\
              discovery: {{refresh: 10s, organizations: {{role_name: awsconn-read, exclude_accounts: ['{excluded}']{ous}}}}}\n\
              collectors: {{load_balancers: {{enabled: false}}, endpoints: {{enabled: false}}, network_rules: {{enabled: false}}, \
              execution_logs: {{enabled: false}}, cloudwatch: {{enabled: false}}, interconnect: {{enabled: false}}, certificates: {{enabled: false}}}}\n",
@@ -207,6 +215,16 @@ fn an_organisation_is_polled_once_across_three_shards() {
         "the shards export what one process does"
     );
 
+    // Each link carries its `Team` tag as `team`, and nothing of `Secret`.
+    for text in &texts {
+        for line in series(text, "awsconn_vpc_link_info") {
+            let account = label(line, "account").unwrap();
+            let team = format!("{}-owners", names_of(&members, account));
+            assert_eq!(label(line, "team"), Some(team.as_str()), "{line}");
+        }
+        assert!(!text.contains("s3cr3t") && !text.contains("secret="));
+    }
+
     // Each scope in exactly one shard; the suspended and excluded accounts
     // in none; the unassumable one's scopes failing, and only those.
     let mut owner: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -284,8 +302,13 @@ fn an_organisation_is_polled_once_across_three_shards() {
             let (name, source) = (label(line, "name").unwrap(), label(line, "source").unwrap());
             if account == MANAGEMENT {
                 assert_eq!((name, source), ("management", "config"));
+                assert_eq!(label(line, "team"), None, "{line}");
             } else {
                 assert_eq!((name, source), (names[account], "organizations"), "{line}");
+                // The account's `Team` tag, and not its `Secret` one.
+                let team = format!("{}-owners", names[account]);
+                assert_eq!(label(line, "team"), Some(team.as_str()), "{line}");
+                assert!(!line.contains("s3cr3t"), "{line}");
             }
             named.insert(account);
         }
@@ -329,7 +352,7 @@ fn an_organisation_is_polled_once_across_three_shards() {
     let text: String = shards.iter().map(Server::metrics).collect();
     assert!(
         text.contains(&format!(
-            "awsconn_account_info{{account=\"{added_id}\",name=\"team-30\",source=\"organizations\"}} 1\n"
+            "awsconn_account_info{{account=\"{added_id}\",name=\"team-30\",source=\"organizations\",team=\"team-30-owners\"}} 1\n"
         )),
         "{text}"
     );
