@@ -586,7 +586,28 @@ pub fn alerts(config: &Config) -> Vec<Alert> {
     out.extend(traffic_alerts(config));
     out.extend(interconnect_alerts(config));
     out.push(certificate_expiring_alert(config));
+    for alert in out.iter_mut().filter(|a| a.scope == Scope::VpcLink) {
+        for rule in &mut alert.rules {
+            rule.expr = owner_join(config, &rule.expr);
+        }
+    }
     out
+}
+
+/// A VPC link's alert with its owner's labels (`owners.labels`, from the
+/// link's `awsconn_vpc_link_info`), for Alertmanager to route by; an
+/// alert whose link has no info series fires without them.
+fn owner_join(config: &Config, expr: &str) -> String {
+    let owners = &config.owners.labels;
+    if owners.is_empty() {
+        return expr.to_owned();
+    }
+    let on = "on (job, instance, account, region, vpc_link_id)";
+    format!(
+        "(({expr}) * {on} group_left ({}) awsconn_vpc_link_info{{{}}}) or {on} ({expr})",
+        owners.join(", "),
+        config.selector()
+    )
 }
 
 /// `AwsconnCertificateExpiring`: by the expiry date ACM gives, every
@@ -1158,6 +1179,31 @@ fn failed_link_rule(config: &Config) -> Rule {
         Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels),
         &[("vpc_link_id", "a1b2c3")],
     );
+    // The owner's label from the link's info series (`owner_join`).
+    if let Some(owner) = config.owners.labels.first() {
+        let steps = minutes(for_) + 10;
+        let status = Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels);
+        let info = Series::new(config, "awsconn_vpc_link_info", SCOPE_LABELS).with(&[
+            ("vpc_link_id", "a1b2c3"),
+            ("name", "orders"),
+            ("api_type", "rest"),
+            ("version", "v1"),
+            (owner.as_str(), "payments"),
+        ]);
+        let mut expected = status.label_map();
+        expected.insert(owner.clone(), "payments".into());
+        rule.cases.fires.push(Case {
+            labels: expected,
+            ..case(
+                "carries the owner of the link, from its tags",
+                vec![
+                    (status.text(), format!("1x{steps}")),
+                    (info.text(), format!("1x{steps}")),
+                ],
+                minutes(for_) + 2,
+            )
+        });
+    }
     rule
 }
 

@@ -2,6 +2,7 @@
 //! thresholds, `for` durations, URL bases and dashboard settings. Every
 //! generated file reads it; `mixin/config.yaml` holds the shipped values.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -194,6 +195,21 @@ pub struct AlertmanagerExample {
     pub queue_webhook: String,
 }
 
+/// The owner labels alerts carry and the receivers they route to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owners {
+    /// Labels joined into the alerts of a VPC link from its
+    /// `awsconn_vpc_link_info` series: the exporter's `tags_as_labels`
+    /// under their label names (`Team` is `team`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// A receiver per value of the first label: the alerts of a resource
+    /// owned by `payments` go to the webhook named for `payments`.
+    #[serde(default)]
+    pub receivers: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -217,6 +233,9 @@ pub struct Config {
     pub dashboards: DashboardSettings,
     pub prometheus: PrometheusExample,
     pub alertmanager: AlertmanagerExample,
+    /// Who owns a resource, for routing its alerts.
+    #[serde(default)]
+    pub owners: Owners,
     pub exporter: ExporterDefaults,
 }
 

@@ -90,7 +90,7 @@ struct Alertmanager {
 #[derive(Serialize)]
 struct Route {
     receiver: &'static str,
-    group_by: Vec<&'static str>,
+    group_by: Vec<String>,
     group_wait: String,
     group_interval: String,
     repeat_interval: String,
@@ -100,12 +100,12 @@ struct Route {
 #[derive(Serialize)]
 struct SubRoute {
     matchers: Vec<String>,
-    receiver: &'static str,
+    receiver: String,
 }
 
 #[derive(Serialize)]
 struct Receiver {
-    name: &'static str,
+    name: String,
     webhook_configs: Vec<Webhook>,
 }
 
@@ -208,38 +208,66 @@ fn inhibit_rules(all: &[Alert]) -> Vec<Inhibit> {
     out
 }
 
-/// `alerts/alertmanager.example.yml`: critical alerts page, warnings go to
-/// the queue; grouped by alert, account and region.
+/// `alerts/alertmanager.example.yml`: the alerts of a resource whose owner
+/// has a receiver go to it; other critical alerts page, warnings go to the
+/// queue; grouped by alert, account, region and owner.
 pub fn alertmanager(config: &Config, alerts: &[Alert]) -> String {
     let a = &config.alertmanager;
+    let owners = &config.owners;
+    let mut routes: Vec<SubRoute> = Vec::new();
+    let mut receivers: Vec<Receiver> = Vec::new();
+    if let Some(owner) = owners.labels.first() {
+        for (value, webhook) in &owners.receivers {
+            let name = format!("{owner}-{value}");
+            routes.push(SubRoute {
+                matchers: vec![format!("{owner}=\"{value}\"")],
+                receiver: name.clone(),
+            });
+            receivers.push(Receiver {
+                name,
+                webhook_configs: vec![Webhook {
+                    url: webhook.clone(),
+                    send_resolved: true,
+                }],
+            });
+        }
+    }
+    routes.push(SubRoute {
+        matchers: vec!["severity=\"critical\"".into()],
+        receiver: "pager".into(),
+    });
     let doc = Alertmanager {
         route: Route {
             receiver: "queue",
-            group_by: vec!["alertname", "account", "region"],
+            group_by: ["alertname", "account", "region"]
+                .iter()
+                .map(|l| (*l).to_owned())
+                .chain(owners.labels.iter().cloned())
+                .collect(),
             group_wait: a.group_wait.to_string(),
             group_interval: a.group_interval.to_string(),
             repeat_interval: a.repeat_interval.to_string(),
-            routes: vec![SubRoute {
-                matchers: vec!["severity=\"critical\"".into()],
-                receiver: "pager",
-            }],
+            routes,
         },
-        receivers: vec![
-            Receiver {
-                name: "pager",
-                webhook_configs: vec![Webhook {
-                    url: a.pager_webhook.clone(),
-                    send_resolved: true,
-                }],
-            },
-            Receiver {
-                name: "queue",
-                webhook_configs: vec![Webhook {
-                    url: a.queue_webhook.clone(),
-                    send_resolved: true,
-                }],
-            },
-        ],
+        receivers: receivers
+            .into_iter()
+            .chain([
+                Receiver {
+                    name: "pager".into(),
+                    webhook_configs: vec![Webhook {
+                        url: a.pager_webhook.clone(),
+                        send_resolved: true,
+                    }],
+                },
+                Receiver {
+                    name: "queue".into(),
+                    webhook_configs: vec![Webhook {
+                        url: a.queue_webhook.clone(),
+                        send_resolved: true,
+                    }],
+                },
+            ])
+            .collect(),
         inhibit_rules: inhibit_rules(alerts),
     };
     generated_yaml(&doc)

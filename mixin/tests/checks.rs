@@ -207,6 +207,12 @@ fn the_example_configs_pass_promtool_and_amtool() {
             "pager",
         ),
         (["alertname=AwsconnDataStale", "severity=warning"], "queue"),
+        // A link tagged Team=payments: its alert carries team="payments".
+        (
+            ["alertname=AwsconnVpcLinkFailed", "team=payments"],
+            "team-payments",
+        ),
+        (["alertname=AwsconnVpcLinkFailed", "team=search"], "queue"),
     ] {
         let routed = tool(
             "amtool",
