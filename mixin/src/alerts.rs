@@ -1044,6 +1044,25 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
                 },
             ],
         },
+        Alert {
+            name: "AwsconnDiscoveryFailing",
+            severity: Severity::Warning,
+            summary: "The exporter cannot list the organisation's accounts: it polls the last good list.",
+            scope: Scope::Exporter,
+            collectors: &[],
+            rules: vec![Rule {
+                labels: Vec::new(),
+                expr: format!("awsconn_discovery_success{{{s}}} == 0"),
+                for_: f.discovery_failing,
+                description: "For over {for} the exporter at {{ $labels.instance }} has not been able to list the accounts of the AWS organisation (discovery.organizations): it keeps polling the accounts of its last good listing (none if it never had one), so an account created since is not watched, and one closed since is still polled. Fix: the exporter's log says why (`cannot list the organisation's accounts`); AccessDenied means its credentials are not the management account's or a delegated administrator's, or lack organizations:ListAccounts (ListAccountsForParent and ListChildren with include_ous, ListTagsForResource with tags_as_labels): `aws-connectivity-exporter iam-policy` prints the discovering account's policy.".replace("{for}", &f.discovery_failing.to_string()),
+                cases: gauge_cases(
+                    &Series::new(config, "awsconn_discovery_success", &[("source", "organizations")]),
+                    "0",
+                    "1",
+                    f.discovery_failing,
+                ),
+            }],
+        },
     ]
 }
 

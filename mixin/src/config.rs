@@ -75,6 +75,9 @@ pub struct ForDurations {
     /// `AwsconnAwsQuotaSpent`: the quota has cut polls short this long.
     pub aws_quota_spent: Duration,
     pub config_reload_failed: Duration,
+    /// `AwsconnDiscoveryFailing`: the organisation could not be listed
+    /// this long (the exporter retries every minute meanwhile).
+    pub discovery_failing: Duration,
     pub vpc_link_failed: Duration,
     pub vpc_link_inactive: Duration,
     pub vpc_link_idle: Duration,
@@ -344,6 +347,7 @@ impl Config {
             ("for.aws_access_denied", f.aws_access_denied),
             ("for.aws_quota_spent", f.aws_quota_spent),
             ("for.config_reload_failed", f.config_reload_failed),
+            ("for.discovery_failing", f.discovery_failing),
             ("for.vpc_link_failed", f.vpc_link_failed),
             ("for.vpc_link_inactive", f.vpc_link_inactive),
             ("for.vpc_link_idle", f.vpc_link_idle),
