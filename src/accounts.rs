@@ -39,27 +39,37 @@ pub struct OrgAccount {
     pub tags: BTreeMap<String, String>,
 }
 
-/// An account to poll, before its `enabled` regions are asked of AWS.
+/// An account to poll: how to sign in, what it is called, and its regions
+/// (`R`: as configured, [`Regions`], until AWS tells which are enabled).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub struct Account<R> {
     pub account: AccountConfig,
     /// The alias, else the name Organizations gives it.
     pub name: Option<String>,
     pub source: Source,
-    pub regions: Regions,
-    pub tags: BTreeMap<String, String>,
-}
-
-/// An account to poll, with its regions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolledAccount {
-    pub account: AccountConfig,
-    pub name: Option<String>,
-    pub source: Source,
-    pub regions: Vec<String>,
+    pub regions: R,
     /// Its tags named in `tags_as_labels`, as Organizations has them.
     pub tags: BTreeMap<String, String>,
 }
+
+impl Account<Regions> {
+    /// The account in `regions`, its configured ones resolved.
+    pub fn in_regions(self, regions: Vec<String>) -> PolledAccount {
+        Account {
+            account: self.account,
+            name: self.name,
+            source: self.source,
+            regions,
+            tags: self.tags,
+        }
+    }
+}
+
+/// An account to poll, before its `enabled` regions are asked of AWS.
+pub type Candidate = Account<Regions>;
+
+/// An account to poll, with its regions.
+pub type PolledAccount = Account<Vec<String>>;
 
 /// How the organisation's accounts were sorted by the latest listing:
 /// the `awsconn_discovery_accounts{outcome}` series.

@@ -43,15 +43,12 @@ impl Roster {
         Roster {
             accounts: candidates
                 .into_iter()
-                .map(|c| PolledAccount {
-                    regions: match c.regions {
-                        Regions::Listed(r) => r,
+                .map(|c| {
+                    let regions = match &c.regions {
+                        Regions::Listed(r) => r.clone(),
                         Regions::Enabled => config.regions.clone(),
-                    },
-                    account: c.account,
-                    name: c.name,
-                    source: c.source,
-                    tags: c.tags,
+                    };
+                    c.in_regions(regions)
                 })
                 .collect(),
             ..Roster::default()
@@ -154,8 +151,8 @@ impl Aws {
             .into_iter()
             .enumerate()
             .map(|(i, c)| {
-                let regions = match (c.regions, enabled.remove(&i)) {
-                    (Regions::Listed(r), _) => r,
+                let regions = match (&c.regions, enabled.remove(&i)) {
+                    (Regions::Listed(r), _) => r.clone(),
                     (Regions::Enabled, Some(Ok(r))) if !r.is_empty() => r,
                     (Regions::Enabled, answer) => {
                         let kept = last_regions
@@ -171,13 +168,7 @@ impl Aws {
                         kept
                     }
                 };
-                PolledAccount {
-                    account: c.account,
-                    name: c.name,
-                    source: c.source,
-                    regions,
-                    tags: c.tags,
-                }
+                c.in_regions(regions)
             })
             .collect();
         Roster {
