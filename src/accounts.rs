@@ -83,15 +83,18 @@ pub struct Census {
     pub excluded: usize,
     /// Listed in `accounts:` too: polled once, as listed.
     pub listed: usize,
+    /// The management account, not listed in `accounts:`: not polled.
+    pub management: usize,
 }
 
 impl Census {
-    pub fn outcomes(&self) -> [(&'static str, usize); 4] {
+    pub fn outcomes(&self) -> [(&'static str, usize); 5] {
         [
             ("polled", self.polled),
             ("inactive", self.inactive),
             ("excluded", self.excluded),
             ("listed", self.listed),
+            ("management", self.management),
         ]
     }
 }
@@ -126,11 +129,13 @@ pub fn organizations_region(partition: &str) -> &'static str {
 /// the organisation (when it was listed) that is neither excluded nor
 /// listed already, through `role_name` in `partition`. `caller` is the
 /// account of the ambient credentials, when a listed entry uses them: that
-/// account is then not polled a second time through the role.
+/// account is then not polled a second time through the role. The
+/// `management` account is polled only where it is listed.
 pub fn candidates(
     config: &Config,
     organization: Option<&[OrgAccount]>,
     caller: Option<&str>,
+    management: Option<&str>,
     partition: &str,
 ) -> (Vec<Candidate>, Census) {
     let listed = config.listed_accounts();
@@ -179,6 +184,8 @@ pub fn candidates(
             census.excluded += 1;
         } else if listed_ids.contains(&account.id) {
             census.listed += 1;
+        } else if management == Some(account.id.as_str()) {
+            census.management += 1;
         } else {
             census.polled += 1;
             out.push(Candidate {
@@ -246,14 +253,22 @@ mod tests {
             org_account("777777777777", "future", "SOMETHING_NEW"),
             org_account("111111111111", "search", "ACTIVE"),
         ];
-        let (candidates, census) = candidates(&config, Some(&organization), None, "aws");
+        let (candidates, census) = candidates(
+            &config,
+            Some(&organization),
+            None,
+            Some("111111111111"),
+            "aws",
+        );
+        // The management account is not polled unless listed.
         assert_eq!(
             census,
             Census {
-                polled: 2,
+                polled: 1,
                 inactive: 3,
                 excluded: 1,
-                listed: 1
+                listed: 1,
+                management: 1,
             }
         );
         let arns: Vec<&str> = candidates
@@ -264,7 +279,6 @@ mod tests {
             arns,
             [
                 "arn:aws:iam::444444444444:role/own",
-                "arn:aws:iam::111111111111:role/awsconn-read",
                 "arn:aws:iam::222222222222:role/awsconn-read",
             ]
         );
@@ -275,16 +289,16 @@ mod tests {
             candidates[0].regions,
             Regions::Listed(vec!["eu-west-1".into()])
         );
-        assert_eq!(candidates[1].name.as_deref(), Some("search"));
+        assert_eq!(candidates[1].name.as_deref(), Some("payments"));
         assert_eq!(candidates[1].source, Source::Organizations);
-        assert_eq!(candidates[1].tags["Team"], "team-of-search");
+        assert_eq!(candidates[1].tags["Team"], "team-of-payments");
         assert_eq!(
             candidates[0].tags["Team"], "team-of-four-in-org",
             "a listed account's too"
         );
         assert_eq!(candidates[1].account.external_id.as_deref(), Some("ext-1"));
         assert_eq!(
-            candidates[2].regions,
+            candidates[1].regions,
             Regions::Listed(vec!["us-east-1".into(), "eu-west-1".into()])
         );
     }
@@ -300,8 +314,13 @@ mod tests {
         ];
         // The ambient credentials are the management account's: it is
         // polled once, as listed, under its name.
-        let (candidates, census) =
-            candidates(&config, Some(&organization), Some("111111111111"), "aws");
+        let (candidates, census) = candidates(
+            &config,
+            Some(&organization),
+            Some("111111111111"),
+            Some("111111111111"),
+            "aws",
+        );
         assert_eq!(census.listed, 2);
         assert_eq!(candidates.len(), 2);
         assert_eq!(candidates[0].name.as_deref(), Some("management"));
@@ -311,10 +330,16 @@ mod tests {
     #[test]
     fn without_an_answer_only_the_listed_accounts_remain() {
         let config = config(&format!("regions: [us-east-1]\n{ORG}"));
-        let (candidates, census) = candidates(&config, None, None, "aws");
+        let (candidates, census) = candidates(&config, None, None, None, "aws");
         assert!(candidates.is_empty(), "no ambient account beside discovery");
         assert_eq!(census, Census::default());
-        let plain = super::candidates(&self::config("regions: [us-east-1]\n"), None, None, "aws");
+        let plain = super::candidates(
+            &self::config("regions: [us-east-1]\n"),
+            None,
+            None,
+            None,
+            "aws",
+        );
         assert_eq!(plain.0.len(), 1, "the ambient credentials");
         assert_eq!(plain.0[0].account, AccountConfig::default());
     }

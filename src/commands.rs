@@ -116,8 +116,13 @@ pub fn check_config(
             settings.headers.len(),
         ))?;
     }
+    let discovered = if config.discovery.organizations.is_some() {
+        " and the organisation's"
+    } else {
+        ""
+    };
     print_stdout(&format!(
-        "configuration is valid: {} account(s), regions {}, collectors {}\n",
+        "configuration is valid: {} listed account(s){discovered}, regions {}, collectors {}\n",
         Roster::listed(config).accounts.len(),
         config.regions.join(", "),
         config
@@ -158,24 +163,46 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
     let policy = match &config.discovery.organizations {
         None => read,
         Some(org) => {
+            use crate::aws::iam;
             let partition = crate::accounts::partition_of(&config.regions[0]);
             let mut assumed = vec![format!("arn:{partition}:iam::*:role/{}", org.role_name)];
             assumed.extend(roles.iter().cloned());
             assumed.extend(org.role_arn.iter().cloned());
-            let member = crate::aws::iam::policy(
+            let listing = iam::listing_statement(
+                !org.include_ous.is_empty(),
+                !config.tags_as_labels.is_empty(),
+            );
+            // The exporter's own credentials assume every role; they list
+            // the organisation unless a listing role does; and they read
+            // the listed account that uses them.
+            let mut own = Vec::new();
+            if org.role_arn.is_none() {
+                own.push(listing.clone());
+            }
+            own.push(iam::assume_statement(&assumed));
+            if config.accounts.iter().any(|a| a.role_arn.is_none())
+                && let Some(reads) = read["Statement"].as_array()
+            {
+                own.extend(
+                    reads
+                        .iter()
+                        .filter(|s| s["Sid"] != "AssumeReadRoles")
+                        .cloned(),
+                );
+            }
+            let member = iam::policy(
                 crate::collect::enabled_descriptors(&config.collectors)
                     .flat_map(|d| d.operations)
                     .chain(describe_regions.iter().filter(|_| enabled_regions)),
                 &[],
             );
-            serde_json::json!({
-                "discovering_account": crate::aws::iam::discovery_policy(
-                    !org.include_ous.is_empty(),
-                    !config.tags_as_labels.is_empty(),
-                    &assumed,
-                ),
-                "member_role": member,
-            })
+            let mut documents = serde_json::Map::new();
+            documents.insert("discovering_account".into(), iam::document(own));
+            if org.role_arn.is_some() {
+                documents.insert("listing_role".into(), iam::document(vec![listing]));
+            }
+            documents.insert("member_role".into(), member);
+            serde_json::Value::Object(documents)
         }
     };
     print_stdout(&format!(
@@ -314,22 +341,47 @@ pub async fn serve(
     let listener = web::bind(&global.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", global.listen_address))?;
+    let local_address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let store = Store::new(ApiTelemetry::default());
+    tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
+    let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(64);
+    spawn_hangup_listener(hangups, reloads.clone());
+    let router = web::router(
+        store.clone(),
+        &global.telemetry_path,
+        !global.disable_exporter_metrics,
+        global.enable_lifecycle.then_some(reloads),
+        web_config.stats(),
+    );
+    // The server runs on its own task, from before the first discovery
+    // (which may take a while in a large organisation): /healthz answers
+    // at once, /ready once the first polls are published, and scrapes
+    // never wait on a reload.
+    let mut server = tokio::spawn(web::server::serve(
+        listener,
+        router,
+        web_config.clone(),
+        global.web_limits(),
+        crate::process::fd_limit(),
+        shutdown_signal(),
+    ));
+    tracing::info!(
+        version = crate::render::BuildInfo::long_version(),
+        address = %local_address,
+        telemetry_path = %global.telemetry_path,
+        tls = web_config.tls(),
+        regions = %config.regions.join(","),
+        "listening"
+    );
     let aws = Aws::load(&config.aws, &config.regions[0], store.telemetry().clone()).await;
     let schedule = Arc::new(crate::collect::schedule::Schedule::default());
     let roster = aws.discover(&config, None).await;
     let poller = Poller::new(&config, &roster, &aws, store.clone())
         .await
         .resuming(schedule.clone());
-    tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
-    tracing::info!(
-        version = crate::render::BuildInfo::long_version(),
-        address = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        telemetry_path = %global.telemetry_path,
-        tls = web_config.tls(),
-        regions = %config.regions.join(","),
-        "listening"
-    );
     let mut running = Running {
         targets: poller.target_keys(),
         polls: poller.spawn(),
@@ -341,24 +393,6 @@ pub async fn serve(
         aws,
         state_lock,
     };
-    let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(64);
-    spawn_hangup_listener(hangups, reloads.clone());
-    let router = web::router(
-        store.clone(),
-        &global.telemetry_path,
-        !global.disable_exporter_metrics,
-        global.enable_lifecycle.then_some(reloads),
-        web_config.stats(),
-    );
-    // The server runs on its own task: scrapes never wait on a reload.
-    let mut server = tokio::spawn(web::server::serve(
-        listener,
-        router,
-        web_config.clone(),
-        global.web_limits(),
-        crate::process::fd_limit(),
-        shutdown_signal(),
-    ));
     let mut last_reload: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
@@ -597,10 +631,11 @@ impl Running {
 
 /// When discovery asks AWS again: after `discovery.refresh`, or after a
 /// minute while the organisation cannot be listed (so a start during an
-/// outage does not wait an hour for the accounts).
+/// outage does not wait an hour for the accounts). An account whose
+/// regions cannot be read waits for the next refresh: it is that
+/// account's failure, not a reason to list the organisation every minute.
 fn next_refresh(config: &Config, roster: &Roster) -> tokio::time::Instant {
-    let failing = roster.organizations.as_ref().is_some_and(|o| !o.successful)
-        || !roster.regions_failed.is_empty();
+    let failing = roster.organizations.as_ref().is_some_and(|o| !o.successful);
     let wait = if failing {
         config.discovery.refresh.min(Duration::from_secs(60))
     } else {

@@ -317,7 +317,8 @@ pub struct OrganizationsConfig {
     /// depth; default: every account.
     #[serde(default)]
     pub include_ous: Vec<String>,
-    /// Accounts never polled (12-digit ids).
+    /// Discovered accounts not polled (12-digit ids); one listed in
+    /// `accounts:` is polled as listed.
     #[serde(default)]
     pub exclude_accounts: Vec<String>,
     /// The discovered accounts' regions (default: the top-level `regions`).

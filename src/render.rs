@@ -726,6 +726,7 @@ mod tests {
                     inactive: 1,
                     excluded: 1,
                     listed: 0,
+                    management: 1,
                 },
             }),
         }

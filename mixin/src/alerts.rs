@@ -596,15 +596,17 @@ pub fn alerts(config: &Config) -> Vec<Alert> {
 
 /// A VPC link's alert with its owner's labels (`owners.labels`, from the
 /// link's `awsconn_vpc_link_info`), for Alertmanager to route by; an
-/// alert whose link has no info series fires without them.
+/// alert whose link has no info series fires without them. One info series
+/// per link is taken (`topk`): two (one link seen through two entries of
+/// one account) must not turn the rule into a many-to-many error.
 fn owner_join(config: &Config, expr: &str) -> String {
     let owners = &config.owners.labels;
     if owners.is_empty() {
         return expr.to_owned();
     }
-    let on = "on (job, instance, account, region, vpc_link_id)";
+    let keys = "job, instance, account, region, vpc_link_id";
     format!(
-        "(({expr}) * {on} group_left ({}) awsconn_vpc_link_info{{{}}}) or {on} ({expr})",
+        "(({expr}) * on ({keys}) group_left ({}) topk by ({keys}) (1, awsconn_vpc_link_info{{{}}})) or on ({keys}) ({expr})",
         owners.join(", "),
         config.selector()
     )

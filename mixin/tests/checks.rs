@@ -201,30 +201,41 @@ fn the_example_configs_pass_promtool_and_amtool() {
         &["check-config", "alerts/alertmanager.example.yml"],
     );
     assert!(am.contains("inhibit rules"), "{am}");
-    for (labels, receiver) in [
+    let cases: [(&[&str], &str); 4] = [
         (
-            ["alertname=AwsconnVpcLinkFailed", "severity=critical"],
+            &["alertname=AwsconnVpcLinkFailed", "severity=critical"],
             "pager",
         ),
-        (["alertname=AwsconnDataStale", "severity=warning"], "queue"),
-        // A link tagged Team=payments: its alert carries team="payments".
+        (&["alertname=AwsconnDataStale", "severity=warning"], "queue"),
+        // A link tagged Team=payments: its alert carries team="payments"
+        // and goes to the team, critical or not; another team's critical
+        // alert pages as before.
         (
-            ["alertname=AwsconnVpcLinkFailed", "team=payments"],
+            &[
+                "alertname=AwsconnVpcLinkFailed",
+                "severity=critical",
+                "team=payments",
+            ],
             "team-payments",
         ),
-        (["alertname=AwsconnVpcLinkFailed", "team=search"], "queue"),
-    ] {
-        let routed = tool(
-            "amtool",
+        (
             &[
-                "config",
-                "routes",
-                "test",
-                "--config.file=alerts/alertmanager.example.yml",
-                labels[0],
-                labels[1],
+                "alertname=AwsconnVpcLinkFailed",
+                "severity=critical",
+                "team=search",
             ],
-        );
+            "pager",
+        ),
+    ];
+    for (labels, receiver) in cases {
+        let mut args = vec![
+            "config",
+            "routes",
+            "test",
+            "--config.file=alerts/alertmanager.example.yml",
+        ];
+        args.extend(labels);
+        let routed = tool("amtool", &args);
         assert_eq!(
             routed.lines().next().unwrap_or("").trim(),
             receiver,

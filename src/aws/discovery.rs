@@ -19,13 +19,23 @@ pub struct Roster {
     /// Accounts whose `enabled` regions could not be read this time (their
     /// last good regions, or the top-level ones, are polled).
     pub regions_failed: Vec<AccountConfig>,
+    /// The account of the ambient credentials, once STS told it (asked
+    /// only when a listed entry uses them beside discovery).
+    caller: Option<String>,
 }
+
+/// The longest one discovery may take: one that takes longer keeps the
+/// last good list, as a failed one does, so that a hung call never holds
+/// the exporter's start or its reloads for good.
+pub const DISCOVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How the latest listing of the organisation went.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrgListing {
     /// Whether the latest listing worked.
     pub successful: bool,
+    /// The organisation's management account (DescribeOrganization).
+    management: Option<String>,
     /// When a listing last worked.
     pub last_success: Option<SystemTime>,
     /// How the last good listing's accounts were sorted.
@@ -39,7 +49,7 @@ impl Roster {
     /// ones, each in its listed regions (`enabled` falls back to the
     /// top-level regions). What `iam-policy` and `check-config` count.
     pub fn listed(config: &Config) -> Roster {
-        let (candidates, _) = accounts::candidates(config, None, None, "aws");
+        let (candidates, _) = accounts::candidates(config, None, None, None, "aws");
         Roster {
             accounts: candidates
                 .into_iter()
@@ -59,10 +69,44 @@ impl Roster {
 impl Aws {
     /// The accounts to poll under `config`, asking AWS what it must;
     /// `last` is the previous discovery, whose answers stand in for those
-    /// that fail now.
+    /// that fail now, or for all of them past [`DISCOVERY_TIMEOUT`].
     pub async fn discover(&self, config: &Config, last: Option<&Roster>) -> Roster {
+        match tokio::time::timeout(DISCOVERY_TIMEOUT, self.discover_now(config, last)).await {
+            Ok(roster) => roster,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_s = DISCOVERY_TIMEOUT.as_secs(),
+                    "discovery did not finish in time; polling the last good list"
+                );
+                let mut kept = last.cloned().unwrap_or_else(|| Roster::listed(config));
+                if config.discovery.organizations.is_some() {
+                    let listing = kept.organizations.get_or_insert_with(OrgListing::default);
+                    listing.successful = false;
+                }
+                kept
+            }
+        }
+    }
+
+    async fn discover_now(&self, config: &Config, last: Option<&Roster>) -> Roster {
         let home = config.regions[0].as_str();
         let partition = accounts::partition_of(home);
+        // The ambient credentials' account, when a listed entry uses them
+        // beside discovery: that account is not polled twice. Asked once;
+        // while it cannot be told, the listing counts as failed (the last
+        // good list stays), or the same account could be polled twice.
+        let needs_caller = config.discovery.organizations.is_some()
+            && config.accounts.iter().any(|a| a.role_arn.is_none());
+        let caller = match last.and_then(|r| r.caller.clone()) {
+            Some(known) => Some(known),
+            None if needs_caller => self
+                .scope(&AccountConfig::default(), home)
+                .await
+                .account_id()
+                .await
+                .ok(),
+            None => None,
+        };
         let organizations = match &config.discovery.organizations {
             None => None,
             Some(org) => {
@@ -74,49 +118,42 @@ impl Aws {
                 let previous = last
                     .and_then(|r| r.organizations.clone())
                     .unwrap_or_default();
-                Some(
-                    match self
-                        .organization_accounts(
-                            &lister,
-                            region,
-                            &org.include_ous,
-                            &config.tags_as_labels,
-                        )
-                        .await
-                    {
-                        Ok(found) => OrgListing {
-                            successful: true,
-                            last_success: Some(SystemTime::now()),
-                            census: Census::default(),
-                            accounts: Some(found),
-                        },
-                        Err(e) => {
-                            tracing::warn!(error = %e, kept = previous.accounts.as_ref().map_or(0, Vec::len),
-                                "cannot list the organisation's accounts; polling the last good list");
-                            OrgListing {
-                                successful: false,
-                                ..previous
-                            }
-                        }
+                let listing = if needs_caller && caller.is_none() {
+                    Err("the ambient credentials' account cannot be told (STS GetCallerIdentity failed)".to_owned())
+                } else {
+                    self.organization_accounts(
+                        &lister,
+                        region,
+                        &org.include_ous,
+                        &config.tags_as_labels,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+                };
+                Some(match listing {
+                    Ok((found, management)) => OrgListing {
+                        successful: true,
+                        management,
+                        last_success: Some(SystemTime::now()),
+                        census: Census::default(),
+                        accounts: Some(found),
                     },
-                )
+                    Err(error) => {
+                        tracing::warn!(%error, kept = previous.accounts.as_ref().map_or(0, Vec::len),
+                            "cannot list the organisation's accounts; polling the last good list");
+                        OrgListing {
+                            successful: false,
+                            ..previous
+                        }
+                    }
+                })
             }
-        };
-        // The ambient credentials' account, when a listed entry uses them
-        // beside discovery: that account is not polled twice.
-        let caller = match &organizations {
-            Some(_) if config.accounts.iter().any(|a| a.role_arn.is_none()) => self
-                .scope(&AccountConfig::default(), home)
-                .await
-                .account_id()
-                .await
-                .ok(),
-            _ => None,
         };
         let (candidates, census) = accounts::candidates(
             config,
             organizations.as_ref().and_then(|o| o.accounts.as_deref()),
             caller.as_deref(),
+            organizations.as_ref().and_then(|o| o.management.as_deref()),
             partition,
         );
         let organizations = organizations.map(|o| OrgListing {
@@ -143,8 +180,13 @@ impl Aws {
             }
         }
         let mut enabled = BTreeMap::new();
-        while let Some(Ok((i, answer))) = asks.join_next().await {
-            enabled.insert(i, answer);
+        while let Some(asked) = asks.join_next().await {
+            match asked {
+                Ok((i, answer)) => {
+                    enabled.insert(i, answer);
+                }
+                Err(e) => tracing::error!(error = %e, "a region lookup ended abnormally"),
+            }
         }
         let mut regions_failed = Vec::new();
         let accounts = candidates
@@ -175,6 +217,7 @@ impl Aws {
             accounts,
             organizations,
             regions_failed,
+            caller,
         }
     }
 }

@@ -68,37 +68,45 @@ pub fn policy<'a>(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// What the account that lists the organisation needs: its accounts
+/// What the principal that lists the organisation needs: its accounts
 /// (`ListAccounts`, or `ListAccountsForParent` and `ListChildren` to walk
-/// down named OUs), their tags when `tags_as_labels` names some, and the
-/// roles the exporter assumes (`roles`: the member role in every account,
-/// and any listed one).
-pub fn discovery_policy(walks_ous: bool, reads_tags: bool, roles: &[String]) -> serde_json::Value {
-    let mut listing: Vec<&str> = if walks_ous {
-        vec![
+/// down named OUs), the organisation's management account, and the
+/// accounts' tags when `tags_as_labels` names some.
+pub fn listing_statement(walks_ous: bool, reads_tags: bool) -> serde_json::Value {
+    let mut listing: Vec<&str> = vec!["organizations:DescribeOrganization"];
+    if walks_ous {
+        listing.extend([
             "organizations:ListAccountsForParent",
             "organizations:ListChildren",
-        ]
+        ]);
     } else {
-        vec!["organizations:ListAccounts"]
-    };
+        listing.push("organizations:ListAccounts");
+    }
     if reads_tags {
         listing.push("organizations:ListTagsForResource");
     }
-    json!({"Version": "2012-10-17", "Statement": [
-        {
-            "Sid": "ListOrganizationAccounts",
-            "Effect": "Allow",
-            "Action": listing,
-            "Resource": "*",
-        },
-        {
-            "Sid": "AssumeReadRoles",
-            "Effect": "Allow",
-            "Action": ["sts:AssumeRole"],
-            "Resource": roles,
-        },
-    ]})
+    json!({
+        "Sid": "ListOrganizationAccounts",
+        "Effect": "Allow",
+        "Action": listing,
+        "Resource": "*",
+    })
+}
+
+/// The roles the exporter assumes: the member role in every account, a
+/// listed account's, the listing role.
+pub fn assume_statement(roles: &[String]) -> serde_json::Value {
+    json!({
+        "Sid": "AssumeReadRoles",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole"],
+        "Resource": roles,
+    })
+}
+
+/// A policy document of these statements.
+pub fn document(statements: Vec<serde_json::Value>) -> serde_json::Value {
+    json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 #[cfg(test)]
@@ -157,23 +165,13 @@ mod tests {
 
     #[test]
     fn discovery_lists_accounts_and_assumes_the_member_role() {
-        let flat = discovery_policy(
-            false,
-            false,
-            &["arn:aws:iam::*:role/awsconn-read".to_owned()],
-        );
-        assert_eq!(
-            flat["Statement"][0]["Action"][0],
-            "organizations:ListAccounts"
-        );
-        assert_eq!(
-            flat["Statement"][1]["Resource"][0],
-            "arn:aws:iam::*:role/awsconn-read"
-        );
-        let walk = discovery_policy(true, true, &[]);
-        let actions = walk["Statement"][0]["Action"].as_array().unwrap();
-        assert_eq!(actions.len(), 3);
-        assert_eq!(actions[2], "organizations:ListTagsForResource");
-        assert_eq!(actions[1], "organizations:ListChildren");
+        let flat = listing_statement(false, false);
+        assert_eq!(flat["Action"][1], "organizations:ListAccounts");
+        let walk = listing_statement(true, true);
+        let actions = walk["Action"].as_array().unwrap();
+        assert_eq!(actions.len(), 4);
+        assert_eq!(actions[3], "organizations:ListTagsForResource");
+        let assume = assume_statement(&["arn:aws:iam::*:role/awsconn-read".to_owned()]);
+        assert_eq!(assume["Resource"][0], "arn:aws:iam::*:role/awsconn-read");
     }
 }

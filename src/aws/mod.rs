@@ -314,18 +314,20 @@ impl Aws {
 
     /// The organisation's accounts (or those under `include_ous`), listed
     /// with `account`'s credentials from Organizations' global endpoint
-    /// region `region`.
+    /// region `region`, and its management account.
     pub async fn organization_accounts(
         &self,
         account: &AccountConfig,
         region: &str,
         include_ous: &[String],
         tags: &[String],
-    ) -> Result<Vec<crate::accounts::OrgAccount>, AwsError> {
+    ) -> Result<(Vec<crate::accounts::OrgAccount>, Option<String>), AwsError> {
         let (config, caller) = self.scope_config(account, region).await;
         let interceptor = TelemetryInterceptor::new(self.telemetry.clone(), caller);
         let client = client!(aws_sdk_organizations, &config, interceptor);
-        organizations::accounts(&client, include_ous, tags, &self.telemetry).await
+        let management = organizations::management_account(&client).await?;
+        let accounts = organizations::accounts(&client, include_ous, tags, &self.telemetry).await?;
+        Ok((accounts, management))
     }
 
     async fn account(&self, account: &AccountConfig) -> Arc<AccountShared> {

@@ -31,6 +31,24 @@ pub(super) async fn accounts(
     Ok(found)
 }
 
+/// The organisation's management account (DescribeOrganization): it is
+/// polled only where `accounts:` lists it, since the member role is rarely
+/// deployed there (StackSets never deploy to it).
+pub(super) async fn management_account(
+    client: &aws_sdk_organizations::Client,
+) -> Result<Option<String>, AwsError> {
+    let out = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SERVICE, "DescribeOrganization", e))?;
+    Ok(out
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned))
+}
+
 /// The tags of one account, all pages.
 async fn account_tags(
     client: &aws_sdk_organizations::Client,

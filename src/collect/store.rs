@@ -520,9 +520,13 @@ impl Store {
                 said.insert(*target, &status.scope.account);
             }
         }
+        // A target whose account STS has not told yet (ambient credentials,
+        // before their first poll) is named once it is: an `unknown`
+        // account is nobody's name.
         targets
             .iter()
             .enumerate()
+            .filter(|(i, t)| said.contains_key(i) || t.fallback != "unknown")
             .map(|(i, t)| {
                 let label = said
                     .get(&i)

@@ -426,13 +426,11 @@ pub fn actions_granted(config: &Path) -> std::collections::BTreeSet<String> {
         .unwrap();
     assert!(out.status.success());
     let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // One policy, or with discovery the discovering account's and the member role's.
+    // One policy, or with discovery one per principal (the exporter's own,
+    // the listing role, the member role).
     let policies = match policy.get("Statement") {
         Some(_) => vec![policy],
-        None => vec![
-            policy["discovering_account"].clone(),
-            policy["member_role"].clone(),
-        ],
+        None => policy.as_object().unwrap().values().cloned().collect(),
     };
     policies
         .iter()

@@ -276,7 +276,25 @@ fn an_organisation_is_polled_once_across_three_shards() {
         "not granted: {:?}",
         seen.difference(&granted).collect::<Vec<_>>()
     );
+    let policy: serde_json::Value = serde_json::from_slice(
+        &exporter(&emulator.url)
+            .args(["iam-policy", "--config"])
+            .arg(config.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let own = policy["discovering_account"].to_string();
+    let member = policy["member_role"].to_string();
+    assert!(own.contains("organizations:DescribeOrganization") && own.contains("sts:AssumeRole"));
+    assert!(
+        own.contains("apigateway:GET"),
+        "the listed ambient account reads with them"
+    );
+    assert!(!member.contains("organizations:") && !member.contains("sts:AssumeRole"));
     for action in [
+        "organizations:DescribeOrganization",
         "organizations:ListAccountsForParent",
         "organizations:ListChildren",
         "sts:AssumeRole",
@@ -318,6 +336,7 @@ fn an_organisation_is_polled_once_across_three_shards() {
             ("inactive", 1),
             ("excluded", 1),
             ("listed", 1),
+            ("management", 0),
         ] {
             let line = format!(
                 "awsconn_discovery_accounts{{source=\"organizations\",outcome=\"{outcome}\"}} {n}\n"
@@ -326,6 +345,35 @@ fn an_organisation_is_polled_once_across_three_shards() {
         }
         assert!(text.contains("awsconn_discovery_success{source=\"organizations\"} 1\n"));
     }
+
+    // Organizations failing: every shard says so and keeps polling the last
+    // good list; when it answers again, so do they.
+    let links_before: usize = shards.iter().map(|s| links(&s.metrics()).len()).sum();
+    emulator.set_scenario(&json!({"faults": [
+        {"service": "sts", "operation": "AssumeRole", "body_contains": unassumable,
+         "kind": "error", "status": 403, "code": "AccessDenied", "message": "not authorized to perform: sts:AssumeRole"},
+        {"service": "organizations", "operation": "ListChildren",
+         "kind": "error", "status": 500, "code": "ServiceException", "message": "boom"},
+    ]}));
+    for shard in &shards {
+        let text = wait_for("the listing to fail", Duration::from_secs(60), || {
+            let text = shard.metrics();
+            text.contains("awsconn_discovery_success{source=\"organizations\"} 0\n")
+                .then_some(text)
+        });
+        assert!(text.contains(
+            "awsconn_discovery_accounts{source=\"organizations\",outcome=\"polled\"} 28\n"
+        ));
+    }
+    let links_during: usize = shards.iter().map(|s| links(&s.metrics()).len()).sum();
+    assert_eq!(
+        links_during, links_before,
+        "the last good list is still polled"
+    );
+    emulator.set_scenario(&json!({"faults": [{
+        "service": "sts", "operation": "AssumeRole", "body_contains": unassumable,
+        "kind": "error", "status": 403, "code": "AccessDenied", "message": "not authorized to perform: sts:AssumeRole",
+    }]}));
 
     // An account created while running is polled from the next refresh;
     // one closed while running is gone after it.
