@@ -151,8 +151,10 @@ fn check(text: &str, api: &str, expected: &Expected) -> Result<(), String> {
     Ok(())
 }
 
+/// With a timeout that a loaded machine's emulator still meets: the tests
+/// that are about timeouts give theirs (`config_timed`).
 fn config(state: &std::path::Path, interval: &str) -> tempfile::NamedTempFile {
-    config_timed(state, interval, "1s")
+    config_timed(state, interval, "5s")
 }
 
 fn config_timed(state: &std::path::Path, interval: &str, timeout: &str) -> tempfile::NamedTempFile {
@@ -321,7 +323,7 @@ fn serve_accumulates_every_event_once_over_many_polls() {
     let api = seeded[US]["rest_api"].as_str().unwrap().to_owned();
     let group = format!("API-Gateway-Execution-Logs_{api}/prod");
     let dir = tempfile::tempdir().unwrap();
-    let config = config(&dir.path().join("state.json"), "1s");
+    let config = config_timed(&dir.path().join("state.json"), "1s", "1s");
     let mut seq = 0;
     let (events, first) = batch(&mut seq, now_ms() - 120_000, 20);
     emulator.put_log_events(US, &group, &events);

@@ -49,7 +49,7 @@ fn an_account_of_300_apis_is_read_within_aws_quotas_and_only_what_changed() {
     let config = config_file(
         "regions: [us-east-1]
 collectors:
-  vpc_links: {interval: 6s, timeout: 3s, revalidate: 30s, full_refresh: 360s}
+  vpc_links: {interval: 6s, timeout: 5s, revalidate: 30s, full_refresh: 360s}
   execution_logs: {interval: 10s, timeout: 8s}
   load_balancers: {enabled: false}
   endpoints: {enabled: false}
@@ -76,7 +76,7 @@ aws:
     };
 
     // The first read of 300 APIs needs 300 GetResources: 13 s at nine
-    // tenths of 25 a second, so the quota spreads it over several 3-second
+    // tenths of 25 a second, so the quota spreads it over several 5-second
     // polls, each of which succeeds with what it read.
     let first = server.wait_polls("vpc_links", 1, 1);
     let after_one = integrations(&first);
