@@ -178,6 +178,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                 })
                 .collect(),
             read_error: None,
+            tags: Default::default(),
         });
     }
     let mut load_balancers = Vec::new();
@@ -244,6 +245,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                 target_group_arns: vec![tg.clone()],
             }],
             listeners_unread: None,
+            tags: Default::default(),
         });
         target_groups.push(TargetGroup {
             arn: tg,
@@ -272,6 +274,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
                 state: "available".into(),
             }],
             connections_unread: None,
+            tags: Default::default(),
         })
         .collect();
     let subnets = ["subnet-a", "subnet-b"]
@@ -285,7 +288,10 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
         })
         .collect();
     vec![
-        ("vpc_links", Fragment::VpcLinks(links, apis)),
+        (
+            "vpc_links",
+            Fragment::VpcLinks(links, apis, Default::default()),
+        ),
         (
             "load_balancers",
             Fragment::LoadBalancing(LoadBalancing {

@@ -361,6 +361,7 @@ mod tests {
                     integrations: vec![],
                     stages: vec![stage.clone()],
                     read_error: None,
+                    tags: Default::default(),
                 },
                 Api {
                     id: "h1".into(),
@@ -369,6 +370,7 @@ mod tests {
                     integrations: vec![],
                     stages: vec![stage],
                     read_error: None,
+                    tags: Default::default(),
                 },
             ]),
             load_balancing: Some(LoadBalancing {
@@ -400,6 +402,7 @@ mod tests {
                 load_balancer_arns: vec![lb.into()],
                 acceptance_required: true,
                 connections: vec![],
+                tags: Default::default(),
             }]),
             ..Default::default()
         };

@@ -36,10 +36,14 @@ pub struct Config {
     /// Accounts and regions found in AWS rather than listed.
     #[serde(default)]
     pub discovery: DiscoveryConfig,
-    /// AWS tags (`Team`, `Owner`) put on the `_info` series of VPC links
+    /// AWS tags (`Team`, `Owner`) put on the `_info` series of VPC links,
+    /// APIs, load balancers, endpoint services, Interconnect connections
     /// and accounts as labels (`team`, `owner`), for alerts to route by.
     #[serde(default)]
     pub tags_as_labels: Vec<String>,
+    /// Which VPC links and APIs are watched, by name and tag (default: all).
+    #[serde(default)]
+    pub watch: crate::watch::WatchConfig,
     #[serde(default)]
     pub collectors: CollectorsConfig,
     #[serde(default)]

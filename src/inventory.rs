@@ -104,6 +104,9 @@ pub struct InterconnectConnection {
     pub provider_kind: String,
     /// `billingTier` (0 to 8): the hourly price follows it.
     pub billing_tier: Option<i32>,
+    /// Its tags named in `tags_as_labels` (ListTagsForResource, asked only
+    /// when tags are named).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl InterconnectConnection {
@@ -271,6 +274,8 @@ pub struct Api {
     /// Why the latest read of it failed: its integrations and stages are
     /// then as last read (none if it was never read).
     pub read_error: Option<String>,
+    /// Its tags named in `tags_as_labels`.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An API as its list names it, before its stages and integrations are read.
@@ -279,6 +284,9 @@ pub struct ApiRef {
     pub id: String,
     pub name: String,
     pub api_type: ApiType,
+    /// Its tags, inline in the list (GetRestApis, GetApis): every tag as
+    /// listed, for the `watch` filters; the collector keeps the named ones.
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ApiRef {
@@ -296,6 +304,7 @@ impl ApiRef {
             integrations,
             stages,
             read_error,
+            tags: self.tags.clone(),
         }
     }
 }
@@ -360,6 +369,9 @@ pub struct LoadBalancer {
     /// then `listeners` is empty and the checks of its listeners are
     /// unknown, not "no listener"; the other load balancers still refresh.
     pub listeners_unread: Option<String>,
+    /// Its tags named in `tags_as_labels` (DescribeTags, 20 load balancers a
+    /// call, asked only when tags are named).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl LoadBalancer {
@@ -475,6 +487,8 @@ pub struct EndpointService {
     /// Why the connections could not be read (DescribeVpcEndpointConnections
     /// failed): the service's own state is still fresh.
     pub connections_unread: Option<String>,
+    /// Its tags named in `tags_as_labels` (inline in the list).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl EndpointService {
@@ -699,6 +713,8 @@ pub struct Inventory {
     pub cloudwatch: Option<Vec<(MetricQuery, f64)>>,
     /// From the `cloudwatch` collector too: V2 links' last requests.
     pub link_activity: Option<LinkActivity>,
+    /// From the `vpc_links` collector too: what the `watch` filters left out.
+    pub unwatched: Unwatched,
     pub interconnect: Option<Interconnect>,
     pub certificates: Option<Certificates>,
     pub tls_probes: Option<TlsProbes>,
@@ -707,6 +723,16 @@ pub struct Inventory {
     /// has not finished). Filled by the store, not by AWS, so that a check
     /// without data is reported unknown, never passed.
     pub unavailable: BTreeMap<&'static str, String>,
+}
+
+/// The VPC links and APIs of a scope that the `watch` filters leave out:
+/// listed, never read further, never exported but as a count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unwatched {
+    /// The ids of the links left out: a watched API's integrations through
+    /// them are left out of the topology too.
+    pub vpc_links: BTreeSet<String>,
+    pub apis: usize,
 }
 
 /// The certificates of the TLS and HTTPS listeners the links use

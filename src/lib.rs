@@ -32,4 +32,5 @@ pub mod tags;
 pub(crate) mod testkit;
 pub mod topology;
 pub mod visible;
+pub mod watch;
 pub mod web;

@@ -732,6 +732,72 @@ mod tests {
         }
     }
 
+    /// The tags named in `tags_as_labels` reach the `_info` series of the
+    /// API, the load balancer, the endpoint service and the Interconnect
+    /// connection, and no other series; what the filters left out is
+    /// counted.
+    #[test]
+    fn resources_carry_their_owner_tags_on_their_info_series_only() {
+        let team = || BTreeMap::from([("Team".to_owned(), "payments".to_owned())]);
+        let mut inventory = testkit::v1_path(&["available"]);
+        inventory.apis.as_mut().unwrap()[0].tags = team();
+        inventory.load_balancing.as_mut().unwrap().load_balancers[0].tags = team();
+        inventory.endpoint_services.as_mut().unwrap()[0].tags = team();
+        let mut connection = testkit::interconnect_connection("mcc-1", "env-1", "dxgw-1");
+        connection.tags = team();
+        inventory.interconnect = Some(Interconnect {
+            connections: vec![connection],
+            ..Default::default()
+        });
+        inventory.unwatched.vpc_links = ["hidden".to_owned()].into();
+        inventory.unwatched.apis = 3;
+        let t = text_of(&Snapshot {
+            inventories: [(scope("us-east-1"), std::sync::Arc::new(inventory))].into(),
+            ..snapshot()
+        });
+        let us = "account=\"123456789012\",region=\"us-east-1\"";
+        let alb = testkit::ALB;
+        for series in [
+            format!(
+                "awsconn_api_info{{{us},api_id=\"http1\",name=\"web\",api_type=\"rest\",team=\"payments\"}}"
+            ),
+            format!(
+                "awsconn_load_balancer_info{{{us},load_balancer=\"{alb}\",name=\"web\",type=\"application\",scheme=\"internal\",team=\"payments\"}}"
+            ),
+            format!(
+                "awsconn_endpoint_service_info{{{us},service_id=\"vpce-svc-1\",service_name=\"com.amazonaws.vpce.us-east-1.vpce-svc-1\",team=\"payments\"}}"
+            ),
+        ] {
+            assert_eq!(value_of(&t, &series).as_deref(), Some("1"), "{series}\n{t}");
+        }
+        let connection_info = t
+            .lines()
+            .find(|l| l.starts_with("awsconn_interconnect_connection_info{"))
+            .unwrap();
+        assert!(
+            connection_info.ends_with(",team=\"payments\"} 1"),
+            "{connection_info}"
+        );
+        // The four, and the account's own (`snapshot()` tags it too).
+        assert_eq!(t.matches("team=").count(), 5, "{t}");
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_unwatched_resources{{{us},resource=\"vpc_link\"}}")
+            )
+            .as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value_of(
+                &t,
+                &format!("awsconn_unwatched_resources{{{us},resource=\"api\"}}")
+            )
+            .as_deref(),
+            Some("3")
+        );
+    }
+
     /// Accounts by name, quoted as the format wants; discovery's health and
     /// census; and none of it without discovery.
     #[test]

@@ -297,6 +297,7 @@ mod tests {
             integrations: vec![integration],
             stages,
             read_error: None,
+            tags: Default::default(),
         }
     }
 

@@ -64,6 +64,7 @@ pub fn interconnect_connection(
         shared_id: "0e4f8a52-7c3e-4d7b-9f6a-1b2c3d4e5f60".into(),
         provider_kind: "multicloud".into(),
         billing_tier: Some(3),
+        tags: Default::default(),
     }
 }
 
@@ -84,6 +85,7 @@ pub fn load_balancer(arn: &str) -> LoadBalancer {
         privatelink_inbound_rules: None,
         listeners: vec![],
         listeners_unread: None,
+        tags: Default::default(),
     }
 }
 
@@ -190,6 +192,7 @@ pub fn v2_path() -> Inventory {
                 ..Default::default()
             }],
             read_error: None,
+            tags: Default::default(),
         }]),
         load_balancing: Some(LoadBalancing {
             load_balancers: vec![LoadBalancer {
@@ -297,6 +300,7 @@ pub fn v1_path(states: &[&str]) -> Inventory {
                 state: (*state).into(),
             })
             .collect(),
+        tags: Default::default(),
     }]);
     inventory
 }

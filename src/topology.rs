@@ -86,11 +86,16 @@ pub struct Port {
 impl<'a> Topology<'a> {
     /// Resolves every integration of the inventory and indexes what they lead to.
     pub fn build(inventory: &'a Inventory) -> Topology<'a> {
-        let (resolved, unresolved) = inventory
+        let (mut resolved, unresolved) = inventory
             .apis
             .as_deref()
             .map(resolve::resolve_all)
             .unwrap_or_default();
+        // A watched API's integration through a link the filters leave out
+        // is left out with the link.
+        if !inventory.unwatched.vpc_links.is_empty() {
+            resolved.retain(|r| !inventory.unwatched.vpc_links.contains(&r.vpc_link_id));
+        }
         let apis = inventory
             .apis
             .iter()
@@ -413,6 +418,20 @@ mod tests {
             &format!("https://{}:8443/", testkit::HOST),
         ));
         assert_eq!(bare.2.unwrap().port, 443);
+    }
+
+    /// An integration of a watched API through a link the filters leave out
+    /// goes with the link: no integration series, no load balancer to read.
+    #[test]
+    fn integrations_through_an_unwatched_link_are_left_out() {
+        let mut inventory = testkit::v2_path();
+        inventory.vpc_links = Some(Vec::new());
+        inventory.unwatched.vpc_links = ["v2link".to_owned()].into();
+        let t = Topology::build(&inventory);
+        assert!(t.resolved.is_empty(), "{:?}", t.resolved);
+        assert!(t.linked_load_balancers().is_empty());
+        inventory.unwatched = Default::default();
+        assert_eq!(Topology::build(&inventory).resolved.len(), 1);
     }
 
     #[test]

@@ -52,12 +52,47 @@ pub enum Scope {
     Resource,
 }
 
+/// Whose an alert is: the `_info` series that carries the tags of what it
+/// is about (`tags_as_labels`), and the labels that name that on both
+/// sides. Its rules take the owner's labels (`owners.labels`) from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub info: &'static str,
+    pub keys: &'static [&'static str],
+}
+
+pub const LINK_OWNER: Owner = Owner {
+    info: "awsconn_vpc_link_info",
+    keys: &["job", "instance", "account", "region", "vpc_link_id"],
+};
+pub const API_OWNER: Owner = Owner {
+    info: "awsconn_api_info",
+    keys: &["job", "instance", "account", "region", "api_id"],
+};
+pub const LOAD_BALANCER_OWNER: Owner = Owner {
+    info: "awsconn_load_balancer_info",
+    keys: &["job", "instance", "account", "region", "load_balancer"],
+};
+pub const CONNECTION_OWNER: Owner = Owner {
+    info: "awsconn_interconnect_connection_info",
+    keys: &["job", "instance", "account", "region", "connection_id"],
+};
+/// The exporter's alerts about one account's polling go to the team that
+/// owns the account (its Organizations tags).
+pub const ACCOUNT_OWNER: Owner = Owner {
+    info: "awsconn_account_info",
+    keys: &["job", "instance", "account"],
+};
+
 pub struct Alert {
     pub name: &'static str,
     pub severity: Severity,
     /// A static sentence: what is wrong, without labels.
     pub summary: &'static str,
     pub scope: Scope,
+    /// Where its owner's labels come from; `None` for an alert about no
+    /// one resource or account (the exporter down, a reload failed).
+    pub owner: Option<Owner>,
     /// The collectors whose data the alert reads: a failing one inhibits it
     /// in the same account and region.
     pub collectors: &'static [&'static str],
@@ -586,30 +621,80 @@ pub fn alerts(config: &Config) -> Vec<Alert> {
     out.extend(traffic_alerts(config));
     out.extend(interconnect_alerts(config));
     out.push(certificate_expiring_alert(config));
-    for alert in out.iter_mut().filter(|a| a.scope == Scope::VpcLink) {
+    for alert in &mut out {
+        let Some(owner) = alert.owner else { continue };
+        if config.owners.labels.is_empty() {
+            continue;
+        }
         for rule in &mut alert.rules {
-            rule.expr = owner_join(config, &rule.expr);
+            rule.expr = owner_join(config, owner, &rule.expr);
+            owner_case(config, owner, rule);
         }
     }
     out
 }
 
-/// A VPC link's alert with its owner's labels (`owners.labels`, from the
-/// link's `awsconn_vpc_link_info`), for Alertmanager to route by; an
-/// alert whose link has no info series fires without them. One info series
-/// per link is taken (`topk`): two (one link seen through two entries of
-/// one account) must not turn the rule into a many-to-many error.
-fn owner_join(config: &Config, expr: &str) -> String {
-    let owners = &config.owners.labels;
-    if owners.is_empty() {
-        return expr.to_owned();
-    }
-    let keys = "job, instance, account, region, vpc_link_id";
+/// An alert with its owner's labels (`owners.labels`, from the `_info`
+/// series of what it is about), for Alertmanager to route by; an alert
+/// whose resource has no info series fires without them. One info series
+/// per resource is taken (`topk`): two (one link seen through two entries
+/// of one account) must not turn the rule into a many-to-many error.
+fn owner_join(config: &Config, owner: Owner, expr: &str) -> String {
+    let keys = owner.keys.join(", ");
     format!(
-        "(({expr}) * on ({keys}) group_left ({}) topk by ({keys}) (1, awsconn_vpc_link_info{{{}}})) or on ({keys}) ({expr})",
-        owners.join(", "),
+        "(({expr}) * on ({keys}) group_left ({}) topk by ({keys}) (1, {}{{{}}})) or on ({keys}) ({expr})",
+        config.owners.labels.join(", "),
+        owner.info,
         config.selector()
     )
+}
+
+/// A promtool case for each rule that has an owner: its first firing case
+/// again, with the owner's info series beside it, fires with the owner's
+/// labels. So every alert that names an owner is proven to carry it.
+fn owner_case(config: &Config, owner: Owner, rule: &mut Rule) {
+    let Some(first) = rule.cases.fires.first() else {
+        return;
+    };
+    // The key labels as the alert carries them; an alert without one of
+    // them (an `absent()`) has nothing to join on.
+    let Some(keys) = owner
+        .keys
+        .iter()
+        .map(|k| Some((*k, first.labels.get(*k)?.clone())))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    let mut info = Series::new(config, owner.info, &[]);
+    info.labels.clear();
+    for (k, v) in &keys {
+        info.labels.push(((*k).to_owned(), v.clone()));
+    }
+    let mut labels = first.labels.clone();
+    for (i, label) in config.owners.labels.iter().enumerate() {
+        let value = if i == 0 {
+            "payments".to_owned()
+        } else {
+            format!("owner-{i}")
+        };
+        info.labels.push((label.clone(), value.clone()));
+        labels.insert(label.clone(), value);
+    }
+    let steps = first.eval_minutes + 10;
+    let mut series = first.series.clone();
+    series.push((info.text(), format!("1x{steps}")));
+    let case = Case {
+        name: format!(
+            "{}, carries the owner of what it is about, from its tags",
+            first.name
+        ),
+        series,
+        eval_minutes: first.eval_minutes,
+        labels,
+        value_text: first.value_text.clone(),
+    };
+    rule.cases.fires.push(case);
 }
 
 /// `AwsconnCertificateExpiring`: by the expiry date ACM gives, every
@@ -695,6 +780,7 @@ fn certificate_expiring_alert(config: &Config) -> Alert {
         severity: Severity::Warning,
         summary: "The certificate of a TLS listener on a VPC link's path expires soon.",
         scope: Scope::Resource,
+        owner: Some(LOAD_BALANCER_OWNER),
         // Not muted by a failing collector: the date it last read stays true.
         collectors: &[],
         rules: vec![
@@ -896,6 +982,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Critical,
             summary: "The exporter is down: nothing watches the VPC links and Interconnect connections.",
             scope: Scope::Exporter,
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -913,6 +1000,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "A collector of the exporter keeps failing: its data is getting old.",
             scope: Scope::Exporter,
+            owner: Some(ACCOUNT_OWNER),
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -927,6 +1015,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "A collector has not succeeded for too long: its metrics show old data.",
             scope: Scope::Exporter,
+            owner: Some(ACCOUNT_OWNER),
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -958,6 +1047,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "AWS throttles many of the exporter's requests to a service.",
             scope: Scope::Exporter,
+            owner: Some(ACCOUNT_OWNER),
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -975,6 +1065,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "AWS denies some of the exporter's requests: its IAM policy lacks an action.",
             scope: Scope::Exporter,
+            owner: Some(ACCOUNT_OWNER),
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -991,6 +1082,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "The exporter's share of AWS's request quota cannot read one account and region in time: what it reads there lags.",
             scope: Scope::Exporter,
+            owner: Some(ACCOUNT_OWNER),
             collectors: &[],
             rules: vec![
                 Rule {
@@ -1018,6 +1110,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "The exporter refused its reloaded configuration: it runs the previous one.",
             scope: Scope::Exporter,
+            owner: None,
             collectors: &[],
             rules: vec![
                 Rule {
@@ -1051,6 +1144,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "The exporter cannot list the organisation's accounts: it polls the last good list.",
             scope: Scope::Exporter,
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1108,6 +1202,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Critical,
             summary: "A VPC link is FAILED: every integration through it answers HTTP 500.",
             scope: Scope::VpcLink,
+            owner: Some(LINK_OWNER),
             collectors: &["vpc_links"],
             rules: vec![failed_link_rule(config)],
         },
@@ -1116,6 +1211,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Critical,
             summary: "An HTTP API VPC link is INACTIVE after 60 days without traffic.",
             scope: Scope::VpcLink,
+            owner: Some(LINK_OWNER),
             collectors: &["vpc_links"],
             rules: vec![state_rule(
                 config,
@@ -1133,6 +1229,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "A V2 VPC link has carried no traffic for weeks: AWS makes it inactive at 60 days.",
             scope: Scope::VpcLink,
+            owner: Some(LINK_OWNER),
             collectors: &["vpc_links", "cloudwatch"],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1152,6 +1249,7 @@ fn link_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An integration through a VPC link cannot be resolved in a stage.",
             scope: Scope::Resource,
+            owner: Some(API_OWNER),
             collectors: &["vpc_links"],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1200,31 +1298,6 @@ fn failed_link_rule(config: &Config) -> Rule {
         Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels),
         &[("vpc_link_id", "a1b2c3")],
     );
-    // The owner's label from the link's info series (`owner_join`).
-    if let Some(owner) = config.owners.labels.first() {
-        let steps = minutes(for_) + 10;
-        let status = Series::new(config, "awsconn_vpc_link_status", SCOPE_LABELS).with(&labels);
-        let info = Series::new(config, "awsconn_vpc_link_info", SCOPE_LABELS).with(&[
-            ("vpc_link_id", "a1b2c3"),
-            ("name", "orders"),
-            ("api_type", "rest"),
-            ("version", "v1"),
-            (owner.as_str(), "payments"),
-        ]);
-        let mut expected = status.label_map();
-        expected.insert(owner.clone(), "payments".into());
-        rule.cases.fires.push(Case {
-            labels: expected,
-            ..case(
-                "carries the owner of the link, from its tags",
-                vec![
-                    (status.text(), format!("1x{steps}")),
-                    (info.text(), format!("1x{steps}")),
-                ],
-                minutes(for_) + 2,
-            )
-        });
-    }
     rule
 }
 
@@ -1289,6 +1362,7 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
                 severity: c.severity,
                 summary: c.summary,
                 scope: Scope::VpcLink,
+                owner: Some(LINK_OWNER),
                 collectors: c.collectors,
                 rules: vec![Rule {
                     labels: Vec::new(),
@@ -1341,6 +1415,7 @@ fn unknown_alert(config: &Config) -> Alert {
         severity: Severity::Warning,
         summary: "A runbook check of a VPC link cannot be made: the link is not known to be healthy.",
         scope: Scope::VpcLink,
+        owner: Some(LINK_OWNER),
         collectors: &["vpc_links"],
         rules: vec![Rule {
             labels: Vec::new(),
@@ -1484,6 +1559,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An API's execution log shows integration failures of one class.",
             scope: Scope::Resource,
+            owner: Some(API_OWNER),
             collectors: &["execution_logs"],
             rules: integration_rules,
         },
@@ -1492,6 +1568,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "Many of an API stage's requests are answered with a 5XX.",
             scope: Scope::Resource,
+            owner: None,
             collectors: &["cloudwatch"],
             rules: vec![
                 Rule {
@@ -1521,6 +1598,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "Targets behind a Network Load Balancer reset connections.",
             scope: Scope::Resource,
+            owner: None,
             collectors: &["cloudwatch"],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1538,6 +1616,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An Application Load Balancer answers 5XXs of its own or cannot reach its targets.",
             scope: Scope::Resource,
+            owner: None,
             collectors: &["cloudwatch"],
             rules: load_balancer_errors,
         },
@@ -1546,6 +1625,7 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An API stage's execution log cannot be read: its errors go uncounted.",
             scope: Scope::Resource,
+            owner: Some(API_OWNER),
             collectors: &["execution_logs"],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1666,6 +1746,7 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Critical,
             summary: "An AWS Interconnect multicloud connection is down.",
             scope: Scope::Resource,
+            owner: Some(CONNECTION_OWNER),
             collectors: &["interconnect"],
             rules: vec![state_rule(
                 config,
@@ -1681,6 +1762,7 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An AWS Interconnect multicloud connection is failed, deleted or stuck outside available.",
             scope: Scope::Resource,
+            owner: Some(CONNECTION_OWNER),
             collectors: &["interconnect"],
             rules: vec![gone, stuck],
         },
@@ -1689,6 +1771,7 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "An AWS Interconnect environment is limited or unavailable.",
             scope: Scope::Resource,
+            owner: None,
             collectors: &["interconnect"],
             rules: vec![environment_degraded_rule(config)],
         },
@@ -1697,6 +1780,7 @@ fn interconnect_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Critical,
             summary: "An AWS Interconnect connection's attach point is no longer one its environment offers.",
             scope: Scope::Resource,
+            owner: Some(CONNECTION_OWNER),
             collectors: &["interconnect"],
             rules: vec![attach_point_rule(config)],
         },

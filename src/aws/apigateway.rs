@@ -1,4 +1,5 @@
-//! API Gateway (REST APIs): VPC links V1.
+//! API Gateway (REST APIs): VPC links V1, and the REST APIs with their
+//! integrations and stages.
 
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
@@ -32,10 +33,7 @@ pub(super) async fn vpc_links(
                 target_arns: item.target_arns().to_vec(),
                 subnet_ids: Vec::new(),
                 security_group_ids: Vec::new(),
-                tags: item
-                    .tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
+                tags: super::tag_map(item.tags()),
             });
         }
     }
@@ -61,6 +59,7 @@ pub(super) async fn list(
                     id: id.to_owned(),
                     name: api.name().unwrap_or_default().to_owned(),
                     api_type: ApiType::Rest,
+                    tags: super::tag_map(api.tags()),
                 }),
                 None => telemetry.skipped_item("apigateway", "GetRestApis", "missing id"),
             }

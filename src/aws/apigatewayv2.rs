@@ -73,10 +73,7 @@ pub(super) async fn vpc_links(
                     target_arns: Vec::new(),
                     subnet_ids: item.subnet_ids().to_vec(),
                     security_group_ids: item.security_group_ids().to_vec(),
-                    tags: item
-                        .tags()
-                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
+                    tags: super::tag_map(item.tags()),
                 })
             })
             .collect::<Vec<_>>()
@@ -108,6 +105,7 @@ pub(super) async fn list(
                     id: id.to_owned(),
                     name: a.name().unwrap_or_default().to_owned(),
                     api_type: ApiType::Http,
+                    tags: super::tag_map(a.tags()),
                 })
             })
             .collect::<Vec<_>>()

@@ -28,6 +28,18 @@ fn filter(name: &str, values: &[String]) -> Filter {
         .build()
 }
 
+/// EC2's tag list as a map; a tag without a key is no tag.
+fn ec2_tags(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
 fn port_range(from: Option<i32>, to: Option<i32>) -> Option<(u16, u16)> {
     match (from, to) {
         (Some(f), Some(t)) if f >= 0 && t >= 0 => {
@@ -70,6 +82,7 @@ pub(super) async fn enabled_regions(
 pub(super) async fn endpoint_services(
     client: &aws_sdk_ec2::Client,
     load_balancers: &BTreeSet<String>,
+    tags: &[String],
     telemetry: &ApiTelemetry,
 ) -> Result<Vec<EndpointService>, AwsError> {
     let mut services = Vec::new();
@@ -103,6 +116,7 @@ pub(super) async fn endpoint_services(
                 acceptance_required: s.acceptance_required().unwrap_or(false),
                 connections: Vec::new(),
                 connections_unread: None,
+                tags: crate::tags::keep(ec2_tags(s.tags()), tags),
             });
         }
     }

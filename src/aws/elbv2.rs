@@ -3,7 +3,8 @@
 //! balancers, 1 DescribeListeners per load balancer kept, 1 DescribeTargetGroups
 //! page per 400 groups and 1 DescribeTargetHealth per target group kept.
 //! The certificates collector adds 1 DescribeListenerCertificates per TLS
-//! or HTTPS listener of a load balancer a link uses.
+//! or HTTPS listener of a load balancer a link uses. With `tags_as_labels`,
+//! 1 DescribeTags per 20 load balancers kept (the list calls carry none).
 
 use std::collections::BTreeSet;
 
@@ -17,6 +18,9 @@ use crate::inventory::{
 const PAGE_SIZE: i32 = 400;
 
 const SERVICE: &str = "elasticloadbalancingv2";
+
+/// DescribeTags' most resource ARNs in one call.
+const TAGS_CHUNK: usize = 20;
 
 fn port(value: Option<i32>) -> Option<u16> {
     value.and_then(|p| u16::try_from(p).ok())
@@ -32,10 +36,13 @@ fn port(value: Option<i32>) -> Option<u16> {
 /// wrapping around; when the quota has no slot left, the groups not
 /// reached are `health_left` and the next poll starts with them, so every
 /// group is read within a bounded number of polls.
+///
+/// The tags named in `tags` are read for the load balancers kept, 20 a call.
 pub(super) async fn load_balancing(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     wanted: Option<&BTreeSet<String>>,
     health_after: Option<&str>,
+    tags: &[String],
     telemetry: &ApiTelemetry,
 ) -> Result<LoadBalancing, AwsError> {
     let mut load_balancers = Vec::new();
@@ -87,8 +94,12 @@ pub(super) async fn load_balancing(
                     .map(|v| v.to_ascii_lowercase()),
                 listeners: Vec::new(),
                 listeners_unread: None,
+                tags: Default::default(),
             });
         }
+    }
+    if !tags.is_empty() {
+        read_tags(client, &mut load_balancers, tags, telemetry).await;
     }
     let found: BTreeSet<String> = load_balancers.iter().map(|lb| lb.arn.clone()).collect();
     // One listed without its ARN may be any of those not found.
@@ -117,6 +128,56 @@ pub(super) async fn load_balancing(
         missing_load_balancers,
         unreadable_load_balancers: unreadable,
     })
+}
+
+/// The tags named in `wanted` of each load balancer, 20 a DescribeTags. A
+/// chunk that cannot be read leaves its load balancers without tags this
+/// poll (counted in `awsconn_aws_incomplete_items_total`): their info
+/// series lose the owner, their state and checks do not.
+async fn read_tags(
+    client: &aws_sdk_elasticloadbalancingv2::Client,
+    load_balancers: &mut [LoadBalancer],
+    wanted: &[String],
+    telemetry: &ApiTelemetry,
+) {
+    for chunk in load_balancers.chunks_mut(TAGS_CHUNK) {
+        let arns: Vec<String> = chunk.iter().map(|lb| lb.arn.clone()).collect();
+        let answer = match client
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                let e = AwsError::from_sdk(SERVICE, "DescribeTags", e);
+                tracing::debug!(error = %e, "load balancer tags unread");
+                for _ in chunk.iter() {
+                    telemetry.skipped_item(SERVICE, "DescribeTags", "read failed");
+                }
+                continue;
+            }
+        };
+        for described in answer.tag_descriptions() {
+            let Some(lb) = chunk
+                .iter_mut()
+                .find(|lb| described.resource_arn() == Some(lb.arn.as_str()))
+            else {
+                continue;
+            };
+            let all = described
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_owned(),
+                        t.value().unwrap_or_default().to_owned(),
+                    ))
+                })
+                .collect();
+            lb.tags = crate::tags::keep(all, wanted);
+        }
+    }
 }
 
 async fn listeners(

@@ -18,11 +18,28 @@ const PAGE_SIZE: i32 = 100;
 /// that has connections (one ListAttachPoints a page per such environment,
 /// one after the other: they are few, and the quota paces them anyway).
 /// A scope with neither environments nor connections is `NoEnvironments`.
+///
+/// With tags named in `tags`, one ListTagsForResource per connection (the
+/// list carries none): a connection whose tags cannot be read is exported
+/// without them this poll, and counted.
 pub(super) async fn inventory(
     client: &aws_sdk_interconnect::Client,
+    tags: &[String],
     telemetry: &ApiTelemetry,
 ) -> Result<Interconnect, AwsError> {
-    let (connections, environments) = tokio::try_join!(connections(client), environments(client))?;
+    let (mut connections, environments) =
+        tokio::try_join!(connections(client), environments(client))?;
+    if !tags.is_empty() {
+        for c in connections.iter_mut().filter(|c| !c.arn.is_empty()) {
+            match tags_of(client, &c.arn).await {
+                Ok(all) => c.tags = crate::tags::keep(all, tags),
+                Err(e) => {
+                    tracing::debug!(connection_id = %c.id, error = %e, "Interconnect connection tags unread");
+                    telemetry.skipped_item("interconnect", "ListTagsForResource", "read failed");
+                }
+            }
+        }
+    }
     let mut attach_points = std::collections::BTreeMap::new();
     for environment in Interconnect::environments_with_connections(&connections) {
         let points = match attach_points_of(client, &environment).await {
@@ -51,6 +68,19 @@ pub(super) async fn inventory(
         checked_at: 0,
         next_check_at: None,
     })
+}
+
+async fn tags_of(
+    client: &aws_sdk_interconnect::Client,
+    arn: &str,
+) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
+    let out = client
+        .list_tags_for_resource()
+        .arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("interconnect", "ListTagsForResource", e))?;
+    Ok(super::tag_map(out.tags()))
 }
 
 async fn attach_points_of(
@@ -144,6 +174,7 @@ async fn connections(
                 shared_id: c.shared_id().to_owned(),
                 provider_kind: provider_kind(c.provider()),
                 billing_tier: c.billing_tier(),
+                tags: Default::default(),
             });
         }
     }

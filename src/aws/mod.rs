@@ -112,6 +112,15 @@ impl AccountShared {
     }
 }
 
+/// A resource's tags as a list call returns them inline (API Gateway's
+/// maps), every one: the collectors filter on them, then keep the named.
+fn tag_map(
+    tags: Option<&std::collections::HashMap<String, String>>,
+) -> std::collections::BTreeMap<String, String> {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// The account label to use until STS answers: the role ARN's account, or `unknown`.
 pub fn fallback_account(account: &AccountConfig) -> String {
     account
@@ -486,8 +495,9 @@ impl AwsScope {
 
     /// Interconnect connections, environments and the attach points of
     /// those with connections, all pages.
-    pub async fn interconnect(&self) -> Result<Interconnect, AwsError> {
-        interconnect::inventory(&self.inner.interconnect, &self.inner.telemetry).await
+    /// With `tags` named, each connection's tags (one ListTagsForResource each).
+    pub async fn interconnect(&self, tags: &[String]) -> Result<Interconnect, AwsError> {
+        interconnect::inventory(&self.inner.interconnect, tags, &self.inner.telemetry).await
     }
 
     /// Every REST and HTTP API, by id and name: one call per 500 of each.
@@ -528,27 +538,32 @@ impl AwsScope {
             .skipped_item(service, operation, reason);
     }
 
-    /// Load balancers (those in `wanted`, or all), listeners, target groups, target health.
+    /// Load balancers (those in `wanted`, or all) with their tags named in
+    /// `tags`, listeners, target groups, target health.
     pub async fn load_balancing(
         &self,
         wanted: Option<&BTreeSet<String>>,
         health_after: Option<&str>,
+        tags: &[String],
     ) -> Result<LoadBalancing, AwsError> {
         elbv2::load_balancing(
             &self.inner.elbv2,
             wanted,
             health_after,
+            tags,
             &self.inner.telemetry,
         )
         .await
     }
 
-    /// Endpoint services of these load balancers, with their connections.
+    /// Endpoint services of these load balancers, with their connections
+    /// and their tags named in `tags` (inline in the list).
     pub async fn endpoint_services(
         &self,
         load_balancers: &BTreeSet<String>,
+        tags: &[String],
     ) -> Result<Vec<EndpointService>, AwsError> {
-        ec2::endpoint_services(&self.inner.ec2, load_balancers, &self.inner.telemetry).await
+        ec2::endpoint_services(&self.inner.ec2, load_balancers, tags, &self.inner.telemetry).await
     }
 
     /// Security groups, NACLs, prefix lists and interfaces for a query.

@@ -2,7 +2,7 @@
 //! endpoint connections to them.
 
 use crate::inventory::{EndpointConnection, EndpointService, Scope};
-use crate::render::{Families, Snapshot, scope_labels};
+use crate::render::{Families, Kind, Snapshot, scope_labels};
 use async_trait::async_trait;
 
 use super::{Collector, Descriptor, Fragment};
@@ -11,7 +11,10 @@ use crate::inventory::Inventory;
 use crate::topology::Topology;
 use std::sync::Arc;
 
-pub struct Endpoints;
+pub struct Endpoints {
+    /// The tags kept on each service (`tags_as_labels`).
+    tags: Vec<String>,
+}
 
 #[async_trait]
 impl Collector for Endpoints {
@@ -21,7 +24,7 @@ impl Collector for Endpoints {
             return Ok(Fragment::EndpointServices(Vec::new()));
         }
         Ok(Fragment::EndpointServices(
-            aws.endpoint_services(&nlbs).await?,
+            aws.endpoint_services(&nlbs, &self.tags).await?,
         ))
     }
 }
@@ -34,7 +37,11 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("ec2", "DescribeVpcEndpointConnections"),
     ],
     schedule: |c| c.endpoints,
-    build: |_| Arc::new(Endpoints),
+    build: |config| {
+        Arc::new(Endpoints {
+            tags: config.tags_as_labels.clone(),
+        })
+    },
     forget: |inventory| inventory.endpoint_services = None,
     render,
 };
@@ -47,6 +54,16 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
 }
 
 fn endpoint_service_families(f: &mut Families, scope: &Scope, service: &EndpointService) {
+    let mut info = scope_labels(scope);
+    info.push(("service_id", service.service_id.clone()));
+    info.push(("service_name", service.service_name.clone()));
+    f.add(
+        "awsconn_endpoint_service_info",
+        "A PrivateLink endpoint service of a link's NLB, with its tags named in tags_as_labels as labels; always 1",
+        Kind::Gauge,
+        crate::tags::with_tags(info, &service.tags),
+        1.0,
+    );
     for balancer in &service.load_balancer_arns {
         let mut labels = scope_labels(scope);
         labels.push(("service_id", service.service_id.clone()));

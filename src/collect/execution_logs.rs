@@ -659,6 +659,7 @@ mod tests {
                         stage("dev", Some("off"), None, None),
                     ],
                     read_error: None,
+                    tags: Default::default(),
                 },
                 Api {
                     id: "http1".into(),
@@ -680,6 +681,7 @@ mod tests {
                         ),
                     ],
                     read_error: None,
+                    tags: Default::default(),
                 },
             ]),
             ..Default::default()

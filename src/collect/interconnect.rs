@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 pub struct InterconnectCollector {
     pub config: InterconnectConfig,
+    /// The tags kept on each connection (`tags_as_labels`).
+    pub tags: Vec<String>,
 }
 
 impl InterconnectCollector {
@@ -74,7 +76,11 @@ impl Collector for InterconnectCollector {
         if let Some(last) = self.still_absent(known, now) {
             return Ok(Fragment::Interconnect(last.clone()));
         }
-        let settled = self.settle(aws.interconnect().await, known.interconnect.as_ref(), now)?;
+        let settled = self.settle(
+            aws.interconnect(&self.tags).await,
+            known.interconnect.as_ref(),
+            now,
+        )?;
         if let InterconnectAvailability::NotOffered(answer) = &settled.availability {
             tracing::info!(
                 account = %aws.account_label(),
@@ -95,11 +101,13 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("interconnect", "ListConnections"),
         ("interconnect", "ListEnvironments"),
         ("interconnect", "ListAttachPoints"),
+        ("interconnect", "ListTagsForResource"),
     ],
     schedule: |c| c.interconnect.schedule(),
     build: |config| {
         Arc::new(InterconnectCollector {
             config: config.collectors.interconnect,
+            tags: config.tags_as_labels.clone(),
         })
     },
     forget: |inventory| inventory.interconnect = None,
@@ -148,9 +156,9 @@ fn interconnect_families(f: &mut Families, scope: &Scope, interconnect: &Interco
         ]);
         f.add(
             "awsconn_interconnect_connection_info",
-            "An AWS Interconnect multicloud connection; always 1",
+            "An AWS Interconnect multicloud connection, with its tags named in tags_as_labels as labels; always 1",
             Kind::Gauge,
-            info,
+            crate::tags::with_tags(info, &c.tags),
             1.0,
         );
         f.state_set(
@@ -308,6 +316,7 @@ mod tests {
                 absent_interval: Duration::from_secs(absent),
                 ..InterconnectConfig::default()
             },
+            tags: Default::default(),
         }
     }
 

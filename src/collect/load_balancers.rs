@@ -20,15 +20,18 @@ use std::sync::{Arc, Mutex};
 
 pub struct LoadBalancers {
     pub scope: LoadBalancerScope,
+    /// The tags kept on each load balancer (`tags_as_labels`).
+    pub tags: Vec<String>,
     /// Per scope (`account/region`): the last target group whose health
     /// was read before the quota ran out; the next poll starts after it.
     health_after: Mutex<HashMap<String, String>>,
 }
 
 impl LoadBalancers {
-    pub fn new(scope: LoadBalancerScope) -> LoadBalancers {
+    pub fn new(scope: LoadBalancerScope, tags: &[String]) -> LoadBalancers {
         LoadBalancers {
             scope,
+            tags: tags.to_vec(),
             health_after: Mutex::default(),
         }
     }
@@ -45,14 +48,18 @@ impl Collector for LoadBalancers {
             .get(&key)
             .cloned();
         let mut lb = match self.scope {
-            LoadBalancerScope::All => aws.load_balancing(None, after.as_deref()).await?,
+            LoadBalancerScope::All => {
+                aws.load_balancing(None, after.as_deref(), &self.tags)
+                    .await?
+            }
             LoadBalancerScope::Linked => {
                 let wanted = Topology::build(known).linked_load_balancers();
                 if wanted.is_empty() {
                     // No link leads anywhere: nothing to ask AWS.
                     LoadBalancing::default()
                 } else {
-                    aws.load_balancing(Some(&wanted), after.as_deref()).await?
+                    aws.load_balancing(Some(&wanted), after.as_deref(), &self.tags)
+                        .await?
                 }
             }
         };
@@ -110,9 +117,15 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         ("elasticloadbalancingv2", "DescribeListeners"),
         ("elasticloadbalancingv2", "DescribeTargetGroups"),
         ("elasticloadbalancingv2", "DescribeTargetHealth"),
+        ("elasticloadbalancingv2", "DescribeTags"),
     ],
     schedule: |c| c.load_balancers.schedule(),
-    build: |config| Arc::new(LoadBalancers::new(config.collectors.load_balancers.scope)),
+    build: |config| {
+        Arc::new(LoadBalancers::new(
+            config.collectors.load_balancers.scope,
+            &config.tags_as_labels,
+        ))
+    },
     forget: |inventory| inventory.load_balancing = None,
     render,
 };
@@ -128,6 +141,19 @@ fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, 
     for balancer in &lb.load_balancers {
         let mut base = scope_labels(scope);
         base.push(("load_balancer", balancer.arn.clone()));
+        let mut info = base.clone();
+        info.extend([
+            ("name", balancer.name.clone()),
+            ("type", balancer.lb_type.clone()),
+            ("scheme", balancer.scheme.clone()),
+        ]);
+        f.add(
+            "awsconn_load_balancer_info",
+            "A load balancer a link leads to (or any, with scope: all), with its tags named in tags_as_labels as labels; always 1",
+            Kind::Gauge,
+            crate::tags::with_tags(info, &balancer.tags),
+            1.0,
+        );
         let mut state = base.clone();
         state.push(("type", balancer.lb_type.clone()));
         f.state_set(

@@ -47,8 +47,9 @@ use crate::topology::Topology;
 /// The part of a scope's inventory that one collector produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fragment {
-    /// VPC links and the APIs whose integrations use them.
-    VpcLinks(Vec<VpcLink>, Vec<Api>),
+    /// VPC links and the APIs whose integrations use them (those watched),
+    /// and what the `watch` filters left out.
+    VpcLinks(Vec<VpcLink>, Vec<Api>, crate::inventory::Unwatched),
     LoadBalancing(LoadBalancing),
     EndpointServices(Vec<EndpointService>),
     NetworkRules(NetworkRules),
@@ -158,9 +159,13 @@ impl Fragment {
             changed
         }
         match self {
-            Fragment::VpcLinks(links, apis) => {
-                // Both, whatever the first says.
-                set(&mut inventory.vpc_links, links) | set(&mut inventory.apis, apis)
+            Fragment::VpcLinks(links, apis, unwatched) => {
+                // All three, whatever the first says.
+                let unwatched_changed = inventory.unwatched != unwatched;
+                inventory.unwatched = unwatched;
+                set(&mut inventory.vpc_links, links)
+                    | set(&mut inventory.apis, apis)
+                    | unwatched_changed
             }
             Fragment::LoadBalancing(lb) => set(&mut inventory.load_balancing, lb),
             Fragment::EndpointServices(services) => set(&mut inventory.endpoint_services, services),
@@ -588,10 +593,20 @@ mod tests {
     #[test]
     fn a_fragment_says_whether_it_changed_the_inventory() {
         let mut inventory = Inventory::default();
-        let links = || Fragment::VpcLinks(vec![crate::testkit::vpc_link("a")], vec![]);
+        let links = || {
+            Fragment::VpcLinks(
+                vec![crate::testkit::vpc_link("a")],
+                vec![],
+                Default::default(),
+            )
+        };
         assert!(links().apply(&mut inventory));
         assert!(!links().apply(&mut inventory));
-        let other = Fragment::VpcLinks(vec![crate::testkit::vpc_link("b")], vec![]);
+        let other = Fragment::VpcLinks(
+            vec![crate::testkit::vpc_link("b")],
+            vec![],
+            Default::default(),
+        );
         assert!(other.apply(&mut inventory));
         assert_eq!(inventory.vpc_links.as_ref().unwrap()[0].id, "b");
 

@@ -699,7 +699,7 @@ mod tests {
                 "vpc_links",
                 target,
                 scope(),
-                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
                 Duration::from_millis(5),
             );
         }
@@ -711,7 +711,7 @@ mod tests {
             "vpc_links",
             0,
             scope(),
-            Fragment::VpcLinks(vec![link("late")], vec![]),
+            Fragment::VpcLinks(vec![link("late")], vec![], Default::default()),
             Duration::from_millis(5),
         ));
         store.retarget(&BTreeMap::from([(1, 0)]));
@@ -743,7 +743,7 @@ mod tests {
             "vpc_links",
             0,
             scope(),
-            Fragment::VpcLinks(vec![link(id)], vec![]),
+            Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
             Duration::ZERO,
         );
         store
@@ -802,7 +802,7 @@ mod tests {
             "vpc_links",
             0,
             scope(),
-            Fragment::VpcLinks(vec![link("abc")], vec![]),
+            Fragment::VpcLinks(vec![link("abc")], vec![], Default::default()),
             Duration::from_millis(5),
         );
         assert!(!store.is_ready(), "not before the poll is published");
@@ -879,7 +879,7 @@ mod tests {
                 "vpc_links",
                 target,
                 scope_in(["us-east-1", "eu-west-1"][target]),
-                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
                 Duration::ZERO,
             );
         };
@@ -954,7 +954,7 @@ mod tests {
                     account: format!("{}", 100_000_000_000u64 + target as u64),
                     region: "us-east-1".into(),
                 },
-                Fragment::VpcLinks(vec![link(id)], vec![]),
+                Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
                 Duration::ZERO,
             );
         };

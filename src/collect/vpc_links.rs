@@ -18,8 +18,11 @@
 //! in `awsconn_aws_incomplete_items_total`. When the quota has no slot
 //! left before the poll's deadline, the APIs not reached wait for the next
 //! poll, as they were.
+//!
+//! Links and APIs the `watch` filters leave out are dropped as soon as they
+//! are listed (see `crate::watch`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,15 +31,18 @@ use async_trait::async_trait;
 use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::VpcLinksConfig;
-use crate::inventory::{Api, ApiRef, ApiType, Inventory, Scope, Stage, VpcLink};
+use crate::inventory::{Api, ApiRef, ApiType, Inventory, Scope, Stage, Unwatched, VpcLink};
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use crate::topology::Topology;
+use crate::watch::WatchConfig;
 
 pub struct VpcLinks {
     revalidate: Duration,
     full_refresh: Duration,
-    /// The tags kept on each link (`tags_as_labels`).
+    /// The tags kept on each link and API (`tags_as_labels`).
     tags: Vec<String>,
+    /// Which links and APIs are watched (`watch`).
+    watch: WatchConfig,
     /// Per scope (`account/region`): when each API is next due.
     books: Mutex<HashMap<String, Book>>,
 }
@@ -82,11 +88,12 @@ fn after(now: Instant, period: Duration) -> Instant {
 }
 
 impl VpcLinks {
-    pub fn new(config: &VpcLinksConfig, tags: &[String]) -> VpcLinks {
+    pub fn new(config: &VpcLinksConfig, tags: &[String], watch: &WatchConfig) -> VpcLinks {
         VpcLinks {
             revalidate: config.revalidate,
             full_refresh: config.full_refresh,
             tags: tags.to_vec(),
+            watch: watch.clone(),
             books: Mutex::default(),
         }
     }
@@ -156,11 +163,27 @@ fn deployments(stages: &[Stage]) -> Vec<(&str, Option<&str>)> {
 #[async_trait]
 impl Collector for VpcLinks {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let (mut links, http, listed) =
+        let (mut links, http, mut listed) =
             tokio::try_join!(aws.rest_vpc_links(), aws.http_vpc_links(), aws.list_apis())?;
         links.extend(http);
+        // What the filters leave out goes here, before anything else is
+        // asked of it; then only the named tags are kept.
+        let mut unwatched = Unwatched::default();
+        links.retain(|l| {
+            let watched = self.watch.vpc_links.watches(&l.name, &l.tags);
+            if !watched {
+                unwatched.vpc_links.insert(l.id.clone());
+            }
+            watched
+        });
+        let all_apis = listed.len();
+        listed.retain(|a| self.watch.apis.watches(&a.name, &a.tags));
+        unwatched.apis = all_apis - listed.len();
         for link in &mut links {
             link.tags = crate::tags::keep(std::mem::take(&mut link.tags), &self.tags);
+        }
+        for api in &mut listed {
+            api.tags = crate::tags::keep(std::mem::take(&mut api.tags), &self.tags);
         }
         let scope = format!("{}/{}", aws.account_label(), aws.region());
         // Written back however the poll ends: a poll cut off by its timeout
@@ -267,10 +290,22 @@ impl Collector for VpcLinks {
                 }
             }
         }
-        // APIs no longer listed are forgotten.
+        // An API kept as read before carries its tags as listed now.
+        let tags: HashMap<(ApiType, &str), &BTreeMap<String, String>> = listed
+            .iter()
+            .map(|a| ((a.api_type, a.id.as_str()), &a.tags))
+            .collect();
+        for api in &mut apis {
+            if let Some(now) = tags.get(&(api.api_type, api.id.as_str())) {
+                if api.tags != **now {
+                    api.tags = (*now).clone();
+                }
+            }
+        }
+        // APIs no longer listed (or no longer watched) are forgotten.
         book.apis
             .retain(|(t, id), _| listed.iter().any(|a| a.api_type == *t && a.id == *id));
-        Ok(Fragment::VpcLinks(links, apis))
+        Ok(Fragment::VpcLinks(links, apis, unwatched))
     }
 }
 
@@ -340,22 +375,41 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         Arc::new(VpcLinks::new(
             &config.collectors.vpc_links,
             &config.tags_as_labels,
+            &config.watch,
         ))
     },
     forget: |inventory| {
         inventory.vpc_links = None;
         inventory.apis = None;
+        inventory.unwatched = Unwatched::default();
     },
     render,
 };
 
-/// `awsconn_vpc_link_*`, `awsconn_integration_*` and `awsconn_api_read_failed`.
+/// `awsconn_vpc_link_*`, `awsconn_api_*`, `awsconn_integration_*` and
+/// `awsconn_unwatched_resources`.
 fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
     for link in topology.vpc_links() {
         vpc_link_families(f, scope, link);
     }
     if let Some(apis) = &topology.inventory.apis {
+        unwatched_families(f, scope, &topology.inventory.unwatched);
         integration_families(f, scope, topology);
+        for api in apis {
+            let mut info = scope_labels(scope);
+            info.extend([
+                ("api_id", api.id.clone()),
+                ("name", api.name.clone()),
+                ("api_type", api.api_type.as_str().to_owned()),
+            ]);
+            f.add(
+                "awsconn_api_info",
+                "A REST or HTTP API of API Gateway, with its tags named in tags_as_labels as labels; always 1",
+                Kind::Gauge,
+                crate::tags::with_tags(info, &api.tags),
+                1.0,
+            );
+        }
         for api in apis.iter().filter(|a| a.read_error.is_some()) {
             let mut labels = scope_labels(scope);
             labels.extend([
@@ -370,6 +424,25 @@ fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
                 1.0,
             );
         }
+    }
+}
+
+/// How many links and APIs the `watch` filters leave out: a filter that
+/// leaves out everything shows as such, not as an empty account.
+fn unwatched_families(f: &mut Families, scope: &Scope, unwatched: &Unwatched) {
+    for (resource, count) in [
+        ("vpc_link", unwatched.vpc_links.len()),
+        ("api", unwatched.apis),
+    ] {
+        let mut labels = scope_labels(scope);
+        labels.push(("resource", resource.to_owned()));
+        f.add(
+            "awsconn_unwatched_resources",
+            "VPC links and APIs listed but left out by the watch filters: not read further, not exported",
+            Kind::Gauge,
+            labels,
+            count as f64,
+        );
     }
 }
 
@@ -560,7 +633,7 @@ mod tests {
     use super::*;
 
     fn collector() -> VpcLinks {
-        VpcLinks::new(&VpcLinksConfig::default(), &[])
+        VpcLinks::new(&VpcLinksConfig::default(), &[], &Default::default())
     }
 
     fn stage(name: &str, deployment: &str) -> Stage {
@@ -670,6 +743,7 @@ mod tests {
             integrations: Vec::new(),
             stages: vec![stage("prod", "d1")],
             read_error: None,
+            tags: Default::default(),
         };
         // A poll cut off by its timeout recorded the failure in the book
         // only; the next poll keeps the API (its retry is not due) and

@@ -569,6 +569,7 @@ mod tests {
                     ..Default::default()
                 }],
                 read_error: None,
+                tags: Default::default(),
             }]),
             load_balancing: Some(LoadBalancing {
                 load_balancers: vec![LoadBalancer {
