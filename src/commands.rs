@@ -156,10 +156,14 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
         )
         .any(|r| *r == crate::config::Regions::Enabled);
     let describe_regions = [("ec2", "DescribeRegions")];
-    let operations = crate::collect::enabled_descriptors(&config.collectors)
+    // Tags are read (and granted) only when tags_as_labels names some.
+    let reads_tags = !config.tags_as_labels.is_empty();
+    let operations: Vec<&(&str, &str)> = crate::collect::enabled_descriptors(&config.collectors)
         .flat_map(|d| d.operations)
-        .chain(describe_regions.iter().filter(|_| enabled_regions));
-    let read = crate::aws::iam::policy(operations, &roles);
+        .filter(|(_, op)| reads_tags || !crate::aws::iam::reads_tags(op))
+        .chain(describe_regions.iter().filter(|_| enabled_regions))
+        .collect();
+    let read = crate::aws::iam::policy(operations.iter().copied(), &roles);
     let policy = match &config.discovery.organizations {
         None => read,
         Some(org) => {
@@ -168,10 +172,7 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
             let mut assumed = vec![format!("arn:{partition}:iam::*:role/{}", org.role_name)];
             assumed.extend(roles.iter().cloned());
             assumed.extend(org.role_arn.iter().cloned());
-            let listing = iam::listing_statement(
-                !org.include_ous.is_empty(),
-                !config.tags_as_labels.is_empty(),
-            );
+            let listing = iam::listing_statement(!org.include_ous.is_empty(), reads_tags);
             // The exporter's own credentials assume every role; they list
             // the organisation unless a listing role does; and they read
             // the listed account that uses them.
@@ -190,12 +191,7 @@ pub fn iam_policy(config: &Config) -> anyhow::Result<ExitCode> {
                         .cloned(),
                 );
             }
-            let member = iam::policy(
-                crate::collect::enabled_descriptors(&config.collectors)
-                    .flat_map(|d| d.operations)
-                    .chain(describe_regions.iter().filter(|_| enabled_regions)),
-                &[],
-            );
+            let member = iam::policy(operations.iter().copied(), &[]);
             let mut documents = serde_json::Map::new();
             documents.insert("discovering_account".into(), iam::document(own));
             if org.role_arn.is_some() {

@@ -10,6 +10,12 @@ use serde_json::json;
 /// Operations every poll makes whatever the collectors: the account id.
 pub const ALWAYS: &[(&str, &str)] = &[("sts", "GetCallerIdentity")];
 
+/// Whether an operation reads tags: the collectors make it (and the
+/// policy grants it) only when `tags_as_labels` names some.
+pub fn reads_tags(operation: &str) -> bool {
+    matches!(operation, "DescribeTags" | "ListTagsForResource")
+}
+
 /// The IAM action for an operation. API Gateway authorizes by HTTP verb:
 /// every read above is `apigateway:GET`.
 pub fn action(service: &str, operation: &str) -> String {

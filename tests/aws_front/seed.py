@@ -132,7 +132,16 @@ def seed_paths(endpoint, region):
       log to `web-api-access`) -> HTTP link `web-http-link` -> ALB `web-alb`
       listener HTTP 80 -> target group `web-tg` (ip targets);
     * gone: REST link `gone-rest-link` to NLB `gone-nlb`, which is then deleted.
+
+    Each path's link, API, load balancers and endpoint service are tagged
+    `Team: orders`, `web` or `gone` (and `Secret`, a tag nobody asks for).
     """
+    def team(name):
+        return {"Team": name, "Secret": "s3cr3t"}
+
+    def tag_list(name):
+        return [{"Key": k, "Value": v} for k, v in team(name).items()]
+
     ec2 = client("ec2", endpoint, region)
     elb = client("elbv2", endpoint, region)
     apigw = client("apigateway", endpoint, region)
@@ -158,7 +167,7 @@ def seed_paths(endpoint, region):
     instance_ids = [i["InstanceId"] for i in instances]
 
     nlb = elb.create_load_balancer(Name="orders-nlb", Subnets=subnets, Type="network", Scheme="internal",
-                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+                                   SecurityGroups=[lb_sg], Tags=tag_list("orders"))["LoadBalancers"][0]["LoadBalancerArn"]
     orders_tg = elb.create_target_group(Name="orders-tg", Protocol="TCP", Port=8080, VpcId=vpc,
                                         TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
     elb.register_targets(TargetGroupArn=orders_tg, Targets=[{"Id": i, "Port": 8080} for i in instance_ids])
@@ -166,11 +175,12 @@ def seed_paths(endpoint, region):
     elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=443,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": orders_tg}])
     service_id = ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True,
+        TagSpecifications=[{"ResourceType": "vpc-endpoint-service", "Tags": tag_list("orders")}],
     )["ServiceConfiguration"]["ServiceId"]
 
     alb = elb.create_load_balancer(Name="web-alb", Subnets=subnets, Type="application", Scheme="internal",
-                                   SecurityGroups=[lb_sg])["LoadBalancers"][0]["LoadBalancerArn"]
+                                   SecurityGroups=[lb_sg], Tags=tag_list("web"))["LoadBalancers"][0]["LoadBalancerArn"]
     web_tg = elb.create_target_group(Name="web-tg", Protocol="HTTP", Port=8080, VpcId=vpc,
                                      TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     elb.register_targets(TargetGroupArn=web_tg, Targets=[{"Id": "10.30.1.50", "Port": 8080}])
@@ -180,12 +190,13 @@ def seed_paths(endpoint, region):
     gone = elb.create_load_balancer(Name="gone-nlb", Subnets=subnets, Type="network",
                                     Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
 
-    orders_link = apigw.create_vpc_link(name="orders-rest-link", targetArns=[nlb])["id"]
-    gone_link = apigw.create_vpc_link(name="gone-rest-link", targetArns=[gone])["id"]
+    orders_link = apigw.create_vpc_link(name="orders-rest-link", targetArns=[nlb], tags=team("orders"))["id"]
+    gone_link = apigw.create_vpc_link(name="gone-rest-link", targetArns=[gone], tags=team("gone"))["id"]
     elb.delete_load_balancer(LoadBalancerArn=gone)
-    web_link = apigw2.create_vpc_link(Name="web-http-link", SubnetIds=subnets, SecurityGroupIds=[link_sg])["VpcLinkId"]
+    web_link = apigw2.create_vpc_link(Name="web-http-link", SubnetIds=subnets, SecurityGroupIds=[link_sg],
+                                      Tags=team("web"))["VpcLinkId"]
 
-    api = apigw.create_rest_api(name="orders-api")["id"]
+    api = apigw.create_rest_api(name="orders-api", tags=team("orders"))["id"]
     root = [r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/"][0]["id"]
     orders = apigw.create_resource(restApiId=api, parentId=root, pathPart="orders")["id"]
     apigw.put_method(restApiId=api, resourceId=orders, httpMethod="GET", authorizationType="NONE")
@@ -201,7 +212,7 @@ def seed_paths(endpoint, region):
                        patchOperations=[{"op": "replace", "path": "/*/*/logging/loglevel", "value": "INFO"}])
     apigw.create_stage(restApiId=api, stageName="dev", deploymentId=deployment, variables={"vpcLinkId": orders_link})
 
-    http_api = apigw2.create_api(Name="web-api", ProtocolType="HTTP")["ApiId"]
+    http_api = apigw2.create_api(Name="web-api", ProtocolType="HTTP", Tags=team("web"))["ApiId"]
     apigw2.create_integration(ApiId=http_api, IntegrationType="HTTP_PROXY", IntegrationMethod="ANY",
                               IntegrationUri=web_listener, ConnectionType="VPC_LINK", ConnectionId=web_link,
                               PayloadFormatVersion="1.0")

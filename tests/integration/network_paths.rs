@@ -29,7 +29,13 @@ fn seeded() -> (Emulator, serde_json::Value) {
         .map(|v| v.as_str().unwrap())
         .collect();
     let service = us["endpoint_service_id"].as_str().unwrap();
-    emulator.set_scenario(&json!({
+    emulator.set_scenario(&scenario(&instances, service));
+    (emulator, seeded)
+}
+
+/// The scenario that breaks some of the paths in us-east-1.
+fn scenario(instances: &[&str], service: &str) -> serde_json::Value {
+    json!({
         "load_balancers": {
             "us-east-1/orders-nlb": {"privatelink_inbound_rules": "on"},
             "eu-west-1/orders-nlb": {"privatelink_inbound_rules": "off"},
@@ -45,8 +51,7 @@ fn seeded() -> (Emulator, serde_json::Value) {
                 {"vpc_endpoint_id": "vpce-0pending000003", "owner": "444455556666", "state": "pendingAcceptance"}
             ]
         }
-    }));
-    (emulator, seeded)
+    })
 }
 
 #[test]
@@ -244,20 +249,9 @@ fn per_target_health_when_enabled() {
 /// The calls one poll makes for a fixed inventory: the minimum the APIs allow.
 #[test]
 fn a_poll_makes_exactly_the_calls_it_needs() {
-    let (emulator, _) = seeded();
-    let before = emulator.requests();
+    let (emulator, seeded) = seeded();
     let config = config_file("regions: [us-east-1]\n");
-    let (ok, _, stderr) = once(&emulator.url, config.path());
-    assert!(ok, "{stderr}");
-    let after = emulator.requests();
-    let count = |key: &str| after[key].as_u64().unwrap_or(0) - before[key].as_u64().unwrap_or(0);
-    let made: BTreeMap<String, u64> = after
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| (k.clone(), count(k)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    let (made, _) = calls_of_one_poll(&emulator, &config);
     let expected: BTreeMap<String, u64> = [
         ("sts:GetCallerIdentity", 1),
         // API Gateway: one page of each list, then per API (1 REST, 1 HTTP) its resources or integrations and stages.
@@ -295,6 +289,125 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
     .map(|(k, n)| (k.to_owned(), n))
     .collect();
     assert_eq!(made, expected);
+
+    // Tags and filters, in the same world. Named tags reach the info
+    // series at the cost the docs give (inline, 20 load balancers a
+    // DescribeTags, a ListTagsForResource per connection); what the
+    // filters leave out is listed and never read further.
+    let us = &seeded[US];
+    let instances: Vec<&str> = us["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut world = scenario(&instances, us["endpoint_service_id"].as_str().unwrap());
+    world["interconnect"] = json!({"connections": [
+        {"id": "mcc-gcpprod1", "description": "prod to gcp", "bandwidth": "1Gbps",
+         "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "gcp-use4",
+         "provider": {"cloudServiceProvider": "google"}, "location": "us-east4", "state": "available",
+         "tags": {"Team": "network", "Secret": "s3cr3t"}}
+    ]});
+    emulator.set_scenario(&world);
+    let config = config_file(
+        "regions: [us-east-1]\ntags_as_labels: [Team]\nwatch:\n  vpc_links: {exclude_tags: {Team: gone}}\n  apis: {names: ['orders-.*']}\n",
+    );
+    let (made, text) = calls_of_one_poll(&emulator, &config);
+    for (call, n) in [
+        ("apigateway:GetVpcLinks", 1),
+        ("apigateway:GetRestApis", 1),
+        ("apigateway:GetResources", 1),
+        ("apigateway:GetStages", 1),
+        ("apigatewayv2:GetVpcLinks", 1),
+        ("apigatewayv2:GetApis", 1),
+        // web-api is left out: neither its integrations nor its stages.
+        ("apigatewayv2:GetIntegrations", 0),
+        ("apigatewayv2:GetStages", 0),
+        // Only orders-nlb is linked now (web-alb through web-api, gone-nlb
+        // through the link left out): its listeners, its tags, its group.
+        ("elasticloadbalancing:DescribeLoadBalancers", 1),
+        ("elasticloadbalancing:DescribeListeners", 1),
+        ("elasticloadbalancing:DescribeTags", 1),
+        ("elasticloadbalancing:DescribeTargetHealth", 1),
+        ("ec2:DescribeVpcEndpointServiceConfigurations", 1),
+        ("interconnect:ListConnections", 1),
+        ("interconnect:ListTagsForResource", 1),
+        ("logs:FilterLogEvents", 1),
+    ] {
+        assert_eq!(made.get(call).copied().unwrap_or(0), n, "{call}: {made:?}");
+    }
+    let l = labels(US);
+    let links = &us["vpc_links"];
+    let nlb = us["nlb_arn"].as_str().unwrap();
+    let service = us["endpoint_service_id"].as_str().unwrap();
+    for series in [
+        format!(
+            "awsconn_vpc_link_info{{{l},vpc_link_id=\"{}\",name=\"orders-rest-link\",api_type=\"rest\",version=\"v1\",team=\"orders\"}}",
+            links["orders-rest-link"].as_str().unwrap()
+        ),
+        format!(
+            "awsconn_vpc_link_info{{{l},vpc_link_id=\"{}\",name=\"web-http-link\",api_type=\"http\",version=\"v2\",team=\"web\"}}",
+            links["web-http-link"].as_str().unwrap()
+        ),
+        format!(
+            "awsconn_api_info{{{l},api_id=\"{}\",name=\"orders-api\",api_type=\"rest\",team=\"orders\"}}",
+            us["rest_api"].as_str().unwrap()
+        ),
+        format!(
+            "awsconn_load_balancer_info{{{l},load_balancer=\"{nlb}\",name=\"orders-nlb\",type=\"network\",scheme=\"internal\",team=\"orders\"}}"
+        ),
+        format!(
+            "awsconn_endpoint_service_info{{{l},service_id=\"{service}\",service_name=\"com.amazonaws.vpce.us-east-1.{service}\",team=\"orders\"}}"
+        ),
+        format!("awsconn_unwatched_resources{{{l},resource=\"vpc_link\"}}"),
+        format!("awsconn_unwatched_resources{{{l},resource=\"api\"}}"),
+    ] {
+        assert_eq!(sample(&text, &series), Some(1.0), "{series}\n{text}");
+    }
+    let connection = text
+        .lines()
+        .find(|l| l.starts_with("awsconn_interconnect_connection_info{"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(connection.ends_with(",team=\"network\"} 1"), "{connection}");
+    // Nothing of what was left out, and no tag that was not named.
+    let gone = links["gone-rest-link"].as_str().unwrap();
+    assert!(!text.contains(gone), "{text}");
+    assert!(!text.contains(us["http_api"].as_str().unwrap()), "{text}");
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("secret="),
+        "{text}"
+    );
+    assert_eq!(text.matches("team=").count(), 6, "{text}");
+    // The policy grants the tag reads now, and everything the poll made.
+    let granted = crate::harness::actions_granted(config.path());
+    let seen = crate::harness::actions_seen(&text);
+    assert!(seen.is_subset(&granted), "{seen:?} {granted:?}");
+    for action in [
+        "elasticloadbalancing:DescribeTags",
+        "interconnect:ListTagsForResource",
+    ] {
+        assert!(seen.contains(action), "{action} {seen:?}");
+    }
+}
+
+/// The calls one `once` makes, by `service:Operation`, and its exposition.
+fn calls_of_one_poll(
+    emulator: &Emulator,
+    config: &tempfile::NamedTempFile,
+) -> (BTreeMap<String, u64>, String) {
+    let before = emulator.requests();
+    let (ok, text, stderr) = once(&emulator.url, config.path());
+    assert!(ok, "{stderr}\n{text}");
+    let after = emulator.requests();
+    let count = |key: &str| after[key].as_u64().unwrap_or(0) - before[key].as_u64().unwrap_or(0);
+    let made = after
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), count(k)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    (made, text)
 }
 
 /// `iam-policy` grants exactly the operations a full poll performs.
