@@ -1,13 +1,15 @@
-//! One publish at organisation scale: a synthetic inventory of 1 000 VPC
-//! links, 5 000 load balancers and 20 000 targets over 200 account×region
-//! scopes (`SCOPES`), recorded into the real store, then published as the exporter
-//! does after polls: for each scope whose data changed, topology, one
-//! diagnosis, its families encoded; then the parts joined.
+//! One publish at organisation scale: a synthetic inventory of 10 000 VPC
+//! links, 10 000 load balancers and 40 000 targets over 2 000 account×region
+//! scopes (sizes from the environment: `scope_count`,
+//! `load_balancers_per_scope`), recorded into the real store, then
+//! published as the exporter does after polls: for each scope whose data
+//! changed, topology, one diagnosis, its families encoded; then the parts
+//! joined.
 //!
 //! `cargo bench --bench publish` prints the time of one publish beside the
 //! goal (50 ms) when one scope, none and every scope changed, the publishes
 //! and renders of a round of polls through the real publisher, the CPU per
-//! link at 2, 16 and 200 scopes (it must not grow with the scopes), and the
+//! link at 2, 16 and every scope (it must not grow with the scopes), and the
 //! memory: heap in use (counted by the allocator) and peak RSS, beside the
 //! goal (64 MiB); then the same scopes split over 4 shards as
 //! `--shard`/`--total-shards` split them, each shard in a process of its
@@ -79,10 +81,30 @@ fn heap_peak_mib() -> f64 {
     peak as f64 / 1048576.0
 }
 
-/// Account×region scopes of the organisation.
-const SCOPES: usize = 200;
+/// A size of the synthetic organisation, from the environment.
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// Account×region scopes of the organisation (`AWSCONN_BENCH_SCOPES`):
+/// 2 000 by default, 10 000 VPC links.
+fn scope_count() -> usize {
+    size("AWSCONN_BENCH_SCOPES", 2000)
+}
+
+/// Load balancers per scope (`AWSCONN_BENCH_LOAD_BALANCERS`): one per link
+/// by default, as a V1 link has; the first five are the links' targets.
+/// `AWSCONN_BENCH_SCOPES=200 AWSCONN_BENCH_LOAD_BALANCERS=25` is the
+/// world of the table before (200 scopes, 1 000 links, 5 000 load balancers).
+fn load_balancers_per_scope() -> usize {
+    size("AWSCONN_BENCH_LOAD_BALANCERS", LINKS_PER_SCOPE).max(LINKS_PER_SCOPE)
+}
+
 const LINKS_PER_SCOPE: usize = 5;
-const LOAD_BALANCERS_PER_SCOPE: usize = 25;
 const TARGETS_PER_GROUP: usize = 4;
 const COLLECTORS: &[&str] = &["vpc_links", "load_balancers", "endpoints", "network_rules"];
 
@@ -128,7 +150,7 @@ fn open_acl(id: String, subnets: Vec<String>) -> NetworkAcl {
 }
 
 /// One scope's fragments: 5 links (3 REST to an NLB each, 2 HTTP to a
-/// listener each), 25 NLBs with a listener and a target group of 4 targets,
+/// listener each), NLBs (5 by default) with a listener and a target group of 4 targets,
 /// their endpoint services, security groups, subnets, ACLs and interfaces.
 fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
     let mut links = Vec::new();
@@ -190,7 +212,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
         ingress: vec![],
         egress: vec![tcp(443, "0.0.0.0/0")],
     }];
-    for b in 0..LOAD_BALANCERS_PER_SCOPE {
+    for b in 0..load_balancers_per_scope() {
         let lb = arn(s, "lb", b);
         let tg = arn(s, "tg", b);
         let targets = (0..TARGETS_PER_GROUP)
@@ -345,10 +367,10 @@ fn record_round(store: &Store, scopes: usize, round: usize) {
     }
 }
 
-/// Records a poll of one scope's load balancers (scope `round` mod SCOPES)
+/// Records a poll of one scope's load balancers (scope `round` mod the scopes)
 /// whose data differs from the round before.
 fn change_one_scope(store: &Store, round: usize) {
-    let s = round % SCOPES;
+    let s = round % scope_count();
     let (_, fragment) = fragments(s, round).swap_remove(1);
     let generation = store.generation();
     store.record_success(
@@ -561,10 +583,10 @@ fn account(s: usize) -> AccountConfig {
     }
 }
 
-/// The scopes (of SCOPES) that shard `k` of `n` polls, as `--shard` splits them.
+/// The scopes that shard `k` of `n` polls, as `--shard` splits them.
 fn shard_scopes(k: u32, n: u32) -> Vec<usize> {
     let shard = Shard::new(k, n).unwrap();
-    (0..SCOPES)
+    (0..scope_count())
         .filter(|s| shard.owns(&account(*s), &scope(*s).region))
         .collect()
 }
@@ -666,7 +688,8 @@ fn bench(c: &mut Criterion) {
         run_shard(&spec);
         std::process::exit(0);
     }
-    let full = store(SCOPES);
+    let n_scopes = scope_count();
+    let full = store(n_scopes);
     let inventory_heap = heap_mib();
     let (links, checks) = {
         // As `serve` does: the publisher's publishes, within its budget.
@@ -687,7 +710,7 @@ fn bench(c: &mut Criterion) {
     // within its render budget, until none is left.
     let mut all_changed = Vec::new();
     for round in 1..=5 {
-        record_round(&full, SCOPES, round);
+        record_round(&full, scope_count(), round);
         let mut times = Vec::new();
         loop {
             let start = Instant::now();
@@ -712,13 +735,14 @@ fn bench(c: &mut Criterion) {
     // Rounds of polls through the real publisher on a runtime, as `serve`
     // runs them: before any publish of every scope at once, which only
     // `once` and `diagnose` make.
-    let (publishes, renders) = poll_round(&full, SCOPES, 1000, Duration::from_secs(2));
-    let (publishes_same, renders_same) = poll_round(&full, SCOPES, 1000, Duration::from_secs(2));
+    let (publishes, renders) = poll_round(&full, scope_count(), 1000, Duration::from_secs(2));
+    let (publishes_same, renders_same) =
+        poll_round(&full, scope_count(), 1000, Duration::from_secs(2));
     let polls_rss = peak_rss_mib();
     // The same in one publish (`once`, `diagnose`): every scope at once.
     let (all_at_once, _) = mean(
         5,
-        |r| record_round(&full, SCOPES, r + 10),
+        |r| record_round(&full, scope_count(), r + 10),
         || full.publish().scopes_rendered,
     );
     let all_at_once_peak = heap_peak_mib();
@@ -730,17 +754,17 @@ fn bench(c: &mut Criterion) {
     );
     let one_changed_peak = heap_peak_mib();
     // Every collector polled every scope again and found the same.
-    record_round(&full, SCOPES, 999);
+    record_round(&full, scope_count(), 999);
     full.publish();
     let (none_changed, none) = mean(
         5,
-        |_| record_round(&full, SCOPES, 999),
+        |_| record_round(&full, scope_count(), 999),
         || full.publish().scopes_rendered,
     );
     let once_rss = peak_rss_mib();
     let mut per_link = Vec::new();
-    for scopes in [2, 16, SCOPES] {
-        let s = if scopes == SCOPES {
+    for scopes in [2, 16, scope_count()] {
+        let s = if scopes == scope_count() {
             full.clone()
         } else {
             store(scopes)
@@ -748,11 +772,11 @@ fn bench(c: &mut Criterion) {
         per_link.push((scopes, cpu_per_link(&s, scopes)));
     }
     let published = full.publish();
-    let targets = SCOPES * LOAD_BALANCERS_PER_SCOPE * TARGETS_PER_GROUP;
+    let targets = scope_count() * load_balancers_per_scope() * TARGETS_PER_GROUP;
     eprintln!();
     eprintln!(
-        "inventory: {SCOPES} scopes, {links} VPC links, {} load balancers, {targets} targets; {checks} checks; exposition {:.1} MiB ({:.1} MiB gzip)",
-        SCOPES * LOAD_BALANCERS_PER_SCOPE,
+        "inventory: {n_scopes} scopes, {links} VPC links, {} load balancers, {targets} targets; {checks} checks; exposition {:.1} MiB ({:.1} MiB gzip)",
+        scope_count() * load_balancers_per_scope(),
         published.exposition.len() as f64 / 1048576.0,
         published
             .exposition
@@ -784,11 +808,11 @@ fn bench(c: &mut Criterion) {
     );
     eprintln!(
         "| a round of {} polls over 2 s, data changed: publishes, scopes rendered | {publishes}, {renders} | renders = scopes |",
-        SCOPES * COLLECTORS.len()
+        scope_count() * COLLECTORS.len()
     );
     eprintln!(
         "| a round of {} polls over 2 s, nothing changed: publishes, scopes rendered | {publishes_same}, {renders_same} | no renders |",
-        SCOPES * COLLECTORS.len()
+        scope_count() * COLLECTORS.len()
     );
     if let (Some(serving), Some(polls), Some(once)) = (serve_rss, polls_rss, once_rss) {
         eprintln!(
@@ -812,18 +836,18 @@ fn bench(c: &mut Criterion) {
     }
     eprintln!();
     let shards = measure_shards();
-    let whole_round =
-        per_link.last().map(|(_, t)| *t).unwrap_or_default() * (SCOPES * LINKS_PER_SCOPE) as u32;
+    let whole_round = per_link.last().map(|(_, t)| *t).unwrap_or_default()
+        * (scope_count() * LINKS_PER_SCOPE) as u32;
     eprintln!(
-        "{SHARDS} shards of the same {SCOPES} scopes (`--shard K --total-shards {SHARDS}`), each in its own process, beside one process polling all:"
+        "{SHARDS} shards of the same {n_scopes} scopes (`--shard K --total-shards {SHARDS}`), each in its own process, beside one process polling all:"
     );
     eprintln!(
         "| process | scopes | VPC links | CPU of a round in which every scope changed | longest publish | peak RSS | heap in use |"
     );
     eprintln!("|---|---|---|---|---|---|---|");
     eprintln!(
-        "| one process | {SCOPES} | {} | {:.1} ms | {:.1} ms | {} | {steady_heap:.1} MiB |",
-        SCOPES * LINKS_PER_SCOPE,
+        "| one process | {n_scopes} | {} | {:.1} ms | {:.1} ms | {} | {steady_heap:.1} MiB |",
+        scope_count() * LINKS_PER_SCOPE,
         ms(whole_round),
         ms(all_longest),
         serve_rss.map_or("—".into(), |r| format!("{r:.1} MiB")),
@@ -839,11 +863,11 @@ fn bench(c: &mut Criterion) {
         );
     }
     let total: usize = shards.iter().map(|f| f[1].parse::<usize>().unwrap()).sum();
-    assert_eq!(total, SCOPES, "every scope in exactly one shard");
+    assert_eq!(total, scope_count(), "every scope in exactly one shard");
     eprintln!();
-    eprintln!("| step of rendering {SCOPES} scopes | time |");
+    eprintln!("| step of rendering {n_scopes} scopes | time |");
     eprintln!("|---|---|");
-    for (step, t) in breakdown(SCOPES) {
+    for (step, t) in breakdown(scope_count()) {
         eprintln!("| {step} | {:.1} ms |", ms(t));
     }
     eprintln!();

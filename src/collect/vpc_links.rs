@@ -296,10 +296,10 @@ impl Collector for VpcLinks {
             .map(|a| ((a.api_type, a.id.as_str()), &a.tags))
             .collect();
         for api in &mut apis {
-            if let Some(now) = tags.get(&(api.api_type, api.id.as_str())) {
-                if api.tags != **now {
-                    api.tags = (*now).clone();
-                }
+            if let Some(now) = tags.get(&(api.api_type, api.id.as_str()))
+                && api.tags != **now
+            {
+                api.tags = (*now).clone();
             }
         }
         // APIs no longer listed (or no longer watched) are forgotten.
