@@ -268,6 +268,7 @@ fn fragments(s: usize, round: usize) -> Vec<(&'static str, Fragment)> {
             }],
             listeners_unread: None,
             tags: Default::default(),
+            tags_unread: false,
         });
         target_groups.push(TargetGroup {
             arn: tg,

@@ -14,7 +14,6 @@
 //! no compression; a plain one inflates chunk by chunk as it is sent.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -373,14 +372,34 @@ impl Exposition {
     /// The text as one gzip member, in buffers to send one after the other:
     /// the header, the chunks as they are kept, the end and the trailer.
     pub fn gzip(&self) -> Vec<Bytes> {
-        let mut buffers = Vec::with_capacity(self.chunks.len() + 2);
+        self.gzip_with_tail(&[])
+    }
+
+    /// The text and then `tail` (what is read at the scrape: the web
+    /// server's and the process's own metrics) as one gzip member: the tail
+    /// is deflated on its own, joins the chunks as they are kept, and its
+    /// CRC is combined with theirs. One member, because readers that take
+    /// only the first (`curl --compressed`, browsers, many libraries)
+    /// would drop a second.
+    pub fn gzip_with_tail(&self, tail: &[u8]) -> Vec<Bytes> {
+        let tail = Chunk::deflate(tail);
+        let mut crc = crc32fast::Hasher::new_with_initial_len(self.crc, self.len as u64);
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            tail.crc,
+            tail.len as u64,
+        ));
+        let len = self.len + tail.len;
+        let mut buffers = Vec::with_capacity(self.chunks.len() + 3);
         buffers.push(Bytes::from_static(&GZIP_HEADER));
         buffers.extend(self.chunks.iter().map(|c| c.deflated.clone()));
+        if tail.len > 0 {
+            buffers.push(tail.deflated);
+        }
         let mut end = Vec::with_capacity(DEFLATE_END.len() + 8);
         end.extend_from_slice(&DEFLATE_END);
-        end.extend_from_slice(&self.crc.to_le_bytes());
+        end.extend_from_slice(&crc.finalize().to_le_bytes());
         // The length modulo 2^32, as RFC 1952 has it.
-        end.extend_from_slice(&(self.len as u32).to_le_bytes());
+        end.extend_from_slice(&(len as u32).to_le_bytes());
         buffers.push(Bytes::from(end));
         buffers
     }
@@ -420,15 +439,6 @@ impl Iterator for Text {
     }
 }
 
-/// `data` gzip-compressed, fast rather than small.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +469,24 @@ mod tests {
         let exposition = Exposition::assemble([&a, &b]);
         assert_eq!(text_of(&exposition), JOINED);
         assert_eq!(exposition.len(), JOINED.len());
+    }
+
+    /// What is read at the scrape joins the published chunks in the same
+    /// gzip member: a reader of one member (flate2's `GzDecoder`, as
+    /// `curl --compressed`) reads the whole, tail included.
+    #[test]
+    fn the_scrape_time_tail_is_in_the_same_gzip_member() {
+        let a = Encoded::parse(SCOPE_A);
+        let exposition = Exposition::assemble([&a]);
+        let tail = "# HELP live Read at the scrape.\n# TYPE live gauge\nlive 1\n".repeat(100);
+        let body = exposition.gzip_with_tail(tail.as_bytes());
+        let expected = format!("{SCOPE_A}{tail}");
+        assert_eq!(gunzip(&body), expected.as_bytes());
+        assert_eq!(
+            gunzip(&Exposition::default().gzip_with_tail(b"x 1\n")),
+            b"x 1\n"
+        );
+        assert_eq!(gunzip(&exposition.gzip_with_tail(b"")), SCOPE_A.as_bytes());
     }
 
     /// The chunks, kept apart and joined in another order than they were

@@ -107,6 +107,9 @@ pub struct InterconnectConnection {
     /// Its tags named in `tags_as_labels` (ListTagsForResource, asked only
     /// when tags are named).
     pub tags: BTreeMap<String, String>,
+    /// The tags could not be read this poll: the collector keeps those last
+    /// read, so that an owner label does not come and go.
+    pub tags_unread: bool,
 }
 
 impl InterconnectConnection {
@@ -372,6 +375,9 @@ pub struct LoadBalancer {
     /// Its tags named in `tags_as_labels` (DescribeTags, 20 load balancers a
     /// call, asked only when tags are named).
     pub tags: BTreeMap<String, String>,
+    /// The tags could not be read this poll: the collector keeps those last
+    /// read, so that an owner label does not come and go.
+    pub tags_unread: bool,
 }
 
 impl LoadBalancer {

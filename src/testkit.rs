@@ -65,6 +65,7 @@ pub fn interconnect_connection(
         provider_kind: "multicloud".into(),
         billing_tier: Some(3),
         tags: Default::default(),
+        tags_unread: false,
     }
 }
 
@@ -86,6 +87,7 @@ pub fn load_balancer(arn: &str) -> LoadBalancer {
         listeners: vec![],
         listeners_unread: None,
         tags: Default::default(),
+        tags_unread: false,
     }
 }
 

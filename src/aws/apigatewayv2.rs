@@ -1,5 +1,6 @@
-//! API Gateway V2 (HTTP APIs): VPC links V2. The list calls of this API have
-//! no SDK paginator, so this follows `nextToken` itself.
+//! API Gateway V2 (HTTP APIs): VPC links V2, and the HTTP APIs with their
+//! integrations and stages. The list calls of this API have no SDK
+//! paginator, so this follows `nextToken` itself.
 
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};

@@ -95,11 +95,9 @@ pub(super) async fn load_balancing(
                 listeners: Vec::new(),
                 listeners_unread: None,
                 tags: Default::default(),
+                tags_unread: false,
             });
         }
-    }
-    if !tags.is_empty() {
-        read_tags(client, &mut load_balancers, tags, telemetry).await;
     }
     let found: BTreeSet<String> = load_balancers.iter().map(|lb| lb.arn.clone()).collect();
     // One listed without its ARN may be any of those not found.
@@ -122,6 +120,11 @@ pub(super) async fn load_balancing(
         }
     }
     let target_groups = target_groups(client, &found, health_after, telemetry).await?;
+    // Last: what the checks need comes before the owner's labels when the
+    // quota is short (tags unread are kept as last read).
+    if !tags.is_empty() {
+        read_tags(client, &mut load_balancers, tags, telemetry).await;
+    }
     Ok(LoadBalancing {
         load_balancers,
         target_groups,
@@ -131,9 +134,9 @@ pub(super) async fn load_balancing(
 }
 
 /// The tags named in `wanted` of each load balancer, 20 a DescribeTags. A
-/// chunk that cannot be read leaves its load balancers without tags this
-/// poll (counted in `awsconn_aws_incomplete_items_total`): their info
-/// series lose the owner, their state and checks do not.
+/// load balancer whose tags cannot be read (its chunk failed, or the
+/// answer left it out) is `tags_unread` and counted in
+/// `awsconn_aws_incomplete_items_total`: the collector keeps its last tags.
 async fn read_tags(
     client: &aws_sdk_elasticloadbalancingv2::Client,
     load_balancers: &mut [LoadBalancer],
@@ -142,41 +145,52 @@ async fn read_tags(
 ) {
     for chunk in load_balancers.chunks_mut(TAGS_CHUNK) {
         let arns: Vec<String> = chunk.iter().map(|lb| lb.arn.clone()).collect();
-        let answer = match client
+        for lb in chunk.iter_mut() {
+            lb.tags_unread = true;
+        }
+        match client
             .describe_tags()
             .set_resource_arns(Some(arns))
             .send()
             .await
         {
-            Ok(answer) => answer,
+            Ok(answer) => take_tags(chunk, &answer, wanted),
             Err(e) => {
                 let e = AwsError::from_sdk(SERVICE, "DescribeTags", e);
                 tracing::debug!(error = %e, "load balancer tags unread");
-                for _ in chunk.iter() {
-                    telemetry.skipped_item(SERVICE, "DescribeTags", "read failed");
-                }
-                continue;
             }
-        };
-        for described in answer.tag_descriptions() {
-            let Some(lb) = chunk
-                .iter_mut()
-                .find(|lb| described.resource_arn() == Some(lb.arn.as_str()))
-            else {
-                continue;
-            };
-            let all = described
-                .tags()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_owned(),
-                        t.value().unwrap_or_default().to_owned(),
-                    ))
-                })
-                .collect();
-            lb.tags = crate::tags::keep(all, wanted);
         }
+        for _ in chunk.iter().filter(|lb| lb.tags_unread) {
+            telemetry.skipped_item(SERVICE, "DescribeTags", "read failed");
+        }
+    }
+}
+
+/// The tags of one DescribeTags answer, on the load balancers it names.
+fn take_tags(
+    chunk: &mut [LoadBalancer],
+    answer: &aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput,
+    wanted: &[String],
+) {
+    for described in answer.tag_descriptions() {
+        let Some(lb) = chunk
+            .iter_mut()
+            .find(|lb| described.resource_arn() == Some(lb.arn.as_str()))
+        else {
+            continue;
+        };
+        let all = described
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect();
+        lb.tags = crate::tags::keep(all, wanted);
+        lb.tags_unread = false;
     }
 }
 

@@ -1,6 +1,7 @@
-//! AWS Interconnect – multicloud: connections, environments and the attach
-//! points of the environments that have connections. The service speaks
-//! Smithy RPC v2 CBOR; the SDK handles the protocol.
+//! AWS Interconnect – multicloud: connections, environments, the attach
+//! points of the environments that have connections, and (with
+//! `tags_as_labels`) each connection's tags. The service speaks Smithy RPC
+//! v2 CBOR; the SDK handles the protocol.
 
 use aws_sdk_interconnect::types::{AttachPoint, Provider};
 
@@ -30,12 +31,17 @@ pub(super) async fn inventory(
     let (mut connections, environments) =
         tokio::try_join!(connections(client), environments(client))?;
     if !tags.is_empty() {
-        for c in connections.iter_mut().filter(|c| !c.arn.is_empty()) {
-            match tags_of(client, &c.arn).await {
+        for c in connections.iter_mut() {
+            let read = match c.arn.as_str() {
+                "" => Err("the connection has no ARN".to_owned()),
+                arn => tags_of(client, arn).await.map_err(|e| e.to_string()),
+            };
+            match read {
                 Ok(all) => c.tags = crate::tags::keep(all, tags),
                 Err(e) => {
-                    tracing::debug!(connection_id = %c.id, error = %e, "Interconnect connection tags unread");
+                    tracing::debug!(connection_id = %c.id, error = %e, "Interconnect connection tags unread; the last read are kept");
                     telemetry.skipped_item("interconnect", "ListTagsForResource", "read failed");
+                    c.tags_unread = true;
                 }
             }
         }
@@ -175,6 +181,7 @@ async fn connections(
                 provider_kind: provider_kind(c.provider()),
                 billing_tier: c.billing_tier(),
                 tags: Default::default(),
+                tags_unread: false,
             });
         }
     }

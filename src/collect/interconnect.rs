@@ -1,6 +1,7 @@
-//! AWS Interconnect – multicloud: connections, environments and their
-//! attach points; where a scope has nothing to watch (no environment, or
-//! the service not offered), it is asked again only every `absent_interval`.
+//! AWS Interconnect – multicloud: connections (with their tags, when
+//! `tags_as_labels` names some), environments and their attach points;
+//! where a scope has nothing to watch (no environment, or the service not
+//! offered), it is asked again only every `absent_interval`.
 
 use crate::config::InterconnectConfig;
 use crate::inventory::{
@@ -76,11 +77,12 @@ impl Collector for InterconnectCollector {
         if let Some(last) = self.still_absent(known, now) {
             return Ok(Fragment::Interconnect(last.clone()));
         }
-        let settled = self.settle(
+        let mut settled = self.settle(
             aws.interconnect(&self.tags).await,
             known.interconnect.as_ref(),
             now,
         )?;
+        keep_tags_unread(&mut settled.connections, known.interconnect.as_ref());
         if let InterconnectAvailability::NotOffered(answer) = &settled.availability {
             tracing::info!(
                 account = %aws.account_label(),
@@ -91,6 +93,20 @@ impl Collector for InterconnectCollector {
             );
         }
         Ok(Fragment::Interconnect(settled))
+    }
+}
+
+/// A connection whose tags could not be read this poll keeps those last
+/// read: its owner label, and the alerts routed by it, stay put.
+fn keep_tags_unread(connections: &mut [InterconnectConnection], known: Option<&Interconnect>) {
+    for c in connections.iter_mut().filter(|c| c.tags_unread) {
+        if let Some(before) = known
+            .into_iter()
+            .flat_map(|k| &k.connections)
+            .find(|b| b.id == c.id)
+        {
+            c.tags = before.tags.clone();
+        }
     }
 }
 

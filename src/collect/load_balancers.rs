@@ -71,6 +71,7 @@ impl Collector for LoadBalancers {
         };
         drop(books);
         keep_health_left(&mut lb, known.load_balancing.as_ref());
+        keep_tags_unread(&mut lb, known.load_balancing.as_ref());
         Ok(Fragment::LoadBalancing(lb))
     }
 }
@@ -105,6 +106,21 @@ fn keep_health_left(lb: &mut LoadBalancing, known: Option<&LoadBalancing>) {
                 group.health_unread =
                     Some("not read yet: the quota left it for the next poll".to_owned())
             }
+        }
+    }
+}
+
+/// A load balancer whose tags could not be read this poll (DescribeTags
+/// failed, or the quota left it) keeps those last read: its owner label,
+/// and the alerts routed by it, stay put.
+fn keep_tags_unread(lb: &mut LoadBalancing, known: Option<&LoadBalancing>) {
+    for balancer in lb.load_balancers.iter_mut().filter(|b| b.tags_unread) {
+        if let Some(before) = known
+            .into_iter()
+            .flat_map(|k| &k.load_balancers)
+            .find(|b| b.arn == balancer.arn)
+        {
+            balancer.tags = before.tags.clone();
         }
     }
 }
@@ -272,6 +288,44 @@ fn load_balancing_families(f: &mut Families, scope: &Scope, lb: &LoadBalancing, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tags that cannot be read this poll are those read before; a load
+    /// balancer never read before has none; tags read are as read.
+    #[test]
+    fn unread_tags_are_kept_as_last_read() {
+        let team = |t: &str| BTreeMap::from([("Team".to_owned(), t.to_owned())]);
+        let known = LoadBalancing {
+            load_balancers: vec![
+                LoadBalancer {
+                    tags: team("payments"),
+                    ..crate::testkit::load_balancer("a")
+                },
+                LoadBalancer {
+                    tags: team("search"),
+                    ..crate::testkit::load_balancer("b")
+                },
+            ],
+            ..Default::default()
+        };
+        let unread = |arn: &str| LoadBalancer {
+            tags_unread: true,
+            ..crate::testkit::load_balancer(arn)
+        };
+        let mut now = LoadBalancing {
+            load_balancers: vec![
+                unread("a"),
+                LoadBalancer {
+                    tags: team("orders"),
+                    ..crate::testkit::load_balancer("b")
+                },
+                unread("new"),
+            ],
+            ..Default::default()
+        };
+        keep_tags_unread(&mut now, Some(&known));
+        let tags: Vec<_> = now.load_balancers.iter().map(|b| b.tags.clone()).collect();
+        assert_eq!(tags, [team("payments"), team("orders"), BTreeMap::new()]);
+    }
 
     fn group(arn: &str) -> TargetGroup {
         TargetGroup {

@@ -98,8 +98,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
     // The published exposition as it is; the web server's and process
-    // metrics, read now, after it (as a second gzip member when compressed:
-    // RFC 1952 allows several, and Prometheus reads them all).
+    // metrics, read now, after it (in the same gzip member when compressed).
     let mut live = state.web_stats.exposition();
     live.push_str(&crate::process::runtime_exposition());
     if state.process_metrics {
@@ -109,10 +108,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     // text is inflated a chunk at a time as the client reads it.
     let exposition = &published.exposition;
     let mut response = if gzip {
-        let live = bytes::Bytes::from(crate::exposition::gzip(live.as_bytes()));
-        let buffers = exposition.gzip();
-        let len = buffers.iter().map(|b| b.len()).sum::<usize>() + live.len();
-        let buffers = buffers.into_iter().chain([live]).map(Ok);
+        let buffers = exposition.gzip_with_tail(live.as_bytes());
+        let len = buffers.iter().map(|b| b.len()).sum::<usize>();
+        let buffers = buffers.into_iter().map(Ok);
         let mut r = Body::new(Buffers::new(buffers, len)).into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
