@@ -710,7 +710,11 @@ pub async fn diagnose(
         .filter(|r| vpc_link.is_none_or(|id| r.vpc_link_id == id))
         .collect();
     if let Some(id) = vpc_link.filter(|_| reports.is_empty()) {
-        eprintln!("no VPC link {id} in the configured accounts and regions");
+        let filtered = match config.watch.vpc_links.is_everything() {
+            true => "",
+            false => ", or the watch.vpc_links filters leave it out",
+        };
+        eprintln!("no VPC link {id} in the configured accounts and regions{filtered}");
         return Ok(ExitCode::FAILURE);
     }
     let stdout = std::io::stdout();

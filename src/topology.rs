@@ -86,15 +86,30 @@ pub struct Port {
 impl<'a> Topology<'a> {
     /// Resolves every integration of the inventory and indexes what they lead to.
     pub fn build(inventory: &'a Inventory) -> Topology<'a> {
-        let (mut resolved, unresolved) = inventory
+        let (mut resolved, mut unresolved) = inventory
             .apis
             .as_deref()
             .map(resolve::resolve_all)
             .unwrap_or_default();
         // A watched API's integration through a link the filters leave out
-        // is left out with the link.
-        if !inventory.unwatched.vpc_links.is_empty() {
-            resolved.retain(|r| !inventory.unwatched.vpc_links.contains(&r.vpc_link_id));
+        // is left out with the link: resolved, or naming it outright.
+        let unwatched = &inventory.unwatched.vpc_links;
+        if !unwatched.is_empty() {
+            resolved.retain(|r| !unwatched.contains(&r.vpc_link_id));
+            let through_unwatched: BTreeSet<(&str, &str)> = inventory
+                .apis
+                .iter()
+                .flatten()
+                .flat_map(|a| {
+                    a.integrations
+                        .iter()
+                        .filter(|i| unwatched.contains(&i.connection_id))
+                        .map(move |i| (a.id.as_str(), i.name.as_str()))
+                })
+                .collect();
+            unresolved.retain(|u| {
+                !through_unwatched.contains(&(u.api_id.as_str(), u.integration.as_str()))
+            });
         }
         let apis = inventory
             .apis
@@ -430,7 +445,12 @@ mod tests {
         let t = Topology::build(&inventory);
         assert!(t.resolved.is_empty(), "{:?}", t.resolved);
         assert!(t.linked_load_balancers().is_empty());
+        // One that names it but cannot be resolved is left out too.
+        inventory.apis.as_mut().unwrap()[0].integrations[0].uri = "${stageVariables.nope}".into();
+        assert!(Topology::build(&inventory).unresolved.is_empty());
         inventory.unwatched = Default::default();
+        assert_eq!(Topology::build(&inventory).unresolved.len(), 1);
+        inventory.apis.as_mut().unwrap()[0].integrations[0].uri = testkit::LISTENER.into();
         assert_eq!(Topology::build(&inventory).resolved.len(), 1);
     }
 

@@ -1,9 +1,11 @@
 //! Which VPC links and APIs are watched (`watch:` in the configuration): by
 //! name and by tag. The list calls (GetVpcLinks, GetRestApis, GetApis)
 //! return both, so what is left out costs its share of a list page and
-//! nothing more: its integrations, stages, load balancers, endpoint
-//! services and network rules are never asked for, and it has no series
-//! but a count (`awsconn_unwatched_resources`). Pure.
+//! nothing more: an API's integrations, stages and execution log are never
+//! asked for, nor what only a left-out link leads to (its load balancers,
+//! their endpoint services and network rules; `load_balancers.scope: all`
+//! still reads every load balancer), and it has no series but a count
+//! (`awsconn_unwatched_resources`). Pure.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +14,9 @@ use serde::{Deserialize, Deserializer};
 
 /// A regular expression that must match the whole value, as PromQL's `=~`
 /// and the `regex` of a relabel rule do: `prod-.*` matches `prod-orders`,
-/// not `preprod-orders`.
+/// not `preprod-orders`. The syntax is RE2's without Unicode classes
+/// (`regex-lite`: `\w` and `\d` are ASCII), which names and tag values
+/// rarely need.
 #[derive(Clone)]
 pub struct Pattern {
     text: String,
@@ -21,6 +25,9 @@ pub struct Pattern {
 
 impl Pattern {
     pub fn new(text: &str) -> Result<Pattern, regex_lite::Error> {
+        // Alone first: `a)|(.*` is no pattern, though wrapped in the
+        // anchors it would compile, and match everything.
+        regex_lite::Regex::new(text)?;
         Ok(Pattern {
             anchored: regex_lite::Regex::new(&format!("^(?:{text})$"))?,
             text: text.to_owned(),
@@ -149,6 +156,8 @@ mod tests {
             err.contains("\"prod-(\" is not a regular expression"),
             "{err}"
         );
+        // Balanced only inside the anchors: refused, not "match everything".
+        assert!(Pattern::new("prod)|(.*").is_err());
         let err = serde_saphyr::from_str::<Filter>("nmes: []")
             .unwrap_err()
             .to_string();

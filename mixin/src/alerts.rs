@@ -77,12 +77,6 @@ pub const CONNECTION_OWNER: Owner = Owner {
     info: "awsconn_interconnect_connection_info",
     keys: &["job", "instance", "account", "region", "connection_id"],
 };
-/// The exporter's alerts about one account's polling go to the team that
-/// owns the account (its Organizations tags).
-pub const ACCOUNT_OWNER: Owner = Owner {
-    info: "awsconn_account_info",
-    keys: &["job", "instance", "account"],
-};
 
 pub struct Alert {
     pub name: &'static str,
@@ -90,8 +84,10 @@ pub struct Alert {
     /// A static sentence: what is wrong, without labels.
     pub summary: &'static str,
     pub scope: Scope,
-    /// Where its owner's labels come from; `None` for an alert about no
-    /// one resource or account (the exporter down, a reload failed).
+    /// Where its owner's labels come from; `None` for the exporter's own
+    /// alerts (its IAM policy, its quota share, a collector failing are
+    /// for whoever runs the exporter, not for the team of an account) and
+    /// for alerts that name a resource as CloudWatch does, not by its id.
     pub owner: Option<Owner>,
     /// The collectors whose data the alert reads: a failing one inhibits it
     /// in the same account and region.
@@ -1000,7 +996,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "A collector of the exporter keeps failing: its data is getting old.",
             scope: Scope::Exporter,
-            owner: Some(ACCOUNT_OWNER),
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1015,7 +1011,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "A collector has not succeeded for too long: its metrics show old data.",
             scope: Scope::Exporter,
-            owner: Some(ACCOUNT_OWNER),
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1047,7 +1043,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "AWS throttles many of the exporter's requests to a service.",
             scope: Scope::Exporter,
-            owner: Some(ACCOUNT_OWNER),
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1065,7 +1061,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "AWS denies some of the exporter's requests: its IAM policy lacks an action.",
             scope: Scope::Exporter,
-            owner: Some(ACCOUNT_OWNER),
+            owner: None,
             collectors: &[],
             rules: vec![Rule {
                 labels: Vec::new(),
@@ -1082,7 +1078,7 @@ fn exporter_alerts(config: &Config) -> Vec<Alert> {
             severity: Severity::Warning,
             summary: "The exporter's share of AWS's request quota cannot read one account and region in time: what it reads there lags.",
             scope: Scope::Exporter,
-            owner: Some(ACCOUNT_OWNER),
+            owner: None,
             collectors: &[],
             rules: vec![
                 Rule {

@@ -202,9 +202,10 @@ pub struct AlertmanagerExample {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Owners {
-    /// Labels joined into the alerts of a VPC link from its
-    /// `awsconn_vpc_link_info` series: the exporter's `tags_as_labels`
-    /// under their label names (`Team` is `team`).
+    /// Labels joined into an alert from the `_info` series of what it is
+    /// about (`alerts::Owner`: a VPC link, an API, a load balancer, an
+    /// Interconnect connection): the exporter's `tags_as_labels` under
+    /// their label names (`Team` is `team`).
     #[serde(default)]
     pub labels: Vec<String>,
     /// A receiver per value of the first label: the alerts of a resource

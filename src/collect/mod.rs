@@ -47,8 +47,8 @@ use crate::topology::Topology;
 /// The part of a scope's inventory that one collector produces.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fragment {
-    /// VPC links and the APIs whose integrations use them (those watched),
-    /// and what the `watch` filters left out.
+    /// The VPC links and the APIs that the `watch` filters keep, and what
+    /// they left out.
     VpcLinks(Vec<VpcLink>, Vec<Api>, crate::inventory::Unwatched),
     LoadBalancing(LoadBalancing),
     EndpointServices(Vec<EndpointService>),
