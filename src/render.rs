@@ -509,8 +509,8 @@ fn link_checks(f: &mut Families, report: &LinkReport) {
             check
                 .object
                 .iter()
-                .filter(|(k, _)| **k != "vpc_link")
-                .map(|(k, v)| (*k, v.clone())),
+                .filter(|(k, _)| *k != "vpc_link")
+                .map(|(k, v)| (k, v.clone())),
         );
         if check.unknown.is_some() {
             // Its object names the collector whose data is missing.

@@ -10,10 +10,12 @@
 //! on-call engineer needs.
 
 pub mod checks;
+mod object;
 pub mod path;
 pub mod rules;
 
 pub use checks::{CHECKS, CheckSpec, Judges};
+pub use object::Object;
 pub use path::{Hop, HopKind, LinkView};
 
 use std::collections::BTreeMap;
@@ -31,7 +33,7 @@ pub struct Check {
     pub check: &'static str,
     pub ok: bool,
     /// What was checked, as label name -> value (`vpc_link`, `load_balancer`, `port`, ...).
-    pub object: BTreeMap<&'static str, String>,
+    pub object: Object,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,7 +108,7 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
         };
         out.push(unknown(
             spec.name,
-            BTreeMap::new(),
+            Object::default(),
             Place::Link,
             collector,
             &format!("this check needs what the {collector} collector reads, and {why}"),
@@ -118,7 +120,7 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
 /// A check that could not be made: `collector` did not get what it needs.
 fn unknown(
     check: &'static str,
-    mut object: BTreeMap<&'static str, String>,
+    mut object: Object,
     place: Place,
     collector: &'static str,
     why: &str,
@@ -275,13 +277,7 @@ pub fn views<'a>(
     views
 }
 
-fn failed(
-    check: &'static str,
-    object: BTreeMap<&'static str, String>,
-    place: Place,
-    cause: String,
-    fix: String,
-) -> Check {
+fn failed(check: &'static str, object: Object, place: Place, cause: String, fix: String) -> Check {
     Check {
         check,
         ok: false,
@@ -294,7 +290,7 @@ fn failed(
     }
 }
 
-fn passed(check: &'static str, object: BTreeMap<&'static str, String>, place: Place) -> Check {
+fn passed(check: &'static str, object: Object, place: Place) -> Check {
     Check {
         check,
         ok: true,

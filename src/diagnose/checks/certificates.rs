@@ -4,9 +4,7 @@
 //! `tls_hostname_mismatch` and `tls_certificate_expired` before a request
 //! fails, from what ELB and ACM say (no connection is made).
 
-use std::collections::BTreeMap;
-
-use super::super::{Check, Clock, LinkPath, Place, failed, passed, unknown};
+use super::super::{Check, Clock, LinkPath, Object, Place, failed, passed, unknown};
 use crate::inventory::{CertificateDetail, Certificates, Listener, ListenerCertificate};
 use crate::topology::TlsCall;
 
@@ -47,7 +45,7 @@ impl<'a> LinkPath<'a> {
         };
         for (call, listener) in self.terminated_calls() {
             let load_balancer = &call.load_balancer.arn;
-            let object = BTreeMap::from([
+            let object = Object::from([
                 ("load_balancer", load_balancer.clone()),
                 ("port", call.port.to_string()),
                 ("host", call.host.clone()),
@@ -107,7 +105,7 @@ impl<'a> LinkPath<'a> {
 
     /// A TLS call through a `TCP` listener: no ELB certificate to judge.
     fn passed_through(&self, call: &TlsCall) -> Check {
-        let object = BTreeMap::from([
+        let object = Object::from([
             ("load_balancer", call.load_balancer.arn.clone()),
             ("port", call.port.to_string()),
             ("host", call.host.clone()),
@@ -144,7 +142,7 @@ impl<'a> LinkPath<'a> {
             let load_balancer = call.load_balancer.arn.as_str();
             let place = Place::Listener(load_balancer.to_owned(), call.port);
             let Some(served) = certificates.listeners.get(&listener.arn) else {
-                let object = BTreeMap::from([
+                let object = Object::from([
                     ("load_balancer", load_balancer.to_owned()),
                     ("port", call.port.to_string()),
                 ]);
@@ -177,7 +175,7 @@ impl<'a> LinkPath<'a> {
                 (None, None) => served.iter().find(|c| c.is_default),
             };
             let Some(certificate) = chosen else {
-                let object = BTreeMap::from([
+                let object = Object::from([
                     ("load_balancer", load_balancer.to_owned()),
                     ("port", call.port.to_string()),
                 ]);
@@ -189,7 +187,7 @@ impl<'a> LinkPath<'a> {
                 continue;
             }
             judged.push(key);
-            let object = BTreeMap::from([
+            let object = Object::from([
                 ("load_balancer", load_balancer.to_owned()),
                 ("port", call.port.to_string()),
                 ("certificate_arn", certificate.arn.clone()),
@@ -289,7 +287,7 @@ fn judge(detail: &CertificateDetail, clock: &Clock) -> Verdict {
 }
 
 /// A listener for which AWS listed no certificate (or no default one).
-fn none_listed(check: &'static str, object: BTreeMap<&'static str, String>, place: Place) -> Check {
+fn none_listed(check: &'static str, object: Object, place: Place) -> Check {
     unknown(
         check,
         object,
@@ -300,7 +298,7 @@ fn none_listed(check: &'static str, object: BTreeMap<&'static str, String>, plac
 }
 
 /// A listener whose certificates the collector has not read yet.
-fn not_read(check: &'static str, object: BTreeMap<&'static str, String>, place: Place) -> Check {
+fn not_read(check: &'static str, object: Object, place: Place) -> Check {
     unknown(
         check,
         object,

@@ -1,13 +1,11 @@
 //! `link_available`: the VPC link itself.
 
-use std::collections::BTreeMap;
-
-use super::super::{Check, Place};
+use super::super::{Check, Object, Place};
 use crate::inventory::{ApiType, VpcLink};
 
 /// `link_available`: the link is AVAILABLE (an HTTP link must not be INACTIVE).
 pub fn link_available(link: &VpcLink) -> Check {
-    let object = BTreeMap::from([("vpc_link", link.id.clone())]);
+    let object = Object::from([("vpc_link", link.id.clone())]);
     let detail = link
         .status_message
         .as_deref()

@@ -1,9 +1,7 @@
 //! `load_balancer_active` and `listener_port`: the load balancers a link
 //! leads to exist and are active, and listen where the integrations call.
 
-use std::collections::BTreeMap;
-
-use super::super::{Check, LinkPath, Place, failed, passed, unknown};
+use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
 
 impl LinkPath<'_> {
     /// `load_balancer_active`: every target load balancer exists and is active.
@@ -13,7 +11,7 @@ impl LinkPath<'_> {
         }
         let mut out = Vec::new();
         for arn in self.targets {
-            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            let object = Object::from([("load_balancer", arn.clone())]);
             let place = Place::LoadBalancer(arn.clone());
             if self.is_missing(arn) {
                 out.push(failed(
@@ -70,7 +68,7 @@ impl LinkPath<'_> {
         for (listener, (lb, stage)) in &self.missing {
             out.push(failed(
                 "listener_port",
-                BTreeMap::from([("load_balancer", lb.clone()), ("listener", listener.clone())]),
+                Object::from([("load_balancer", lb.clone()), ("listener", listener.clone())]),
                 Place::LoadBalancer(lb.clone()),
                 format!("Stage {stage} integrates with listener {listener}, which the load balancer does not have (deleted, or not readable)."),
                 "Point the integration at a listener the load balancer has (or create the listener again), and redeploy the API.".into(),
@@ -81,8 +79,7 @@ impl LinkPath<'_> {
             let Some(lb) = self.balancer(arn) else {
                 continue;
             };
-            let object =
-                BTreeMap::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
+            let object = Object::from([("load_balancer", arn.clone()), ("port", port.to_string())]);
             let place = Place::Listener(arn.clone(), port);
             if let Some(why) = &lb.listeners_unread {
                 out.push(listeners_unread(object, place, why));
@@ -124,7 +121,7 @@ impl LinkPath<'_> {
             else {
                 continue;
             };
-            let object = BTreeMap::from([
+            let object = Object::from([
                 ("load_balancer", lb.clone()),
                 ("listener", u.target.clone()),
             ]);
@@ -139,7 +136,7 @@ impl LinkPath<'_> {
 
 /// A `listener_port` check that cannot be made: the load balancer's
 /// listeners could not be read (`why`).
-fn listeners_unread(object: BTreeMap<&'static str, String>, place: Place, why: &str) -> Check {
+fn listeners_unread(object: Object, place: Place, why: &str) -> Check {
     unknown(
         "listener_port",
         object,

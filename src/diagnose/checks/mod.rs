@@ -229,8 +229,8 @@ mod tests {
                 }
                 for label in check.object.keys() {
                     assert!(
-                        spec.object.contains(label)
-                            || (check.unknown.is_some() && *label == "collector"),
+                        spec.object.contains(&label)
+                            || (check.unknown.is_some() && label == "collector"),
                         "{}: undeclared label {label}",
                         spec.name
                     );

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use super::super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
-use super::super::{Check, LinkPath, Place, failed, passed, unknown};
+use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
 use crate::inventory::{
     ApiType, LoadBalancer, NetworkAcl, NetworkRules, SecurityGroup, Subnet, TargetGroup,
 };
@@ -106,15 +106,10 @@ impl From<Option<(String, String)>> for Outcome {
 
 /// Checks keyed by their object, each on its hop with its worst outcome.
 #[derive(Default)]
-struct Verdicts(BTreeMap<BTreeMap<&'static str, String>, (Place, Outcome)>);
+struct Verdicts(BTreeMap<Object, (Place, Outcome)>);
 
 impl Verdicts {
-    fn record(
-        &mut self,
-        object: BTreeMap<&'static str, String>,
-        place: &Place,
-        outcome: impl Into<Outcome>,
-    ) {
+    fn record(&mut self, object: Object, place: &Place, outcome: impl Into<Outcome>) {
         let outcome = outcome.into();
         let entry = self
             .0
@@ -279,7 +274,7 @@ impl<'a> LinkPath<'a> {
         let mut verdicts = Verdicts::default();
         for hop in self.connections() {
             let object = |groups: &[String], direction: &str| {
-                BTreeMap::from([
+                Object::from([
                     ("security_group", groups.join(",")),
                     ("direction", direction.to_owned()),
                     (hop.via.0, hop.via.1.clone()),
@@ -416,7 +411,7 @@ impl<'a> LinkPath<'a> {
                     {
                         if acl.is_none() {
                             verdicts.record(
-                                BTreeMap::from([
+                                Object::from([
                                     ("subnet", subnet.id.clone()),
                                     (hop.via.0, hop.via.1.clone()),
                                     ("port", hop.port.to_string()),
@@ -476,8 +471,8 @@ impl<'a> LinkPath<'a> {
     }
 }
 
-fn acl_object(acl: &NetworkAcl, hop: &Hop) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
+fn acl_object(acl: &NetworkAcl, hop: &Hop) -> Object {
+    Object::from([
         ("network_acl", acl.id.clone()),
         (hop.via.0, hop.via.1.clone()),
         ("port", hop.port.to_string()),

@@ -1,9 +1,7 @@
 //! The PrivateLink hop of REST (V1) links: `endpoint_service_available`,
 //! `endpoint_connection_available` and `privatelink_inbound_rules`.
 
-use std::collections::BTreeMap;
-
-use super::super::{Check, LinkPath, Place, failed, passed, rules, unknown};
+use super::super::{Check, LinkPath, Object, Place, failed, passed, rules, unknown};
 
 impl LinkPath<'_> {
     /// `endpoint_service_available` (V1): the NLB's endpoint service is available.
@@ -20,14 +18,14 @@ impl LinkPath<'_> {
             if mine.is_empty() {
                 out.push(failed(
                     "endpoint_service_available",
-                    BTreeMap::from([("load_balancer", arn.clone())]),
+                    Object::from([("load_balancer", arn.clone())]),
                     Place::NoService(arn.clone()),
                     "No VPC endpoint service fronts the NLB: API Gateway cannot reach it through PrivateLink.".into(),
                     "API Gateway creates the endpoint service with the VPC link: recreate the VPC link for this NLB and redeploy the API.".into(),
                 ));
             }
             for service in mine {
-                let object = BTreeMap::from([
+                let object = Object::from([
                     ("load_balancer", arn.clone()),
                     ("service_id", service.service_id.clone()),
                 ]);
@@ -62,7 +60,7 @@ impl LinkPath<'_> {
                 if let Some(error) = &service.connections_unread {
                     out.push(unknown(
                         "endpoint_connection_available",
-                        BTreeMap::from([("service_id", service.service_id.clone())]),
+                        Object::from([("service_id", service.service_id.clone())]),
                         Place::Connection(service.service_id.clone(), None),
                         "endpoints",
                         &format!("the endpoint service's connections could not be read: {error}"),
@@ -72,7 +70,7 @@ impl LinkPath<'_> {
                 if let Some(c) = service.connections.iter().find(|c| c.state == "available") {
                     out.push(passed(
                         "endpoint_connection_available",
-                        BTreeMap::from([
+                        Object::from([
                             ("service_id", service.service_id.clone()),
                             ("vpc_endpoint_id", c.vpc_endpoint_id.clone()),
                         ]),
@@ -101,7 +99,7 @@ impl LinkPath<'_> {
                 };
                 out.push(failed(
                     "endpoint_connection_available",
-                    BTreeMap::from([("service_id", service.service_id.clone())]),
+                    Object::from([("service_id", service.service_id.clone())]),
                     Place::Connection(service.service_id.clone(), None),
                     if states.is_empty() {
                         format!(
@@ -134,7 +132,7 @@ impl LinkPath<'_> {
             let Some(enforced) = lb.privatelink_inbound_rules.as_deref() else {
                 continue;
             };
-            let object = BTreeMap::from([("load_balancer", arn.clone())]);
+            let object = Object::from([("load_balancer", arn.clone())]);
             let place = Place::LoadBalancer(arn.clone());
             if enforced != "on" {
                 out.push(passed("privatelink_inbound_rules", object, place));

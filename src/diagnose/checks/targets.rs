@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{Check, LinkPath, Place, failed, passed, unknown};
+use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
 
 impl LinkPath<'_> {
     /// `targets_healthy`: each target group behind a used listener has a healthy target.
     pub(in crate::diagnose) fn targets_healthy(&self) -> Vec<Check> {
         let mut out = Vec::new();
         for (_, group) in &self.groups {
-            let object = BTreeMap::from([("target_group", group.arn.clone())]);
+            let object = Object::from([("target_group", group.arn.clone())]);
             let place = Place::TargetGroup(group.arn.clone());
             if let Some(error) = &group.health_unread {
                 out.push(unknown(

@@ -1,9 +1,7 @@
 //! `no_tls_errors`: no TLS-class execution error in the recent window; and
 //! `tls_probe`: the TLS probe of each integration's target passed.
 
-use std::collections::BTreeMap;
-
-use super::super::{Check, Clock, LinkPath, Place, failed, passed, unknown};
+use super::super::{Check, Clock, LinkPath, Object, Place, failed, passed, unknown};
 use crate::classify::ErrorClass;
 use crate::inventory::LogRead;
 
@@ -40,7 +38,7 @@ impl LinkPath<'_> {
         };
         let mut out = Vec::new();
         for call in self.topology.tls_calls(self.link) {
-            let object = BTreeMap::from([
+            let object = Object::from([
                 ("load_balancer", call.load_balancer.arn.clone()),
                 ("port", call.port.to_string()),
                 ("host", call.host.clone()),
@@ -128,7 +126,7 @@ impl LinkPath<'_> {
                 continue;
             }
             let unread = groups.find(|(_, g)| g.unread());
-            let object = BTreeMap::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
+            let object = Object::from([("api_id", api_id.clone()), ("stage", stage.clone())]);
             let place = Place::Api(api_id.clone(), stage.clone());
             let since = clock.now_ms - clock.tls_error_window_ms;
             let recent: Vec<(ErrorClass, i64)> = logs
