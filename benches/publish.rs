@@ -406,8 +406,15 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Where the time of rendering every scope goes, step by step.
-fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
+/// A step of rendering and its time.
+type Step = (&'static str, Duration);
+/// A kind of thing held and its heap, in MiB.
+type Held = (&'static str, f64);
+
+/// Where the time of rendering every scope goes, step by step; and what
+/// each kind of thing the exporter holds takes of the heap, in MiB.
+fn breakdown(scopes: usize) -> (Vec<Step>, Vec<Held>) {
+    let start = heap_mib();
     let snapshot = Snapshot {
         inventories: (0..scopes)
             .map(|s| {
@@ -436,6 +443,7 @@ fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
         ),
     ];
     let mut parts = Vec::new();
+    let mut findings = Vec::new();
     for (scope, inventory) in &snapshot.inventories {
         let t = Instant::now();
         let topology = Topology::build(inventory);
@@ -455,6 +463,7 @@ fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
         let t = Instant::now();
         parts.push(families.encode(&dynamic));
         steps[3].1 += t.elapsed();
+        findings.push(views);
     }
     let t = Instant::now();
     let exposition = black_box(Exposition::assemble(&parts));
@@ -470,7 +479,26 @@ fn breakdown(scopes: usize) -> Vec<(&'static str, Duration)> {
         black_box(text.unwrap());
     }
     steps.push(("a plain scrape's body (every chunk inflated)", t.elapsed()));
-    steps
+    let before = heap_mib();
+    drop(findings);
+    let after_findings = heap_mib();
+    drop(exposition);
+    drop(parts);
+    let after_parts = heap_mib();
+    drop(snapshot);
+    let held = vec![
+        ("the inventory (AWS's answers)", after_parts - heap_mib()),
+        (
+            "the findings (every check and the /links hops)",
+            before - after_findings,
+        ),
+        (
+            "the encoded parts (the exposition, deflated)",
+            after_findings - after_parts,
+        ),
+        ("in all", before - start),
+    ];
+    (steps, held)
 }
 
 /// The mean time of `publish` over `rounds`, each after `prepare` (not timed).
@@ -868,8 +896,15 @@ fn bench(c: &mut Criterion) {
     eprintln!();
     eprintln!("| step of rendering {n_scopes} scopes | time |");
     eprintln!("|---|---|");
-    for (step, t) in breakdown(scope_count()) {
+    let (steps, held) = breakdown(scope_count());
+    for (step, t) in steps {
         eprintln!("| {step} | {:.1} ms |", ms(t));
+    }
+    eprintln!();
+    eprintln!("| what {n_scopes} scopes hold | heap |");
+    eprintln!("|---|---|");
+    for (what, mib) in held {
+        eprintln!("| {what} | {mib:.1} MiB |");
     }
     eprintln!();
     c.bench_function("publish/all scopes, one scope changed", |b| {

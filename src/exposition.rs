@@ -14,6 +14,7 @@
 //! no compression; a plain one inflates chunk by chunk as it is sent.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -136,12 +137,38 @@ fn stored_blocks(text: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A family's name and header chunk, made once per distinct header and
+/// shared by every part that has the family: the `# HELP` and `# TYPE`
+/// lines are the same in every scope, and each scope has some sixty
+/// families (at 2 000 scopes, a copy each came to about 9 KiB a scope).
+/// The headers are as many as the families the configuration can make;
+/// past `MOST` distinct ones, each part keeps its own.
+fn shared_header(name: &str, header: &[u8]) -> (Arc<str>, Chunk) {
+    const MOST: usize = 4096;
+    type Headers = HashMap<Box<[u8]>, (Arc<str>, Chunk)>;
+    static HEADERS: OnceLock<Mutex<Headers>> = OnceLock::new();
+    let mut headers = HEADERS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some((known, chunk)) = headers.get(header)
+        && **known == *name
+    {
+        return (known.clone(), chunk.clone());
+    }
+    let made = (Arc::<str>::from(name), Chunk::deflate(header));
+    if headers.len() < MOST {
+        headers.insert(header.into(), made.clone());
+    }
+    made
+}
+
 /// One family of an encoded part: its `# HELP`/`# TYPE` lines and its
 /// sample lines, each deflated.
 #[derive(Debug, Clone)]
 struct EncodedFamily {
     /// The name in the `# HELP` line (`_total` included for counters).
-    name: Box<str>,
+    name: Arc<str>,
     header: Chunk,
     samples: Chunk,
 }
@@ -188,10 +215,13 @@ impl Encoded {
         Encoded {
             families: ranges
                 .into_iter()
-                .map(|(name, header, samples)| EncodedFamily {
-                    name,
-                    header: Chunk::deflate(&text[header]),
-                    samples: samples.map_or_else(Chunk::default, |s| Chunk::deflate(&text[s])),
+                .map(|(name, header, samples)| {
+                    let (name, header) = shared_header(&name, &text[header]);
+                    EncodedFamily {
+                        name,
+                        header,
+                        samples: samples.map_or_else(Chunk::default, |s| Chunk::deflate(&text[s])),
+                    }
                 })
                 .collect(),
         }
@@ -203,10 +233,13 @@ impl Encoded {
         Encoded {
             families: families
                 .into_iter()
-                .map(|(name, header, samples)| EncodedFamily {
-                    name: name.into(),
-                    header: Chunk::deflate(header.as_bytes()),
-                    samples: Chunk::deflate(samples.as_bytes()),
+                .map(|(name, header, samples)| {
+                    let (name, header) = shared_header(&name, header.as_bytes());
+                    EncodedFamily {
+                        name,
+                        header,
+                        samples: Chunk::deflate(samples.as_bytes()),
+                    }
                 })
                 .collect(),
         }

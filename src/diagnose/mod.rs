@@ -259,6 +259,9 @@ pub fn views<'a>(
             }
             let unknown = unknown_checks(inventory, link, &checks);
             checks.extend(unknown);
+            // Held until the scope is rendered again: no room to spare
+            // (a third of the vector, at organisation scale).
+            checks.shrink_to_fit();
             let report = LinkReport {
                 vpc_link_id: link.id.clone(),
                 name: link.name.clone(),

@@ -124,7 +124,10 @@ impl Builder {
             if hop.checks.is_empty() && !own_ok {
                 hop.state_ok = false;
             }
+            hop.checks.shrink_to_fit();
         }
+        // Held until the scope is rendered again: no room to spare.
+        self.hops.shrink_to_fit();
         self.hops
     }
 
