@@ -65,6 +65,47 @@ pub enum Fragment {
     TlsProbes(crate::inventory::TlsProbes),
 }
 
+impl Fragment {
+    /// Drops the room the readers' vectors have to spare: what is kept is
+    /// held until the next poll changes it (a tenth of the inventory, at
+    /// organisation scale).
+    fn shrink(&mut self) {
+        match self {
+            Fragment::VpcLinks(links, apis, _) => {
+                links.shrink_to_fit();
+                apis.shrink_to_fit();
+                for api in apis {
+                    api.integrations.shrink_to_fit();
+                    api.stages.shrink_to_fit();
+                }
+            }
+            Fragment::LoadBalancing(lb) => {
+                lb.load_balancers.shrink_to_fit();
+                for balancer in &mut lb.load_balancers {
+                    balancer.listeners.shrink_to_fit();
+                }
+                lb.target_groups.shrink_to_fit();
+                for group in &mut lb.target_groups {
+                    group.targets.shrink_to_fit();
+                }
+            }
+            Fragment::EndpointServices(services) => {
+                services.shrink_to_fit();
+                for service in services {
+                    service.connections.shrink_to_fit();
+                }
+            }
+            Fragment::NetworkRules(rules) => {
+                rules.security_groups.shrink_to_fit();
+                rules.network_acls.shrink_to_fit();
+                rules.subnets.shrink_to_fit();
+                rules.interfaces.shrink_to_fit();
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A collector as the rest of the exporter knows it, declared once in the
 /// collector's own file.
 pub struct Descriptor {
@@ -149,7 +190,8 @@ impl Fragment {
     /// Replaces this collector's part of the inventory with the new data;
     /// true if that changed it. A poll that found what the previous one
     /// found changes nothing, and its scope keeps its rendered part.
-    pub fn apply(self, inventory: &mut Inventory) -> bool {
+    pub fn apply(mut self, inventory: &mut Inventory) -> bool {
+        self.shrink();
         /// Sets `slot` to `new`; true if it held something else.
         fn set<T: PartialEq>(slot: &mut Option<T>, new: T) -> bool {
             let changed = slot.as_ref() != Some(&new);
