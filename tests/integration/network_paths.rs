@@ -21,7 +21,13 @@ fn labels(region: &str) -> String {
 fn seeded() -> (Emulator, serde_json::Value) {
     let emulator = Emulator::start("{}");
     let seeded = emulator.seed_paths(&[US, EU]);
-    let us = &seeded[US];
+    emulator.set_scenario(&scenario(&seeded[US]));
+    (emulator, seeded)
+}
+
+/// The scenario that breaks some of the paths of `us` (what the seed made
+/// in us-east-1).
+fn scenario(us: &serde_json::Value) -> serde_json::Value {
     let instances: Vec<&str> = us["instances"]
         .as_array()
         .unwrap()
@@ -29,12 +35,6 @@ fn seeded() -> (Emulator, serde_json::Value) {
         .map(|v| v.as_str().unwrap())
         .collect();
     let service = us["endpoint_service_id"].as_str().unwrap();
-    emulator.set_scenario(&scenario(&instances, service));
-    (emulator, seeded)
-}
-
-/// The scenario that breaks some of the paths in us-east-1.
-fn scenario(instances: &[&str], service: &str) -> serde_json::Value {
     json!({
         "load_balancers": {
             "us-east-1/orders-nlb": {"privatelink_inbound_rules": "on"},
@@ -295,13 +295,7 @@ fn a_poll_makes_exactly_the_calls_it_needs() {
     // DescribeTags, a ListTagsForResource per connection); what the
     // filters leave out is listed and never read further.
     let us = &seeded[US];
-    let instances: Vec<&str> = us["instances"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    let mut world = scenario(&instances, us["endpoint_service_id"].as_str().unwrap());
+    let mut world = scenario(us);
     world["interconnect"] = json!({"connections": [
         {"id": "mcc-gcpprod1", "description": "prod to gcp", "bandwidth": "1Gbps",
          "attachPoint": {"directConnectGateway": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}, "environmentId": "gcp-use4",
