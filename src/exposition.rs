@@ -1,9 +1,9 @@
 //! The Prometheus text format, and the exposition as it is served: [`text`]
 //! writes a family's lines; [`Encoded`] is one part (the exporter's own
 //! families, or one scope's), split by family and kept deflated;
-//! [`Exposition::assemble`] joins parts family by family into one list of
-//! shared chunks, never copied, so a scope that kept its part costs nothing
-//! to join again.
+//! [`Joined`] is parts joined family by family into shared chunks, never
+//! copied (a block of scopes keeps its join while its parts stay), and
+//! [`Exposition::assemble_joined`] joins such blocks into the exposition.
 //!
 //! Why deflated: the text is mostly label values written again and again (a
 //! load balancer's ARN on each of its samples), so it deflates to a
@@ -355,41 +355,122 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// An empty final deflate block (fixed Huffman): ends the chunks' stream.
 const DEFLATE_END: [u8; 2] = [0x03, 0x00];
 
-impl Exposition {
+/// The CRC-32 and length of text made of pieces, combined piece by piece.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sum {
+    crc: u32,
+    len: usize,
+}
+
+impl Sum {
+    /// The sum of this text followed by text of `crc` and `len`.
+    fn then(self, crc: u32, len: usize) -> Sum {
+        if len == 0 {
+            return self;
+        }
+        let mut hasher = crc32fast::Hasher::new_with_initial_len(self.crc, self.len as u64);
+        hasher.combine(&crc32fast::Hasher::new_with_initial_len(crc, len as u64));
+        Sum {
+            crc: hasher.finalize(),
+            len: self.len + len,
+        }
+    }
+}
+
+/// Parts joined family by family, to be joined again with other such
+/// blocks: a block of scopes keeps its join while none of its parts
+/// changes, so that a publish joins a few dozen blocks rather than every
+/// scope's part, and combines a CRC per block and family rather than per
+/// chunk.
+#[derive(Debug, Default)]
+pub struct Joined {
+    families: Vec<JoinedFamily>,
+}
+
+#[derive(Debug)]
+struct JoinedFamily {
+    name: Arc<str>,
+    header: Chunk,
+    samples: Vec<Chunk>,
+    /// Of the samples' text, in order.
+    sum: Sum,
+}
+
+impl Joined {
     /// Joins parts family by family, in the order the families first
     /// appear: each family's header once, then its samples from every part
     /// that has it. Nothing is copied or compressed again.
-    pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Exposition {
-        let mut order: Vec<(&Chunk, Vec<&Chunk>)> = Vec::new();
+    pub fn join<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Joined {
+        let mut families: Vec<JoinedFamily> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for part in parts {
             for family in &part.families {
                 let i = *index.entry(&family.name).or_insert_with(|| {
-                    order.push((&family.header, Vec::new()));
-                    order.len() - 1
+                    families.push(JoinedFamily {
+                        name: family.name.clone(),
+                        header: family.header.clone(),
+                        samples: Vec::new(),
+                        sum: Sum::default(),
+                    });
+                    families.len() - 1
                 });
-                if family.samples.len > 0 {
-                    order[i].1.push(&family.samples);
+                let samples = &family.samples;
+                if samples.len > 0 {
+                    let joined = &mut families[i];
+                    joined.sum = joined.sum.then(samples.crc, samples.len);
+                    joined.samples.push(samples.clone());
                 }
             }
         }
-        let mut chunks = Vec::with_capacity(order.iter().map(|(_, s)| 1 + s.len()).sum());
-        for (header, samples) in order {
-            chunks.push(header.clone());
-            chunks.extend(samples.into_iter().cloned());
+        for family in &mut families {
+            family.samples.shrink_to_fit();
         }
-        chunks.retain(|c| c.len > 0);
-        let mut crc = crc32fast::Hasher::new();
-        for chunk in &chunks {
-            crc.combine(&crc32fast::Hasher::new_with_initial_len(
-                chunk.crc,
-                chunk.len as u64,
-            ));
+        Joined { families }
+    }
+}
+
+impl Exposition {
+    /// Joins parts family by family: see [`Joined::join`].
+    pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Exposition {
+        Exposition::assemble_joined([&Joined::join(parts)])
+    }
+
+    /// Joins blocks family by family, as [`Joined::join`] joins parts:
+    /// each family's header once, then its samples from every block.
+    pub fn assemble_joined<'a>(blocks: impl IntoIterator<Item = &'a Joined>) -> Exposition {
+        let mut order: Vec<(&Chunk, Vec<&JoinedFamily>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for block in blocks {
+            for family in &block.families {
+                let i = *index.entry(&family.name).or_insert_with(|| {
+                    order.push((&family.header, Vec::new()));
+                    order.len() - 1
+                });
+                if family.sum.len > 0 {
+                    order[i].1.push(family);
+                }
+            }
+        }
+        let count = order
+            .iter()
+            .map(|(_, runs)| 1 + runs.iter().map(|r| r.samples.len()).sum::<usize>())
+            .sum();
+        let mut chunks = Vec::with_capacity(count);
+        let mut sum = Sum::default();
+        for (header, runs) in order {
+            if header.len > 0 {
+                sum = sum.then(header.crc, header.len);
+                chunks.push(header.clone());
+            }
+            for run in runs {
+                sum = sum.then(run.sum.crc, run.sum.len);
+                chunks.extend(run.samples.iter().cloned());
+            }
         }
         Exposition {
-            len: chunks.iter().map(|c| c.len).sum(),
-            crc: crc.finalize(),
             chunks,
+            len: sum.len,
+            crc: sum.crc,
         }
     }
 
@@ -502,6 +583,26 @@ mod tests {
         let exposition = Exposition::assemble([&a, &b]);
         assert_eq!(text_of(&exposition), JOINED);
         assert_eq!(exposition.len(), JOINED.len());
+    }
+
+    /// Blocks joined and joined again make the text and the CRC that
+    /// joining every part at once makes.
+    #[test]
+    fn blocks_join_as_their_parts_would() {
+        let a = Encoded::parse(SCOPE_A);
+        let b = Encoded::parse(SCOPE_B);
+        let c = Encoded::parse(&SCOPE_A.replace("\"a\"", "\"c\""));
+        let whole = Exposition::assemble([&a, &b, &c]);
+        let blocks = [
+            Joined::join([&a]),
+            Joined::join([&b, &c]),
+            Joined::default(),
+        ];
+        let joined = Exposition::assemble_joined(&blocks);
+        assert_eq!(text_of(&joined), text_of(&whole));
+        assert_eq!((joined.len, joined.crc), (whole.len, whole.crc));
+        assert_eq!(gunzip(&joined.gzip()), text_of(&whole).as_bytes());
+        assert!(text_of(&whole).contains("up_total{s=\"c\"} 1\n"));
     }
 
     /// What is read at the scrape joins the published chunks in the same
