@@ -120,7 +120,7 @@ pub struct Snapshot {
     /// same revision keeps its part. A scope without one is rendered every
     /// publish.
     pub revisions: BTreeMap<Scope, u64>,
-    pub statuses: Vec<CollectorStatus>,
+    pub statuses: Vec<std::sync::Arc<CollectorStatus>>,
     /// Export `awsconn_target_health` per target (opt-in: cardinality).
     pub per_target_health: bool,
     /// When the snapshot was taken and how the checks judge time.
@@ -294,14 +294,11 @@ pub fn scope_labels(scope: &Scope) -> Labels {
     ]
 }
 
-/// The exporter's own families: build, reloads, publishes and the
-/// collectors' statuses (the part of the exposition that is not a scope's).
-pub fn exporter_families<'s>(
-    snapshot: &Snapshot,
-    statuses: impl IntoIterator<Item = &'s CollectorStatus>,
-    stats: &PublishStats,
-    build: &BuildInfo,
-) -> Families {
+/// The exporter's own families: build, shard, accounts, discovery, reloads
+/// and publishes (the part of the exposition that is not a scope's; the
+/// collectors' statuses are [`status_families`], kept by the publish in
+/// blocks of scopes).
+pub fn exporter_families(snapshot: &Snapshot, stats: &PublishStats, build: &BuildInfo) -> Families {
     let mut f = Families::default();
     f.add(
         "awsconn_build_info",
@@ -420,6 +417,13 @@ pub fn exporter_families<'s>(
         vec![],
         stats.scope_renders as f64,
     );
+    f
+}
+
+/// The collectors' statuses of one scope (a publish keeps them while they
+/// stay, as it keeps the scope's part).
+pub fn status_families<'s>(statuses: impl IntoIterator<Item = &'s CollectorStatus>) -> Families {
+    let mut f = Families::default();
     for status in statuses {
         collector_status(&mut f, status);
     }
@@ -443,44 +447,47 @@ pub fn scope_families<'r>(
 }
 
 fn collector_status(f: &mut Families, s: &CollectorStatus) {
-    let mut labels = vec![("collector", s.collector.to_owned())];
-    labels.extend(scope_labels(&s.scope));
-    f.add(
+    // Borrowed, not cloned: a round of polls has every status written again.
+    let labels = [
+        ("collector", s.collector),
+        ("account", s.scope.account.as_str()),
+        ("region", s.scope.region.as_str()),
+    ];
+    f.sample(
         "awsconn_collector_success",
         "1 if the collector's latest poll of this account and region succeeded",
         Kind::Gauge,
-        labels.clone(),
+        labels,
         f64::from(u8::from(s.success)),
     );
-    f.add(
+    f.sample(
         "awsconn_collector_duration_seconds",
         "Duration of the collector's latest poll of this account and region",
         Kind::Gauge,
-        labels.clone(),
+        labels,
         s.duration.as_secs_f64(),
     );
-    f.add(
+    f.sample(
         "awsconn_collector_timeouts",
         "Polls cancelled because they ran past the collector's timeout",
         Kind::Counter,
-        labels.clone(),
+        labels,
         s.timeouts as f64,
     );
-    f.add(
+    f.sample(
         "awsconn_collector_polls",
         "Polls of this account and region the collector finished (succeeded, failed or timed out); the exposition that shows a count includes that poll",
         Kind::Counter,
-        labels.clone(),
+        labels,
         s.polls as f64,
     );
     if let Some(at) = s.last_success {
-        let epoch = unix_seconds(at);
-        f.add(
+        f.sample(
             "awsconn_collector_last_success_timestamp_seconds",
             "Unix time of the collector's latest successful poll of this account and region",
             Kind::Gauge,
             labels,
-            epoch,
+            unix_seconds(at),
         );
     }
 }
@@ -697,7 +704,7 @@ mod tests {
                 .into_iter()
                 .map(|(scope, inventory)| (scope, std::sync::Arc::new(inventory)))
                 .collect(),
-            statuses: vec![CollectorStatus {
+            statuses: vec![std::sync::Arc::new(CollectorStatus {
                 collector: "vpc_links",
                 scope: scope("us-east-1"),
                 success: true,
@@ -705,7 +712,7 @@ mod tests {
                 last_success: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
                 timeouts: 2,
                 polls: 7,
-            }],
+            })],
             per_target_health: false,
             diagnosis: diagnose::Clock::default(),
             revisions: BTreeMap::new(),

@@ -3,8 +3,11 @@
 //! encoded. A scope whose data has not changed since it was last rendered
 //! keeps its part, so a publish costs what changed, not the whole
 //! organisation; the exporter's own families (statuses, self-metrics) are
-//! rendered every time. The parts are joined into one exposition, and their
-//! findings set beside it.
+//! rendered every time. The collectors' statuses are encoded in blocks of
+//! scopes, again only where a status changed; the parts are joined in
+//! blocks of consecutive scopes, again only where a part changed, and the
+//! blocks into one exposition, with the findings set beside it. So a
+//! publish costs what changed, plus a pass over the blocks.
 //!
 //! The publisher renders within [`RENDER_BUDGET`]: when more scopes changed
 //! than fit (the first polls, a reload), the rest keep their previous part
@@ -20,7 +23,7 @@ use prometheus_client::registry::Registry;
 
 use crate::aws::ApiTelemetry;
 use crate::diagnose::{self, LinkView};
-use crate::exposition::{Encoded, Exposition};
+use crate::exposition::{Encoded, Exposition, Joined};
 use crate::inventory::{Inventory, Scope};
 use crate::render::{self, BuildInfo, CollectorStatus, PublishStats, Snapshot};
 use crate::topology::Topology;
@@ -40,7 +43,7 @@ pub const RENDER_BUDGET: Duration = Duration::from_millis(10);
 #[derive(Debug, Default)]
 struct ScopePart {
     links: Arc<[LinkView]>,
-    encoded: Encoded,
+    encoded: Arc<Encoded>,
 }
 
 /// Renders one scope: its paths resolved once, diagnosed once, and the
@@ -57,7 +60,7 @@ fn render_scope_part(scope: &Scope, inventory: &Inventory, snapshot: &Snapshot) 
     let dynamic = render::dynamic_families(scope, inventory);
     ScopePart {
         links: links.into(),
-        encoded: families.encode(&dynamic),
+        encoded: Arc::new(families.encode(&dynamic)),
     }
 }
 
@@ -76,7 +79,7 @@ struct Cached {
     /// The scope's collector statuses as they were then: a scope left for
     /// the next publish shows these beside its part, so that a poll count
     /// shown always comes with that poll's data.
-    statuses: Vec<CollectorStatus>,
+    statuses: Vec<Arc<CollectorStatus>>,
     rendered_at_ms: i64,
     /// When it is rendered again even if its data stays (the clock moved).
     due_ms: i64,
@@ -93,10 +96,41 @@ fn due_after(scope: &Scope, now_ms: i64) -> i64 {
     now_ms - into_period + RERENDER_EVERY_MS
 }
 
-/// The scopes' parts as last rendered, and how many renders there were.
+/// A block of scopes' collector statuses as last encoded: encoded again
+/// only when one of them is another (a poll finished).
+struct StatusPart {
+    statuses: Vec<Arc<CollectorStatus>>,
+    encoded: Arc<Encoded>,
+}
+
+/// Parts joined in blocks of this many: a publish joins every block, and
+/// joins the parts again only of the blocks in which one changed.
+const BLOCK: usize = 32;
+
+/// Scopes whose statuses are encoded together: a round in which every
+/// collector polls encodes every block again, and each block's families
+/// are chunks of their own (a chunk ends in a full flush, which costs).
+const STATUS_BLOCK: usize = 128;
+
+/// Whether two lists hold the same things (by address: what is kept holds
+/// them, so an address is not taken again while it is compared).
+fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
+}
+
+/// A block of consecutive parts and their join.
+struct Block {
+    members: Vec<Arc<Encoded>>,
+    joined: Arc<Joined>,
+}
+
+/// The scopes' parts as last rendered, how many renders there were, and
+/// the joins of blocks of them.
 #[derive(Default)]
 pub struct Parts {
     by_scope: HashMap<Scope, Cached>,
+    statuses: Vec<StatusPart>,
+    blocks: Vec<Block>,
     renders: u64,
 }
 
@@ -158,14 +192,12 @@ impl Parts {
             .collect();
         stale.sort_by_key(|(urgency, _, _)| *urgency);
         let mut fresh: HashMap<&Scope, Arc<ScopePart>> = HashMap::new();
-        let mut statuses_of: HashMap<&Scope, Vec<CollectorStatus>> = HashMap::new();
-        if !stale.is_empty() {
-            for status in &snapshot.statuses {
-                statuses_of
-                    .entry(&status.scope)
-                    .or_default()
-                    .push(status.clone());
-            }
+        let mut statuses_of: HashMap<&Scope, Vec<Arc<CollectorStatus>>> = HashMap::new();
+        for status in &snapshot.statuses {
+            statuses_of
+                .entry(&status.scope)
+                .or_default()
+                .push(status.clone());
         }
         let mut scopes_rendered = 0;
         // One thread: on two cores, rendering scopes in parallel cost a
@@ -181,7 +213,7 @@ impl Parts {
             if let Some(key) = key_of(scope) {
                 let cached = Cached {
                     key,
-                    statuses: statuses_of.remove(scope).unwrap_or_default(),
+                    statuses: statuses_of.get(scope).cloned().unwrap_or_default(),
                     rendered_at_ms: now,
                     due_ms: due_after(scope, now),
                     part: part.clone(),
@@ -198,22 +230,14 @@ impl Parts {
         // Statuses as of each scope's part: now, but for a scope left for
         // the next publish, as of its last render (none if it has no part
         // yet: it is not shown at all).
-        let left: HashMap<&Scope, &[CollectorStatus]> = stale[scopes_rendered..]
-            .iter()
-            .map(|(_, scope, _)| {
-                let then = self
-                    .by_scope
-                    .get(*scope)
-                    .map_or(&[][..], |c| &c.statuses[..]);
-                (*scope, then)
-            })
-            .collect();
-        let statuses = snapshot
-            .statuses
-            .iter()
-            .filter(|s| !left.contains_key(&s.scope))
-            .chain(left.values().flat_map(|statuses| statuses.iter()));
-        let own = render::exporter_families(snapshot, statuses, &stats, build).encode(&[]);
+        for (_, scope, _) in &stale[scopes_rendered..] {
+            match self.by_scope.get(*scope) {
+                Some(cached) => statuses_of.insert(scope, cached.statuses.clone()),
+                None => statuses_of.remove(scope),
+            };
+        }
+        let status_parts = self.status_parts(statuses_of);
+        let own = render::exporter_families(snapshot, &stats, build).encode(&[]);
         let mut registry = Registry::default();
         telemetry.register(&mut registry);
         let telemetry = render::encode_registry(&registry);
@@ -227,17 +251,67 @@ impl Parts {
                     .cloned()
             })
             .collect();
-        let exposition = Exposition::assemble(
-            [&own, &telemetry]
-                .into_iter()
-                .chain(parts.iter().map(|p| &p.encoded)),
-        );
+        let members = status_parts
+            .into_iter()
+            .chain(parts.iter().map(|p| p.encoded.clone()));
+        let blocks = self.join_blocks(members);
+        let head = Joined::join([&own, &telemetry]);
+        let exposition =
+            Exposition::assemble_joined(std::iter::once(&head).chain(blocks.iter().map(|b| &**b)));
         Rendered {
             exposition,
             links_by_scope: parts.iter().map(|p| p.links.clone()).collect(),
             scopes_rendered,
             scopes_pending: stale.len() - scopes_rendered,
         }
+    }
+}
+
+impl Parts {
+    /// The statuses encoded in blocks of [`STATUS_BLOCK`] scopes, in scope order:
+    /// a block is kept from the last publish while every status in it is
+    /// the one it was encoded from. (Encoded a scope at a time, a round in
+    /// which every collector polled made thousands of small chunks.)
+    fn status_parts(
+        &mut self,
+        shown: HashMap<&Scope, Vec<Arc<CollectorStatus>>>,
+    ) -> Vec<Arc<Encoded>> {
+        let mut shown: Vec<(&Scope, Vec<Arc<CollectorStatus>>)> = shown.into_iter().collect();
+        shown.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let shown: Vec<Vec<Arc<CollectorStatus>>> = shown.into_iter().map(|(_, s)| s).collect();
+        let mut kept = std::mem::take(&mut self.statuses).into_iter();
+        for scopes in shown.chunks(STATUS_BLOCK) {
+            let statuses: Vec<Arc<CollectorStatus>> = scopes.iter().flatten().cloned().collect();
+            let part = match kept.next() {
+                Some(part) if same(&part.statuses, &statuses) => part,
+                _ => StatusPart {
+                    encoded: Arc::new(
+                        render::status_families(statuses.iter().map(|s| &**s)).encode(&[]),
+                    ),
+                    statuses,
+                },
+            };
+            self.statuses.push(part);
+        }
+        self.statuses.iter().map(|p| p.encoded.clone()).collect()
+    }
+
+    /// The parts joined in blocks of [`BLOCK`], in order: a block whose
+    /// parts are the ones it was joined from keeps its join.
+    fn join_blocks(&mut self, parts: impl Iterator<Item = Arc<Encoded>>) -> Vec<Arc<Joined>> {
+        let parts: Vec<Arc<Encoded>> = parts.collect();
+        let mut kept = std::mem::take(&mut self.blocks).into_iter();
+        for members in parts.chunks(BLOCK) {
+            let block = match kept.next() {
+                Some(block) if same(&block.members, members) => block,
+                _ => Block {
+                    members: members.to_vec(),
+                    joined: Arc::new(Joined::join(members.iter().map(|m| &**m))),
+                },
+            };
+            self.blocks.push(block);
+        }
+        self.blocks.iter().map(|b| b.joined.clone()).collect()
     }
 }
 
@@ -335,5 +409,85 @@ mod tests {
         s.revisions.clear();
         assert_eq!(render(&mut parts, &s), 2);
         assert_eq!(render(&mut parts, &s), 2);
+    }
+
+    /// A status of `scope` after its `polls`-th poll.
+    fn status(scope: &Scope, polls: u64) -> Arc<CollectorStatus> {
+        Arc::new(CollectorStatus {
+            collector: "vpc_links",
+            scope: scope.clone(),
+            success: true,
+            duration: Duration::from_millis(10),
+            last_success: None,
+            timeouts: 0,
+            polls,
+        })
+    }
+
+    fn text(parts: &mut Parts, snapshot: &Snapshot) -> String {
+        let rendered = parts.render(
+            snapshot,
+            PublishStats::default(),
+            &BuildInfo::current(),
+            &ApiTelemetry::default(),
+            None,
+        );
+        // Less the count of renders, which differs by how they came.
+        String::from_utf8(rendered.exposition.to_vec().unwrap())
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("awsconn_exposition_scope_renders_total "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// A publish joins again only the blocks in which a part changed, and
+    /// encodes again only the block of statuses in which one changed; what
+    /// it serves is what making everything anew would.
+    #[test]
+    fn only_the_blocks_and_the_statuses_that_changed_are_made_again() {
+        let now = 1_700_000_000_000;
+        let mut parts = Parts::default();
+        let mut s = snapshot(STATUS_BLOCK + BLOCK, now);
+        let scopes: Vec<Scope> = s.inventories.keys().cloned().collect();
+        s.statuses = scopes.iter().map(|scope| status(scope, 1)).collect();
+        let before = text(&mut parts, &s);
+        // Two blocks of statuses; then they and the scopes' parts joined
+        // `BLOCK` at a time.
+        assert_eq!(parts.statuses.len(), 2);
+        let blocks = (2 + scopes.len()).div_ceil(BLOCK);
+        assert_eq!(parts.blocks.len(), blocks);
+        let joins: Vec<Arc<Joined>> = parts.blocks.iter().map(|b| b.joined.clone()).collect();
+        let encoded: Vec<Arc<Encoded>> = parts.statuses.iter().map(|p| p.encoded.clone()).collect();
+        // The last scope polled again (its data the same); scope 40's data
+        // changed.
+        let last = scopes.len() - 1;
+        s.statuses[last] = status(&scopes[last], 2);
+        s.revisions.insert(scopes[40].clone(), 2);
+        let after = text(&mut parts, &s);
+        let made_again: Vec<usize> = (0..blocks)
+            .filter(|&i| !Arc::ptr_eq(&joins[i], &parts.blocks[i].joined))
+            .collect();
+        assert_eq!(made_again, [0, 1], "the statuses' block, scope 40's");
+        let encoded_again: Vec<usize> = (0..2)
+            .filter(|&i| !Arc::ptr_eq(&encoded[i], &parts.statuses[i].encoded))
+            .collect();
+        assert_eq!(encoded_again, [1]);
+        let polls = |n: u32| {
+            format!(
+                "awsconn_collector_polls_total{{collector=\"vpc_links\",account=\"{}\",region=\"us-east-1\"}} {n}\n",
+                scopes[last].account
+            )
+        };
+        assert!(before.contains(&polls(1)), "{before}");
+        assert_eq!(after, before.replace(&polls(1), &polls(2)));
+        assert_eq!(after, text(&mut Parts::default(), &s));
+        // A scope gone: its statuses and part leave, and the text is as if
+        // made anew.
+        s.inventories.remove(&scopes[1]);
+        s.statuses.remove(1);
+        let shrunk = text(&mut parts, &s);
+        assert_eq!(shrunk, text(&mut Parts::default(), &s));
+        assert!(!shrunk.contains(&scopes[1].account));
     }
 }

@@ -83,7 +83,9 @@ struct State {
     /// Hands out the revisions of the inventories.
     revisions: Revisions,
     /// By (collector, target index).
-    statuses: BTreeMap<(&'static str, usize), CollectorStatus>,
+    /// Shared with the snapshots: a publish holds a status by reference,
+    /// and tells a changed one by its address.
+    statuses: BTreeMap<(&'static str, usize), Arc<CollectorStatus>>,
     /// The latest failure of each (collector, target) that has not recovered since.
     failures: BTreeMap<(&'static str, usize), String>,
     /// The enabled collectors: one without a success for a target leaves
@@ -423,7 +425,7 @@ impl Store {
         let polls = previous.map_or(0, |s| s.polls) + 1;
         state.statuses.insert(
             (collector, target),
-            CollectorStatus {
+            Arc::new(CollectorStatus {
                 collector,
                 scope,
                 success,
@@ -435,7 +437,7 @@ impl Store {
                 },
                 timeouts,
                 polls,
-            },
+            }),
         );
     }
 
