@@ -11,7 +11,10 @@ pub struct Object(Vec<(&'static str, String)>);
 
 impl Object {
     /// Sets `key` to `value`; the value it had, if any.
-    pub fn insert(&mut self, key: &'static str, value: String) -> Option<String> {
+    pub fn insert(&mut self, key: &'static str, mut value: String) -> Option<String> {
+        // Kept for as long as the findings: no room to spare (a `format!`
+        // leaves up to half its buffer unused).
+        value.shrink_to_fit();
         match self.0.binary_search_by(|(k, _)| (*k).cmp(key)) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {

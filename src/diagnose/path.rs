@@ -67,7 +67,10 @@ pub struct Hop {
 }
 
 impl Hop {
-    fn new(kind: HopKind, depth: u8, id: &str, label: String, detail: String) -> Hop {
+    fn new(kind: HopKind, depth: u8, id: &str, mut label: String, mut detail: String) -> Hop {
+        // Kept as long as the findings: no spare room from `format!`.
+        label.shrink_to_fit();
+        detail.shrink_to_fit();
         Hop {
             kind,
             depth,
