@@ -420,8 +420,8 @@ pub fn exporter_families(snapshot: &Snapshot, stats: &PublishStats, build: &Buil
     f
 }
 
-/// The collectors' statuses of one scope (a publish keeps them while they
-/// stay, as it keeps the scope's part).
+/// The collectors' statuses of some scopes (a publish encodes them in
+/// blocks of scopes, and keeps a block while its statuses stay).
 pub fn status_families<'s>(statuses: impl IntoIterator<Item = &'s CollectorStatus>) -> Families {
     let mut f = Families::default();
     for status in statuses {

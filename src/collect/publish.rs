@@ -2,8 +2,8 @@
 //! part: topology, one diagnosis, its collectors' families and its checks,
 //! encoded. A scope whose data has not changed since it was last rendered
 //! keeps its part, so a publish costs what changed, not the whole
-//! organisation; the exporter's own families (statuses, self-metrics) are
-//! rendered every time. The collectors' statuses are encoded in blocks of
+//! organisation; the exporter's own families (build, accounts, publishes)
+//! are rendered every time. The collectors' statuses are encoded in blocks of
 //! scopes, again only where a status changed; the parts are joined in
 //! blocks of consecutive scopes, again only where a part changed, and the
 //! blocks into one exposition, with the findings set beside it. So a
@@ -14,7 +14,7 @@
 //! for one more publish, which follows at once. No publish then takes long,
 //! and the exposition being served is never held beside a whole new one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,7 +150,8 @@ impl Parts {
     /// Renders the scopes of `snapshot` whose part is missing, due for the
     /// clock or rendered from other data, keeps the others, forgets scopes
     /// that are gone, and joins the exposition: the exporter's own families
-    /// and the API-call telemetry first, then every scope's. The renders
+    /// and the API-call telemetry first, then the collectors' statuses,
+    /// then every scope's. The renders
     /// are counted into `stats.scope_renders`. With a `budget`, it stops
     /// rendering once the budget is spent: scopes without a part first,
     /// then those whose data changed, then those due for the clock.
@@ -228,10 +229,22 @@ impl Parts {
             ..stats
         };
         // Statuses as of each scope's part: now, but for a scope left for
-        // the next publish, as of its last render (none if it has no part
-        // yet: it is not shown at all).
-        for (_, scope, _) in &stale[scopes_rendered..] {
-            match self.by_scope.get(*scope) {
+        // the next publish, as last shown with its part (none if it has no
+        // part yet: it is not shown at all). A kept scope shows them as
+        // they are now, with the part they came with: remembered, so that
+        // if it is left for a later publish it shows them again rather than
+        // older ones (a poll count that went back would read as a reset).
+        let left: HashSet<&Scope> = stale[scopes_rendered..].iter().map(|s| s.1).collect();
+        for (scope, cached) in &mut self.by_scope {
+            if let Some(now) = statuses_of.get(scope)
+                && !left.contains(scope)
+                && !same(&cached.statuses, now)
+            {
+                cached.statuses = now.clone();
+            }
+        }
+        for scope in left {
+            match self.by_scope.get(scope) {
                 Some(cached) => statuses_of.insert(scope, cached.statuses.clone()),
                 None => statuses_of.remove(scope),
             };
@@ -489,5 +502,51 @@ mod tests {
         let shrunk = text(&mut parts, &s);
         assert_eq!(shrunk, text(&mut Parts::default(), &s));
         assert!(!shrunk.contains(&scopes[1].account));
+    }
+
+    /// The polls of `scope` as the text shows them.
+    fn polls_shown(text: &str, scope: &Scope) -> Option<u64> {
+        let prefix = format!(
+            "awsconn_collector_polls_total{{collector=\"vpc_links\",account=\"{}\",",
+            scope.account
+        );
+        text.lines()
+            .find(|l| l.starts_with(&prefix))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    /// A scope left for the next publish shows its statuses as last shown
+    /// with its part: a poll count never goes back.
+    #[test]
+    fn a_scope_left_for_later_never_shows_an_older_poll_count() {
+        let now = 1_700_000_000_000;
+        let mut parts = Parts::default();
+        let mut s = snapshot(2, now);
+        let scopes: Vec<Scope> = s.inventories.keys().cloned().collect();
+        let poll = |s: &mut Snapshot, n| {
+            s.statuses = scopes.iter().map(|scope| status(scope, n)).collect();
+        };
+        poll(&mut s, 1);
+        text(&mut parts, &s);
+        // A poll that found the same data: both kept, the count shown moves.
+        poll(&mut s, 2);
+        let kept = text(&mut parts, &s);
+        assert_eq!(polls_shown(&kept, &scopes[1]), Some(2));
+        // A poll whose data changed, and a budget that renders one scope.
+        poll(&mut s, 3);
+        for scope in &scopes {
+            s.revisions.insert(scope.clone(), 2);
+        }
+        let rendered = parts.render(
+            &s,
+            PublishStats::default(),
+            &BuildInfo::current(),
+            &ApiTelemetry::default(),
+            Some(Duration::ZERO),
+        );
+        assert_eq!((rendered.scopes_rendered, rendered.scopes_pending), (1, 1));
+        let text = String::from_utf8(rendered.exposition.to_vec().unwrap()).unwrap();
+        let shown: Vec<Option<u64>> = scopes.iter().map(|s| polls_shown(&text, s)).collect();
+        assert_eq!(shown, [Some(3), Some(2)], "{text}");
     }
 }
