@@ -819,6 +819,31 @@ fn write_text_report(
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Random values in every field of every section: what the
+        /// configuration accepts can be used without a panic (quota
+        /// buckets built and asked, every collector built, the checks'
+        /// clock made).
+        #[test]
+        fn an_accepted_configuration_with_random_values_never_panics(
+            values in crate::testkit::config_values(),
+        ) {
+            let text = crate::testkit::random_config_text(&values);
+            if let Ok(config) = crate::config::Config::parse(&text) {
+                let limits = crate::aws::quota::Limits::new(config.aws.quota_share, &config.aws.quotas)
+                    .adaptive(true);
+                let quotas = crate::aws::quota::ScopeQuotas::new(std::sync::Arc::new(limits));
+                let now = std::time::Instant::now();
+                for _ in 0..100 {
+                    let _ = quotas.reserve("apigateway", "GetResources", now, Some(now + config.collectors.vpc_links.timeout));
+                    quotas.throttled("apigateway", "GetResources", now);
+                }
+                let _ = crate::collect::enabled_collectors(&config);
+                let _ = crate::diagnose::Clock::from_config(i64::MAX, &config.diagnosis);
+            }
+        }
+    }
+
     /// One report with one failing `link_available` check.
     fn failed_link(name: &str, object: &str, cause: &str, idle_seconds: Option<i64>) -> LinkReport {
         LinkReport {

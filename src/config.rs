@@ -778,9 +778,9 @@ pub struct AwsConfig {
     #[serde(default = "default_quota_share", deserialize_with = "quota_share")]
     pub quota_share: f64,
     /// AWS's quotas where an account's differ from the published defaults
-    /// (`crate::aws::quota::AWS_DEFAULTS`), by `service` or `service:Operation`.
+    /// (`crate::services::AWS_DEFAULTS`), by `service` or `service:Operation`.
     #[serde(default)]
-    pub quotas: std::collections::BTreeMap<String, crate::aws::quota::Rate>,
+    pub quotas: std::collections::BTreeMap<String, crate::services::Rate>,
 }
 
 impl Default for AwsConfig {
@@ -1430,7 +1430,7 @@ impl Config {
             return Err(format!("tags_as_labels: {dup:?} is listed twice"));
         }
         for (key, quota) in &self.aws.quotas {
-            crate::aws::quota::check_key(key).map_err(|e| format!("aws.quotas.{key}: {e}"))?;
+            crate::services::check_key(key).map_err(|e| format!("aws.quotas.{key}: {e}"))?;
             if !QUOTA_RATE.contains(&quota.rate) {
                 return Err(format!(
                     "aws.quotas.{key}.rate: {} is out of range: requests a second from 0.001 to a million",
@@ -1933,49 +1933,13 @@ mod tests {
             let _ = Config::parse(&parts.concat());
         }
 
-        /// Random values in every field of every section: never a panic, and
-        /// what is accepted can be used (quota buckets built and asked,
-        /// every collector built) without one.
+        /// Random values in every field of every section: never a panic
+        /// (what is accepted is used without one in `commands`' tests).
         #[test]
         fn random_values_in_every_field_never_panic(
-            values in proptest::collection::vec(proptest::sample::select(vec![
-                "0s", "1ms", "99ms", "100ms", "1s", "59s", "1m", "90s", "1h", "1d", "7d", "455d",
-                "500d", "501d", "-1s", "1e9s", "abc", "0", "1", "-1", "0.001", "0.01", "0.5",
-                "1e-300", "1e9", "1e300", ".nan", ".inf", "18446744073709551616", "3.5",
-                "true", "false", "yes", "\"true\"", "~", "[]", "{}", "\"\"", "linked", "all",
-                "standard", "adaptive", "x",
-            ]), 40),
+            values in crate::testkit::config_values(),
         ) {
-            let v = |i: usize| values[i % values.len()];
-            let text = format!(
-                "regions: [us-east-1]\n\
-                 accounts: [{{role_arn: 'arn:aws:iam::111122223333:role/r', session_name: {}, external_id: {}}}]\n\
-                 collectors:\n\
-                 \x20 vpc_links: {{enabled: {}, interval: {}, timeout: {}, revalidate: {}, full_refresh: {}}}\n\
-                 \x20 load_balancers: {{interval: {}, timeout: {}, scope: {}, per_target_health: {}}}\n\
-                 \x20 endpoints: {{interval: {}, timeout: {}}}\n\
-                 \x20 execution_logs: {{interval: {}, timeout: {}, lookback: {}, overlap: {}}}\n\
-                 \x20 cloudwatch: {{interval: {}, timeout: {}, period: {}, delay: {}, lookback: {}, link_activity_window: {}, link_activity_refresh: {}, default_metrics: {}}}\n\
-                 \x20 tls_probe: {{enabled: {}, interval: {}, timeout: {}, probe_timeout: {}, concurrency: {}}}\n\
-                 aws: {{retry_mode: {}, max_attempts: {}, connect_timeout: {}, max_concurrent_requests: {}, quota_share: {}, quotas: {{apigateway: {{rate: {}, burst: {}}}}}}}\n\
-                 diagnosis: {{tls_error_window: {}, certificate_expiry_warning: {}}}\n",
-                v(0), v(1), v(2), v(3), v(4), v(5), v(6), v(7), v(8), v(9), v(10), v(11), v(12),
-                v(13), v(14), v(15), v(16), v(17), v(18), v(19), v(20), v(21), v(22), v(23),
-                v(24), v(25), v(26), v(27), v(28), v(29), v(30), v(31), v(32), v(33), v(34),
-                v(35), v(36), v(37), v(38),
-            );
-            if let Ok(config) = Config::parse(&text) {
-                let limits = crate::aws::quota::Limits::new(config.aws.quota_share, &config.aws.quotas)
-                    .adaptive(true);
-                let quotas = crate::aws::quota::ScopeQuotas::new(std::sync::Arc::new(limits));
-                let now = std::time::Instant::now();
-                for _ in 0..100 {
-                    let _ = quotas.reserve("apigateway", "GetResources", now, Some(now + config.collectors.vpc_links.timeout));
-                    quotas.throttled("apigateway", "GetResources", now);
-                }
-                let _ = crate::collect::enabled_collectors(&config);
-                let _ = crate::diagnose::Clock::from_config(i64::MAX, &config.diagnosis);
-            }
+            let _ = Config::parse(&crate::testkit::random_config_text(&values));
         }
 
         /// What goes in comes out: regions, intervals, timeouts and attempts.

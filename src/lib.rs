@@ -27,6 +27,7 @@ pub mod probe;
 pub mod process;
 pub mod render;
 pub mod resolve;
+pub mod services;
 pub mod tags;
 #[cfg(test)]
 pub(crate) mod testkit;

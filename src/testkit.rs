@@ -403,3 +403,114 @@ pub fn with_probe(
     });
     inventory
 }
+
+/// Values of every kind for [`random_config_text`]: durations, numbers,
+/// booleans, YAML oddities and words, valid and not.
+pub fn config_values() -> impl proptest::strategy::Strategy<Value = Vec<&'static str>> {
+    proptest::collection::vec(
+        proptest::sample::select(vec![
+            "0s",
+            "1ms",
+            "99ms",
+            "100ms",
+            "1s",
+            "59s",
+            "1m",
+            "90s",
+            "1h",
+            "1d",
+            "7d",
+            "455d",
+            "500d",
+            "501d",
+            "-1s",
+            "1e9s",
+            "abc",
+            "0",
+            "1",
+            "-1",
+            "0.001",
+            "0.01",
+            "0.5",
+            "1e-300",
+            "1e9",
+            "1e300",
+            ".nan",
+            ".inf",
+            "18446744073709551616",
+            "3.5",
+            "true",
+            "false",
+            "yes",
+            "\"true\"",
+            "~",
+            "[]",
+            "{}",
+            "\"\"",
+            "linked",
+            "all",
+            "standard",
+            "adaptive",
+            "x",
+        ]),
+        40,
+    )
+}
+
+/// A configuration with `values` (taken in turn, round and round) in
+/// every field of every section, for the tests that feed it random ones.
+pub fn random_config_text(values: &[&str]) -> String {
+    let v = |i: usize| values[i % values.len()];
+    format!(
+        "regions: [us-east-1]\n\
+         accounts: [{{role_arn: 'arn:aws:iam::111122223333:role/r', session_name: {}, external_id: {}}}]\n\
+         collectors:\n\
+         \x20 vpc_links: {{enabled: {}, interval: {}, timeout: {}, revalidate: {}, full_refresh: {}}}\n\
+         \x20 load_balancers: {{interval: {}, timeout: {}, scope: {}, per_target_health: {}}}\n\
+         \x20 endpoints: {{interval: {}, timeout: {}}}\n\
+         \x20 execution_logs: {{interval: {}, timeout: {}, lookback: {}, overlap: {}}}\n\
+         \x20 cloudwatch: {{interval: {}, timeout: {}, period: {}, delay: {}, lookback: {}, link_activity_window: {}, link_activity_refresh: {}, default_metrics: {}}}\n\
+         \x20 tls_probe: {{enabled: {}, interval: {}, timeout: {}, probe_timeout: {}, concurrency: {}}}\n\
+         aws: {{retry_mode: {}, max_attempts: {}, connect_timeout: {}, max_concurrent_requests: {}, quota_share: {}, quotas: {{apigateway: {{rate: {}, burst: {}}}}}}}\n\
+         diagnosis: {{tls_error_window: {}, certificate_expiry_warning: {}}}\n",
+        v(0),
+        v(1),
+        v(2),
+        v(3),
+        v(4),
+        v(5),
+        v(6),
+        v(7),
+        v(8),
+        v(9),
+        v(10),
+        v(11),
+        v(12),
+        v(13),
+        v(14),
+        v(15),
+        v(16),
+        v(17),
+        v(18),
+        v(19),
+        v(20),
+        v(21),
+        v(22),
+        v(23),
+        v(24),
+        v(25),
+        v(26),
+        v(27),
+        v(28),
+        v(29),
+        v(30),
+        v(31),
+        v(32),
+        v(33),
+        v(34),
+        v(35),
+        v(36),
+        v(37),
+        v(38),
+    )
+}

@@ -5,12 +5,11 @@
 //! adaptive rate limiter's wait before a call's first attempt, and the
 //! retries inside AssumeRole (its STS client is the SDK's own).
 //!
-//! The collector's deadline travels with the poll as a task-local
-//! ([`within`]); after every failed attempt an interceptor bounds the SDK's
-//! next wait by the time left, and stops the retries when too little is left
-//! for another attempt. Calls made outside a deadline retry as configured.
+//! The collector's deadline travels with the poll ([`super::deadline`]);
+//! after every failed attempt an interceptor bounds the SDK's next wait by
+//! the time left, and stops the retries when too little is left for
+//! another attempt. Calls made outside a deadline retry as configured.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -20,28 +19,6 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
-
-tokio::task_local! {
-    static DEADLINE: Instant;
-}
-
-/// True inside a poll whose deadline has passed (an attempt dropped then
-/// was cut off by the collector's timeout).
-pub fn deadline_passed() -> bool {
-    DEADLINE
-        .try_with(|deadline| Instant::now() >= *deadline)
-        .unwrap_or(false)
-}
-
-/// The deadline of the poll this runs in, if any.
-pub fn deadline() -> Option<Instant> {
-    DEADLINE.try_with(|deadline| *deadline).ok()
-}
-
-/// Runs `poll` with `deadline` as the end of every AWS call's retries in it.
-pub async fn within<F: Future>(deadline: Instant, poll: F) -> F::Output {
-    DEADLINE.scope(deadline, poll).await
-}
 
 /// What the retries of a call may still do, `left` before the deadline,
 /// after an attempt that took `last`: `None` when no retry fits (another
@@ -87,7 +64,7 @@ impl Intercept for RetryBudget {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Ok(deadline) = DEADLINE.try_with(|d| *d) else {
+        let Some(deadline) = super::deadline::deadline() else {
             return Ok(());
         };
         let Some(retry) = cfg.load::<RetryConfig>().cloned() else {
@@ -132,13 +109,5 @@ mod tests {
             "the last attempt took longer than what is left"
         );
         assert_eq!(next_wait(Duration::from_millis(100), Duration::ZERO), None);
-    }
-
-    #[tokio::test]
-    async fn the_deadline_is_seen_inside_the_poll_only() {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let inside = within(deadline, async { DEADLINE.try_with(|d| *d).ok() }).await;
-        assert_eq!(inside, Some(deadline));
-        assert!(DEADLINE.try_with(|d| *d).is_err());
     }
 }

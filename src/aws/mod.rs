@@ -23,6 +23,7 @@ mod apigateway;
 mod apigatewayv2;
 pub mod budget;
 mod cloudwatch;
+pub mod deadline;
 pub mod discovery;
 mod ec2;
 mod elbv2;
@@ -160,24 +161,14 @@ struct ServiceLimits {
 }
 
 impl ServiceLimits {
-    const SERVICES: [&'static str; 9] = [
-        "sts",
-        "apigateway",
-        "elasticloadbalancingv2",
-        "ec2",
-        "interconnect",
-        "cloudwatchlogs",
-        "cloudwatch",
-        "acm",
-        "other",
-    ];
-
     fn new(permits: u32) -> ServiceLimits {
         let permits = usize::try_from(permits).unwrap_or(usize::MAX).max(1);
         ServiceLimits {
-            per_service: Self::SERVICES
+            per_service: crate::services::SERVICES
                 .iter()
-                .map(|s| (*s, tokio::sync::Semaphore::new(permits)))
+                .map(|s| s.name)
+                .chain(["other"])
+                .map(|s| (s, tokio::sync::Semaphore::new(permits)))
                 .collect(),
         }
     }

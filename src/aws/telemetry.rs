@@ -551,7 +551,7 @@ impl Drop for Attempt {
             }
             let seconds = self.seconds_on_the_wire();
             // Dropped inside the poll's scope: its deadline is known here.
-            let outcome = if super::budget::deadline_passed() {
+            let outcome = if super::deadline::deadline_passed() {
                 Outcome::Timeout
             } else {
                 Outcome::Cancelled
@@ -747,7 +747,7 @@ mod tests {
         // Dropped in a poll whose deadline has passed: timed out.
         let late = attempt(&telemetry);
         let past = Instant::now() - std::time::Duration::from_secs(1);
-        super::super::budget::within(past, async move { drop(late) }).await;
+        super::super::deadline::within(past, async move { drop(late) }).await;
         assert_eq!(count(Outcome::Timeout), 1);
         // Recorded when it ended: nothing more when dropped.
         let ended = attempt(&telemetry);

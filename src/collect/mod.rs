@@ -538,7 +538,7 @@ async fn run_one(
     let deadline = started + settings.timeout;
     let result = tokio::time::timeout(
         settings.timeout,
-        crate::aws::budget::within(deadline, async {
+        crate::aws::deadline::within(deadline, async {
             target.aws.account_id().await?;
             collector.collect(&target.aws, &known).await
         }),
