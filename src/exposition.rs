@@ -246,6 +246,22 @@ impl Encoded {
     }
 }
 
+/// A registry in the Prometheus text format; empty when it cannot be
+/// encoded (a family is left out, never made up).
+pub fn encode_text(registry: &prometheus_client::registry::Registry) -> String {
+    let mut out = String::new();
+    if prometheus_client::encoding::prometheus_text::encode(&mut out, registry).is_err() {
+        return String::new();
+    }
+    out
+}
+
+/// The families registered in `registry` (live metrics, encoded by
+/// prometheus-client) as an encoded part.
+pub fn encode_registry(registry: &prometheus_client::registry::Registry) -> Encoded {
+    Encoded::parse(&encode_text(registry))
+}
+
 /// Families written straight into their text, as prometheus-client writes
 /// them (a unit test in `render` holds the two to the same bytes): a
 /// family's samples become lines as they are added, so no label set

@@ -55,7 +55,7 @@ pub fn exposition() -> String {
     if register(&mut registry).is_none() {
         return String::new();
     }
-    crate::render::encode_text(&registry)
+    crate::exposition::encode_text(&registry)
 }
 
 /// The async runtime's live tasks (`awsconn_runtime_tasks_alive`): a task
@@ -71,7 +71,7 @@ pub fn runtime_exposition() -> String {
         "Tasks alive in the exporter's async runtime",
         ConstGauge::new(handle.metrics().num_alive_tasks() as i64),
     );
-    crate::render::encode_text(&registry)
+    crate::exposition::encode_text(&registry)
 }
 
 #[cfg(target_os = "linux")]

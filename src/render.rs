@@ -8,12 +8,10 @@
 //! contract names is unit-tested without AWS. [`Families`] writes each
 //! sample's line as it is added ([`crate::exposition::text`]) and
 //! [`Families::encode`] hands the part over; the live registries (API-call
-//! telemetry) go through prometheus-client ([`encode_registry`]).
+//! telemetry) go through prometheus-client ([`crate::exposition::encode_registry`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
-
-use prometheus_client::registry::Registry;
 
 use crate::diagnose::{self, LinkReport};
 use crate::exposition::{Encoded, text};
@@ -492,16 +490,6 @@ fn collector_status(f: &mut Families, s: &CollectorStatus) {
     }
 }
 
-/// A registry in the Prometheus text format; empty when it cannot be
-/// encoded (a family is left out, never made up).
-pub fn encode_text(registry: &prometheus_client::registry::Registry) -> String {
-    let mut out = String::new();
-    if prometheus_client::encoding::prometheus_text::encode(&mut out, registry).is_err() {
-        return String::new();
-    }
-    out
-}
-
 fn link_checks(f: &mut Families, report: &LinkReport) {
     let base: Labels = vec![
         ("account", report.account.clone()),
@@ -600,12 +588,6 @@ pub fn dynamic_families(scope: &Scope, inventory: &Inventory) -> Vec<DynamicFami
         }
     }
     by_name.into_values().collect()
-}
-
-/// The families registered in `registry` (live metrics, encoded by
-/// prometheus-client) as an encoded part.
-pub fn encode_registry(registry: &Registry) -> Encoded {
-    Encoded::parse(&encode_text(registry))
 }
 
 #[cfg(test)]
@@ -1281,9 +1263,9 @@ mod tests {
             .map(|&(name, help, kind)| (name, help, kind, samples.clone()))
             .collect();
         reference.push(("awsconn_example_state", "A state set", Kind::Gauge, state));
-        let mut registry = Registry::default();
+        let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(Reference(reference)));
-        assert_eq!(ours, encode_text(&registry));
+        assert_eq!(ours, crate::exposition::encode_text(&registry));
     }
 }
 

@@ -392,12 +392,14 @@ mod tests {
             insecure_skip_verification: false,
         };
         let a = api(ApiType::Http, integration, vec![stage("$default", &[])]);
-        let inventory = crate::inventory::Inventory {
-            apis: Some(vec![a]),
-            ..Default::default()
-        };
+        let (resolved, unresolved) = resolve_all(&[a]);
+        assert!(unresolved.is_empty(), "{unresolved:?}");
+        assert_eq!(resolved[0].target, listener);
         assert_eq!(
-            crate::topology::Topology::build(&inventory).linked_load_balancers(),
+            resolved
+                .iter()
+                .filter_map(|r| load_balancer_arn(&r.target))
+                .collect::<BTreeSet<_>>(),
             BTreeSet::from([
                 "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/1"
                     .to_owned()

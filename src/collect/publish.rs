@@ -253,7 +253,7 @@ impl Parts {
         let own = render::exporter_families(snapshot, &stats, build).encode(&[]);
         let mut registry = Registry::default();
         telemetry.register(&mut registry);
-        let telemetry = render::encode_registry(&registry);
+        let telemetry = crate::exposition::encode_registry(&registry);
         let parts: Vec<Arc<ScopePart>> = snapshot
             .inventories
             .keys()

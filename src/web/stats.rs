@@ -188,7 +188,7 @@ impl WebStats {
 
     /// The families in the Prometheus text format (no `# EOF`).
     pub fn exposition(&self) -> String {
-        crate::render::encode_text(&self.registry)
+        crate::exposition::encode_text(&self.registry)
     }
 }
 
