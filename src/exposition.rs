@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::lock::LockOrRecover;
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -147,10 +148,7 @@ fn shared_header(name: &str, header: &[u8]) -> (Arc<str>, Chunk) {
     const MOST: usize = 4096;
     type Headers = HashMap<Box<[u8]>, (Arc<str>, Chunk)>;
     static HEADERS: OnceLock<Mutex<Headers>> = OnceLock::new();
-    let mut headers = HEADERS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut headers = HEADERS.get_or_init(Mutex::default).lock_or_recover();
     if let Some((known, chunk)) = headers.get(header)
         && **known == *name
     {

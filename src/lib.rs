@@ -20,6 +20,7 @@ pub mod config;
 pub mod diagnose;
 pub mod exposition;
 pub mod inventory;
+pub mod lock;
 pub mod log_input;
 pub mod logging;
 pub mod logs;

@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::classify::ErrorClass;
 use crate::inventory::{PresentedCertificate, ProbeFailure, ProbeOutcome, ProbeTarget};
+use crate::lock::LockOrRecover;
 
 /// An outcome of a probe of `target` that failed.
 fn failed(
@@ -309,11 +310,11 @@ struct Recorder {
 
 impl Recorder {
     fn seen(&self) -> Seen {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.seen.lock_or_recover().clone()
     }
 
     fn record(&self, f: impl FnOnce(&mut Seen)) {
-        f(&mut self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        f(&mut self.seen.lock_or_recover());
     }
 }
 

@@ -4,6 +4,7 @@
 //! `CostCenter` and `cost-center` are `cost_center`, `aws:cloudformation:stack-name`
 //! is `aws_cloudformation_stack_name`.
 
+use crate::lock::LockOrRecover;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, OnceLock};
 
@@ -105,10 +106,7 @@ pub fn keep(all: BTreeMap<String, String>, wanted: &[String]) -> BTreeMap<String
 pub fn interned_label(key: &str) -> &'static str {
     static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
     let label = label_of(key);
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut names = NAMES.get_or_init(Mutex::default).lock_or_recover();
     if let Some(known) = names.get(label.as_str()) {
         return known;
     }

@@ -54,6 +54,7 @@ use crate::inventory::{
     ApiRef, ApiType, Certificates, EndpointService, Integration, Interconnect, LoadBalancing,
     NetworkRules, Stage, VpcLink,
 };
+use crate::lock::LockOrRecover;
 use telemetry::TelemetryInterceptor;
 
 /// Shared SDK configuration: loaded once, then specialised per account and
@@ -258,7 +259,7 @@ impl Aws {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<QuotaKey, Arc<quota::ScopeQuotas>>>
     {
-        self.buckets.lock().unwrap_or_else(|e| e.into_inner())
+        self.buckets.lock_or_recover()
     }
 
     /// Clients for one account in one region. For an account with a role the
@@ -382,7 +383,7 @@ impl Aws {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<AccountConfig, Arc<AccountShared>>>
     {
-        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
+        self.accounts.lock_or_recover()
     }
 }
 

@@ -32,6 +32,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use super::telemetry::{ApiTelemetry, Call};
+use crate::lock::LockOrRecover;
 pub use crate::services::{AWS_DEFAULTS, Rate, quota_service};
 
 /// The quotas the exporter paces itself with: AWS's defaults overridden
@@ -195,16 +196,13 @@ impl ScopeQuotas {
     }
 
     fn limits(&self) -> Arc<Limits> {
-        self.limits
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.limits.lock_or_recover().clone()
     }
 
     /// Paces by `limits` from now on (a reload changed them): each bucket
     /// keeps the slots it gave, so a reload never refills one.
     pub fn set_limits(&self, limits: Arc<Limits>) {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = self.buckets.lock_or_recover();
         buckets.retain(|key, bucket| match limits.by_key.get(key) {
             Some(rate) => {
                 if *rate != bucket.rate {
@@ -214,7 +212,7 @@ impl ScopeQuotas {
             }
             None => false,
         });
-        *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+        *self.limits.lock_or_recover() = limits;
     }
 
     /// AWS throttled a call: in adaptive mode the buckets that cover it slow down.
@@ -223,7 +221,7 @@ impl ScopeQuotas {
         if !limits.adaptive {
             return;
         }
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = self.buckets.lock_or_recover();
         for (key, rate) in limits.covering(service, operation) {
             buckets
                 .entry(key)
@@ -246,7 +244,7 @@ impl ScopeQuotas {
         if covering.is_empty() {
             return Ok(Duration::ZERO);
         }
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = self.buckets.lock_or_recover();
         let mut at = now;
         let mut latest = &covering[0].0;
         let mut earliest = Vec::with_capacity(covering.len());

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::lock::LockOrRecover;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
@@ -244,7 +245,7 @@ impl ApiTelemetry {
     }
 
     fn lock_scopes(&self) -> std::sync::MutexGuard<'_, HashMap<CallScope, ScopeSeries>> {
-        self.by_scope.lock().unwrap_or_else(|e| e.into_inner())
+        self.by_scope.lock_or_recover()
     }
 
     fn note_quota_series(&self, scope: &CallScope, labels: QuotaLabels) {
@@ -506,10 +507,7 @@ struct Recorder {
 
 impl Attempt {
     fn take(&self) -> Option<Recorder> {
-        self.unrecorded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+        self.unrecorded.lock_or_recover().take()
     }
 
     /// How long it waited for its quota before it was sent.

@@ -20,6 +20,7 @@ use crate::aws::{AwsError, AwsScope};
 use crate::classify::Tally;
 use crate::config::ExecutionLogsConfig;
 use crate::inventory::{ApiType, ExecutionLogs, Inventory, LogGroupStatus, LogRead};
+use crate::lock::LockOrRecover;
 use crate::logs::{self, EXECUTION_LOG_FILTER, LineFormat, LogCursor};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -191,7 +192,7 @@ impl ExecutionLogsCollector {
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock_or_recover()
 }
 
 /// A cursor can be trusted when its position is not before the epoch nor
@@ -451,7 +452,7 @@ struct Unreported<'a> {
 
 impl<'a> Unreported<'a> {
     fn take(home: &'a Mutex<BTreeMap<&'static str, u64>>) -> Self {
-        let problems = std::mem::take(&mut *home.lock().unwrap_or_else(|p| p.into_inner()));
+        let problems = std::mem::take(&mut *home.lock_or_recover());
         Unreported { home, problems }
     }
 
@@ -463,7 +464,7 @@ impl<'a> Unreported<'a> {
 impl Drop for Unreported<'_> {
     fn drop(&mut self) {
         if !self.problems.is_empty() {
-            let mut home = self.home.lock().unwrap_or_else(|p| p.into_inner());
+            let mut home = self.home.lock_or_recover();
             for (kind, n) in std::mem::take(&mut self.problems) {
                 *home.entry(kind).or_default() += n;
             }

@@ -14,6 +14,7 @@ use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::LoadBalancerScope;
 use crate::inventory::{Inventory, LoadBalancing};
+use crate::lock::LockOrRecover;
 use crate::topology::Topology;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -41,12 +42,7 @@ impl LoadBalancers {
 impl Collector for LoadBalancers {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
         let key = format!("{}/{}", aws.account_label(), aws.region());
-        let after = self
-            .health_after
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
+        let after = self.health_after.lock_or_recover().get(&key).cloned();
         let mut lb = match self.scope {
             LoadBalancerScope::All => {
                 aws.load_balancing(None, after.as_deref(), &self.tags)
@@ -64,7 +60,7 @@ impl Collector for LoadBalancers {
             }
         };
         let resume = resume_after(&lb.target_groups, after.as_deref());
-        let mut books = self.health_after.lock().unwrap_or_else(|e| e.into_inner());
+        let mut books = self.health_after.lock_or_recover();
         match resume {
             Some(arn) => books.insert(key, arn),
             None => books.remove(&key),

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::config::{AccountConfig, CollectorConfig};
+use crate::lock::LockOrRecover;
 
 /// One collector of one scope: what identifies a poll across reloads.
 pub type PollKey = (&'static str, AccountConfig, String);
@@ -23,7 +24,7 @@ pub struct Schedule {
 
 impl Schedule {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PollKey, (CollectorConfig, Instant)>> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner())
+        self.last.lock_or_recover()
     }
 
     /// A poll of `key` under `settings` started at `at`.

@@ -19,6 +19,7 @@ use crate::aws::ApiTelemetry;
 use crate::diagnose::LinkView;
 use crate::exposition::Exposition;
 use crate::inventory::{Inventory, Scope};
+use crate::lock::LockOrRecover;
 use crate::render::{BuildInfo, CollectorStatus, PublishStats, ReloadStatus, Snapshot};
 use arc_swap::ArcSwap;
 
@@ -186,7 +187,7 @@ impl Store {
 
     /// This process's shard (`--shard`, `--total-shards`).
     pub fn set_shard(&self, shard: crate::config::Shard) {
-        *self.shard.lock().unwrap_or_else(|p| p.into_inner()) = shard;
+        *self.shard.lock_or_recover() = shard;
     }
 
     /// The accounts of the targets (by index) and how discovery went:
@@ -204,7 +205,7 @@ impl Store {
                 last_success: o.last_success,
                 census: o.census,
             });
-        *self.accounts.lock().unwrap_or_else(|p| p.into_inner()) = (targets, discovery);
+        *self.accounts.lock_or_recover() = (targets, discovery);
         self.lock().changes += 1;
         self.changed.notify_one();
     }
@@ -212,18 +213,13 @@ impl Store {
     /// How the latest listing of the organisation went, when the accounts
     /// polled stay as they were.
     pub fn set_discovery(&self, roster: &crate::aws::discovery::Roster) {
-        let targets = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone();
+        let targets = self.accounts.lock_or_recover().0.clone();
         self.set_accounts(targets, roster);
     }
 
     /// The windows of the checks (`no_tls_errors`, `certificate_valid`).
     pub fn set_diagnosis(&self, config: crate::config::DiagnosisConfig) {
-        *self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()) = config;
+        *self.diagnosis.lock_or_recover() = config;
     }
 
     /// Records a configuration reload (`None` when it failed, else whether
@@ -231,7 +227,7 @@ impl Store {
     /// (within the publisher's render budget).
     pub fn record_reload(&self, applied: Option<bool>) {
         {
-            let mut reload = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+            let mut reload = self.reload.lock_or_recover();
             reload.successful = applied.is_some();
             match applied {
                 Some(true) => reload.applied += 1,
@@ -476,11 +472,7 @@ impl Store {
     /// A snapshot: the inventories shared, not copied.
     fn snapshot_of(&self, state: &mut State) -> Snapshot {
         Self::refresh_unavailable(state);
-        let accounts = self
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let accounts = self.accounts.lock_or_recover().clone();
         let inventories = state
             .inventories
             .values()
@@ -492,12 +484,12 @@ impl Store {
             .map(|held| (held.scope.clone(), held.revision))
             .collect();
         Snapshot {
-            reload: *self.reload.lock().unwrap_or_else(|p| p.into_inner()),
+            reload: *self.reload.lock_or_recover(),
             inventories,
             revisions,
             statuses: state.statuses.values().cloned().collect(),
             per_target_health: self.per_target_health.load(Ordering::SeqCst),
-            shard: *self.shard.lock().unwrap_or_else(|p| p.into_inner()),
+            shard: *self.shard.lock_or_recover(),
             accounts: Self::account_infos(state, &accounts.0),
             discovery: accounts.1,
             diagnosis: crate::diagnose::Clock::from_config(
@@ -505,7 +497,7 @@ impl Store {
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
                     .unwrap_or(0),
-                &self.diagnosis.lock().unwrap_or_else(|p| p.into_inner()),
+                &self.diagnosis.lock_or_recover(),
             ),
         }
     }
@@ -587,10 +579,7 @@ impl Store {
     /// reload is under way: then `None`. Scopes left over by the `budget`
     /// make the next publish due.
     fn publish_if(&self, always: bool, budget: Option<Duration>) -> Option<Arc<Published>> {
-        let mut publishing = self
-            .publishing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut publishing = self.publishing.lock_or_recover();
         let started = std::time::Instant::now();
         let (snapshot, ready, changes) = {
             let mut state = self.lock();
@@ -671,10 +660,7 @@ impl Store {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock_or_recover()
     }
 }
 

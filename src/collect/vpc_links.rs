@@ -32,6 +32,7 @@ use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::VpcLinksConfig;
 use crate::inventory::{Api, ApiRef, ApiType, Inventory, Scope, Stage, Unwatched, VpcLink};
+use crate::lock::LockOrRecover;
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use crate::topology::Topology;
 use crate::watch::WatchConfig;
@@ -193,8 +194,7 @@ impl Collector for VpcLinks {
             books: &self.books,
             book: self
                 .books
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .lock_or_recover()
                 .get(&scope)
                 .cloned()
                 .unwrap_or_default(),
@@ -333,8 +333,7 @@ impl Drop for WriteBack<'_> {
     fn drop(&mut self) {
         let book = std::mem::take(&mut self.book);
         self.books
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_or_recover()
             .insert(std::mem::take(&mut self.scope), book);
     }
 }

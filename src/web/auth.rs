@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::lock::LockOrRecover;
 use axum::http::HeaderValue;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -122,7 +123,7 @@ impl BasicAuth {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], bool>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        self.cache.lock_or_recover()
     }
 }
 

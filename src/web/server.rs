@@ -41,6 +41,7 @@ use tower::ServiceExt;
 use super::auth::{BasicAuth, Verdict};
 use super::config::{self, FileStamps, WebSettings};
 use super::stats::{Closed, Refused, WebStats};
+use crate::lock::LockOrRecover;
 
 /// Limits and deadlines of the server (the `--web.*` flags).
 #[derive(Debug, Clone)]
@@ -145,7 +146,7 @@ impl WebConfig {
 
     fn reload_if_changed(&self) {
         let Some(path) = &self.path else { return };
-        let mut stamps = self.stamps.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stamps = self.stamps.lock_or_recover();
         if !stamps.changed() {
             return;
         }
@@ -212,7 +213,7 @@ impl Shared {
         let Some(limit) = settings.rate_limit else {
             return false;
         };
-        let mut bucket = self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bucket = self.rate.lock_or_recover();
         let now = Instant::now();
         let b = bucket.get_or_insert(Bucket {
             tokens: f64::from(limit.burst),
@@ -268,7 +269,7 @@ impl Table {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Connection>>> {
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
+        self.open.lock_or_recover()
     }
 
     fn register(&self) -> (u64, Arc<Connection>) {
