@@ -12,6 +12,13 @@
 //! A collector returns a [`Fragment`] of the inventory; the [`Store`] keeps
 //! the last good fragment of every collector and scope, so one collector's
 //! failure never blanks another's metrics, nor its own previous data.
+//!
+//! Beside the collectors: the polling loop is here (each collector's polls
+//! of each scope, in stages on the first round); `schedule` remembers when
+//! each poll last started, so a reload resumes rather than polls all at
+//! once; `store` keeps the fragments and statuses and runs the publisher,
+//! which renders through `publish` (each changed scope once, joined in
+//! blocks); `state_file` keeps the execution logs' cursors across restarts.
 
 pub mod certificates;
 pub mod cloudwatch;

@@ -1,10 +1,12 @@
 //! The `/links` page: the runbook's latest findings, one section per VPC
 //! link, its path hop by hop, each hop green or red with the failing
-//! check's cause and fix, and a link from each hop to its AWS console page.
+//! check's cause and fix, and a link from each hop to its AWS console page;
+//! filtered (by link, account, region or health) and a page of links at a
+//! time, unhealthy links first.
 //!
 //! Plain server-rendered HTML with a small stylesheet, made from the
-//! findings the last poll left in the store: it never calls AWS. It reloads
-//! itself every 30 seconds.
+//! findings of the latest publish: it never calls AWS. It reloads itself
+//! every 30 seconds.
 
 use std::fmt::Write;
 use std::time::SystemTime;

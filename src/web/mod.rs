@@ -1,4 +1,5 @@
-//! HTTP only: serves the bytes the poller rendered. No handler calls AWS.
+//! HTTP only: serves what the publisher last published (the exposition's
+//! bytes, the findings). No handler calls AWS or waits on a poll.
 //!
 //! `server` owns connections (TLS, deadlines, limits, credentials), `config`
 //! reads `--web.config.file`; the routes below only answer.
