@@ -1,6 +1,7 @@
 //! API Gateway (REST APIs): VPC links V1, and the REST APIs with their
 //! integrations and stages.
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
@@ -17,11 +18,10 @@ pub(super) async fn vpc_links(
         .into_paginator()
         .send();
     let mut links = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("apigateway", "GetVpcLinks", e))?;
+    let call = Listing::new(telemetry, "apigateway", "GetVpcLinks");
+    while let Some(page) = call.page(pages.next().await)? {
         for item in page.items() {
-            let Some(id) = item.id().filter(|id| !id.is_empty()) else {
-                telemetry.skipped_item("apigateway", "GetVpcLinks", "missing id");
+            let Some(id) = call.named(item.id(), "id") else {
                 continue;
             };
             links.push(VpcLink {
@@ -51,18 +51,18 @@ pub(super) async fn list(
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("apigateway", "GetRestApis", e))?;
+    let call = Listing::new(telemetry, "apigateway", "GetRestApis");
+    while let Some(page) = call.page(pages.next().await)? {
         for api in page.items() {
-            match api.id().filter(|id| !id.is_empty()) {
-                Some(id) => out.push(ApiRef {
-                    id: id.to_owned(),
-                    name: api.name().unwrap_or_default().to_owned(),
-                    api_type: ApiType::Rest,
-                    tags: super::tag_map(api.tags()),
-                }),
-                None => telemetry.skipped_item("apigateway", "GetRestApis", "missing id"),
-            }
+            let Some(id) = call.named(api.id(), "id") else {
+                continue;
+            };
+            out.push(ApiRef {
+                id: id.to_owned(),
+                name: api.name().unwrap_or_default().to_owned(),
+                api_type: ApiType::Rest,
+                tags: super::tag_map(api.tags()),
+            });
         }
     }
     Ok(out)
@@ -128,14 +128,12 @@ pub(super) async fn stages(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("apigateway", "GetStages", e))?;
+    let call = Listing::new(telemetry, "apigateway", "GetStages");
     Ok(out
         .item()
         .iter()
         .filter_map(|stage| {
-            let Some(name) = stage.stage_name().filter(|n| !n.is_empty()) else {
-                telemetry.skipped_item("apigateway", "GetStages", "missing stageName");
-                return None;
-            };
+            let name = call.named(stage.stage_name(), "stageName")?;
             Some(Stage {
                 name: name.to_owned(),
                 deployment_id: stage.deployment_id().map(str::to_owned),

@@ -2,6 +2,7 @@
 //! integrations and stages. The list calls of this API have no SDK
 //! paginator, so this follows `nextToken` itself.
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
@@ -57,10 +58,8 @@ pub(super) async fn vpc_links(
             .items()
             .iter()
             .filter_map(|item| {
-                let Some(id) = item.vpc_link_id().filter(|id| !id.is_empty()) else {
-                    telemetry.skipped_item("apigatewayv2", "GetVpcLinks", "missing id");
-                    return None;
-                };
+                let id = Listing::new(telemetry, "apigatewayv2", "GetVpcLinks")
+                    .named(item.vpc_link_id(), "id")?;
                 Some(VpcLink {
                     id: id.to_owned(),
                     name: item.name().unwrap_or_default().to_owned(),
@@ -98,10 +97,8 @@ pub(super) async fn list(
             .iter()
             .filter(|a| a.protocol_type().is_none_or(|p| p.as_str() == "HTTP"))
             .filter_map(|a| {
-                let Some(id) = a.api_id().filter(|id| !id.is_empty()) else {
-                    telemetry.skipped_item("apigatewayv2", "GetApis", "missing id");
-                    return None;
-                };
+                let id =
+                    Listing::new(telemetry, "apigatewayv2", "GetApis").named(a.api_id(), "id")?;
                 Some(ApiRef {
                     id: id.to_owned(),
                     name: a.name().unwrap_or_default().to_owned(),
@@ -164,10 +161,8 @@ pub(super) async fn stages(
             .items()
             .iter()
             .filter_map(|s| {
-                let Some(name) = s.stage_name().filter(|n| !n.is_empty()) else {
-                    telemetry.skipped_item("apigatewayv2", "GetStages", "missing stageName");
-                    return None;
-                };
+                let name = Listing::new(telemetry, "apigatewayv2", "GetStages")
+                    .named(s.stage_name(), "stageName")?;
                 Some(Stage {
                     name: name.to_owned(),
                     deployment_id: s.deployment_id().map(str::to_owned),

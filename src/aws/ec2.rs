@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
     EndpointConnection, EndpointService, NetworkAcl, NetworkAclEntry, NetworkInterface,
@@ -205,16 +206,11 @@ pub(super) async fn network_rules(
                 .filters(filter(name, chunk))
                 .into_paginator()
                 .send();
-            while let Some(page) = pages.next().await {
-                let page =
-                    page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeNetworkInterfaces", e))?;
+            let call = Listing::new(telemetry, SERVICE, "DescribeNetworkInterfaces");
+            while let Some(page) = call.page(pages.next().await)? {
                 for eni in page.network_interfaces() {
-                    let Some(id) = eni.network_interface_id() else {
-                        telemetry.skipped_item(
-                            SERVICE,
-                            "DescribeNetworkInterfaces",
-                            "missing networkInterfaceId",
-                        );
+                    let Some(id) = call.named(eni.network_interface_id(), "networkInterfaceId")
+                    else {
                         continue;
                     };
                     if interfaces.iter().any(|i: &NetworkInterface| i.id == id) {
@@ -272,17 +268,12 @@ pub(super) async fn network_rules(
             .prefix_list_id(&id)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::from_sdk(SERVICE, "GetManagedPrefixListEntries", e))?;
+        let call = Listing::new(telemetry, SERVICE, "GetManagedPrefixListEntries");
+        while let Some(page) = call.page(pages.next().await)? {
             for entry in page.entries() {
                 match entry.cidr() {
                     Some(cidr) => cidrs.push(cidr.to_owned()),
-                    None => telemetry.skipped_item(
-                        SERVICE,
-                        "GetManagedPrefixListEntries",
-                        "missing cidr",
-                    ),
+                    None => call.skipped("missing cidr"),
                 }
             }
         }
@@ -313,28 +304,16 @@ async fn security_groups(
             .filters(filter("group-id", chunk))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSecurityGroups", e))?;
+        let call = Listing::new(telemetry, SERVICE, "DescribeSecurityGroups");
+        while let Some(page) = call.page(pages.next().await)? {
             for g in page.security_groups() {
-                let Some(id) = g.group_id() else {
-                    telemetry.skipped_item(SERVICE, "DescribeSecurityGroups", "missing groupId");
+                let Some(id) = call.named(g.group_id(), "groupId") else {
                     continue;
                 };
                 let rules = |permissions: &[aws_sdk_ec2::types::IpPermission]| {
                     permissions
                         .iter()
-                        .filter_map(|p| {
-                            rule(p)
-                                .map_err(|reason| {
-                                    telemetry.skipped_item(
-                                        SERVICE,
-                                        "DescribeSecurityGroups",
-                                        reason,
-                                    )
-                                })
-                                .ok()
-                        })
+                        .filter_map(|p| rule(p).map_err(|reason| call.skipped(reason)).ok())
                         .collect()
                 };
                 out.push(SecurityGroup {
@@ -411,11 +390,10 @@ async fn subnets(
             .filters(filter("subnet-id", chunk))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeSubnets", e))?;
+        let call = Listing::new(telemetry, SERVICE, "DescribeSubnets");
+        while let Some(page) = call.page(pages.next().await)? {
             for s in page.subnets() {
-                let Some(id) = s.subnet_id() else {
-                    telemetry.skipped_item(SERVICE, "DescribeSubnets", "missing subnetId");
+                let Some(id) = call.named(s.subnet_id(), "subnetId") else {
                     continue;
                 };
                 out.push(Subnet {
@@ -452,11 +430,10 @@ async fn network_acls(
             .filters(filter("association.subnet-id", chunk))
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeNetworkAcls", e))?;
+        let call = Listing::new(telemetry, SERVICE, "DescribeNetworkAcls");
+        while let Some(page) = call.page(pages.next().await)? {
             for acl in page.network_acls() {
-                let Some(id) = acl.network_acl_id() else {
-                    telemetry.skipped_item(SERVICE, "DescribeNetworkAcls", "missing networkAclId");
+                let Some(id) = call.named(acl.network_acl_id(), "networkAclId") else {
                     continue;
                 };
                 if out.iter().any(|a| a.id == id) {
@@ -466,7 +443,7 @@ async fn network_acls(
                 for e in acl.entries() {
                     let read = acl_entry(e);
                     if let Some(reason) = read.unreadable {
-                        telemetry.skipped_item(SERVICE, "DescribeNetworkAcls", reason);
+                        call.skipped(reason);
                     }
                     entries.extend(read.entries);
                 }

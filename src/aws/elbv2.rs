@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::inventory::{
     Listener, ListenerCertificate, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth,
@@ -52,11 +53,10 @@ pub(super) async fn load_balancing(
         .page_size(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeLoadBalancers", e))?;
+    let call = Listing::new(telemetry, SERVICE, "DescribeLoadBalancers");
+    while let Some(page) = call.page(pages.next().await)? {
         for lb in page.load_balancers() {
-            let Some(arn) = lb.load_balancer_arn().filter(|a| !a.is_empty()) else {
-                telemetry.skipped_item(SERVICE, "DescribeLoadBalancers", "missing LoadBalancerArn");
+            let Some(arn) = call.named(lb.load_balancer_arn(), "LoadBalancerArn") else {
                 unreadable += 1;
                 continue;
             };
@@ -206,13 +206,13 @@ async fn listeners(
         .page_size(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeListeners", e))?;
+    let call = Listing::new(telemetry, SERVICE, "DescribeListeners");
+    while let Some(page) = call.page(pages.next().await)? {
         for l in page.listeners() {
             // A listener without a port cannot be matched to an integration:
             // counted, and the link's listener check says the port is not found.
             let Some(port) = port(l.port()) else {
-                telemetry.skipped_item(SERVICE, "DescribeListeners", "missing Port");
+                call.skipped("missing Port");
                 continue;
             };
             let mut groups: Vec<String> = Vec::new();
@@ -263,11 +263,10 @@ async fn target_groups(
         .page_size(PAGE_SIZE)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "DescribeTargetGroups", e))?;
+    let call = Listing::new(telemetry, SERVICE, "DescribeTargetGroups");
+    while let Some(page) = call.page(pages.next().await)? {
         for tg in page.target_groups() {
-            let Some(arn) = tg.target_group_arn().filter(|a| !a.is_empty()) else {
-                telemetry.skipped_item(SERVICE, "DescribeTargetGroups", "missing TargetGroupArn");
+            let Some(arn) = call.named(tg.target_group_arn(), "TargetGroupArn") else {
                 continue;
             };
             let lbs = tg.load_balancer_arns().to_vec();

@@ -6,6 +6,7 @@
 use aws_sdk_interconnect::types::{AttachPoint, Provider};
 
 use super::AwsError;
+use super::listing::Listing;
 use super::telemetry::ApiTelemetry;
 use crate::inventory::{
     Interconnect, InterconnectAttachPoint, InterconnectAvailability, InterconnectConnection,
@@ -28,8 +29,10 @@ pub(super) async fn inventory(
     tags: &[String],
     telemetry: &ApiTelemetry,
 ) -> Result<Interconnect, AwsError> {
-    let (mut connections, environments) =
-        tokio::try_join!(connections(client), environments(client))?;
+    let (mut connections, environments) = tokio::try_join!(
+        connections(client, telemetry),
+        environments(client, telemetry)
+    )?;
     if !tags.is_empty() {
         for c in connections.iter_mut() {
             let read = match c.arn.as_str() {
@@ -48,7 +51,7 @@ pub(super) async fn inventory(
     }
     let mut attach_points = std::collections::BTreeMap::new();
     for environment in Interconnect::environments_with_connections(&connections) {
-        let points = match attach_points_of(client, &environment).await {
+        let points = match attach_points_of(client, &environment, telemetry).await {
             Ok(points) => Some(points),
             // One environment's list unread leaves only its connections'
             // checks unknown, this poll: an old list would say a deleted
@@ -92,6 +95,7 @@ async fn tags_of(
 async fn attach_points_of(
     client: &aws_sdk_interconnect::Client,
     environment_id: &str,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<InterconnectAttachPoint>, AwsError> {
     let mut pages = client
         .list_attach_points()
@@ -100,8 +104,8 @@ async fn attach_points_of(
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("interconnect", "ListAttachPoints", e))?;
+    let call = Listing::new(telemetry, "interconnect", "ListAttachPoints");
+    while let Some(page) = call.page(pages.next().await)? {
         out.extend(
             page.attach_points()
                 .iter()
@@ -147,6 +151,7 @@ fn attach_point_name(point: Option<&AttachPoint>) -> String {
 
 async fn connections(
     client: &aws_sdk_interconnect::Client,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<InterconnectConnection>, AwsError> {
     let mut pages = client
         .list_connections()
@@ -154,8 +159,8 @@ async fn connections(
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("interconnect", "ListConnections", e))?;
+    let call = Listing::new(telemetry, "interconnect", "ListConnections");
+    while let Some(page) = call.page(pages.next().await)? {
         for c in page.connections() {
             let bandwidth_bps = parse_bandwidth(c.bandwidth());
             if bandwidth_bps.is_none() {
@@ -190,6 +195,7 @@ async fn connections(
 
 async fn environments(
     client: &aws_sdk_interconnect::Client,
+    telemetry: &ApiTelemetry,
 ) -> Result<Vec<InterconnectEnvironment>, AwsError> {
     let mut pages = client
         .list_environments()
@@ -197,8 +203,8 @@ async fn environments(
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("interconnect", "ListEnvironments", e))?;
+    let call = Listing::new(telemetry, "interconnect", "ListEnvironments");
+    while let Some(page) = call.page(pages.next().await)? {
         for e in page.environments() {
             let bandwidths = e.bandwidths();
             out.push(InterconnectEnvironment {

@@ -1,5 +1,6 @@
 //! CloudWatch Logs: FilterLogEvents, every page.
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::logs::LogEvent;
 
@@ -24,8 +25,8 @@ pub(super) async fn events(
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk("cloudwatchlogs", "FilterLogEvents", e))?;
+    let call = Listing::new(telemetry, "cloudwatchlogs", "FilterLogEvents");
+    while let Some(page) = call.page(pages.next().await)? {
         for e in page.events() {
             // An event without an id cannot be de-duplicated; without a
             // timestamp it cannot be placed. Neither happens in practice;
@@ -37,7 +38,7 @@ pub(super) async fn events(
                 } else {
                     "missing eventId"
                 };
-                telemetry.skipped_item("cloudwatchlogs", "FilterLogEvents", reason);
+                call.skipped(reason);
                 continue;
             };
             out.push(LogEvent {

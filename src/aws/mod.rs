@@ -30,6 +30,7 @@ mod elbv2;
 mod error;
 pub mod iam;
 mod interconnect;
+mod listing;
 mod logs;
 mod organizations;
 pub mod quota;

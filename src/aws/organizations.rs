@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use aws_sdk_organizations::types::ChildType;
 
+use super::listing::Listing;
 use super::{AwsError, telemetry::ApiTelemetry};
 use crate::accounts::OrgAccount;
 
@@ -25,7 +26,8 @@ pub(super) async fn accounts(
     let mut found = listed(client, include_ous, telemetry).await?;
     if !tags.is_empty() {
         for account in found.iter_mut().filter(|a| a.state == "ACTIVE") {
-            account.tags = crate::tags::keep(account_tags(client, &account.id).await?, tags);
+            account.tags =
+                crate::tags::keep(account_tags(client, &account.id, telemetry).await?, tags);
         }
     }
     Ok(found)
@@ -53,6 +55,7 @@ pub(super) async fn management_account(
 async fn account_tags(
     client: &aws_sdk_organizations::Client,
     id: &str,
+    telemetry: &ApiTelemetry,
 ) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
     let mut pages = client
         .list_tags_for_resource()
@@ -60,8 +63,8 @@ async fn account_tags(
         .into_paginator()
         .send();
     let mut tags = std::collections::BTreeMap::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListTagsForResource", e))?;
+    let call = Listing::new(telemetry, SERVICE, "ListTagsForResource");
+    while let Some(page) = call.page(pages.next().await)? {
         for tag in page.tags() {
             tags.insert(tag.key().to_owned(), tag.value().to_owned());
         }
@@ -77,8 +80,8 @@ async fn listed(
     let mut found = Vec::new();
     if include_ous.is_empty() {
         let mut pages = client.list_accounts().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListAccounts", e))?;
+        let call = Listing::new(telemetry, SERVICE, "ListAccounts");
+        while let Some(page) = call.page(pages.next().await)? {
             found.extend(read(page.accounts(), "ListAccounts", telemetry));
         }
         return Ok(found);
@@ -94,8 +97,8 @@ async fn listed(
             .parent_id(&parent)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListAccountsForParent", e))?;
+        let call = Listing::new(telemetry, SERVICE, "ListAccountsForParent");
+        while let Some(page) = call.page(pages.next().await)? {
             found.extend(read(page.accounts(), "ListAccountsForParent", telemetry));
         }
         let mut children = client
@@ -104,12 +107,12 @@ async fn listed(
             .child_type(ChildType::OrganizationalUnit)
             .into_paginator()
             .send();
-        while let Some(page) = children.next().await {
-            let page = page.map_err(|e| AwsError::from_sdk(SERVICE, "ListChildren", e))?;
+        let call = Listing::new(telemetry, SERVICE, "ListChildren");
+        while let Some(page) = call.page(children.next().await)? {
             for child in page.children() {
                 match child.id().filter(|id| !id.is_empty()) {
                     Some(id) => parents.push_back(id.to_owned()),
-                    None => telemetry.skipped_item(SERVICE, "ListChildren", "missing Id"),
+                    None => call.skipped("missing Id"),
                 }
             }
         }
