@@ -96,13 +96,6 @@ fn due_after(scope: &Scope, now_ms: i64) -> i64 {
     now_ms - into_period + RERENDER_EVERY_MS
 }
 
-/// A block of scopes' collector statuses as last encoded: encoded again
-/// only when one of them is another (a poll finished).
-struct StatusPart {
-    statuses: Vec<Arc<CollectorStatus>>,
-    encoded: Arc<Encoded>,
-}
-
 /// Parts joined in blocks of this many: a publish joins every block, and
 /// joins the parts again only of the blocks in which one changed.
 const BLOCK: usize = 32;
@@ -112,16 +105,39 @@ const BLOCK: usize = 32;
 /// are chunks of their own (a chunk ends in a full flush, which costs).
 const STATUS_BLOCK: usize = 128;
 
+/// What was made from a block of things (statuses encoded, parts joined),
+/// kept with them: made again only when one of them is another.
+struct Block<T, M> {
+    members: Vec<Arc<T>>,
+    made: Arc<M>,
+}
+
 /// Whether two lists hold the same things (by address: what is kept holds
 /// them, so an address is not taken again while it is compared).
 fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
-/// A block of consecutive parts and their join.
-struct Block {
-    members: Vec<Arc<Encoded>>,
-    joined: Arc<Joined>,
+/// What is made from each of `blocks`, in order: kept from `kept` (the
+/// blocks of the last publish, by position) where the block holds the same
+/// things, else made by `make`.
+fn reuse_or_make<T, M>(
+    kept: &mut Vec<Block<T, M>>,
+    blocks: impl Iterator<Item = Vec<Arc<T>>>,
+    make: impl Fn(&[Arc<T>]) -> M,
+) -> Vec<Arc<M>> {
+    let mut last = std::mem::take(kept).into_iter();
+    for members in blocks {
+        let block = match last.next() {
+            Some(block) if same(&block.members, &members) => block,
+            _ => Block {
+                made: Arc::new(make(&members)),
+                members,
+            },
+        };
+        kept.push(block);
+    }
+    kept.iter().map(|b| b.made.clone()).collect()
 }
 
 /// The scopes' parts as last rendered, how many renders there were, and
@@ -129,8 +145,10 @@ struct Block {
 #[derive(Default)]
 pub struct Parts {
     by_scope: HashMap<Scope, Cached>,
-    statuses: Vec<StatusPart>,
-    blocks: Vec<Block>,
+    /// The collectors' statuses, encoded in blocks of [`STATUS_BLOCK`] scopes.
+    statuses: Vec<Block<CollectorStatus, Encoded>>,
+    /// The statuses' and the scopes' parts, joined in blocks of [`BLOCK`].
+    blocks: Vec<Block<Encoded, Joined>>,
     renders: u64,
 }
 
@@ -151,8 +169,8 @@ impl Parts {
     /// clock or rendered from other data, keeps the others, forgets scopes
     /// that are gone, and joins the exposition: the exporter's own families
     /// and the API-call telemetry first, then the collectors' statuses,
-    /// then every scope's. The renders
-    /// are counted into `stats.scope_renders`. With a `budget`, it stops
+    /// then every scope's. The renders are counted into
+    /// `stats.scope_renders`. With a `budget`, it stops
     /// rendering once the budget is spent: scopes without a part first,
     /// then those whose data changed, then those due for the clock.
     pub fn render(
@@ -281,50 +299,33 @@ impl Parts {
 }
 
 impl Parts {
-    /// The statuses encoded in blocks of [`STATUS_BLOCK`] scopes, in scope order:
-    /// a block is kept from the last publish while every status in it is
-    /// the one it was encoded from. (Encoded a scope at a time, a round in
-    /// which every collector polled made thousands of small chunks.)
+    /// The statuses encoded in blocks of [`STATUS_BLOCK`] scopes, in scope
+    /// order, each kept while its statuses stay. (Encoded a scope at a
+    /// time, a round in which every collector polled made thousands of
+    /// small chunks.)
     fn status_parts(
         &mut self,
         shown: HashMap<&Scope, Vec<Arc<CollectorStatus>>>,
     ) -> Vec<Arc<Encoded>> {
         let mut shown: Vec<(&Scope, Vec<Arc<CollectorStatus>>)> = shown.into_iter().collect();
         shown.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let shown: Vec<Vec<Arc<CollectorStatus>>> = shown.into_iter().map(|(_, s)| s).collect();
-        let mut kept = std::mem::take(&mut self.statuses).into_iter();
-        for scopes in shown.chunks(STATUS_BLOCK) {
-            let statuses: Vec<Arc<CollectorStatus>> = scopes.iter().flatten().cloned().collect();
-            let part = match kept.next() {
-                Some(part) if same(&part.statuses, &statuses) => part,
-                _ => StatusPart {
-                    encoded: Arc::new(
-                        render::status_families(statuses.iter().map(|s| &**s)).encode(&[]),
-                    ),
-                    statuses,
-                },
-            };
-            self.statuses.push(part);
-        }
-        self.statuses.iter().map(|p| p.encoded.clone()).collect()
+        let blocks = shown
+            .chunks(STATUS_BLOCK)
+            .map(|scopes| scopes.iter().flat_map(|(_, s)| s.iter().cloned()).collect());
+        reuse_or_make(&mut self.statuses, blocks, |statuses| {
+            render::status_families(statuses.iter().map(|s| &**s)).encode(&[])
+        })
     }
 
-    /// The parts joined in blocks of [`BLOCK`], in order: a block whose
-    /// parts are the ones it was joined from keeps its join.
+    /// The parts joined in blocks of [`BLOCK`], in order, each kept while
+    /// its parts stay.
     fn join_blocks(&mut self, parts: impl Iterator<Item = Arc<Encoded>>) -> Vec<Arc<Joined>> {
         let parts: Vec<Arc<Encoded>> = parts.collect();
-        let mut kept = std::mem::take(&mut self.blocks).into_iter();
-        for members in parts.chunks(BLOCK) {
-            let block = match kept.next() {
-                Some(block) if same(&block.members, members) => block,
-                _ => Block {
-                    members: members.to_vec(),
-                    joined: Arc::new(Joined::join(members.iter().map(|m| &**m))),
-                },
-            };
-            self.blocks.push(block);
-        }
-        self.blocks.iter().map(|b| b.joined.clone()).collect()
+        reuse_or_make(
+            &mut self.blocks,
+            parts.chunks(BLOCK).map(<[_]>::to_vec),
+            |members| Joined::join(members.iter().map(|m| &**m)),
+        )
     }
 }
 
@@ -470,8 +471,8 @@ mod tests {
         assert_eq!(parts.statuses.len(), 2);
         let blocks = (2 + scopes.len()).div_ceil(BLOCK);
         assert_eq!(parts.blocks.len(), blocks);
-        let joins: Vec<Arc<Joined>> = parts.blocks.iter().map(|b| b.joined.clone()).collect();
-        let encoded: Vec<Arc<Encoded>> = parts.statuses.iter().map(|p| p.encoded.clone()).collect();
+        let joins: Vec<Arc<Joined>> = parts.blocks.iter().map(|b| b.made.clone()).collect();
+        let encoded: Vec<Arc<Encoded>> = parts.statuses.iter().map(|p| p.made.clone()).collect();
         // The last scope polled again (its data the same); scope 40's data
         // changed.
         let last = scopes.len() - 1;
@@ -479,11 +480,11 @@ mod tests {
         s.revisions.insert(scopes[40].clone(), 2);
         let after = text(&mut parts, &s);
         let made_again: Vec<usize> = (0..blocks)
-            .filter(|&i| !Arc::ptr_eq(&joins[i], &parts.blocks[i].joined))
+            .filter(|&i| !Arc::ptr_eq(&joins[i], &parts.blocks[i].made))
             .collect();
         assert_eq!(made_again, [0, 1], "the statuses' block, scope 40's");
         let encoded_again: Vec<usize> = (0..2)
-            .filter(|&i| !Arc::ptr_eq(&encoded[i], &parts.statuses[i].encoded))
+            .filter(|&i| !Arc::ptr_eq(&encoded[i], &parts.statuses[i].made))
             .collect();
         assert_eq!(encoded_again, [1]);
         let polls = |n: u32| {
