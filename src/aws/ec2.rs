@@ -92,21 +92,18 @@ pub(super) async fn endpoint_services(
         .max_results(1000)
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            AwsError::from_sdk(SERVICE, "DescribeVpcEndpointServiceConfigurations", e)
-        })?;
+    let call = Listing::new(
+        telemetry,
+        SERVICE,
+        "DescribeVpcEndpointServiceConfigurations",
+    );
+    while let Some(page) = call.page(pages.next().await)? {
         for s in page.service_configurations() {
             let nlbs = s.network_load_balancer_arns().to_vec();
             if !nlbs.iter().any(|a| load_balancers.contains(a)) {
                 continue;
             }
-            let Some(id) = s.service_id().filter(|i| !i.is_empty()) else {
-                telemetry.skipped_item(
-                    SERVICE,
-                    "DescribeVpcEndpointServiceConfigurations",
-                    "missing serviceId",
-                );
+            let Some(id) = call.named(s.service_id(), "serviceId") else {
                 continue;
             };
             services.push(EndpointService {
