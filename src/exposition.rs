@@ -415,48 +415,25 @@ impl Joined {
     /// appear: each family's header once, then its samples from every part
     /// that has it. Nothing is copied or compressed again.
     pub fn join<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Joined {
-        Joined::group(parts.into_iter().flat_map(|part| {
-            part.families.iter().map(|f| {
-                let sum = Sum::default().then(f.samples.crc, f.samples.len);
-                (&f.name, &f.header, std::slice::from_ref(&f.samples), sum)
-            })
-        }))
-    }
-
-    /// Joins blocks as [`Joined::join`] joins parts: each family's header
-    /// once, then its samples from every block that has it.
-    pub fn merge<'a>(blocks: impl IntoIterator<Item = &'a Joined>) -> Joined {
-        Joined::group(blocks.into_iter().flat_map(|block| {
-            block
-                .families
-                .iter()
-                .map(|f| (&f.name, &f.header, &f.samples[..], f.sum))
-        }))
-    }
-
-    /// Runs of samples (each family's name, header, chunks and their sum),
-    /// grouped by family in the order the families first appear.
-    fn group<'a>(
-        runs: impl Iterator<Item = (&'a Arc<str>, &'a Chunk, &'a [Chunk], Sum)>,
-    ) -> Joined {
         let mut families: Vec<JoinedFamily> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
-        for (name, header, samples, sum) in runs {
-            let i = *index.entry(name).or_insert_with(|| {
-                families.push(JoinedFamily {
-                    name: name.clone(),
-                    header: header.clone(),
-                    samples: Vec::new(),
-                    sum: Sum::default(),
+        for part in parts {
+            for family in &part.families {
+                let i = *index.entry(&family.name).or_insert_with(|| {
+                    families.push(JoinedFamily {
+                        name: family.name.clone(),
+                        header: family.header.clone(),
+                        samples: Vec::new(),
+                        sum: Sum::default(),
+                    });
+                    families.len() - 1
                 });
-                families.len() - 1
-            });
-            if sum.len > 0 {
-                let joined = &mut families[i];
-                joined.sum = joined.sum.then(sum.crc, sum.len);
-                joined
-                    .samples
-                    .extend(samples.iter().filter(|c| c.len > 0).cloned());
+                let samples = &family.samples;
+                if samples.len > 0 {
+                    let joined = &mut families[i];
+                    joined.sum = joined.sum.then(samples.crc, samples.len);
+                    joined.samples.push(samples.clone());
+                }
             }
         }
         for family in &mut families {
@@ -466,37 +443,49 @@ impl Joined {
     }
 }
 
-impl From<Joined> for Exposition {
-    /// The families one after the other: each header, then its samples.
-    fn from(joined: Joined) -> Exposition {
-        let count = joined.families.iter().map(|f| 1 + f.samples.len()).sum();
+impl Exposition {
+    /// Joins parts family by family: see [`Joined::join`].
+    pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Exposition {
+        Exposition::assemble_joined([&Joined::join(parts)])
+    }
+
+    /// Joins blocks family by family, as [`Joined::join`] joins parts:
+    /// each family's header once, then its samples from every block.
+    pub fn assemble_joined<'a>(blocks: impl IntoIterator<Item = &'a Joined>) -> Exposition {
+        let mut order: Vec<(&Chunk, Vec<&JoinedFamily>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for block in blocks {
+            for family in &block.families {
+                let i = *index.entry(&family.name).or_insert_with(|| {
+                    order.push((&family.header, Vec::new()));
+                    order.len() - 1
+                });
+                if family.sum.len > 0 {
+                    order[i].1.push(family);
+                }
+            }
+        }
+        let count = order
+            .iter()
+            .map(|(_, runs)| 1 + runs.iter().map(|r| r.samples.len()).sum::<usize>())
+            .sum();
         let mut chunks = Vec::with_capacity(count);
         let mut sum = Sum::default();
-        for family in joined.families {
-            if family.header.len > 0 {
-                sum = sum.then(family.header.crc, family.header.len);
-                chunks.push(family.header);
+        for (header, runs) in order {
+            if header.len > 0 {
+                sum = sum.then(header.crc, header.len);
+                chunks.push(header.clone());
             }
-            sum = sum.then(family.sum.crc, family.sum.len);
-            chunks.extend(family.samples);
+            for run in runs {
+                sum = sum.then(run.sum.crc, run.sum.len);
+                chunks.extend(run.samples.iter().cloned());
+            }
         }
         Exposition {
             chunks,
             len: sum.len,
             crc: sum.crc,
         }
-    }
-}
-
-impl Exposition {
-    /// Joins parts family by family: see [`Joined::join`].
-    pub fn assemble<'a>(parts: impl IntoIterator<Item = &'a Encoded>) -> Exposition {
-        Joined::join(parts).into()
-    }
-
-    /// Joins blocks family by family: see [`Joined::merge`].
-    pub fn assemble_joined<'a>(blocks: impl IntoIterator<Item = &'a Joined>) -> Exposition {
-        Joined::merge(blocks).into()
     }
 
     /// Bytes of text.
