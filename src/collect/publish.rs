@@ -121,18 +121,21 @@ fn same<T>(a: &[Arc<T>], b: &[Arc<T>]) -> bool {
 /// What is made from each of `blocks`, in order: kept from `kept` (the
 /// blocks of the last publish, by position) where the block holds the same
 /// things, else made by `make`.
-fn reuse_or_make<T, M>(
+fn reuse_or_make<T, M, B>(
     kept: &mut Vec<Block<T, M>>,
-    blocks: impl Iterator<Item = Vec<Arc<T>>>,
+    blocks: impl Iterator<Item = B>,
     make: impl Fn(&[Arc<T>]) -> M,
-) -> Vec<Arc<M>> {
+) -> Vec<Arc<M>>
+where
+    B: AsRef<[Arc<T>]> + Into<Vec<Arc<T>>>,
+{
     let mut last = std::mem::take(kept).into_iter();
     for members in blocks {
         let block = match last.next() {
-            Some(block) if same(&block.members, &members) => block,
+            Some(block) if same(&block.members, members.as_ref()) => block,
             _ => Block {
-                made: Arc::new(make(&members)),
-                members,
+                made: Arc::new(make(members.as_ref())),
+                members: members.into(),
             },
         };
         kept.push(block);
@@ -309,9 +312,12 @@ impl Parts {
     ) -> Vec<Arc<Encoded>> {
         let mut shown: Vec<(&Scope, Vec<Arc<CollectorStatus>>)> = shown.into_iter().collect();
         shown.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let blocks = shown
-            .chunks(STATUS_BLOCK)
-            .map(|scopes| scopes.iter().flat_map(|(_, s)| s.iter().cloned()).collect());
+        let blocks = shown.chunks(STATUS_BLOCK).map(|scopes| {
+            scopes
+                .iter()
+                .flat_map(|(_, s)| s.iter().cloned())
+                .collect::<Vec<_>>()
+        });
         reuse_or_make(&mut self.statuses, blocks, |statuses| {
             render::status_families(statuses.iter().map(|s| &**s)).encode(&[])
         })
