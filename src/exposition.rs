@@ -12,6 +12,13 @@
 //! deflate stream, and a gzip header, a final block and a CRC (combined from
 //! the chunks' own) around them make the gzip body. A compressed scrape costs
 //! no compression; a plain one inflates chunk by chunk as it is sent.
+//!
+//! Chunks deflated one by one at the fast level are what a publish can
+//! afford, but their join is some 40 % bigger than `gzip -6` of the text.
+//! So each exposition is also [packed](Exposition::pack) once, when a
+//! scrape first asks for an encoding: the whole text deflated as one stream
+//! at the default level, or inflated into one buffer. Every later scrape of
+//! that exposition writes the packed bytes as they are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -127,6 +134,29 @@ fn compressed(text: &[u8]) -> Vec<u8> {
         out.shrink_to_fit();
         out
     })
+}
+
+/// Deflates `input` into `out` with `flush`, growing `out` as needed.
+fn deflate_into(
+    deflater: &mut Compress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    flush: FlushCompress,
+) -> std::io::Result<()> {
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let before = deflater.total_in();
+        deflater
+            .compress_vec(input, out, flush)
+            .map_err(std::io::Error::other)?;
+        input = &input[(deflater.total_in() - before) as usize..];
+        // A flush is complete when it left room in the output.
+        if input.is_empty() && (flush == FlushCompress::None || out.len() < out.capacity()) {
+            return Ok(());
+        }
+    }
 }
 
 /// `text` of any length as stored blocks of at most 65 535 bytes each.
@@ -354,7 +384,8 @@ pub mod text {
 }
 
 /// One published exposition: the deflated chunks of its text, in order,
-/// shared with the parts they came from.
+/// shared with the parts they came from, and its packed forms, shared by
+/// its clones.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition {
     chunks: Vec<Chunk>,
@@ -362,7 +393,32 @@ pub struct Exposition {
     len: usize,
     /// CRC-32 of the text.
     crc: u32,
+    packed: Arc<Packed>,
 }
+
+/// The two encodings a scrape can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+}
+
+/// An exposition's text in the form a scrape sends, made once (see
+/// [`Exposition::pack`]).
+#[derive(Debug, Default)]
+struct Packed {
+    /// The gzip header, then the text deflated as one stream at the
+    /// default level, ending in a sync flush (so that the scrape-time tail
+    /// can follow it in the same member).
+    gzip: OnceLock<Bytes>,
+    /// The text inflated into one buffer.
+    plain: OnceLock<Bytes>,
+}
+
+/// Text longer than this is not kept inflated: a plain scrape inflates it
+/// chunk by chunk as it is sent (the memory a plain copy takes is the
+/// text's size; Prometheus asks for gzip anyway).
+const PLAIN_PACK_MAX: usize = 32 << 20;
 
 /// The gzip member header (RFC 1952): deflate, no name, no time, unknown OS.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -485,6 +541,76 @@ impl Exposition {
             chunks,
             len: sum.len,
             crc: sum.crc,
+            packed: Arc::default(),
+        }
+    }
+
+    /// Whether a scrape in `encoding` finds the text packed (or never
+    /// will: a plain text over [`PLAIN_PACK_MAX`] is not).
+    pub fn is_packed(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Gzip => self.packed.gzip.get().is_some(),
+            Encoding::Identity => self.packed.plain.get().is_some() || self.len > PLAIN_PACK_MAX,
+        }
+    }
+
+    /// Packs the text for scrapes in `encoding`, once per exposition (a
+    /// concurrent call waits for the first): deflating is some 10 ms a MB
+    /// of text, so call it on a blocking thread. The chunks stay: the next
+    /// publish joins them again.
+    pub fn pack(&self, encoding: Encoding) -> std::io::Result<()> {
+        let cell = match encoding {
+            Encoding::Gzip => &self.packed.gzip,
+            Encoding::Identity if self.len > PLAIN_PACK_MAX => return Ok(()),
+            Encoding::Identity => &self.packed.plain,
+        };
+        if cell.get().is_some() {
+            return Ok(());
+        }
+        let mut failed = None;
+        cell.get_or_init(|| {
+            let made = match encoding {
+                Encoding::Gzip => self.deflate_whole(),
+                Encoding::Identity => self.inflate_whole(),
+            };
+            made.map(Bytes::from).unwrap_or_else(|e| {
+                failed = Some(e);
+                Bytes::new()
+            })
+        });
+        // A chunk that did not inflate leaves an empty cell: scrapes go on
+        // with the chunks (and end short, as before).
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// The gzip header and the whole text as one deflate stream at the
+    /// default level, ending in a sync flush.
+    fn deflate_whole(&self) -> std::io::Result<Vec<u8>> {
+        let mut deflater = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(self.len / 16 + 64);
+        out.extend_from_slice(&GZIP_HEADER);
+        for text in self.chunk_texts() {
+            deflate_into(&mut deflater, &text?, &mut out, FlushCompress::None)?;
+        }
+        deflate_into(&mut deflater, &[], &mut out, FlushCompress::Sync)?;
+        out.shrink_to_fit();
+        Ok(out)
+    }
+
+    fn inflate_whole(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len);
+        for text in self.chunk_texts() {
+            out.extend_from_slice(&text?);
+        }
+        Ok(out)
+    }
+
+    /// The chunks inflated one by one.
+    fn chunk_texts(&self) -> Text {
+        Text {
+            plain: None,
+            chunks: self.chunks.clone().into_iter(),
+            inflater: None,
         }
     }
 
@@ -511,15 +637,21 @@ impl Exposition {
     /// would drop a second.
     pub fn gzip_with_tail(&self, tail: &[u8]) -> Vec<Bytes> {
         let tail = Chunk::deflate(tail);
+        let packed = self.packed.gzip.get().filter(|p| !p.is_empty());
         let mut crc = crc32fast::Hasher::new_with_initial_len(self.crc, self.len as u64);
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
             tail.crc,
             tail.len as u64,
         ));
         let len = self.len + tail.len;
-        let mut buffers = Vec::with_capacity(self.chunks.len() + 3);
-        buffers.push(Bytes::from_static(&GZIP_HEADER));
-        buffers.extend(self.chunks.iter().map(|c| c.deflated.clone()));
+        let mut buffers = Vec::with_capacity(3);
+        if let Some(packed) = packed {
+            buffers.push(packed.clone());
+        } else {
+            buffers.reserve(self.chunks.len() + 1);
+            buffers.push(Bytes::from_static(&GZIP_HEADER));
+            buffers.extend(self.chunks.iter().map(|c| c.deflated.clone()));
+        }
         if tail.len > 0 {
             buffers.push(tail.deflated);
         }
@@ -532,11 +664,15 @@ impl Exposition {
         buffers
     }
 
-    /// The text, inflated a chunk at a time as it is read.
+    /// The text: packed, or else inflated a chunk at a time as it is read.
     pub fn text(&self) -> Text {
-        Text {
-            chunks: self.chunks.clone().into_iter(),
-            inflater: None,
+        match self.packed.plain.get().filter(|p| !p.is_empty()) {
+            Some(plain) => Text {
+                plain: Some(plain.clone()),
+                chunks: Vec::new().into_iter(),
+                inflater: None,
+            },
+            None => self.chunk_texts(),
         }
     }
 
@@ -552,6 +688,8 @@ impl Exposition {
 
 /// An exposition's text, a chunk at a time: see [`Exposition::text`].
 pub struct Text {
+    /// The packed text, sent first (and then nothing else).
+    plain: Option<Bytes>,
     chunks: std::vec::IntoIter<Chunk>,
     /// Made on the first chunk.
     inflater: Option<Decompress>,
@@ -561,6 +699,9 @@ impl Iterator for Text {
     type Item = std::io::Result<Bytes>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(plain) = self.plain.take() {
+            return Some(Ok(plain));
+        }
         let chunk = self.chunks.next()?;
         let inflater = self.inflater.get_or_insert_with(|| Decompress::new(false));
         Some(chunk.inflate(inflater))
@@ -588,6 +729,73 @@ mod tests {
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
             .unwrap();
         plain
+    }
+
+    /// Packed, an exposition is one gzip member of its text and the tail
+    /// at most 1.1 times the size of `gzip -6` of the same text (the
+    /// chunks' join is bigger), and one buffer of plain text; its clones
+    /// share both, and packing again changes nothing.
+    #[test]
+    fn packing_makes_one_small_gzip_member_and_one_plain_buffer() {
+        let parts: Vec<Encoded> = (0..60)
+            .map(|scope| {
+                let samples: String = (0..40)
+                    .map(|i| {
+                        format!(
+                            "x{{scope=\"{scope}\",load_balancer=\"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/lb-{i}/{:016x}\"}} {}\n",
+                            i * 7919,
+                            (scope + i) % 3
+                        )
+                    })
+                    .collect();
+                Encoded::parse(&format!("# HELP x X.\n# TYPE x gauge\n{samples}"))
+            })
+            .collect();
+        let exposition = Exposition::assemble(&parts);
+        let text = text_of(&exposition);
+        let tail = b"process_open_fds 9\n";
+        let whole = [text.as_bytes(), tail].concat();
+        let size = |b: &[Bytes]| b.iter().map(Bytes::len).sum::<usize>();
+        let gzip_six = {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Compression::new(6));
+            std::io::Write::write_all(&mut encoder, &whole).unwrap();
+            encoder.finish().unwrap().len()
+        };
+
+        let copy = exposition.clone();
+        let chunked = copy.gzip_with_tail(tail);
+        assert!(!copy.is_packed(Encoding::Gzip));
+        exposition.pack(Encoding::Gzip).unwrap();
+        assert!(copy.is_packed(Encoding::Gzip));
+        let packed = copy.gzip_with_tail(tail);
+        assert_eq!(gunzip(&chunked), whole);
+        assert_eq!(gunzip(&packed), whole);
+        assert!(
+            size(&packed) * 10 <= gzip_six * 11 && size(&chunked) > size(&packed),
+            "packed {} chunked {} gzip -6 {gzip_six}",
+            size(&packed),
+            size(&chunked)
+        );
+        exposition.pack(Encoding::Gzip).unwrap();
+        assert_eq!(copy.gzip_with_tail(tail), packed);
+
+        assert!(!copy.is_packed(Encoding::Identity));
+        exposition.pack(Encoding::Identity).unwrap();
+        let pieces: Vec<Bytes> = copy.text().collect::<Result<_, _>>().unwrap();
+        assert_eq!(pieces, [Bytes::from(text.clone())]);
+        // Packing reads the text as kept, whichever form is packed first.
+        assert_eq!(gunzip(&copy.gzip_with_tail(b"")), text.as_bytes());
+    }
+
+    /// An empty exposition packs to a member that holds the tail alone.
+    #[test]
+    fn an_empty_exposition_packs() {
+        let empty = Exposition::default();
+        empty.pack(Encoding::Gzip).unwrap();
+        empty.pack(Encoding::Identity).unwrap();
+        assert!(empty.is_packed(Encoding::Gzip) && empty.is_packed(Encoding::Identity));
+        assert_eq!(gunzip(&empty.gzip_with_tail(b"x 1\n")), b"x 1\n");
+        assert_eq!(empty.to_vec().unwrap(), b"");
     }
 
     #[test]
@@ -745,6 +953,18 @@ mod tests {
         let mut part = Encoded::parse(SCOPE_A);
         let samples = &mut part.families[0].samples;
         samples.deflated = samples.deflated.slice(..samples.deflated.len() / 2);
-        assert!(Exposition::assemble([&part]).to_vec().is_err());
+        let exposition = Exposition::assemble([&part]);
+        assert!(exposition.to_vec().is_err());
+        // Packing fails once and is not tried again; scrapes get the
+        // chunks as kept.
+        assert!(exposition.pack(Encoding::Gzip).is_err());
+        assert!(exposition.pack(Encoding::Identity).is_err());
+        assert!(exposition.is_packed(Encoding::Gzip) && exposition.is_packed(Encoding::Identity));
+        assert!(exposition.pack(Encoding::Gzip).is_ok());
+        assert!(exposition.text().any(|t| t.is_err()));
+        assert_eq!(
+            exposition.gzip_with_tail(b"")[0],
+            Bytes::from_static(&GZIP_HEADER)
+        );
     }
 }

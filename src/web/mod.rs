@@ -25,6 +25,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::collect::Store;
+use crate::exposition::Encoding;
 
 /// The Prometheus text format content type.
 pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -98,6 +99,22 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(accepts_gzip);
+    // The first scrape of a publish in an encoding packs the text for it
+    // (on a blocking thread; concurrent scrapes wait for the same packing),
+    // and every later one writes the packed bytes. Should packing fail,
+    // the chunks are sent as they are kept (gzip) or inflated one by one.
+    let encoding = if gzip {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    };
+    if !published.exposition.is_packed(encoding) {
+        let packing = published.clone();
+        let packed = tokio::task::spawn_blocking(move || packing.exposition.pack(encoding)).await;
+        if let Ok(Err(e)) = packed {
+            tracing::warn!(error = %e, "packing the exposition failed; it is sent as kept");
+        }
+    }
     // The published exposition as it is; the web server's and process
     // metrics, read now, after it (in the same gzip member when compressed).
     let mut live = state.web_stats.exposition();
@@ -105,8 +122,6 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if state.process_metrics {
         live.push_str(&crate::process::exposition());
     }
-    // The gzip form is the published chunks as they are kept; the plain
-    // text is inflated a chunk at a time as the client reads it.
     let exposition = &published.exposition;
     let mut response = if gzip {
         let buffers = exposition.gzip_with_tail(live.as_bytes());
