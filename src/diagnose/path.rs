@@ -11,8 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{LinkPath, LinkReport, Place};
+use super::{LinkReport, Place};
 use crate::inventory::{ApiType, TargetGroup};
+use crate::topology::LinkPath;
 
 /// At most this many targets are listed per target group; the rest are counted.
 pub const TARGETS_SHOWN: usize = 10;

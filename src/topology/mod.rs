@@ -5,7 +5,12 @@
 //! load-balancer and endpoint collectors and the CloudWatch queries all read
 //! it; nothing else resolves an integration or decides which load balancers
 //! a link leads to. Pure, and indexed: a lookup by ARN is a hash lookup,
-//! however many load balancers the scope has.
+//! however many load balancers the scope has. [`LinkPath`] is one link's
+//! part of it, worked out once for the checks and the hops of `/links`.
+
+mod link_path;
+
+pub use link_path::LinkPath;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -4,8 +4,9 @@
 //! `tls_hostname_mismatch` and `tls_certificate_expired` before a request
 //! fails, from what ELB and ACM say (no connection is made).
 
-use super::super::{Check, Clock, LinkPath, Object, Place, failed, passed, unknown};
+use super::super::{Check, Clock, Object, Place, failed, passed, unknown};
 use crate::inventory::{CertificateDetail, Certificates, Listener, ListenerCertificate};
+use crate::topology::LinkPath;
 use crate::topology::TlsCall;
 
 const MATCHES_HOST: &str = "certificate_matches_host";

@@ -57,3 +57,38 @@ pub fn link_available(link: &VpcLink) -> Check {
         place: Place::Link,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::diagnose::testing::link;
+
+    use crate::inventory::ApiType;
+
+    #[test]
+    fn available_passes() {
+        let c = link_available(&link("available", ApiType::Rest));
+        assert!(c.ok);
+        assert_eq!(c.object["vpc_link"], "abc123");
+        assert!(c.cause.is_none() && c.fix.is_none());
+    }
+
+    #[test]
+    fn failed_pending_deleting_inactive_and_new_states_fail_with_a_fix() {
+        for (status, api, needle) in [
+            ("failed", ApiType::Rest, "FAILED"),
+            ("pending", ApiType::Rest, "PENDING"),
+            ("deleting", ApiType::Http, "being deleted"),
+            ("inactive", ApiType::Http, "60 days"),
+            ("quarantined", ApiType::Http, "QUARANTINED"),
+        ] {
+            let c = link_available(&link(status, api));
+            assert!(!c.ok, "{status}");
+            let cause = c.cause.unwrap();
+            assert!(cause.contains(needle), "{status}: {cause}");
+            assert!(cause.contains("NLB not found"), "{cause}");
+            assert!(!c.fix.unwrap().is_empty());
+        }
+    }
+}

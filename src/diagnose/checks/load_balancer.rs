@@ -1,7 +1,8 @@
 //! `load_balancer_active` and `listener_port`: the load balancers a link
 //! leads to exist and are active, and listen where the integrations call.
 
-use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
+use super::super::{Check, Object, Place, failed, passed, unknown};
+use crate::topology::LinkPath;
 
 impl LinkPath<'_> {
     /// `load_balancer_active`: every target load balancer exists and is active.
@@ -144,4 +145,133 @@ fn listeners_unread(object: Object, place: Place, why: &str) -> Check {
         "load_balancers",
         &format!("the load balancer's listeners could not be read: {why}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::diagnose::testing::{only, path_inventory, run};
+
+    use crate::inventory::Inventory;
+    use crate::testkit;
+
+    #[test]
+    fn a_listener_on_the_called_port_passes() {
+        let (inventory, _) = path_inventory(8443, "healthy");
+        let report = run(&inventory);
+        assert!(report.healthy, "{report:?}");
+        let names: Vec<_> = report.checks.iter().map(|c| c.check).collect();
+        assert_eq!(
+            names,
+            [
+                "link_available",
+                "load_balancer_active",
+                "listener_port",
+                "targets_healthy",
+                "privatelink_inbound_rules"
+            ]
+        );
+    }
+
+    /// One load balancer's listeners could not be read: its listener checks
+    /// are unknown (never "no listener"), named with AWS's error, on a hop
+    /// that says so; nothing fails.
+    #[test]
+    fn unread_listeners_are_unknown_never_missing() {
+        let unread = |mut inventory: Inventory| {
+            let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+            lb.listeners.clear();
+            lb.listeners_unread =
+                Some("elasticloadbalancingv2 DescribeListeners failed: AccessDenied".into());
+            inventory
+        };
+        for inventory in [
+            unread(testkit::v2_path()),
+            unread(testkit::v1_path(&["available"])),
+        ] {
+            let view = testkit::view_one(&inventory);
+            let checks: Vec<&Check> = view
+                .report
+                .checks
+                .iter()
+                .filter(|c| c.check == "listener_port")
+                .collect();
+            assert_eq!(checks.len(), 1, "{checks:?}");
+            assert_eq!(checks[0].unknown, Some("load_balancers"), "{checks:?}");
+            assert!(checks[0].cause.as_deref().unwrap().contains("AccessDenied"));
+            assert!(
+                view.report
+                    .checks
+                    .iter()
+                    .all(|c| c.ok || c.unknown.is_some()),
+                "{:?}",
+                view.report.checks
+            );
+            assert!(!view.report.healthy);
+        }
+        let view = testkit::view_one(&unread(testkit::v1_path(&["available"])));
+        let hop = view
+            .hops
+            .iter()
+            .find(|h| h.kind == crate::diagnose::HopKind::Listener)
+            .unwrap();
+        assert_eq!(hop.detail, "listeners could not be read");
+    }
+
+    /// An HTTP API integration names a listener its load balancer does not
+    /// have (deleted, or left out of an answer it could not be read from):
+    /// `listener_port` fails naming the listener, and the link is not healthy.
+    #[test]
+    fn a_listener_named_by_an_integration_and_gone_fails() {
+        let mut inventory = testkit::v2_path();
+        assert!(testkit::view_one(&inventory).report.healthy);
+        let lb = inventory.load_balancing.as_mut().unwrap();
+        lb.load_balancers[0].listeners.clear();
+        let report = testkit::view_one(&inventory).report;
+        assert!(!report.healthy);
+        let check = &only(&report, "listener_port")[0];
+        assert!(!check.ok && check.unknown.is_none(), "{check:#?}");
+        assert_eq!(check.object["listener"], testkit::LISTENER);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
+        assert!(check.cause.as_deref().unwrap().contains("does not have"));
+    }
+
+    #[test]
+    fn load_balancer_active_passes_fails_and_finds_deleted_ones() {
+        let mut inventory = testkit::v1_path(&["available"]);
+        let report = testkit::view_one(&inventory).report;
+        assert!(report.healthy, "{report:#?}");
+        assert!(only(&report, "load_balancer_active")[0].ok);
+
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.state = "active_impaired".into();
+        lb.state_reason = Some("one AZ is impaired".into());
+        let check = &only(
+            &testkit::view_one(&inventory).report,
+            "load_balancer_active",
+        )[0];
+        assert!(!check.ok);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
+        assert!(
+            check
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("ACTIVE_IMPAIRED (one AZ is impaired)")
+        );
+
+        let lb = inventory.load_balancing.as_mut().unwrap();
+        lb.load_balancers.clear();
+        lb.missing_load_balancers = vec![testkit::ALB.into()];
+        let report = testkit::view_one(&inventory).report;
+        let check = &only(&report, "load_balancer_active")[0];
+        assert!(!check.ok);
+        assert!(check.cause.as_deref().unwrap().contains("no longer exists"));
+        assert_eq!(
+            report.checks.iter().filter(|c| !c.ok).count(),
+            1,
+            "nothing behind a deleted load balancer is judged: {report:#?}"
+        );
+    }
 }

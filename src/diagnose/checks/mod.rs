@@ -15,7 +15,8 @@ mod tls;
 
 pub use link::link_available;
 
-use super::{Check, Clock, LinkPath};
+use super::{Check, Clock};
+use crate::topology::LinkPath;
 
 /// The kinds of hop a check judges (what `/links` colours with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

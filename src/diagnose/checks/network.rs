@@ -21,10 +21,11 @@
 use std::collections::BTreeMap;
 
 use super::super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
-use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
+use super::super::{Check, Object, Place, failed, passed, unknown};
 use crate::inventory::{
     ApiType, LoadBalancer, NetworkAcl, NetworkRules, SecurityGroup, Subnet, TargetGroup,
 };
+use crate::topology::LinkPath;
 
 /// One end of a hop.
 #[derive(Clone)]

@@ -1,7 +1,8 @@
 //! The PrivateLink hop of REST (V1) links: `endpoint_service_available`,
 //! `endpoint_connection_available` and `privatelink_inbound_rules`.
 
-use super::super::{Check, LinkPath, Object, Place, failed, passed, rules, unknown};
+use super::super::{Check, Object, Place, failed, passed, rules, unknown};
+use crate::topology::LinkPath;
 
 impl LinkPath<'_> {
     /// `endpoint_service_available` (V1): the NLB's endpoint service is available.
@@ -176,5 +177,129 @@ impl LinkPath<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use crate::diagnose::testing::only;
+
+    use crate::testkit;
+    use std::collections::BTreeMap;
+
+    /// Enforcement on, and the security groups not read yet: unknown, not failed.
+    #[test]
+    fn privatelink_enforcement_without_security_groups_is_unknown() {
+        let mut inventory = testkit::v1_path(&["available"]);
+        let lb = &mut inventory.load_balancing.as_mut().unwrap().load_balancers[0];
+        lb.privatelink_inbound_rules = Some("on".into());
+        inventory.network_rules = None;
+        inventory.unavailable = BTreeMap::from([(
+            "network_rules",
+            "its first poll has not finished".to_owned(),
+        )]);
+        let report = testkit::view_one(&inventory).report;
+        let check = &only(&report, "privatelink_inbound_rules")[0];
+        assert_eq!(check.unknown, Some("network_rules"), "{check:#?}");
+        assert!(
+            report.checks.iter().all(|c| c.ok || c.unknown.is_some()),
+            "{report:#?}"
+        );
+    }
+
+    #[test]
+    fn endpoint_service_and_connection_checks() {
+        let report = testkit::view_one(&testkit::v1_path(&["rejected", "available"])).report;
+        let connection = &only(&report, "endpoint_connection_available")[0];
+        assert!(connection.ok, "one available connection is enough");
+        assert_eq!(connection.object["vpc_endpoint_id"], "vpce-1");
+        assert!(only(&report, "endpoint_service_available")[0].ok);
+
+        for (states, fix) in [
+            (
+                &["pendingacceptance"][..],
+                "Accept the pending endpoint connection",
+            ),
+            (&["rejected"][..], "A rejected connection stays rejected"),
+            (&["expired"][..], "Recreate the VPC link"),
+            (&[][..], "Recreate the VPC link"),
+        ] {
+            let report = testkit::view_one(&testkit::v1_path(states)).report;
+            let check = &only(&report, "endpoint_connection_available")[0];
+            assert!(!check.ok, "{states:?}");
+            assert_eq!(check.object["service_id"], "vpce-svc-1");
+            assert!(
+                check.fix.as_deref().unwrap().starts_with(fix),
+                "{states:?}: {check:?}"
+            );
+        }
+
+        let mut inventory = testkit::v1_path(&["available"]);
+        inventory.endpoint_services.as_mut().unwrap()[0].state = "deleted".into();
+        let check = &only(
+            &testkit::view_one(&inventory).report,
+            "endpoint_service_available",
+        )[0];
+        assert!(!check.ok);
+        assert!(check.cause.as_deref().unwrap().contains("DELETED"));
+
+        inventory.endpoint_services = Some(vec![]);
+        let check = &only(
+            &testkit::view_one(&inventory).report,
+            "endpoint_service_available",
+        )[0];
+        assert!(!check.ok);
+        assert!(
+            check
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("No VPC endpoint service fronts the NLB")
+        );
+
+        // V2 links have no PrivateLink hop; without endpoint data no check either.
+        let report = testkit::view_one(&testkit::v2_path()).report;
+        assert!(only(&report, "endpoint_service_available").is_empty());
+        let mut inventory = testkit::v1_path(&["available"]);
+        inventory.endpoint_services = None;
+        assert!(
+            only(
+                &testkit::view_one(&inventory).report,
+                "endpoint_connection_available"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn privatelink_inbound_rules_off_open_and_restrictive() {
+        let enforced = |setting: Option<&str>, ingress| {
+            let mut inventory = testkit::v1_path(&["available"]);
+            inventory.load_balancing.as_mut().unwrap().load_balancers[0]
+                .privatelink_inbound_rules = setting.map(str::to_owned);
+            inventory.network_rules.as_mut().unwrap().security_groups[1].ingress = ingress;
+            only(
+                &testkit::view_one(&inventory).report,
+                "privatelink_inbound_rules",
+            )
+        };
+        assert!(
+            enforced(None, vec![]).is_empty(),
+            "no security groups: no setting"
+        );
+        assert!(enforced(Some("off"), vec![])[0].ok);
+        assert!(enforced(Some("on"), vec![testkit::tcp(443, &["0.0.0.0/0"], &[])])[0].ok);
+        let check = &enforced(Some("on"), vec![testkit::tcp(443, &["10.0.0.0/8"], &[])])[0];
+        assert!(!check.ok);
+        assert_eq!(check.object["load_balancer"], testkit::ALB);
+        assert!(check.cause.as_deref().unwrap().contains("port 443"));
+        assert!(
+            check
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("Turn the enforcement off")
+        );
     }
 }

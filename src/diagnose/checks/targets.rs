@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{Check, LinkPath, Object, Place, failed, passed, unknown};
+use super::super::{Check, Object, Place, failed, passed, unknown};
+use crate::topology::LinkPath;
 
 impl LinkPath<'_> {
     /// `targets_healthy`: each target group behind a used listener has a healthy target.
@@ -48,5 +49,53 @@ impl LinkPath<'_> {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use crate::diagnose::testing::{path_inventory, run};
+
+    #[test]
+    fn a_missing_listener_and_no_healthy_target_fail_with_their_objects() {
+        let (inventory, _) = path_inventory(443, "unhealthy");
+        let report = run(&inventory);
+        assert!(!report.healthy);
+        let listener = report
+            .checks
+            .iter()
+            .find(|c| c.check == "listener_port")
+            .unwrap();
+        assert!(!listener.ok);
+        assert_eq!(listener.object["port"], "8443");
+        assert!(
+            listener
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("listeners: 443"),
+            "{listener:?}"
+        );
+        // The listener that is called does not exist, so no target group is behind a used listener.
+        assert!(report.checks.iter().all(|c| c.check != "targets_healthy"));
+
+        let (inventory, _) = path_inventory(8443, "unhealthy");
+        let report = run(&inventory);
+        let targets = report
+            .checks
+            .iter()
+            .find(|c| c.check == "targets_healthy")
+            .unwrap();
+        assert!(!targets.ok);
+        assert_eq!(targets.object["target_group"], "tg1");
+        assert!(
+            targets
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("1 unhealthy (Target.FailedHealthChecks)"),
+            "{targets:?}"
+        );
     }
 }

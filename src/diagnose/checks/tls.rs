@@ -1,9 +1,10 @@
 //! `no_tls_errors`: no TLS-class execution error in the recent window; and
 //! `tls_probe`: the TLS probe of each integration's target passed.
 
-use super::super::{Check, Clock, LinkPath, Object, Place, failed, passed, unknown};
+use super::super::{Check, Clock, Object, Place, failed, passed, unknown};
 use crate::classify::ErrorClass;
 use crate::inventory::LogRead;
+use crate::topology::LinkPath;
 
 fn tls_fix(class: ErrorClass) -> &'static str {
     match class {
@@ -190,6 +191,9 @@ impl LinkPath<'_> {
 mod tests {
     use crate::classify::ErrorClass;
     use crate::diagnose::Place;
+    use crate::diagnose::testing::{only, path_inventory};
+    use crate::diagnose::{Clock, diagnose};
+    use crate::testkit;
     use crate::testkit::{ALB, HOST, v1_path, view_one, with_probe};
 
     fn probe_checks(inventory: &crate::inventory::Inventory) -> Vec<crate::diagnose::Check> {
@@ -269,5 +273,163 @@ mod tests {
         probes.unaddressed.insert(key);
         assert!(probe_checks(&inventory).is_empty());
         assert!(view_one(&inventory).report.checks.iter().all(|c| c.ok));
+    }
+
+    #[test]
+    fn recent_tls_errors_fail_and_old_ones_do_not() {
+        use crate::inventory::{ExecutionLogs, LogGroupStatus};
+        let (mut inventory, _) = path_inventory(8443, "healthy");
+        let stage = ("api1".to_owned(), "prod".to_owned());
+        let mut logs = ExecutionLogs::default();
+        logs.groups.insert(
+            "API-Gateway-Execution-Logs_api1/prod".into(),
+            LogGroupStatus {
+                api_id: "api1".into(),
+                stage: "prod".into(),
+                read: crate::inventory::LogRead::Ok,
+            },
+        );
+        logs.newest_errors
+            .entry(stage.clone())
+            .or_default()
+            .insert(ErrorClass::TlsHostnameMismatch, 1_000_000);
+        logs.newest_errors
+            .entry(stage)
+            .or_default()
+            .insert(ErrorClass::IntegrationTimeout, 1_900_000);
+        inventory.execution_logs = Some(logs);
+        let scope = testkit::scope();
+        let recent = Clock {
+            now_ms: 1_500_000,
+            tls_error_window_ms: 600_000,
+            ..Clock::default()
+        };
+        let report = diagnose([(&scope, &inventory)], &recent).remove(0);
+        let tls = report
+            .checks
+            .iter()
+            .find(|c| c.check == "no_tls_errors")
+            .unwrap();
+        assert!(!tls.ok);
+        assert_eq!(tls.object["stage"], "prod");
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("tls_hostname_mismatch"),
+            "{tls:?}"
+        );
+        assert!(tls.fix.as_deref().unwrap().contains("serverNameToVerify"));
+        // An hour later the window has passed; timeouts are not TLS errors.
+        let later = Clock {
+            now_ms: 1_000_000 + 3_600_000,
+            tls_error_window_ms: 600_000,
+            ..Clock::default()
+        };
+        let report = diagnose([(&scope, &inventory)], &later).remove(0);
+        assert!(
+            report
+                .checks
+                .iter()
+                .find(|c| c.check == "no_tls_errors")
+                .unwrap()
+                .ok
+        );
+        // An expired certificate, newer than the mismatch: its own cause and fix.
+        let logs = inventory.execution_logs.as_mut().unwrap();
+        logs.newest_errors
+            .entry(("api1".to_owned(), "prod".to_owned()))
+            .or_default()
+            .insert(ErrorClass::TlsCertificateExpired, 1_200_000);
+        let report = diagnose([(&scope, &inventory)], &recent).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok);
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("tls_certificate_expired"),
+            "{tls:?}"
+        );
+        let fix = tls.fix.as_deref().unwrap();
+        assert!(fix.contains("Renew or replace the certificate"), "{fix}");
+        assert!(fix.contains("even with insecureSkipVerification"), "{fix}");
+    }
+
+    /// A log group that could not be read (or not yet) leaves no_tls_errors
+    /// unknown, naming the group and the error, and the link not healthy;
+    /// an error already known still fails it.
+    #[test]
+    fn an_unread_log_group_leaves_no_tls_errors_unknown() {
+        use crate::inventory::{ExecutionLogs, LogGroupStatus, LogRead};
+        let (mut inventory, _) = path_inventory(8443, "healthy");
+        let group = "API-Gateway-Execution-Logs_api1/prod";
+        let with = |read: LogRead| {
+            let mut logs = ExecutionLogs::default();
+            logs.groups.insert(
+                group.into(),
+                LogGroupStatus {
+                    api_id: "api1".into(),
+                    stage: "prod".into(),
+                    read,
+                },
+            );
+            logs
+        };
+        let scope = testkit::scope();
+        let clock = Clock {
+            now_ms: 1_500_000,
+            tls_error_window_ms: 600_000,
+            ..Clock::default()
+        };
+        inventory.execution_logs = Some(with(LogRead::Ok));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        assert!(only(&report, "no_tls_errors")[0].ok);
+
+        inventory.execution_logs = Some(with(LogRead::Failed {
+            code: "AccessDeniedException".into(),
+            message: "cloudwatchlogs FilterLogEvents failed: AccessDeniedException: not allowed"
+                .into(),
+        }));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok && tls.unknown == Some("execution_logs"), "{tls:?}");
+        assert_eq!(tls.object["log_group"], group);
+        let cause = tls.cause.as_deref().unwrap();
+        assert!(
+            cause.contains(group) && cause.contains("AccessDeniedException"),
+            "{cause}"
+        );
+        assert!(!report.healthy);
+
+        inventory.execution_logs = Some(with(LogRead::Pending));
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(tls.unknown.is_some(), "{tls:?}");
+        assert!(
+            tls.cause.as_deref().unwrap().contains("not been read yet"),
+            "{tls:?}"
+        );
+
+        // An error read before the group became unreadable still fails it.
+        let mut logs = with(LogRead::Failed {
+            code: "error".into(),
+            message: "timeout".into(),
+        });
+        logs.newest_errors
+            .entry(("api1".to_owned(), "prod".to_owned()))
+            .or_default()
+            .insert(ErrorClass::TlsKeyMismatch, 1_400_000);
+        inventory.execution_logs = Some(logs);
+        let report = diagnose([(&scope, &inventory)], &clock).remove(0);
+        let tls = only(&report, "no_tls_errors").remove(0);
+        assert!(!tls.ok && tls.unknown.is_none(), "{tls:?}");
+        assert!(
+            tls.cause
+                .as_deref()
+                .unwrap()
+                .contains("before the exporter last restarted"),
+            "{tls:?}"
+        );
     }
 }
