@@ -452,16 +452,12 @@ fn breakdown(scopes: usize) -> (Vec<Step>, Vec<Held>) {
         let views = awsconn::diagnose::views([(scope, &topology)], &snapshot.diagnosis);
         steps[1].1 += t.elapsed();
         let t = Instant::now();
-        let families = render::scope_families(
-            scope,
-            &topology,
-            views.iter().map(|v| &v.report),
-            |f, scope, topology| awsconn::collect::render_scope(f, scope, topology, &snapshot),
-        );
-        let dynamic = render::dynamic_families(scope, inventory);
+        let mut families = render::Families::default();
+        awsconn::collect::render_scope(&mut families, scope, &topology, &snapshot);
+        render::check_families(&mut families, views.iter().map(|v| &v.report));
         steps[2].1 += t.elapsed();
         let t = Instant::now();
-        parts.push(families.encode(&dynamic));
+        parts.push(families.encode());
         steps[3].1 += t.elapsed();
         findings.push(views);
     }

@@ -1,8 +1,10 @@
 //! Metric families -> exposition text: the exporter's own families (build,
 //! reloads, publishes, collector statuses), the runbook checks' families,
-//! the CloudWatch families (named after the metrics asked for), and the
-//! [`Families`] that each collector renders its own families into
-//! (`collect/<name>.rs`).
+//! and the [`Families`] that each collector renders its own families into
+//! (`collect/<name>.rs`; the CloudWatch collector's are named by data, a
+//! [`DynamicFamily`] each). Nothing here calls back into a collector: the
+//! publish (`collect::publish`) calls each collector's families, then the
+//! checks', top-down.
 //!
 //! Rendering is pure: plain values in, text out, so every series the
 //! contract names is unit-tested without AWS. [`Families`] writes each
@@ -16,7 +18,6 @@ use std::time::{Duration, SystemTime};
 use crate::diagnose::{self, LinkReport};
 use crate::exposition::{Encoded, text};
 use crate::inventory::{Inventory, Scope};
-use crate::topology::Topology;
 
 /// Label names and values of one sample, in the order they are written.
 pub type Labels = Vec<(&'static str, String)>;
@@ -176,6 +177,8 @@ struct FamilyText {
 pub struct Families {
     families: Vec<FamilyText>,
     index: HashMap<&'static str, usize>,
+    /// Families named by data, written after the others.
+    dynamic: Vec<DynamicFamily>,
 }
 
 impl Families {
@@ -253,8 +256,14 @@ impl Families {
         }
     }
 
-    /// The families as one encoded part, the CloudWatch families after them.
-    pub fn encode(self, dynamic: &[DynamicFamily]) -> Encoded {
+    /// A family whose name comes from data (a CloudWatch metric), written
+    /// after the others.
+    pub fn add_dynamic(&mut self, family: DynamicFamily) {
+        self.dynamic.push(family);
+    }
+
+    /// The families as one encoded part, those named by data after them.
+    pub fn encode(self) -> Encoded {
         let header = |name: &str, counter: bool, help: &str| {
             let mut header = String::new();
             text::header(&mut header, name, counter, help);
@@ -266,7 +275,7 @@ impl Families {
             let name = text::written_name(f.name, counter);
             (name, header(f.name, counter, f.help), f.lines)
         });
-        let cloudwatch = dynamic.iter().map(|f| {
+        let cloudwatch = self.dynamic.iter().map(|f| {
             let mut lines = String::new();
             for (labels, value) in &f.samples {
                 let labels = labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -428,20 +437,11 @@ pub fn status_families<'s>(statuses: impl IntoIterator<Item = &'s CollectorStatu
     f
 }
 
-/// One scope's families: what its collectors render (`render`), then its
-/// links' checks from their reports.
-pub fn scope_families<'r>(
-    scope: &Scope,
-    topology: &Topology,
-    reports: impl IntoIterator<Item = &'r LinkReport>,
-    render: impl FnOnce(&mut Families, &Scope, &Topology),
-) -> Families {
-    let mut f = Families::default();
-    render(&mut f, scope, topology);
+/// The runbook checks' families of one scope's links, from their reports.
+pub fn check_families<'r>(f: &mut Families, reports: impl IntoIterator<Item = &'r LinkReport>) {
     for report in reports {
-        link_checks(&mut f, report);
+        link_checks(f, report);
     }
-    f
 }
 
 fn collector_status(f: &mut Families, s: &CollectorStatus) {
@@ -551,43 +551,6 @@ pub struct DynamicFamily {
     pub name: String,
     pub help: String,
     pub samples: Vec<(Vec<(String, String)>, f64)>,
-}
-
-/// The CloudWatch families of one scope, one per metric name.
-pub fn dynamic_families(scope: &Scope, inventory: &Inventory) -> Vec<DynamicFamily> {
-    let mut by_name: BTreeMap<String, DynamicFamily> = BTreeMap::new();
-    for (query, value) in inventory.cloudwatch.iter().flatten() {
-        let name = query.metric_name();
-        let family = by_name
-            .entry(name.clone())
-            .or_insert_with(|| DynamicFamily {
-                name,
-                help: format!(
-                    "CloudWatch {} {} ({}), newest complete period",
-                    query.namespace, query.metric, query.stat
-                ),
-                samples: Vec::new(),
-            });
-        let mut labels = vec![
-            ("account".to_owned(), scope.account.clone()),
-            ("region".to_owned(), scope.region.clone()),
-        ];
-        for (k, v) in &query.dimensions {
-            let key = crate::cloudwatch::snake_case(k);
-            // A dimension named like a scope label keeps both, distinguishable.
-            let key = if key == "account" || key == "region" {
-                format!("dimension_{key}")
-            } else {
-                key
-            };
-            labels.push((key, v.clone()));
-        }
-        // Label sets must be unique within a family.
-        if !family.samples.iter().any(|(l, _)| *l == labels) {
-            family.samples.push((labels, *value));
-        }
-    }
-    by_name.into_values().collect()
 }
 
 #[cfg(test)]
@@ -1141,7 +1104,7 @@ mod tests {
         );
     }
 
-    pub(super) fn encoded_text(encoded: &Encoded) -> String {
+    fn encoded_text(encoded: &Encoded) -> String {
         let exposition = crate::exposition::Exposition::assemble([encoded]);
         String::from_utf8(exposition.to_vec().unwrap()).unwrap()
     }
@@ -1222,7 +1185,7 @@ mod tests {
             &["up", "down"],
             "sideways",
         );
-        let ours = encoded_text(&ours.encode(&[]));
+        let ours = encoded_text(&ours.encode());
 
         /// The samples as prometheus-client encodes them.
         #[derive(Debug)]
@@ -1266,49 +1229,5 @@ mod tests {
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(Reference(reference)));
         assert_eq!(ours, crate::exposition::encode_text(&registry));
-    }
-}
-
-#[cfg(test)]
-mod dynamic_tests {
-    use super::*;
-    use crate::inventory::MetricQuery;
-
-    #[test]
-    fn cloudwatch_metrics_become_snake_case_families() {
-        let scope = crate::testkit::scope();
-        let query = MetricQuery {
-            namespace: "AWS/PrivateLinkServices".into(),
-            metric: "RstPacketsSent".into(),
-            stat: "Sum".into(),
-            dimensions: vec![("Service Id".into(), "vpce-svc-1".into())],
-        };
-        let mut inventories = BTreeMap::new();
-        inventories.insert(
-            scope,
-            Inventory {
-                cloudwatch: Some(vec![(query, 7.0)]),
-                ..Default::default()
-            },
-        );
-        let snapshot = Snapshot {
-            inventories: inventories
-                .into_iter()
-                .map(|(scope, inventory)| (scope, std::sync::Arc::new(inventory)))
-                .collect(),
-            ..Default::default()
-        };
-        let (scope, inventory) = snapshot.inventories.iter().next().unwrap();
-        let text =
-            tests::encoded_text(&Families::default().encode(&dynamic_families(scope, inventory)));
-        assert!(
-            text.contains(
-                "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period gauge"
-            ),
-            "{text}"
-        );
-        assert!(text.contains(
-            "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{account=\"123456789012\",region=\"us-east-1\",service_id=\"vpce-svc-1\"} 7"
-        ), "{text}");
     }
 }

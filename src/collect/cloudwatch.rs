@@ -10,7 +10,10 @@ use crate::cloudwatch::{
     current_value, default_queries, last_requests, link_activity_queries, query_range,
 };
 use crate::config::CloudWatchConfig;
-use crate::inventory::{DAY_S, Inventory, LinkActivity, MetricQuery};
+use crate::inventory::{DAY_S, Inventory, LinkActivity, MetricQuery, Scope};
+use crate::render::{DynamicFamily, Families, Snapshot};
+use crate::topology::Topology;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub struct CloudWatch {
@@ -144,7 +147,90 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         inventory.cloudwatch = None;
         inventory.link_activity = None;
     },
-    // Its families are named after the metrics asked for: rendered by
-    // `render::dynamic_families`; the link activity shows in the checks.
-    render: super::renders_nothing,
+    // Its families are named after the metrics asked for; the link
+    // activity shows in the checks.
+    render,
 };
+
+/// The CloudWatch families of one scope, one per metric name
+/// (`awsconn_cloudwatch_<namespace>_<metric>_<stat>`, dimensions as labels).
+fn render(f: &mut Families, scope: &Scope, topology: &Topology, _: &Snapshot) {
+    let mut by_name: BTreeMap<String, DynamicFamily> = BTreeMap::new();
+    for (query, value) in topology.inventory.cloudwatch.iter().flatten() {
+        let name = query.metric_name();
+        let family = by_name
+            .entry(name.clone())
+            .or_insert_with(|| DynamicFamily {
+                name,
+                help: format!(
+                    "CloudWatch {} {} ({}), newest complete period",
+                    query.namespace, query.metric, query.stat
+                ),
+                samples: Vec::new(),
+            });
+        let mut labels = vec![
+            ("account".to_owned(), scope.account.clone()),
+            ("region".to_owned(), scope.region.clone()),
+        ];
+        for (k, v) in &query.dimensions {
+            let key = crate::cloudwatch::snake_case(k);
+            // A dimension named like a scope label keeps both, distinguishable.
+            let key = if key == "account" || key == "region" {
+                format!("dimension_{key}")
+            } else {
+                key
+            };
+            labels.push((key, v.clone()));
+        }
+        // Label sets must be unique within a family.
+        if !family.samples.iter().any(|(l, _)| *l == labels) {
+            family.samples.push((labels, *value));
+        }
+    }
+    for family in by_name.into_values() {
+        f.add_dynamic(family);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloudwatch_metrics_become_snake_case_families() {
+        let scope = crate::testkit::scope();
+        let query = MetricQuery {
+            namespace: "AWS/PrivateLinkServices".into(),
+            metric: "RstPacketsSent".into(),
+            stat: "Sum".into(),
+            dimensions: vec![("Service Id".into(), "vpce-svc-1".into())],
+        };
+        let inventory = Inventory {
+            cloudwatch: Some(vec![(query, 7.0)]),
+            ..Default::default()
+        };
+        let mut families = Families::default();
+        render(
+            &mut families,
+            &scope,
+            &Topology::build(&inventory),
+            &Snapshot::default(),
+        );
+        let encoded = families.encode();
+        let text = String::from_utf8(
+            crate::exposition::Exposition::assemble([&encoded])
+                .to_vec()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            text.contains(
+                "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period gauge"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period{account=\"123456789012\",region=\"us-east-1\",service_id=\"vpce-svc-1\"} 7"
+        ), "{text}");
+    }
+}

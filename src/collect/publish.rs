@@ -25,7 +25,7 @@ use crate::aws::ApiTelemetry;
 use crate::diagnose::{self, LinkView};
 use crate::exposition::{Encoded, Exposition, Joined};
 use crate::inventory::{Inventory, Scope};
-use crate::render::{self, BuildInfo, CollectorStatus, PublishStats, Snapshot};
+use crate::render::{self, BuildInfo, CollectorStatus, Families, PublishStats, Snapshot};
 use crate::topology::Topology;
 
 /// A scope whose data has not changed is still rendered again once a
@@ -51,16 +51,12 @@ struct ScopePart {
 fn render_scope_part(scope: &Scope, inventory: &Inventory, snapshot: &Snapshot) -> ScopePart {
     let topology = Topology::build(inventory);
     let links = diagnose::views([(scope, &topology)], &snapshot.diagnosis);
-    let families = render::scope_families(
-        scope,
-        &topology,
-        links.iter().map(|v| &v.report),
-        |f, scope, topology| super::render_scope(f, scope, topology, snapshot),
-    );
-    let dynamic = render::dynamic_families(scope, inventory);
+    let mut families = Families::default();
+    super::render_scope(&mut families, scope, &topology, snapshot);
+    render::check_families(&mut families, links.iter().map(|v| &v.report));
     ScopePart {
         links: links.into(),
-        encoded: Arc::new(families.encode(&dynamic)),
+        encoded: Arc::new(families.encode()),
     }
 }
 
@@ -271,7 +267,7 @@ impl Parts {
             };
         }
         let status_parts = self.status_parts(statuses_of);
-        let own = render::exporter_families(snapshot, &stats, build).encode(&[]);
+        let own = render::exporter_families(snapshot, &stats, build).encode();
         let mut registry = Registry::default();
         telemetry.register(&mut registry);
         let telemetry = crate::exposition::encode_registry(&registry);
@@ -319,7 +315,7 @@ impl Parts {
                 .collect::<Vec<_>>()
         });
         reuse_or_make(&mut self.statuses, blocks, |statuses| {
-            render::status_families(statuses.iter().map(|s| &**s)).encode(&[])
+            render::status_families(statuses.iter().map(|s| &**s)).encode()
         })
     }
 

@@ -656,7 +656,7 @@ mod tests {
         };
         let mut f = Families::default();
         vpc_link_families(&mut f, &crate::testkit::scope(), &link);
-        let encoded = f.encode(&[]);
+        let encoded = f.encode();
         let text = String::from_utf8(
             crate::exposition::Exposition::assemble([&encoded])
                 .to_vec()
