@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use awsconn::aws::ApiTelemetry;
-use awsconn::collect::{Fragment, Store};
+use awsconn::collect::{Fragment, Publisher, Store};
 use awsconn::commands::PUBLISH_DEBOUNCE;
 use awsconn::config::{AccountConfig, Shard};
 use awsconn::exposition::Exposition;
@@ -384,12 +384,13 @@ fn change_one_scope(store: &Store, round: usize) {
     );
 }
 
-/// A store holding `scopes` scopes, every collector polled once.
-fn store(scopes: usize) -> Arc<Store> {
+/// The publisher of a store holding `scopes` scopes, every collector
+/// polled once.
+fn store(scopes: usize) -> Arc<Publisher> {
     let store = Store::new(ApiTelemetry::default());
     store.expect_collectors(COLLECTORS, scopes);
     record_round(&store, scopes, 0);
-    store
+    Publisher::new(store)
 }
 
 /// Peak resident memory of this process (Linux), in MiB.
@@ -517,11 +518,17 @@ fn mean(
 /// A round of polls as `serve` sees it: every collector of every scope
 /// records, spread over `spread`, with the real publisher (its debounce)
 /// running. Returns the publishes and the scope renders of the round.
-fn poll_round(store: &Arc<Store>, scopes: usize, round: usize, spread: Duration) -> (u64, u64) {
+fn poll_round(
+    publisher: &Arc<Publisher>,
+    scopes: usize,
+    round: usize,
+    spread: Duration,
+) -> (u64, u64) {
+    let store = publisher.store();
     // Read a chunk at a time, as a plain scrape is: a chunk holds whole
     // lines, and the text whole would be the largest thing in memory.
     let counter = |name: &str| -> u64 {
-        store
+        publisher
             .published()
             .exposition
             .text()
@@ -544,7 +551,7 @@ fn poll_round(store: &Arc<Store>, scopes: usize, round: usize, spread: Duration)
         .build()
         .unwrap();
     runtime.block_on(async {
-        let publisher = tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
+        let running = tokio::spawn(publisher.clone().run(PUBLISH_DEBOUNCE));
         let pause = spread / (scopes * COLLECTORS.len()) as u32;
         let generation = store.generation();
         for s in 0..scopes {
@@ -556,10 +563,10 @@ fn poll_round(store: &Arc<Store>, scopes: usize, round: usize, spread: Duration)
         }
         // The last records' publish: wait it out.
         tokio::time::sleep(PUBLISH_DEBOUNCE * 5).await;
-        publisher.abort();
+        running.abort();
     });
     // The counters show the publishes before the one that shows them.
-    store.publish();
+    publisher.publish();
     (
         counter("awsconn_exposition_publishes_total ") - before.0 - 1,
         counter("awsconn_exposition_scope_renders_total ") - before.1,
@@ -580,13 +587,14 @@ fn cpu_time() -> Duration {
 
 /// The CPU time per link of publishing `scopes` scopes whose data all
 /// changed, over enough rounds to use a second of CPU or more.
-fn cpu_per_link(store: &Store, scopes: usize) -> Duration {
+fn cpu_per_link(publisher: &Publisher, scopes: usize) -> Duration {
+    let store = publisher.store();
     let mut rounds = 0u32;
     let mut cpu = Duration::ZERO;
     while cpu < Duration::from_secs(1) {
         record_round(store, scopes, 3000 + rounds as usize);
         let before = cpu_time();
-        black_box(store.publish());
+        black_box(publisher.publish());
         cpu += cpu_time() - before;
         rounds += 1;
     }
@@ -647,14 +655,15 @@ fn run_shard(spec: &str) {
     let store = Store::new(ApiTelemetry::default());
     store.expect_collectors(COLLECTORS, scopes.len());
     record_scopes(&store, &scopes, 0);
-    while store.publish_step().scopes_pending > 0 {}
+    let publisher = Publisher::new(store.clone());
+    while publisher.publish_step().scopes_pending > 0 {}
     let steady_heap = heap_mib();
     let mut longest = Duration::ZERO;
     for round in 1..=5 {
         record_scopes(&store, &scopes, round);
         loop {
             let start = Instant::now();
-            let pending = black_box(store.publish_step()).scopes_pending;
+            let pending = black_box(publisher.publish_step()).scopes_pending;
             longest = longest.max(start.elapsed());
             if pending == 0 {
                 break;
@@ -668,7 +677,7 @@ fn run_shard(spec: &str) {
     while cpu < Duration::from_secs(1) {
         record_scopes(&store, &scopes, 3000 + rounds as usize);
         let before = cpu_time();
-        black_box(store.publish());
+        black_box(publisher.publish());
         cpu += cpu_time() - before;
         rounds += 1;
     }
@@ -735,7 +744,7 @@ fn bench(c: &mut Criterion) {
     // within its render budget, until none is left.
     let mut all_changed = Vec::new();
     for round in 1..=5 {
-        record_round(&full, scope_count(), round);
+        record_round(full.store(), scope_count(), round);
         let mut times = Vec::new();
         loop {
             let start = Instant::now();
@@ -767,23 +776,23 @@ fn bench(c: &mut Criterion) {
     // The same in one publish (`once`, `diagnose`): every scope at once.
     let (all_at_once, _) = mean(
         5,
-        |r| record_round(&full, scope_count(), r + 10),
+        |r| record_round(full.store(), scope_count(), r + 10),
         || full.publish().scopes_rendered,
     );
     let all_at_once_peak = heap_peak_mib();
     // One scope's load balancers changed since the publish before.
     let (one_changed, one) = mean(
         20,
-        |r| change_one_scope(&full, r + 100),
+        |r| change_one_scope(full.store(), r + 100),
         || full.publish().scopes_rendered,
     );
     let one_changed_peak = heap_peak_mib();
     // Every collector polled every scope again and found the same.
-    record_round(&full, scope_count(), 999);
+    record_round(full.store(), scope_count(), 999);
     full.publish();
     let (none_changed, none) = mean(
         5,
-        |_| record_round(&full, scope_count(), 999),
+        |_| record_round(full.store(), scope_count(), 999),
         || full.publish().scopes_rendered,
     );
     let once_rss = peak_rss_mib();
@@ -909,7 +918,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 r += 1;
-                change_one_scope(&full, 5000 + r);
+                change_one_scope(full.store(), 5000 + r);
             },
             |()| black_box(full.publish()),
             BatchSize::PerIteration,

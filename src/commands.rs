@@ -14,7 +14,7 @@ use crate::aws::{ApiTelemetry, Aws};
 use crate::classify::Tally;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::collect::state_file::StateLock;
-use crate::collect::{Poller, Store};
+use crate::collect::{Poller, Publisher, Store};
 use crate::config::{Config, ConfigError, Shard};
 use crate::diagnose::LinkReport;
 use crate::log_input::{Format, tally_file, tally_stream};
@@ -300,7 +300,7 @@ pub async fn once(mut config: Config) -> anyhow::Result<ExitCode> {
     let _lock = lock_or_read_state_file(&mut config);
     let (store, poller, discovered) = poller(&config).await;
     let all_ok = poller.poll_once().await && discovered;
-    let published = store.publish();
+    let published = Publisher::new(store).publish();
     let mut out = std::io::stdout().lock();
     for text in published.exposition.text() {
         let text = text.context("inflating the exposition")?;
@@ -342,11 +342,12 @@ pub async fn serve(
         .map(|a| a.to_string())
         .unwrap_or_default();
     let store = Store::new(ApiTelemetry::default());
-    tokio::spawn(store.clone().run_publisher(PUBLISH_DEBOUNCE));
+    let publisher = Publisher::new(store.clone());
+    tokio::spawn(publisher.clone().run(PUBLISH_DEBOUNCE));
     let (reloads, mut requests) = tokio::sync::mpsc::channel::<web::ReloadRequest>(64);
     spawn_hangup_listener(hangups, reloads.clone());
     let router = web::router(
-        store.clone(),
+        publisher.clone(),
         &global.telemetry_path,
         !global.disable_exporter_metrics,
         global.enable_lifecycle.then_some(reloads),
@@ -418,6 +419,9 @@ pub async fn serve(
                     Ok(Reloaded::Unchanged) => Some(false),
                     Err(_) => None,
                 });
+                // Published before the reload is answered: whoever asked
+                // for it reads its outcome in the very next scrape.
+                publisher.publish_now();
                 let answer = match outcome {
                     Ok(Reloaded::Applied) => {
                         tracing::info!(requests = replies.len(), "configuration reloaded");
@@ -702,7 +706,7 @@ pub async fn diagnose(
     let (store, poller, discovered) = poller(&config).await;
     let all_polled = poller.poll_once().await && discovered;
     // The findings this poll was published with: diagnosed once.
-    let published = store.publish();
+    let published = Publisher::new(store).publish();
     let reports: Vec<&LinkReport> = published
         .findings
         .links()

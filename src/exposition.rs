@@ -546,7 +546,7 @@ impl Exposition {
     }
 
     /// Whether a scrape in `encoding` finds the text packed (or never
-    /// will: a plain text over [`PLAIN_PACK_MAX`] is not).
+    /// will: a plain text over `PLAIN_PACK_MAX` is not).
     pub fn is_packed(&self, encoding: Encoding) -> bool {
         match encoding {
             Encoding::Gzip => self.packed.gzip.get().is_some(),

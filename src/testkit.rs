@@ -514,3 +514,21 @@ pub fn random_config_text(values: &[&str]) -> String {
         v(38),
     )
 }
+
+/// A store expecting `collectors` in one scope, whose `vpc_links` found one link.
+pub fn store_with_link(
+    collectors: &[&'static str],
+    id: &str,
+) -> std::sync::Arc<crate::collect::Store> {
+    let store = crate::collect::Store::new(crate::aws::ApiTelemetry::default());
+    store.expect_collectors(collectors, 1);
+    store.record_success(
+        store.generation(),
+        "vpc_links",
+        0,
+        scope(),
+        crate::collect::Fragment::VpcLinks(vec![vpc_link(id)], vec![], Default::default()),
+        std::time::Duration::ZERO,
+    );
+    store
+}

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::cloudwatch::{
     current_value, default_queries, last_requests, link_activity_queries, query_range,
@@ -97,7 +97,7 @@ impl CloudWatch {
 #[async_trait]
 impl Collector for CloudWatch {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let now = super::unix_seconds();
+        let now = super::collector::unix_seconds();
         let activity = self.link_activity(aws, known, now).await?;
         let queries = self.queries(known);
         if queries.is_empty() {

@@ -5,7 +5,7 @@ use crate::inventory::{EndpointConnection, EndpointService, Scope};
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
 use crate::topology::Topology;

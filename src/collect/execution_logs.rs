@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::collector::{Collector, Descriptor, Fragment};
 use super::state_file::{self, CLOCK_SKEW_MS, ScopeState, StateFile};
-use super::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::classify::Tally;
 use crate::config::ExecutionLogsConfig;

@@ -12,7 +12,7 @@ use crate::render::{Families, Kind, Snapshot, scope_labels};
 use crate::topology::Topology;
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::inventory::Inventory;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ impl InterconnectCollector {
 #[async_trait]
 impl Collector for InterconnectCollector {
     async fn collect(&self, aws: &AwsScope, known: &Inventory) -> Result<Fragment, AwsError> {
-        let now = super::unix_seconds();
+        let now = super::collector::unix_seconds();
         if let Some(last) = self.still_absent(known, now) {
             return Ok(Fragment::Interconnect(last.clone()));
         }

@@ -10,7 +10,7 @@ use crate::inventory::{LoadBalancer, Scope, TargetGroup, TargetHealth, turn_star
 use crate::render::{Families, Kind, Snapshot, scope_labels};
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::LoadBalancerScope;
 use crate::inventory::{Inventory, LoadBalancing};

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope, NetworkQuery};
 use crate::inventory::Inventory;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     build: |_| Arc::new(NetworkRulesCollector),
     forget: |inventory| inventory.network_rules = None,
     // What the security groups and ACLs say shows in the checks.
-    render: super::renders_nothing,
+    render: super::collector::renders_nothing,
 };
 
 #[cfg(test)]

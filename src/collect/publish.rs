@@ -52,7 +52,7 @@ fn render_scope_part(scope: &Scope, inventory: &Inventory, snapshot: &Snapshot) 
     let topology = Topology::build(inventory);
     let links = diagnose::views([(scope, &topology)], &snapshot.diagnosis);
     let mut families = Families::default();
-    super::render_scope(&mut families, scope, &topology, snapshot);
+    super::registry::render_scope(&mut families, scope, &topology, snapshot);
     render::check_families(&mut families, links.iter().map(|v| &v.report));
     ScopePart {
         links: links.into(),

@@ -1,57 +1,21 @@
-//! The last good data of every collector and scope, and what is published
-//! from it. Collectors only record their outcome and signal; one publisher
-//! ([`Store::run_publisher`]) coalesces the signals, takes a snapshot under
-//! the lock, and outside it diagnoses once and renders the exposition from
-//! those same findings (only the scopes whose data changed: see
-//! [`super::publish`]), then swaps both in one [`Published`]. Scrapes and
-//! `/links` read that through an atomic swap: they never wait on AWS, on a
-//! poll, nor on a publish in progress, and never see the exposition of one
-//! publish beside the findings of another.
+//! The last good data of every collector and scope: collectors record
+//! their outcome (a fragment of the inventory, or a failure) and signal;
+//! the [`Publisher`](super::Publisher) waits on that signal and takes a
+//! snapshot ([`Store::take`]) under the lock. The store keeps the statuses,
+//! what each target's inventory does not know yet and why, the accounts,
+//! the reloads, and the configuration's generation (so that a late poll of
+//! an old configuration writes nothing).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::Fragment;
-use super::publish::{Parts, RENDER_BUDGET};
+use super::collector::Fragment;
 use crate::aws::ApiTelemetry;
-use crate::diagnose::LinkView;
-use crate::exposition::Exposition;
 use crate::inventory::{Inventory, Scope};
 use crate::lock::LockOrRecover;
-use crate::render::{BuildInfo, CollectorStatus, PublishStats, ReloadStatus, Snapshot};
-use arc_swap::ArcSwap;
-
-/// The runbook's latest findings: every link's checks and path, for `/links`.
-#[derive(Debug, Clone, Default)]
-pub struct Findings {
-    /// Each scope's links, in scope order (shared with the scope's
-    /// rendered part, which a later publish may keep).
-    pub links_by_scope: Vec<Arc<[LinkView]>>,
-    /// When the inventory they judge was published; `None` before the first publish.
-    pub at: Option<SystemTime>,
-    /// Whether every collector had finished its first poll then.
-    pub ready: bool,
-}
-
-impl Findings {
-    /// Every link's findings, scope by scope.
-    pub fn links(&self) -> impl Iterator<Item = &LinkView> {
-        self.links_by_scope.iter().flat_map(|links| links.iter())
-    }
-}
-
-/// One publish: the exposition and the findings it was rendered from.
-#[derive(Debug, Default)]
-pub struct Published {
-    pub exposition: Exposition,
-    pub findings: Findings,
-    /// Scopes this publish rendered; the others kept their parts.
-    pub scopes_rendered: usize,
-    /// Scopes left for the next publish (the publisher's render budget).
-    pub scopes_pending: usize,
-}
+use crate::render::{CollectorStatus, ReloadStatus, Snapshot};
 
 /// One target's data as the collectors left it.
 struct Held {
@@ -101,15 +65,13 @@ struct State {
     changes: u64,
 }
 
-/// What the publisher remembers between publishes.
-#[derive(Default)]
-struct Publishing {
-    count: u64,
-    last_duration: Duration,
-    /// `State::changes` as the latest publish saw it.
-    shown: Option<u64>,
-    /// The scopes' rendered parts, kept while their data stays.
-    parts: Parts,
+/// A snapshot of the store for a publish (see [`Store::take`]).
+pub(super) struct Taken {
+    pub snapshot: Snapshot,
+    /// Whether every (collector, target) pair had reported.
+    pub ready: bool,
+    /// The store's change count it shows.
+    pub changes: u64,
 }
 
 /// The failure name of a poll cancelled at its timeout.
@@ -118,16 +80,10 @@ pub const TIMEOUT: &str = "timeout";
 pub struct Store {
     state: Mutex<State>,
     reload: Mutex<ReloadStatus>,
-    published: ArcSwap<Published>,
     /// Signalled by every record; the publisher waits on it. A signal sent
     /// while nobody waits is kept, so none is lost, and many coalesce.
     changed: tokio::sync::Notify,
-    /// Held while a publish renders, so two publishes never race to swap an
-    /// older snapshot over a newer one; it counts them, times the last,
-    /// remembers which change it showed, and keeps the scopes' parts.
-    publishing: Mutex<Publishing>,
     telemetry: ApiTelemetry,
-    build: BuildInfo,
     expected_runs: AtomicUsize,
     ready: AtomicBool,
     per_target_health: AtomicBool,
@@ -155,19 +111,17 @@ pub struct TargetAccount {
 }
 
 impl Store {
-    /// A store with only the build info rendered.
+    /// An empty store; a [`Publisher`](super::Publisher) publishes what it
+    /// comes to hold.
     pub fn new(telemetry: ApiTelemetry) -> Arc<Store> {
-        let store = Arc::new(Store {
+        Arc::new(Store {
             state: Mutex::new(State::default()),
             reload: Mutex::new(ReloadStatus {
                 last_success: SystemTime::now(),
                 ..ReloadStatus::default()
             }),
-            published: ArcSwap::from_pointee(Published::default()),
             changed: tokio::sync::Notify::new(),
-            publishing: Mutex::new(Publishing::default()),
             telemetry,
-            build: BuildInfo::current(),
             expected_runs: AtomicUsize::new(usize::MAX),
             ready: AtomicBool::new(false),
             per_target_health: AtomicBool::new(false),
@@ -175,9 +129,35 @@ impl Store {
             diagnosis: Mutex::default(),
             shard: Mutex::default(),
             accounts: Mutex::default(),
-        });
-        store.publish();
-        store
+        })
+    }
+
+    /// What a publish is made from, taken under the lock: `None` when
+    /// `always` is false and nothing changed since the change count `shown`
+    /// (a signal that came in while the last publish was being made), or
+    /// a reload is under way.
+    pub(super) fn take(&self, always: bool, shown: Option<u64>) -> Option<Taken> {
+        let mut state = self.lock();
+        let reloading = self.reloading.load(Ordering::SeqCst);
+        if !always && (reloading || shown == Some(state.changes)) {
+            return None;
+        }
+        Some(Taken {
+            snapshot: self.snapshot_of(&mut state),
+            ready: self.ready.load(Ordering::SeqCst),
+            changes: state.changes,
+        })
+    }
+
+    /// Signals a change: the publisher publishes again.
+    pub(super) fn signal(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Returns after the next change (at once if one came in since the
+    /// last call): what the publisher waits on.
+    pub(super) async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// Export per-target health series from now on (`load_balancers.per_target_health`).
@@ -223,8 +203,8 @@ impl Store {
     }
 
     /// Records a configuration reload (`None` when it failed, else whether
-    /// it changed anything; and when it worked) and publishes it at once
-    /// (within the publisher's render budget).
+    /// it changed anything; and when it worked): the caller publishes it at
+    /// once ([`Publisher::publish_now`](super::Publisher::publish_now)).
     pub fn record_reload(&self, applied: Option<bool>) {
         {
             let mut reload = self.reload.lock_or_recover();
@@ -237,12 +217,6 @@ impl Store {
             if applied.is_some() {
                 reload.last_success = SystemTime::now();
             }
-        }
-        // Published before the reload is answered: whoever asked for it
-        // reads its outcome in the very next scrape. The scopes that the
-        // new configuration renders anew follow, as the publisher goes.
-        if self.publish_step().scopes_pending > 0 {
-            self.changed.notify_one();
         }
     }
 
@@ -298,17 +272,6 @@ impl Store {
         // the store is ready at once, and says which shard it is.
         state.changes += 1;
         self.changed.notify_one();
-    }
-
-    /// True once what is published includes every collector's first poll of
-    /// every target.
-    pub fn is_ready(&self) -> bool {
-        self.published.load().findings.ready
-    }
-
-    /// The latest publish: the exposition and the findings it shows.
-    pub fn published(&self) -> Arc<Published> {
-        self.published.load_full()
     }
 
     pub fn telemetry(&self) -> &ApiTelemetry {
@@ -556,109 +519,6 @@ impl Store {
             .collect()
     }
 
-    /// Publishes what the store holds now: a snapshot taken under the lock,
-    /// then, outside it, the scopes whose data changed diagnosed once and
-    /// rendered from those findings (the others keep their parts); the
-    /// exposition and the findings are swapped in together, every scope
-    /// rendered. `once`, `diagnose` and the tests call it; `serve` leaves
-    /// publishing to the publisher, which renders within its budget.
-    pub fn publish(&self) -> Arc<Published> {
-        self.publish_if(true, None)
-            .unwrap_or_else(|| self.published())
-    }
-
-    /// One publish as the publisher makes it: the scopes due to be rendered,
-    /// within [`RENDER_BUDGET`] (see `scopes_pending`).
-    pub fn publish_step(&self) -> Arc<Published> {
-        self.publish_if(true, Some(RENDER_BUDGET))
-            .unwrap_or_else(|| self.published())
-    }
-
-    /// Publishes, unless `always` is false and nothing changed since the
-    /// latest publish (a signal that came in while it was being made), or a
-    /// reload is under way: then `None`. Scopes left over by the `budget`
-    /// make the next publish due.
-    fn publish_if(&self, always: bool, budget: Option<Duration>) -> Option<Arc<Published>> {
-        let mut publishing = self.publishing.lock_or_recover();
-        let started = std::time::Instant::now();
-        let (snapshot, ready, changes) = {
-            let mut state = self.lock();
-            let reloading = self.reloading.load(Ordering::SeqCst);
-            if !always && (reloading || publishing.shown == Some(state.changes)) {
-                return None;
-            }
-            (
-                self.snapshot_of(&mut state),
-                self.ready.load(Ordering::SeqCst),
-                state.changes,
-            )
-        };
-        publishing.count += 1;
-        publishing.shown = Some(changes);
-        let stats = PublishStats {
-            publishes: publishing.count,
-            previous_duration: publishing.last_duration,
-            // Counted by the parts.
-            scope_renders: 0,
-        };
-        // Each changed scope's paths resolved once, diagnosed once, and
-        // rendered from those findings; the others keep their parts.
-        let rendered =
-            publishing
-                .parts
-                .render(&snapshot, stats, &self.build, &self.telemetry, budget);
-        if rendered.scopes_pending > 0 {
-            publishing.shown = None;
-        }
-        let published = Arc::new(Published {
-            exposition: rendered.exposition,
-            findings: Findings {
-                links_by_scope: rendered.links_by_scope,
-                at: Some(SystemTime::now()),
-                // Ready once every collector's first poll is shown: every
-                // scope rendered from it.
-                ready: ready && rendered.scopes_pending == 0,
-            },
-            scopes_rendered: rendered.scopes_rendered,
-            scopes_pending: rendered.scopes_pending,
-        });
-        self.published.store(published.clone());
-        publishing.last_duration = started.elapsed();
-        Some(published)
-    }
-
-    /// The publisher: after each change, waits `debounce` for the changes
-    /// that follow (a round of collectors finishing together), then
-    /// publishes, on a blocking thread so that no scrape waits behind the
-    /// rendering, within the render budget, again at once while scopes are
-    /// left over; a signal that arrived while it waited, and changed nothing
-    /// since, publishes nothing more. Runs as long as the runtime.
-    pub async fn run_publisher(self: Arc<Self>, debounce: Duration) {
-        let mut pending = false;
-        loop {
-            if !pending {
-                self.changed.notified().await;
-                tokio::time::sleep(debounce).await;
-            }
-            let store = self.clone();
-            match tokio::task::spawn_blocking(move || {
-                let published = store.publish_if(false, Some(RENDER_BUDGET));
-                if published.is_some() {
-                    crate::process::release_free_memory();
-                }
-                published
-            })
-            .await
-            {
-                Ok(published) => pending = published.is_some_and(|p| p.scopes_pending > 0),
-                Err(_) => {
-                    pending = false;
-                    tracing::error!("publishing the exposition panicked; the previous one is kept");
-                }
-            }
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock_or_recover()
     }
@@ -667,11 +527,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{scope, scope_in, vpc_link as link};
-
+    use crate::collect::Publisher;
+    use crate::testkit::{scope, store_with_link, vpc_link as link};
     /// Publishes what the store holds and returns the exposition.
-    fn text(store: &Store) -> String {
-        String::from_utf8(store.publish().exposition.to_vec().unwrap()).unwrap()
+    fn text(publisher: &Publisher) -> String {
+        String::from_utf8(publisher.publish().exposition.to_vec().unwrap()).unwrap()
     }
 
     /// A reload re-keys what the store knows by target, forgets targets no
@@ -679,6 +539,7 @@ mod tests {
     #[test]
     fn a_reload_moves_targets_and_drops_late_records() {
         let store = Store::new(ApiTelemetry::default());
+        let publisher = Publisher::new(store.clone());
         store.expect_collectors(&["vpc_links"], 2);
         let old = store.generation();
         for (target, id) in [(0, "gone"), (1, "kept")] {
@@ -715,47 +576,11 @@ mod tests {
         };
         assert_eq!(ids(0), ["kept"]);
         assert!(ids(1).is_empty());
-        let t = text(&store);
+        let t = text(&publisher);
         assert!(
             !t.contains("vpc_link_id=\"gone\"") && !t.contains("vpc_link_id=\"late\""),
             "{t}"
         );
-    }
-
-    /// A store expecting `collectors` in one scope, whose `vpc_links` found one link.
-    fn store_with_link(collectors: &[&'static str], id: &str) -> Arc<Store> {
-        let store = Store::new(ApiTelemetry::default());
-        store.expect_collectors(collectors, 1);
-        store.record_success(
-            store.generation(),
-            "vpc_links",
-            0,
-            scope(),
-            Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
-            Duration::ZERO,
-        );
-        store
-    }
-
-    /// Between a reload's new generation and its re-keyed targets the
-    /// publisher publishes nothing (the new collector list beside the old
-    /// data would show checks unknown that are not).
-    #[test]
-    fn the_publisher_waits_out_a_reload() {
-        let store = store_with_link(&["vpc_links"], "kept");
-        let count = |p: &Published| {
-            String::from_utf8_lossy(&p.exposition.to_vec().unwrap())
-                .lines()
-                .find_map(|l| l.strip_prefix("awsconn_exposition_publishes_total "))
-                .map(str::to_owned)
-        };
-        store.next_generation();
-        store.expect_collectors(&["vpc_links", "interconnect"], 1);
-        assert!(store.publish_if(false, None).is_none(), "waits");
-        store.retarget(&BTreeMap::from([(0, 0)]));
-        let published = store.publish_if(false, None).unwrap();
-        assert_eq!(count(&published).as_deref(), Some("2"));
-        assert!(store.publish_if(false, None).is_none(), "no change since");
     }
 
     /// A collector disabled by a reload takes its part of the inventory
@@ -783,8 +608,9 @@ mod tests {
     #[test]
     fn a_failure_keeps_the_last_good_data() {
         let store = Store::new(ApiTelemetry::default());
+        let publisher = Publisher::new(store.clone());
         store.expect_collectors(&["vpc_links"], 1);
-        assert!(!store.is_ready());
+        assert!(!publisher.is_ready());
         store.record_success(
             0,
             "vpc_links",
@@ -793,9 +619,9 @@ mod tests {
             Fragment::VpcLinks(vec![link("abc")], vec![], Default::default()),
             Duration::from_millis(5),
         );
-        assert!(!store.is_ready(), "not before the poll is published");
-        assert!(text(&store).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
-        assert!(store.is_ready());
+        assert!(!publisher.is_ready(), "not before the poll is published");
+        assert!(text(&publisher).contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"abc\""));
+        assert!(publisher.is_ready());
         assert!(store.record_failure(0, "vpc_links", 0, scope(), Duration::from_secs(1), "denied"));
         assert!(!store.record_failure(
             0,
@@ -813,7 +639,7 @@ mod tests {
             Duration::from_secs(1),
             "refused"
         ));
-        let after = text(&store);
+        let after = text(&publisher);
         assert!(after.contains("vpc_link_id=\"abc\""), "{after}");
         assert!(after.contains("awsconn_collector_success{collector=\"vpc_links\",account=\"123456789012\",region=\"us-east-1\"} 0"), "{after}");
         assert!(
@@ -824,198 +650,12 @@ mod tests {
         );
     }
 
-    /// A round of records (7 collectors × 2 scopes, as fast as they come)
-    /// is one publish, not fourteen, and the exposition says how many.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_publisher_coalesces_a_round_into_one_publish() {
-        let store = Store::new(ApiTelemetry::default());
-        let names = ["a", "b", "c", "d", "e", "f", "g"];
-        store.expect_collectors(&names, 2);
-        tokio::spawn(store.clone().run_publisher(Duration::from_millis(500)));
-        let g = store.generation();
-        for target in 0..2 {
-            for name in names {
-                store.record_failure(g, name, target, scope(), Duration::ZERO, "denied");
-            }
-        }
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !store.is_ready() {
-            assert!(std::time::Instant::now() < deadline, "never published");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Past two more pauses: the signals that came in during the first
-        // changed nothing more, and publish nothing more.
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        let text = String::from_utf8(store.published().exposition.to_vec().unwrap()).unwrap();
-        // The store's first publish (build info alone), then the round.
-        assert!(
-            text.contains("awsconn_exposition_publishes_total 2\n"),
-            "{text}"
-        );
-        assert_eq!(text.matches("awsconn_collector_polls_total{").count(), 14);
-    }
-
-    /// A publish renders only the scopes whose data changed; the others
-    /// keep their part, and the exposition reads as if all were rendered.
-    #[test]
-    fn a_publish_renders_only_the_scopes_that_changed() {
-        let store = Store::new(ApiTelemetry::default());
-        store.expect_collectors(&["vpc_links"], 2);
-        let record = |target: usize, id: &str| {
-            store.record_success(
-                store.generation(),
-                "vpc_links",
-                target,
-                scope_in(["us-east-1", "eu-west-1"][target]),
-                Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
-                Duration::ZERO,
-            );
-        };
-        record(0, "east");
-        record(1, "west");
-        assert_eq!(store.publish().scopes_rendered, 2);
-        // Both polled again: one found the same, one a new link.
-        record(0, "east");
-        record(1, "west2");
-        let published = store.publish();
-        assert_eq!(published.scopes_rendered, 1, "only the scope that changed");
-        let text = String::from_utf8(published.exposition.to_vec().unwrap()).unwrap();
-        assert!(text.contains("vpc_link_id=\"east\""), "{text}");
-        assert!(text.contains("vpc_link_id=\"west2\""), "{text}");
-        assert!(!text.contains("vpc_link_id=\"west\""), "{text}");
-        assert_eq!(
-            text.matches("# TYPE awsconn_vpc_link_info gauge").count(),
-            1
-        );
-        assert!(
-            text.contains("awsconn_exposition_scope_renders_total 3\n"),
-            "{text}"
-        );
-        let ids: Vec<&str> = published
-            .findings
-            .links()
-            .map(|v| v.report.vpc_link_id.as_str())
-            .collect();
-        assert_eq!(ids, ["west2", "east"], "scope order: eu-west-1 first");
-        // Nothing new: nothing rendered, the same text but for the self-metrics.
-        let again = store.publish();
-        assert_eq!(again.scopes_rendered, 0);
-        let scoped = |p: &Published| {
-            String::from_utf8(p.exposition.to_vec().unwrap())
-                .unwrap()
-                .lines()
-                .filter(|l| l.contains("vpc_link"))
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(scoped(&again), scoped(&published));
-        // A failed poll leaves the last good data standing: nothing to render.
-        store.record_failure(
-            store.generation(),
-            "vpc_links",
-            1,
-            scope_in("eu-west-1"),
-            Duration::ZERO,
-            "denied",
-        );
-        assert_eq!(store.publish().scopes_rendered, 0);
-        // A reload renders every scope again.
-        store.next_generation();
-        store.retarget(&BTreeMap::from([(0, 0), (1, 1)]));
-        assert_eq!(store.publish().scopes_rendered, 2);
-    }
-
-    /// The publisher renders within its budget: scopes left over keep
-    /// their previous part, are pending, and the store is not ready until
-    /// every scope is rendered. (A spent budget still renders one scope.)
-    #[test]
-    fn a_publish_within_the_budget_leaves_the_rest_for_the_next() {
-        let store = Store::new(ApiTelemetry::default());
-        let scopes = 5;
-        store.expect_collectors(&["vpc_links"], scopes);
-        let record = |target: usize, id: &str| {
-            store.record_success(
-                store.generation(),
-                "vpc_links",
-                target,
-                Scope {
-                    account: format!("{}", 100_000_000_000u64 + target as u64),
-                    region: "us-east-1".into(),
-                },
-                Fragment::VpcLinks(vec![link(id)], vec![], Default::default()),
-                Duration::ZERO,
-            );
-        };
-        for target in 0..scopes {
-            record(target, "old");
-        }
-        let step = || store.publish_if(true, Some(Duration::ZERO)).unwrap();
-        for shown in 1..=scopes {
-            let published = step();
-            assert_eq!(published.scopes_rendered, 1);
-            assert_eq!(published.scopes_pending, scopes - shown);
-            assert_eq!(published.findings.links().count(), shown);
-            assert_eq!(published.findings.ready, shown == scopes);
-        }
-        // Every scope changed: until rendered, each shows its previous part.
-        for target in 0..scopes {
-            record(target, "new");
-        }
-        let published = step();
-        let ids: Vec<&str> = published
-            .findings
-            .links()
-            .map(|v| v.report.vpc_link_id.as_str())
-            .collect();
-        assert_eq!(ids, ["new", "old", "old", "old", "old"]);
-        assert!(!published.findings.ready);
-        // A poll count shown comes with that poll's data: 2 for the scope
-        // rendered anew, still 1 for the others.
-        let text = String::from_utf8(published.exposition.to_vec().unwrap()).unwrap();
-        let polls: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("awsconn_collector_polls_total{"))
-            .map(|l| l.rsplit(' ').next().unwrap())
-            .collect();
-        assert_eq!(polls.len(), scopes, "{text}");
-        assert_eq!(polls.iter().filter(|&&n| n == "2").count(), 1, "{text}");
-        while step().scopes_pending > 0 {}
-        assert!(store.is_ready());
-    }
-
-    /// What the checks say of a collector that never succeeded names its
-    /// failure: a new failure renders the scope again, a repeat does not.
-    #[test]
-    fn a_new_reason_for_missing_data_renders_the_scope_again() {
-        let store = store_with_link(&["vpc_links", "load_balancers"], "link");
-        let fail = |why: &str| {
-            let g = store.generation();
-            store.record_failure(g, "load_balancers", 0, scope(), Duration::ZERO, why);
-        };
-        fail("denied");
-        assert_eq!(store.publish().scopes_rendered, 1);
-        fail("denied");
-        assert_eq!(store.publish().scopes_rendered, 0);
-        fail("throttled");
-        let published = store.publish();
-        assert_eq!(published.scopes_rendered, 1);
-        let unknown = published
-            .findings
-            .links()
-            .flat_map(|v| &v.report.checks)
-            .find(|c| c.unknown == Some("load_balancers"))
-            .unwrap()
-            .cause
-            .clone()
-            .unwrap();
-        assert!(unknown.contains("throttled"), "{unknown}");
-    }
-
     #[test]
     fn a_failure_before_any_success_has_no_last_success() {
         let store = Store::new(ApiTelemetry::default());
+        let publisher = Publisher::new(store.clone());
         store.record_failure(0, "vpc_links", 0, scope(), Duration::from_secs(1), "denied");
-        let t = text(&store);
+        let t = text(&publisher);
         assert!(
             t.contains("awsconn_collector_success{collector=\"vpc_links\""),
             "{t}"

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::classify::ErrorClass;
 use crate::config::TlsProbeConfig;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Collector, Descriptor, Fragment};
+use super::collector::{Collector, Descriptor, Fragment};
 use crate::aws::{AwsError, AwsScope};
 use crate::config::VpcLinksConfig;
 use crate::inventory::{Api, ApiRef, ApiType, Inventory, Scope, Stage, Unwatched, VpcLink};

@@ -24,7 +24,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::collect::Store;
+use crate::collect::Publisher;
 use crate::exposition::Encoding;
 
 /// The Prometheus text format content type.
@@ -36,7 +36,7 @@ pub type ReloadRequest = Option<tokio::sync::oneshot::Sender<Result<String, Stri
 
 #[derive(Clone)]
 struct AppState {
-    store: Arc<Store>,
+    publisher: Arc<Publisher>,
     telemetry_path: Arc<str>,
     /// Append the process metrics (`process_*`) to every scrape.
     process_metrics: bool,
@@ -50,14 +50,14 @@ struct AppState {
 /// `/links`, `/runbooks`, and `POST /-/reload` (403 unless reloads are
 /// taken over HTTP).
 pub fn router(
-    store: Arc<Store>,
+    publisher: Arc<Publisher>,
     telemetry_path: &str,
     process_metrics: bool,
     reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     web_stats: Arc<stats::WebStats>,
 ) -> Router {
     let state = AppState {
-        store,
+        publisher,
         telemetry_path: Arc::from(telemetry_path),
         process_metrics,
         reloads,
@@ -93,7 +93,7 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let published = state.store.published();
+    let published = state.publisher.published();
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -254,7 +254,7 @@ async fn reload(State(state): State<AppState>) -> (StatusCode, String) {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.store.is_ready() {
+    if state.publisher.is_ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (
@@ -271,12 +271,15 @@ async fn links_page(
     State(state): State<AppState>,
     axum::extract::Query(query): axum::extract::Query<links::LinksQuery>,
 ) -> Html<String> {
-    let published = state.store.published();
+    let published = state.publisher.published();
     Html(links::page(&published.findings, &query))
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {
-    Html(landing::page(&state.telemetry_path, state.store.is_ready()))
+    Html(landing::page(
+        &state.telemetry_path,
+        state.publisher.is_ready(),
+    ))
 }
 
 #[cfg(test)]
