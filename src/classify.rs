@@ -42,18 +42,13 @@ impl ErrorClass {
 
     /// The label value used in metrics and JSON output.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::VpcLinkInternal => "vpc_link_internal",
-            ErrorClass::TlsHostnameMismatch => "tls_hostname_mismatch",
-            ErrorClass::TlsUntrustedCertificate => "tls_untrusted_certificate",
-            ErrorClass::TlsCertificateExpired => "tls_certificate_expired",
-            ErrorClass::TlsKeyMismatch => "tls_key_mismatch",
-            ErrorClass::InvalidHttpResponse => "invalid_http_response",
-            ErrorClass::ConfigOther => "config_other",
-            ErrorClass::TargetReset => "target_reset",
-            ErrorClass::IntegrationTimeout => "integration_timeout",
-            ErrorClass::Other => "other",
-        }
+        self.catalogue().name
+    }
+
+    /// The class as the catalogue declares it: its name, cause and fix
+    /// (`ALL` is in the catalogue's order).
+    pub fn catalogue(self) -> &'static awsconn_catalogue::ErrorClass {
+        &awsconn_catalogue::ERROR_CLASSES[self.index()]
     }
 
     /// The class of a label value ([`ErrorClass::as_str`]), if it is one.
@@ -63,19 +58,16 @@ impl ErrorClass {
 
     /// TLS classes fail the `no_tls_errors` runbook check.
     pub fn is_tls(self) -> bool {
-        matches!(
-            self,
-            ErrorClass::TlsHostnameMismatch
-                | ErrorClass::TlsUntrustedCertificate
-                | ErrorClass::TlsCertificateExpired
-                | ErrorClass::TlsKeyMismatch
-        )
+        self.catalogue().tls
     }
 
     fn index(self) -> usize {
         self as usize
     }
 }
+
+// A class without its catalogue entry would not build (rather than panic).
+const _: () = assert!(ErrorClass::ALL.len() == awsconn_catalogue::ERROR_CLASSES.len());
 
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -540,15 +532,32 @@ mod tests {
         }
     }
 
-    /// AwsconnIntegrationErrors (mixin/) has a rule, cause and fix per class.
+    /// The classes are the catalogue's, in its order (the mixin's
+    /// AwsconnIntegrationErrors has a rule, cause and fix for each of them),
+    /// and the four TLS ones are those the catalogue calls TLS.
     #[test]
-    fn the_mixin_alerts_on_every_class() {
-        let classes: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
-        let alerted: Vec<&str> = awsconn_mixin::alerts::ERROR_CLASSES
+    fn the_classes_are_the_catalogues() {
+        assert_eq!(
+            ErrorClass::ALL.len(),
+            awsconn_catalogue::ERROR_CLASSES.len()
+        );
+        for (class, declared) in ErrorClass::ALL.iter().zip(awsconn_catalogue::ERROR_CLASSES) {
+            assert_eq!(class.catalogue(), declared);
+        }
+        let tls: Vec<&str> = ErrorClass::ALL
             .iter()
-            .map(|(c, _)| *c)
+            .filter(|c| c.is_tls())
+            .map(|c| c.as_str())
             .collect();
-        assert_eq!(classes, alerted);
+        assert_eq!(
+            tls,
+            [
+                "tls_hostname_mismatch",
+                "tls_untrusted_certificate",
+                "tls_certificate_expired",
+                "tls_key_mismatch"
+            ]
+        );
     }
     use ErrorClass::*;
 

@@ -525,10 +525,10 @@ impl Default for CloudWatchConfig {
 }
 
 fn default_period() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(awsconn_catalogue::DEFAULT_CLOUDWATCH_PERIOD_SECONDS)
 }
 fn default_delay() -> Duration {
-    Duration::from_secs(120)
+    Duration::from_secs(awsconn_catalogue::DEFAULT_CLOUDWATCH_DELAY_SECONDS)
 }
 fn default_cw_lookback() -> Duration {
     Duration::from_secs(600)
@@ -804,7 +804,7 @@ fn yes() -> bool {
     true
 }
 fn default_interval() -> Duration {
-    Duration::from_secs(60)
+    Duration::from_secs(awsconn_catalogue::DEFAULT_POLL_INTERVAL_SECONDS)
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
@@ -1543,16 +1543,17 @@ impl CollectorsConfig {
 
     /// Every collector's schedule under its config key (the `collector` label).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, CollectorConfig)> {
+        use awsconn_catalogue::collector::*;
         [
-            ("vpc_links", self.vpc_links.schedule()),
-            ("load_balancers", self.load_balancers.schedule()),
-            ("endpoints", self.endpoints),
-            ("network_rules", self.network_rules),
-            ("execution_logs", self.execution_logs.schedule()),
-            ("cloudwatch", self.cloudwatch.schedule()),
-            ("interconnect", self.interconnect.schedule()),
-            ("certificates", self.certificates),
-            ("tls_probe", self.tls_probe.schedule()),
+            (VPC_LINKS, self.vpc_links.schedule()),
+            (LOAD_BALANCERS, self.load_balancers.schedule()),
+            (ENDPOINTS, self.endpoints),
+            (NETWORK_RULES, self.network_rules),
+            (EXECUTION_LOGS, self.execution_logs.schedule()),
+            (CLOUDWATCH, self.cloudwatch.schedule()),
+            (INTERCONNECT, self.interconnect.schedule()),
+            (CERTIFICATES, self.certificates),
+            (TLS_PROBE, self.tls_probe.schedule()),
         ]
         .into_iter()
     }
@@ -2022,11 +2023,12 @@ mod tests {
         );
     }
 
-    /// The alerts' inhibitions (mixin/) name the collectors by these keys.
+    /// The configuration's sections are the catalogue's collectors, in
+    /// its order (the mixin's inhibitions name them by these keys).
     #[test]
-    fn the_mixin_knows_every_collector() {
+    fn the_sections_are_the_catalogues_collectors() {
         let keys: Vec<&str> = CollectorsConfig::default().iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, awsconn_mixin::alerts::COLLECTORS);
+        assert_eq!(keys, awsconn_catalogue::COLLECTORS);
     }
 
     /// Every scope falls to exactly one shard, the same one on every machine

@@ -26,17 +26,8 @@ impl Severity {
 }
 
 /// The collectors, as named under `collectors:` in the exporter's config.
-pub const COLLECTORS: &[&str] = &[
-    "vpc_links",
-    "load_balancers",
-    "endpoints",
-    "network_rules",
-    "execution_logs",
-    "cloudwatch",
-    "interconnect",
-    "certificates",
-    "tls_probe",
-];
+pub use awsconn_catalogue::COLLECTORS;
+use awsconn_catalogue::check;
 
 /// What an alert is about, which decides the extra annotations and the
 /// inhibitions that apply to it.
@@ -309,12 +300,14 @@ const LINK_CONFIRM: &str = "Confirm with `aws-connectivity-exporter diagnose --v
 
 /// One runbook check and the alert that fires when it fails.
 struct CheckAlert {
-    check: &'static str,
+    /// The check: its name, object labels and the collectors it reads
+    /// (whose failure mutes the alert) are the catalogue's.
+    check: &'static awsconn_catalogue::Check,
     alert: &'static str,
     severity: Severity,
-    collectors: &'static [&'static str],
-    /// The check's object labels in the test series.
-    object: &'static [(&'static str, &'static str)],
+    /// Sample values of some of the check's object labels, for the test
+    /// series.
+    example: &'static [(&'static str, &'static str)],
     summary: &'static str,
     /// What failed (a template), then the cause and the fix.
     description: &'static str,
@@ -325,12 +318,11 @@ struct CheckAlert {
 
 const CHECK_ALERTS: &[CheckAlert] = &[
     CheckAlert {
-        check: "load_balancer_active",
+        check: &check::LOAD_BALANCER_ACTIVE,
         alert: "AwsconnLoadBalancerUnavailable",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers"],
-        object: &[(
+        example: &[(
             "load_balancer",
             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
         )],
@@ -338,12 +330,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "Load balancer {{ $labels.load_balancer }} does not exist or is not active, so API Gateway has nowhere to send the request and callers get HTTP 500 (execution log: \"There was an internal error while executing your request\"). Fix: if it was deleted, create it again with its listeners and target groups and point the link at it (a V1 link must be recreated with the new NLB's ARN, then the API redeployed); if it is provisioning, impaired or failed, check its state and its subnets in the EC2 console.",
     },
     CheckAlert {
-        check: "listener_port",
+        check: &check::LISTENER_PORT,
         alert: "AwsconnListenerPortMissing",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers"],
-        object: &[
+        example: &[
             (
                 "load_balancer",
                 "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
@@ -354,12 +345,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "{{ if $labels.listener }}An integration names listener {{ $labels.listener }}, which load balancer {{ $labels.load_balancer }} does not have{{ else }}An integration calls port {{ $labels.port }} of load balancer {{ $labels.load_balancer }}, which has no listener on that port{{ end }}, so the connection fails and callers get HTTP 500. Fix: {{ if $labels.listener }}point the integration at a listener the load balancer has, or create the listener again{{ else }}add a listener on port {{ $labels.port }}, or correct the port in the integration URI or the stage variable that sets it{{ end }}, then redeploy the API.",
     },
     CheckAlert {
-        check: "endpoint_service_available",
+        check: &check::ENDPOINT_SERVICE_AVAILABLE,
         alert: "AwsconnEndpointServiceUnavailable",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "endpoints"],
-        object: &[
+        example: &[
             (
                 "load_balancer",
                 "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
@@ -370,22 +360,20 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "The endpoint service {{ $labels.service_id }} of load balancer {{ $labels.load_balancer }} is missing or not available; a V1 VPC link reaches its NLB only through it, so callers get HTTP 500. Fix: a V1 link creates and owns this endpoint service: if it was deleted or failed, delete and recreate the VPC link, update the integrations to use the new link and redeploy the API.",
     },
     CheckAlert {
-        check: "endpoint_connection_available",
+        check: &check::ENDPOINT_CONNECTION_AVAILABLE,
         alert: "AwsconnEndpointConnectionUnavailable",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "endpoints"],
-        object: &[("service_id", "vpce-svc-0123456789abcdef0")],
+        example: &[("service_id", "vpce-svc-0123456789abcdef0")],
         summary: "API Gateway's PrivateLink connection to a REST VPC link's NLB is not available.",
         description: "API Gateway's endpoint connection to endpoint service {{ $labels.service_id }} is missing, pending acceptance, rejected or expired, so the link cannot carry traffic and callers get HTTP 500. Fix: accept the pending connection in the VPC console (Endpoint services, Endpoint connections) or turn off acceptance required; a rejected or expired connection needs the VPC link to be recreated.",
     },
     CheckAlert {
-        check: "targets_healthy",
+        check: &check::TARGETS_HEALTHY,
         alert: "AwsconnNoHealthyTargets",
         for_: |f| f.targets_unhealthy,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers"],
-        object: &[(
+        example: &[(
             "target_group",
             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/orders-tg/73e2d6bc24d8a067",
         )],
@@ -393,12 +381,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "Target group {{ $labels.target_group }} has no healthy target, so the load balancer has nobody to forward to and callers get HTTP 500. Fix: look at the targets' health reasons (awsconn_target_group_unhealthy_reasons, or the target group's Targets tab): start stopped or unused targets, make the backend listen on the target port and answer the health check, and let the targets' security groups admit the health-check port.",
     },
     CheckAlert {
-        check: "security_groups_admit",
+        check: &check::SECURITY_GROUPS_ADMIT,
         alert: "AwsconnSecurityGroupBlocks",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers", "network_rules"],
-        object: &[
+        example: &[
             ("security_group", "sg-0123456789abcdef0"),
             ("direction", "ingress"),
             (
@@ -411,12 +398,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "Security groups {{ $labels.security_group }} do not let TCP port {{ $labels.port }} through ({{ $labels.direction }}) on the hop to {{ if $labels.target_group }}the targets of {{ $labels.target_group }}{{ else }}load balancer {{ $labels.load_balancer }}{{ end }}, so connections time out and callers get HTTP 500. Fix: add a rule to these groups that admits port {{ $labels.port }} from the sender (the load balancer's security group or its subnets' CIDRs; for a V2 link, the link's security group) and, for egress, to the receiver.",
     },
     CheckAlert {
-        check: "network_acls_admit",
+        check: &check::NETWORK_ACLS_ADMIT,
         alert: "AwsconnNetworkAclBlocks",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers", "network_rules"],
-        object: &[
+        example: &[
             ("network_acl", "acl-0123456789abcdef0"),
             (
                 "target_group",
@@ -428,12 +414,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "Network ACL {{ $labels.network_acl }} blocks TCP port {{ $labels.port }} or its return traffic on the hop to {{ if $labels.target_group }}the targets of {{ $labels.target_group }}{{ else }}load balancer {{ $labels.load_balancer }}{{ end }}; network ACLs are stateless, so both the request and the answer on the ephemeral ports 1024-65535 must be allowed. Fix: add or reorder the ACL's entries so that an allow for the port (inbound) and for 1024-65535 (outbound, and inbound on the sender's subnet) comes before any deny; diagnose names the entry that blocks.",
     },
     CheckAlert {
-        check: "privatelink_inbound_rules",
+        check: &check::PRIVATELINK_INBOUND_RULES,
         alert: "AwsconnPrivateLinkInboundRulesBlock",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers", "network_rules"],
-        object: &[(
+        example: &[(
             "load_balancer",
             "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
         )],
@@ -441,22 +426,20 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "\"Enforce inbound rules on PrivateLink traffic\" is on for load balancer {{ $labels.load_balancer }} and its security groups do not admit the listener ports from anywhere; the link's traffic comes from API Gateway's own addresses, so the NLB drops it and callers get HTTP 500. Fix: turn the setting off on the load balancer's Security tab (the usual choice for a VPC link), or add inbound rules to its security groups that admit the listener ports from 0.0.0.0/0.",
     },
     CheckAlert {
-        check: "no_tls_errors",
+        check: &check::NO_TLS_ERRORS,
         alert: "AwsconnTlsErrors",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "execution_logs"],
-        object: &[("api_id", "a1b2c3d4e5"), ("stage", "prod")],
+        example: &[("api_id", "a1b2c3d4e5"), ("stage", "prod")],
         summary: "TLS handshakes between API Gateway and a VPC link's backend fail.",
         description: "The execution log of API {{ $labels.api_id }} stage {{ $labels.stage }} shows TLS failures towards the backend (host name mismatch, untrusted or expired certificate, key mismatch), and callers get HTTP 500. Fix: the integration's host name must match the certificate the TLS listener or target presents, which must chain to a public CA and be valid; insecureSkipVerification does not skip these checks. awsconn_execution_errors_total names the class.",
     },
     CheckAlert {
-        check: "certificate_matches_host",
+        check: &check::CERTIFICATE_MATCHES_HOST,
         alert: "AwsconnCertificateHostMismatch",
         for_: |f| f.check_broken,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers", "certificates"],
-        object: &[
+        example: &[
             (
                 "load_balancer",
                 "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
@@ -468,12 +451,11 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "No certificate of the TLS listener on port {{ $labels.port }} of load balancer {{ $labels.load_balancer }} covers {{ $labels.host }}, the host name the integration verifies (its URI's host, or tlsConfig.serverNameToVerify), so API Gateway fails the handshake with \"Host name ... does not match the certificate subject\" (tls_hostname_mismatch) and callers get HTTP 500; insecureSkipVerification does not skip this. Fix: add a certificate that covers {{ $labels.host }} to the listener (ACM, then the listener's certificate list), or change the integration's host name or serverNameToVerify to a name the certificate covers and redeploy.",
     },
     CheckAlert {
-        check: "tls_probe",
+        check: &check::TLS_PROBE,
         alert: "AwsconnTlsProbeFailing",
         for_: |f| f.tls_probe_failing,
         severity: Severity::Critical,
-        collectors: &["vpc_links", "load_balancers", "tls_probe"],
-        object: &[
+        example: &[
             (
                 "load_balancer",
                 "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
@@ -485,14 +467,13 @@ const CHECK_ALERTS: &[CheckAlert] = &[
         description: "The exporter's TLS probe connected to load balancer {{ $labels.load_balancer }} on port {{ $labels.port }} as API Gateway does (SNI {{ $labels.host }}) and a check API Gateway makes failed: the chain to a public CA, the certificate's dates or host name, the handshake key, or an HTTP answer over the session (a probe that cannot reach the load balancer leaves the check unknown instead). Requests through the integration fail the same way (HTTP 500, or 504 for a backend that does not answer). awsconn_tls_probe_failure names the execution-log class. Fix: as that class says (diagnose gives the cause): a certificate that covers the host name, chains to a public CA with its intermediates and is valid, served with its own key; a TLS listener in front of a plain HTTP target, or a TCP listener in front of a TLS target.",
     },
     CheckAlert {
-        check: "certificate_valid",
+        check: &check::CERTIFICATE_VALID,
         alert: "AwsconnCertificateInvalid",
         // As long as AwsconnCertificateExpiring, which mutes it for the
         // same certificate: never paged before it can be muted.
         for_: |f| f.certificate_expiring,
         severity: Severity::Warning,
-        collectors: &["vpc_links", "load_balancers", "certificates"],
-        object: &[
+        example: &[
             (
                 "load_balancer",
                 "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders-nlb/50dc6c495c0c9188",
@@ -560,53 +541,8 @@ pub fn time_to_page_row(config: &Config, alert: &Alert) -> String {
 
 /// Each runbook check with an alert, and that alert: `(check, alert)`.
 pub fn check_alerts_by_check() -> impl Iterator<Item = (&'static str, &'static str)> {
-    CHECK_ALERTS.iter().map(|c| (c.check, c.alert))
+    CHECK_ALERTS.iter().map(|c| (c.check.name, c.alert))
 }
-
-/// The causes and fixes of the classifier's execution-log classes
-/// (`awsconn::classify::ErrorClass::ALL`, checked by the exporter's tests).
-pub const ERROR_CLASSES: &[(&str, &str)] = &[
-    (
-        "vpc_link_internal",
-        "API Gateway could not reach the backend through the VPC link (\"There was an internal error while executing your request\"). Fix: check that the link is AVAILABLE, its load balancer exists and listens on the port, the endpoint connection is available, security groups and network ACLs admit the port, PrivateLink inbound-rule enforcement is off, and the backend listens; the link's check alerts name the hop.",
-    ),
-    (
-        "tls_hostname_mismatch",
-        "The certificate the backend presents does not name the integration's host. Fix: use a host name in the integration URI (or tlsConfig.serverNameToVerify) that the certificate of the TLS listener or target covers, or reissue the certificate.",
-    ),
-    (
-        "tls_untrusted_certificate",
-        "API Gateway cannot build a path from the backend's certificate to a trusted public CA. Fix: serve a certificate from a CA that API Gateway trusts, with its intermediate chain; insecureSkipVerification does not skip this check.",
-    ),
-    (
-        "tls_certificate_expired",
-        "The backend's certificate is out of its validity period (\"PKIX path validation failed ... validity check failed\": expired, or not yet valid). Fix: renew or replace the certificate on the TLS listener or target; API Gateway checks validity even with insecureSkipVerification.",
-    ),
-    (
-        "tls_key_mismatch",
-        "The backend's TLS key does not belong to its certificate (\"Cannot verify ECDH ServerKeyExchange signature\"). Fix: install the certificate together with its own private key and chain on the listener or target.",
-    ),
-    (
-        "invalid_http_response",
-        "The backend answered something that is not HTTP (\"Not a valid protocol version\"), often TLS inside TLS. Fix: make the load balancer's listener protocol match what the target speaks (TLS or TCP in front of a TLS target) so that nothing is encrypted twice, and set insecureSkipVerification in the integration's tlsConfig if the target's certificate is not publicly trusted.",
-    ),
-    (
-        "config_other",
-        "API Gateway reports another configuration error for the integration. Fix: read the execution log's message and the integration's settings.",
-    ),
-    (
-        "target_reset",
-        "The target reset the connection at the load balancer (\"Execution failed due to an internal error\"). Fix: set the target's keep-alive or idle timeout above the NLB's 350-second idle timeout.",
-    ),
-    (
-        "integration_timeout",
-        "The integration took longer than its timeout. Fix: look at the backend's latency, or raise the integration's timeout.",
-    ),
-    (
-        "other",
-        "API Gateway reports another execution failure. Fix: read the execution log's message.",
-    ),
-];
 
 /// Every alert, in the order the rule file lists them.
 pub fn alerts(config: &Config) -> Vec<Alert> {
@@ -1351,26 +1287,26 @@ fn check_alerts(config: &Config) -> Vec<Alert> {
         .iter()
         .map(|c| {
             let series = Series::new(config, "awsconn_vpc_link_check", SCOPE_LABELS)
-                .with(&[("vpc_link_id", "a1b2c3"), ("check", c.check)])
-                .with(c.object);
+                .with(&[("vpc_link_id", "a1b2c3"), ("check", c.check.name)])
+                .with(c.example);
             Alert {
                 name: c.alert,
                 severity: c.severity,
                 summary: c.summary,
                 scope: Scope::VpcLink,
                 owner: Some(LINK_OWNER),
-                collectors: c.collectors,
+                collectors: c.check.reads,
                 rules: vec![Rule {
                     labels: Vec::new(),
                     expr: format!(
                         "awsconn_vpc_link_check{{{}, check=\"{}\"}} == 0",
                         config.selector(),
-                        c.check
+                        c.check.name
                     ),
                     for_: (c.for_)(&config.for_),
                     description: format!(
                         "Check {} fails for VPC link {{{{ $labels.vpc_link_id }}}} (account {{{{ $labels.account }}}}, region {{{{ $labels.region }}}}). {} {LINK_CONFIRM}",
-                        c.check, c.description
+                        c.check.name, c.description
                     ),
                     cases: resource_cases(config, &series, "0", "1", (c.for_)(&config.for_)),
                 }],
@@ -1436,15 +1372,17 @@ fn traffic_alerts(config: &Config) -> Vec<Alert> {
     let by = "job, instance, account, region, api_id, stage, class";
     let errors_per_minute_fire = (t.integration_errors_per_second * 60.0 * 2.0).max(1.0);
     let errors_per_minute_near = t.integration_errors_per_second * 60.0 * 0.9;
-    let integration_rules = ERROR_CLASSES
+    let integration_rules = awsconn_catalogue::ERROR_CLASSES
         .iter()
-        .map(|(class, text)| {
+        .map(|error| {
+            let class = error.name;
+            let text = format!("{} Fix: {}", error.cause, error.fix);
             let series = Series::new(config, "awsconn_execution_errors_total", SCOPE_LABELS)
                 .with(&[("api_id", "a1b2c3d4e5"), ("stage", "prod"), ("class", class)]);
             let steps = minutes(f.integration_errors) + 15;
             let eval = minutes(f.integration_errors) + 8;
             Rule {
-                labels: vec![("class", (*class).to_owned())],
+                labels: vec![("class", class.to_owned())],
                 expr: format!(
                     "sum by ({by}) (rate(awsconn_execution_errors_total{{{s}, class=\"{class}\"}}[5m])) > {}",
                     t.integration_errors_per_second
@@ -1880,12 +1818,22 @@ mod tests {
     /// are is the catalogue's: tests/checks.rs compares with docs/metrics.md).
     fn every_check_has_one_alert() {
         let checks: std::collections::BTreeSet<&str> =
-            CHECK_ALERTS.iter().map(|c| c.check).collect();
+            CHECK_ALERTS.iter().map(|c| c.check.name).collect();
         let alerts: std::collections::BTreeSet<&str> =
             CHECK_ALERTS.iter().map(|c| c.alert).collect();
         assert_eq!(checks.len(), CHECK_ALERTS.len(), "a check with two alerts");
         assert_eq!(alerts.len(), CHECK_ALERTS.len(), "an alert for two checks");
         assert_eq!(checks.len(), 12);
+    }
+
+    /// The test series name only labels the check has.
+    #[test]
+    fn examples_name_the_checks_labels() {
+        for c in CHECK_ALERTS {
+            for (label, _) in c.example {
+                assert!(c.check.object.contains(label), "{}: {label}", c.check.name);
+            }
+        }
     }
 
     #[test]

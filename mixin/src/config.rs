@@ -490,6 +490,20 @@ mod tests {
     #[test]
     fn shipped_config_is_valid() {
         let config = Config::shipped();
+        // The time-to-page bounds count on the exporter's defaults.
+        let exporter = &config.exporter;
+        assert_eq!(
+            (
+                exporter.poll_interval.seconds(),
+                exporter.cloudwatch_period.seconds(),
+                exporter.cloudwatch_delay.seconds()
+            ),
+            (
+                awsconn_catalogue::DEFAULT_POLL_INTERVAL_SECONDS,
+                awsconn_catalogue::DEFAULT_CLOUDWATCH_PERIOD_SECONDS,
+                awsconn_catalogue::DEFAULT_CLOUDWATCH_DELAY_SECONDS
+            )
+        );
         assert_eq!(config.selector(), "job=\"awsconn\"");
         assert_eq!(
             config.runbook_url("AwsconnVpcLinkFailed"),

@@ -35,7 +35,7 @@ impl Collector for CertificatesCollector {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "certificates",
+    name: awsconn_catalogue::collector::CERTIFICATES,
     stage: 2,
     operations: &[
         ("elasticloadbalancingv2", "DescribeListenerCertificates"),

@@ -134,7 +134,7 @@ impl Collector for CloudWatch {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "cloudwatch",
+    name: awsconn_catalogue::collector::CLOUDWATCH,
     stage: 3,
     operations: &[("cloudwatch", "GetMetricData")],
     schedule: |c| c.cloudwatch.schedule(),

@@ -30,7 +30,7 @@ impl Collector for Endpoints {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "endpoints",
+    name: awsconn_catalogue::collector::ENDPOINTS,
     stage: 2,
     operations: &[
         ("ec2", "DescribeVpcEndpointServiceConfigurations"),

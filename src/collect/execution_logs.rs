@@ -473,7 +473,7 @@ impl Drop for Unreported<'_> {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "execution_logs",
+    name: awsconn_catalogue::collector::EXECUTION_LOGS,
     stage: 1,
     operations: &[("cloudwatchlogs", "FilterLogEvents")],
     schedule: |c| c.execution_logs.schedule(),

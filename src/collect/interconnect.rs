@@ -111,7 +111,7 @@ fn keep_tags_unread(connections: &mut [InterconnectConnection], known: Option<&I
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "interconnect",
+    name: awsconn_catalogue::collector::INTERCONNECT,
     stage: 0,
     operations: &[
         ("interconnect", "ListConnections"),

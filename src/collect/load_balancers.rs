@@ -122,7 +122,7 @@ fn keep_tags_unread(lb: &mut LoadBalancing, known: Option<&LoadBalancing>) {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "load_balancers",
+    name: awsconn_catalogue::collector::LOAD_BALANCERS,
     stage: 1,
     operations: &[
         ("elasticloadbalancingv2", "DescribeLoadBalancers"),

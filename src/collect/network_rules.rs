@@ -52,7 +52,7 @@ impl Collector for NetworkRulesCollector {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "network_rules",
+    name: awsconn_catalogue::collector::NETWORK_RULES,
     stage: 2,
     operations: &[
         ("ec2", "DescribeNetworkInterfaces"),

@@ -66,28 +66,30 @@ mod tests {
     use crate::config::Config;
 
     /// The mixin's time-to-page bounds (docs/runbooks.md) count on every
-    /// collector polling at its `exporter.poll_interval` by default, and on
-    /// CloudWatch's default period.
+    /// collector polling at the catalogue's default interval, and on its
+    /// CloudWatch period and delay; and the table lists the catalogue's
+    /// collectors, in its order.
     #[test]
-    fn the_mixin_knows_the_default_poll_interval_and_period() {
-        let mixin = awsconn_mixin::Config::shipped().exporter;
+    fn the_defaults_and_names_are_the_catalogues() {
         let defaults = CollectorsConfig::default();
         for d in COLLECTORS {
             assert_eq!(
                 (d.schedule)(&defaults).interval.as_secs(),
-                mixin.poll_interval.seconds(),
+                awsconn_catalogue::DEFAULT_POLL_INTERVAL_SECONDS,
                 "{}",
                 d.name
             );
         }
         assert_eq!(
             defaults.cloudwatch.period.as_secs(),
-            mixin.cloudwatch_period.seconds()
+            awsconn_catalogue::DEFAULT_CLOUDWATCH_PERIOD_SECONDS
         );
         assert_eq!(
             defaults.cloudwatch.delay.as_secs(),
-            mixin.cloudwatch_delay.seconds()
+            awsconn_catalogue::DEFAULT_CLOUDWATCH_DELAY_SECONDS
         );
+        let names: Vec<&str> = COLLECTORS.iter().map(|d| d.name).collect();
+        assert_eq!(names, awsconn_catalogue::COLLECTORS);
     }
 
     /// The table and the configuration's sections name the same

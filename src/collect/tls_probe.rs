@@ -179,7 +179,7 @@ fn no_address() -> ProbeOutcome {
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "tls_probe",
+    name: awsconn_catalogue::collector::TLS_PROBE,
     stage: 2,
     // It calls no AWS API: it connects to the load balancers.
     operations: &[],

@@ -357,7 +357,7 @@ async fn read_api(
 }
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
-    name: "vpc_links",
+    name: awsconn_catalogue::collector::VPC_LINKS,
     stage: 0,
     operations: &[
         ("apigateway", "GetVpcLinks"),

@@ -92,13 +92,14 @@ impl Place {
 fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<Check> {
     let mut out = Vec::new();
     for spec in CHECKS {
-        if spec.rest_only && link.api_type != ApiType::Rest {
+        if spec.check.rest_only && link.api_type != ApiType::Rest {
             continue;
         }
-        if made.iter().any(|c| c.check == spec.name) {
+        if made.iter().any(|c| c.check == spec.check.name) {
             continue;
         }
         let Some((&collector, why)) = spec
+            .check
             .needs
             .iter()
             .find_map(|c| inventory.unavailable.get_key_value(c))
@@ -106,7 +107,7 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
             continue;
         };
         out.push(unknown(
-            spec.name,
+            spec.check.name,
             Object::default(),
             Place::Link,
             collector,
@@ -252,7 +253,7 @@ pub fn views<'a>(
             let path = LinkPath::new(topology, link);
             let mut checks = Vec::new();
             for spec in CHECKS {
-                if !spec.rest_only || link.api_type == ApiType::Rest {
+                if !spec.check.rest_only || link.api_type == ApiType::Rest {
                     checks.extend((spec.evaluate)(&path, clock));
                 }
             }

@@ -1,9 +1,11 @@
-//! The runbook's checks, each declared once in [`CHECKS`]: its name (the
-//! `check` label), the hops of the path it judges, its object labels, the
-//! collectors whose data it needs, whether it applies to REST (V1) links
-//! only, and its evaluation. A family of checks is one file here, with its
-//! cause and fix texts. A new check is a function in one of these files
-//! (or a new file) and one entry in the table.
+//! The runbook's checks, each declared once in [`CHECKS`]: its names and
+//! labels from the catalogue (`awsconn_catalogue::check`: the `check`
+//! label, its object labels, the collectors it needs, whether it applies to
+//! REST (V1) links only; the mixin's alerts read the same), the hops of the
+//! path it judges, and its evaluation. A family of checks is one file here,
+//! with its cause and fix texts and its tests. A new check is an entry in
+//! the catalogue, a function in one of these files (or a new file) and one
+//! entry in the table.
 
 mod certificates;
 mod link;
@@ -14,6 +16,8 @@ mod targets;
 mod tls;
 
 pub use link::link_available;
+
+use awsconn_catalogue::check;
 
 use super::{Check, Clock};
 use crate::topology::LinkPath;
@@ -30,19 +34,13 @@ pub enum Judges {
     TargetGroup,
 }
 
-/// One check, declared.
+/// One check, declared: its names and labels (the catalogue's, which the
+/// mixin's alerts read too), the hops it judges, and its evaluation.
 pub struct CheckSpec {
-    /// The `check` label.
-    pub name: &'static str,
+    /// The `check` label, its object labels, the collectors it needs, REST only.
+    pub check: &'static awsconn_catalogue::Check,
     /// The hops it judges; each finding names one (`Check::place`).
     pub judges: &'static [Judges],
-    /// The labels of the objects it names, beside `vpc_link_id` and `check`.
-    pub object: &'static [&'static str],
-    /// The collectors whose data it reads besides `vpc_links` (which found
-    /// the link): while one has not succeeded, the check is unknown.
-    pub needs: &'static [&'static str],
-    /// REST (V1) links only: the PrivateLink hop.
-    pub rest_only: bool,
     /// The findings for one link (none when its facts are not collected).
     pub(in crate::diagnose) evaluate: fn(&LinkPath<'_>, &Clock) -> Vec<Check>,
 }
@@ -50,137 +48,78 @@ pub struct CheckSpec {
 /// Every check, in the order of the runbook (and of each report).
 pub const CHECKS: &[CheckSpec] = &[
     CheckSpec {
-        name: "link_available",
+        check: &check::LINK_AVAILABLE,
         judges: &[Judges::Link],
-        object: &["vpc_link"],
-        needs: &[],
-        rest_only: false,
         evaluate: |path, _| vec![link_available(path.link)],
     },
     CheckSpec {
-        name: "load_balancer_active",
+        check: &check::LOAD_BALANCER_ACTIVE,
         judges: &[Judges::LoadBalancer],
-        object: &["load_balancer"],
-        needs: &["load_balancers"],
-        rest_only: false,
         evaluate: |path, _| path.load_balancer_active(),
     },
     CheckSpec {
-        name: "listener_port",
+        check: &check::LISTENER_PORT,
         // A port without a listener shows as a listener hop that is missing;
         // a listener an integration names and the load balancer lacks, on
         // the load balancer.
         judges: &[Judges::Listener, Judges::LoadBalancer],
-        object: &["load_balancer", "port", "listener"],
-        needs: &["load_balancers"],
-        rest_only: false,
         evaluate: |path, _| path.listener_port(),
     },
     CheckSpec {
-        name: "endpoint_service_available",
+        check: &check::ENDPOINT_SERVICE_AVAILABLE,
         judges: &[Judges::EndpointService],
-        object: &["load_balancer", "service_id"],
-        // Of the link's NLBs, those that exist (load_balancers) have an endpoint service.
-        needs: &["load_balancers", "endpoints"],
-        rest_only: true,
         evaluate: |path, _| path.endpoint_service_available(),
     },
     CheckSpec {
-        name: "endpoint_connection_available",
+        check: &check::ENDPOINT_CONNECTION_AVAILABLE,
         judges: &[Judges::EndpointConnection],
-        object: &["service_id", "vpc_endpoint_id"],
-        needs: &["load_balancers", "endpoints"],
-        rest_only: true,
         evaluate: |path, _| path.endpoint_connection_available(),
     },
     CheckSpec {
-        name: "targets_healthy",
+        check: &check::TARGETS_HEALTHY,
         judges: &[Judges::TargetGroup],
-        object: &["target_group"],
-        needs: &["load_balancers"],
-        rest_only: false,
         evaluate: |path, _| path.targets_healthy(),
     },
     CheckSpec {
-        name: "security_groups_admit",
+        check: &check::SECURITY_GROUPS_ADMIT,
         judges: &[Judges::LoadBalancer, Judges::TargetGroup],
-        object: &[
-            "security_group",
-            "direction",
-            "load_balancer",
-            "target_group",
-            "port",
-        ],
-        needs: &["load_balancers", "network_rules"],
-        rest_only: false,
         evaluate: |path, _| path.security_groups_admit(),
     },
     CheckSpec {
-        name: "network_acls_admit",
+        check: &check::NETWORK_ACLS_ADMIT,
         judges: &[Judges::LoadBalancer, Judges::TargetGroup],
-        // `subnet` instead of `network_acl` when the subnet's ACL was not read.
-        object: &[
-            "network_acl",
-            "subnet",
-            "load_balancer",
-            "target_group",
-            "port",
-        ],
-        needs: &["load_balancers", "network_rules"],
-        rest_only: false,
         evaluate: |path, _| path.network_acls_admit(),
     },
     CheckSpec {
-        name: "privatelink_inbound_rules",
+        check: &check::PRIVATELINK_INBOUND_RULES,
         judges: &[Judges::LoadBalancer],
-        object: &["load_balancer"],
-        needs: &["load_balancers", "network_rules"],
-        rest_only: true,
         evaluate: |path, _| path.privatelink_inbound_rules(),
     },
     CheckSpec {
-        name: "no_tls_errors",
+        check: &check::NO_TLS_ERRORS,
         judges: &[Judges::Stage],
-        object: &["api_id", "stage"],
-        needs: &["execution_logs"],
-        rest_only: false,
         evaluate: |path, clock| path.no_tls_errors(clock),
     },
     CheckSpec {
-        name: "certificate_matches_host",
+        check: &check::CERTIFICATE_MATCHES_HOST,
         judges: &[Judges::Listener],
-        object: &["load_balancer", "port", "host"],
-        // Not load_balancers: without them there is no listener to judge,
-        // and the load balancer's checks say unknown; with this collector
-        // turned off, the check says nothing.
-        needs: &["certificates"],
-        rest_only: false,
         evaluate: |path, _| path.certificate_matches_host(),
     },
     CheckSpec {
-        name: "certificate_valid",
+        check: &check::CERTIFICATE_VALID,
         judges: &[Judges::Listener],
-        object: &["load_balancer", "port", "certificate_arn"],
-        // Not load_balancers: without them there is no listener to judge,
-        // and the load balancer's checks say unknown; with this collector
-        // turned off, the check says nothing.
-        needs: &["certificates"],
-        rest_only: false,
         evaluate: |path, clock| path.certificate_valid(clock),
     },
     CheckSpec {
-        name: "tls_probe",
+        check: &check::TLS_PROBE,
         judges: &[Judges::Listener],
-        object: &["load_balancer", "port", "host"],
-        needs: &["tls_probe"],
-        rest_only: false,
         evaluate: |path, _| path.tls_probe(),
     },
 ];
 
 /// The declaration of a check by name.
 pub fn spec(name: &str) -> Option<&'static CheckSpec> {
-    CHECKS.iter().find(|c| c.name == name)
+    CHECKS.iter().find(|c| c.check.name == name)
 }
 
 #[cfg(test)]
@@ -224,32 +163,37 @@ mod tests {
             for check in &report.checks {
                 let spec =
                     spec(check.check).unwrap_or_else(|| panic!("{} undeclared", check.check));
-                seen.insert(spec.name);
-                if spec.rest_only {
+                seen.insert(spec.check.name);
+                if spec.check.rest_only {
                     assert_eq!(report.api_type, ApiType::Rest.as_str(), "{check:?}");
                 }
                 for label in check.object.keys() {
                     assert!(
-                        spec.object.contains(&label)
+                        spec.check.object.contains(&label)
                             || (check.unknown.is_some() && label == "collector"),
                         "{}: undeclared label {label}",
-                        spec.name
+                        spec.check.name
                     );
                 }
                 if check.unknown.is_none() {
                     assert!(
                         spec.judges.contains(&check.place.judges()),
                         "{}: placed on {:?}",
-                        spec.name,
+                        spec.check.name,
                         check.place
                     );
                 }
             }
         }
-        let declared: std::collections::BTreeSet<&str> = CHECKS.iter().map(|c| c.name).collect();
+        let declared: std::collections::BTreeSet<&str> =
+            CHECKS.iter().map(|c| c.check.name).collect();
         assert_eq!(
             seen, declared,
             "every declared check is made by the test paths"
         );
+        // Every check of the catalogue, in its order, and only those.
+        let catalogue: Vec<&str> = awsconn_catalogue::CHECKS.iter().map(|c| c.name).collect();
+        let table: Vec<&str> = CHECKS.iter().map(|c| c.check.name).collect();
+        assert_eq!(table, catalogue);
     }
 }

@@ -6,28 +6,10 @@ use crate::classify::ErrorClass;
 use crate::inventory::LogRead;
 use crate::topology::LinkPath;
 
+/// What to do about a class of error: the catalogue's words, which the
+/// mixin's alerts say too.
 fn tls_fix(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::TlsHostnameMismatch => {
-            "Make the integration's host name (or tlsConfig.serverNameToVerify) match the certificate the TLS listener or target presents."
-        }
-        ErrorClass::TlsUntrustedCertificate => {
-            "Use a certificate from a CA that API Gateway trusts, served with its intermediate chain; insecureSkipVerification does not skip this check."
-        }
-        ErrorClass::TlsCertificateExpired => {
-            "Renew or replace the certificate on the TLS listener or target: it is out of its validity period, and API Gateway checks validity even with insecureSkipVerification."
-        }
-        ErrorClass::TlsKeyMismatch => {
-            "The key and the certificate do not belong together: check the CA, certificate and key files on the target."
-        }
-        ErrorClass::InvalidHttpResponse => {
-            "The backend answered something that is not HTTP: a TLS listener forwarding to a target that speaks TLS too is the usual cause. Make the listener TCP (the target terminates TLS) or the target speak plain HTTP behind the TLS listener."
-        }
-        ErrorClass::IntegrationTimeout => {
-            "Nothing answered in time: check that the listener's port is open to the VPC link (security groups, network ACLs) and that the targets are healthy; where the probe runs, check that it reaches the load balancer."
-        }
-        _ => "Check the TLS configuration of the listener and the target.",
-    }
+    class.catalogue().fix
 }
 
 impl LinkPath<'_> {
