@@ -358,19 +358,15 @@ mod tests {
                     id: "r1".into(),
                     name: "orders".into(),
                     api_type: ApiType::Rest,
-                    integrations: vec![],
                     stages: vec![stage.clone()],
-                    read_error: None,
-                    tags: Default::default(),
+                    ..Default::default()
                 },
                 Api {
                     id: "h1".into(),
                     name: "web".into(),
                     api_type: ApiType::Http,
-                    integrations: vec![],
                     stages: vec![stage],
-                    read_error: None,
-                    tags: Default::default(),
+                    ..Default::default()
                 },
             ]),
             load_balancing: Some(LoadBalancing {
@@ -391,18 +387,15 @@ mod tests {
                     load_balancer_arns: vec![lb.into()],
                     targets: vec![],
                 }],
-                missing_load_balancers: vec![],
-                unreadable_load_balancers: 0,
+                ..Default::default()
             }),
             endpoint_services: Some(vec![EndpointService {
-                connections_unread: None,
                 service_id: "vpce-svc-1".into(),
                 service_name: "n".into(),
                 state: "available".into(),
                 load_balancer_arns: vec![lb.into()],
                 acceptance_required: true,
-                connections: vec![],
-                tags: Default::default(),
+                ..Default::default()
             }]),
             ..Default::default()
         };

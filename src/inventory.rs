@@ -23,9 +23,12 @@ impl fmt::Display for Scope {
 }
 
 /// Which API family a VPC link belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ApiType {
-    /// API Gateway REST APIs (`apigateway`), VPC link V1 to an NLB.
+    /// API Gateway REST APIs (`apigateway`), VPC link V1 to an NLB. The
+    /// default only of values built with `..Default::default()` (tests):
+    /// the collectors always say which.
+    #[default]
     Rest,
     /// API Gateway HTTP APIs (`apigatewayv2`), VPC link V2 (ENIs in subnets).
     Http,
@@ -57,7 +60,7 @@ impl ApiType {
 }
 
 /// A VPC link as `GetVpcLinks` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VpcLink {
     pub id: String,
     pub name: String,
@@ -77,7 +80,7 @@ pub struct VpcLink {
 }
 
 /// An AWS Interconnect – multicloud connection (ListConnections).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InterconnectConnection {
     pub id: String,
     pub arn: String,
@@ -126,7 +129,7 @@ impl InterconnectConnection {
 }
 
 /// An environment (a provider's location) that connections can be made in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InterconnectEnvironment {
     pub id: String,
     pub provider: String,
@@ -156,7 +159,7 @@ pub const UNKNOWN_UNION_MEMBER: &str = "unknown";
 
 /// An attach point an environment offers (ListAttachPoints): what a
 /// connection there may attach to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InterconnectAttachPoint {
     /// `DirectConnectGateway`, `ARN`, or what AWS sent.
     pub kind: String,
@@ -267,7 +270,7 @@ impl Interconnect {
 }
 
 /// An API (REST or HTTP) with the integrations that use a VPC link and its stages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Api {
     pub id: String,
     pub name: String,
@@ -282,7 +285,7 @@ pub struct Api {
 }
 
 /// An API as its list names it, before its stages and integrations are read.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ApiRef {
     pub id: String,
     pub name: String,
@@ -314,7 +317,7 @@ impl ApiRef {
 
 /// An integration whose connection type is `VPC_LINK`, as written in the API
 /// (stage variables unresolved).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Integration {
     /// REST: `METHOD /resource/path`; HTTP: the integration id.
     pub name: String,
@@ -349,7 +352,7 @@ pub struct Stage {
 }
 
 /// An ALB or NLB (DescribeLoadBalancers), with its listeners.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoadBalancer {
     pub arn: String,
     pub name: String,
@@ -385,7 +388,7 @@ impl LoadBalancer {
         &["active", "provisioning", "active_impaired", "failed"];
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Listener {
     pub arn: String,
     pub port: u16,
@@ -404,7 +407,7 @@ impl Listener {
 }
 
 /// A target group with the health of each registered target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TargetGroup {
     pub arn: String,
     pub name: String,
@@ -443,7 +446,7 @@ pub fn turn_start<'a>(
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TargetHealth {
     /// Instance id, IP address, Lambda or ALB ARN.
     pub id: String,
@@ -481,7 +484,7 @@ pub struct LoadBalancing {
 }
 
 /// A PrivateLink endpoint service (DescribeVpcEndpointServiceConfigurations).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EndpointService {
     pub service_id: String,
     pub service_name: String,
@@ -503,7 +506,7 @@ impl EndpointService {
 }
 
 /// A VPC endpoint connected to an endpoint service (DescribeVpcEndpointConnections).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EndpointConnection {
     pub vpc_endpoint_id: String,
     pub owner: String,
@@ -526,7 +529,7 @@ impl EndpointConnection {
 }
 
 /// A security group with its rules, both directions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SecurityGroup {
     pub id: String,
     pub vpc_id: String,
@@ -548,7 +551,7 @@ pub struct SecurityGroupRule {
 }
 
 /// A network ACL and the subnets it applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkAcl {
     pub id: String,
     pub vpc_id: String,
@@ -556,7 +559,7 @@ pub struct NetworkAcl {
     pub entries: Vec<NetworkAclEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkAclEntry {
     pub rule_number: i32,
     pub egress: bool,
@@ -572,7 +575,7 @@ pub struct NetworkAclEntry {
 }
 
 /// A network interface: where a target or a V2 link lives, and its security groups.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkInterface {
     pub id: String,
     pub subnet_id: String,
@@ -583,7 +586,7 @@ pub struct NetworkInterface {
 }
 
 /// A subnet: where load balancer nodes, link ENIs and targets take their addresses from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Subnet {
     pub id: String,
     pub vpc_id: String,
@@ -681,7 +684,7 @@ pub const STATE_FILE_ERRORS: &[&str] = &[
 pub const DAY_S: i64 = 86_400;
 
 /// One CloudWatch metric and statistic to fetch (built by [`crate::cloudwatch`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct MetricQuery {
     pub namespace: String,
     pub metric: String,
@@ -755,7 +758,7 @@ pub struct Certificates {
 }
 
 /// One certificate of a listener.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListenerCertificate {
     pub arn: String,
     /// The listener's default certificate: served when no other matches the
@@ -841,7 +844,7 @@ pub struct PresentedCertificate {
 }
 
 /// What one probe found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProbeOutcome {
     /// Where it connected.
     pub address: String,

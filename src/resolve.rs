@@ -315,10 +315,7 @@ mod tests {
             name: "GET /orders".into(),
             connection_id: "${stageVariables.vpcLinkId}".into(),
             uri: "http://${stageVariables.host}/orders".into(),
-            integration_target: None,
-            tls_server_name: None,
-            tls_config: false,
-            insecure_skip_verification: false,
+            ..Default::default()
         };
         let a = api(
             ApiType::Rest,
@@ -355,10 +352,9 @@ mod tests {
             name: "GET /".into(),
             connection_id: "link1".into(),
             uri: "https://nlb.internal/".into(),
-            integration_target: None,
             tls_server_name: server_name.map(str::to_owned),
-            tls_config: false,
             insecure_skip_verification: true,
+            ..Default::default()
         };
         let host = |server_name: Option<&str>| {
             let a = api(
@@ -386,10 +382,7 @@ mod tests {
             name: "int1".into(),
             connection_id: "v2link".into(),
             uri: listener.into(),
-            integration_target: None,
-            tls_server_name: None,
-            tls_config: false,
-            insecure_skip_verification: false,
+            ..Default::default()
         };
         let a = api(ApiType::Http, integration, vec![stage("$default", &[])]);
         let (resolved, unresolved) = resolve_all(&[a]);
@@ -415,9 +408,7 @@ mod tests {
             connection_id: "v2link".into(),
             uri: "https://api.internal/".into(),
             integration_target: Some(target.into()),
-            tls_server_name: None,
-            tls_config: false,
-            insecure_skip_verification: false,
+            ..Default::default()
         };
         let a = api(ApiType::Rest, integration, vec![stage("prod", &[])]);
         let (resolved, _) = resolve_all(&[a]);

@@ -193,8 +193,7 @@ pub fn v2_path() -> Inventory {
                 name: "$default".into(),
                 ..Default::default()
             }],
-            read_error: None,
-            tags: Default::default(),
+            ..Default::default()
         }]),
         load_balancing: Some(LoadBalancing {
             load_balancers: vec![LoadBalancer {
@@ -230,8 +229,7 @@ pub fn v2_path() -> Inventory {
                     description: None,
                 }],
             }],
-            missing_load_balancers: vec![],
-            unreadable_load_balancers: 0,
+            ..Default::default()
         }),
         network_rules: Some(NetworkRules {
             security_groups: vec![
@@ -249,7 +247,6 @@ pub fn v2_path() -> Inventory {
                 subnet("subnet-lb", "10.0.2.0/24"),
                 subnet("subnet-target", "10.0.3.0/24"),
             ],
-            prefix_lists: Default::default(),
             interfaces: vec![NetworkInterface {
                 id: "eni-target".into(),
                 subnet_id: "subnet-target".into(),
@@ -258,6 +255,7 @@ pub fn v2_path() -> Inventory {
                 security_group_ids: vec!["sg-target".into()],
                 instance_id: None,
             }],
+            ..Default::default()
         }),
         ..Default::default()
     }
@@ -287,7 +285,6 @@ pub fn v1_path(states: &[&str]) -> Inventory {
     api.api_type = ApiType::Rest;
     api.integrations[0].uri = "https://web.internal/".into();
     inventory.endpoint_services = Some(vec![EndpointService {
-        connections_unread: None,
         service_id: "vpce-svc-1".into(),
         service_name: "com.amazonaws.vpce.us-east-1.vpce-svc-1".into(),
         state: "available".into(),
@@ -302,7 +299,7 @@ pub fn v1_path(states: &[&str]) -> Inventory {
                 state: (*state).into(),
             })
             .collect(),
-        tags: Default::default(),
+        ..Default::default()
     }]);
     inventory
 }
@@ -368,7 +365,7 @@ pub fn with_certificate(
         )]
         .into(),
         details: [(CERTIFICATE.to_owned(), detail)].into(),
-        unread: Default::default(),
+        ..Default::default()
     });
     inventory
 }
@@ -392,7 +389,7 @@ pub fn with_probe(
                     class,
                     detail: detail.into(),
                 }),
-                certificate: None,
+                ..Default::default()
             };
             (call.probe_key(), outcome)
         })

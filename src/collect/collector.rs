@@ -269,7 +269,7 @@ mod tests {
                 namespace: "AWS/NetworkELB".into(),
                 metric: "TCP_ELB_Reset_Count".into(),
                 stat: "Sum".into(),
-                dimensions: vec![],
+                ..Default::default()
             };
             Fragment::CloudWatch(vec![(query, value)], Some(activity))
         };

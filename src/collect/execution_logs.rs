@@ -654,19 +654,16 @@ mod tests {
                     id: "rest1".into(),
                     name: "r".into(),
                     api_type: ApiType::Rest,
-                    integrations: vec![],
                     stages: vec![
                         stage("prod", Some("info"), None, None),
                         stage("dev", Some("off"), None, None),
                     ],
-                    read_error: None,
-                    tags: Default::default(),
+                    ..Default::default()
                 },
                 Api {
                     id: "http1".into(),
                     name: "h".into(),
                     api_type: ApiType::Http,
-                    integrations: vec![],
                     stages: vec![
                         stage(
                             "$default",
@@ -681,8 +678,7 @@ mod tests {
                             Some("$context.requestId"),
                         ),
                     ],
-                    read_error: None,
-                    tags: Default::default(),
+                    ..Default::default()
                 },
             ]),
             ..Default::default()

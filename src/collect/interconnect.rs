@@ -382,7 +382,7 @@ mod tests {
             product_type: "t".into(),
             bandwidths_supported: vec!["1Gbps".into(), "10Gbps".into()],
             bandwidths_available: vec!["1Gbps".into(), "50Mbps".into()],
-            remote_identifier_type: String::new(),
+            ..Default::default()
         };
         assert_eq!(
             environment_bandwidths(&e),

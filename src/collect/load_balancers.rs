@@ -379,8 +379,7 @@ mod tests {
             id: "10.0.0.1".into(),
             port: Some(443),
             state: "healthy".into(),
-            reason: None,
-            description: None,
+            ..Default::default()
         };
         let known = LoadBalancing {
             target_groups: vec![TargetGroup {

@@ -123,8 +123,7 @@ mod tests {
                     group("instance", &["i-1", "i-2"]),
                     group("lambda", &["arn:aws:lambda:x"]),
                 ],
-                missing_load_balancers: vec![],
-                unreadable_load_balancers: 0,
+                ..Default::default()
             }),
             ..Default::default()
         };

@@ -739,10 +739,8 @@ mod tests {
             id: "a1".into(),
             name: "orders".into(),
             api_type: ApiType::Rest,
-            integrations: Vec::new(),
             stages: vec![stage("prod", "d1")],
-            read_error: None,
-            tags: Default::default(),
+            ..Default::default()
         };
         // A poll cut off by its timeout recorded the failure in the book
         // only; the next poll keeps the API (its retry is not due) and

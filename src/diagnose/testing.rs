@@ -43,8 +43,7 @@ pub fn path_inventory(listener_port: u16, target_state: &str) -> (Inventory, Vpc
                 variables: [("link".to_owned(), link.id.clone())].into(),
                 ..Default::default()
             }],
-            read_error: None,
-            tags: Default::default(),
+            ..Default::default()
         }]),
         load_balancing: Some(LoadBalancing {
             load_balancers: vec![LoadBalancer {
@@ -78,8 +77,7 @@ pub fn path_inventory(listener_port: u16, target_state: &str) -> (Inventory, Vpc
                     description: None,
                 }],
             }],
-            missing_load_balancers: vec![],
-            unreadable_load_balancers: 0,
+            ..Default::default()
         }),
         ..Default::default()
     };

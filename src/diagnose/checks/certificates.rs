@@ -626,7 +626,7 @@ mod tests {
         for served in certificates.listeners.values_mut() {
             served.push(ListenerCertificate {
                 arn: "old".into(),
-                is_default: false,
+                ..Default::default()
             });
         }
         let checks = findings(&inventory);
