@@ -396,6 +396,29 @@ pub struct Exposition {
     packed: Arc<Packed>,
 }
 
+/// Text sent after an exposition (the web server's and the process's own
+/// metrics), kept plain and deflated, so that scrapes that share it share
+/// the deflating too.
+#[derive(Debug, Clone, Default)]
+pub struct Tail {
+    text: Bytes,
+    deflated: Chunk,
+}
+
+impl Tail {
+    pub fn new(text: String) -> Tail {
+        Tail {
+            deflated: Chunk::deflate(text.as_bytes()),
+            text: Bytes::from(text),
+        }
+    }
+
+    /// The text.
+    pub fn text(&self) -> &Bytes {
+        &self.text
+    }
+}
+
 /// The two encodings a scrape can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -624,19 +647,20 @@ impl Exposition {
     }
 
     /// The text as one gzip member, in buffers to send one after the other:
-    /// the header, the chunks as they are kept, the end and the trailer.
+    /// the header, the text as packed or the chunks as kept, the end and the
+    /// trailer.
     pub fn gzip(&self) -> Vec<Bytes> {
-        self.gzip_with_tail(&[])
+        self.gzip_with_tail(&Tail::default())
     }
 
     /// The text and then `tail` (what is read at the scrape: the web
     /// server's and the process's own metrics) as one gzip member: the tail
-    /// is deflated on its own, joins the chunks as they are kept, and its
-    /// CRC is combined with theirs. One member, because readers that take
-    /// only the first (`curl --compressed`, browsers, many libraries)
-    /// would drop a second.
-    pub fn gzip_with_tail(&self, tail: &[u8]) -> Vec<Bytes> {
-        let tail = Chunk::deflate(tail);
+    /// is deflated on its own, joins the text as packed (or else its
+    /// chunks as kept), and its CRC is combined with the text's. One member,
+    /// because readers that take only the first (`curl --compressed`,
+    /// browsers, many libraries) would drop a second.
+    pub fn gzip_with_tail(&self, tail: &Tail) -> Vec<Bytes> {
+        let tail = &tail.deflated;
         let packed = self.packed.gzip.get().filter(|p| !p.is_empty());
         let mut crc = crc32fast::Hasher::new_with_initial_len(self.crc, self.len as u64);
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
@@ -653,7 +677,7 @@ impl Exposition {
             buffers.extend(self.chunks.iter().map(|c| c.deflated.clone()));
         }
         if tail.len > 0 {
-            buffers.push(tail.deflated);
+            buffers.push(tail.deflated.clone());
         }
         let mut end = Vec::with_capacity(DEFLATE_END.len() + 8);
         end.extend_from_slice(&DEFLATE_END);
@@ -753,8 +777,8 @@ mod tests {
             .collect();
         let exposition = Exposition::assemble(&parts);
         let text = text_of(&exposition);
-        let tail = b"process_open_fds 9\n";
-        let whole = [text.as_bytes(), tail].concat();
+        let tail = Tail::new("process_open_fds 9\n".into());
+        let whole = [text.as_bytes(), tail.text()].concat();
         let size = |b: &[Bytes]| b.iter().map(Bytes::len).sum::<usize>();
         let gzip_six = {
             let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Compression::new(6));
@@ -763,11 +787,11 @@ mod tests {
         };
 
         let copy = exposition.clone();
-        let chunked = copy.gzip_with_tail(tail);
+        let chunked = copy.gzip_with_tail(&tail);
         assert!(!copy.is_packed(Encoding::Gzip));
         exposition.pack(Encoding::Gzip).unwrap();
         assert!(copy.is_packed(Encoding::Gzip));
-        let packed = copy.gzip_with_tail(tail);
+        let packed = copy.gzip_with_tail(&tail);
         assert_eq!(gunzip(&chunked), whole);
         assert_eq!(gunzip(&packed), whole);
         assert!(
@@ -777,14 +801,17 @@ mod tests {
             size(&chunked)
         );
         exposition.pack(Encoding::Gzip).unwrap();
-        assert_eq!(copy.gzip_with_tail(tail), packed);
+        assert_eq!(copy.gzip_with_tail(&tail), packed);
 
         assert!(!copy.is_packed(Encoding::Identity));
         exposition.pack(Encoding::Identity).unwrap();
         let pieces: Vec<Bytes> = copy.text().collect::<Result<_, _>>().unwrap();
         assert_eq!(pieces, [Bytes::from(text.clone())]);
         // Packing reads the text as kept, whichever form is packed first.
-        assert_eq!(gunzip(&copy.gzip_with_tail(b"")), text.as_bytes());
+        assert_eq!(
+            gunzip(&copy.gzip_with_tail(&Tail::new("".into()))),
+            text.as_bytes()
+        );
     }
 
     /// An empty exposition packs to a member that holds the tail alone.
@@ -794,7 +821,10 @@ mod tests {
         empty.pack(Encoding::Gzip).unwrap();
         empty.pack(Encoding::Identity).unwrap();
         assert!(empty.is_packed(Encoding::Gzip) && empty.is_packed(Encoding::Identity));
-        assert_eq!(gunzip(&empty.gzip_with_tail(b"x 1\n")), b"x 1\n");
+        assert_eq!(
+            gunzip(&empty.gzip_with_tail(&Tail::new("x 1\n".into()))),
+            b"x 1\n"
+        );
         assert_eq!(empty.to_vec().unwrap(), b"");
     }
 
@@ -835,14 +865,17 @@ mod tests {
         let a = Encoded::parse(SCOPE_A);
         let exposition = Exposition::assemble([&a]);
         let tail = "# HELP live Read at the scrape.\n# TYPE live gauge\nlive 1\n".repeat(100);
-        let body = exposition.gzip_with_tail(tail.as_bytes());
+        let body = exposition.gzip_with_tail(&Tail::new(tail.to_owned()));
         let expected = format!("{SCOPE_A}{tail}");
         assert_eq!(gunzip(&body), expected.as_bytes());
         assert_eq!(
-            gunzip(&Exposition::default().gzip_with_tail(b"x 1\n")),
+            gunzip(&Exposition::default().gzip_with_tail(&Tail::new("x 1\n".into()))),
             b"x 1\n"
         );
-        assert_eq!(gunzip(&exposition.gzip_with_tail(b"")), SCOPE_A.as_bytes());
+        assert_eq!(
+            gunzip(&exposition.gzip_with_tail(&Tail::new("".into()))),
+            SCOPE_A.as_bytes()
+        );
     }
 
     /// The chunks, kept apart and joined in another order than they were
@@ -963,7 +996,7 @@ mod tests {
         assert!(exposition.pack(Encoding::Gzip).is_ok());
         assert!(exposition.text().any(|t| t.is_err()));
         assert_eq!(
-            exposition.gzip_with_tail(b"")[0],
+            exposition.gzip_with_tail(&Tail::new("".into()))[0],
             Bytes::from_static(&GZIP_HEADER)
         );
     }

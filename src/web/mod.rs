@@ -25,7 +25,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::collect::Publisher;
-use crate::exposition::Encoding;
+use crate::exposition::{Encoding, Tail};
 
 /// The Prometheus text format content type.
 pub const METRICS_CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -44,6 +44,54 @@ struct AppState {
     reloads: Option<tokio::sync::mpsc::Sender<ReloadRequest>>,
     /// The web server's own metrics, appended to every scrape.
     web_stats: Arc<stats::WebStats>,
+    /// Those and the process's metrics as last read.
+    live: Arc<LiveTail>,
+}
+
+/// The web server's, the runtime's and the process's own metrics, as sent
+/// after the published exposition: read again when a web figure changed or
+/// a second has passed, and shared by the scrapes in between (each reading
+/// is a few files of /proc, a registry encoded and deflated: under a burst
+/// of scrapes, nginx-like serving means not doing it per request).
+#[derive(Default)]
+struct LiveTail {
+    last: std::sync::Mutex<Option<LiveReading>>,
+}
+
+struct LiveReading {
+    at: std::time::Instant,
+    /// `WebStats::changes` before it was read.
+    changes: u64,
+    tail: Arc<Tail>,
+}
+
+impl LiveTail {
+    /// How long a reading of the process's figures is shown.
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn read(&self, web_stats: &stats::WebStats, process_metrics: bool) -> Arc<Tail> {
+        use crate::lock::LockOrRecover;
+        let mut last = self.last.lock_or_recover();
+        let changes = web_stats.changes();
+        if let Some(reading) = &*last
+            && reading.changes == changes
+            && reading.at.elapsed() < Self::FRESH
+        {
+            return reading.tail.clone();
+        }
+        let mut text = web_stats.exposition();
+        text.push_str(&crate::process::runtime_exposition());
+        if process_metrics {
+            text.push_str(&crate::process::exposition());
+        }
+        let tail = Arc::new(Tail::new(text));
+        *last = Some(LiveReading {
+            at: std::time::Instant::now(),
+            changes,
+            tail: tail.clone(),
+        });
+        tail
+    }
 }
 
 /// The exporter's routes: the telemetry path, `/healthz`, `/ready`, `/`,
@@ -62,6 +110,7 @@ pub fn router(
         process_metrics,
         reloads,
         web_stats,
+        live: Arc::default(),
     };
     Router::new()
         .route("/-/reload", axum::routing::post(reload).put(reload))
@@ -116,15 +165,11 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         }
     }
     // The published exposition as it is; the web server's and process
-    // metrics, read now, after it (in the same gzip member when compressed).
-    let mut live = state.web_stats.exposition();
-    live.push_str(&crate::process::runtime_exposition());
-    if state.process_metrics {
-        live.push_str(&crate::process::exposition());
-    }
+    // metrics after it (in the same gzip member when compressed).
+    let live = state.live.read(&state.web_stats, state.process_metrics);
     let exposition = &published.exposition;
     let mut response = if gzip {
-        let buffers = exposition.gzip_with_tail(live.as_bytes());
+        let buffers = exposition.gzip_with_tail(&live);
         let len = buffers.iter().map(|b| b.len()).sum::<usize>();
         let buffers = buffers.into_iter().map(Ok);
         let mut r = Body::new(Buffers::new(buffers, len)).into_response();
@@ -132,8 +177,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         r
     } else {
-        let len = exposition.len() + live.len();
-        let buffers = exposition.text().chain([Ok(bytes::Bytes::from(live))]);
+        let len = exposition.len() + live.text().len();
+        let buffers = exposition.text().chain([Ok(live.text().clone())]);
         Body::new(Buffers::new(buffers, len)).into_response()
     };
     let h = response.headers_mut();
@@ -284,9 +329,28 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Buffers, accepts_gzip};
+    use super::{Buffers, LiveTail, accepts_gzip, stats};
     use bytes::Bytes;
     use http_body::Body;
+    use std::sync::Arc;
+
+    /// Scrapes share a reading of the live figures until a web figure
+    /// changes; the change shows in the next scrape.
+    #[test]
+    fn the_live_tail_is_read_again_when_a_web_figure_changes() {
+        let live = LiveTail::default();
+        let stats = stats::WebStats::default();
+        let first = live.read(&stats, false);
+        assert!(Arc::ptr_eq(&first, &live.read(&stats, false)));
+        stats.refused(stats::Refused::Unauthorized);
+        let after = live.read(&stats, false);
+        assert!(!Arc::ptr_eq(&first, &after));
+        let text = std::str::from_utf8(after.text()).unwrap();
+        assert!(
+            text.contains("awsconn_web_requests_refused_total{reason=\"unauthorized\"} 1\n"),
+            "{text}"
+        );
+    }
 
     /// Small buffers go out joined, big ones as they are, empty ones not at
     /// all; the length announced is always what is left to send.

@@ -85,6 +85,9 @@ pub struct WebStats {
     refused: Family<Reason, Counter>,
     config_ok: Gauge,
     config_time: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Moved on by every change: a scrape reuses the text it encoded while
+    /// this stays (`web::LiveTail`).
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for WebStats {
@@ -141,21 +144,36 @@ impl Default for WebStats {
             refused,
             config_ok,
             config_time,
+            changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
 
 impl WebStats {
+    /// How many times a figure changed (moved on after the change): equal
+    /// counts, equal text.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub fn set_limit(&self, limit: usize) {
         self.limit.set(i64::try_from(limit).unwrap_or(i64::MAX));
+        self.changed();
     }
 
     pub fn opened(&self) {
         self.open.inc();
+        self.changed();
     }
 
     pub fn finished(&self) {
         self.open.dec();
+        self.changed();
     }
 
     pub fn closed(&self, why: Closed) {
@@ -164,6 +182,7 @@ impl WebStats {
                 reason: why.label(),
             })
             .inc();
+        self.changed();
     }
 
     pub fn refused(&self, why: Refused) {
@@ -172,6 +191,7 @@ impl WebStats {
                 reason: why.label(),
             })
             .inc();
+        self.changed();
     }
 
     /// Records the outcome of reading the web configuration file.
@@ -184,6 +204,7 @@ impl WebStats {
                 .unwrap_or(0.0);
             self.config_time.set(now);
         }
+        self.changed();
     }
 
     /// The families in the Prometheus text format (no `# EOF`).
