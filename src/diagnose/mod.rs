@@ -1,22 +1,28 @@
-//! The VPC-link runbook as data: topology in, one finding per check out.
-//! Pure: no I/O, unit-tested with plain values.
+//! The VPC-link runbook as data: a link's path (`topology::LinkPath`) in,
+//! one finding per check out, and the report each link gets. Pure: no I/O,
+//! unit-tested with plain values.
 //!
-//! Every check is declared once in [`checks::CHECKS`] (name, the hops it
-//! judges, its object labels, the collectors it needs, its evaluation); a
-//! family of checks is one file under `checks/`, with its cause and fix
-//! texts. Each finding says what it looked at (`object`) and which hop of
-//! the path it judges (`place`, where `/links` shows it and what colours
-//! that hop), and when it fails, the cause and the fix in the words an
-//! on-call engineer needs.
+//! Every check is declared once in [`checks::CHECKS`] (its names and
+//! labels from the catalogue, the hops it judges, its evaluation); a family
+//! of checks is one file under `checks/`, with its cause and fix texts and
+//! its tests. A finding ([`Check`], in `finding`) says what it looked at
+//! (`object`) and which hop of the path it judges (`place`, where `/links`
+//! shows it and what colours that hop), and when it fails, the cause and
+//! the fix in the words an on-call engineer needs. Here: the checks that
+//! stay unknown while a collector they need has not succeeded, the
+//! [`LinkReport`], and the views `/links` lays out (`path`).
 
 pub mod checks;
+mod finding;
 mod object;
 pub mod path;
 pub mod rules;
 #[cfg(test)]
 mod testing;
 
-pub use checks::{CHECKS, CheckSpec, Judges};
+pub use checks::{CHECKS, CheckSpec};
+use finding::unknown;
+pub use finding::{Check, Clock, Judges, Place};
 pub use object::Object;
 pub use path::{Hop, HopKind, LinkView};
 
@@ -24,67 +30,6 @@ use serde::Serialize;
 
 use crate::inventory::{ApiType, Inventory, Scope, VpcLink};
 use crate::topology::{LinkPath, Topology};
-
-/// One runbook check of one VPC link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// The check's name (`link_available`, ...), the `check` label.
-    pub check: &'static str,
-    pub ok: bool,
-    /// What was checked, as label name -> value (`vpc_link`, `load_balancer`, `port`, ...).
-    pub object: Object,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-    /// Set when the check could not be made: the collector whose data it
-    /// needs has not succeeded. Such a check is not `ok`, and not a failure
-    /// of the path either.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unknown: Option<&'static str>,
-    /// What a passing check wants said all the same: that it judged less
-    /// than its name says, and where the rest is judged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// The hop it judges, set by the check that made it.
-    #[serde(skip)]
-    pub place: Place,
-}
-
-/// The hop of a link's path a check judges, by the object it names: where
-/// `/links` shows the check, and the key of the hop that stands for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Place {
-    /// The VPC link itself (and checks that could not be placed anywhere else).
-    #[default]
-    Link,
-    /// A stage of an API.
-    Api(String, String),
-    /// An endpoint service.
-    Service(String),
-    /// A connection of a service: the one named, or (`None`) any that is not available.
-    Connection(String, Option<String>),
-    /// The endpoint service a load balancer lacks.
-    NoService(String),
-    LoadBalancer(String),
-    Listener(String, u16),
-    TargetGroup(String),
-}
-
-impl Place {
-    /// The kind of hop this is.
-    pub fn judges(&self) -> Judges {
-        match self {
-            Place::Link => Judges::Link,
-            Place::Api(..) => Judges::Stage,
-            Place::Service(_) | Place::NoService(_) => Judges::EndpointService,
-            Place::Connection(..) => Judges::EndpointConnection,
-            Place::LoadBalancer(_) => Judges::LoadBalancer,
-            Place::Listener(..) => Judges::Listener,
-            Place::TargetGroup(_) => Judges::TargetGroup,
-        }
-    }
-}
 
 /// The checks a link could not get because a collector they need has not
 /// succeeded: unknown, with the collector and why, so that a link is never
@@ -115,29 +60,6 @@ fn unknown_checks(inventory: &Inventory, link: &VpcLink, made: &[Check]) -> Vec<
         ));
     }
     out
-}
-
-/// A check that could not be made: `collector` did not get what it needs.
-fn unknown(
-    check: &'static str,
-    mut object: Object,
-    place: Place,
-    collector: &'static str,
-    why: &str,
-) -> Check {
-    object.insert("collector", collector.to_owned());
-    Check {
-        check,
-        ok: false,
-        object,
-        cause: Some(format!("Not known: {why}.")),
-        fix: Some(format!(
-            "Make the {collector} collector's calls succeed in this account and region: the exporter's log names the AWS error; AccessDenied means the IAM policy lacks an action (`aws-connectivity-exporter iam-policy` prints the right one)."
-        )),
-        unknown: Some(collector),
-        note: None,
-        place,
-    }
 }
 
 /// Every check of one VPC link.
@@ -188,39 +110,6 @@ pub fn idle_seconds(inventory: &Inventory, link: &VpcLink, now_ms: i64) -> Optio
         Some(day) => (now_ms / 1000 - day).max(0),
         None => activity.window_s,
     })
-}
-
-/// The time the checks judge by, and the windows they judge with: how
-/// recent a TLS error must be to fail `no_tls_errors`, how soon a
-/// certificate may expire before `certificate_valid` fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Clock {
-    pub now_ms: i64,
-    pub tls_error_window_ms: i64,
-    pub certificate_warning_ms: i64,
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self::from_config(0, &crate::config::DiagnosisConfig::default())
-    }
-}
-
-impl Clock {
-    /// The clock at `now_ms` with the windows of the configuration.
-    pub fn from_config(now_ms: i64, config: &crate::config::DiagnosisConfig) -> Clock {
-        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Clock {
-            now_ms,
-            tls_error_window_ms: ms(config.tls_error_window),
-            certificate_warning_ms: ms(config.certificate_expiry_warning),
-        }
-    }
-
-    /// The windows alone (what a render depends on besides the time).
-    pub fn settings(&self) -> Clock {
-        Clock { now_ms: 0, ..*self }
-    }
 }
 
 /// Runs every check for every VPC link of every scope: the reports alone
@@ -299,41 +188,6 @@ fn unread_apis(path: &LinkPath) -> Vec<UnreadApi> {
         }
     }
     out
-}
-
-fn failed(
-    check: &'static str,
-    object: Object,
-    place: Place,
-    mut cause: String,
-    mut fix: String,
-) -> Check {
-    // Kept as long as the findings: no spare room from `format!`.
-    cause.shrink_to_fit();
-    fix.shrink_to_fit();
-    Check {
-        check,
-        ok: false,
-        object,
-        cause: Some(cause),
-        fix: Some(fix),
-        unknown: None,
-        note: None,
-        place,
-    }
-}
-
-fn passed(check: &'static str, object: Object, place: Place) -> Check {
-    Check {
-        check,
-        ok: true,
-        object,
-        cause: None,
-        fix: None,
-        unknown: None,
-        note: None,
-        place,
-    }
 }
 
 #[cfg(test)]

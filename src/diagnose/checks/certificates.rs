@@ -4,7 +4,8 @@
 //! `tls_hostname_mismatch` and `tls_certificate_expired` before a request
 //! fails, from what ELB and ACM say (no connection is made).
 
-use super::super::{Check, Clock, Object, Place, failed, passed, unknown};
+use super::super::finding::{Check, Clock, Place, failed, passed, unknown};
+use super::super::object::Object;
 use crate::inventory::{CertificateDetail, Certificates, Listener, ListenerCertificate};
 use crate::topology::LinkPath;
 use crate::topology::TlsCall;

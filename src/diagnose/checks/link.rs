@@ -1,6 +1,7 @@
 //! `link_available`: the VPC link itself.
 
-use super::super::{Check, Object, Place};
+use super::super::finding::{Check, Place};
+use super::super::object::Object;
 use crate::inventory::{ApiType, VpcLink};
 
 /// `link_available`: the link is AVAILABLE (an HTTP link must not be INACTIVE).

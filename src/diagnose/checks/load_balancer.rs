@@ -1,7 +1,8 @@
 //! `load_balancer_active` and `listener_port`: the load balancers a link
 //! leads to exist and are active, and listen where the integrations call.
 
-use super::super::{Check, Object, Place, failed, passed, unknown};
+use super::super::finding::{Check, Place, failed, passed, unknown};
+use super::super::object::Object;
 use crate::topology::LinkPath;
 
 impl LinkPath<'_> {

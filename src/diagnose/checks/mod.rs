@@ -19,20 +19,8 @@ pub use link::link_available;
 
 use awsconn_catalogue::check;
 
-use super::{Check, Clock};
+use super::{Check, Clock, Judges};
 use crate::topology::LinkPath;
-
-/// The kinds of hop a check judges (what `/links` colours with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judges {
-    Link,
-    Stage,
-    EndpointService,
-    EndpointConnection,
-    LoadBalancer,
-    Listener,
-    TargetGroup,
-}
 
 /// One check, declared: its names and labels (the catalogue's, which the
 /// mixin's alerts read too), the hops it judges, and its evaluation.

@@ -20,8 +20,9 @@
 
 use std::collections::BTreeMap;
 
+use super::super::finding::{Check, Place, failed, passed, unknown};
+use super::super::object::Object;
 use super::super::rules::{self, AclBlock, Cidr, EPHEMERAL_PORTS, End, Peer};
-use super::super::{Check, Object, Place, failed, passed, unknown};
 use crate::inventory::{
     ApiType, LoadBalancer, NetworkAcl, NetworkRules, SecurityGroup, Subnet, TargetGroup,
 };

@@ -1,7 +1,9 @@
 //! The PrivateLink hop of REST (V1) links: `endpoint_service_available`,
 //! `endpoint_connection_available` and `privatelink_inbound_rules`.
 
-use super::super::{Check, Object, Place, failed, passed, rules, unknown};
+use super::super::finding::{Check, Place, failed, passed, unknown};
+use super::super::object::Object;
+use super::super::rules;
 use crate::topology::LinkPath;
 
 impl LinkPath<'_> {

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::super::{Check, Object, Place, failed, passed, unknown};
+use super::super::finding::{Check, Place, failed, passed, unknown};
+use super::super::object::Object;
 use crate::topology::LinkPath;
 
 impl LinkPath<'_> {

@@ -1,7 +1,8 @@
 //! `no_tls_errors`: no TLS-class execution error in the recent window; and
 //! `tls_probe`: the TLS probe of each integration's target passed.
 
-use super::super::{Check, Clock, Object, Place, failed, passed, unknown};
+use super::super::finding::{Check, Clock, Place, failed, passed, unknown};
+use super::super::object::Object;
 use crate::classify::ErrorClass;
 use crate::inventory::LogRead;
 use crate::topology::LinkPath;
