@@ -1104,11 +1104,6 @@ mod tests {
         );
     }
 
-    fn encoded_text(encoded: &Encoded) -> String {
-        let exposition = crate::exposition::Exposition::assemble([encoded]);
-        String::from_utf8(exposition.to_vec().unwrap()).unwrap()
-    }
-
     /// The families' own writer and prometheus-client write the same bytes
     /// for the same samples: names, counters' `_total`, escaping in help
     /// texts and label values, whole numbers, fractions, huge, tiny and
@@ -1185,7 +1180,7 @@ mod tests {
             &["up", "down"],
             "sideways",
         );
-        let ours = encoded_text(&ours.encode());
+        let ours = testkit::encoded_text(&ours.encode());
 
         /// The samples as prometheus-client encodes them.
         #[derive(Debug)]

@@ -529,3 +529,9 @@ pub fn store_with_link(
     );
     store
 }
+
+/// An encoded part's text, as the exposition serves it.
+pub fn encoded_text(encoded: &crate::exposition::Encoded) -> String {
+    let exposition = crate::exposition::Exposition::assemble([encoded]);
+    String::from_utf8(exposition.to_vec().unwrap()).unwrap()
+}

@@ -217,12 +217,7 @@ mod tests {
             &Snapshot::default(),
         );
         let encoded = families.encode();
-        let text = String::from_utf8(
-            crate::exposition::Exposition::assemble([&encoded])
-                .to_vec()
-                .unwrap(),
-        )
-        .unwrap();
+        let text = crate::testkit::encoded_text(&encoded);
         assert!(
             text.contains(
                 "# TYPE awsconn_cloudwatch_aws_private_link_services_rst_packets_sent_sum_per_period gauge"

@@ -657,12 +657,7 @@ mod tests {
         let mut f = Families::default();
         vpc_link_families(&mut f, &crate::testkit::scope(), &link);
         let encoded = f.encode();
-        let text = String::from_utf8(
-            crate::exposition::Exposition::assemble([&encoded])
-                .to_vec()
-                .unwrap(),
-        )
-        .unwrap();
+        let text = crate::testkit::encoded_text(&encoded);
         assert!(
             text.contains("awsconn_vpc_link_info{account=\"123456789012\",region=\"us-east-1\",vpc_link_id=\"l1\",name=\"l1\",api_type=\"rest\",version=\"v1\",cost_center=\"42\",team=\"payments\"} 1\n"),
             "{text}"

@@ -1,6 +1,6 @@
 //! `link_available`: the VPC link itself.
 
-use super::super::finding::{Check, Place};
+use super::super::finding::{Check, Place, failed, passed};
 use super::super::object::Object;
 use crate::inventory::{ApiType, VpcLink};
 
@@ -15,16 +15,7 @@ pub fn link_available(link: &VpcLink) -> Check {
         .unwrap_or_default();
     let (cause, fix) = match (link.status.as_str(), link.api_type) {
         ("available", _) => {
-            return Check {
-                check: "link_available",
-                ok: true,
-                object,
-                cause: None,
-                fix: None,
-                unknown: None,
-                note: None,
-                place: Place::Link,
-            };
+            return passed("link_available", object, Place::Link);
         }
         ("failed", _) => (
             format!("The VPC link is FAILED.{detail}"),
@@ -47,16 +38,7 @@ pub fn link_available(link: &VpcLink) -> Check {
             "Check the link in the API Gateway console; recreate it if it does not become AVAILABLE.".to_owned(),
         ),
     };
-    Check {
-        check: "link_available",
-        ok: false,
-        object,
-        cause: Some(cause),
-        fix: Some(fix),
-        unknown: None,
-        note: None,
-        place: Place::Link,
-    }
+    failed("link_available", object, Place::Link, cause, fix)
 }
 
 #[cfg(test)]
