@@ -4,10 +4,12 @@
 //!
 //! Data flows one way: [`accounts`] says which accounts and regions are
 //! polled; [`aws`] (the only module that talks to AWS) fills the
-//! [`inventory`]; [`topology`] resolves a scope's paths once each time the
-//! scope is rendered; [`diagnose`] turns them into findings; [`render`]
-//! turns both into the scope's encoded families, which [`exposition`] joins
-//! into what [`collect::Store`] publishes and [`web`] serves.
+//! [`inventory`], which [`collect::Store`] keeps; [`topology`] resolves a
+//! scope's paths once each time the scope is rendered; [`diagnose`] turns
+//! them into findings; [`render`] turns both into the scope's encoded
+//! families, which [`exposition`] joins into what [`collect::Publisher`]
+//! publishes and [`web`] serves. The names the exporter shares with its
+//! mixin (collectors, checks, error classes) come from `awsconn_catalogue`.
 
 pub mod accounts;
 pub mod aws;
