@@ -525,8 +525,9 @@ fn poll_round(
     spread: Duration,
 ) -> (u64, u64) {
     let store = publisher.store();
-    // Read a chunk at a time, as a plain scrape is: a chunk holds whole
-    // lines, and the text whole would be the largest thing in memory.
+    // Read a chunk at a time, as a plain scrape of a text too long to pack
+    // is: a chunk holds whole lines, and the text whole would be the
+    // largest thing in memory.
     let counter = |name: &str| -> u64 {
         publisher
             .published()

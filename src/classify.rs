@@ -537,13 +537,31 @@ mod tests {
     /// and the four TLS ones are those the catalogue calls TLS.
     #[test]
     fn the_classes_are_the_catalogues() {
-        assert_eq!(
-            ErrorClass::ALL.len(),
-            awsconn_catalogue::ERROR_CLASSES.len()
-        );
-        for (class, declared) in ErrorClass::ALL.iter().zip(awsconn_catalogue::ERROR_CLASSES) {
-            assert_eq!(class.catalogue(), declared);
+        // Each variant by its contract name (DESIGN.md's table): a
+        // catalogue in another order would relabel the classes.
+        let named = [
+            (VpcLinkInternal, "vpc_link_internal"),
+            (TlsHostnameMismatch, "tls_hostname_mismatch"),
+            (TlsUntrustedCertificate, "tls_untrusted_certificate"),
+            (TlsCertificateExpired, "tls_certificate_expired"),
+            (TlsKeyMismatch, "tls_key_mismatch"),
+            (InvalidHttpResponse, "invalid_http_response"),
+            (ConfigOther, "config_other"),
+            (TargetReset, "target_reset"),
+            (IntegrationTimeout, "integration_timeout"),
+            (Other, "other"),
+        ];
+        assert_eq!(ErrorClass::ALL.len(), named.len());
+        for (class, name) in named {
+            assert_eq!(class.as_str(), name);
+            assert_eq!(ErrorClass::from_label(name), Some(class));
         }
+        let declared: Vec<&str> = awsconn_catalogue::ERROR_CLASSES
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        let ours: Vec<&str> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(ours, declared);
         let tls: Vec<&str> = ErrorClass::ALL
             .iter()
             .filter(|c| c.is_tls())

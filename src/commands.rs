@@ -300,7 +300,7 @@ pub async fn once(mut config: Config) -> anyhow::Result<ExitCode> {
     let _lock = lock_or_read_state_file(&mut config);
     let (store, poller, discovered) = poller(&config).await;
     let all_ok = poller.poll_once().await && discovered;
-    let published = Publisher::new(store).publish();
+    let published = Publisher::new(store).published();
     let mut out = std::io::stdout().lock();
     for text in published.exposition.text() {
         let text = text.context("inflating the exposition")?;
@@ -706,7 +706,7 @@ pub async fn diagnose(
     let (store, poller, discovered) = poller(&config).await;
     let all_polled = poller.poll_once().await && discovered;
     // The findings this poll was published with: diagnosed once.
-    let published = Publisher::new(store).publish();
+    let published = Publisher::new(store).published();
     let reports: Vec<&LinkReport> = published
         .findings
         .links()

@@ -439,9 +439,12 @@ struct Packed {
 }
 
 /// Text longer than this is not kept inflated: a plain scrape inflates it
-/// chunk by chunk as it is sent (the memory a plain copy takes is the
-/// text's size; Prometheus asks for gzip anyway).
-const PLAIN_PACK_MAX: usize = 32 << 20;
+/// chunk by chunk as it is sent. A plain copy takes the text's size, for as
+/// long as the publish is served or a reader still holds it (a slow reader
+/// of each of `--web.max-requests` publishes could hold one each), and
+/// Prometheus asks for gzip anyway: kept for an exposition of a region or
+/// two, not for a shard of an organisation.
+const PLAIN_PACK_MAX: usize = 4 << 20;
 
 /// The gzip member header (RFC 1952): deflate, no name, no time, unknown OS.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -579,8 +582,10 @@ impl Exposition {
 
     /// Packs the text for scrapes in `encoding`, once per exposition (a
     /// concurrent call waits for the first): deflating is some 10 ms a MB
-    /// of text, so call it on a blocking thread. The chunks stay: the next
-    /// publish joins them again.
+    /// of text, which the first scrape of a publish in gzip waits for (as a
+    /// server that compresses every answer makes each scrape wait), so call
+    /// it on a blocking thread. The chunks stay: the next publish joins
+    /// them again.
     pub fn pack(&self, encoding: Encoding) -> std::io::Result<()> {
         let cell = match encoding {
             Encoding::Gzip => &self.packed.gzip,
@@ -592,17 +597,21 @@ impl Exposition {
         }
         let mut failed = None;
         cell.get_or_init(|| {
-            let made = match encoding {
+            // A panic would leave the cell empty, for every scrape to try
+            // (and panic) again: it counts as a failure.
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match encoding {
                 Encoding::Gzip => self.deflate_whole(),
                 Encoding::Identity => self.inflate_whole(),
-            };
+            }))
+            .unwrap_or_else(|_| Err(std::io::Error::other("packing panicked")));
             made.map(Bytes::from).unwrap_or_else(|e| {
                 failed = Some(e);
                 Bytes::new()
             })
         });
-        // A chunk that did not inflate leaves an empty cell: scrapes go on
-        // with the chunks (and end short, as before).
+        // A failure leaves an empty cell, never tried again: scrapes go on
+        // with the chunks (a chunk that did not inflate ends them short, as
+        // before).
         failed.map_or(Ok(()), Err)
     }
 

@@ -12,7 +12,8 @@
 //! The publisher renders within [`RENDER_BUDGET`]: when more scopes changed
 //! than fit (the first polls, a reload), the rest keep their previous part
 //! for one more publish, which follows at once. No publish then takes long,
-//! and the exposition being served is never held beside a whole new one.
+//! and no publish renders every scope's part again beside the parts being
+//! served.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};

@@ -247,7 +247,7 @@ impl Store {
         // every scope is rendered again under the new configuration.
         let state = &mut *state;
         for held in state.inventories.values_mut() {
-            for d in super::COLLECTORS
+            for d in super::registry::COLLECTORS
                 .iter()
                 .filter(|d| !enabled.contains(&d.name))
             {

@@ -191,8 +191,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 /// A body of buffers sent one after the other, with its exact length. The
-/// buffers are read as they are sent: a plain scrape inflates the next
-/// chunks of text only when the client has taken the ones before.
+/// buffers are read as they are sent: a plain scrape of a text too long to
+/// be packed inflates the next chunks only when the client has taken the
+/// ones before.
 struct Buffers<I: Iterator> {
     rest: std::iter::Peekable<I>,
     /// Bytes left to send.

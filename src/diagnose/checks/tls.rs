@@ -7,10 +7,17 @@ use crate::classify::ErrorClass;
 use crate::inventory::LogRead;
 use crate::topology::LinkPath;
 
-/// What to do about a class of error: the catalogue's words, which the
-/// mixin's alerts say too.
-fn tls_fix(class: ErrorClass) -> &'static str {
-    class.catalogue().fix
+/// What to do about what the TLS probe met: for a TLS class, and a backend
+/// that does not speak HTTP, the catalogue's words (the alerts say them
+/// too); for what has no execution log to read, the probe's own.
+fn probe_fix(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::IntegrationTimeout => {
+            "Nothing answered in time: check that the listener's port is open to the VPC link (security groups, network ACLs) and that the targets are healthy; where the probe runs, check that it reaches the load balancer."
+        }
+        c if c.is_tls() || c == ErrorClass::InvalidHttpResponse => c.catalogue().fix,
+        _ => "Check the TLS configuration of the listener and the target.",
+    }
 }
 
 impl LinkPath<'_> {
@@ -77,7 +84,7 @@ impl LinkPath<'_> {
                         failure.detail,
                         failure.class
                     ),
-                    tls_fix(failure.class).into(),
+                    probe_fix(failure.class).into(),
                 )),
             }
         }
@@ -163,7 +170,7 @@ impl LinkPath<'_> {
                     "Stage {stage} of API {api_id} logged {class} errors in the last {} min ({counted}).",
                     clock.tls_error_window_ms / 60_000
                 ),
-                tls_fix(*class).into(),
+                class.catalogue().fix.into(),
             ));
         }
         out
