@@ -1,7 +1,8 @@
 //! AWS Certificate Manager: the names and validity of the certificates on
 //! TLS listeners. A poll costs one DescribeCertificate per ACM certificate.
 
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::error::AwsError;
+use super::telemetry::ApiTelemetry;
 use crate::inventory::CertificateDetail;
 
 const SERVICE: &str = "acm";

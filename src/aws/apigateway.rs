@@ -1,8 +1,9 @@
 //! API Gateway (REST APIs): VPC links V1, and the REST APIs with their
 //! integrations and stages.
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks: the API's maximum, so a poll costs as few calls as it can.
@@ -33,7 +34,7 @@ pub(super) async fn vpc_links(
                 target_arns: item.target_arns().to_vec(),
                 subnet_ids: Vec::new(),
                 security_group_ids: Vec::new(),
-                tags: super::tag_map(item.tags()),
+                tags: super::listing::tag_map(item.tags()),
             });
         }
     }
@@ -61,7 +62,7 @@ pub(super) async fn list(
                 id: id.to_owned(),
                 name: api.name().unwrap_or_default().to_owned(),
                 api_type: ApiType::Rest,
-                tags: super::tag_map(api.tags()),
+                tags: super::listing::tag_map(api.tags()),
             });
         }
     }

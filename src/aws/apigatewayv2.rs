@@ -2,8 +2,9 @@
 //! integrations and stages. The list calls of this API have no SDK
 //! paginator, so this follows `nextToken` itself.
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::inventory::{ApiRef, ApiType, Integration, Stage, VpcLink, normalize_state};
 
 /// Page size for GetVpcLinks (a string in this API).
@@ -73,7 +74,7 @@ pub(super) async fn vpc_links(
                     target_arns: Vec::new(),
                     subnet_ids: item.subnet_ids().to_vec(),
                     security_group_ids: item.security_group_ids().to_vec(),
-                    tags: super::tag_map(item.tags()),
+                    tags: super::listing::tag_map(item.tags()),
                 })
             })
             .collect::<Vec<_>>()
@@ -103,7 +104,7 @@ pub(super) async fn list(
                     id: id.to_owned(),
                     name: a.name().unwrap_or_default().to_owned(),
                     api_type: ApiType::Http,
-                    tags: super::tag_map(a.tags()),
+                    tags: super::listing::tag_map(a.tags()),
                 })
             })
             .collect::<Vec<_>>()

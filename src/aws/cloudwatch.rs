@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_smithy_types::DateTime;
 
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::error::AwsError;
+use super::telemetry::ApiTelemetry;
 use crate::inventory::MetricQuery;
 
 /// The API's maximum queries per GetMetricData call.

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::Filter;
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::inventory::{
     EndpointConnection, EndpointService, NetworkAcl, NetworkAclEntry, NetworkInterface,
     NetworkRules, SecurityGroup, SecurityGroupRule, Subnet, normalize_state,

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeSet;
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::inventory::{
     Listener, ListenerCertificate, LoadBalancer, LoadBalancing, TargetGroup, TargetHealth,
     normalize_state, turn_start,

@@ -5,7 +5,7 @@
 
 use aws_sdk_interconnect::types::{AttachPoint, Provider};
 
-use super::AwsError;
+use super::error::AwsError;
 use super::listing::Listing;
 use super::telemetry::ApiTelemetry;
 use crate::inventory::{
@@ -89,7 +89,7 @@ async fn tags_of(
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("interconnect", "ListTagsForResource", e))?;
-    Ok(super::tag_map(out.tags()))
+    Ok(super::listing::tag_map(out.tags()))
 }
 
 async fn attach_points_of(

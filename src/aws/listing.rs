@@ -2,9 +2,9 @@
 //! failed page is the call's error, named by service and operation, and an
 //! item AWS sends without the field that names it (an id, an ARN) is left
 //! out and counted in `awsconn_aws_incomplete_items_total`, never exported
-//! under an empty name.
+//! under an empty name. And the tags a list call returns inline.
 
-use super::AwsError;
+use super::error::AwsError;
 use super::telemetry::ApiTelemetry;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -55,6 +55,15 @@ impl<'t> Listing<'t> {
         self.telemetry
             .skipped_item(self.service, self.operation, reason);
     }
+}
+
+/// A resource's tags as a list call returns them inline (API Gateway's
+/// maps), every one: the collectors filter on them, then keep the named.
+pub(super) fn tag_map(
+    tags: Option<&std::collections::HashMap<String, String>>,
+) -> std::collections::BTreeMap<String, String> {
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! CloudWatch Logs: FilterLogEvents, every page.
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::logs::LogEvent;
 
 /// The API's maximum events per page.

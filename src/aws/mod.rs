@@ -22,6 +22,7 @@ mod acm;
 mod apigateway;
 mod apigatewayv2;
 pub mod budget;
+mod caller;
 mod cloudwatch;
 pub mod deadline;
 pub mod discovery;
@@ -44,6 +45,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use tokio::sync::OnceCell;
 
+pub use caller::fallback_account;
+use caller::{AccountShared, Caller, ServiceLimits};
 pub use ec2::NetworkQuery;
 pub use error::AwsError;
 pub use telemetry::{ApiTelemetry, CallScope, Outcome};
@@ -96,95 +99,6 @@ type QuotaKey = (String, String);
 /// or `unknown` for the ambient credentials (one such entry at most).
 fn quota_key(account: &AccountConfig, region: &str) -> QuotaKey {
     (fallback_account(account), region.to_owned())
-}
-
-/// What every region of one configured account shares: its credentials
-/// (one AssumeRole per expiry, not one per region) and its id (one
-/// GetCallerIdentity, not one per region).
-#[derive(Debug)]
-struct AccountShared {
-    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    id: OnceCell<String>,
-    /// The `account` label until STS answers: the role ARN's account, or `unknown`.
-    fallback: String,
-}
-
-impl AccountShared {
-    fn label(&self) -> String {
-        self.id.get().unwrap_or(&self.fallback).clone()
-    }
-}
-
-/// A resource's tags as a list call returns them inline (API Gateway's
-/// maps), every one: the collectors filter on them, then keep the named.
-fn tag_map(
-    tags: Option<&std::collections::HashMap<String, String>>,
-) -> std::collections::BTreeMap<String, String> {
-    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
-
-/// The account label to use until STS answers: the role ARN's account, or `unknown`.
-pub fn fallback_account(account: &AccountConfig) -> String {
-    account
-        .role_arn
-        .as_deref()
-        .and_then(|arn| arn.split(':').nth(4))
-        .filter(|id| !id.is_empty())
-        .unwrap_or("unknown")
-        .to_owned()
-}
-
-/// Whom one scope's calls are made for: the `account` and `region` labels
-/// of the AWS self-metrics, the account as far as it is known.
-#[derive(Debug)]
-pub(crate) struct Caller {
-    account: Arc<AccountShared>,
-    region: String,
-    /// The scope's quota buckets: AWS's throttles slow them (adaptive mode).
-    quotas: Arc<quota::ScopeQuotas>,
-}
-
-impl Caller {
-    fn call_scope(&self) -> CallScope {
-        CallScope {
-            account: self.account.label(),
-            region: self.region.clone(),
-        }
-    }
-}
-
-/// A bound on requests in flight per AWS service, shared by every account
-/// and region; a request holds its slot on the wire only, not while it
-/// waits for its quota.
-#[derive(Debug)]
-struct ServiceLimits {
-    per_service: std::collections::BTreeMap<&'static str, tokio::sync::Semaphore>,
-}
-
-impl ServiceLimits {
-    fn new(permits: u32) -> ServiceLimits {
-        let permits = usize::try_from(permits).unwrap_or(usize::MAX).max(1);
-        ServiceLimits {
-            per_service: crate::services::SERVICES
-                .iter()
-                .map(|s| s.name)
-                .chain(["other"])
-                .map(|s| (s, tokio::sync::Semaphore::new(permits)))
-                .collect(),
-        }
-    }
-
-    /// Waits for a slot for `service` (a label: `apigatewayv2` counts as
-    /// `apigateway`); the slot is freed when the guard drops.
-    async fn acquire(&self, service: &str) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        let service = quota::quota_service(service);
-        let semaphore = self
-            .per_service
-            .get(service)
-            .or_else(|| self.per_service.get("other"))?;
-        semaphore.acquire().await.ok()
-    }
 }
 
 impl Aws {

@@ -7,8 +7,9 @@ use std::collections::{BTreeSet, VecDeque};
 
 use aws_sdk_organizations::types::ChildType;
 
+use super::error::AwsError;
 use super::listing::Listing;
-use super::{AwsError, telemetry::ApiTelemetry};
+use super::telemetry::ApiTelemetry;
 use crate::accounts::OrgAccount;
 
 const SERVICE: &str = "organizations";

@@ -294,18 +294,18 @@ pub struct QuotaHttpClient {
     quotas: Arc<ScopeQuotas>,
     /// `aws.max_concurrent_requests`: taken once the quota's wait is over,
     /// so a call waiting for its account's quota holds no other's place.
-    limits: Arc<super::ServiceLimits>,
+    limits: Arc<super::caller::ServiceLimits>,
     telemetry: ApiTelemetry,
-    caller: Arc<super::Caller>,
+    caller: Arc<super::caller::Caller>,
 }
 
 impl QuotaHttpClient {
     pub(super) fn new(
         inner: SharedHttpClient,
         quotas: Arc<ScopeQuotas>,
-        limits: Arc<super::ServiceLimits>,
+        limits: Arc<super::caller::ServiceLimits>,
         telemetry: ApiTelemetry,
-        caller: Arc<super::Caller>,
+        caller: Arc<super::caller::Caller>,
     ) -> QuotaHttpClient {
         QuotaHttpClient {
             inner,

@@ -1,6 +1,6 @@
 //! STS: which account the credentials belong to (the `account` label).
 
-use super::AwsError;
+use super::error::AwsError;
 
 pub(super) async fn caller_account(client: &aws_sdk_sts::Client) -> Result<String, AwsError> {
     let out = client
@@ -27,9 +27,9 @@ pub(super) async fn caller_account(client: &aws_sdk_sts::Client) -> Result<Strin
 pub(super) struct CountedCredentials {
     inner: aws_config::sts::AssumeRoleProvider,
     role_arn: String,
-    telemetry: super::ApiTelemetry,
+    telemetry: super::telemetry::ApiTelemetry,
     /// The role's account, and the region STS is called in.
-    scope: super::CallScope,
+    scope: super::telemetry::CallScope,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -37,8 +37,8 @@ impl CountedCredentials {
     pub(super) fn new(
         inner: aws_config::sts::AssumeRoleProvider,
         role_arn: &str,
-        telemetry: super::ApiTelemetry,
-        scope: super::CallScope,
+        telemetry: super::telemetry::ApiTelemetry,
+        scope: super::telemetry::CallScope,
     ) -> CountedCredentials {
         CountedCredentials {
             inner,
@@ -55,7 +55,7 @@ impl CountedCredentials {
         let started = std::time::Instant::now();
         let result = self.inner.provide_credentials().await;
         let outcome = match &result {
-            Ok(_) => super::Outcome::Ok,
+            Ok(_) => super::telemetry::Outcome::Ok,
             Err(e) => outcome_of_failure(&format!(
                 "{}",
                 aws_smithy_types::error::display::DisplayErrorContext(e)
@@ -88,14 +88,14 @@ impl CountedCredentials {
 }
 
 /// A credential failure's outcome, from the error code its text carries.
-fn outcome_of_failure(error: &str) -> super::Outcome {
+fn outcome_of_failure(error: &str) -> super::telemetry::Outcome {
     let has = |codes: &[&str]| codes.iter().any(|c| error.contains(c));
     if has(&["AccessDenied", "NotAuthorized", "InvalidClientTokenId"]) {
-        super::Outcome::Denied
+        super::telemetry::Outcome::Denied
     } else if has(&["Throttling", "RequestLimitExceeded", "TooManyRequests"]) {
-        super::Outcome::Throttled
+        super::telemetry::Outcome::Throttled
     } else {
-        super::Outcome::Error
+        super::telemetry::Outcome::Error
     }
 }
 

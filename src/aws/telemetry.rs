@@ -592,11 +592,11 @@ fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
 #[derive(Debug, Clone)]
 pub struct TelemetryInterceptor {
     telemetry: ApiTelemetry,
-    caller: Arc<super::Caller>,
+    caller: Arc<super::caller::Caller>,
 }
 
 impl TelemetryInterceptor {
-    pub(super) fn new(telemetry: ApiTelemetry, caller: Arc<super::Caller>) -> Self {
+    pub(super) fn new(telemetry: ApiTelemetry, caller: Arc<super::caller::Caller>) -> Self {
         Self { telemetry, caller }
     }
 }
