@@ -28,7 +28,7 @@ pub(super) struct Scrapes {
     /// Append the process metrics (`process_*`) to every scrape.
     process_metrics: bool,
     live: LiveTail,
-    packing: PackBudget,
+    packing: Arc<PackBudget>,
 }
 
 impl Scrapes {
@@ -42,18 +42,20 @@ impl Scrapes {
             web_stats,
             process_metrics,
             live: LiveTail::default(),
-            packing: PackBudget::default(),
+            packing: Arc::default(),
         }
     }
 
     /// The answer to one scrape.
     pub(super) async fn respond(&self, headers: &HeaderMap) -> Response {
         let published = self.publisher.published();
-        let gzip = headers
+        // Several header lines are one list (RFC 9110, 5.3).
+        let accept: Vec<&str> = headers
             .get_all(header::ACCEPT_ENCODING)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .any(accepts_gzip);
+            .collect();
+        let gzip = accepts_gzip(&accept.join(","));
         // The first scrape of a publish in an encoding packs the text for it
         // (on a blocking thread), within the packing budget, and every later
         // one writes the packed bytes. Unpacked (the budget spent, packing
@@ -68,9 +70,13 @@ impl Scrapes {
             && let Some(ticket) = self.packing.try_start(Instant::now())
         {
             let packing = published.clone();
-            let packed =
-                tokio::task::spawn_blocking(move || packing.exposition.pack(encoding)).await;
-            drop(ticket);
+            // The ticket goes with the pack: a scrape that goes away does
+            // not free the budget while its pack still runs.
+            let packed = tokio::task::spawn_blocking(move || {
+                let _ticket = ticket;
+                packing.exposition.pack(encoding)
+            })
+            .await;
             if let Ok(Err(e)) = packed {
                 tracing::warn!(error = %e, "packing the exposition failed; it is sent as kept");
             }
@@ -172,20 +178,35 @@ where
     }
 }
 
-/// True when an `Accept-Encoding` value allows gzip (and does not give it q=0).
+/// True when an `Accept-Encoding` list allows gzip (RFC 9110, 12.5.3): an
+/// entry naming gzip decides by its weight, else a `*` entry does; a weight
+/// of 0, or one that is not a number from 0 to 1, refuses.
 fn accepts_gzip(value: &str) -> bool {
-    value.split(',').any(|item| {
+    let mut named: Option<bool> = None;
+    let mut any: Option<bool> = None;
+    for item in value.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");
-        if !(coding.eq_ignore_ascii_case("gzip") || coding == "*") {
-            return false;
-        }
-        !parts.any(|p| {
-            p.strip_prefix("q=")
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        })
-    })
+        let slot = if coding.eq_ignore_ascii_case("gzip") {
+            &mut named
+        } else if coding == "*" {
+            &mut any
+        } else {
+            continue;
+        };
+        let weight = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1.0), |(_, q)| {
+                q.trim()
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|q| (0.0..=1.0).contains(q))
+            });
+        let allows = weight.is_some_and(|q| q > 0.0);
+        *slot = Some(slot.unwrap_or(false) || allows);
+    }
+    named.or(any).unwrap_or(false)
 }
 
 /// The web server's, the runtime's and the process's own metrics, as sent
@@ -248,10 +269,9 @@ struct PackBudget {
 impl PackBudget {
     const SHARE: u32 = 4;
 
-    /// A ticket for a pack starting at `now`, if one may: dropped, it
-    /// records how long the pack took (or ran until the scrape that made
-    /// it went away).
-    fn try_start(&self, now: Instant) -> Option<PackTicket<'_>> {
+    /// A ticket for a pack starting at `now`, if one may: dropped when the
+    /// pack ends, it records how long it took.
+    fn try_start(self: &Arc<Self>, now: Instant) -> Option<PackTicket> {
         let mut last = self.last.lock_or_recover();
         let allowed = match *last {
             None => true,
@@ -265,7 +285,7 @@ impl PackBudget {
         }
         *last = Some((now, None));
         Some(PackTicket {
-            budget: self,
+            budget: self.clone(),
             started: now,
         })
     }
@@ -279,12 +299,12 @@ impl PackBudget {
 }
 
 /// A pack under way (see [`PackBudget::try_start`]).
-struct PackTicket<'a> {
-    budget: &'a PackBudget,
+struct PackTicket {
+    budget: Arc<PackBudget>,
     started: Instant,
 }
 
-impl Drop for PackTicket<'_> {
+impl Drop for PackTicket {
     fn drop(&mut self) {
         self.budget.finished(self.started.elapsed());
     }
@@ -321,7 +341,7 @@ mod tests {
     /// one started, and never beside another.
     #[test]
     fn packing_keeps_to_its_share_of_the_cpu() {
-        let budget = PackBudget::default();
+        let budget = Arc::new(PackBudget::default());
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         // Durations set by hand: the ticket's own clock is not the test's.
@@ -331,7 +351,7 @@ mod tests {
         assert!(budget.try_start(t0 + ms(399)).is_none());
         std::mem::forget(budget.try_start(t0 + ms(400)).unwrap());
         budget.finished(ms(1));
-        // A scrape that goes away while its pack runs frees the budget.
+        // A pack that ended frees the budget.
         drop(budget.try_start(t0 + ms(404)).unwrap());
         assert!(budget.try_start(Instant::now() + ms(1000)).is_some());
     }
@@ -383,5 +403,18 @@ mod tests {
         assert!(!accepts_gzip("gzip;q=0"));
         assert!(!accepts_gzip("identity"));
         assert!(!accepts_gzip("br, deflate"));
+        // An entry naming gzip wins over `*`, whichever way.
+        assert!(!accepts_gzip("gzip;q=0, *"));
+        assert!(!accepts_gzip("*, gzip;q=0"));
+        assert!(accepts_gzip("*;q=0, gzip"));
+        assert!(!accepts_gzip("*;q=0"));
+        // The weight's name is case-insensitive; a weight that is not one
+        // refuses.
+        assert!(!accepts_gzip("gzip; Q=0"));
+        assert!(!accepts_gzip("gzip;q=nan"));
+        assert!(!accepts_gzip("gzip;q=2"));
+        assert!(accepts_gzip("gzip;q=0.001"));
+        assert!(accepts_gzip("identity, gzip ; q=1.0"));
+        assert!(!accepts_gzip(""));
     }
 }
