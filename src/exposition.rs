@@ -112,31 +112,20 @@ fn compressed(text: &[u8]) -> Vec<u8> {
     }
     DEFLATER.with_borrow_mut(|deflater| {
         let mut out = Vec::with_capacity(text.len() / 8 + 64);
-        let start = deflater.total_in();
-        loop {
-            let consumed = (deflater.total_in() - start) as usize;
-            if deflater
-                .compress_vec(&text[consumed..], &mut out, FlushCompress::Full)
-                .is_err()
-            {
-                // Fails only on misuse; should it ever, the text is kept
-                // stored, and the deflater starts again.
-                deflater.reset();
-                return stored_blocks(text);
-            }
-            let consumed = (deflater.total_in() - start) as usize;
-            // The flush is complete when it left room in the output.
-            if consumed == text.len() && out.len() < out.capacity() {
-                break;
-            }
-            out.reserve(out.capacity().max(64));
+        if deflate_into(deflater, text, &mut out, FlushCompress::Full).is_err() {
+            // Fails only on misuse; should it ever, the text is kept
+            // stored, and the deflater starts again.
+            deflater.reset();
+            return stored_blocks(text);
         }
         out.shrink_to_fit();
         out
     })
 }
 
-/// Deflates `input` into `out` with `flush`, growing `out` as needed.
+/// Deflates `input` into `out` with `flush`, growing `out` (doubling it)
+/// whenever a call fills it: the one deflate loop of the chunks and the
+/// packed text.
 fn deflate_into(
     deflater: &mut Compress,
     mut input: &[u8],
@@ -144,9 +133,6 @@ fn deflate_into(
     flush: FlushCompress,
 ) -> std::io::Result<()> {
     loop {
-        if out.capacity() - out.len() < 1024 {
-            out.reserve(out.capacity().max(4096));
-        }
         let before = deflater.total_in();
         deflater
             .compress_vec(input, out, flush)
@@ -156,6 +142,7 @@ fn deflate_into(
         if input.is_empty() && (flush == FlushCompress::None || out.len() < out.capacity()) {
             return Ok(());
         }
+        out.reserve(out.capacity().max(64));
     }
 }
 
@@ -592,9 +579,6 @@ impl Exposition {
             Encoding::Identity if self.len > PLAIN_PACK_MAX => return Ok(()),
             Encoding::Identity => &self.packed.plain,
         };
-        if cell.get().is_some() {
-            return Ok(());
-        }
         let mut failed = None;
         cell.get_or_init(|| {
             // A panic would leave the cell empty, for every scrape to try
@@ -630,11 +614,7 @@ impl Exposition {
     }
 
     fn inflate_whole(&self) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.len);
-        for text in self.chunk_texts() {
-            out.extend_from_slice(&text?);
-        }
-        Ok(out)
+        gather(self.chunk_texts(), self.len)
     }
 
     /// The chunks inflated one by one.
@@ -711,12 +691,17 @@ impl Exposition {
 
     /// The text as one buffer (for `once`, the tests and the benchmark).
     pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.len);
-        for chunk in self.text() {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out)
+        gather(self.text(), self.len)
     }
+}
+
+/// `len` bytes of text, read piece by piece into one buffer.
+fn gather(text: Text, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    for piece in text {
+        out.extend_from_slice(&piece?);
+    }
+    Ok(out)
 }
 
 /// An exposition's text, a chunk at a time: see [`Exposition::text`].

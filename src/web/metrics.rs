@@ -49,13 +49,12 @@ impl Scrapes {
     /// The answer to one scrape.
     pub(super) async fn respond(&self, headers: &HeaderMap) -> Response {
         let published = self.publisher.published();
-        // Several header lines are one list (RFC 9110, 5.3).
-        let accept: Vec<&str> = headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let gzip = accepts_gzip(&accept.join(","));
+        let gzip = accepts_gzip(
+            headers
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         // The first scrape of a publish in an encoding packs the text for it
         // (on a blocking thread), within the packing budget, and every later
         // one writes the packed bytes. Unpacked (the budget spent, packing
@@ -178,13 +177,14 @@ where
     }
 }
 
-/// True when an `Accept-Encoding` list allows gzip (RFC 9110, 12.5.3): an
-/// entry naming gzip decides by its weight, else a `*` entry does; a weight
-/// of 0, or one that is not a number from 0 to 1, refuses.
-fn accepts_gzip(value: &str) -> bool {
+/// True when the `Accept-Encoding` header lines (one list, RFC 9110 5.3)
+/// allow gzip (12.5.3): an entry naming gzip decides by its weight, else a
+/// `*` entry does; a weight of 0, or one that is not a number from 0 to 1,
+/// refuses.
+fn accepts_gzip<'a>(lines: impl IntoIterator<Item = &'a str>) -> bool {
     let mut named: Option<bool> = None;
     let mut any: Option<bool> = None;
-    for item in value.split(',') {
+    for item in lines.into_iter().flat_map(|line| line.split(',')) {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");
         let slot = if coding.eq_ignore_ascii_case("gzip") {
@@ -396,25 +396,28 @@ mod tests {
 
     #[test]
     fn accept_encoding_forms() {
-        assert!(accepts_gzip("gzip"));
-        assert!(accepts_gzip("deflate, gzip;q=0.5"));
-        assert!(accepts_gzip("*"));
-        assert!(accepts_gzip("GZIP"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip("br, deflate"));
+        assert!(accepts_gzip(["gzip"]));
+        assert!(accepts_gzip(["deflate, gzip;q=0.5"]));
+        assert!(accepts_gzip(["*"]));
+        assert!(accepts_gzip(["GZIP"]));
+        assert!(!accepts_gzip(["gzip;q=0"]));
+        assert!(!accepts_gzip(["identity"]));
+        assert!(!accepts_gzip(["br, deflate"]));
         // An entry naming gzip wins over `*`, whichever way.
-        assert!(!accepts_gzip("gzip;q=0, *"));
-        assert!(!accepts_gzip("*, gzip;q=0"));
-        assert!(accepts_gzip("*;q=0, gzip"));
-        assert!(!accepts_gzip("*;q=0"));
+        assert!(!accepts_gzip(["gzip;q=0, *"]));
+        assert!(!accepts_gzip(["*, gzip;q=0"]));
+        assert!(accepts_gzip(["*;q=0, gzip"]));
+        assert!(!accepts_gzip(["*;q=0"]));
         // The weight's name is case-insensitive; a weight that is not one
         // refuses.
-        assert!(!accepts_gzip("gzip; Q=0"));
-        assert!(!accepts_gzip("gzip;q=nan"));
-        assert!(!accepts_gzip("gzip;q=2"));
-        assert!(accepts_gzip("gzip;q=0.001"));
-        assert!(accepts_gzip("identity, gzip ; q=1.0"));
-        assert!(!accepts_gzip(""));
+        assert!(!accepts_gzip(["gzip; Q=0"]));
+        assert!(!accepts_gzip(["gzip;q=nan"]));
+        assert!(!accepts_gzip(["gzip;q=2"]));
+        assert!(accepts_gzip(["gzip;q=0.001"]));
+        assert!(accepts_gzip(["identity, gzip ; q=1.0"]));
+        assert!(!accepts_gzip([""]));
+        // Header lines make one list.
+        assert!(!accepts_gzip(["*", "gzip;q=0"]));
+        assert!(accepts_gzip(["br", "gzip"]));
     }
 }
